@@ -1,0 +1,12 @@
+"""The certification service: nameko entrypoints only; they delegate to the domain modules."""
+from __future__ import annotations
+
+from shared.openapi import OpenApi
+from shared.service_base import ServiceBase
+from shared.store import Mongo
+
+
+class CertificationService(ServiceBase):
+    name = "certification"
+    store = Mongo()
+    openapi = OpenApi("ASN certification service")

@@ -1,0 +1,106 @@
+"""Configuration of a service, read from environment variables in one place (12-factor).
+
+Every service reads the same variables; a variable prefixed with the service's name
+(``ENROLLMENT_HTTP_ADDRESS``) overrides the generic one (``HTTP_ADDRESS``), so one
+environment can describe a whole local stack.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+SERVICES = ("enrollment", "certification", "notification", "reporting")
+DEFAULT_PORTS = {"enrollment": 8001, "certification": 8002, "notification": 8003, "reporting": 8004}
+
+DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
+# SecantusDB collapses under pymongo's retryable writes; production MongoDB keeps them.
+DEFAULT_MONGO_URI = "mongodb://127.0.0.1:27017/?retryWrites=false"
+
+
+def env(name: str, default: str | None = None, service: str | None = None) -> str | None:
+    """The value of ``<SERVICE>_<NAME>`` if set, else ``<NAME>``, else ``default``."""
+    if service:
+        value = os.environ.get(f"{service.upper()}_{name}")
+        if value not in (None, ""):
+            return value
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def _int(name: str, default: int, service: str | None = None) -> int:
+    return int(env(name, str(default), service))
+
+
+def _float(name: str, default: float, service: str | None = None) -> float:
+    return float(env(name, str(default), service))
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    amqp_uri: str
+    mongo_uri: str
+    db_name: str
+    http_address: str
+    max_workers: int
+    # Reliable handler: attempts before the dead-letter queue, and the delays between them.
+    retry_max_attempts: int
+    retry_delays_ms: tuple[int, ...]
+    # Outbox relay.
+    relay_batch_size: int
+    relay_poll_interval_s: float
+    relay_lease_s: float
+    public_base_url: str
+    log_level: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def http_port(self) -> int:
+        return int(self.http_address.rsplit(":", 1)[1])
+
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.service}.events"
+
+    def nameko_config(self) -> dict:
+        """The config dict nameko's ServiceContainer expects."""
+        return {
+            "AMQP_URI": self.amqp_uri,
+            "WEB_SERVER_ADDRESS": self.http_address,
+            "max_workers": self.max_workers,  # also the consumer prefetch in nameko 2.14
+            "serializer": "json",
+            "ACCEPT": ["json"],
+            "HEARTBEAT": 30,
+            "SETTINGS": self,
+        }
+
+
+def load(service: str) -> Settings:
+    """Read the settings of ``service`` from the environment."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+    port = DEFAULT_PORTS[service]
+    delays = env("RETRY_DELAYS_MS", "200,1000,5000,20000", service)
+    return Settings(
+        service=service,
+        amqp_uri=env("AMQP_URI", DEFAULT_AMQP_URI, service),
+        mongo_uri=env("MONGO_URI", DEFAULT_MONGO_URI, service),
+        db_name=env("MONGO_DB", None, service) or f"{env('MONGO_DB_PREFIX', 'asn_')}{service}",
+        http_address=env("HTTP_ADDRESS", f"127.0.0.1:{port}", service),
+        max_workers=_int("MAX_WORKERS", 10, service),
+        retry_max_attempts=_int("RETRY_MAX_ATTEMPTS", 5, service),
+        retry_delays_ms=tuple(int(d) for d in delays.split(",") if d.strip()),
+        relay_batch_size=_int("RELAY_BATCH_SIZE", 200, service),
+        relay_poll_interval_s=_float("RELAY_POLL_INTERVAL_S", 0.5, service),
+        relay_lease_s=_float("RELAY_LEASE_S", 10.0, service),
+        public_base_url=env("PUBLIC_BASE_URL", f"http://127.0.0.1:{DEFAULT_PORTS['certification']}"),
+        log_level=env("LOG_LEVEL", "INFO", service),
+    )
+
+
+def settings_of(container) -> Settings:
+    """The Settings a nameko container was started with (see ``Settings.nameko_config``)."""
+    settings = container.config.get("SETTINGS")
+    if settings is None:  # started by plain `nameko run` with a YAML config
+        settings = load(container.service_name)
+    return settings

@@ -1,0 +1,100 @@
+"""Events of the enrollment service (exchange ``enrollment.events``)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from shared.events.common import EXAMPLE_PARTICIPANT, EXAMPLE_PROGRAMME, ParticipantSnapshot, ProgrammeSnapshot
+from shared.events.registry import define
+
+
+class ProgrammePublishedV1(Schema):
+    programme = fields.Nested(ProgrammeSnapshot, required=True)
+    capacity = fields.Int(required=True, validate=validate.Range(min=1))
+    enrolment_opens_at = fields.DateTime(required=True)
+    enrolment_closes_at = fields.DateTime(required=True)
+    passing_score = fields.Float(allow_none=True, load_default=None)
+
+
+class ProgrammeCancelledV1(Schema):
+    programme = fields.Nested(ProgrammeSnapshot, required=True)
+    reason = fields.Str(required=True)
+    cancelled_at = fields.DateTime(required=True)
+
+
+class EnrolledV1(Schema):
+    enrolment_id = fields.Str(required=True)
+    programme = fields.Nested(ProgrammeSnapshot, required=True)
+    participant = fields.Nested(ParticipantSnapshot, required=True)
+    enrolled_at = fields.DateTime(required=True)
+    promoted_from_waitlist = fields.Bool(required=True)
+
+
+class WaitlistedV1(Schema):
+    enrolment_id = fields.Str(required=True)
+    programme = fields.Nested(ProgrammeSnapshot, required=True)
+    participant = fields.Nested(ParticipantSnapshot, required=True)
+    position = fields.Int(required=True, validate=validate.Range(min=1))
+    waitlisted_at = fields.DateTime(required=True)
+
+
+class CancelledV1(Schema):
+    enrolment_id = fields.Str(required=True)
+    programme = fields.Nested(ProgrammeSnapshot, required=True)
+    participant = fields.Nested(ParticipantSnapshot, required=True)
+    previous_status = fields.Str(required=True, validate=validate.OneOf(("enrolled", "waitlisted")))
+    reason = fields.Str(required=True)
+    cancelled_by = fields.Str(required=True, validate=validate.OneOf(("participant", "operator", "programme_cancelled")))
+    cancelled_at = fields.DateTime(required=True)
+
+
+class CompletedV1(Schema):
+    enrolment_id = fields.Str(required=True)
+    programme = fields.Nested(ProgrammeSnapshot, required=True)
+    participant = fields.Nested(ParticipantSnapshot, required=True)
+    result = fields.Str(required=True, validate=validate.OneOf(("passed", "failed", "no_show")))
+    passed = fields.Bool(required=True)
+    attended = fields.Bool(required=True)
+    score = fields.Float(allow_none=True, load_default=None)
+    jp_earned = fields.Int(required=True, validate=validate.Range(min=0))
+    completed_at = fields.DateTime(required=True)
+
+
+_ENROLMENT_ID = "6752c1f0a4b1c2d3e4f50607"
+
+PROGRAMME_PUBLISHED = define(
+    "enrollment", "programme_published", 1, ProgrammePublishedV1,
+    "A programme was published and opens for enrolment.",
+    {"programme": EXAMPLE_PROGRAMME, "capacity": 30, "enrolment_opens_at": "2026-01-05T00:00:00Z",
+     "enrolment_closes_at": "2026-02-20T16:59:59Z", "passing_score": 70.0},
+)
+PROGRAMME_CANCELLED = define(
+    "enrollment", "programme_cancelled", 1, ProgrammeCancelledV1,
+    "A programme was cancelled; each of its enrolments is cancelled too (one `cancelled` each).",
+    {"programme": EXAMPLE_PROGRAMME, "reason": "Narasumber berhalangan", "cancelled_at": "2026-02-25T03:00:00Z"},
+)
+ENROLLED = define(
+    "enrollment", "enrolled", 1, EnrolledV1,
+    "An ASN holds a seat in a programme (directly, or promoted from the waitlist).",
+    {"enrolment_id": _ENROLMENT_ID, "programme": EXAMPLE_PROGRAMME, "participant": EXAMPLE_PARTICIPANT,
+     "enrolled_at": "2026-01-10T02:15:00Z", "promoted_from_waitlist": False},
+)
+WAITLISTED = define(
+    "enrollment", "waitlisted", 1, WaitlistedV1,
+    "The programme is full; the ASN waits at `position` in arrival order.",
+    {"enrolment_id": _ENROLMENT_ID, "programme": EXAMPLE_PROGRAMME, "participant": EXAMPLE_PARTICIPANT,
+     "position": 3, "waitlisted_at": "2026-01-10T02:15:00Z"},
+)
+CANCELLED = define(
+    "enrollment", "cancelled", 1, CancelledV1,
+    "An enrolment or waitlist place was cancelled.",
+    {"enrolment_id": _ENROLMENT_ID, "programme": EXAMPLE_PROGRAMME, "participant": EXAMPLE_PARTICIPANT,
+     "previous_status": "enrolled", "reason": "Tugas dinas luar kota", "cancelled_by": "participant",
+     "cancelled_at": "2026-01-20T04:00:00Z"},
+)
+COMPLETED = define(
+    "enrollment", "completed", 1, CompletedV1,
+    "An enrolment ended: passed, failed or no-show. `jp_earned` is 0 unless passed.",
+    {"enrolment_id": _ENROLMENT_ID, "programme": EXAMPLE_PROGRAMME, "participant": EXAMPLE_PARTICIPANT,
+     "result": "passed", "passed": True, "attended": True, "score": 86.5, "jp_earned": 32,
+     "completed_at": "2026-03-05T09:30:00Z"},
+)

@@ -1,0 +1,193 @@
+"""The reliable event handler, used instead of nameko's ``@event_handler``.
+
+nameko's handler acknowledges a message whose handler raised, which loses it. This one:
+- reads the raw body (no kombu deserialisation that could choke on a poison message),
+  parses the CloudEvent and validates ``data`` against the registry's schema;
+- a malformed message goes straight to ``<service>.dlq`` with its reason;
+- runs the service method with the parsed ``Event``; the method applies its effect with
+  ``store.apply_once`` so a duplicate is skipped;
+- on an exception republishes the message to a delay queue (TTL, dead-lettered back to
+  the original queue) and acks; after ``retry_max_attempts`` it goes to the DLQ with the
+  error, the attempt count and a traceback summary;
+- acks only after the effect committed (or after the message was safely moved).
+"""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from functools import partial
+
+from kombu import Connection, Producer
+from nameko.exceptions import ContainerBeingKilled
+from nameko.extensions import Entrypoint
+from nameko.messaging import QueueConsumer
+
+from shared import metrics, topology
+from shared.config import settings_of
+from shared.events.envelope import MalformedEvent, parse
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-attempt"
+
+
+class RawQueueConsumer(QueueConsumer):
+    """nameko's QueueConsumer, handing over undecoded messages (poison-safe)."""
+
+    def get_consumers(self, consumer_cls, channel):
+        for provider in self._providers:
+            consumer = consumer_cls(queues=[provider.queue], accept=None,
+                                    on_message=partial(self._on_raw_message, provider))
+            consumer.qos(prefetch_count=self.prefetch_count)
+            self._consumers[provider] = consumer
+        return self._consumers.values()
+
+    def _on_raw_message(self, provider, message):
+        self.handle_message(provider, message.body, message)
+
+
+class DeadLetters:
+    """Moves messages to the delay queues and the dead-letter queue of one service."""
+
+    def __init__(self, amqp_uri: str, service: str, delays_ms: tuple[int, ...]):
+        self.amqp_uri, self.service, self.delays_ms = amqp_uri, service, delays_ms
+        self._connection = None
+        self._producer = None
+
+    def _publish(self, body, exchange: str, routing_key: str, message, headers: dict) -> None:
+        for attempt in range(3):
+            try:
+                if self._producer is None:
+                    self._connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True},
+                                                  connect_timeout=5, heartbeat=30)
+                    self._producer = Producer(self._connection.channel())
+                self._producer.publish(
+                    body, exchange=exchange, routing_key=routing_key, delivery_mode=2, retry=False,
+                    content_type=message.content_type or "application/octet-stream",
+                    content_encoding=message.content_encoding or "binary",
+                    headers=headers, message_id=message.properties.get("message_id"),
+                    type=message.properties.get("type"))
+                return
+            except Exception:  # noqa: BLE001 - reconnect and try again, then give up (no ack)
+                self.close()
+                if attempt == 2:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    def retry(self, body, message, queue: str, attempt: int, error: str) -> int:
+        delay = self.delays_ms[min(attempt - 1, len(self.delays_ms) - 1)]
+        headers = dict(message.headers or {})
+        headers.update({ATTEMPT_HEADER: attempt + 1, "x-last-error": error[:500]})
+        self._publish(body, topology.retry_exchange(self.service, delay).name, queue, message, headers)
+        return delay
+
+    def dead_letter(self, body, message, queue: str, reason: str, error: str, attempts: int,
+                    trace: str | None = None) -> None:
+        headers = dict(message.headers or {})
+        headers.update({
+            "x-reason": reason,  # "malformed" or "failed"
+            "x-error": error[:2000],
+            "x-attempts": attempts,
+            "x-traceback": (trace or "")[-4000:],
+            "x-original-queue": queue,
+            "x-original-exchange": message.delivery_info.get("exchange", ""),
+            "x-original-routing-key": message.delivery_info.get("routing_key", ""),
+            "x-dead-lettered-at": time.time(),
+        })
+        self._publish(body, topology.dead_letter_exchange(self.service).name, queue, message, headers)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:  # noqa: BLE001
+                pass
+        self._connection = self._producer = None
+
+
+class ReliableEventHandler(Entrypoint):
+    consumer = RawQueueConsumer()
+
+    def __init__(self, source_service: str, event_name: str, **kwargs):
+        self.source_service = source_service
+        self.event_name = event_name
+        # read by shared.topology to declare the queues before the service starts
+        self.reliable_subscription = (source_service, event_name)
+        super().__init__(**kwargs)
+
+    def setup(self):
+        self.settings = settings_of(self.container)
+        service = self.container.service_name
+        self.queue_name = topology.consumer_queue_name(service, self.source_service, self.event_name)
+        self.queue = topology.consumer_queue(service, self.source_service, self.event_name)
+        self.dead_letters = DeadLetters(self.settings.amqp_uri, service, self.settings.retry_delays_ms)
+        self.consumer.register_provider(self)
+
+    def stop(self):
+        self.consumer.unregister_provider(self)
+        self.dead_letters.close()
+
+    def handle_message(self, body, message):
+        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 1))
+        try:
+            event = parse(body, message.content_type)
+            if (event.service, event.name) != (self.source_service, self.event_name):
+                raise MalformedEvent(f"event {event.type} arrived on the queue for "
+                                     f"{self.source_service}.{self.event_name}")
+        except MalformedEvent as exc:
+            log.error("malformed message sent to the dead-letter queue: %s", exc.reason,
+                      extra={"fields": {"queue": self.queue_name}})
+            metrics.EVENTS_DEAD_LETTERED.labels("malformed", "malformed").inc()
+            self._settle(lambda: self.dead_letters.dead_letter(body, message, self.queue_name, "malformed",
+                                                               exc.reason, attempt), message)
+            return
+        context = {"correlation_id": event.correlation_id or event.id, "event_id": event.id,
+                   "event_type": event.type}
+        try:
+            self.container.spawn_worker(
+                self, (event,), {}, context_data=context,
+                handle_result=partial(self.handle_result, message, body, event, attempt, time.monotonic()))
+        except ContainerBeingKilled:
+            self.consumer.requeue_message(message)
+
+    def handle_result(self, message, body, event, attempt, started, worker_ctx, result=None, exc_info=None):
+        metrics.HANDLER_SECONDS.labels(event.type).observe(time.monotonic() - started)
+        if exc_info is None:
+            self.consumer.ack_message(message)
+            return result, exc_info
+        error = f"{exc_info[0].__name__}: {exc_info[1]}"
+        trace = "".join(traceback.format_exception(*exc_info)[-6:])
+        metrics.EVENTS_FAILED.labels(event.type).inc()
+        if attempt >= self.settings.retry_max_attempts:
+            log.error("event %s failed %d times; moved to the dead-letter queue: %s", event.id, attempt, error,
+                      extra={"event_id": event.id, "correlation_id": event.correlation_id})
+            metrics.EVENTS_DEAD_LETTERED.labels(event.type, "failed").inc()
+            self._settle(lambda: self.dead_letters.dead_letter(body, message, self.queue_name, "failed", error,
+                                                               attempt, trace), message)
+        else:
+            def retry():
+                delay = self.dead_letters.retry(body, message, self.queue_name, attempt, error)
+                log.warning("event %s failed (attempt %d), retrying in %d ms: %s", event.id, attempt, delay,
+                            error, extra={"event_id": event.id, "correlation_id": event.correlation_id})
+            metrics.EVENTS_RETRIED.labels(event.type).inc()
+            self._settle(retry, message)
+        return result, exc_info
+
+    def _settle(self, move, message) -> None:
+        """Ack only once the message is safely elsewhere; if moving fails, requeue it."""
+        try:
+            move()
+        except Exception as exc:  # noqa: BLE001 - the broker is unreachable: keep the message
+            log.error("could not move a message (%s); requeueing it", exc)
+            self.consumer.requeue_message(message)
+            return
+        self.consumer.ack_message(message)
+
+
+def reliable_handler(source_service: str, event_name: str):
+    """Decorate a service method as the handler of ``source_service``'s ``event_name``.
+
+    The method is called with the parsed ``shared.events.envelope.Event``.
+    """
+    return ReliableEventHandler.decorator(source_service, event_name)

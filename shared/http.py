@@ -1,0 +1,137 @@
+"""JSON over HTTP for nameko services: errors mapped to status codes, correlation ids,
+body limits and request metrics, the same for every endpoint of every service.
+
+A method decorated with ``@api("POST", "/programmes")`` returns a dict/list (200), a
+``(status, payload)`` tuple, or a werkzeug ``Response``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from datetime import date, datetime
+from functools import partial
+
+from bson import ObjectId
+from eventlet.event import Event
+from marshmallow import ValidationError
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from shared import metrics
+from shared.errors import DomainError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1 * 1024 * 1024
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+class BadRequest(DomainError):
+    status = 400
+    code = "bad_request"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
+def _default(value):
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, ObjectId):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(payload, ensure_ascii=False, default=_default), status=status,
+                    headers=headers or {}, mimetype="application/json")
+
+
+def json_body(request) -> dict:
+    """The request's JSON object, or a 400 naming what is wrong."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise BadRequest("request body is empty; a JSON object is expected")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body
+
+
+def error_response(exc: Exception) -> Response:
+    if isinstance(exc, ValidationError):
+        return json_response({"error": "validation_failed", "message": "the request has invalid fields",
+                              "errors": exc.messages}, 422)
+    if isinstance(exc, DomainError):
+        return json_response(exc.to_dict(), exc.status)
+    if isinstance(exc, StoreUnavailable):
+        return json_response({"error": "store_unavailable",
+                              "message": "the data store is temporarily unavailable; retry shortly"},
+                             503, {"Retry-After": "5"})
+    if isinstance(exc, HTTPException):
+        return json_response({"error": exc.name.lower().replace(" ", "_"), "message": exc.description},
+                             exc.code or 500)
+    log.error("unhandled error in HTTP handler", exc_info=(type(exc), exc, exc.__traceback__))
+    return json_response({"error": "internal_error", "message": "an unexpected error occurred"}, 500)
+
+
+class ApiHandler(HttpRequestHandler):
+    """nameko's ``@http`` with JSON errors, correlation ids, a body limit and metrics."""
+
+    def __init__(self, method, url, max_body: int = MAX_BODY_BYTES, **kwargs):
+        self.max_body = max_body
+        # expected: answered as 4xx/503 without an error trace in the log
+        kwargs.setdefault("expected_exceptions", (DomainError, ValidationError, StoreUnavailable))
+        super().__init__(method, url, **kwargs)
+
+    def handle_request(self, request):
+        request.shallow = False
+        started = time.monotonic()
+        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        try:
+            if request.content_length and request.content_length > self.max_body:
+                raise PayloadTooLarge(f"request body over {self.max_body} bytes")
+            request.max_content_length = self.max_body
+            context_data = self.server.context_data_from_headers(request)
+            context_data["correlation_id"] = correlation_id
+            args, kwargs = self.get_entrypoint_parameters(request)
+            self.check_signature(args, kwargs)
+            done = Event()
+            self.container.spawn_worker(self, args, kwargs, context_data=context_data,
+                                        handle_result=partial(self.handle_result, done))
+            result = done.wait()
+            response = self._to_response(result)
+        except Exception as exc:  # noqa: BLE001 - every error becomes a JSON answer
+            response = error_response(exc)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        metrics.HTTP_REQUESTS.labels(self.method, self.url, str(response.status_code)).inc()
+        metrics.HTTP_SECONDS.labels(self.method, self.url).observe(time.monotonic() - started)
+        return response
+
+    @staticmethod
+    def _to_response(result) -> Response:
+        if isinstance(result, Response):
+            return result
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], int):
+            return json_response(result[1], result[0])
+        return json_response(result)
+
+    def handle_result(self, event, worker_ctx, result, exc_info):
+        if exc_info is not None:
+            event.send_exception(exc_info[1])
+        else:
+            event.send(result)
+        return result, exc_info
+
+
+api = ApiHandler.decorator

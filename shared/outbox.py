@@ -1,0 +1,243 @@
+"""The outbox relay: publishes committed outbox records to ``<service>.events``.
+
+One relay per replica; a lease in the store makes one of them the publisher at a time,
+so several replicas do not publish the same record twice in normal operation. A record
+is marked sent only after the broker confirmed it; a crash in between republishes it
+(consumers are idempotent). Sent records stay as the service's event log for replay.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+
+import eventlet
+from eventlet.queue import Empty, LightQueue
+from kombu import Connection, Exchange, Producer
+from kombu.exceptions import ChannelError
+from nameko.extensions import SharedExtension
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from shared import metrics
+from shared.config import Settings, settings_of
+from shared.events.envelope import CONTENT_TYPE, encode
+from shared.store import OUTBOX, connect
+
+log = logging.getLogger(__name__)
+LEASES = "leases"
+RELAY_LEASE = "outbox-relay"
+FULL_SWEEP_EVERY_S = 2.0  # records committed late with a lower _id are caught by a full sweep
+BACKLOG_EVERY_S = 5.0
+
+
+def amqp_connection(amqp_uri: str) -> Connection:
+    return Connection(amqp_uri, heartbeat=30, transport_options={"confirm_publish": True},
+                      connect_timeout=5)
+
+
+class Lease:
+    """A named, time-limited lock in the store, safe with several replicas."""
+
+    def __init__(self, collection, name: str, holder: str, seconds: float):
+        self.coll, self.name, self.holder, self.seconds = collection, name, holder, seconds
+
+    def acquire(self) -> bool:
+        now = time.time()
+        try:
+            self.coll.find_one_and_update(
+                {"_id": self.name, "$or": [{"holder": self.holder}, {"until": {"$lt": now}}]},
+                {"$set": {"holder": self.holder, "until": now + self.seconds}}, upsert=True)
+            return True
+        except DuplicateKeyError:  # held by someone else and not expired
+            return False
+
+    def release(self) -> None:
+        self.coll.update_one({"_id": self.name, "holder": self.holder}, {"$set": {"until": 0}})
+
+
+class Relay:
+    """Publishing logic, independent of nameko so scripts and tests can drive it."""
+
+    def __init__(self, settings: Settings, holder: str | None = None):
+        self.settings = settings
+        self.client = connect(settings)
+        self.db = self.client[settings.db_name]
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease = Lease(self.db[LEASES], RELAY_LEASE, self.holder, settings.relay_lease_s)
+        self.connection: Connection | None = None
+        self.producer: Producer | None = None
+        self._cursor = None
+        self._last_sweep = 0.0
+        self._last_backlog = 0.0
+        self.unroutable = 0
+        self.published = 0
+
+    # -- broker --------------------------------------------------------------------------
+    def _producer(self) -> Producer:
+        if self.producer is None:
+            self.connection = amqp_connection(self.settings.amqp_uri)
+            self.connection.ensure_connection(max_retries=1)
+            channel = self.connection.channel()
+            Exchange(self.settings.events_exchange, "topic", durable=True)(channel).declare()
+            self.producer = Producer(channel)
+        return self.producer
+
+    def close(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.release()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+        self.connection = self.producer = None
+
+    def publish_record(self, record: dict) -> bool:
+        """Publish one outbox record with a confirm; False when the broker returned it."""
+        event = record["event"]
+        try:
+            self._producer().publish(
+                encode(event), exchange=record["exchange"], routing_key=record["routing_key"],
+                content_type=CONTENT_TYPE, content_encoding="utf-8", delivery_mode=2,
+                mandatory=True, message_id=event["id"], type=event["type"],
+                headers={"ce_id": event["id"], "ce_type": event["type"],
+                         "correlation_id": event.get("correlationid") or ""},
+                retry=False)
+            return True
+        except ChannelError as exc:  # basic.return: no queue is bound for this routing key
+            if "NO_ROUTE" not in str(exc) and "312" not in str(exc):
+                raise
+            return False
+
+    # -- one pass ------------------------------------------------------------------------
+    def pending(self, limit: int) -> list[dict]:
+        query = {"sent": False}
+        if self._cursor is not None and time.monotonic() - self._last_sweep < FULL_SWEEP_EVERY_S:
+            query["_id"] = {"$gt": self._cursor}
+        else:
+            self._last_sweep = time.monotonic()
+        return list(self.db[OUTBOX].find(query).sort("_id", 1).limit(limit))
+
+    def run_once(self) -> int:
+        """Publish one batch if this replica holds the lease; returns how many were sent."""
+        if not self.lease.acquire():
+            metrics.RELAY_LEADER.set(0)
+            return 0
+        metrics.RELAY_LEADER.set(1)
+        self._update_backlog()
+        batch = self.pending(self.settings.relay_batch_size)
+        if not batch:
+            self._cursor = None
+            return 0
+        routed, returned = [], []
+        for record in batch:
+            (routed if self.publish_record(record) else returned).append(record)
+        now = time.time()
+        if routed:
+            self.db[OUTBOX].update_many({"_id": {"$in": [r["_id"] for r in routed]}},
+                                        {"$set": {"sent": True, "sent_at": now}})
+        if returned:
+            # Kept in the log, flagged: an operator can replay once a subscriber is bound.
+            self.db[OUTBOX].update_many({"_id": {"$in": [r["_id"] for r in returned]}},
+                                        {"$set": {"sent": True, "sent_at": now, "unroutable": True}})
+            for record in returned:
+                metrics.EVENTS_UNROUTABLE.labels(record["event"]["type"]).inc()
+                log.warning("unroutable event returned by the broker: %s %s", record["event"]["type"],
+                            record["event"]["id"], extra={"event_id": record["event"]["id"]})
+        for record in routed:
+            metrics.EVENTS_PUBLISHED.labels(record["event"]["type"]).inc()
+        self.published += len(routed)
+        self.unroutable += len(returned)
+        self._cursor = batch[-1]["_id"]
+        return len(batch)
+
+    def flush(self, deadline_s: float = 10.0) -> int:
+        """Publish until nothing is pending (or the deadline passes)."""
+        total, end = 0, time.monotonic() + deadline_s
+        self._cursor = None
+        while time.monotonic() < end:
+            sent = self.run_once()
+            total += sent
+            if sent == 0:
+                break
+        return total
+
+    def _update_backlog(self) -> None:
+        if time.monotonic() - self._last_backlog < BACKLOG_EVERY_S:
+            return
+        self._last_backlog = time.monotonic()
+        backlog, oldest_age = backlog_of(self.db)
+        metrics.OUTBOX_BACKLOG.set(backlog)
+        metrics.OUTBOX_OLDEST_AGE.set(oldest_age)
+
+
+def backlog_of(db) -> tuple[int, float]:
+    """(unsent records, age in seconds of the oldest one)."""
+    backlog = db[OUTBOX].count_documents({"sent": False})
+    oldest = db[OUTBOX].find_one({"sent": False}, sort=[("_id", 1)])
+    return backlog, (time.time() - oldest["created_at"]) if oldest else 0.0
+
+
+class OutboxRelay(SharedExtension):
+    """Runs a ``Relay`` in a managed greenthread of the service container."""
+
+    def __init__(self):
+        self.relay: Relay | None = None
+        self._wakeups = LightQueue()
+        self._stopping = False
+        self._gt = None
+        self.running = False
+
+    def setup(self):
+        self.settings = settings_of(self.container)
+        self.relay = Relay(self.settings)
+
+    def start(self):
+        self._stopping = False
+        self._gt = self.container.spawn_managed_thread(self._run, identifier="outbox-relay")
+
+    def wake(self) -> None:
+        if self._wakeups.qsize() < 2:
+            self._wakeups.put(None)
+
+    def _run(self):
+        failures = 0
+        while not self._stopping:
+            try:
+                sent = self.relay.run_once()
+                self.running = True
+                failures = 0
+            except (PyMongoError, OSError, ChannelError, ConnectionError) as exc:
+                self.running = False
+                failures += 1
+                self.relay.close()
+                delay = min(5.0, 0.2 * 2 ** min(failures, 5))
+                log.warning("outbox relay failed (%s); retrying in %.1fs", exc, delay)
+                eventlet.sleep(delay)
+                continue
+            if sent:
+                continue  # more may be waiting
+            try:
+                self._wakeups.get(timeout=self.settings.relay_poll_interval_s)
+            except Empty:
+                pass
+
+    def stop(self):
+        # Graceful shutdown: entrypoints have stopped, so flush what they committed.
+        self._stopping = True
+        self.wake()
+        if self._gt is not None:
+            self._gt.wait()
+        try:
+            self.relay.flush()
+            self.relay.lease.release()
+        except Exception as exc:  # noqa: BLE001 - the next replica or restart publishes it
+            log.warning("outbox flush at shutdown failed: %s", exc)
+        self.relay.close()
+        self.relay.client.close()
+
+    def kill(self):
+        self._stopping = True
+        if self._gt is not None:
+            self._gt.kill()
+        self.relay.close()

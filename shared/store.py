@@ -1,0 +1,185 @@
+"""MongoDB access: the nameko dependency, transactions, the outbox and idempotent handling.
+
+Domain code receives a ``Tx`` inside a transaction: it writes with ``session=tx.session``
+and emits events with ``tx.emit(...)``; the events land in the outbox collection in the
+same transaction, so a state change and the events it causes commit together or not at all.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Callable, TypeVar
+
+import pymongo
+from bson import ObjectId
+from nameko.extensions import DependencyProvider
+from pymongo import MongoClient
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
+
+from shared import logging as ctxlog
+from shared.config import Settings, settings_of
+from shared.errors import StoreUnavailable
+from shared.events import envelope, registry
+from shared.events.envelope import Event
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+OUTBOX = "outbox"
+PROCESSED = "processed_events"
+TRANSACTION_DEADLINE_S = 15.0
+
+
+def connect(settings: Settings) -> MongoClient:
+    return MongoClient(
+        settings.mongo_uri, tz_aware=True, connect=False,
+        serverSelectionTimeoutMS=int(settings.extra.get("mongo_timeout_ms", 5000)),
+        connectTimeoutMS=5000, socketTimeoutMS=30000,
+    )
+
+
+def ensure_base_indexes(db) -> None:
+    """Indexes of the shared mechanics (outbox paging, event-log replay)."""
+    db[OUTBOX].create_index([("sent", 1), ("_id", 1)])
+    db[OUTBOX].create_index([("event.id", 1)], unique=True)
+
+
+class Duplicate(Exception):
+    """Raised inside a transaction when the event was already applied."""
+
+
+class Tx:
+    """One transaction attempt: the session, the database and the events it emits."""
+
+    def __init__(self, store: "Store", session):
+        self.store = store
+        self.session = session
+        self.db = store.db
+        self.emitted: list[dict] = []
+
+    def emit(self, name: str, subject: str, data: dict, version: int | None = None) -> dict:
+        """Stage event ``name`` of this service in the outbox, inside this transaction."""
+        service = self.store.settings.service
+        definition = (registry.get(service, name, version) if version
+                      else registry.latest(service, name))
+        event = envelope.new_event(definition, subject, data,
+                                   correlation_id=self.store.correlation_id)
+        self.db[OUTBOX].insert_one({
+            "_id": ObjectId(),
+            "event": event,
+            "exchange": definition.exchange,
+            "routing_key": definition.name,
+            "sent": False,
+            "created_at": time.time(),
+        }, session=self.session)
+        self.emitted.append(event)
+        return event
+
+
+class Store:
+    """The service's database, bound to one unit of work (a worker or a script)."""
+
+    def __init__(self, client: MongoClient, settings: Settings, relay=None,
+                 correlation_id: str | None = None):
+        self.client = client
+        self.settings = settings
+        self.db = client[settings.db_name]
+        self.relay = relay
+        self.correlation_id = correlation_id
+
+    def transaction(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn(tx)`` in a transaction, retrying transient errors within a deadline.
+
+        ``fn`` may run more than once, so it must not have effects outside the store.
+        Raises StoreUnavailable when the store cannot be reached.
+        """
+        deadline = time.monotonic() + TRANSACTION_DEADLINE_S
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result, tx = self._attempt(fn)
+            except (ConnectionFailure, OperationFailure, PyMongoError) as exc:
+                transient = (isinstance(exc, ConnectionFailure) or getattr(exc, "has_error_label", lambda _: False)(
+                    "TransientTransactionError"))
+                if transient and time.monotonic() < deadline:
+                    time.sleep(min(0.5, 0.01 * 2 ** attempt) * (0.5 + random.random()))
+                    continue
+                if isinstance(exc, ConnectionFailure):
+                    raise StoreUnavailable(f"store unreachable: {exc}") from exc
+                raise
+            if tx.emitted and self.relay is not None:
+                self.relay.wake()
+            return result
+
+    def _attempt(self, fn):
+        with self.client.start_session() as session:
+            with session.start_transaction():
+                tx = Tx(self, session)
+                result = fn(tx)
+                # Leaving the block commits; commit_transaction retries UnknownCommitResult itself.
+            return result, tx
+
+    def ping(self) -> bool:
+        try:
+            self.client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+    def apply_once(self, event: Event, consumer: str, fn: Callable[[Tx], T]) -> tuple[bool, T | None]:
+        """Apply ``fn`` for ``event`` exactly once per ``consumer`` (handler queue).
+
+        The processed-event record is written in the same transaction as the effect, so a
+        duplicate delivery (redelivery, a second replica, a replay) is skipped.
+        Returns (applied, result).
+        """
+        def effect(tx: Tx):
+            try:
+                tx.db[PROCESSED].insert_one(
+                    {"_id": f"{consumer}|{event.id}", "event_id": event.id, "type": event.type,
+                     "consumer": consumer, "applied_at": time.time()},
+                    session=tx.session)
+            except DuplicateKeyError:
+                raise Duplicate() from None
+            return fn(tx)
+
+        try:
+            return True, self.transaction(effect)
+        except Duplicate:
+            return False, None
+
+
+class Mongo(DependencyProvider):
+    """nameko dependency: one MongoClient per container, the service's own database.
+
+    ``indexes`` is the service's function that creates its indexes at start-up.
+    The outbox relay runs beside it (a shared extension), woken after each commit.
+    """
+
+    def __init__(self, indexes: Callable | None = None):
+        from shared.outbox import OutboxRelay  # the relay module imports this one
+
+        self.indexes = indexes
+        self.relay = OutboxRelay()
+        self.client: MongoClient | None = None
+
+    def setup(self):
+        self.settings = settings_of(self.container)
+        self.client = connect(self.settings)
+        db = self.client[self.settings.db_name]
+        ensure_base_indexes(db)
+        if self.indexes:
+            self.indexes(db)
+
+    def stop(self):
+        if self.client is not None:
+            self.client.close()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx) -> Store:
+        return Store(self.client, self.settings, relay=self.relay,
+                     correlation_id=worker_ctx.data.get("correlation_id") or ctxlog.current("correlation_id"))

@@ -1,0 +1,146 @@
+"""The broker topology of every service, declared up front.
+
+nameko's dispatcher and our relay publish to ``<service>.events``; a message published
+before any queue is bound would vanish, so every consumer queue and binding is declared
+before services start (``declare_all``), and again by each service at start-up.
+
+Per consuming service S:
+  S.<source>.<event>   one durable queue per handled event, bound to ``<source>.events``
+                       with routing key ``<event>`` and to ``S.requeue`` with its own name
+  S.retry.<d>ms        delay queues (TTL d, dead-lettered to ``S.requeue``), fed through
+                       a fanout exchange of the same name, keeping the original queue name
+                       as routing key so the message returns to the queue it came from
+  S.dlq                the dead-letter queue (via fanout exchange ``S.dlx``)
+"""
+from __future__ import annotations
+
+import importlib
+import json
+
+from kombu import Connection, Exchange, Queue, binding
+
+from shared.config import SERVICES, Settings, load
+
+ENTRYPOINT_ATTR = "reliable_subscription"
+
+
+def events_exchange(service: str) -> Exchange:
+    return Exchange(f"{service}.events", "topic", durable=True)
+
+
+def requeue_exchange(service: str) -> Exchange:
+    return Exchange(f"{service}.requeue", "direct", durable=True)
+
+
+def retry_exchange(service: str, delay_ms: int) -> Exchange:
+    return Exchange(f"{service}.retry.{delay_ms}ms", "fanout", durable=True)
+
+
+def dead_letter_exchange(service: str) -> Exchange:
+    return Exchange(f"{service}.dlx", "fanout", durable=True)
+
+
+def consumer_queue_name(service: str, source: str, event: str) -> str:
+    return f"{service}.{source}.{event}"
+
+
+def dlq_name(service: str) -> str:
+    return f"{service}.dlq"
+
+
+def consumer_queue(service: str, source: str, event: str) -> Queue:
+    name = consumer_queue_name(service, source, event)
+    return Queue(name, durable=True, bindings=[
+        binding(events_exchange(source), routing_key=event),
+        binding(requeue_exchange(service), routing_key=name),
+    ])
+
+
+def retry_queue(service: str, delay_ms: int) -> Queue:
+    return Queue(f"{service}.retry.{delay_ms}ms", exchange=retry_exchange(service, delay_ms), durable=True,
+                 queue_arguments={"x-message-ttl": delay_ms,
+                                  "x-dead-letter-exchange": requeue_exchange(service).name})
+
+
+def dead_letter_queue(service: str) -> Queue:
+    return Queue(dlq_name(service), exchange=dead_letter_exchange(service), durable=True)
+
+
+def subscriptions_of(service: str) -> list[tuple[str, str]]:
+    """(source, event) pairs the service handles, read from its reliable handlers."""
+    module = importlib.import_module(f"services.{service}.service")
+    subs = []
+    for obj in vars(module).values():
+        if isinstance(obj, type) and getattr(obj, "name", None) == service:
+            for attr in dir(obj):
+                for entrypoint in getattr(getattr(obj, attr), "nameko_entrypoints", ()):
+                    sub = getattr(entrypoint, ENTRYPOINT_ATTR, None)
+                    if sub:
+                        subs.append(sub)
+    return sorted(set(subs))
+
+
+def service_entities(settings: Settings, subscriptions: list[tuple[str, str]]) -> list:
+    """Every exchange and queue service ``settings.service`` owns or consumes from."""
+    service = settings.service
+    entities: list = [events_exchange(service), requeue_exchange(service), dead_letter_exchange(service),
+                      dead_letter_queue(service)]
+    for delay in sorted(set(settings.retry_delays_ms)):
+        entities += [retry_exchange(service, delay), retry_queue(service, delay)]
+    for source, event in subscriptions:
+        entities += [events_exchange(source), consumer_queue(service, source, event)]
+    return entities
+
+
+def declare(amqp_uri: str, entities: list) -> None:
+    with Connection(amqp_uri, connect_timeout=5) as conn:
+        channel = conn.channel()
+        for entity in entities:
+            entity.bind(channel).declare()  # a Queue declares its bindings too
+
+
+def declare_service(settings: Settings, subscriptions: list[tuple[str, str]] | None = None) -> None:
+    if subscriptions is None:
+        subscriptions = subscriptions_of(settings.service)
+    declare(settings.amqp_uri, service_entities(settings, subscriptions))
+
+
+def declare_all(amqp_uri: str | None = None) -> None:
+    """Declare the topology of all four services (run before starting any of them)."""
+    for service in SERVICES:
+        settings = load(service)
+        if amqp_uri:
+            settings = _with_amqp(settings, amqp_uri)
+        declare_service(settings)
+
+
+def _with_amqp(settings: Settings, amqp_uri: str) -> Settings:
+    from dataclasses import replace
+    return replace(settings, amqp_uri=amqp_uri)
+
+
+def definitions(vhost: str = "/") -> dict:
+    """The same topology as RabbitMQ definitions (deploy/rabbitmq/definitions.json)."""
+    exchanges, queues, bindings = {}, {}, []
+    for service in SERVICES:
+        settings = load(service)
+        for entity in service_entities(settings, subscriptions_of(service)):
+            if isinstance(entity, Exchange):
+                exchanges[entity.name] = {"name": entity.name, "vhost": vhost, "type": entity.type,
+                                          "durable": True, "auto_delete": False, "internal": False,
+                                          "arguments": {}}
+            else:
+                queues[entity.name] = {"name": entity.name, "vhost": vhost, "durable": True,
+                                       "auto_delete": False, "arguments": dict(entity.queue_arguments or {})}
+                links = list(entity.bindings) or [binding(entity.exchange, routing_key=entity.routing_key or "")]
+                for b in links:
+                    bindings.append({"source": b.exchange.name, "vhost": vhost, "destination": entity.name,
+                                     "destination_type": "queue", "routing_key": b.routing_key or "",
+                                     "arguments": {}})
+    return {"exchanges": sorted(exchanges.values(), key=lambda e: e["name"]),
+            "queues": sorted(queues.values(), key=lambda q: q["name"]),
+            "bindings": sorted(bindings, key=lambda b: (b["source"], b["destination"], b["routing_key"]))}
+
+
+if __name__ == "__main__":  # python -m shared.topology > deploy/rabbitmq/definitions.json
+    print(json.dumps(definitions(), indent=2))
