@@ -132,6 +132,13 @@ class Relay:
         routed, returned = [], []
         for record in batch:
             (routed if self.publish_record(record) else returned).append(record)
+        self._mark_sent(routed, returned)
+        self.published += len(routed)
+        self.unroutable += len(returned)
+        self._cursor = batch[-1]["_id"]
+        return len(batch)
+
+    def _mark_sent(self, routed: list[dict], returned: list[dict]) -> None:
         now = time.time()
         if routed:
             self.db[OUTBOX].update_many({"_id": {"$in": [r["_id"] for r in routed]}},
@@ -146,10 +153,6 @@ class Relay:
                             record["event"]["id"], extra={"event_id": record["event"]["id"]})
         for record in routed:
             metrics.EVENTS_PUBLISHED.labels(record["event"]["type"]).inc()
-        self.published += len(routed)
-        self.unroutable += len(returned)
-        self._cursor = batch[-1]["_id"]
-        return len(batch)
 
     def flush(self, deadline_s: float = 10.0) -> int:
         """Publish until nothing is pending (or the deadline passes)."""

@@ -81,8 +81,9 @@ class Store:
     """The service's database, bound to one unit of work (a worker or a script)."""
 
     def __init__(self, client: MongoClient, settings: Settings, relay=None,
-                 correlation_id: str | None = None):
+                 correlation_id: str | None = None, consumer: str | None = None):
         self.client = client
+        self.consumer = consumer  # who applies events: the handler's queue name
         self.settings = settings
         self.db = client[settings.db_name]
         self.relay = relay
@@ -128,13 +129,15 @@ class Store:
         except PyMongoError:
             return False
 
-    def apply_once(self, event: Event, consumer: str, fn: Callable[[Tx], T]) -> tuple[bool, T | None]:
-        """Apply ``fn`` for ``event`` exactly once per ``consumer`` (handler queue).
+    def apply_once(self, event: Event, fn: Callable[[Tx], T], consumer: str | None = None) -> tuple[bool, T | None]:
+        """Apply ``fn`` for ``event`` exactly once per consumer (by default the handler's queue).
 
         The processed-event record is written in the same transaction as the effect, so a
         duplicate delivery (redelivery, a second replica, a replay) is skipped.
         Returns (applied, result).
         """
+        consumer = consumer or self.consumer or self.settings.service
+
         def effect(tx: Tx):
             try:
                 tx.db[PROCESSED].insert_one(
@@ -182,4 +185,5 @@ class Mongo(DependencyProvider):
 
     def get_dependency(self, worker_ctx) -> Store:
         return Store(self.client, self.settings, relay=self.relay,
-                     correlation_id=worker_ctx.data.get("correlation_id") or ctxlog.current("correlation_id"))
+                     correlation_id=worker_ctx.data.get("correlation_id") or ctxlog.current("correlation_id"),
+                     consumer=getattr(worker_ctx.entrypoint, "queue_name", None))

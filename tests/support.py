@@ -1,0 +1,73 @@
+"""Helpers for tests that talk to the real broker and store."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+
+from kombu import Connection, Exchange, Producer
+
+from shared.config import Settings, load
+from shared.events import envelope, registry
+
+
+def make_settings(service: str, service_env: dict, **overrides) -> Settings:
+    """Settings of ``service`` pointed at the test's store, vhost and databases."""
+    settings = load(service)
+    settings = replace(settings, amqp_uri=service_env["AMQP_URI"], mongo_uri=service_env["MONGO_URI"],
+                       db_name=f"{service_env['MONGO_DB_PREFIX']}{service}",
+                       http_address=overrides.pop("http_address", "127.0.0.1:0"))
+    return replace(settings, **overrides)
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value or the deadline passes."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value {value!r}")
+        time.sleep(interval)
+
+
+def publish_raw(amqp_uri: str, exchange: str, routing_key: str, body: bytes,
+                content_type: str = "application/json", headers: dict | None = None) -> None:
+    with Connection(amqp_uri) as conn:
+        producer = Producer(conn.channel())
+        producer.publish(body, exchange=Exchange(exchange, "topic", durable=True), routing_key=routing_key,
+                         content_type=content_type, content_encoding="binary" if isinstance(body, bytes) else "utf-8",
+                         delivery_mode=2, headers=headers or {})
+
+
+def publish_event(amqp_uri: str, service: str, name: str, data: dict, subject: str = "s",
+                  event_id: str | None = None) -> dict:
+    definition = registry.latest(service, name)
+    event = envelope.new_event(definition, subject, data, event_id=event_id)
+    publish_raw(amqp_uri, definition.exchange, definition.name, envelope.encode(event))
+    return event
+
+
+def get_messages(amqp_uri: str, queue: str, expected: int, timeout: float = 20.0) -> list:
+    """Take ``expected`` messages off ``queue`` (acked), waiting up to ``timeout``."""
+    got = []
+    end = time.monotonic() + timeout
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        while len(got) < expected and time.monotonic() < end:
+            message = channel.basic_get(queue, no_ack=True)
+            if message is None:
+                time.sleep(0.05)
+                continue
+            got.append(message)
+    return got
+
+
+def queue_depth(amqp_uri: str, queue: str) -> int:
+    with Connection(amqp_uri) as conn:
+        return conn.channel().queue_declare(queue, passive=True).message_count
+
+
+def body_json(message) -> dict:
+    return json.loads(message.body)
