@@ -67,6 +67,12 @@ PROGRAMME_PUBLISHED = define(
     {"programme": EXAMPLE_PROGRAMME, "capacity": 30, "enrolment_opens_at": "2026-01-05T00:00:00Z",
      "enrolment_closes_at": "2026-02-20T16:59:59Z", "passing_score": 70.0},
 )
+PROGRAMME_UPDATED = define(
+    "enrollment", "programme_updated", 1, ProgrammePublishedV1,
+    "A published programme changed (schedule, capacity, window...); carries the full new state.",
+    {"programme": EXAMPLE_PROGRAMME, "capacity": 40, "enrolment_opens_at": "2026-01-05T00:00:00Z",
+     "enrolment_closes_at": "2026-02-25T16:59:59Z", "passing_score": 70.0},
+)
 PROGRAMME_CANCELLED = define(
     "enrollment", "programme_cancelled", 1, ProgrammeCancelledV1,
     "A programme was cancelled; each of its enrolments is cancelled too (one `cancelled` each).",
