@@ -16,6 +16,7 @@ from functools import partial
 from bson import ObjectId
 from eventlet.event import Event
 from marshmallow import ValidationError
+from pymongo.errors import ConnectionFailure
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -74,7 +75,7 @@ def error_response(exc: Exception) -> Response:
                               "errors": exc.messages}, 422)
     if isinstance(exc, DomainError):
         return json_response(exc.to_dict(), exc.status)
-    if isinstance(exc, StoreUnavailable):
+    if isinstance(exc, (StoreUnavailable, ConnectionFailure)):
         return json_response({"error": "store_unavailable",
                               "message": "the data store is temporarily unavailable; retry shortly"},
                              503, {"Retry-After": "5"})
@@ -91,7 +92,7 @@ class ApiHandler(HttpRequestHandler):
     def __init__(self, method, url, max_body: int = MAX_BODY_BYTES, **kwargs):
         self.max_body = max_body
         # expected: answered as 4xx/503 without an error trace in the log
-        kwargs.setdefault("expected_exceptions", (DomainError, ValidationError, StoreUnavailable))
+        kwargs.setdefault("expected_exceptions", (DomainError, ValidationError, StoreUnavailable, ConnectionFailure))
         super().__init__(method, url, **kwargs)
 
     def handle_request(self, request):

@@ -11,11 +11,10 @@ import random
 import time
 from typing import Callable, TypeVar
 
-import pymongo
 from bson import ObjectId
 from nameko.extensions import DependencyProvider
 from pymongo import MongoClient
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
 from shared import logging as ctxlog
 from shared.config import Settings, settings_of
@@ -101,10 +100,13 @@ class Store:
             attempt += 1
             try:
                 result, tx = self._attempt(fn)
-            except (ConnectionFailure, OperationFailure, PyMongoError) as exc:
-                transient = (isinstance(exc, ConnectionFailure) or getattr(exc, "has_error_label", lambda _: False)(
-                    "TransientTransactionError"))
+            except ServerSelectionTimeoutError as exc:
+                # already waited serverSelectionTimeoutMS: answer now (HTTP 503, handler retry)
+                raise StoreUnavailable(f"store unreachable: {exc}") from exc
+            except PyMongoError as exc:
+                transient = isinstance(exc, ConnectionFailure) or exc.has_error_label("TransientTransactionError")
                 if transient and time.monotonic() < deadline:
+                    # write conflict with a concurrent transaction, or a dropped connection
                     time.sleep(min(0.5, 0.01 * 2 ** attempt) * (0.5 + random.random()))
                     continue
                 if isinstance(exc, ConnectionFailure):
