@@ -137,10 +137,19 @@ def inline_refs(schema: dict, components: dict[str, dict]) -> dict:
     return walk(copy.deepcopy(schema), ())
 
 
+def json_schema_of(schema: type[Schema]) -> dict:
+    """The self-contained JSON Schema (nested schemas inlined) of a marshmallow schema."""
+    spec = APISpec("events", DOCUMENT_VERSION, "3.1.0",
+                   plugins=[MarshmallowPlugin(schema_name_resolver=component_name)])
+    name = component_name(schema)
+    spec.components.schema(name, schema=schema)
+    components = {k: _tidy(v) for k, v in spec.to_dict()["components"]["schemas"].items()}
+    return inline_refs(components[name], components)
+
+
 def data_json_schema(definition: EventDefinition) -> dict:
     """The self-contained JSON Schema of ``definition``'s ``data`` (used by the snapshots)."""
-    components = data_schemas([definition])
-    return inline_refs(components[component_name(definition.schema)], components)
+    return json_schema_of(definition.schema)
 
 
 # -- envelope and examples -----------------------------------------------------------------
