@@ -1,12 +1,150 @@
 """The certification service: nameko entrypoints only; they delegate to the domain modules."""
 from __future__ import annotations
 
+import re
+
+from nameko.rpc import rpc
+from werkzeug.wrappers import Response
+
+from shared.handler import reliable_handler
+from shared.http import api, json_body, json_response
 from shared.openapi import OpenApi
 from shared.service_base import ServiceBase
 from shared.store import Mongo
+from services.certification import domain, lifecycle, schemas, store
+from services.certification.credential import build_credential, sign, status_list_credential
+from services.certification.pdf import render_certificate
+from services.certification.ratelimit import client_address
+from services.certification.runtime import CertificationRuntime, expiry_scan_timer
+from services.certification.verification import render_page
+
+openapi = OpenApi("ASN certification service", description=(
+    "Certificates for passed completions: numbering, PDF with QR, public verification, "
+    "revocation, expiry and Open Badges 3.0 credentials."))
+_ID = "{certificate_id}"
+openapi.route("GET", "/certificates", "Certificates, newest first, by NIP and/or programme",
+              query=schemas.ListQuery, response=schemas.CertificatePage, tags=["certificates"])
+openapi.route("GET", f"/certificates/{_ID}", "One certificate", response=schemas.Certificate,
+              responses={404: "no such certificate"}, tags=["certificates"])
+openapi.route("GET", f"/certificates/{_ID}/pdf", "The printable certificate (A4 landscape PDF with QR)",
+              content_type="application/pdf", responses={404: "no such certificate"}, tags=["certificates"])
+openapi.route("GET", f"/certificates/{_ID}/credential",
+              "The certificate as a signed Open Badges 3.0 OpenBadgeCredential (eddsa-jcs-2022)",
+              responses={404: "no such certificate"}, tags=["credentials"])
+openapi.route("POST", f"/certificates/{_ID}/revoke", "Revoke a certificate (admin); idempotent",
+              body=schemas.RevokeRequest, response=schemas.Certificate,
+              responses={404: "no such certificate"}, tags=["certificates"])
+openapi.route("GET", "/verify/{code}", "Public verification: JSON for Accept: application/json, else HTML",
+              response=schemas.Verification, responses={404: "unknown code", 429: "too many requests"},
+              tags=["public"])
+openapi.route("POST", "/credentials/verify", "Check a presented credential's signature and current status",
+              body_content_type="application/json", response=schemas.CredentialCheck,
+              responses={429: "too many requests"}, tags=["public", "credentials"])
+openapi.route("GET", "/status/revocation", "The signed Bitstring Status List of revoked credentials",
+              tags=["public", "credentials"])
+
+
+def _pdf_filename(number: str) -> str:
+    return "sertifikat-" + re.sub(r"[^A-Za-z0-9]+", "-", number).strip("-") + ".pdf"
 
 
 class CertificationService(ServiceBase):
     name = "certification"
-    store = Mongo()
-    openapi = OpenApi("ASN certification service")
+    store = Mongo(indexes=store.create_indexes)
+    runtime = CertificationRuntime()
+    openapi = openapi
+
+    # -- events ----------------------------------------------------------------------------
+    @reliable_handler("enrollment", "completed")
+    def on_completed(self, event):
+        lifecycle.prepare_issue(self.store.db, event.data)
+        self.store.apply_once(event, lambda tx: lifecycle.issue_certificate(
+            tx, event.data, self.runtime.config, self.runtime.base_url, self.runtime.now()))
+
+    # -- schedule --------------------------------------------------------------------------
+    @expiry_scan_timer
+    def scan_expiry(self):
+        return lifecycle.run_expiry_scan(self.store, self.runtime.config, self.runtime.now())
+
+    @rpc
+    def run_expiry_scan(self) -> dict:
+        """For operators: run the scan now (it is safe next to the scheduled ones)."""
+        return lifecycle.run_expiry_scan(self.store, self.runtime.config, self.runtime.now())
+
+    # -- certificates ----------------------------------------------------------------------
+    @api("GET", "/certificates")
+    def list_certificates(self, request):
+        query = schemas.ListQuery().load(request.args.to_dict())
+        items, total = lifecycle.list_certificates(self.store.db, query.get("nip"), query.get("programme"),
+                                                   query["page"], query["per_page"])
+        today = domain.wib_date(self.runtime.now())
+        return {"items": [lifecycle.certificate_view(c, today, self.runtime.base_url) for c in items],
+                "page": query["page"], "per_page": query["per_page"], "total": total}
+
+    @api("GET", "/certificates/<string:certificate_id>")
+    def get_certificate(self, request, certificate_id):
+        certificate = lifecycle.get_certificate(self.store.db, certificate_id)
+        return lifecycle.certificate_view(certificate, domain.wib_date(self.runtime.now()), self.runtime.base_url)
+
+    @api("GET", "/certificates/<string:certificate_id>/pdf")
+    def get_pdf(self, request, certificate_id):
+        certificate = lifecycle.get_certificate(self.store.db, certificate_id)
+        url = lifecycle.verification_url(self.runtime.base_url, certificate["verification_code"])
+        return Response(render_certificate(certificate, url, self.runtime.config), mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{_pdf_filename(certificate["number"])}"'})
+
+    @api("GET", "/certificates/<string:certificate_id>/credential")
+    def get_credential(self, request, certificate_id):
+        certificate = lifecycle.get_certificate(self.store.db, certificate_id)
+        url = lifecycle.verification_url(self.runtime.base_url, certificate["verification_code"])
+        credential = build_credential(certificate, self.runtime.issuer, url)
+        return sign(credential, self.runtime.issuer, certificate["issued_at"])
+
+    @api("POST", "/certificates/<string:certificate_id>/revoke")
+    def revoke(self, request, certificate_id):
+        body = schemas.RevokeRequest().load(json_body(request))
+        now = self.runtime.now()
+        _, certificate = self.store.transaction(
+            lambda tx: lifecycle.revoke(tx, certificate_id, body["reason"], body["revoked_by"], now))
+        return lifecycle.certificate_view(certificate, domain.wib_date(now), self.runtime.base_url)
+
+    # -- public ----------------------------------------------------------------------------
+    @api("GET", "/verify/<path:code>")
+    def verify(self, request, code):
+        limited = self._rate_limited(request)
+        if limited is not None:
+            return limited
+        now = self.runtime.now()
+        certificate, successor = lifecycle.find_for_verification(self.store.db, domain.normalise_code(code))
+        view = domain.verification_view(certificate, successor, domain.wib_date(now),
+                                        lambda c: lifecycle.verification_url(self.runtime.base_url, c))
+        status = 404 if view["status"] == domain.UNKNOWN else 200
+        headers = {"Cache-Control": "no-store", "Vary": "Accept"}
+        if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
+            return json_response(view, status, headers)
+        return Response(render_page(view, code, now), status=status, headers=headers,
+                        mimetype="text/html")
+
+    @api("POST", "/credentials/verify")
+    def verify_credential(self, request):
+        limited = self._rate_limited(request)
+        if limited is not None:
+            return limited
+        return lifecycle.check_credential(self.store.db, json_body(request), self.runtime.issuer,
+                                          domain.wib_date(self.runtime.now()))
+
+    @api("GET", "/status/revocation")
+    def revocation_list(self, request):
+        indexes = lifecycle.revoked_status_indexes(self.store.db)
+        return json_response(status_list_credential(indexes, self.runtime.issuer, self.runtime.now()),
+                             headers={"Cache-Control": "max-age=60"})
+
+    def _rate_limited(self, request) -> Response | None:
+        address = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                                 self.runtime.config.trusted_proxy_hops)
+        wait = self.runtime.limiter.take(address)
+        if wait <= 0:
+            return None
+        return json_response({"error": "too_many_requests",
+                              "message": "too many verification requests from this address; retry later"},
+                             429, {"Retry-After": str(max(1, int(wait + 0.999)))})

@@ -1,0 +1,78 @@
+"""Settings of the certification service, read from environment variables in one place.
+
+Every variable may be prefixed ``CERTIFICATION_`` (see ``shared.config.env``).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from shared.config import env
+
+SERVICE = "certification"
+
+DEFAULT_NUMBER_FORMAT = "{seq:04d}/BKN-BKT/SERT-{line}/{year}"
+DEFAULT_SIGNATORIES = (
+    {"role": "Kepala Kantor Regional XII BKN Pekanbaru", "name": "Nama Pejabat BKN", "nip": None},
+    {"role": "Wali Kota Bukittinggi", "name": "Nama Wali Kota", "nip": None},
+)
+DEFAULT_ISSUER_NAME = "Badan Kepegawaian Negara dan Pemerintah Kota Bukittinggi"
+
+
+@dataclass(frozen=True)
+class Signatory:
+    role: str  # the office, printed above the signature space
+    name: str
+    nip: str | None = None
+
+
+@dataclass(frozen=True)
+class CertificationConfig:
+    number_format: str = DEFAULT_NUMBER_FORMAT
+    expiry_notice_days: int = 30
+    expiry_scan_interval_s: float = 3600.0
+    expiry_scan_batch: int = 500
+    signatories: tuple[Signatory, ...] = field(
+        default_factory=lambda: tuple(Signatory(**s) for s in DEFAULT_SIGNATORIES))
+    issuer_name: str = DEFAULT_ISSUER_NAME
+    place: str = "Bukittinggi"  # printed before the issue date on the PDF
+    # Ed25519 key: base64 of the 32-byte seed, or a PKCS#8 PEM. Unset: a dev key (see credential.py).
+    signing_key: str | None = None
+    # Public verification: a token bucket per client address, per replica.
+    verify_rate_per_minute: float = 30.0
+    verify_burst: int = 10
+    # How many reverse proxies in front of the service append to X-Forwarded-For (0: use the peer).
+    trusted_proxy_hops: int = 0
+
+
+def _signatories(raw: str | None) -> tuple[Signatory, ...]:
+    if not raw:
+        return tuple(Signatory(**s) for s in DEFAULT_SIGNATORIES)
+    try:
+        items = json.loads(raw)
+        signatories = tuple(Signatory(role=str(i["role"]), name=str(i["name"]), nip=i.get("nip")) for i in items)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError("CERTIFICATION_SIGNATORIES must be a JSON list of "
+                         '{"role": ..., "name": ..., "nip": ...} objects') from exc
+    if not 1 <= len(signatories) <= 3:
+        raise ValueError("CERTIFICATION_SIGNATORIES must name one to three signatories")
+    return signatories
+
+
+def load() -> CertificationConfig:
+    number_format = env("NUMBER_FORMAT", DEFAULT_NUMBER_FORMAT, SERVICE)
+    # Fail at start-up, not on the first certificate, when the format is broken.
+    number_format.format(seq=1, year=2026, line="X")
+    return CertificationConfig(
+        number_format=number_format,
+        expiry_notice_days=int(env("EXPIRY_NOTICE_DAYS", "30", SERVICE)),
+        expiry_scan_interval_s=float(env("EXPIRY_SCAN_INTERVAL_S", "3600", SERVICE)),
+        expiry_scan_batch=int(env("EXPIRY_SCAN_BATCH", "500", SERVICE)),
+        signatories=_signatories(env("SIGNATORIES", None, SERVICE)),
+        issuer_name=env("ISSUER_NAME", DEFAULT_ISSUER_NAME, SERVICE),
+        place=env("CERTIFICATE_PLACE", "Bukittinggi", SERVICE),
+        signing_key=env("SIGNING_KEY", None, SERVICE),
+        verify_rate_per_minute=float(env("VERIFY_RATE_PER_MINUTE", "30", SERVICE)),
+        verify_burst=int(env("VERIFY_BURST", "10", SERVICE)),
+        trusted_proxy_hops=int(env("TRUSTED_PROXY_HOPS", "0", SERVICE)),
+    )

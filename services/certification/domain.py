@@ -1,0 +1,197 @@
+"""Certificate rules as plain functions: who gets one, its number, code, validity and status.
+
+No broker or store here; ``lifecycle.py`` applies these rules inside transactions.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+import secrets
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+VALID, REVOKED, EXPIRED, SUPERSEDED, UNKNOWN = "valid", "revoked", "expired", "superseded", "unknown"
+
+# Crockford base32: no I, L, O or U, so a code read aloud or typed from paper survives.
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_BITS = 90  # >= 80 bits required; 90 bits are exactly 18 characters
+CODE_LENGTH = CODE_BITS // 5
+_CODE_ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0"})
+
+MONTHS_ID = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
+             "Oktober", "November", "Desember")
+STATUS_LABELS_ID = {
+    VALID: "Sah (berlaku)",
+    REVOKED: "Dicabut",
+    EXPIRED: "Kedaluwarsa",
+    SUPERSEDED: "Digantikan oleh sertifikat yang lebih baru",
+    UNKNOWN: "Tidak ditemukan",
+}
+COMPETENCY_LABELS_ID = {
+    "teknis": "Kompetensi Teknis",
+    "manajerial": "Kompetensi Manajerial",
+    "sosial_kultural": "Kompetensi Sosial Kultural",
+    "pemerintahan": "Kompetensi Pemerintahan",
+}
+ORGANISER_LABELS_ID = {
+    "BKN": "Badan Kepegawaian Negara",
+    "PEMKOT_BUKITTINGGI": "Pemerintah Kota Bukittinggi",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_time(value: str | datetime) -> datetime:
+    """An RFC 3339 time from an event, as an aware UTC datetime."""
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def wib_date(moment: datetime) -> date:
+    """The calendar day in Bukittinggi (WIB) at ``moment``."""
+    return moment.astimezone(WIB).date()
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` plus ``months`` calendar months; the 31st becomes the month's last day."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def format_date_id(day: date | str | None) -> str:
+    """``5 Maret 2026``."""
+    if day is None:
+        return "-"
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    return f"{day.day} {MONTHS_ID[day.month - 1]} {day.year}"
+
+
+# -- issuing -------------------------------------------------------------------------------
+
+def grants_certificate(completion: dict) -> bool:
+    """Only a passed completion of a certifying programme earns a certificate."""
+    return completion["result"] == "passed" and bool(completion["programme"].get("grants_certificate"))
+
+
+def competency_line(programme: dict) -> str:
+    """The competency line a certificate belongs to (recertification supersedes within it)."""
+    return (programme.get("certification_line") or programme["code"]).strip().upper()
+
+
+def format_number(number_format: str, seq: int, year: int, line: str) -> str:
+    """The printed certificate number, e.g. ``0042/BKN-BKT/SERT-PBJ/2026``."""
+    return number_format.format(seq=seq, year=year, line=line)
+
+
+def valid_until(issued_on: date, validity_months: int | None) -> date | None:
+    """The last day a periodic certification is valid; None: it does not expire."""
+    if not validity_months:
+        return None
+    return add_months(issued_on, validity_months)
+
+
+def new_verification_code() -> str:
+    """A random, unguessable code of 90 bits in Crockford base32 (18 characters)."""
+    value = secrets.randbits(CODE_BITS)
+    return "".join(CROCKFORD[(value >> shift) & 31] for shift in range(CODE_BITS - 5, -1, -5))
+
+
+def normalise_code(text: str) -> str | None:
+    """A code as typed by a person (lower case, dashes, spaces, O for 0) in canonical form;
+    None when it cannot be a code at all."""
+    cleaned = re.sub(r"[\s\-]", "", text or "").upper().translate(_CODE_ALIASES)
+    if len(cleaned) != CODE_LENGTH or any(c not in CROCKFORD for c in cleaned):
+        return None
+    return cleaned
+
+
+def display_code(code: str) -> str:
+    """Grouped for reading: ``K7Q2-M9XW-4RTD-8HVB-3N``."""
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def is_newer(a: dict, b: dict) -> bool:
+    """Whether certificate ``a`` was earned after ``b`` (by completion time, then issue order)."""
+    return (a["completed_at"], a["issued_at"]) > (b["completed_at"], b["issued_at"])
+
+
+# -- status --------------------------------------------------------------------------------
+
+def is_expired(certificate: dict, today: date) -> bool:
+    """Valid through ``valid_until`` inclusive (a WIB day)."""
+    until = certificate.get("valid_until")
+    return until is not None and today > date.fromisoformat(until)
+
+
+def status_of(certificate: dict, today: date) -> str:
+    if certificate.get("revoked"):
+        return REVOKED
+    if certificate.get("superseded_by"):
+        return SUPERSEDED
+    if is_expired(certificate, today):
+        return EXPIRED
+    return VALID
+
+
+def expiring_due(certificate: dict, today: date, notice_days: int) -> bool:
+    """Within the notice period before valid_until and not expired yet."""
+    until = certificate.get("valid_until")
+    if until is None or certificate.get("revoked") or certificate.get("superseded_by"):
+        return False
+    days_left = (date.fromisoformat(until) - today).days
+    return 0 <= days_left <= notice_days
+
+
+def expired_due(certificate: dict, today: date) -> bool:
+    if certificate.get("revoked") or certificate.get("superseded_by"):
+        return False
+    return is_expired(certificate, today)
+
+
+def days_left(certificate: dict, today: date) -> int:
+    return (date.fromisoformat(certificate["valid_until"]) - today).days
+
+
+def verification_view(certificate: dict | None, successor: dict | None, today: date,
+                      verify_url) -> dict:
+    """What a public verifier may see: status, name, programme, JP, dates. No NIP, no contact
+    data, no internal ids. ``verify_url(code)`` builds the link to another certificate."""
+    if certificate is None:
+        return {"status": UNKNOWN, "status_label": STATUS_LABELS_ID[UNKNOWN]}
+    status = status_of(certificate, today)
+    programme = certificate["programme"]
+    view = {
+        "status": status,
+        "status_label": STATUS_LABELS_ID[status],
+        "number": certificate["number"],
+        "holder_name": certificate["holder"]["name"],
+        "programme_title": programme["title"],
+        "programme_kind": programme["kind"],
+        "competency_type": programme["competency_type"],
+        "organisers": [ORGANISER_LABELS_ID.get(o, o) for o in programme.get("organisers", [])],
+        "jp": certificate["jp"],
+        "issued_on": certificate["issued_on"],
+        "valid_until": certificate.get("valid_until"),
+        "revoked_on": None,
+        "revocation_reason": None,
+        "superseded_by": None,
+    }
+    if certificate.get("revoked"):
+        view["revoked_on"] = wib_date(certificate["revoked"]["at"]).isoformat()
+        view["revocation_reason"] = certificate["revoked"]["reason"]
+    if status == SUPERSEDED and successor is not None:
+        view["superseded_by"] = {"number": successor["number"],
+                                 "issued_on": successor["issued_on"],
+                                 "verification_url": verify_url(successor["verification_code"])}
+    return view

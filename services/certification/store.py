@@ -1,0 +1,51 @@
+"""Collections of the certification database and their indexes.
+
+certificates   one document per certificate (unique per enrolment, number, code)
+counters       gapless sequences: ``certificate-number:<year>`` and ``status-list``
+"""
+from __future__ import annotations
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+CERTIFICATES = "certificates"
+COUNTERS = "counters"
+STATUS_LIST_COUNTER = "status-list"
+
+
+def number_counter(year: int) -> str:
+    return f"certificate-number:{year}"
+
+
+def create_indexes(db) -> None:
+    certificates = db[CERTIFICATES]
+    # One certificate per enrolment, whatever the duplicates or replicas.
+    certificates.create_index([("enrolment_id", ASCENDING)], unique=True)
+    certificates.create_index([("number", ASCENDING)], unique=True)
+    certificates.create_index([("verification_code", ASCENDING)], unique=True)
+    certificates.create_index([("credential_id", ASCENDING)], unique=True)
+    certificates.create_index([("status_index", ASCENDING)], unique=True)
+    certificates.create_index([("holder.nip", ASCENDING), ("issued_at", DESCENDING)])
+    certificates.create_index([("holder.nip", ASCENDING), ("line", ASCENDING)])
+    certificates.create_index([("expiring_notified_at", ASCENDING), ("valid_until", ASCENDING)])
+    certificates.create_index([("expired_notified_at", ASCENDING), ("valid_until", ASCENDING)])
+
+
+def ensure_counter(db, name: str) -> None:
+    """Create a counter outside any transaction, so concurrent first uses inside
+    transactions only ever increment an existing document (a retryable write conflict)
+    instead of racing two upserts (a duplicate-key error)."""
+    try:
+        db[COUNTERS].update_one({"_id": name}, {"$setOnInsert": {"seq": 0}}, upsert=True)
+    except DuplicateKeyError:
+        pass  # another replica created it first
+
+
+def next_in_sequence(tx, name: str) -> int:
+    """Increment counter ``name`` inside the transaction; gapless because an aborted
+    transaction rolls the increment back together with whatever used the number."""
+    doc = tx.db[COUNTERS].find_one_and_update({"_id": name}, {"$inc": {"seq": 1}},
+                                              return_document=ReturnDocument.AFTER, session=tx.session)
+    if doc is None:
+        raise LookupError(f"counter {name!r} does not exist; call ensure_counter first")
+    return int(doc["seq"])

@@ -1,0 +1,20 @@
+"""The public verification page (HTML, Bahasa Indonesia), rendered with Jinja2."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from services.certification import domain
+
+_env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
+                   autoescape=select_autoescape(["html"]))
+_env.filters["tanggal"] = domain.format_date_id
+
+
+def render_page(view: dict, code: str, now: datetime) -> str:
+    checked = now.astimezone(domain.WIB)
+    return _env.get_template("verify.html").render(
+        view=view, code_display=code[:40],
+        checked_at=f"{domain.format_date_id(checked.date())} {checked:%H.%M}")
