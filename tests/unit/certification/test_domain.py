@@ -1,0 +1,137 @@
+"""Certificate rules without I/O: eligibility, numbers, codes, validity, status, what a verifier sees."""
+from __future__ import annotations
+
+import copy
+from datetime import date, datetime, timezone
+
+import pytest
+
+from services.certification import domain
+from shared.events import registry
+
+COMPLETED = registry.latest("enrollment", "completed").example
+
+
+def completion(**changes) -> dict:
+    data = copy.deepcopy(COMPLETED)
+    programme = changes.pop("programme", {})
+    data["programme"].update(programme)
+    data.update(changes)
+    return data
+
+
+def certificate(**changes) -> dict:
+    base = {"number": "0001/BKN-BKT/SERT-PBJ/2026", "verification_code": "K7Q2M9XW4RTD8HVB3N",
+            "holder": COMPLETED["participant"], "programme": COMPLETED["programme"], "jp": 32,
+            "issued_on": "2026-03-05", "valid_until": "2029-03-05", "revoked": None, "superseded_by": None,
+            "completed_at": datetime(2026, 3, 5, 9, 30, tzinfo=timezone.utc),
+            "issued_at": datetime(2026, 3, 5, 9, 31, tzinfo=timezone.utc)}
+    base.update(changes)
+    return base
+
+
+def test_only_a_passed_completion_of_a_certifying_programme_earns_a_certificate():
+    assert domain.grants_certificate(completion())
+    assert not domain.grants_certificate(completion(result="failed", passed=False))
+    assert not domain.grants_certificate(completion(result="no_show", passed=False))
+    assert not domain.grants_certificate(completion(programme={"grants_certificate": False}))
+
+
+def test_number_follows_the_configured_format():
+    assert domain.format_number("{seq:04d}/BKN-BKT/SERT-{line}/{year}", 42, 2026, "PBJ") == "0042/BKN-BKT/SERT-PBJ/2026"
+    assert domain.format_number("SERT.{year}.{seq:06d}", 7, 2027, "X") == "SERT.2027.000007"
+
+
+def test_the_competency_line_falls_back_to_the_programme_code():
+    assert domain.competency_line({"code": "pbj-2026-01", "certification_line": "pbj"}) == "PBJ"
+    assert domain.competency_line({"code": "pbj-2026-01", "certification_line": None}) == "PBJ-2026-01"
+
+
+def test_validity_adds_calendar_months_and_clamps_to_the_month_end():
+    assert domain.valid_until(date(2026, 3, 5), 36) == date(2029, 3, 5)
+    assert domain.valid_until(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert domain.valid_until(date(2028, 2, 29), 12) == date(2029, 2, 28)
+    assert domain.valid_until(date(2026, 3, 5), None) is None
+
+
+def test_the_issue_day_is_the_day_in_bukittinggi_not_in_utc():
+    # 18:30 UTC on 5 March is 01:30 WIB on 6 March
+    assert domain.wib_date(domain.parse_time("2026-03-05T18:30:00Z")) == date(2026, 3, 6)
+
+
+def test_verification_codes_carry_90_random_bits_in_crockford_base32():
+    codes = {domain.new_verification_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    for code in list(codes)[:50]:
+        assert len(code) == 18 and set(code) <= set(domain.CROCKFORD)
+    # every position varies, i.e. no fixed prefix shrinks the space
+    assert all(len({c[i] for c in codes}) > 20 for i in range(18))
+
+
+def test_a_code_typed_by_a_person_is_normalised_and_garbage_is_rejected():
+    assert domain.normalise_code("k7q2-m9xw-4rtd-8hvb-3n") == "K7Q2M9XW4RTD8HVB3N"
+    assert domain.normalise_code("K7Q2 M9XW 4RTD 8HVB 3N") == "K7Q2M9XW4RTD8HVB3N"
+    assert domain.normalise_code("O0IL" + "2" * 14) == "0011" + "2" * 14
+    assert domain.normalise_code("K7Q2M9XW4RTD8HVB3") is None  # too short
+    assert domain.normalise_code("U" * 18) is None  # U is not in the alphabet
+    assert domain.normalise_code("../../etc/passwd") is None
+
+
+def test_status_is_revoked_before_superseded_before_expired():
+    today = date(2026, 6, 1)
+    assert domain.status_of(certificate(), today) == domain.VALID
+    assert domain.status_of(certificate(valid_until="2026-06-01"), today) == domain.VALID  # last valid day
+    assert domain.status_of(certificate(valid_until="2026-05-31"), today) == domain.EXPIRED
+    assert domain.status_of(certificate(valid_until=None), date(2090, 1, 1)) == domain.VALID
+    assert domain.status_of(certificate(superseded_by="x", valid_until="2026-01-01"), today) == domain.SUPERSEDED
+    revoked = {"reason": "Data tidak sesuai", "at": datetime(2026, 4, 1, tzinfo=timezone.utc), "by": "admin"}
+    assert domain.status_of(certificate(revoked=revoked, superseded_by="x"), today) == domain.REVOKED
+
+
+def test_expiring_is_due_within_the_notice_period_and_expired_after_the_last_day():
+    cert = certificate(valid_until="2026-07-01")
+    assert not domain.expiring_due(cert, date(2026, 5, 31), 30)
+    assert domain.expiring_due(cert, date(2026, 6, 1), 30)
+    assert domain.expiring_due(cert, date(2026, 7, 1), 30)
+    assert not domain.expired_due(cert, date(2026, 7, 1))
+    assert domain.expired_due(cert, date(2026, 7, 2))
+    assert not domain.expired_due(certificate(valid_until="2026-07-01", superseded_by="x"), date(2026, 8, 1))
+    assert not domain.expiring_due(certificate(valid_until=None), date(2026, 6, 1), 30)
+
+
+def test_a_newer_completion_is_the_newer_certificate_even_if_issued_earlier():
+    old = certificate(completed_at=datetime(2023, 1, 1, tzinfo=timezone.utc),
+                      issued_at=datetime(2026, 5, 1, tzinfo=timezone.utc))
+    new = certificate(completed_at=datetime(2026, 3, 1, tzinfo=timezone.utc),
+                      issued_at=datetime(2026, 3, 1, tzinfo=timezone.utc))
+    assert domain.is_newer(new, old) and not domain.is_newer(old, new)
+
+
+def test_the_verifier_sees_name_programme_jp_dates_and_status_but_no_nip_or_ids():
+    view = domain.verification_view(certificate(_id="6752c3aa", enrolment_id="e1"), None, date(2026, 6, 1),
+                                    lambda code: f"https://x/verify/{code}")
+    assert view["status"] == "valid" and view["holder_name"] == "Rahmat Hidayat"
+    assert view["jp"] == 32 and view["issued_on"] == "2026-03-05" and view["valid_until"] == "2029-03-05"
+    flat = repr(view)
+    for secret in ("198503122010011002", "6752c3aa", "e1", "DISKOMINFO", "K7Q2M9XW4RTD8HVB3N"):
+        assert secret not in flat
+
+
+def test_a_superseded_certificate_points_to_its_successor():
+    successor = {"number": "0009/BKN-BKT/SERT-PBJ/2029", "issued_on": "2029-02-01", "verification_code": "NEWCODE"}
+    view = domain.verification_view(certificate(superseded_by="new"), successor, date(2029, 2, 2),
+                                    lambda code: f"https://x/verify/{code}")
+    assert view["status"] == "superseded"
+    assert view["superseded_by"] == {"number": "0009/BKN-BKT/SERT-PBJ/2029", "issued_on": "2029-02-01",
+                                     "verification_url": "https://x/verify/NEWCODE"}
+
+
+def test_an_unknown_code_reveals_nothing_but_its_status():
+    assert domain.verification_view(None, None, date(2026, 1, 1), str) == {
+        "status": "unknown", "status_label": "Tidak ditemukan"}
+
+
+@pytest.mark.parametrize("day, text", [(date(2026, 3, 5), "5 Maret 2026"), ("2029-12-31", "31 Desember 2029"),
+                                       (None, "-")])
+def test_dates_are_written_in_bahasa_indonesia(day, text):
+    assert domain.format_date_id(day) == text
