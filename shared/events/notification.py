@@ -10,19 +10,25 @@ CHANNELS = ("email", "webhook", "inbox")
 
 class DeliveredV1(Schema):
     delivery_id = fields.Str(required=True)
+    # The ASN the message went to; empty for a message to an agency operator (see ``agency``).
     nip = fields.Str(required=True)
     channel = fields.Str(required=True, validate=validate.OneOf(CHANNELS))
     message_kind = fields.Str(required=True)
     source_event_id = fields.Str(allow_none=True, load_default=None)
+    # OPD code when the message went to that agency's operator (escalation summaries).
+    agency = fields.Str(allow_none=True, load_default=None)
     delivered_at = fields.DateTime(required=True)
 
 
 class FailedV1(Schema):
     delivery_id = fields.Str(required=True)
+    # The ASN the message was for; empty for a message to an agency operator (see ``agency``).
     nip = fields.Str(required=True)
     channel = fields.Str(required=True, validate=validate.OneOf(CHANNELS))
     message_kind = fields.Str(required=True)
     source_event_id = fields.Str(allow_none=True, load_default=None)
+    agency = fields.Str(allow_none=True, load_default=None)
+    # "undeliverable: ..." when the recipient has no contact for the channel.
     reason = fields.Str(required=True)
     attempts = fields.Int(required=True)
     failed_at = fields.DateTime(required=True)

@@ -1,0 +1,200 @@
+"""Notification rules as plain functions: which message an event causes, on which channels,
+when it may be sent (quiet hours, reminders, back-off), and when a nudge or an escalation
+is due. No nameko, no pymongo: everything here is unit-tested without I/O.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+
+from services.notification.config import NotificationConfig
+
+CHANNELS = ("email", "webhook", "inbox")
+PUSH_CHANNELS = ("email", "webhook")  # the inbox is passive: never deferred, never opted out
+
+
+@dataclass(frozen=True)
+class MessageKind:
+    name: str
+    description: str  # shown in the API docs and to operators
+
+
+KINDS = {k.name: k for k in (
+    MessageKind("enrolled", "Pendaftaran diterima: kursi di program sudah tersedia"),
+    MessageKind("promoted", "Naik dari daftar tunggu menjadi peserta"),
+    MessageKind("waitlisted", "Masuk daftar tunggu"),
+    MessageKind("cancelled", "Pendaftaran dibatalkan"),
+    MessageKind("completed_passed", "Program selesai: lulus"),
+    MessageKind("completed_failed", "Program selesai: belum lulus"),
+    MessageKind("completed_no_show", "Program selesai: tidak hadir"),
+    MessageKind("certified", "Sertifikat terbit"),
+    MessageKind("revoked", "Sertifikat dicabut"),
+    MessageKind("expiring", "Sertifikat akan habis masa berlakunya"),
+    MessageKind("reminder", "Pengingat sebelum program dimulai"),
+    MessageKind("nudge", "Ajakan memenuhi target JP tahunan"),
+    MessageKind("escalation", "Ringkasan ASN yang berulang kali di bawah target JP (untuk operator OPD)"),
+)}
+# Kinds an ASN may opt out of (the escalation goes to an agency operator, not to an ASN).
+OPTABLE_KINDS = tuple(k for k in KINDS if k != "escalation")
+
+
+def kind_of(service: str, event_name: str, data: dict) -> str:
+    """The message kind a public event causes."""
+    if (service, event_name) == ("enrollment", "enrolled"):
+        return "promoted" if data.get("promoted_from_waitlist") else "enrolled"
+    if (service, event_name) == ("enrollment", "completed"):
+        return f"completed_{data['result']}"
+    if (service, event_name) == ("reporting", "shortfall_detected"):
+        return "nudge"
+    if event_name in KINDS:
+        return event_name
+    raise KeyError(f"no message kind for {service}.{event_name}")
+
+
+# -- channels ---------------------------------------------------------------------------
+
+def channels_for(recipient: dict | None, kind: str, config: NotificationConfig) -> list[tuple[str, str | None]]:
+    """(channel, skip reason) for an ASN: the preferred channels plus the inbox.
+
+    A channel the ASN opted out of for this kind is listed with the reason, so the log
+    shows why nothing was pushed; the inbox always receives the message.
+    """
+    preferred = list((recipient or {}).get("channels") or config.default_channels)
+    if "inbox" not in preferred:
+        preferred.append("inbox")
+    opted_out = set((recipient or {}).get("opt_outs") or ())
+    result = []
+    for channel in CHANNELS:
+        if channel not in preferred:
+            continue
+        skip = f"opted out of {kind}" if channel != "inbox" and kind in opted_out else None
+        result.append((channel, skip))
+    return result
+
+
+def address_for(channel: str, contact: dict | None) -> str | None:
+    """The address a channel needs from a recipient or agency contact, or None."""
+    if not contact:
+        return None
+    if channel == "email":
+        return contact.get("email") or None
+    if channel == "webhook":
+        return contact.get("whatsapp") or contact.get("phone") or None
+    return None
+
+
+def missing_contact_reason(channel: str, who: str) -> str:
+    what = {"email": "an email address", "webhook": "a phone or WhatsApp number"}[channel]
+    return f"undeliverable: {who} has no {what} on record"
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+def normalise_phone(value: str) -> str:
+    """An Indonesian mobile number in E.164 (``+628…``); raises ValueError with the reason."""
+    digits = _PHONE_SEPARATORS.sub("", value.strip())
+    if digits.startswith("+"):
+        digits = digits[1:]
+    elif digits.startswith("0"):
+        digits = "62" + digits[1:]
+    if not digits.isdigit():
+        raise ValueError("may contain only digits, spaces, dashes and a leading +")
+    if not digits.startswith("62"):
+        raise ValueError("must be an Indonesian number (+62… or 08…)")
+    if not 10 <= len(digits) <= 15:
+        raise ValueError("must have 10 to 15 digits including the country code 62")
+    return "+" + digits
+
+
+# -- when to send -----------------------------------------------------------------------
+
+def in_quiet_hours(local: time, start: time, end: time) -> bool:
+    """Whether ``local`` falls in [start, end); the window may wrap midnight (21:00–06:00)."""
+    if start == end:
+        return False
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def after_quiet_hours(at: datetime, config: NotificationConfig) -> datetime:
+    """``at`` itself, or the end of the quiet hours it falls in (UTC)."""
+    local = at.astimezone(config.tz)
+    if not in_quiet_hours(local.timetz().replace(tzinfo=None), config.quiet_start, config.quiet_end):
+        return at
+    end = local.replace(hour=config.quiet_end.hour, minute=config.quiet_end.minute, second=0, microsecond=0)
+    if end <= local:
+        end += timedelta(days=1)
+    return end.astimezone(timezone.utc)
+
+
+def is_urgent(kind: str, config: NotificationConfig) -> bool:
+    return kind in config.urgent_kinds
+
+
+def send_at(due: datetime, kind: str, channel: str, config: NotificationConfig) -> datetime:
+    """When a delivery may go out: pushes of non-urgent kinds wait out the quiet hours."""
+    if channel == "inbox" or is_urgent(kind, config):
+        return due
+    return after_quiet_hours(due, config)
+
+
+def retry_at(now: datetime, attempts: int, kind: str, channel: str, config: NotificationConfig) -> datetime:
+    """Next attempt after ``attempts`` failed ones (growing back-off, quiet hours respected)."""
+    delays = config.backoff_s or (60.0,)
+    delay = delays[min(attempts - 1, len(delays) - 1)]
+    return send_at(now + timedelta(seconds=delay), kind, channel, config)
+
+
+def gives_up(attempts: int, config: NotificationConfig) -> bool:
+    return attempts >= config.max_attempts
+
+
+def reminder_due(starts_at: datetime | None, now: datetime, config: NotificationConfig) -> datetime | None:
+    """When to remind an enrolled ASN; None when there is no schedule or it is too late
+    (the enrolment message itself already tells the date)."""
+    if starts_at is None:
+        return None
+    due = starts_at - config.reminder_before
+    return due if due > now else None
+
+
+def superseded_by_cancellation(event_at: datetime, cancelled_at: datetime | None) -> bool:
+    """An enrolled/waitlisted event older than a cancellation already seen is stale:
+    events arrive in any order, and a re-enrolment carries a later time."""
+    return cancelled_at is not None and cancelled_at >= event_at
+
+
+# -- nudges and escalation --------------------------------------------------------------
+
+def nudge_allowed(last_nudged_at: datetime | None, now: datetime, config: NotificationConfig) -> bool:
+    """At most one nudge per ASN per period."""
+    return last_nudged_at is None or now - last_nudged_at >= config.nudge_period
+
+
+def escalates(consecutive_shortfalls: int, config: NotificationConfig) -> bool:
+    return config.escalation_threshold > 0 and consecutive_shortfalls >= config.escalation_threshold
+
+
+def suggestions(programmes: list[dict], now: datetime, limit: int) -> list[dict]:
+    """The suggested programmes still open (enrolment not closed, not started), soonest first."""
+    def still_open(p: dict) -> bool:
+        closes = parse_time(p.get("enrolment_closes_at")) or parse_time(p.get("starts_at"))
+        return closes is None or closes > now
+
+    def start(p: dict) -> datetime:
+        return parse_time(p.get("starts_at")) or datetime.max.replace(tzinfo=timezone.utc)
+
+    return sorted((p for p in programmes if still_open(p)), key=start)[:limit]
+
+
+def parse_time(value) -> datetime | None:
+    """An RFC 3339 string (or datetime) as an aware UTC datetime."""
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(timezone.utc) if value else None
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)

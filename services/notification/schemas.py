@@ -1,0 +1,184 @@
+"""marshmallow schemas of the HTTP API (requests and responses)."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from services.notification.domain import CHANNELS, KINDS, OPTABLE_KINDS, normalise_phone
+from shared.events.common import ID_KINDS
+
+STATUSES = ("pending", "sending", "delivered", "failed", "undeliverable", "skipped", "dropped")
+
+
+class Phone(fields.Str):
+    """An Indonesian phone number, stored in E.164 (+628…)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return normalise_phone(raw)
+        except ValueError as exc:
+            raise ValidationError(f"not a valid phone number: {exc}") from None
+
+
+class ContactFields(Schema):
+    email = fields.Email(allow_none=True, load_default=None)
+    phone = Phone(allow_none=True, load_default=None, metadata={"example": "+6281234567890"})
+    whatsapp = Phone(allow_none=True, load_default=None,
+                     metadata={"description": "WhatsApp number when it differs from phone"})
+
+    @validates_schema
+    def channels_have_contact(self, data, **kwargs):
+        errors = []
+        channels = data.get("channels") or ()
+        if "email" in channels and not data.get("email"):
+            errors.append("email is chosen but no email address is given")
+        if "webhook" in channels and not (data.get("phone") or data.get("whatsapp")):
+            errors.append("webhook (SMS/WhatsApp) is chosen but no phone or whatsapp number is given")
+        if errors:
+            raise ValidationError(errors, field_name="channels")
+
+
+class RecipientSchema(ContactFields):
+    """PUT /recipients/{nip}: the full contact record of one ASN (replaces the previous one)."""
+
+    id_kind = fields.Str(validate=validate.OneOf(ID_KINDS), load_default=None,
+                         metadata={"description": "nip or ni_pppk; detected from the number when omitted"})
+    name = fields.Str(validate=validate.Length(min=1, max=200), allow_none=True, load_default=None)
+    agency = fields.Str(validate=validate.Length(min=1, max=64), allow_none=True, load_default=None,
+                        metadata={"description": "OPD code, e.g. DISKOMINFO"})
+    channels = fields.List(fields.Str(validate=validate.OneOf(CHANNELS)), load_default=None,
+                           metadata={"description": "preferred channels; the inbox always receives messages"})
+    opt_outs = fields.List(fields.Str(validate=validate.OneOf(OPTABLE_KINDS)), load_default=list,
+                           metadata={"description": "message kinds not to push by email/webhook: "
+                                     + ", ".join(OPTABLE_KINDS)})
+
+    @post_load
+    def unique_lists(self, data, **kwargs):
+        for key in ("channels", "opt_outs"):
+            if data.get(key) is not None:
+                data[key] = list(dict.fromkeys(data[key]))
+        return data
+
+
+class RecipientView(Schema):
+    nip = fields.Str()
+    id_kind = fields.Str()
+    name = fields.Str(allow_none=True)
+    agency = fields.Str(allow_none=True)
+    email = fields.Str(allow_none=True)
+    phone = fields.Str(allow_none=True)
+    whatsapp = fields.Str(allow_none=True)
+    channels = fields.List(fields.Str())
+    opt_outs = fields.List(fields.Str())
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class BulkRowResult(Schema):
+    row = fields.Int(metadata={"description": "line number in the CSV (the header is line 1)"})
+    nip = fields.Str(allow_none=True)
+    status = fields.Str(metadata={"description": "created, updated, unchanged or invalid"})
+    errors = fields.Dict(metadata={"description": "field → reasons, for invalid rows"})
+
+
+class BulkResult(Schema):
+    total = fields.Int()
+    created = fields.Int()
+    updated = fields.Int()
+    unchanged = fields.Int()
+    invalid = fields.Int()
+    rows = fields.List(fields.Nested(BulkRowResult))
+
+
+class AgencyContactSchema(ContactFields):
+    """PUT /agencies/{code}/contact: the operator who receives the agency's escalation summaries."""
+
+    name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    channels = fields.List(fields.Str(validate=validate.OneOf(("email", "webhook"))), load_default=None,
+                           metadata={"description": "default: email if given, else webhook"})
+
+    @validates_schema
+    def reachable(self, data, **kwargs):
+        if not (data.get("email") or data.get("phone") or data.get("whatsapp")):
+            raise ValidationError("give at least an email address or a phone number", field_name="email")
+
+
+class AgencyContactView(Schema):
+    agency = fields.Str()
+    agency_name = fields.Str()
+    name = fields.Str()
+    email = fields.Str(allow_none=True)
+    phone = fields.Str(allow_none=True)
+    whatsapp = fields.Str(allow_none=True)
+    channels = fields.List(fields.Str())
+    updated_at = fields.DateTime()
+
+
+class PageQuery(Schema):
+    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.Str(load_default=None, metadata={"description": "next_cursor of the previous page"})
+
+
+class InboxQuery(PageQuery):
+    unread = fields.Bool(load_default=False, metadata={"description": "only unread messages"})
+
+
+class DeliveriesQuery(PageQuery):
+    nip = fields.Str(load_default=None, validate=validate.Regexp(r"^\d{18}$", error="must be 18 digits"))
+    event_id = fields.Str(load_default=None, metadata={"description": "id of the event that caused the message"})
+    status = fields.Str(load_default=None, validate=validate.OneOf(STATUSES))
+    channel = fields.Str(load_default=None, validate=validate.OneOf(CHANNELS))
+
+
+class InboxMessage(Schema):
+    id = fields.Str()
+    kind = fields.Str(metadata={"description": ", ".join(KINDS)})
+    subject = fields.Str()
+    text = fields.Str()
+    html = fields.Str()
+    received_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+    read = fields.Bool()
+    source_event_id = fields.Str(allow_none=True)
+
+
+class InboxPage(Schema):
+    nip = fields.Str()
+    unread = fields.Int()
+    items = fields.List(fields.Nested(InboxMessage))
+    next_cursor = fields.Str(allow_none=True)
+
+
+class HistoryEntry(Schema):
+    at = fields.DateTime()
+    outcome = fields.Str()
+    detail = fields.Str()
+
+
+class DeliveryView(Schema):
+    id = fields.Str()
+    message_id = fields.Str()
+    nip = fields.Str(allow_none=True)
+    agency = fields.Str(allow_none=True)
+    channel = fields.Str()
+    kind = fields.Str()
+    status = fields.Str(metadata={"description": ", ".join(STATUSES)})
+    attempts = fields.Int()
+    last_error = fields.Str(allow_none=True)
+    source_event_id = fields.Str(allow_none=True)
+    due_at = fields.DateTime()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    history = fields.List(fields.Nested(HistoryEntry))
+
+
+class DeliveriesPage(Schema):
+    items = fields.List(fields.Nested(DeliveryView))
+    next_cursor = fields.Str(allow_none=True)
+
+
+class ReadResult(Schema):
+    id = fields.Str()
+    read_at = fields.DateTime()
