@@ -2,6 +2,7 @@
 official parser (@asyncapi/parser run by node), one per service for its own events."""
 from __future__ import annotations
 
+import difflib
 import json
 import shutil
 import subprocess
@@ -64,8 +65,12 @@ def parsed(tmp_path_factory) -> dict[str, dict]:
 
 def test_the_committed_document_is_regenerated_whenever_the_event_registry_changes():
     committed = asyncapi.COMMITTED_PATH.read_text(encoding="utf-8")
-    assert committed == asyncapi.to_yaml(asyncapi.document()), (
-        "docs/asyncapi.yaml is stale: run `python -m shared.asyncapi --write docs/asyncapi.yaml` and commit it")
+    generated = asyncapi.to_yaml(asyncapi.document())
+    if committed != generated:
+        diff = list(difflib.unified_diff(committed.splitlines(), generated.splitlines(),
+                                         "docs/asyncapi.yaml", "generated", lineterm="", n=1))
+        pytest.fail("docs/asyncapi.yaml is stale: run `python -m shared.asyncapi --write docs/asyncapi.yaml` "
+                    "and commit it\n" + "\n".join(diff[:40]), pytrace=False)
 
 
 def test_the_official_parser_accepts_the_committed_asyncapi_3_document(parsed):
