@@ -85,7 +85,7 @@ def address_for(channel: str, contact: dict | None) -> str | None:
 
 
 def missing_contact_reason(channel: str, who: str) -> str:
-    what = {"email": "an email address", "webhook": "a phone or WhatsApp number"}[channel]
+    what = {"email": "email address", "webhook": "phone or WhatsApp number"}[channel]
     return f"undeliverable: {who} has no {what} on record"
 
 
