@@ -35,3 +35,12 @@ def runtime_of(container):
 
 def set_clock(container, moment: datetime) -> None:
     runtime_of(container).clock = lambda: moment
+
+
+def issue(settings, db, enrolment_id: str, **kwargs) -> dict:
+    """Publish a passed completion and wait for its certificate."""
+    from tests.support import publish_event, wait_for
+
+    publish_event(settings.amqp_uri, "enrollment", "completed", completion(enrolment_id, **kwargs))
+    return wait_for(lambda: db.certificates.find_one({"enrolment_id": enrolment_id}),
+                    message=f"the certificate of {enrolment_id}")
