@@ -12,7 +12,8 @@ standard library, so it can be copied into any system. What it shows (docs/subsc
 - drop duplicates by the event ``id``, recorded in the same local transaction as the
   effect (here SQLite), and acknowledge only after that commit;
 - tolerate any order (a ``revoked`` may arrive before its ``certified``);
-- dead-letter what can never be processed to your own ``<queue>.rejected`` queue.
+- dead-letter what can never be processed to your own ``<queue>.rejected`` queue
+  (through your own fanout exchange ``<queue>.dlx``).
 
     pip install pika
     python examples/subscriber.py --url amqp://USER:PASSWORD@HOST:5672/VHOST \\
@@ -187,11 +188,14 @@ class Subscriber:
 # -- AMQP ----------------------------------------------------------------------------------
 
 def declare(channel, queue: str, bindings: list[tuple[str, str]], prefetch: int) -> None:
-    rejected = f"{queue}.rejected"
+    # Poison messages go to <queue>.rejected through an exchange of your own, <queue>.dlx:
+    # dead-lettering through the default exchange would need write access to it, which
+    # would let a subscriber publish into any queue of the platform.
+    rejected, dlx = f"{queue}.rejected", f"{queue}.dlx"
+    channel.exchange_declare(dlx, "fanout", durable=True)
     channel.queue_declare(rejected, durable=True)
-    # Poison messages go to <queue>.rejected through the default exchange.
-    channel.queue_declare(queue, durable=True, arguments={
-        "x-dead-letter-exchange": "", "x-dead-letter-routing-key": rejected})
+    channel.queue_bind(rejected, dlx)
+    channel.queue_declare(queue, durable=True, arguments={"x-dead-letter-exchange": dlx})
     for exchange, routing_key in bindings:
         # The platform declares its exchanges; binding to a missing one fails loudly (404).
         channel.queue_bind(queue, exchange, routing_key=routing_key)
