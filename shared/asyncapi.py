@@ -265,8 +265,10 @@ def _message(definition: EventDefinition, newest: int) -> dict:
     }
 
 
-def build(definitions: list[EventDefinition], title: str, services: Iterable[str]) -> dict:
-    """An AsyncAPI 3.0 document of ``definitions``."""
+def build(definitions: list[EventDefinition], services: Iterable[str]) -> dict:
+    """An AsyncAPI 3.0 document of ``definitions``, published by ``services``."""
+    services = [s for s in SERVICES if s in set(services)]
+    everything = services == list(SERVICES)
     newest: dict[tuple[str, str], int] = {}
     for d in definitions:
         newest[(d.service, d.name)] = max(newest.get((d.service, d.name), 0), d.version)
@@ -323,10 +325,10 @@ def build(definitions: list[EventDefinition], title: str, services: Iterable[str
 
     return {
         "asyncapi": ASYNCAPI_VERSION,
-        "id": DOCUMENT_ID if title == "all" else f"{DOCUMENT_ID}:{title}",
+        "id": DOCUMENT_ID if everything else f"{DOCUMENT_ID}:{'+'.join(services)}",
         "info": {
-            "title": ("ASN Bangkom platform events" if title == "all"
-                      else f"ASN Bangkom {title} events"),
+            "title": ("ASN Bangkom platform events" if everything
+                      else f"ASN Bangkom {', '.join(services)} events"),
             "version": DOCUMENT_VERSION,
             "description": DESCRIPTION,
             "contact": {"name": "BKPSDM Kota Bukittinggi, platform team"},
@@ -376,8 +378,7 @@ def document(services: Iterable[str] | None = None) -> dict:
     if unknown:
         raise ValueError(f"unknown service(s) {', '.join(unknown)}; expected some of {', '.join(SERVICES)}")
     definitions = [d for d in registry.all_definitions() if d.service in wanted]
-    title = "all" if set(wanted) == set(SERVICES) else "+".join(wanted)
-    return build(definitions, title, [s for s in SERVICES if s in wanted])
+    return build(definitions, wanted)
 
 
 def document_for(service: str) -> dict:

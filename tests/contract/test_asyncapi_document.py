@@ -170,7 +170,7 @@ def test_a_service_document_holds_only_that_services_events():
 def test_a_superseded_version_is_marked_in_its_description():
     completed = registry.get("enrollment", "completed", 1)
     v2 = replace(completed, version=2)
-    doc = asyncapi.build([completed, v2], "enrollment", ["enrollment"])
+    doc = asyncapi.build([completed, v2], ["enrollment"])
     channel = doc["channels"]["enrollment.events.completed"]
     assert sorted(channel["messages"]) == ["completed.v1", "completed.v2"]  # side by side, same key
     assert "Superseded by v2" in doc["components"]["messages"]["enrollment.completed.v1"]["description"]
