@@ -1,0 +1,102 @@
+"""CSV and XLSX exports for agency operators (headers in Bahasa Indonesia, dates in WIB).
+
+The SIASN-shaped export follows the field names of SIASN's training-history record
+(*riwayat kursus*) so an agency can carry its figures to the national system; identifiers
+SIASN assigns itself (``pnsOrangId``, ``instansiId``, ``jenisDiklatId``) are not known here,
+so the NIP and our own labels stand in for them.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterable, Iterator
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+
+from services.reporting.queries import agency_name
+from services.reporting.timefmt import wib
+
+KIND_LABELS = {"pelatihan": "Pelatihan", "sertifikasi": "Sertifikasi", "seminar": "Seminar",
+               "lokakarya": "Lokakarya/Workshop", "e-learning": "E-Learning", "coaching": "Coaching",
+               "mentoring": "Mentoring"}
+COMPETENCY_LABELS = {"teknis": "Teknis", "manajerial": "Manajerial", "sosial_kultural": "Sosial Kultural",
+                     "pemerintahan": "Pemerintahan"}
+ORGANISER_LABELS = {"BKN": "Badan Kepegawaian Negara", "PEMKOT_BUKITTINGGI": "Pemerintah Kota Bukittinggi"}
+
+COMPLIANCE_HEADER = ["tahun", "kode_opd", "nama_opd", "asn_terdata", "asn_memenuhi_target", "asn_di_bawah_target",
+                     "persen_memenuhi", "total_jp", "rata_rata_jp", "target_jp"]
+LEDGER_HEADER = ["nip", "nama", "kode_opd", "nama_opd", "tahun", "kode_program", "nama_program", "jenis_program",
+                 "jenis_kompetensi", "jp", "tanggal_selesai", "nilai", "nomor_sertifikat", "status_sertifikat"]
+SIASN_HEADER = ["nip", "nama", "namaKursus", "jenisKursusSertipikat", "jenisKompetensi", "jumlahJam", "tahunKursus",
+                "tanggalKursus", "tanggalSelesaiKursus", "institusiPenyelenggara", "nomorSertipikat", "lokasi"]
+
+
+def compliance_rows(report: dict) -> list[list]:
+    rows = []
+    for r in report["agencies"]:
+        rows.append([report["year"], r["agency"], r["agency_name"] or "", r["known_asn"], r["met_target"],
+                     r["below_target"], round((r["met_rate"] or 0) * 100, 1), r["jp_total"],
+                     r["average_jp"] if r["average_jp"] is not None else 0, report["target_jp"]])
+    return rows
+
+
+def ledger_row(entry: dict) -> list:
+    return [entry["nip"], entry.get("name") or "", entry.get("agency") or "", agency_name(entry.get("agency")) or "",
+            entry["year"], entry["programme_code"], entry.get("programme_title") or "",
+            KIND_LABELS.get(entry.get("kind"), entry.get("kind") or ""),
+            COMPETENCY_LABELS.get(entry.get("competency_type"), entry.get("competency_type") or ""),
+            entry["jp"], wib(entry["completed_at"]).date().isoformat(),
+            entry.get("score") if entry.get("score") is not None else "",
+            entry.get("certificate_number") or "", entry.get("certificate_status") or ""]
+
+
+def _dmy(dt) -> str:
+    return wib(dt).strftime("%d-%m-%Y") if dt else ""
+
+
+def siasn_row(entry: dict) -> list:
+    organisers = "; ".join(ORGANISER_LABELS.get(o, o) for o in entry.get("organisers") or [])
+    return [entry["nip"], entry.get("name") or "", entry.get("programme_title") or "",
+            KIND_LABELS.get(entry.get("kind"), entry.get("kind") or ""),
+            COMPETENCY_LABELS.get(entry.get("competency_type"), entry.get("competency_type") or ""),
+            entry["jp"], entry["year"], _dmy(entry.get("starts_at") or entry["completed_at"]),
+            _dmy(entry.get("ends_at") or entry["completed_at"]), organisers,
+            entry.get("certificate_number") or "", entry.get("location") or ""]
+
+
+def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
+    """CSV in chunks; the BOM lets spreadsheet programs read the UTF-8 names correctly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+        if count % 500 == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def xlsx_bytes(title: str, header: list[str], rows: Iterable[list]) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title[:31])
+    bold = Font(bold=True)
+    header_cells = []
+    for name in header:
+        cell = WriteOnlyCell(sheet, value=name)
+        cell.font = bold
+        header_cells.append(cell)
+    sheet.append(header_cells)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

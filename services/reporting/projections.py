@@ -1,0 +1,454 @@
+"""Read models built from every public event: idempotent and order-independent.
+
+Each event is merged into a *state document* (an enrolment, a certificate, an ASN, a
+programme) by rules that do not depend on arrival order: per event type the record with
+the latest domain time wins; snapshots (names, agency, programme details) follow the
+latest CloudEvents ``time``. Everything else is *derived* from the state document by pure
+functions: the ledger entry and the counters it contributes to. A state document stores
+what it last contributed; applying an event recomputes the contribution and ``$inc``s only
+the difference. So a duplicate changes nothing, ``completed`` before ``enrolled`` ends in
+the same figures, and a full replay gives the same figures again
+(docs/decisions/0040-order-independent-projections.md).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from services.reporting.config import ReportingConfig
+from services.reporting.store import ReadModels
+from services.reporting.timefmt import parse_time, wib_month, wib_year
+
+PROGRAMME_EVENTS = ("programme_published", "programme_updated", "programme_cancelled")
+ENROLMENT_EVENTS = ("enrolled", "waitlisted", "cancelled", "completed")
+CERTIFICATE_EVENTS = ("certified", "revoked", "expiring", "expired")
+CONSUMED = tuple(("enrollment", n) for n in PROGRAMME_EVENTS + ENROLMENT_EVENTS) + tuple(
+    ("certification", n) for n in CERTIFICATE_EVENTS)
+
+# Seminars and workshops credit JP for attendance; the rest for a pass.
+ATTENDANCE_KINDS = ("seminar", "lokakarya")
+STATUS_RANK = {"waitlisted": 0, "enrolled": 1, "cancelled": 2}
+PROGRAMME_FIELDS = ("code", "title", "kind", "competency_type", "jp", "organisers", "speakers", "starts_at",
+                    "ends_at", "location", "grants_certificate", "certificate_validity_months",
+                    "certification_line")
+
+
+# -- ordering helpers ------------------------------------------------------------------------
+def version(event) -> list:
+    """The "latest wins" key of an event: its CloudEvents time, then its id for ties."""
+    return [parse_time(event.time), event.id]
+
+
+def newer(candidate: list | None, current: list | None) -> bool:
+    if current is None:
+        return True
+    if candidate is None:
+        return False
+    return (candidate[0], candidate[1]) > (current[0], current[1])
+
+
+def later_record(current: dict | None, candidate: dict) -> dict:
+    """Of two records of one event type, the one with the later domain time (then event id)."""
+    if current is None or (candidate["at"], candidate["event_id"]) > (current["at"], current["event_id"]):
+        return candidate
+    return current
+
+
+def slim_programme(snapshot: dict) -> dict:
+    return {k: snapshot.get(k) for k in PROGRAMME_FIELDS}
+
+
+# -- pure derivations ------------------------------------------------------------------------
+def enrolment_status(doc: dict) -> str | None:
+    """completed dominates; otherwise the latest of waitlisted/enrolled/cancelled."""
+    if doc.get("completed"):
+        return "completed"
+    records = [(doc[k]["at"], STATUS_RANK[k], k) for k in STATUS_RANK if doc.get(k)]
+    return max(records)[2] if records else None
+
+
+def credited_jp(doc: dict) -> int:
+    """JP this enrolment credits to the ledger (enrollment computed ``jp_earned``)."""
+    completion = doc.get("completed")
+    programme = doc.get("programme")
+    if not completion or not programme:
+        return 0
+    kind = programme.get("kind")
+    earned = int(completion.get("jp_earned") or 0)
+    if completion.get("passed") or (kind in ATTENDANCE_KINDS and completion.get("attended")):
+        return earned
+    return 0
+
+
+def ledger_entry(doc: dict, agency: str | None) -> dict | None:
+    """The JP ledger entry of an enrolment, or None when it credits nothing."""
+    jp = credited_jp(doc)
+    if jp <= 0 or not doc.get("participant"):
+        return None
+    completion, programme, participant = doc["completed"], doc["programme"], doc["participant"]
+    certificate = doc.get("certificate") or {}
+    return {
+        "_id": doc["_id"],
+        "nip": participant["nip"],
+        "name": participant.get("name"),
+        "agency": agency or participant.get("agency"),
+        "agency_at_completion": participant.get("agency"),
+        "year": wib_year(completion["at"]),
+        "completed_at": completion["at"],
+        "programme_code": programme["code"],
+        "programme_title": programme.get("title"),
+        "kind": programme.get("kind"),
+        "competency_type": programme.get("competency_type"),
+        "organisers": programme.get("organisers") or [],
+        "location": programme.get("location"),
+        "starts_at": parse_time(programme.get("starts_at")),
+        "ends_at": parse_time(programme.get("ends_at")),
+        "jp": jp,
+        "score": completion.get("score"),
+        "certificate_number": certificate.get("number"),
+        "certificate_status": certificate.get("status"),
+    }
+
+
+def enrolment_contribution(doc: dict) -> dict:
+    """{(collection, _id): {field: n}} this enrolment adds to the counters."""
+    out: dict = defaultdict(dict)
+    status = enrolment_status(doc)
+    programme, participant = doc.get("programme"), doc.get("participant")
+    if status is None or not programme or not participant:
+        return {}
+    stats = out[("programme_stats", programme["code"])]
+    stats[status] = 1
+    completion = doc.get("completed")
+    if completion:
+        stats[completion["result"]] = 1
+        month = out[("monthly", f"{wib_month(completion['at'])}|{participant['agency']}")]
+        month["completions"] = 1
+        jp = credited_jp(doc)
+        if completion.get("passed"):
+            month["passed"] = 1
+        if jp > 0:
+            month["jp_credited"] = jp
+            key = f"{programme.get('kind')}|{programme.get('competency_type')}"
+            year = out[("asn_years", f"{participant['nip']}|{wib_year(completion['at'])}")]
+            year.update({"jp_total": jp, "entries": 1, f"jp_by.{key}": jp})
+    return dict(out)
+
+
+def certificate_status(doc: dict) -> str:
+    if doc.get("revoked"):
+        return "revoked"
+    if doc.get("expired"):
+        return "expired"
+    return "valid"
+
+
+def certificate_contribution(doc: dict) -> dict:
+    out: dict = defaultdict(dict)
+    holder = doc.get("holder")
+    if not holder:
+        return {}
+    agency = holder["agency"]
+    if doc.get("issued_on"):
+        out[("monthly", f"{wib_month(doc['issued_on'])}|{agency}")]["certificates_issued"] = 1
+    valid_until = doc.get("valid_until")
+    if doc.get("revoked"):
+        out[("monthly", f"{wib_month(doc['revoked']['at'])}|{agency}")]["certificates_revoked"] = 1
+    elif doc.get("expired") and valid_until:
+        out[("monthly", f"{wib_month(valid_until)}|{agency}")]["certificates_expired"] = 1
+    elif valid_until:
+        # Forward-looking: valid certificates whose validity ends in that month.
+        out[("monthly", f"{wib_month(valid_until)}|{agency}")]["certificates_expiring"] = 1
+    return dict(out)
+
+
+def asn_contribution(doc: dict) -> dict:
+    """An ASN counts once, in their current agency, from the year the platform first saw them."""
+    if not doc.get("agency") or doc.get("first_seen_year") is None:
+        return {}
+    return {("agency_years", f"{doc['first_seen_year']}|{doc['agency']}"): {"new_asn": 1}}
+
+
+def distribution_bucket(jp: int, bounds: tuple[int, ...]) -> str:
+    """``"0"``, ``"1-4"``, ``"5-9"``, … ``"40+"`` for bounds (5, 10, …, 40)."""
+    if jp <= 0:
+        return "0"
+    low = 1
+    for bound in bounds:
+        if jp < bound:
+            return f"{low}-{bound - 1}"
+        low = bound
+    return f"{low}+"
+
+
+def bucket_labels(bounds: tuple[int, ...]) -> list[str]:
+    labels, low = ["0"], 1
+    for bound in bounds:
+        labels.append(f"{low}-{bound - 1}")
+        low = bound
+    return labels + [f"{low}+"]
+
+
+def slices_of(jp_by: dict) -> dict[str, int]:
+    """JP of one ASN-year per slice: all, per kind, per competency type, per kind×type."""
+    slices: dict[str, int] = defaultdict(int)
+    for key, jp in (jp_by or {}).items():
+        if jp <= 0:
+            continue
+        kind, _, ctype = key.partition("|")
+        slices["all"] += jp
+        slices[f"k:{kind}"] += jp
+        slices[f"t:{ctype}"] += jp
+        slices[f"kt:{kind}:{ctype}"] += jp
+    return dict(slices)
+
+
+def asn_year_contribution(doc: dict, cfg: ReportingConfig) -> dict:
+    if not doc.get("agency"):
+        return {}
+    fields: dict[str, int] = {}
+    for name, jp in slices_of(doc.get("jp_by")).items():
+        fields[f"s.{name}.asn"] = 1
+        fields[f"s.{name}.jp"] = jp
+        if jp >= cfg.jp_target:
+            fields[f"s.{name}.met"] = 1
+        fields[f"s.{name}.d.{distribution_bucket(jp, cfg.distribution_bounds)}"] = 1
+    return {("agency_years", f"{doc['year']}|{doc['agency']}"): fields} if fields else {}
+
+
+# -- contribution bookkeeping ------------------------------------------------------------------
+def encode_contribution(contribution: dict) -> list:
+    # Field names hold dots, so store [[collection, id, [[field, n], ...]], ...].
+    return [[coll, _id, sorted([f, n] for f, n in fields.items())]
+            for (coll, _id), fields in sorted(contribution.items())]
+
+
+def decode_contribution(stored: list | None) -> dict:
+    return {(coll, _id): {f: n for f, n in fields} for coll, _id, fields in (stored or [])}
+
+
+def difference(old: dict, new: dict) -> dict:
+    delta: dict = defaultdict(dict)
+    for key in set(old) | set(new):
+        before, after = old.get(key, {}), new.get(key, {})
+        for field in set(before) | set(after):
+            change = after.get(field, 0) - before.get(field, 0)
+            if change:
+                delta[key][field] = change
+    return dict(delta)
+
+
+def _on_insert(collection: str, _id: str) -> dict:
+    left, _, right = _id.partition("|")
+    if collection == "agency_years":
+        return {"year": int(left), "agency": right}
+    if collection == "monthly":
+        return {"month": left, "year": int(left[:4]), "agency": right}
+    if collection == "programme_stats":
+        return {"code": _id}
+    return {}
+
+
+# -- applying events ---------------------------------------------------------------------------
+class Projector:
+    """Applies one event to one generation of read models inside a transaction."""
+
+    def __init__(self, rm: ReadModels, session, cfg: ReportingConfig):
+        self.rm, self.s, self.cfg = rm, session, cfg
+
+    def apply(self, event) -> None:
+        name = event.name
+        if name in PROGRAMME_EVENTS:
+            self.programme_event(event)
+        elif name in ENROLMENT_EVENTS:
+            self.enrolment_event(event)
+        elif name in CERTIFICATE_EVENTS:
+            self.certificate_event(event)
+
+    # programmes
+    def programme_event(self, event) -> None:
+        data, v = event.data, version(event)
+        code = data["programme"]["code"]
+        doc = self.rm.programmes.find_one({"_id": code}, session=self.s) or {"_id": code}
+        self._merge_programme_snapshot(doc, data["programme"], v)
+        if event.name == "programme_cancelled":
+            # Terminal whatever arrives after it.
+            record = {"at": parse_time(data["cancelled_at"]), "event_id": event.id, "reason": data["reason"]}
+            doc["cancelled"] = later_record(doc.get("cancelled"), record)
+        elif newer(v, doc.get("window_v")):
+            doc.update({"window_v": v, "published": True, "capacity": data["capacity"],
+                        "enrolment_opens_at": parse_time(data["enrolment_opens_at"]),
+                        "enrolment_closes_at": parse_time(data["enrolment_closes_at"]),
+                        "passing_score": data.get("passing_score")})
+        self.rm.programmes.replace_one({"_id": code}, doc, upsert=True, session=self.s)
+
+    def _merge_programme_snapshot(self, doc: dict, snapshot: dict, v: list) -> bool:
+        if not newer(v, doc.get("snapshot_v")):
+            return False
+        programme = slim_programme(snapshot)
+        doc.update({"snapshot_v": v, "programme": programme, "title": programme["title"],
+                    "kind": programme["kind"], "competency_type": programme["competency_type"],
+                    "jp": programme["jp"], "starts_at": parse_time(programme["starts_at"]),
+                    "year": wib_year(parse_time(programme["starts_at"])) if programme["starts_at"] else None})
+        return True
+
+    def _catalogue_snapshot(self, snapshot: dict, v: list) -> None:
+        """Enrolment and certificate events carry the programme too: keep the catalogue current."""
+        code = snapshot["code"]
+        doc = self.rm.programmes.find_one({"_id": code}, session=self.s) or {"_id": code}
+        if self._merge_programme_snapshot(doc, snapshot, v):
+            self.rm.programmes.replace_one({"_id": code}, doc, upsert=True, session=self.s)
+
+    # enrolments
+    def enrolment_event(self, event) -> None:
+        data, v = event.data, version(event)
+        name = event.name
+        at = parse_time(data[f"{name}_at"])
+        self._catalogue_snapshot(data["programme"], v)
+        self._merge_asn(data["participant"], v, at)
+        record = {"at": at, "event_id": event.id}
+        if name == "enrolled":
+            record["promoted_from_waitlist"] = data["promoted_from_waitlist"]
+        elif name == "waitlisted":
+            record["position"] = data["position"]
+        elif name == "cancelled":
+            record.update(previous_status=data["previous_status"], reason=data["reason"], by=data["cancelled_by"])
+        else:
+            record.update(result=data["result"], passed=data["passed"], attended=data["attended"],
+                          score=data.get("score"), jp_earned=data["jp_earned"])
+
+        def merge(doc: dict) -> None:
+            if newer(v, doc.get("snapshot_v")):
+                doc.update(snapshot_v=v, programme=slim_programme(data["programme"]),
+                           participant=dict(data["participant"]), nip=data["participant"]["nip"],
+                           programme_code=data["programme"]["code"])
+            doc[name] = later_record(doc.get(name), record)
+
+        self.reproject_enrolment(data["enrolment_id"], merge)
+
+    def reproject_enrolment(self, enrolment_id: str, merge) -> None:
+        doc = self.rm.enrolments.find_one({"_id": enrolment_id}, session=self.s) or {"_id": enrolment_id}
+        old = decode_contribution(doc.get("contrib"))
+        merge(doc)
+        new = enrolment_contribution(doc)
+        doc["status"] = enrolment_status(doc)
+        doc["contrib"] = encode_contribution(new)
+        self.rm.enrolments.replace_one({"_id": enrolment_id}, doc, upsert=True, session=self.s)
+        asn_agency = None
+        if doc.get("nip"):
+            asn = self.rm.asns.find_one({"_id": doc["nip"]}, {"agency": 1}, session=self.s)
+            asn_agency = asn and asn.get("agency")
+        self._apply_delta(difference(old, new), asn_agency)
+        entry = ledger_entry(doc, asn_agency)
+        if entry is None:
+            self.rm.ledger_entries.delete_one({"_id": enrolment_id}, session=self.s)
+        else:
+            self.rm.ledger_entries.replace_one({"_id": enrolment_id}, entry, upsert=True, session=self.s)
+
+    def _apply_delta(self, delta: dict, asn_agency: str | None) -> None:
+        touched_years = []
+        for (collection, _id), fields in sorted(delta.items()):
+            if collection == "asn_years":
+                nip, _, year = _id.partition("|")
+                on_insert = {"nip": nip, "year": int(year), "agency": asn_agency}
+                touched_years.append(_id)
+            else:
+                on_insert = _on_insert(collection, _id)
+            getattr(self.rm, collection).update_one(
+                {"_id": _id}, {"$inc": fields, "$setOnInsert": on_insert}, upsert=True, session=self.s)
+        for _id in touched_years:
+            self._reaggregate_asn_year(_id)
+
+    def _reaggregate_asn_year(self, _id: str, agency: str | None = None) -> None:
+        doc = self.rm.asn_years.find_one({"_id": _id}, session=self.s)
+        if doc is None:
+            return
+        if agency is not None:
+            doc["agency"] = agency
+        old = decode_contribution(doc.get("contrib"))
+        new = asn_year_contribution(doc, self.cfg)
+        self.rm.asn_years.update_one({"_id": _id}, {"$set": {"agency": doc.get("agency"),
+                                                            "contrib": encode_contribution(new)}},
+                                     session=self.s)
+        self._apply_delta(difference(old, new), None)
+
+    # ASN identity and agency
+    def _merge_asn(self, participant: dict, v: list, seen_at: datetime) -> None:
+        nip = participant["nip"]
+        doc = self.rm.asns.find_one({"_id": nip}, session=self.s) or {"_id": nip}
+        old = decode_contribution(doc.get("contrib"))
+        before_agency = doc.get("agency")
+        if newer(v, doc.get("snapshot_v")):
+            doc.update(snapshot_v=v, name=participant["name"], agency=participant["agency"],
+                       agency_name=participant.get("agency_name"), id_kind=participant["id_kind"],
+                       position=participant.get("position"))
+        if doc.get("first_seen") is None or seen_at < doc["first_seen"]:
+            doc["first_seen"] = seen_at
+            doc["first_seen_year"] = wib_year(seen_at)
+        new = asn_contribution(doc)
+        doc["contrib"] = encode_contribution(new)
+        self.rm.asns.replace_one({"_id": nip}, doc, upsert=True, session=self.s)
+        self._apply_delta(difference(old, new), None)
+        if before_agency is not None and doc["agency"] != before_agency:
+            # The ASN moved: their years and ledger follow them to the new agency.
+            for year in self.rm.asn_years.find({"nip": nip}, {"_id": 1}, session=self.s):
+                self._reaggregate_asn_year(year["_id"], agency=doc["agency"])
+            self.rm.ledger_entries.update_many({"nip": nip}, {"$set": {"agency": doc["agency"]}}, session=self.s)
+
+    # certificates
+    def certificate_event(self, event) -> None:
+        data, v = event.data, version(event)
+        cid = data["certificate_id"]
+        self._catalogue_snapshot(data["programme"], v)
+        doc = self.rm.certificates.find_one({"_id": cid}, session=self.s) or {"_id": cid}
+        old = decode_contribution(doc.get("contrib"))
+        if newer(v, doc.get("snapshot_v")):
+            doc.update(snapshot_v=v, number=data["number"], holder=dict(data["holder"]), nip=data["holder"]["nip"],
+                       programme=slim_programme(data["programme"]))
+        name = event.name
+        if name == "certified":
+            doc.update(enrolment_id=data["enrolment_id"], issued_on=parse_time(data["issued_on"]),
+                       jp=data["jp"], supersedes=data.get("supersedes"))
+            self._merge_validity(doc, data.get("valid_until"), v)
+        elif name == "revoked":
+            doc["revoked"] = later_record(doc.get("revoked"), {"at": parse_time(data["revoked_at"]),
+                                                               "event_id": event.id, "reason": data["reason"]})
+        elif name == "expiring":
+            doc["expiring_notice"] = {"days_left": data["days_left"]}
+            self._merge_validity(doc, data["valid_until"], v)
+        elif name == "expired":
+            doc["expired"] = True
+            self._merge_validity(doc, data["valid_until"], v)
+        doc["status"] = certificate_status(doc)
+        new = certificate_contribution(doc)
+        doc["contrib"] = encode_contribution(new)
+        self.rm.certificates.replace_one({"_id": cid}, doc, upsert=True, session=self.s)
+        self._apply_delta(difference(old, new), None)
+        if doc.get("enrolment_id"):
+            summary = {"certificate_id": cid, "number": doc["number"], "status": doc["status"],
+                       "issued_on": doc.get("issued_on"), "valid_until": doc.get("valid_until")}
+
+            def attach(enrolment: dict) -> None:
+                enrolment["certificate"] = summary
+
+            self.reproject_enrolment(doc["enrolment_id"], attach)
+
+    @staticmethod
+    def _merge_validity(doc: dict, valid_until, v: list) -> None:
+        if newer(v, doc.get("validity_v")):
+            doc["validity_v"] = v
+            doc["valid_until"] = parse_time(valid_until)
+
+
+def apply_event(store, event, cfg: ReportingConfig, generations: tuple[int, ...] | None = None) -> int:
+    """Apply ``event`` once to every active generation; returns how many applied it anew."""
+    from services.reporting.store import consumer_of, pointer
+
+    targets = generations or pointer(store.db).active
+    applied = 0
+    for generation in targets:
+        done, _ = store.apply_once(
+            event, lambda tx, g=generation: Projector(ReadModels(tx.db, g), tx.session, cfg).apply(event),
+            consumer=consumer_of(generation))
+        applied += int(done)
+    return applied

@@ -1,0 +1,128 @@
+"""The reporting service in-process against the test's RabbitMQ vhost and SecantusDB."""
+from __future__ import annotations
+
+import random
+import socket
+import uuid
+from dataclasses import replace
+
+import pytest
+import requests
+from kombu import Connection
+
+from services.reporting import config as reporting_config
+from services.reporting import projections
+from services.reporting.service import ReportingService
+from services.reporting.store import create_indexes, current_models
+from shared import topology
+from shared.events import envelope
+from shared.store import Store, connect
+from tests.support import make_settings, publish_raw
+from tests.unit.reporting import factory as f
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def settings(service_env):
+    env = {**service_env, "MONGO_DB_PREFIX": f"{service_env['MONGO_DB_PREFIX']}{uuid.uuid4().hex[:6]}_"}
+    settings = make_settings("reporting", env, http_address=f"127.0.0.1:{free_port()}",
+                             retry_delays_ms=(100, 300), retry_max_attempts=3, relay_poll_interval_s=0.1)
+    topology.declare_service(settings)
+    with Connection(settings.amqp_uri) as conn:  # nothing left over from an earlier test of the module
+        channel = conn.channel()
+        for source, event in topology.subscriptions_of("reporting"):
+            channel.queue_purge(topology.consumer_queue_name("reporting", source, event))
+    return settings
+
+
+@pytest.fixture
+def store(settings):
+    client = connect(settings)
+    store = Store(client, settings)
+    create_indexes(store.db)
+    yield store
+    client.close()
+
+
+@pytest.fixture
+def cfg():
+    return reporting_config.load()
+
+
+@pytest.fixture
+def start(container_factory, settings):
+    """Start a replica of the reporting service (optionally on an injected clock)."""
+    def start(clock=None, **overrides):
+        replica = replace(settings, **overrides)
+        if clock is not None:
+            replica = replace(replica, extra={**replica.extra, "clock": clock})
+        container = container_factory(ReportingService, replica.nameko_config())
+        container.start()
+        return container
+    return start
+
+
+@pytest.fixture
+def api(settings):
+    base = f"http://{settings.http_address}"
+
+    class Api:
+        def get(self, path, **kwargs):
+            return requests.get(base + path, timeout=10, **kwargs)
+
+        def post(self, path, **kwargs):
+            return requests.post(base + path, timeout=30, **kwargs)
+
+    return Api()
+
+
+def scenario_events(items, times: bool = True) -> list[dict]:
+    """CloudEvents for (name, data) pairs, one second apart in event time, in list order."""
+    return [f.cloud_event(name, data, time=f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z" if times else None)
+            for i, (name, data) in enumerate(items)]
+
+
+def publish(amqp_uri: str, events: list[dict]) -> None:
+    for event in events:
+        name = event["type"].split(".")[-2]
+        service = event["source"].rsplit("/", 1)[-1]
+        publish_raw(amqp_uri, f"{service}.events", name, envelope.encode(event))
+
+
+def shuffled_with_duplicates(events: list[dict], seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    copies = events + rng.sample(events, k=len(events) // 3)
+    rng.shuffle(copies)
+    return copies
+
+
+def apply_directly(store: Store, events: list[dict], cfg) -> None:
+    """Apply events through the projection code without the broker (seeding, comparisons)."""
+    for event in events:
+        projections.apply_event(store, f.parsed(event), cfg)
+
+
+def processed_count(store: Store) -> int:
+    from services.reporting.store import consumer_of, pointer
+    return store.db.processed_events.count_documents({"consumer": consumer_of(pointer(store.db).current)})
+
+
+def figures(store: Store, cfg, years=(2025, 2026)) -> dict:
+    """Everything a user can read, for comparing two builds of the read models."""
+    from services.reporting import queries
+    rm = current_models(store.db)
+    out = {}
+    for year in years:
+        out[f"compliance{year}"] = queries.compliance(rm, cfg, year, per_page=1000)
+        out[f"monthly{year}"] = queries.monthly(rm, year)
+        out[f"certs{year}"] = queries.certificates_by_month(rm, year)
+        out[f"programmes{year}"] = queries.programmes(rm, year, per_page=1000)
+        out[f"ledger_rows{year}"] = [{k: v for k, v in e.items()} for e in queries.ledger_rows(rm, year)]
+    for nip in sorted(a["_id"] for a in rm.asns.find({}, {"_id": 1})):
+        out[f"ledger{nip}"] = queries.ledger(rm, cfg, nip)
+    return out
