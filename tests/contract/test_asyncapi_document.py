@@ -17,6 +17,8 @@ from shared import asyncapi
 from shared.config import SERVICES
 from shared.events import envelope, registry
 
+pytestmark = pytest.mark.unit  # no broker or store; runs node
+
 TOOLS = asyncapi.REPO_ROOT / "tools" / "asyncapi"
 INSTALL_COMMAND = "npm ci --prefix tools/asyncapi"
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from marshmallow import Schema, fields, validate
 
 from shared.asyncapi import json_schema_of
@@ -10,6 +11,8 @@ from shared.events import registry
 from shared.events.common import ParticipantSnapshot, ProgrammeSnapshot
 from tests.contract.compat import (REFRESH_COMMAND, check, explain, incompatibilities, load_snapshots,
                                    snapshot_of)
+
+pytestmark = pytest.mark.unit
 
 COMPLETED = registry.get("enrollment", "completed", 1)
 

@@ -6,9 +6,13 @@ import json
 import sqlite3
 import uuid
 
+import pytest
+
 from shared.events import envelope
 from tests.contract.running import QUEUE, RunningExample, example, publish_through_outbox
 from tests.support import get_messages, publish_raw
+
+pytestmark = pytest.mark.integration  # real broker and store
 
 
 def test_the_example_subscriber_handles_real_platform_events_once_in_any_order_and_survives_bad_ones(

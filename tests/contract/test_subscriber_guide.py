@@ -18,6 +18,8 @@ from shared import topology
 from shared.events import registry
 from tests.contract.running import RunningExample, example, publish_through_outbox
 
+pytestmark = pytest.mark.integration  # real broker and store
+
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "subscribing.md"
 MANAGEMENT_PORT = 15672
 TABLE_ROW = re.compile(r"^\| `([\w.]+\.events)` \| `(\w+)` \| `([\w.]+)` \|", re.M)
