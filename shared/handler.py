@@ -155,6 +155,7 @@ class ReliableEventHandler(Entrypoint):
         metrics.HANDLER_SECONDS.labels(event.type).observe(time.monotonic() - started)
         if exc_info is None:
             self.consumer.ack_message(message)
+            metrics.EVENTS_CONSUMED.labels(event.type).inc()
             return result, exc_info
         error = f"{exc_info[0].__name__}: {exc_info[1]}"
         trace = "".join(traceback.format_exception(*exc_info)[-6:])

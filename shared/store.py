@@ -17,6 +17,7 @@ from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
 from shared import logging as ctxlog
+from shared import metrics
 from shared.config import Settings, settings_of
 from shared.errors import StoreUnavailable
 from shared.events import envelope, registry
@@ -153,6 +154,7 @@ class Store:
         try:
             return True, self.transaction(effect)
         except Duplicate:
+            metrics.EVENTS_DUPLICATE.labels(event.type).inc()
             return False, None
 
 
