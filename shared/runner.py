@@ -10,6 +10,7 @@ import eventlet
 
 eventlet.monkey_patch()  # noqa: E402 - must precede every other import
 
+import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
@@ -20,25 +21,26 @@ from nameko.runners import ServiceRunner  # noqa: E402
 
 from shared import logging as jsonlog  # noqa: E402
 from shared import topology  # noqa: E402
-from shared.config import load  # noqa: E402
+from shared.config import SERVICES, load  # noqa: E402
 
 log = logging.getLogger("shared.runner")
 
 
-def service_class(service: str):
-    module = importlib.import_module(f"services.{service}.service")
+def service_class(service: str, module_name: str | None = None):
+    module_name = module_name or f"services.{service}.service"
+    module = importlib.import_module(module_name)
     for obj in vars(module).values():
         if isinstance(obj, type) and getattr(obj, "name", None) == service:
             return obj
-    raise LookupError(f"services.{service}.service defines no nameko service named {service!r}")
+    raise LookupError(f"{module_name} defines no nameko service named {service!r}")
 
 
-def declare_topology(settings, deadline_s: float = 60.0) -> None:
+def declare_topology(settings, deadline_s: float = 60.0, module_name: str | None = None) -> None:
     """Declare queues before consuming; waits for the broker (it may still be starting)."""
     end = time.monotonic() + deadline_s
     while True:
         try:
-            topology.declare_service(settings)
+            topology.declare_service(settings, topology.subscriptions_of(settings.service, module_name))
             return
         except Exception as exc:  # noqa: BLE001 - broker not up yet
             if time.monotonic() > end:
@@ -48,15 +50,16 @@ def declare_topology(settings, deadline_s: float = 60.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m shared.runner <enrollment|certification|notification|reporting>", file=sys.stderr)
-        return 2
-    settings = load(argv[0])
+    parser = argparse.ArgumentParser(prog="python -m shared.runner", description="Run one service.")
+    parser.add_argument("service", choices=SERVICES)
+    parser.add_argument("--module", help="import the service class from this module instead of "
+                                         "services.<service>.service (test-only services)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    settings = load(args.service)
     jsonlog.configure(settings.service, settings.log_level)
-    declare_topology(settings)
+    declare_topology(settings, module_name=args.module)
     runner = ServiceRunner(settings.nameko_config())
-    runner.add_service(service_class(settings.service))
+    runner.add_service(service_class(settings.service, args.module))
 
     def shutdown(signum, frame):
         log.info("signal %s received: stopping gracefully", signum)

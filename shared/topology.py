@@ -66,9 +66,12 @@ def dead_letter_queue(service: str) -> Queue:
     return Queue(dlq_name(service), exchange=dead_letter_exchange(service), durable=True)
 
 
-def subscriptions_of(service: str) -> list[tuple[str, str]]:
-    """(source, event) pairs the service handles, read from its reliable handlers."""
-    module = importlib.import_module(f"services.{service}.service")
+def subscriptions_of(service: str, module: str | None = None) -> list[tuple[str, str]]:
+    """(source, event) pairs the service handles, read from its reliable handlers.
+
+    ``module`` defaults to ``services.<service>.service`` (a test may run its own class).
+    """
+    module = importlib.import_module(module or f"services.{service}.service")
     subs = []
     for obj in vars(module).values():
         if isinstance(obj, type) and getattr(obj, "name", None) == service:
