@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-EVENTS_CONSUMED = Counter("asn_events_consumed_total", "Events applied by a handler", ["type"])
+EVENTS_CONSUMED = Counter("asn_events_consumed_total", "Events handled and acknowledged (duplicates included)", ["type"])
 EVENTS_DUPLICATE = Counter("asn_events_duplicate_total", "Duplicate events acknowledged and skipped", ["type"])
 EVENTS_FAILED = Counter("asn_events_failed_total", "Handler attempts that raised", ["type"])
 EVENTS_RETRIED = Counter("asn_events_retried_total", "Events sent to a delayed retry queue", ["type"])

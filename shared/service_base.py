@@ -5,16 +5,24 @@ A service class inherits ``ServiceBase`` and declares ``store = Mongo(...)`` and
 """
 from __future__ import annotations
 
+import logging
 import time
 
 from kombu import Connection
 from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo.errors import PyMongoError
 from werkzeug.wrappers import Response
 
 from shared import logging as ctxlog
+from shared import metrics as m
 from shared.config import settings_of
 from shared.http import api, json_response
+from shared.outbox import backlog_of
+from shared.replay import ReplayError, replay_outbox
+
+log = logging.getLogger(__name__)
 
 _BROKER_CHECK_TTL_S = 2.0
 
@@ -75,7 +83,20 @@ class ServiceBase:
 
     @api("GET", "/metrics")
     def metrics(self, request):
+        # The relay refreshes the outbox gauges only while it leads; read them at scrape
+        # time so every replica reports the current backlog and lag.
+        try:
+            backlog, oldest_age = backlog_of(self.store.db)
+            m.OUTBOX_BACKLOG.set(backlog)
+            m.OUTBOX_OLDEST_AGE.set(oldest_age)
+        except PyMongoError as exc:
+            log.warning("outbox backlog unavailable for /metrics: %s", exc)
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+    @rpc(expected_exceptions=ReplayError)
+    def replay_history(self, queue: str, types: list[str] | None = None) -> int:
+        """Republish this service's sent events, oldest first, into ``queue`` (see shared.replay)."""
+        return replay_outbox(self.store.db, self.store.settings.amqp_uri, queue, types=types)
 
     @api("GET", "/openapi.json")
     def openapi_json(self, request):

@@ -1,0 +1,87 @@
+"""Producer-side replay of a service's event log into one named queue.
+
+Sent outbox records stay in the producer's database as its event log (shared.outbox).
+A consumer that rebuilds a read model (reporting) or a subscriber that lost its queue
+asks each producer to republish that log, oldest first, straight into its own queue
+(default exchange, routing key = queue name), so no other subscriber sees the copies.
+The events keep their ids: an idempotent consumer that kept its processed-event records
+skips them; one that dropped its read model and those records applies them again.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Iterable
+
+from kombu import Connection, Producer
+from kombu.exceptions import ChannelError
+
+from shared.events.envelope import CONTENT_TYPE, encode
+from shared.store import OUTBOX
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+REPLAY_HEADER = "x-replayed"
+
+
+class ReplayError(RuntimeError):
+    """The replay cannot start or cannot continue (no such queue, broker returned a message)."""
+
+
+def _selector(types: Iterable[str] | None) -> dict:
+    query: dict = {"sent": True}
+    wanted = sorted(set(types or ()))
+    if wanted:
+        # A full CloudEvents type or the short name (the routing key) both select.
+        query["$or"] = [{"event.type": {"$in": wanted}}, {"routing_key": {"$in": wanted}}]
+    return query
+
+
+def replay_outbox(db, amqp_uri: str, queue: str, types: Iterable[str] | None = None,
+                  progress: Callable[[int], None] | None = None) -> int:
+    """Republish the sent outbox records of ``db`` in ``_id`` order to ``queue``.
+
+    ``types`` limits the replay to some events (full type or short name). Each message is
+    confirmed by the broker and published with ``mandatory=True``: a queue that disappears
+    half-way stops the replay with ``ReplayError`` instead of dropping events.
+    Returns the number of events republished.
+    """
+    query = _selector(types)
+    sent = 0
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=5,
+                    heartbeat=30) as conn:
+        channel = conn.channel()
+        try:
+            channel.queue_declare(queue, passive=True)
+        except ChannelError as exc:
+            raise ReplayError(f"queue {queue!r} does not exist; declare it before replaying ({exc})") from None
+        producer = Producer(conn.channel())
+        last_id = None
+        while True:
+            page_query = dict(query)
+            if last_id is not None:
+                page_query["_id"] = {"$gt": last_id}  # page by _id: a skip() would rescan the log
+            page = list(db[OUTBOX].find(page_query).sort("_id", 1).limit(PAGE_SIZE))
+            if not page:
+                break
+            for record in page:
+                _publish(producer, record["event"], queue)
+                sent += 1
+            last_id = page[-1]["_id"]
+            if progress is not None:
+                progress(sent)
+    log.info("replayed %d event(s) of %s into %s", sent, db.name, queue,
+             extra={"fields": {"queue": queue, "replayed": sent}})
+    return sent
+
+
+def _publish(producer: Producer, event: dict, queue: str) -> None:
+    try:
+        producer.publish(
+            encode(event), exchange="", routing_key=queue, mandatory=True, retry=False,
+            content_type=CONTENT_TYPE, content_encoding="utf-8", delivery_mode=2,
+            message_id=event["id"], type=event["type"],
+            headers={"ce_id": event["id"], "ce_type": event["type"],
+                     "correlation_id": event.get("correlationid") or "", REPLAY_HEADER: True})
+    except ChannelError as exc:
+        raise ReplayError(f"the broker refused event {event['id']} for queue {queue!r}: {exc}") from None

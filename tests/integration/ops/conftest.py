@@ -1,0 +1,47 @@
+"""Fixtures of the operations tests: one environment shared by the services under test
+and the `asn` CLI, exactly as an operator's shell and the deployed services share it."""
+from __future__ import annotations
+
+import socket
+import uuid
+
+import pytest
+
+from shared import topology
+from shared.config import SERVICES, load
+
+FAST = {"RETRY_DELAYS_MS": "50,100", "RETRY_MAX_ATTEMPTS": "2", "RELAY_POLL_INTERVAL_S": "0.1",
+        "MAX_WORKERS": "10"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def ops_env(service_env, monkeypatch) -> dict:
+    """The test's environment: its vhost, a fresh database prefix, free HTTP ports."""
+    env = {**service_env, **FAST, "MONGO_DB_PREFIX": f"{service_env['MONGO_DB_PREFIX']}{uuid.uuid4().hex[:6]}_"}
+    for service in SERVICES:  # never the default ports: other test runs use them
+        env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def start(container_factory, ops_env):
+    """Start a service class in-process, its broker topology declared first."""
+    def start(cls):
+        settings = load(cls.name)
+        topology.declare_service(settings, topology.subscriptions_of(cls.name, cls.__module__))
+        container = container_factory(cls, settings.nameko_config())
+        container.start()
+        return container
+    return start
+
+
+def url(service: str, path: str) -> str:
+    return f"http://{load(service).http_address}{path}"
