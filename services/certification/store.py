@@ -31,14 +31,21 @@ def create_indexes(db) -> None:
     certificates.create_index([("expired_notified_at", ASCENDING), ("valid_until", ASCENDING)])
 
 
+_known_counters: set[tuple[str, str]] = set()  # counters are never deleted: create each once per process
+
+
 def ensure_counter(db, name: str) -> None:
     """Create a counter outside any transaction, so concurrent first uses inside
     transactions only ever increment an existing document (a retryable write conflict)
     instead of racing two upserts (a duplicate-key error)."""
+    key = (db.name, name)
+    if key in _known_counters:
+        return
     try:
         db[COUNTERS].update_one({"_id": name}, {"$setOnInsert": {"seq": 0}}, upsert=True)
     except DuplicateKeyError:
         pass  # another replica created it first
+    _known_counters.add(key)
 
 
 def next_in_sequence(tx, name: str) -> int:

@@ -32,6 +32,8 @@ def test_a_passed_completion_issues_a_certificate_and_announces_it_as_a_cloudeve
     assert certificate["verification_url"] == data["verification_url"]
     listing = api.get("/certificates", params={"nip": "198503122010011002"}).json()
     assert listing["total"] == 1 and [c["id"] for c in listing["items"]] == [data["certificate_id"]]
+    paths = api.get("/openapi.json").json()["paths"]
+    assert {"/certificates/{certificate_id}/pdf", "/verify/{code}", "/credentials/verify"} <= set(paths)
 
 
 def test_the_same_completion_delivered_three_times_issues_one_certificate(start, settings, db, probe):

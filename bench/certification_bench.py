@@ -1,0 +1,144 @@
+"""Certification figures: issuing throughput under contention on the number sequence,
+verification time for known vs unknown codes, PDF rendering and credential signing.
+
+    python bench/certification_bench.py [--certificates 400] [--replicas 2] [--threads 4]
+
+Uses MONGO_URI if set, else starts a throw-away SecantusDB (secantusd-py). Prints numbers;
+asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared.config import load  # noqa: E402
+from shared.events import envelope, registry  # noqa: E402
+from shared.store import Store, connect, ensure_base_indexes  # noqa: E402
+from services.certification import config as certification_config  # noqa: E402
+from services.certification import domain, lifecycle, store as cert_store  # noqa: E402
+from services.certification.credential import Issuer, build_credential, load_signing_key, sign, verify_proof  # noqa: E402
+from services.certification.pdf import render_certificate  # noqa: E402
+
+
+def start_secantus() -> tuple[str, subprocess.Popen | None]:
+    if os.environ.get("MONGO_URI"):
+        return os.environ["MONGO_URI"], None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("secantusd-py")
+    proc = subprocess.Popen([str(exe), "--host", "127.0.0.1", "--port", str(port), "--storage-path", ":memory:"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.3).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return f"mongodb://127.0.0.1:{port}/?retryWrites=false", proc
+
+
+def completion_event(i: int) -> envelope.Event:
+    definition = registry.latest("enrollment", "completed")
+    data = {**definition.example, "enrolment_id": f"bench-{i}",
+            "participant": {**definition.example["participant"], "nip": f"1985031220100{i:05d}"}}
+    raw = envelope.new_event(definition, f"bench-{i}", data)
+    return envelope.parse(envelope.encode(raw))
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--certificates", type=int, default=400)
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="concurrent handlers per replica")
+    args = parser.parse_args()
+    uri, proc = start_secantus()
+    settings = replace(load("certification"), mongo_uri=uri, db_name=f"bench_{uuid.uuid4().hex[:6]}_certification")
+    config = certification_config.load()
+    try:
+        clients = [connect(settings) for _ in range(args.replicas)]
+        db = clients[0][settings.db_name]
+        ensure_base_indexes(db)
+        cert_store.create_indexes(db)
+        events = [completion_event(i) for i in range(args.certificates)]
+        work = list(enumerate(events))
+        lock = threading.Lock()
+
+        def handler(client):
+            store = Store(client, settings, consumer="certification.enrollment.completed")
+            while True:
+                with lock:
+                    if not work:
+                        return
+                    _, event = work.pop()
+                lifecycle.prepare_issue(store.db, event.data)
+                store.apply_once(event, lambda tx: lifecycle.issue_certificate(
+                    tx, event.data, config, "https://sertifikat.example", domain.utc_now()))
+
+        threads = [threading.Thread(target=handler, args=(c,)) for c in clients for _ in range(args.threads)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        seqs = sorted(c["seq"] for c in db.certificates.find({}, {"seq": 1}))
+        gapless = seqs == list(range(1, args.certificates + 1))
+        print(f"issue: {args.certificates} certificates by {args.replicas} replicas x {args.threads} handlers "
+              f"in {elapsed:.2f}s = {args.certificates / elapsed:.0f}/s; numbers 1..{seqs[-1]} gapless={gapless}")
+
+        codes = [c["verification_code"] for c in db.certificates.find({}, {"verification_code": 1}).limit(200)]
+        unknown = [domain.new_verification_code() for _ in codes]
+        for label, sample in (("known", codes), ("unknown", unknown)):
+            times = []
+            for code in sample * 3:
+                t0 = time.perf_counter()
+                certificate, successor = lifecycle.find_for_verification(db, code)
+                domain.verification_view(certificate, successor, domain.wib_date(domain.utc_now()), str)
+                times.append((time.perf_counter() - t0) * 1000)
+            print(f"verify {label:7s}: p50 {statistics.median(times):.2f} ms, p95 {percentile(times, 95):.2f} ms "
+                  f"({len(times)} lookups)")
+
+        certificate = db.certificates.find_one()
+        t0 = time.perf_counter()
+        for _ in range(20):
+            render_certificate(certificate, "https://sertifikat.example/verify/" + certificate["verification_code"], config)
+        print(f"pdf: {(time.perf_counter() - t0) / 20 * 1000:.1f} ms per certificate")
+        issuer = Issuer(load_signing_key(None), config.issuer_name, "https://sertifikat.example")
+        t0 = time.perf_counter()
+        for _ in range(200):
+            signed = sign(build_credential(certificate, issuer, "https://sertifikat.example/verify/x"), issuer,
+                          certificate["issued_at"])
+        t1 = time.perf_counter()
+        for _ in range(200):
+            verify_proof(signed, issuer.did)
+        t2 = time.perf_counter()
+        print(f"credential: sign {(t1 - t0) / 200 * 1000:.2f} ms, verify {(t2 - t1) / 200 * 1000:.2f} ms")
+        clients[0].drop_database(settings.db_name)
+        for c in clients:
+            c.close()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
