@@ -126,11 +126,11 @@ def _consume(channel, queue: str, expected: int, store: Store, cfg: ReportingCon
         idle_since = time.monotonic()
         taken += 1
         try:
-            event = parse(message.body, message.content_type)
+            event = parse(message.body, message.properties.get("content_type"))
         except MalformedEvent as exc:
             log.error("replayed message is malformed and skipped: %s", exc.reason)
             counts["malformed"] += 1
-            message.ack()
+            channel.basic_ack(message.delivery_tag)
             continue
         if (event.service, event.name) not in CONSUMED:
             counts["ignored"] += 1
@@ -138,7 +138,7 @@ def _consume(channel, queue: str, expected: int, store: Store, cfg: ReportingCon
             counts["applied"] += 1
         else:
             counts["duplicates"] += 1
-        message.ack()
+        channel.basic_ack(message.delivery_tag)
         if taken % 500 == 0:
             lease.acquire()
             log.info("rebuild progress: %d of %d events", taken, expected)
