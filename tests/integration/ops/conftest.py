@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from urllib.parse import quote
 
 import pytest
 
@@ -28,7 +29,19 @@ def ops_env(service_env, monkeypatch) -> dict:
         env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{free_port()}"
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    _delete_queues(env["AMQP_URI"])  # the vhost is shared by the module's tests: start empty
     return env
+
+
+def _delete_queues(amqp_uri: str) -> None:
+    from kombu import Connection
+
+    from shared.cli import management_get, vhost_of
+
+    names = [q["name"] for q in management_get(amqp_uri, f"queues/{quote(vhost_of(amqp_uri), safe='')}")]
+    with Connection(amqp_uri) as conn:
+        for name in names:
+            conn.channel().queue_delete(name)
 
 
 @pytest.fixture

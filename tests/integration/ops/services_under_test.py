@@ -58,6 +58,7 @@ class CertificationStandIn(ServiceBase):
     @reliable_handler("enrollment", "completed")
     def on_completed(self, event):
         participant = event.data["participant"]
+        self.store.db.deliveries.insert_one({"event_id": event.id, "enrolment_id": event.data["enrolment_id"]})
         if participant["name"] == "always-fail":
             raise RuntimeError("the certificate template is missing")
         if self.store.db.switches.find_one({"_id": "templates-missing"}):
