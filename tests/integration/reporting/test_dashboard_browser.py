@@ -1,0 +1,73 @@
+"""The dashboard in a real headless browser (Debian chromium + chromium-driver via selenium)."""
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from tests.integration.reporting import scenario
+from tests.integration.reporting.conftest import apply_directly, scenario_events
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,2000")
+
+
+@pytest.fixture
+def browser():
+    chromium = shutil.which("chromium")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.fail("the dashboard test needs Debian's `chromium` and `chromium-driver` "
+                    "(apt-get install -y chromium chromium-driver); not found on PATH")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def text(driver, css: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, css).text.strip()
+
+
+def test_the_dashboard_shows_the_seeded_figures_and_charts_and_filters_by_agency(start, settings, store, cfg, browser):
+    apply_directly(store, scenario_events(scenario.events()), cfg)
+    start(clock=lambda: datetime(2026, 7, 1, 3, 0, tzinfo=timezone.utc))
+    browser.get(f"http://{settings.http_address}/dashboard?year=2026")
+
+    assert "Dasbor Pengembangan Kompetensi ASN" in browser.title
+    assert text(browser, "#known-asn") == "9"
+    assert text(browser, "#met-target") == "2"
+    assert text(browser, "#met-rate") == "22,2%"
+    assert text(browser, "#average-jp") == "7,8"
+    assert text(browser, "#certificates-issued") == "2"
+    bars = {g.get_attribute("data-agency"): g.text for g in browser.find_elements(By.CSS_SELECTOR, "#compliance g.bar")}
+    assert set(bars) == {"DISKOMINFO", "SETDA", "DINKES"}
+    assert "10,7 JP · 1/3 ASN" in bars["SETDA"]
+    assert "Target 20 JP" in text(browser, "#compliance")
+    buckets = {g.get_attribute("data-bucket"): int(g.get_attribute("data-count"))
+               for g in browser.find_elements(By.CSS_SELECTOR, "#distribution g.bucket")}
+    assert buckets == scenario.DISTRIBUTION_2026
+    march = browser.find_element(By.CSS_SELECTOR, '#trend g.month[data-month="2026-03"]')
+    assert (march.get_attribute("data-completions"), march.get_attribute("data-certificates")) == ("4", "2")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "reporting-dashboard.png"))
+
+    Select(browser.find_element(By.ID, "agency")).select_by_value("SETDA")
+    browser.find_element(By.CSS_SELECTOR, "#filters button").click()
+    assert "agency=SETDA" in browser.current_url
+    assert text(browser, "#known-asn") == "3"
+    assert text(browser, "#met-target") == "1"
+    assert [r.get_attribute("data-agency") for r in browser.find_elements(By.CSS_SELECTOR, "#table tbody tr")] == \
+        ["SETDA"]
+    assert browser.save_screenshot(str(ARTIFACTS / "reporting-dashboard-setda.png"))
