@@ -1,0 +1,340 @@
+"""The local stack: RabbitMQ, SecantusDB and the four services as separate processes.
+
+    python -m deploy.launcher [run] [--demo]      (what `make run` does)
+
+``Stack`` is the same thing as a class, for end-to-end tests:
+
+    with Stack(mongo_uri=None, ports=free_ports(), log_dir=tmp_path) as stack:
+        requests.get(stack.url("enrollment") + "/programmes")
+        stack.kill("certification"); stack.restart("certification")
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import requests
+
+from deploy import rabbit
+from deploy.processes import free_port, port_open, spawn, stop, stop_all, tail, wait_until
+from deploy.secantus import SecantusError, SecantusServer
+from shared.config import DEFAULT_AMQP_URI, DEFAULT_PORTS, SERVICES
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / ".data"
+DEFAULT_DB_PREFIX = "asn_"
+RUNNER_MODULE = "shared.runner"
+# Settings the stack decides for its services; the same names inherited from the launcher's
+# environment (generic or per service) would point a service elsewhere.
+_MANAGED = ("AMQP_URI", "MONGO_URI", "MONGO_DB", "MONGO_DB_PREFIX", "HTTP_ADDRESS")
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def free_ports(services: Iterable[str] = SERVICES, host: str = "127.0.0.1") -> dict[str, int]:
+    """A free HTTP port for each service (for tests running beside a `make run`)."""
+    return {service: free_port(host) for service in services}
+
+
+class Stack:
+    """RabbitMQ (ensured), a store (embedded SecantusDB unless ``mongo_uri`` is given), and the services.
+
+    ``ports`` maps service to HTTP port (default 8001-8004). ``secantus_storage`` is where an
+    embedded SecantusDB keeps its data (':memory:' by default; a directory survives restarts),
+    ``secantus_port`` its port (None: a free one). ``extra_env`` is added to every service's
+    environment last, so it can override anything. Logs go to ``log_dir/<service>.log``.
+    """
+
+    def __init__(
+        self,
+        *,
+        mongo_uri: str | None = None,
+        amqp_uri: str = DEFAULT_AMQP_URI,
+        db_prefix: str = DEFAULT_DB_PREFIX,
+        services: Iterable[str] = SERVICES,
+        ports: Mapping[str, int] | None = None,
+        host: str = "127.0.0.1",
+        log_dir: str | Path = DATA_DIR / "logs",
+        secantus_storage: str | Path = ":memory:",
+        secantus_port: int | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        ready_timeout: float = 60.0,
+        declare_topology: bool = True,
+        python: str = sys.executable,
+    ) -> None:
+        self.services = tuple(services)
+        unknown = set(self.services) - set(SERVICES)
+        if unknown:
+            raise StackError(f"unknown service(s) {sorted(unknown)}; expected some of {SERVICES}")
+        self.mongo_uri = mongo_uri
+        self.amqp_uri = amqp_uri
+        self.db_prefix = db_prefix
+        self.host = host
+        self.ports = {s: (ports or {}).get(s, DEFAULT_PORTS[s]) for s in SERVICES}
+        self.log_dir = Path(log_dir)
+        self.extra_env = dict(extra_env or {})
+        self.ready_timeout = ready_timeout
+        self.declare_topology = declare_topology
+        self.python = python
+        self.secantus: SecantusServer | None = None
+        if mongo_uri is None:
+            self.secantus = SecantusServer(
+                storage_path=secantus_storage, host=host, port=secantus_port, log_path=self.log_dir / "secantus.log"
+            )
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    # --- where things are ------------------------------------------------------------
+
+    def url(self, service: str) -> str:
+        """The base URL of ``service``'s HTTP API, e.g. http://127.0.0.1:8001."""
+        return f"http://{self.host}:{self.ports[service]}"
+
+    def log_path(self, service: str) -> Path:
+        return self.log_dir / f"{service}.log"
+
+    def pid(self, service: str) -> int | None:
+        proc = self.procs.get(service)
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def running(self, service: str) -> bool:
+        return self.pid(service) is not None
+
+    @property
+    def store_uri(self) -> str:
+        return self.secantus.uri if self.secantus is not None else self.mongo_uri
+
+    def env_for(self, service: str) -> dict[str, str]:
+        """The environment ``service`` runs with."""
+        managed = set(_MANAGED) | {f"{s.upper()}_{name}" for s in SERVICES for name in _MANAGED}
+        env = {k: v for k, v in os.environ.items() if k not in managed}
+        env.update(
+            AMQP_URI=self.amqp_uri,
+            MONGO_URI=self.store_uri,
+            MONGO_DB_PREFIX=self.db_prefix,
+            PYTHONUNBUFFERED="1",
+        )
+        # Every service learns every address, so a service can link to or call another.
+        env.update({f"{s.upper()}_HTTP_ADDRESS": f"{self.host}:{self.ports[s]}" for s in SERVICES})
+        env.setdefault("PUBLIC_BASE_URL", self.url("certification"))
+        # The services import the project from the repository root, installed or not.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+        env.update(self.extra_env)
+        return env
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> "Stack":
+        """Ensure RabbitMQ, start the store, declare the topology, start every service and wait until ready."""
+        try:
+            rabbit.ensure_running(self.amqp_uri)
+            if self.secantus is not None:
+                self.secantus.start()
+            if self.declare_topology:
+                self._declare_topology()
+            for service in self.services:
+                self._spawn(service, append=False)
+            for service in self.services:
+                self.wait_ready(service)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM to every service, SIGKILL to those still up after ``timeout`` s, then stop the store."""
+        stop_all(list(self.procs.values()), timeout)
+        if self.secantus is not None:
+            self.secantus.stop()
+
+    def kill(self, service: str) -> None:
+        """SIGKILL ``service``: a crash, no graceful shutdown."""
+        proc = self._proc(service)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+    def terminate(self, service: str, timeout: float = 20.0) -> int | None:
+        """Stop ``service`` gracefully (SIGTERM); returns its exit code."""
+        return stop(self._proc(service), timeout)
+
+    def restart(self, service: str) -> None:
+        """Stop ``service`` gracefully if it runs, start it again and wait until it is ready."""
+        if self.running(service):
+            self.terminate(service)
+        self._spawn(service, append=True)
+        self.wait_ready(service)
+
+    def ready(self, service: str) -> bool:
+        try:
+            return requests.get(self.url(service) + "/health/ready", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def wait_ready(self, service: str, timeout: float | None = None) -> None:
+        """Wait until ``service`` answers 200 on /health/ready; raise with its log's tail if it does not."""
+        timeout = self.ready_timeout if timeout is None else timeout
+        proc = self._proc(service)
+        if wait_until(lambda: self.ready(service), timeout, alive=proc):
+            return
+        code = proc.poll()
+        state = f"exited with code {code}" if code is not None else f"was not ready within {timeout:.0f}s"
+        raise StackError(
+            f"{service} ({self.url(service)}/health/ready) {state}\n"
+            f"--- last lines of {self.log_path(service)} ---\n{tail(self.log_path(service))}"
+        )
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- internals -------------------------------------------------------------------
+
+    def _proc(self, service: str) -> subprocess.Popen:
+        if service not in self.procs:
+            raise StackError(f"{service} was never started in this stack (services: {', '.join(self.services)})")
+        return self.procs[service]
+
+    def _declare_topology(self) -> None:
+        # In a child with the services' environment, so it reads the settings they will read.
+        code = "import sys; from shared.topology import declare_all; declare_all(sys.argv[1])"
+        result = subprocess.run(
+            [self.python, "-c", code, self.amqp_uri],
+            env=self.env_for(self.services[0]), cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )
+        if result.returncode != 0:
+            output = (result.stderr or result.stdout).strip()
+            if "No module named 'shared.topology'" in output:
+                raise StackError("shared/topology.py is missing: it declares the exchanges and queues the services use")
+            raise StackError(f"declaring the RabbitMQ topology failed:\n{output[-4000:]}")
+
+    def _spawn(self, service: str, append: bool) -> None:
+        port = self.ports[service]
+        if port_open(self.host, port):
+            raise StackError(
+                f"cannot start {service}: {self.host}:{port} is already in use "
+                f"(another `make run`? set {service.upper()}_HTTP_ADDRESS or stop it)"
+            )
+        log = self.log_path(service)
+        if append:
+            with open(log, "a") as fh:
+                fh.write(f"\n--- restarted at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n")
+        self.procs[service] = spawn(
+            [self.python, "-m", RUNNER_MODULE, service], log_path=log, env=self.env_for(service), cwd=ROOT, append=append
+        )
+
+
+# --- command line ------------------------------------------------------------------------
+
+
+def _address_port(service: str) -> int:
+    address = os.environ.get(f"{service.upper()}_HTTP_ADDRESS")
+    return int(address.rsplit(":", 1)[1]) if address else DEFAULT_PORTS[service]
+
+
+def _print_table(stack: Stack, management: str | None) -> None:
+    rows = [("service", "url", "pid", "log")]
+    for service in stack.services:
+        rows.append((service, stack.url(service), str(stack.pid(service)), str(stack.log_path(service))))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    print()
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print()
+    if stack.secantus is not None:
+        where = stack.secantus.storage_path
+        print(f"store   {stack.store_uri}  (SecantusDB pid {stack.secantus.pid}, data in {where}, log {stack.secantus.log_path})")
+    else:
+        print(f"store   {stack.store_uri}")
+    print(f"broker  {stack.amqp_uri}" + (f"  (management {management}, guest/guest)" if management else ""))
+    print(f"databases  {', '.join(stack.db_prefix + s for s in stack.services)}")
+    print("\nCtrl-C stops everything.", flush=True)
+
+
+def _run_demo(stack: Stack) -> None:
+    if importlib.util.find_spec("deploy.demo") is None:
+        print("--demo: there is no demo scenario yet (deploy/demo.py)")
+        return
+    importlib.import_module("deploy.demo").run(stack)
+
+
+def _watch(stack: Stack) -> None:
+    """Block until a signal; say so once when a service exits by itself."""
+    reported: set[str] = set()
+    while True:
+        for service, proc in stack.procs.items():
+            if proc.poll() is not None and service not in reported:
+                reported.add(service)
+                print(f"{service} exited with code {proc.returncode}; see {stack.log_path(service)}", flush=True)
+        time.sleep(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.launcher", description="Run the whole platform locally.")
+    parser.add_argument("command", nargs="?", choices=["run"], default="run", help="run the stack (the default)")
+    parser.add_argument("--demo", action="store_true", help="play the demo scenario once the stack is up")
+    parser.add_argument("--mongo-uri", default=os.environ.get("MONGO_URI"),
+                        help="use this MongoDB instead of starting SecantusDB (default: $MONGO_URI)")
+    parser.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI") or DEFAULT_AMQP_URI,
+                        help="the broker (default: $AMQP_URI or the local RabbitMQ)")
+    parser.add_argument("--db-prefix", default=os.environ.get("MONGO_DB_PREFIX") or DEFAULT_DB_PREFIX)
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR,
+                        help="SecantusDB data (kept across runs) and logs (default: .data)")
+    parser.add_argument("--secantus-port", type=int, default=27017,
+                        help="port of the embedded SecantusDB (a free one if it is taken)")
+    args = parser.parse_args(argv)
+
+    secantus_port = args.secantus_port if not port_open("127.0.0.1", args.secantus_port) else None
+    stack = Stack(
+        mongo_uri=args.mongo_uri,
+        amqp_uri=args.amqp_uri,
+        db_prefix=args.db_prefix,
+        ports={s: _address_port(s) for s in SERVICES},
+        log_dir=args.data_dir / "logs",
+        secantus_storage=args.data_dir / "secantus",
+        secantus_port=secantus_port,
+    )
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    # SIGINT too: a shell starting us in the background would otherwise leave it ignored.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print("starting the stack ...", flush=True)
+    try:
+        stack.start()
+        management = None
+        try:
+            rabbit.ensure_management(args.amqp_uri, timeout=30)
+            management = rabbit.management_url(args.amqp_uri)
+        except rabbit.RabbitError as exc:
+            print(f"(RabbitMQ management API unavailable: {exc})")
+        _print_table(stack, management)
+        if args.demo:
+            _run_demo(stack)
+        _watch(stack)
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+    except (StackError, SecantusError, rabbit.RabbitError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
+        stack.stop()
+    print("stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
