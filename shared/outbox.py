@@ -150,7 +150,8 @@ class Relay:
             for record in returned:
                 metrics.EVENTS_UNROUTABLE.labels(record["event"]["type"]).inc()
                 log.warning("unroutable event returned by the broker: %s %s", record["event"]["type"],
-                            record["event"]["id"], extra={"event_id": record["event"]["id"]})
+                            record["event"]["id"], extra={"event_id": record["event"]["id"],
+                                                          "correlation_id": record["event"].get("correlationid")})
         for record in routed:
             metrics.EVENTS_PUBLISHED.labels(record["event"]["type"]).inc()
 
