@@ -21,12 +21,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def ops_env(service_env, monkeypatch) -> dict:
-    """The test's environment: its vhost, a fresh database prefix, free HTTP ports."""
+def fresh_env(service_env: dict) -> dict:
+    """The module's vhost and store with a fresh database prefix and free HTTP ports."""
     env = {**service_env, **FAST, "MONGO_DB_PREFIX": f"{service_env['MONGO_DB_PREFIX']}{uuid.uuid4().hex[:6]}_"}
     for service in SERVICES:  # never the default ports: other test runs use them
         env[f"{service.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    return env
+
+
+@pytest.fixture
+def ops_env(service_env, monkeypatch) -> dict:
+    """The test's environment, set in os.environ for the services and the CLI alike."""
+    env = fresh_env(service_env)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     _delete_queues(env["AMQP_URI"])  # the vhost is shared by the module's tests: start empty
@@ -56,5 +62,6 @@ def start(container_factory, ops_env):
     return start
 
 
-def url(service: str, path: str) -> str:
-    return f"http://{load(service).http_address}{path}"
+def url(service: str, path: str, env: dict | None = None) -> str:
+    address = env[f"{service.upper()}_HTTP_ADDRESS"] if env else load(service).http_address
+    return f"http://{address}{path}"
