@@ -190,7 +190,7 @@ class Dispatcher:
             log.info("delivery %s (%s) failed, retry at %s: %s", delivery["_id"], delivery["channel"],
                      update["next_attempt_at"], detail)
         elif status in ("failed", "undeliverable"):
-            log.warning("delivery %s (%s) %s: %s", delivery["_id"], delivery["channel"], status, detail)
+            log.warning("delivery %s (%s) not delivered: %s", delivery["_id"], delivery["channel"], detail)
         return status
 
     # -- operator digests ---------------------------------------------------------------
