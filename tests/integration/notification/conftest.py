@@ -40,10 +40,19 @@ def wib(*args) -> datetime:
 
 
 class MovableClock:
-    """The service's clock: tests set it to a night in WIB or move it past a reminder."""
+    """The service's clock: runs with real time from wherever a test sets it (a night in
+    WIB, the day before a programme), so back-off delays still elapse."""
 
     def __init__(self, now: datetime):
         self.now = now
+
+    @property
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self._offset
+
+    @now.setter
+    def now(self, value: datetime) -> None:
+        self._offset = value - datetime.now(timezone.utc)
 
     def __call__(self) -> datetime:
         return self.now
