@@ -166,7 +166,7 @@ def asn_contribution(doc: dict) -> dict:
     """An ASN counts once, in their current agency, from the year the platform first saw them."""
     if not doc.get("agency") or doc.get("first_seen_year") is None:
         return {}
-    return {("agency_years", f"{doc['first_seen_year']}|{doc['agency']}"): {"new_asn": 1}}
+    return {("agency_cohorts", f"{doc['first_seen_year']}|{doc['agency']}"): {"new_asn": 1}}
 
 
 def distribution_bucket(jp: int, bounds: tuple[int, ...]) -> str:
@@ -189,31 +189,36 @@ def bucket_labels(bounds: tuple[int, ...]) -> list[str]:
     return labels + [f"{low}+"]
 
 
-def slices_of(jp_by: dict) -> dict[str, int]:
-    """JP of one ASN-year per slice: all, per kind, per competency type, per kind×type."""
-    slices: dict[str, int] = defaultdict(int)
+def slices_of(jp_by: dict) -> dict[str, dict]:
+    """JP of one ASN-year per slice (all, per kind, per competency type, per kind×type), each
+    with its own breakdown by competency type and by kind."""
+    slices: dict[str, dict] = {}
     for key, jp in (jp_by or {}).items():
         if jp <= 0:
             continue
         kind, _, ctype = key.partition("|")
-        slices["all"] += jp
-        slices[f"k:{kind}"] += jp
-        slices[f"t:{ctype}"] += jp
-        slices[f"kt:{kind}:{ctype}"] += jp
-    return dict(slices)
+        for name in ("all", f"k:{kind}", f"t:{ctype}", f"kt:{kind}:{ctype}"):
+            s = slices.setdefault(name, {"jp": 0, "by_type": defaultdict(int), "by_kind": defaultdict(int)})
+            s["jp"] += jp
+            s["by_type"][ctype] += jp
+            s["by_kind"][kind] += jp
+    return slices
 
 
 def asn_year_contribution(doc: dict, cfg: ReportingConfig) -> dict:
+    """One small counter document per (year, agency, slice), so a compliance answer reads one
+    document per agency whatever the filter."""
     if not doc.get("agency"):
         return {}
-    fields: dict[str, int] = {}
-    for name, jp in slices_of(doc.get("jp_by")).items():
-        fields[f"s.{name}.asn"] = 1
-        fields[f"s.{name}.jp"] = jp
-        if jp >= cfg.jp_target:
-            fields[f"s.{name}.met"] = 1
-        fields[f"s.{name}.d.{distribution_bucket(jp, cfg.distribution_bounds)}"] = 1
-    return {("agency_years", f"{doc['year']}|{doc['agency']}"): fields} if fields else {}
+    out = {}
+    for name, s in slices_of(doc.get("jp_by")).items():
+        fields = {"asn": 1, "jp": s["jp"], f"d.{distribution_bucket(s['jp'], cfg.distribution_bounds)}": 1}
+        if s["jp"] >= cfg.jp_target:
+            fields["met"] = 1
+        fields.update({f"by_type.{t}": jp for t, jp in s["by_type"].items()})
+        fields.update({f"by_kind.{k}": jp for k, jp in s["by_kind"].items()})
+        out[("agency_years", f"{doc['year']}|{doc['agency']}|{name}")] = fields
+    return out
 
 
 # -- contribution bookkeeping ------------------------------------------------------------------
@@ -241,6 +246,9 @@ def difference(old: dict, new: dict) -> dict:
 def _on_insert(collection: str, _id: str) -> dict:
     left, _, right = _id.partition("|")
     if collection == "agency_years":
+        agency, _, slice_ = right.partition("|")
+        return {"year": int(left), "agency": agency, "slice": slice_}
+    if collection == "agency_cohorts":
         return {"year": int(left), "agency": right}
     if collection == "monthly":
         return {"month": left, "year": int(left[:4]), "agency": right}

@@ -32,20 +32,20 @@ def agency_name(code: str) -> str | None:
 
 
 def known_agency(rm: ReadModels, code: str) -> bool:
-    return code in reference_agencies() or rm.agency_years.find_one({"agency": code}, {"_id": 1}) is not None
+    return code in reference_agencies() or rm.agency_cohorts.find_one({"agency": code}, {"_id": 1}) is not None
 
 
 def _ratio(part: float, whole: float, digits: int = 4) -> float | None:
     return round(part / whole, digits) if whole else None
 
 
-def _agency_row(code: str, known: int, doc: dict | None, cfg: ReportingConfig, kind: str | None,
+def _agency_row(code: str, known: int, s: dict | None, cfg: ReportingConfig, kind: str | None,
                 ctype: str | None) -> dict:
-    slices = (doc or {}).get("s", {})
-    s = slices.get(slice_name(kind, ctype), {})
+    s = s or {}
     with_jp, met, jp_total = s.get("asn", 0), s.get("met", 0), s.get("jp", 0)
     distribution = {label: s.get("d", {}).get(label, 0) for label in bucket_labels(cfg.distribution_bounds)}
     distribution["0"] = max(known - with_jp, 0)
+    by_type, by_kind = s.get("by_type", {}), s.get("by_kind", {})
     return {
         "agency": code,
         "agency_name": agency_name(code),
@@ -57,10 +57,8 @@ def _agency_row(code: str, known: int, doc: dict | None, cfg: ReportingConfig, k
         "jp_total": jp_total,
         "average_jp": _ratio(jp_total, known, 2),
         "distribution": distribution,
-        "jp_by_competency_type": {t: slices.get(slice_name(kind, t), {}).get("jp", 0)
-                                  for t in COMPETENCY_TYPES if not ctype or t == ctype},
-        "jp_by_kind": {k: slices.get(slice_name(k, ctype), {}).get("jp", 0)
-                       for k in PROGRAMME_KINDS if not kind or k == kind},
+        "jp_by_competency_type": {t: by_type.get(t, 0) for t in COMPETENCY_TYPES if not ctype or t == ctype},
+        "jp_by_kind": {k: by_kind.get(k, 0) for k in PROGRAMME_KINDS if not kind or k == kind},
     }
 
 
@@ -76,11 +74,10 @@ def compliance(rm: ReadModels, cfg: ReportingConfig, year: int, agency: str | No
     if agency:
         query["agency"] = agency
     known: dict[str, int] = defaultdict(int)
-    this_year: dict[str, dict] = {}
-    for doc in rm.agency_years.find(query):
+    for doc in rm.agency_cohorts.find(query, {"agency": 1, "new_asn": 1, "_id": 0}):
         known[doc["agency"]] += doc.get("new_asn", 0)
-        if doc["year"] == year:
-            this_year[doc["agency"]] = doc
+    query = {"year": year, "slice": slice_name(kind, competency_type), **({"agency": agency} if agency else {})}
+    this_year = {doc["agency"]: doc for doc in rm.agency_years.find(query)}
     if agency:
         codes = [agency]
     else:

@@ -18,7 +18,8 @@ READ_MODELS = (
     "ledger_entries",  # JP ledger: one entry per credited enrolment
     "asns",            # per ASN: latest identity and agency, first seen
     "asn_years",       # per ASN and year: JP totals (pre-aggregated with the ledger entry)
-    "agency_years",    # per agency and year: counters for compliance
+    "agency_years",    # per year, agency and slice (all, kind, competency type): compliance counters
+    "agency_cohorts",  # per year and agency: ASN first seen that year (known ASN = running sum)
     "programme_stats",  # per programme: counters by enrolment status and result
     "monthly",         # per month and agency: completions and certificates
     "certificates",    # per certificate: state from certified/revoked/expiring/expired
@@ -82,7 +83,8 @@ def create_read_model_indexes(db, generation: int) -> None:
     rm.asns.create_index([("agency", ASCENDING)])
     rm.asn_years.create_index([("nip", ASCENDING), ("year", DESCENDING)])
     rm.asn_years.create_index([("year", ASCENDING), ("agency", ASCENDING)])
-    rm.agency_years.create_index([("year", ASCENDING), ("agency", ASCENDING)])
+    rm.agency_years.create_index([("year", ASCENDING), ("slice", ASCENDING), ("agency", ASCENDING)])
+    rm.agency_cohorts.create_index([("year", ASCENDING), ("agency", ASCENDING)])
     rm.monthly.create_index([("year", ASCENDING), ("agency", ASCENDING)])
     rm.certificates.create_index([("enrolment_id", ASCENDING)])
     rm.certificates.create_index([("nip", ASCENDING)])
