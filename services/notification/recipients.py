@@ -26,6 +26,11 @@ _LIST_SPLIT = re.compile(r"[|;,\s]+")
 CONTACT_FIELDS = ("id_kind", "name", "agency", "email", "phone", "whatsapp", "channels", "opt_outs")
 
 
+def _stored(now: datetime) -> datetime:
+    """``now`` at the store's millisecond precision, so an answer equals what a read returns."""
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
 def validate_recipient(nip: str, body: dict) -> dict:
     """The stored fields of a recipient from a request body; raises ValidationError/Invalid."""
     data = RecipientSchema().load(body)
@@ -45,6 +50,7 @@ def _same(existing: dict | None, fields: dict) -> bool:
 def put_recipient(db, nip: str, body: dict, now: datetime) -> tuple[str, dict]:
     """Create or replace one recipient; returns (created|updated|unchanged, record)."""
     fields = validate_recipient(nip, body)
+    now = _stored(now)
     existing = db[RECIPIENTS].find_one({"_id": nip})
     if _same(existing, fields):
         return "unchanged", existing
@@ -110,6 +116,7 @@ def _row_body(row: dict) -> dict:
 def bulk_put(db, raw: bytes, now: datetime) -> dict:
     """Register every valid row; per-row results. Sending the same file again is harmless."""
     results, writes, seen = [], [], {}
+    now = _stored(now)
     rows = parse_csv(raw)
     existing = {r["_id"]: r for r in db[RECIPIENTS].find(
         {"_id": {"$in": [(row.get("nip") or "").strip() for _, row in rows]}})}
@@ -151,6 +158,7 @@ def put_agency_contact(db, code: str, body: dict, now: datetime) -> tuple[str, d
     channels = data["channels"] or (["email"] if data["email"] else ["webhook"])
     fields = {"agency": code, "agency_name": known.name, "name": data["name"], "email": data["email"],
               "phone": data["phone"], "whatsapp": data["whatsapp"], "channels": list(dict.fromkeys(channels))}
+    now = _stored(now)
     existing = db[AGENCY_CONTACTS].find_one({"_id": code})
     if existing is not None and all(existing.get(k) == v for k, v in fields.items()):
         return "unchanged", existing
