@@ -1,12 +1,177 @@
-"""The enrollment service: nameko entrypoints only; they delegate to the domain modules."""
+"""The enrollment service: nameko entrypoints only; they delegate to app.Enrollment."""
 from __future__ import annotations
 
-from shared.openapi import OpenApi
+import shutil
+import tempfile
+
+from marshmallow import ValidationError
+from nameko.rpc import rpc
+from nameko.timer import timer
+from werkzeug.wrappers import Response
+
+from services.enrollment import bulk, config, store
+from services.enrollment.api import OPENAPI
+from services.enrollment.app import Enrollment
+from services.enrollment.domain import Actor
+from shared.errors import DomainError
+from shared.http import BadRequest, api, json_body
 from shared.service_base import ServiceBase
 from shared.store import Mongo
+
+SPOOL_IN_MEMORY = 4 * 1024 * 1024
+# Refusals the caller must handle; nameko passes them on without logging an error trace.
+EXPECTED = (DomainError, ValidationError)
+
+
+def actor_of(request) -> Actor | None:
+    """Who is calling; authentication (issue 9) will fill this in from the request."""
+    return None
+
+
+def csv_upload(request):
+    """The uploaded CSV as a binary file: a raw text/csv body or the first file of a form.
+
+    The body is spooled (memory, then disk) so the answer can stream while the file is
+    read, without the client and server each waiting for the other to read.
+    """
+    if request.mimetype == "multipart/form-data":
+        upload = next(iter(request.files.values()), None)
+        if upload is None:
+            raise BadRequest("the form carries no file; send the CSV as a file field or as a text/csv body")
+        source = upload.stream
+    else:
+        source = request.stream
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    shutil.copyfileobj(source, spool, 64 * 1024)
+    spool.seek(0)
+    return spool
+
+
+def stream_results(request, results) -> Response:
+    if request.args.get("format") == "csv" or request.accept_mimetypes.best == "text/csv":
+        return Response(bulk.csv_lines(results), mimetype="text/csv")
+    return Response(bulk.ndjson(results), mimetype="application/x-ndjson")
 
 
 class EnrollmentService(ServiceBase):
     name = "enrollment"
-    store = Mongo()
-    openapi = OpenApi("ASN enrollment service")
+    store = Mongo(indexes=store.create_indexes)
+    openapi = OPENAPI
+
+    def _app(self) -> Enrollment:
+        return Enrollment(self.store)
+
+    # -- HTTP: programmes --------------------------------------------------------------------
+    @api("POST", "/programmes")
+    def create_programme_http(self, request):
+        return self._app().create_programme(json_body(request), actor_of(request))
+
+    @api("GET", "/programmes")
+    def list_programmes_http(self, request):
+        return self._app().list_programmes(request.args)
+
+    @api("GET", "/programmes/<string:code>")
+    def get_programme_http(self, request, code):
+        return self._app().get_programme(code)
+
+    @api("PATCH", "/programmes/<string:code>")
+    def update_programme_http(self, request, code):
+        return self._app().update_programme(code, json_body(request), actor_of(request))
+
+    @api("POST", "/programmes/<string:code>/publish")
+    def publish_programme_http(self, request, code):
+        return self._app().publish_programme(code, actor_of(request))
+
+    @api("POST", "/programmes/<string:code>/cancel")
+    def cancel_programme_http(self, request, code):
+        return self._app().cancel_programme(code, json_body(request), actor_of(request))
+
+    # -- HTTP: enrolments --------------------------------------------------------------------
+    @api("POST", "/programmes/<string:code>/enrolments")
+    def enrol_http(self, request, code):
+        return self._app().enrol(code, json_body(request), request.headers.get("Idempotency-Key"),
+                                 actor_of(request))
+
+    @api("POST", "/programmes/<string:code>/enrolments/bulk", max_body=config.bulk_max_bytes())
+    def bulk_enrol_http(self, request, code):
+        return stream_results(request, self._app().bulk_enrol(code, csv_upload(request), actor_of(request)))
+
+    @api("POST", "/programmes/<string:code>/completions/bulk", max_body=config.bulk_max_bytes())
+    def bulk_complete_http(self, request, code):
+        return stream_results(request, self._app().bulk_complete(code, csv_upload(request), actor_of(request)))
+
+    @api("GET", "/enrolments")
+    def list_enrolments_http(self, request):
+        return self._app().list_enrolments(request.args)
+
+    @api("GET", "/enrolments/<string:enrolment_id>")
+    def get_enrolment_http(self, request, enrolment_id):
+        return self._app().get_enrolment(enrolment_id)
+
+    @api("POST", "/enrolments/<string:enrolment_id>/cancel")
+    def cancel_enrolment_http(self, request, enrolment_id):
+        body = json_body(request) if request.get_data(cache=True) else {}
+        return self._app().cancel_enrolment(enrolment_id, body, actor_of(request))
+
+    @api("POST", "/enrolments/<string:enrolment_id>/attendance")
+    def record_attendance_http(self, request, enrolment_id):
+        return self._app().record_attendance(enrolment_id, json_body(request), actor_of(request))
+
+    @api("POST", "/enrolments/<string:enrolment_id>/completion")
+    def complete_http(self, request, enrolment_id):
+        return self._app().complete(enrolment_id, json_body(request), actor_of(request))
+
+    # -- RPC: the same commands for other services and scripts -------------------------------
+    @rpc(expected_exceptions=EXPECTED)
+    def create_programme(self, programme: dict) -> dict:
+        return self._app().create_programme(programme)[1]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def update_programme(self, code: str, changes: dict) -> dict:
+        return self._app().update_programme(code, changes)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def publish_programme(self, code: str) -> dict:
+        return self._app().publish_programme(code)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def cancel_programme(self, code: str, reason: str) -> dict:
+        return self._app().cancel_programme(code, {"reason": reason})
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_programme(self, code: str) -> dict:
+        return self._app().get_programme(code)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_programmes(self, **filters) -> dict:
+        return self._app().list_programmes(filters)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def enrol(self, code: str, participant: dict, idempotency_key: str | None = None) -> dict:
+        return self._app().enrol(code, participant, idempotency_key)[1]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def cancel_enrolment(self, enrolment_id: str, reason: str | None = None, cancelled_by: str = "operator") -> dict:
+        return self._app().cancel_enrolment(enrolment_id, {"reason": reason, "cancelled_by": cancelled_by})
+
+    @rpc(expected_exceptions=EXPECTED)
+    def record_attendance(self, enrolment_id: str, attended: bool) -> dict:
+        return self._app().record_attendance(enrolment_id, {"attended": attended})
+
+    @rpc(expected_exceptions=EXPECTED)
+    def complete(self, enrolment_id: str, score: float | None = None, attended: bool | None = None) -> dict:
+        return self._app().complete(enrolment_id, {"score": score, "attended": attended})
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_enrolment(self, enrolment_id: str) -> dict:
+        return self._app().get_enrolment(enrolment_id)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_enrolments(self, **filters) -> dict:
+        return self._app().list_enrolments(filters)
+
+    # -- housekeeping ------------------------------------------------------------------------
+    @timer(interval=config.cascade_sweep_interval_s())
+    def finish_programme_cancellations(self):
+        """Completes cancellations interrupted by a crash (any replica may run it)."""
+        self._app().sweep_cascades()

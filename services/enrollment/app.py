@@ -1,0 +1,148 @@
+"""The enrollment commands and queries as the HTTP and RPC entrypoints call them.
+
+Input is validated with the API schemas, the domain does the work in a transaction, and
+the answer is dumped with the response schemas, so HTTP and RPC behave the same. Every
+command takes the ``Actor`` issuing it; authorisation (issue 9) will check it here.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable, Iterator
+
+from pymongo.errors import DuplicateKeyError
+
+from services.enrollment import bulk, config, domain, enrolments, programmes
+from services.enrollment.domain import Actor
+from services.enrollment.jp import load_rules
+from services.enrollment.schemas import (AttendanceSchema, CompletionSchema, EnrolmentCancelSchema,
+                                         EnrolmentQuery, EnrolmentSchema, ParticipantInputSchema,
+                                         ProgrammeCancelSchema, ProgrammeCreateSchema, ProgrammeQuery,
+                                         ProgrammeSchema, ProgrammeUpdateSchema)
+from services.enrollment.store import ENROLMENTS, PARTICIPANTS, PROGRAMMES, get_enrolment, get_programme, page, \
+    waitlist_position
+
+_programme = ProgrammeSchema()
+_enrolment = EnrolmentSchema()
+
+
+def programme_code(code: str) -> str:
+    return code.strip().upper()
+
+
+class Enrollment:
+    """One unit of work over the service's store (built per worker)."""
+
+    def __init__(self, store, clock: Callable[[], datetime] = domain.utc_now):
+        self.store = store
+        self.clock = clock
+
+    @property
+    def rules(self):
+        return load_rules(config.jp_rules_path())
+
+    # -- programmes ------------------------------------------------------------------------
+    def create_programme(self, body: dict, actor: Actor | None = None) -> tuple[int, dict]:
+        data = ProgrammeCreateSchema().load(body)
+        programme, created = programmes.create(self.store, data, self.rules, self.clock(), actor)
+        return (201 if created else 200), _programme.dump(programme)
+
+    def update_programme(self, code: str, body: dict, actor: Actor | None = None) -> dict:
+        changes = ProgrammeUpdateSchema().load(body)
+        return _programme.dump(programmes.update(self.store, programme_code(code), changes, self.rules,
+                                                 self.clock()))
+
+    def publish_programme(self, code: str, actor: Actor | None = None) -> dict:
+        return _programme.dump(programmes.publish(self.store, programme_code(code), self.clock()))
+
+    def cancel_programme(self, code: str, body: dict, actor: Actor | None = None) -> dict:
+        data = ProgrammeCancelSchema().load(body)
+        return _programme.dump(programmes.cancel(self.store, programme_code(code), data["reason"], self.clock(),
+                                                 actor))
+
+    def get_programme(self, code: str) -> dict:
+        return _programme.dump(get_programme(self.store.db, programme_code(code)))
+
+    def list_programmes(self, args: dict) -> dict:
+        q = ProgrammeQuery().load(args)
+        query = {k: q[k] for k in ("status", "kind", "competency_type") if k in q}
+        if "organiser" in q:
+            query["organisers"] = q["organiser"]
+        items, cursor, total = page(self.store.db[PROGRAMMES], query, q["limit"], q["cursor"])
+        return {"items": _programme.dump(items, many=True), "next_cursor": cursor, "total": total}
+
+    # -- enrolments ------------------------------------------------------------------------
+    def enrol(self, code: str, body: dict, idempotency_key: str | None = None,
+              actor: Actor | None = None) -> tuple[int, dict]:
+        given = ParticipantInputSchema().load(body)
+        code = programme_code(code)
+        known = self.store.db[PARTICIPANTS].find_one({"_id": given["nip"].strip()})
+        person = domain.resolve_participant(given, known)
+        request = enrolments.EnrolRequest(person, idempotency_key)
+        now = self.clock()
+        for attempt in range(3):
+            try:
+                [result] = self.store.transaction(lambda tx: enrolments.enrol_batch(tx, code, [request], now, actor))
+                break
+            except DuplicateKeyError:  # raced by the same ASN on another replica: read it back
+                if attempt == 2:
+                    raise
+        status = 200 if result.outcome == enrolments.UNCHANGED else 201
+        return status, self._present(result.enrolment)
+
+    def cancel_enrolment(self, enrolment_id: str, body: dict, actor: Actor | None = None) -> dict:
+        data = EnrolmentCancelSchema().load(body)
+        now = self.clock()
+        return self._present(self.store.transaction(lambda tx: enrolments.cancel(
+            tx, enrolment_id, data["reason"], data["cancelled_by"], now, actor)))
+
+    def record_attendance(self, enrolment_id: str, body: dict, actor: Actor | None = None) -> dict:
+        data = AttendanceSchema().load(body)
+        now = self.clock()
+        return self._present(self.store.transaction(
+            lambda tx: enrolments.record_attendance(tx, enrolment_id, data["attended"], now)))
+
+    def complete(self, enrolment_id: str, body: dict, actor: Actor | None = None) -> dict:
+        data = CompletionSchema().load(body)
+        now = self.clock()
+        enrolment, _ = self.store.transaction(
+            lambda tx: enrolments.complete(tx, enrolment_id, data["score"], data["attended"], now))
+        return self._present(enrolment)
+
+    def get_enrolment(self, enrolment_id: str) -> dict:
+        return self._present(get_enrolment(self.store.db, enrolment_id))
+
+    def list_enrolments(self, args: dict) -> dict:
+        q = EnrolmentQuery().load(args)
+        query = {}
+        if "programme" in q:
+            query["programme_code"] = programme_code(q["programme"])
+        if "nip" in q:
+            query["nip"] = q["nip"]
+        if "status" in q:
+            query["status"] = q["status"]
+        if "agency" in q:
+            query["participant.agency"] = q["agency"].upper()
+        items, cursor, total = page(self.store.db[ENROLMENTS], query, q["limit"], q["cursor"])
+        return {"items": [self._present(e) for e in items], "next_cursor": cursor, "total": total}
+
+    def _present(self, enrolment: dict) -> dict:
+        return _enrolment.dump({**enrolment, "waitlist_position": waitlist_position(self.store.db, enrolment)})
+
+    # -- bulk ------------------------------------------------------------------------------
+    def bulk_enrol(self, code: str, stream, actor: Actor | None = None) -> Iterator[dict]:
+        """Checks the programme and the header now (errors answer at once), then streams."""
+        code = programme_code(code)
+        domain.check_can_enrol(get_programme(self.store.db, code), self.clock())
+        rows = bulk.read_rows(stream, bulk.ENROLMENT_COLUMNS)
+        return bulk.with_summary(bulk.enrol_rows(self.store, code, rows, config.bulk_chunk_rows(), self.clock,
+                                                 actor))
+
+    def bulk_complete(self, code: str, stream, actor: Actor | None = None) -> Iterator[dict]:
+        code = programme_code(code)
+        get_programme(self.store.db, code)
+        rows = bulk.read_rows(stream, bulk.COMPLETION_COLUMNS)
+        return bulk.with_summary(bulk.complete_rows(self.store, code, rows, config.bulk_chunk_rows(), self.clock))
+
+    # -- housekeeping ----------------------------------------------------------------------
+    def sweep_cascades(self) -> int:
+        return programmes.sweep_cascades(self.store, self.clock())

@@ -1,0 +1,279 @@
+"""Business rules of enrolment: plain functions on plain dicts, no nameko, no pymongo.
+
+Documents are the dicts stored in the ``programmes``, ``participants`` and ``enrolments``
+collections (see store.py); the command modules load them, ask these rules, and write.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from shared import nip as nip_rules
+from shared.errors import Conflict, Invalid
+from shared.reference import agencies
+
+# Programme lifecycle: draft -> published -> cancelled (a draft may be cancelled too).
+DRAFT, PUBLISHED, CANCELLED = "draft", "published", "cancelled"
+PROGRAMME_STATUSES = (DRAFT, PUBLISHED, CANCELLED)
+
+# Enrolment lifecycle: waitlisted -> enrolled -> completed; enrolled/waitlisted -> cancelled.
+ENROLLED, WAITLISTED, COMPLETED, ENROLMENT_CANCELLED = "enrolled", "waitlisted", "completed", "cancelled"
+ENROLMENT_STATUSES = (ENROLLED, WAITLISTED, COMPLETED, ENROLMENT_CANCELLED)
+ACTIVE = (ENROLLED, WAITLISTED)
+
+# Kinds where being there is the achievement: attendance alone passes (no exam).
+ATTENDANCE_KINDS = ("seminar", "lokakarya")
+SPEAKER_KINDS = ("seminar", "lokakarya")
+CANCELLED_BY = ("participant", "operator")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who issues a command. Authorisation (issue 9) will check it; today it is recorded."""
+
+    role: str = "system"  # later: admin, operator, participant
+    agency: str | None = None
+    nip: str | None = None
+
+    @classmethod
+    def system(cls) -> "Actor":
+        return cls()
+
+    def as_dict(self) -> dict:
+        return {"role": self.role, "agency": self.agency, "nip": self.nip}
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(value: datetime | None) -> str | None:
+    """RFC 3339 UTC with ``Z``, as events and the API carry times."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # pymongo without tz_aware: stored values are UTC
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+# -- programmes ---------------------------------------------------------------------------
+
+def check_programme(p: dict) -> None:
+    """Rules across fields of a programme (the schema checks each field alone)."""
+    if p.get("duration_minutes") is not None and p.get("duration_days") is not None:
+        raise Invalid("give duration_minutes or duration_days, not both", field="duration_days")
+    if p["starts_at"] >= p["ends_at"]:
+        raise Invalid("ends_at must be after starts_at", field="ends_at")
+    if p["enrolment_opens_at"] >= p["enrolment_closes_at"]:
+        raise Invalid("enrolment_closes_at must be after enrolment_opens_at", field="enrolment_closes_at")
+    if p["enrolment_closes_at"] > p["ends_at"]:
+        raise Invalid("enrolment must close by the end of the programme (ends_at)", field="enrolment_closes_at")
+    if len(set(p["organisers"])) != len(p["organisers"]):
+        raise Invalid("organisers are listed twice", field="organisers")
+    if p["speakers"] and p["kind"] not in SPEAKER_KINDS:
+        raise Invalid(f"speakers (narasumber) belong to {' and '.join(SPEAKER_KINDS)} programmes, "
+                      f"not {p['kind']}", field="speakers")
+    if p["certificate_validity_months"] is not None and not p["grants_certificate"]:
+        raise Invalid("certificate_validity_months needs grants_certificate", field="certificate_validity_months")
+    if p["certification_line"] is not None and not p["grants_certificate"]:
+        raise Invalid("certification_line needs grants_certificate", field="certification_line")
+
+
+def check_publishable(p: dict) -> None:
+    """What a programme must have before ASN can enrol in it."""
+    if p["kind"] in SPEAKER_KINDS and not p["speakers"]:
+        raise Invalid(f"a {p['kind']} lists its speakers (narasumber) before it is published", field="speakers")
+    if p["kind"] == "sertifikasi" and p["passing_score"] is None:
+        raise Invalid("a sertifikasi programme needs a passing_score before it is published",
+                      field="passing_score")
+
+
+def window_open(p: dict, now: datetime) -> bool:
+    return as_utc(p["enrolment_opens_at"]) <= now <= as_utc(p["enrolment_closes_at"])
+
+
+def check_can_enrol(p: dict, now: datetime) -> None:
+    if p["status"] != PUBLISHED:
+        raise Conflict(f"programme {p['_id']} is {p['status']}, not open for enrolment", field="programme")
+    if now < as_utc(p["enrolment_opens_at"]):
+        raise Conflict(f"enrolment in {p['_id']} opens at {iso(p['enrolment_opens_at'])}",
+                       field="programme", opens_at=iso(p["enrolment_opens_at"]))
+    if now > as_utc(p["enrolment_closes_at"]):
+        raise Conflict(f"enrolment in {p['_id']} closed at {iso(p['enrolment_closes_at'])}",
+                       field="programme", closed_at=iso(p["enrolment_closes_at"]))
+
+
+def promotes_waitlist(p: dict, now: datetime) -> bool:
+    """A freed seat goes to the waitlist while the programme runs or is still to come."""
+    return p["status"] == PUBLISHED and now < as_utc(p["ends_at"])
+
+
+def programme_snapshot(p: dict) -> dict:
+    """The programme as every event carries it (shared/events/common.py ProgrammeSnapshot)."""
+    return {
+        "code": p["_id"], "title": p["title"], "kind": p["kind"], "competency_type": p["competency_type"],
+        "jp": p["jp"], "organisers": list(p["organisers"]), "speakers": list(p["speakers"]),
+        "starts_at": iso(p["starts_at"]), "ends_at": iso(p["ends_at"]), "location": p.get("location"),
+        "grants_certificate": p["grants_certificate"],
+        "certificate_validity_months": p.get("certificate_validity_months"),
+        "certification_line": p.get("certification_line"),
+    }
+
+
+def programme_state_event(p: dict) -> dict:
+    """Data of programme_published / programme_updated: the full state consumers keep."""
+    return {"programme": programme_snapshot(p), "capacity": p["capacity"],
+            "enrolment_opens_at": iso(p["enrolment_opens_at"]),
+            "enrolment_closes_at": iso(p["enrolment_closes_at"]), "passing_score": p.get("passing_score")}
+
+
+# -- participants -------------------------------------------------------------------------
+
+def resolve_participant(given: dict, known: dict | None, today=None) -> dict:
+    """The participant record for an enrolment request.
+
+    ``given``: nip, optional id_kind (``nip``/``ni_pppk``; told apart when absent), name,
+    agency (OPD code), position. ``known``: the stored participant, whose details fill what
+    the request leaves out (enrol a known ASN by NIP alone); what the request gives wins.
+    """
+    identifier = (given.get("nip") or "").strip()
+    parsed = nip_rules.validate(identifier, given.get("id_kind") or "auto", field="nip", today=today)
+    known = known or {}
+    name = (given.get("name") or "").strip() or known.get("name")
+    if not name:
+        raise Invalid("name is required for an ASN not enrolled before", field="name")
+    agency = (given.get("agency") or "").strip().upper() or known.get("agency")
+    if not agency:
+        raise Invalid("agency (OPD code) is required for an ASN not enrolled before", field="agency")
+    opd = agencies().get(agency)
+    if opd is None:
+        raise Invalid(f"agency {agency!r} is not an OPD of Kota Bukittinggi", field="agency")
+    position = (given.get("position") or "").strip() or known.get("position")
+    return {"_id": parsed.identifier, "id_kind": parsed.kind, "name": name, "agency": opd.code,
+            "agency_name": opd.name, "position": position,
+            "birth_date": parsed.birth_date.isoformat(), "gender": parsed.gender}
+
+
+def participant_snapshot(participant: dict) -> dict:
+    return {"nip": participant["_id"] if "_id" in participant else participant["nip"],
+            "id_kind": participant["id_kind"], "name": participant["name"], "agency": participant["agency"],
+            "agency_name": participant.get("agency_name"), "position": participant.get("position")}
+
+
+def participant_changed(stored: dict | None, resolved: dict) -> bool:
+    if stored is None:
+        return True
+    return any(stored.get(k) != resolved.get(k) for k in ("id_kind", "name", "agency", "agency_name", "position"))
+
+
+# -- enrolment ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Seat:
+    status: str  # enrolled or waitlisted
+    position: int | None  # waitlist position at arrival
+
+
+def allocate_seat(capacity: int, seats_taken: int, waitlisted: int) -> Seat:
+    """A seat while there is one, else the end of the waitlist (arrival order)."""
+    if seats_taken < capacity:
+        return Seat(ENROLLED, None)
+    return Seat(WAITLISTED, waitlisted + 1)
+
+
+def check_cancellable(enrolment: dict) -> None:
+    if enrolment["status"] == COMPLETED:
+        raise Conflict(f"enrolment {enrolment['_id']} is completed and can no longer be cancelled",
+                       field="status")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: str  # passed, failed, no_show
+    passed: bool
+    attended: bool
+    score: float | None
+    jp_earned: int
+
+    def as_fields(self) -> dict:
+        return {"result": self.result, "passed": self.passed, "attended": self.attended,
+                "score": self.score, "jp_earned": self.jp_earned}
+
+
+def completion_outcome(p: dict, enrolment: dict, score: float | None = None,
+                       attended: bool | None = None) -> Outcome:
+    """Pass, fail or no-show for one enrolment, and the JP it earns.
+
+    Attendance defaults to what was recorded earlier, and a score implies attendance.
+    Seminars and workshops pass on attendance; other programmes with a passing score pass
+    on a score at or above it; programmes without one pass on attendance.
+    """
+    if attended is None:
+        attended = enrolment.get("attended")
+    if attended is None and score is not None:
+        attended = True
+    if attended is None:
+        raise Invalid("give a score or attended (true/false) to complete an enrolment", field="attended")
+    if not attended:
+        if score is not None:
+            raise Invalid("a participant who did not attend has no score", field="score")
+        return Outcome("no_show", False, False, None, 0)
+    if p["kind"] in ATTENDANCE_KINDS or p.get("passing_score") is None:
+        passed = True
+    else:
+        if score is None:
+            raise Invalid(f"a score is required: {p['_id']} has a passing score of {p['passing_score']:g}",
+                          field="score")
+        passed = score >= p["passing_score"]
+    return Outcome("passed" if passed else "failed", passed, True, score, p["jp"] if passed else 0)
+
+
+def check_completable(p: dict, enrolment: dict, now: datetime) -> None:
+    if enrolment["status"] != ENROLLED:
+        raise Conflict(f"enrolment {enrolment['_id']} is {enrolment['status']}; only an enrolled "
+                       f"participant can be completed", field="status")
+    if now < as_utc(p["starts_at"]):
+        raise Conflict(f"programme {p['_id']} starts at {iso(p['starts_at'])}; nothing to complete yet",
+                       field="programme")
+
+
+def same_outcome(enrolment: dict, outcome: Outcome) -> bool:
+    return all(enrolment.get(k) == v for k, v in outcome.as_fields().items())
+
+
+# -- values in operators' CSV files -------------------------------------------------------
+
+_TRUE = {"1", "true", "ya", "y", "yes", "hadir"}
+_FALSE = {"0", "false", "tidak", "t", "no", "n", "tidak hadir", "absen"}
+
+
+def parse_attended(text: str | None) -> bool | None:
+    """``ya``/``hadir``/``1``/``true`` or ``tidak``/``tidak hadir``/``0``/``false``; blank is unknown."""
+    value = (text or "").strip().lower()
+    if not value:
+        return None
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise Invalid(f"attended {text!r} is not ya/tidak (or true/false, 1/0)", field="attended")
+
+
+def parse_score(text: str | None) -> float | None:
+    """A score 0-100; a decimal comma (``86,5``, as Indonesian spreadsheets write it) is accepted."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    try:
+        score = float(value.replace(",", "."))
+    except ValueError:
+        raise Invalid(f"score {text!r} is not a number", field="score") from None
+    if not 0 <= score <= 100:
+        raise Invalid(f"score {score:g} is outside 0-100", field="score")
+    return score

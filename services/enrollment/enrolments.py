@@ -1,0 +1,314 @@
+"""Enrolment commands: enrol, cancel, attendance, completion, waitlist promotion.
+
+Each function runs inside ``store.transaction`` (it gets the ``Tx``), so it may run more
+than once and has no effect outside the store. Every change that affects seats first
+updates the programme document: concurrent transactions on one programme (two replicas,
+fifty requests) then conflict on it and retry one after another, which keeps the capacity
+exact and makes ``arrival`` the commit order (see docs/decisions/0010).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bson import ObjectId
+from pymongo import ASCENDING, ReplaceOne, ReturnDocument, UpdateOne
+
+from services.enrollment import domain
+from services.enrollment.domain import ENROLLED, WAITLISTED, Actor
+from services.enrollment.store import ENROLMENTS, PARTICIPANTS, PROGRAMMES, get_enrolment, get_programme
+from shared.errors import Conflict, DomainError, NotFound
+
+CREATED, REACTIVATED, UNCHANGED, COMPLETED_NOW = "created", "reactivated", "unchanged", "completed"
+
+_COMPLETION_FIELDS = ("result", "passed", "score", "jp_earned", "completed_at")
+
+
+@dataclass
+class EnrolRequest:
+    participant: dict  # a resolved participant record (domain.resolve_participant)
+    idempotency_key: str | None = None
+
+
+@dataclass
+class EnrolResult:
+    enrolment: dict
+    outcome: str  # created, reactivated or unchanged
+
+
+def enrol_batch(tx, code: str, requests: list[EnrolRequest], now: datetime,
+                actor: Actor | None = None) -> list[EnrolResult]:
+    """Enrol each participant into programme ``code``, in list order; one result per request.
+
+    An ASN already enrolled or waitlisted gets the existing enrolment back (a retry is not a
+    duplicate); a cancelled one is enrolled again at the end of the queue, unless the request
+    carries the idempotency key of the enrolment that was cancelled (a late retry).
+    """
+    actor = actor or Actor.system()
+    nips = [r.participant["_id"] for r in requests]
+    existing = {e["nip"]: e for e in tx.db[ENROLMENTS].find(
+        {"programme_code": code, "nip": {"$in": nips}}, session=tx.session)}
+    results: list[EnrolResult | None] = [None] * len(requests)
+    fresh: list[int] = []
+    claimed: dict[str, int] = {}
+    for i, request in enumerate(requests):
+        nip = request.participant["_id"]
+        current = existing.get(nip)
+        if nip in claimed:  # the same ASN twice in one batch: the first row decides
+            continue
+        if current is not None and (current["status"] != domain.ENROLMENT_CANCELLED or (
+                request.idempotency_key and current.get("idempotency_key") == request.idempotency_key)):
+            results[i] = EnrolResult(current, UNCHANGED)
+            continue
+        claimed[nip] = i
+        fresh.append(i)
+
+    if fresh:
+        # The first write: losers of a race on this programme conflict here and retry.
+        programme = tx.db[PROGRAMMES].find_one_and_update(
+            {"_id": code}, {"$inc": {"arrivals": len(fresh)}}, return_document=ReturnDocument.AFTER,
+            session=tx.session)
+        if programme is None:
+            raise NotFound(f"programme {code} not found", field="code")
+        domain.check_can_enrol(programme, now)
+        first_arrival = programme["arrivals"] - len(fresh) + 1
+        seats_taken, waitlisted = programme["seats_taken"], programme["waitlisted"]
+        snapshot = domain.programme_snapshot(programme)
+        inserts, participants = [], {}
+        for n, i in enumerate(fresh):
+            request = requests[i]
+            person = request.participant
+            seat = domain.allocate_seat(programme["capacity"], seats_taken, waitlisted)
+            if seat.status == ENROLLED:
+                seats_taken += 1
+            else:
+                waitlisted += 1
+            fields = {
+                "programme_code": code, "nip": person["_id"], "participant": domain.participant_snapshot(person),
+                "status": seat.status, "arrival": first_arrival + n,
+                "enrolled_at": now if seat.status == ENROLLED else None,
+                "waitlisted_at": now if seat.status == WAITLISTED else None,
+                "waitlist_position_at_arrival": seat.position, "promoted_from_waitlist": False,
+                "attended": None, "attendance_recorded_at": None,
+                "cancelled_at": None, "cancel_reason": None, "cancelled_by": None,
+                **{k: None for k in _COMPLETION_FIELDS},
+                "idempotency_key": request.idempotency_key, "enrolled_by": actor.as_dict(), "updated_at": now,
+            }
+            previous = existing.get(person["_id"])
+            if previous is not None:
+                enrolment = {**previous, **fields}
+                tx.db[ENROLMENTS].update_one(
+                    {"_id": previous["_id"]},
+                    {"$set": fields, "$push": {"history": _history(previous, now)}}, session=tx.session)
+                outcome = REACTIVATED
+            else:
+                enrolment = {"_id": str(ObjectId()), **fields, "created_at": now, "history": []}
+                inserts.append(enrolment)
+                outcome = CREATED
+            participants[person["_id"]] = person
+            results[i] = EnrolResult(enrolment, outcome)
+            _emit_seat(tx, enrolment, snapshot, seat.position, promoted=False, now=now)
+        if inserts:
+            tx.db[ENROLMENTS].insert_many(inserts, ordered=True, session=tx.session)
+        tx.db[PROGRAMMES].update_one(
+            {"_id": code}, {"$set": {"seats_taken": seats_taken, "waitlisted": waitlisted, "updated_at": now}},
+            session=tx.session)
+        _save_participants(tx, participants, now)
+
+    for nip, i in claimed.items():  # later duplicates within the batch point at the first row's enrolment
+        for j, request in enumerate(requests):
+            if results[j] is None and request.participant["_id"] == nip:
+                results[j] = EnrolResult(results[i].enrolment, UNCHANGED)
+    return results  # type: ignore[return-value]
+
+
+def _save_participants(tx, participants: dict[str, dict], now: datetime) -> None:
+    if not participants:
+        return
+    stored = {p["_id"]: p for p in tx.db[PARTICIPANTS].find({"_id": {"$in": list(participants)}},
+                                                             session=tx.session)}
+    writes = [ReplaceOne({"_id": nip}, {**person, "updated_at": now}, upsert=True)
+              for nip, person in participants.items() if domain.participant_changed(stored.get(nip), person)]
+    if writes:
+        tx.db[PARTICIPANTS].bulk_write(writes, ordered=False, session=tx.session)
+
+
+def _history(previous: dict, now: datetime) -> dict:
+    return {"status": previous["status"], "arrival": previous.get("arrival"),
+            "cancelled_at": previous.get("cancelled_at"), "cancel_reason": previous.get("cancel_reason"),
+            "cancelled_by": previous.get("cancelled_by"), "replaced_at": now}
+
+
+def _emit_seat(tx, enrolment: dict, snapshot: dict, position: int | None, promoted: bool, now: datetime) -> None:
+    base = {"enrolment_id": enrolment["_id"], "programme": snapshot, "participant": enrolment["participant"]}
+    if enrolment["status"] == ENROLLED:
+        tx.emit("enrolled", enrolment["_id"], {**base, "enrolled_at": domain.iso(now),
+                                               "promoted_from_waitlist": promoted})
+    else:
+        tx.emit("waitlisted", enrolment["_id"], {**base, "position": position, "waitlisted_at": domain.iso(now)})
+
+
+def promote_waitlisted(tx, programme: dict, seats: int, now: datetime) -> list[dict]:
+    """Give up to ``seats`` free seats to the waitlist, first come first served.
+
+    The caller has already written the programme document in this transaction (it holds it).
+    """
+    if seats <= 0 or programme["waitlisted"] <= 0 or not domain.promotes_waitlist(programme, now):
+        return []
+    promoted = list(tx.db[ENROLMENTS].find(
+        {"programme_code": programme["_id"], "status": WAITLISTED}, session=tx.session,
+    ).sort("arrival", ASCENDING).limit(seats))
+    if not promoted:
+        return []
+    snapshot = domain.programme_snapshot(programme)
+    for enrolment in promoted:
+        enrolment.update(status=ENROLLED, enrolled_at=now, promoted_from_waitlist=True, updated_at=now)
+        tx.db[ENROLMENTS].update_one(
+            {"_id": enrolment["_id"], "status": WAITLISTED},
+            {"$set": {"status": ENROLLED, "enrolled_at": now, "promoted_from_waitlist": True, "updated_at": now}},
+            session=tx.session)
+        _emit_seat(tx, enrolment, snapshot, None, promoted=True, now=now)
+    tx.db[PROGRAMMES].update_one(
+        {"_id": programme["_id"]}, {"$inc": {"seats_taken": len(promoted), "waitlisted": -len(promoted)}},
+        session=tx.session)
+    return promoted
+
+
+def cancel(tx, enrolment_id: str, reason: str, cancelled_by: str, now: datetime,
+           actor: Actor | None = None) -> dict:
+    """Cancel an enrolment or waitlist place; a freed seat goes to the first on the waitlist."""
+    enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
+    if enrolment["status"] == domain.ENROLMENT_CANCELLED:
+        return enrolment  # a retry
+    domain.check_cancellable(enrolment)
+    previous = enrolment["status"]
+    counter = "seats_taken" if previous == ENROLLED else "waitlisted"
+    programme = tx.db[PROGRAMMES].find_one_and_update(
+        {"_id": enrolment["programme_code"]}, {"$inc": {counter: -1}, "$set": {"updated_at": now}},
+        return_document=ReturnDocument.AFTER, session=tx.session)
+    _cancel_one(tx, enrolment, programme, reason, cancelled_by, now, actor)
+    if previous == ENROLLED:
+        promote_waitlisted(tx, programme, programme["capacity"] - programme["seats_taken"], now)
+    return enrolment
+
+
+def _cancel_one(tx, enrolment: dict, programme: dict, reason: str, cancelled_by: str, now: datetime,
+                actor: Actor | None) -> None:
+    previous = enrolment["status"]
+    changes = {"status": domain.ENROLMENT_CANCELLED, "cancelled_at": now, "cancel_reason": reason,
+               "cancelled_by": cancelled_by, "cancelled_by_actor": (actor or Actor.system()).as_dict(),
+               "updated_at": now}
+    tx.db[ENROLMENTS].update_one({"_id": enrolment["_id"], "status": previous}, {"$set": changes},
+                                 session=tx.session)
+    enrolment.update(changes)
+    tx.emit("cancelled", enrolment["_id"], {
+        "enrolment_id": enrolment["_id"], "programme": domain.programme_snapshot(programme),
+        "participant": enrolment["participant"], "previous_status": previous, "reason": reason,
+        "cancelled_by": cancelled_by, "cancelled_at": domain.iso(now)})
+
+
+def cancel_all_of_programme(tx, programme_code: str, reason: str, now: datetime, limit: int) -> int:
+    """Cancel up to ``limit`` active enrolments of a cancelled programme; how many were cancelled."""
+    programme = tx.db[PROGRAMMES].find_one_and_update(
+        {"_id": programme_code}, {"$set": {"updated_at": now}}, return_document=ReturnDocument.AFTER,
+        session=tx.session)
+    active = list(tx.db[ENROLMENTS].find(
+        {"programme_code": programme_code, "status": {"$in": list(domain.ACTIVE)}}, session=tx.session,
+    ).sort("arrival", ASCENDING).limit(limit))
+    taken = sum(1 for e in active if e["status"] == ENROLLED)
+    for enrolment in active:
+        _cancel_one(tx, enrolment, programme, reason, "programme_cancelled", now, None)
+    tx.db[PROGRAMMES].update_one(
+        {"_id": programme_code},
+        {"$inc": {"seats_taken": -taken, "waitlisted": -(len(active) - taken)},
+         "$set": {"cascade_pending": len(active) == limit}}, session=tx.session)
+    return len(active)
+
+
+def record_attendance(tx, enrolment_id: str, attended: bool, now: datetime) -> dict:
+    enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
+    if enrolment["status"] == domain.COMPLETED:
+        if enrolment.get("attended") == attended:
+            return enrolment
+        raise Conflict(f"enrolment {enrolment_id} is completed as {enrolment['result']}; "
+                       f"its attendance can no longer change", field="attended")
+    if enrolment["status"] != ENROLLED:
+        raise Conflict(f"enrolment {enrolment_id} is {enrolment['status']}; attendance is recorded "
+                       f"for enrolled participants", field="status")
+    programme = get_programme(tx.db, enrolment["programme_code"], session=tx.session)
+    if now < domain.as_utc(programme["starts_at"]):
+        raise Conflict(f"programme {programme['_id']} starts at {domain.iso(programme['starts_at'])}; "
+                       f"attendance cannot be recorded before", field="programme")
+    changes = {"attended": attended, "attendance_recorded_at": now, "updated_at": now}
+    tx.db[ENROLMENTS].update_one({"_id": enrolment_id, "status": ENROLLED}, {"$set": changes},
+                                 session=tx.session)
+    enrolment.update(changes)
+    return enrolment
+
+
+@dataclass
+class CompletionRequest:
+    nip: str
+    score: float | None = None
+    attended: bool | None = None
+
+
+def plan_completion(programme: dict, enrolment: dict, score: float | None, attended: bool | None,
+                    now: datetime) -> tuple[str, domain.Outcome]:
+    """(``completed`` or ``unchanged``, outcome); raises the reason it cannot be completed."""
+    if enrolment["status"] == domain.COMPLETED:
+        outcome = domain.completion_outcome(programme, enrolment, score, attended)
+        if domain.same_outcome(enrolment, outcome):
+            return UNCHANGED, outcome
+        raise Conflict(f"enrolment {enrolment['_id']} is already completed as {enrolment['result']}",
+                       field="status", result=enrolment["result"])
+    domain.check_completable(programme, enrolment, now)
+    return COMPLETED_NOW, domain.completion_outcome(programme, enrolment, score, attended)
+
+
+def apply_completion(tx, programme: dict, enrolment: dict, outcome: domain.Outcome, now: datetime,
+                     writes: list) -> None:
+    changes = {**outcome.as_fields(), "status": domain.COMPLETED, "completed_at": now, "updated_at": now}
+    writes.append(UpdateOne({"_id": enrolment["_id"], "status": ENROLLED}, {"$set": changes}))
+    enrolment.update(changes)
+    tx.emit("completed", enrolment["_id"], {
+        "enrolment_id": enrolment["_id"], "programme": domain.programme_snapshot(programme),
+        "participant": enrolment["participant"], **outcome.as_fields(), "completed_at": domain.iso(now)})
+
+
+def complete(tx, enrolment_id: str, score: float | None, attended: bool | None, now: datetime) -> tuple[dict, str]:
+    enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
+    programme = get_programme(tx.db, enrolment["programme_code"], session=tx.session)
+    status, outcome = plan_completion(programme, enrolment, score, attended, now)
+    if status == COMPLETED_NOW:
+        writes: list = []
+        apply_completion(tx, programme, enrolment, outcome, now, writes)
+        tx.db[ENROLMENTS].bulk_write(writes, session=tx.session)
+    return enrolment, status
+
+
+def complete_batch(tx, code: str, requests: list[CompletionRequest], now: datetime) -> list[dict]:
+    """Complete each (nip, score, attended) of programme ``code``; a row that cannot be
+    completed is rejected with its reason and does not stop the others."""
+    programme = get_programme(tx.db, code, session=tx.session)
+    enrolments = {e["nip"]: e for e in tx.db[ENROLMENTS].find(
+        {"programme_code": code, "nip": {"$in": [r.nip for r in requests]}}, session=tx.session)}
+    results, writes = [], []
+    for request in requests:
+        enrolment = enrolments.get(request.nip)
+        if enrolment is None:
+            results.append({"accepted": False, "field": "nip", "reason": f"not enrolled in {code}"})
+            continue
+        try:
+            status, outcome = plan_completion(programme, enrolment, request.score, request.attended, now)
+        except DomainError as exc:
+            results.append({"accepted": False, "field": exc.field, "reason": exc.message,
+                            "enrolment_id": enrolment["_id"]})
+            continue
+        if status == COMPLETED_NOW:
+            apply_completion(tx, programme, enrolment, outcome, now, writes)
+        results.append({"accepted": True, "outcome": status, "enrolment_id": enrolment["_id"],
+                        "result": outcome.result, "jp_earned": outcome.jp_earned})
+    if writes:
+        tx.db[ENROLMENTS].bulk_write(writes, ordered=False, session=tx.session)
+    return results

@@ -1,0 +1,237 @@
+"""Marshmallow schemas of the enrollment HTTP/RPC API: requests (load) and responses (dump).
+
+They are the single source of the validation and of GET /openapi.json.
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from services.enrollment.domain import CANCELLED_BY, ENROLMENT_STATUSES, PROGRAMME_STATUSES, iso
+from shared.events.common import COMPETENCY_TYPES, ID_KINDS, ORGANISERS, PROGRAMME_KINDS, ParticipantSnapshot
+
+CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                       error="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+MAX_PAGE = 500
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An RFC 3339 time with an offset on input; UTC with ``Z`` on output."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("error_messages", {"invalid_awareness": "give a timezone offset, e.g. Z or +07:00"})
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return iso(value) if value is not None else None
+
+
+def _score(**kwargs):
+    return fields.Float(validate=validate.Range(min=0, max=100), allow_nan=False, **kwargs)
+
+
+class ProgrammeFields(Schema):
+    title = fields.Str(required=True, validate=validate.Length(min=3, max=200))
+    description = fields.Str(allow_none=True, validate=validate.Length(max=5000))
+    kind = fields.Str(required=True, validate=validate.OneOf(PROGRAMME_KINDS))
+    competency_type = fields.Str(required=True, validate=validate.OneOf(COMPETENCY_TYPES))
+    jp = fields.Int(allow_none=True, validate=validate.Range(min=0, max=1000),
+                    metadata={"description": "credit hours; leave out to derive it from the duration"})
+    duration_minutes = fields.Int(allow_none=True, validate=validate.Range(min=1, max=100_000),
+                                  metadata={"description": "learning time, converted to JP (45 min = 1 JP)"})
+    duration_days = fields.Float(allow_none=True, validate=validate.Range(min=0, min_inclusive=False, max=365),
+                                 allow_nan=False,
+                                 metadata={"description": "days, converted to JP by kind (seminar 4, lokakarya 5)"})
+    organisers = fields.List(fields.Str(validate=validate.OneOf(ORGANISERS)), required=True,
+                             validate=validate.Length(min=1, max=2))
+    speakers = fields.List(fields.Str(validate=validate.Length(min=1, max=200)), validate=validate.Length(max=50),
+                           metadata={"description": "narasumber, for seminar and lokakarya"})
+    starts_at = UtcDateTime(required=True)
+    ends_at = UtcDateTime(required=True)
+    location = fields.Str(allow_none=True, validate=validate.Length(max=300))
+    enrolment_opens_at = UtcDateTime(required=True)
+    enrolment_closes_at = UtcDateTime(required=True)
+    capacity = fields.Int(required=True, validate=validate.Range(min=1, max=100_000))
+    passing_score = _score(allow_none=True)
+    grants_certificate = fields.Bool(allow_none=True,
+                                     metadata={"description": "defaults to true for sertifikasi"})
+    certificate_validity_months = fields.Int(allow_none=True, validate=validate.Range(min=1, max=600))
+    certification_line = fields.Str(allow_none=True, validate=validate.Length(min=1, max=64),
+                                    metadata={"description": "later certificates of the same line supersede"})
+
+
+class ProgrammeCreateSchema(ProgrammeFields):
+    code = fields.Str(required=True, validate=CODE)
+
+    @post_load
+    def normalise(self, data, **kwargs):
+        data["code"] = data["code"].upper()  # one programme per code, whatever the case typed
+        return data
+
+
+class ProgrammeUpdateSchema(ProgrammeFields):
+    """Every field optional (PATCH); the code cannot change."""
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+    @validates_schema
+    def not_empty(self, data, **kwargs):
+        if not data:
+            raise ValidationError("give at least one field to change", "_schema")
+
+
+class ProgrammeCancelSchema(Schema):
+    reason = fields.Str(required=True, validate=validate.Length(min=3, max=500))
+
+
+class ProgrammeSchema(ProgrammeFields):
+    code = fields.Str(attribute="_id")
+    jp_source = fields.Str(metadata={"description": "given, or derived from the duration"})
+    status = fields.Str(validate=validate.OneOf(PROGRAMME_STATUSES))
+    seats_taken = fields.Int()
+    seats_left = fields.Method("_seats_left", metadata={"type": "integer"})
+    waitlisted = fields.Int()
+    enrolment_open = fields.Method("_open", metadata={"type": "boolean"})
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    published_at = UtcDateTime(allow_none=True)
+    cancelled_at = UtcDateTime(allow_none=True)
+    cancel_reason = fields.Str(allow_none=True)
+
+    def _seats_left(self, p):
+        return max(0, p["capacity"] - p["seats_taken"])
+
+    def _open(self, p):
+        from services.enrollment.domain import PUBLISHED, utc_now, window_open
+        return p["status"] == PUBLISHED and window_open(p, utc_now())
+
+
+class ParticipantInputSchema(Schema):
+    nip = fields.Str(required=True, validate=validate.Length(min=1, max=40),
+                     metadata={"description": "18-digit NIP, or NI PPPK for contract staff"})
+    id_kind = fields.Str(allow_none=True, validate=validate.OneOf(ID_KINDS),
+                         metadata={"description": "told apart from the number when left out"})
+    name = fields.Str(allow_none=True, validate=validate.Length(max=200),
+                      metadata={"description": "required unless the ASN enrolled before"})
+    agency = fields.Str(allow_none=True, validate=validate.Length(max=64),
+                        metadata={"description": "OPD code of Kota Bukittinggi, e.g. DISKOMINFO"})
+    position = fields.Str(allow_none=True, validate=validate.Length(max=200))
+
+
+class EnrolmentCancelSchema(Schema):
+    reason = fields.Str(validate=validate.Length(min=1, max=500), load_default=None)
+    cancelled_by = fields.Str(validate=validate.OneOf(CANCELLED_BY), load_default="operator")
+
+    @post_load
+    def default_reason(self, data, **kwargs):
+        if not data["reason"]:  # the reason reaches the participant: Bahasa Indonesia
+            data["reason"] = "Dibatalkan oleh peserta" if data["cancelled_by"] == "participant" \
+                else "Dibatalkan oleh operator"
+        return data
+
+
+class AttendanceSchema(Schema):
+    attended = fields.Bool(required=True)
+
+
+class CompletionSchema(Schema):
+    score = _score(allow_none=True, load_default=None)
+    attended = fields.Bool(allow_none=True, load_default=None,
+                           metadata={"description": "false records a no-show; a score implies true"})
+
+
+class EnrolmentSchema(Schema):
+    id = fields.Str(attribute="_id")
+    programme_code = fields.Str()
+    nip = fields.Str()
+    participant = fields.Nested(ParticipantSnapshot)
+    status = fields.Str(validate=validate.OneOf(ENROLMENT_STATUSES))
+    waitlist_position = fields.Int(allow_none=True,
+                                   metadata={"description": "current place in the queue (moves up as others leave)"})
+    waitlist_position_at_arrival = fields.Int(allow_none=True)
+    promoted_from_waitlist = fields.Bool()
+    enrolled_at = UtcDateTime(allow_none=True)
+    waitlisted_at = UtcDateTime(allow_none=True)
+    attended = fields.Bool(allow_none=True)
+    attendance_recorded_at = UtcDateTime(allow_none=True)
+    result = fields.Str(allow_none=True, validate=validate.OneOf(("passed", "failed", "no_show")))
+    passed = fields.Bool(allow_none=True)
+    score = fields.Float(allow_none=True)
+    jp_earned = fields.Int(allow_none=True)
+    completed_at = UtcDateTime(allow_none=True)
+    cancelled_at = UtcDateTime(allow_none=True)
+    cancel_reason = fields.Str(allow_none=True)
+    cancelled_by = fields.Str(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+
+class PageQuery(Schema):
+    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+    cursor = fields.Str(load_default=None, metadata={"description": "next_cursor of the previous page"})
+
+
+class ProgrammeQuery(PageQuery):
+    status = fields.Str(validate=validate.OneOf(PROGRAMME_STATUSES))
+    kind = fields.Str(validate=validate.OneOf(PROGRAMME_KINDS))
+    competency_type = fields.Str(validate=validate.OneOf(COMPETENCY_TYPES))
+    organiser = fields.Str(validate=validate.OneOf(ORGANISERS))
+
+
+class EnrolmentQuery(PageQuery):
+    programme = fields.Str(validate=CODE)
+    nip = fields.Str(validate=validate.Regexp(r"^\d{18}$", error="an 18-digit NIP or NI PPPK"))
+    status = fields.Str(validate=validate.OneOf(ENROLMENT_STATUSES))
+    agency = fields.Str(validate=validate.Length(min=1, max=64))
+
+
+class ProgrammePageSchema(Schema):
+    items = fields.List(fields.Nested(ProgrammeSchema))
+    next_cursor = fields.Str(allow_none=True)
+    total = fields.Int()
+
+
+class EnrolmentPageSchema(Schema):
+    items = fields.List(fields.Nested(EnrolmentSchema))
+    next_cursor = fields.Str(allow_none=True)
+    total = fields.Int()
+
+
+class BulkEnrolmentCsv(Schema):
+    """Columns of the enrolment CSV (header row required; ',' or ';' separated, UTF-8)."""
+
+    nip = fields.Str(required=True, metadata={"description": "also: nip_pppk, ni_pppk"})
+    name = fields.Str(metadata={"description": "also: nama"})
+    agency = fields.Str(metadata={"description": "OPD code; also: opd, instansi"})
+    position = fields.Str(metadata={"description": "also: jabatan"})
+    id_kind = fields.Str(metadata={"description": "nip or ni_pppk; told apart when blank"})
+
+
+class BulkCompletionCsv(Schema):
+    """Columns of the completion CSV: a score, and/or attended (ya/tidak)."""
+
+    nip = fields.Str(required=True)
+    score = fields.Str(metadata={"description": "0-100, decimal point or comma; also: nilai"})
+    attended = fields.Str(metadata={"description": "ya/tidak, hadir/tidak hadir, true/false, 1/0; also: hadir"})
+
+
+class BulkRowSchema(Schema):
+    """One line of the streamed answer (application/x-ndjson); the last line is a summary."""
+
+    row = fields.Int(metadata={"description": "line in the file (the header is line 1)"})
+    nip = fields.Str()
+    accepted = fields.Bool()
+    outcome = fields.Str(metadata={"description": "created / reactivated / unchanged, or completed / unchanged"})
+    enrolment_id = fields.Str()
+    enrolment_status = fields.Str()
+    waitlist_position = fields.Int()
+    result = fields.Str()
+    jp_earned = fields.Int()
+    field = fields.Str(metadata={"description": "rejected: the column to blame"})
+    reason = fields.Str(metadata={"description": "rejected: why"})
+    summary = fields.Dict(metadata={"description": "last line only: rows, accepted, rejected, per outcome"})
+
+
+def load_query(schema: Schema, args) -> dict:
+    """Query-string parameters through a schema (unknown parameters are refused)."""
+    return schema.load({k: v for k, v in args.items()})

@@ -1,0 +1,84 @@
+"""The enrollment service in-process against the real broker and store.
+
+Each test gets its own databases (a fresh prefix) and a queue bound to every event on
+``enrollment.events``, so it can read exactly what an external subscriber would get.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import pytest
+import requests
+from kombu import Connection, Exchange, Queue
+
+from deploy.processes import free_port
+from services.enrollment.service import EnrollmentService
+from shared import topology
+from shared.events.envelope import parse
+from shared.store import connect
+from tests.support import get_messages, make_settings
+
+
+@dataclass
+class Running:
+    url: str
+    settings: object
+    db: object
+    tap: str
+
+    def get(self, path, **kw):
+        return requests.get(self.url + path, timeout=30, **kw)
+
+    def post(self, path, json=None, **kw):
+        return requests.post(self.url + path, json=json, timeout=120, **kw)
+
+    def patch(self, path, json=None, **kw):
+        return requests.patch(self.url + path, json=json, timeout=30, **kw)
+
+    def events(self, expected: int, timeout: float = 20.0) -> list:
+        """The next ``expected`` events an outside subscriber received, parsed and validated."""
+        messages = get_messages(self.settings.amqp_uri, self.tap, expected, timeout=timeout)
+        assert len(messages) == expected, f"expected {expected} events, got {len(messages)}"
+        return [parse(m.body, m.properties.get("content_type")) for m in messages]
+
+    def raw_events(self, expected: int, timeout: float = 20.0) -> list:
+        return get_messages(self.settings.amqp_uri, self.tap, expected, timeout=timeout)
+
+    def create_published(self, body: dict) -> dict:
+        created = self.post("/programmes", body)
+        assert created.status_code == 201, created.text
+        published = self.post(f"/programmes/{body['code']}/publish")
+        assert published.status_code == 200, published.text
+        return published.json()
+
+
+def settings_for(service_env, **overrides):
+    env = {**service_env, "MONGO_DB_PREFIX": f"{service_env['MONGO_DB_PREFIX']}{uuid.uuid4().hex[:6]}_"}
+    return make_settings("enrollment", env, http_address=f"127.0.0.1:{free_port()}",
+                         relay_poll_interval_s=0.1, **overrides)
+
+
+def bind_tap(amqp_uri: str) -> str:
+    name = f"test.tap.{uuid.uuid4().hex[:8]}"
+    with Connection(amqp_uri) as conn:
+        Queue(name, Exchange("enrollment.events", "topic", durable=True), routing_key="#",
+              durable=False, auto_delete=False)(conn.channel()).declare()
+    return name
+
+
+@pytest.fixture
+def settings(service_env):
+    s = settings_for(service_env)
+    topology.declare_service(s)
+    return s
+
+
+@pytest.fixture
+def enrollment(container_factory, settings):
+    tap = bind_tap(settings.amqp_uri)
+    container = container_factory(EnrollmentService, settings.nameko_config())
+    container.start()
+    client = connect(settings)
+    yield Running(f"http://{settings.http_address}", settings, client[settings.db_name], tap)
+    client.close()
