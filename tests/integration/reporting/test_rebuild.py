@@ -5,14 +5,17 @@ import random
 from dataclasses import replace
 
 from kombu import Connection, Producer
+from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.reporting import rebuild
 from services.reporting.store import consumer_of, pointer
 from shared.events import envelope
+from shared.openapi import OpenApi
 from shared.outbox import Relay
-from shared.store import OUTBOX, Store, connect
+from shared.service_base import ServiceBase
+from shared.store import OUTBOX, Mongo, Store, connect
 from tests.integration.reporting import scenario
-from tests.integration.reporting.conftest import figures, processed_count, scenario_events
+from tests.integration.reporting.conftest import figures, free_port, processed_count, scenario_events
 from tests.support import wait_for
 from tests.unit.reporting import factory as f
 
@@ -94,3 +97,34 @@ def test_rebuilt_read_models_equal_the_live_ones_and_keep_events_arriving_during
     # the generation before the previous one is dropped; the previous stays for a rollback
     names = store.db.list_collection_names()
     assert not any(n.startswith("rm1_") for n in names) and any(n.startswith("rm2_") for n in names)
+
+
+class EnrollmentLog(ServiceBase):
+    """Stands in for enrollment: its event log and the replay_history RPC every service has."""
+    name = "enrollment"
+    store = Mongo()
+    openapi = OpenApi("enrollment stand-in")
+
+
+class CertificationLog(ServiceBase):
+    name = "certification"
+    store = Mongo()
+    openapi = OpenApi("certification stand-in")
+
+
+def test_the_rebuild_rpc_has_the_producers_replay_their_logs_and_gives_the_live_figures(
+        start, settings, store, cfg, container_factory):
+    start()
+    events = scenario_events(scenario.events())
+    emit_through_outboxes(settings, events)
+    wait_for(lambda: processed_count(store) == len(events), timeout=60, message="live projection")
+    live = figures(store, cfg)
+    for cls in (EnrollmentLog, CertificationLog):
+        producer = replace(producer_settings(settings, cls.name), http_address=f"127.0.0.1:{free_port()}")
+        container_factory(cls, producer.nameko_config()).start()
+
+    config = {"AMQP_URI": settings.amqp_uri, "serializer": "json", "ACCEPT": ["json"]}
+    with ClusterRpcProxy(config, timeout=60) as rpc:
+        summary = rpc.reporting.rebuild_read_models(10)
+    assert (summary["events"], summary["applied"], summary["generation"]) == (len(events), len(events), 2)
+    assert figures(store, cfg) == live
