@@ -1,14 +1,17 @@
 # make run   - the whole platform locally (RabbitMQ, SecantusDB, the four services)
 # make test  - every test, against a real RabbitMQ and SecantusDB
 #
-# Both need only Python 3.11 and RabbitMQ on the machine: the virtualenv and its
-# packages are made on first use and remade when pyproject.toml changes.
+# Both need only Python 3.11, Node.js (npm) and RabbitMQ on the machine: the virtualenv,
+# its packages and the Node tools are installed on first use and again when their
+# manifests change.
 
 SHELL := bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
+# The official AsyncAPI parser, which the contract tests run on docs/asyncapi.yaml.
+ASYNCAPI_STAMP := tools/asyncapi/node_modules/.installed
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
@@ -21,15 +24,19 @@ test: deps
 	$(PY) -m deploy.rabbit ensure --management
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Everything the project installs. A front-end's `npm ci` goes here as one more
-# stamp target (made from package-lock.json) beside $(PY_STAMP).
-deps: $(PY_STAMP)
+# Everything the project installs, one stamp per manifest; a new npm package goes here
+# like $(ASYNCAPI_STAMP).
+deps: $(PY_STAMP) $(ASYNCAPI_STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(PY_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -e '.[test]'
+	touch $@
+
+$(ASYNCAPI_STAMP): tools/asyncapi/package.json tools/asyncapi/package-lock.json
+	npm ci --prefix tools/asyncapi --no-audit --no-fund
 	touch $@
 
 # Forget the local stack's data (SecantusDB files and logs under .data/).
