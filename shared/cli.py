@@ -3,7 +3,7 @@
     asn status                                   services, queues, dead letters, outbox lag
     asn dlq list|show|replay|purge --service S   inspect and repair a dead-letter queue
     asn events tail [--type T] [--nip N] [--agency A]
-    asn replay --queue Q [--service S]           republish event logs into a queue
+    asn replay [--queue Q]                       rebuild reporting, or replay event logs into a queue
 
 Every command prints a table for people and, with ``--json``, JSON for scripts. The broker
 and the stores are found through the same environment variables as the services
@@ -685,29 +685,61 @@ def cmd_events_tail(args) -> int:
 
 # -- replay -------------------------------------------------------------------------------
 
-def cmd_replay(args) -> int:
-    from nameko.exceptions import RemoteError, UnknownService
+REBUILD_COLUMNS = [("generation", "GENERATION"), ("previous_generation", "PREVIOUS"), ("events", "EVENTS"),
+                   ("applied", "APPLIED"), ("duplicates", "DUPLICATES"), ("ignored", "IGNORED"),
+                   ("malformed", "MALFORMED"), ("seconds", "SECONDS")]
+
+
+def _rpc(timeout: float):
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    uri = amqp_uri()
-    producers = args.service or [s for s in SERVICES]
+    return ClusterRpcProxy({"AMQP_URI": amqp_uri(), "serializer": "json", "ACCEPT": ["json"]}, timeout=timeout)
+
+
+def _remote_problem(service: str, exc: Exception) -> str:
+    from nameko.exceptions import RemoteError, UnknownService
+
+    if isinstance(exc, UnknownService):
+        return f"{service} is not running"
+    if isinstance(exc, RemoteError):
+        return exc.value or str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def cmd_replay(args) -> int:
+    """Without --queue: reporting rebuilds its read models from the producers' event logs.
+    With --queue: the producers republish their logs into that queue (any subscriber)."""
+    from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
+
+    if args.queue is None:
+        if args.service or args.type:
+            raise CliError("--service and --type apply to a replay into a --queue")
+        with _rpc(args.timeout) as cluster:
+            try:
+                summary = cluster.reporting.rebuild_read_models()
+            except (UnknownService, RemoteError, RpcTimeout) as exc:
+                raise CliError(f"rebuild of reporting's read models failed: {_remote_problem('reporting', exc)}") from None
+        if args.json:
+            emit_json(summary)
+        else:
+            print("reporting's read models rebuilt from the producers' event logs")
+            print(table([summary], REBUILD_COLUMNS))
+        return 0
+
     results = []
-    with ClusterRpcProxy({"AMQP_URI": uri, "serializer": "json"}, timeout=args.timeout) as cluster:
-        for service in producers:
+    with _rpc(args.timeout) as cluster:
+        for service in args.service or SERVICES:
             try:
                 count = getattr(cluster, service).replay_history(args.queue, args.type or None)
                 results.append({"service": service, "replayed": count})
-            except UnknownService:
-                results.append({"service": service, "replayed": None, "error": f"{service} is not running"})
-            except RemoteError as exc:
-                results.append({"service": service, "replayed": None, "error": exc.value or str(exc)})
-    failed = [r for r in results if r.get("error")]
+            except (UnknownService, RemoteError, RpcTimeout) as exc:
+                results.append({"service": service, "replayed": None, "error": _remote_problem(service, exc)})
     if args.json:
         emit_json({"queue": args.queue, "results": results})
     else:
         print(table(results, [("service", "SERVICE"), ("replayed", "REPLAYED"), ("error", "ERROR")]))
         print(f"{sum(r['replayed'] or 0 for r in results)} event(s) republished into {args.queue}")
-    return 1 if failed else 0
+    return 1 if any(r.get("error") for r in results) else 0
 
 
 # -- argument parsing ---------------------------------------------------------------------
@@ -753,13 +785,17 @@ def parser() -> argparse.ArgumentParser:
     tail.add_argument("--timeout", type=float, help="stop after this many seconds")
     tail.set_defaults(func=cmd_events_tail)
 
-    replay = commands.add_parser("replay", parents=[common],
-                                 help="republish the producers' event logs into a queue (read-model rebuild)")
-    replay.add_argument("--queue", required=True, help="the queue to fill (must exist)")
+    replay = commands.add_parser(
+        "replay", parents=[common],
+        help="rebuild reporting's read models from the event logs, or replay the logs into a queue",
+        description="Without --queue, reporting rebuilds every read model from the producers' event logs "
+                    "(RPC reporting.rebuild_read_models). With --queue, each producer republishes its sent "
+                    "events, oldest first, into that queue.")
+    replay.add_argument("--queue", help="republish into this existing queue instead of rebuilding reporting")
     replay.add_argument("--service", action="append", choices=SERVICES,
                         help="producer whose log to replay (repeatable; default all)")
     replay.add_argument("--type", action="append", help="only these events (full type or short name)")
-    replay.add_argument("--timeout", type=float, default=900.0, help="seconds to wait per producer")
+    replay.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for each RPC answer")
     replay.set_defaults(func=cmd_replay)
     return top
 

@@ -291,3 +291,39 @@ def test_replay_republishes_a_producers_event_log_in_order_into_a_named_queue(st
     assert "queue 'no.such.queue' does not exist" in row["enrollment"]
     assert "notification is not running" in row["notification"]
     client.close()
+
+
+def test_replay_without_a_queue_rebuilds_reportings_read_models_from_the_producers_event_logs(
+        start, ops_env, capsys):
+    import requests
+
+    from services.reporting.service import ReportingService
+    from tests.integration.ops.conftest import url
+
+    start(CertificationStandIn)
+    start(EnrollmentStandIn)
+    start(ReportingService)
+    nip = "199203152019032008"
+    for i in range(3):
+        response = requests.post(url("enrollment", "/completions"), timeout=10,
+                                 json={"enrolment_id": f"j{i}", "nip": nip, "name": "Dewi Lestari"})
+        assert response.status_code == 201
+
+    def ledger():
+        response = requests.get(url("reporting", f"/ledger/{nip}?year=2026"), timeout=10)
+        if response.status_code != 200:
+            return None
+        entries = response.json()["years"][0]["entries"]
+        certified = [e for e in entries if e["certificate_number"]]
+        return response.json() if len(entries) == len(certified) == 3 else None
+    live = wait_for(ledger, timeout=30, message="reporting's ledger of the three certified completions")
+
+    code, summary = asn_json(capsys, "replay")
+    assert code == 0
+    assert summary["generation"] == 2 and summary["previous_generation"] == 1
+    assert summary["events"] == 6  # 3 completed from enrollment, 3 certified from certification
+    assert ledger() == live  # the rebuilt read model says what the live one said
+
+    code, text = asn(capsys, "replay")
+    assert text.splitlines()[0] == "reporting's read models rebuilt from the producers' event logs"
+    assert text.splitlines()[2].split()[:3] == ["3", "2", "6"]
