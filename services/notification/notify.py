@@ -61,6 +61,9 @@ class Notifier:
         """Apply ``event``; returns the ids of the messages it created."""
         now = self.clock()
         data = event.data
+        if event.name == "programme_updated":
+            self._reschedule_reminders(tx, data["programme"], now)
+            return []
         kind = domain.kind_of(event.service, event.name, data)
         if event.name == "cancelled":
             self._record_cancellation(tx, data)
@@ -84,7 +87,8 @@ class Notifier:
     # -- messages and deliveries ---------------------------------------------------------
     def create_message(self, tx: Tx, event: Event | None, kind: str, context: dict, now: datetime, *,
                        due_at: datetime | None = None, enrolment_id: str | None = None,
-                       agency: str | None = None, key: str | None = None, extra: dict | None = None) -> ObjectId:
+                       agency: str | None = None, key: str | None = None, extra: dict | None = None,
+                       message_extra: dict | None = None) -> ObjectId:
         """Render and store one message for an ASN (``context["nip"]``) or, with ``agency``,
         for that agency's operator; create its deliveries."""
         due_at = due_at or now
@@ -96,7 +100,7 @@ class Notifier:
             "_id": message_id, "nip": nip, "agency": agency, "kind": kind,
             "subject": rendered.subject, "text": rendered.text, "html": rendered.html, "short": rendered.short,
             "source_event_id": source_event_id, "enrolment_id": enrolment_id, "created_at": now, "due_at": due_at,
-            "visible_at": None, "read_at": None, "dropped": False, **(extra or {}),
+            "visible_at": None, "read_at": None, "dropped": False, **(extra or {}), **(message_extra or {}),
         }, session=tx.session)
 
         if agency:
@@ -173,8 +177,39 @@ class Notifier:
         tx.db[ENROLMENTS].update_one({"_id": data["enrolment_id"]}, {"$max": {"enrolled_at": enrolled_at}},
                                      upsert=True, session=tx.session)
         context = messages.asn_context("reminder", data, self.config, now)
+        # The event's data stays with the reminder so a rescheduled programme can re-render it.
         return self.create_message(tx, event, "reminder", context, now, due_at=due,
-                                   enrolment_id=data["enrolment_id"], extra={"enrolled_at": enrolled_at})
+                                   enrolment_id=data["enrolment_id"], extra={"enrolled_at": enrolled_at},
+                                   message_extra={"programme_code": programme["code"], "source_data": data})
+
+    def _reschedule_reminders(self, tx: Tx, programme: dict, now: datetime) -> None:
+        """A programme moved: waiting reminders follow its new start (and show the new date)."""
+        starts_at = domain.parse_time(programme.get("starts_at"))
+        waiting = tx.db[MESSAGES].find({"kind": "reminder", "programme_code": programme["code"], "visible_at": None,
+                                        "dropped": False}, session=tx.session)
+        for message in list(waiting):
+            pending = {"message_id": message["_id"], "status": "pending"}
+            if starts_at is None or starts_at <= now:
+                tx.db[MESSAGES].update_one({"_id": message["_id"]}, {"$set": {"dropped": True}}, session=tx.session)
+                tx.db[DELIVERIES].update_many(pending, {
+                    "$set": {"status": "dropped", "next_attempt_at": None, "updated_at": now,
+                             "last_error": "programme has no upcoming start"},
+                    "$push": {"history": {"at": now, "outcome": "dropped", "detail": "programme rescheduled"}}},
+                    session=tx.session)
+                continue
+            # Moved closer than the reminder lead: remind now rather than not at all.
+            due = domain.reminder_due(starts_at, now, self.config) or now
+            data = {**message["source_data"], "programme": programme}
+            rendered = self.renderer.render("reminder", messages.asn_context("reminder", data, self.config, now))
+            tx.db[MESSAGES].update_one({"_id": message["_id"]}, {"$set": {
+                "subject": rendered.subject, "text": rendered.text, "html": rendered.html, "short": rendered.short,
+                "due_at": due, "source_data": data}}, session=tx.session)
+            for delivery in list(tx.db[DELIVERIES].find(pending, session=tx.session)):
+                tx.db[DELIVERIES].update_one({"_id": delivery["_id"], "status": "pending"}, {
+                    "$set": {"due_at": due, "updated_at": now,
+                             "next_attempt_at": domain.send_at(due, "reminder", delivery["channel"], self.config)},
+                    "$push": {"history": {"at": now, "outcome": "rescheduled", "detail": f"programme starts {iso(starts_at)}"}}},
+                    session=tx.session)
 
     # -- shortfalls: throttled nudges and the operator's digest ---------------------------
     def _shortfall(self, tx: Tx, event: Event, now: datetime) -> list[ObjectId]:

@@ -58,6 +58,10 @@ class NotificationService(ServiceBase):
     def on_waitlisted(self, event):
         self._notify(event)
 
+    @reliable_handler("enrollment", "programme_updated")
+    def on_programme_updated(self, event):
+        self._notify(event)
+
     @reliable_handler("enrollment", "cancelled")
     def on_cancelled(self, event):
         self._notify(event)

@@ -220,3 +220,25 @@ def test_nudges_are_throttled_per_period_and_repeated_shortfalls_reach_the_agenc
     shortfall(NIP, "Rahmat Hidayat", "2026-Q4", 3)
     wait_for(lambda: len(smtp.to(EMAIL)) == 2, message="a nudge again after the period")
     assert len(smtp.to("operator.diskominfo")) == 1
+
+
+def test_a_rescheduled_programme_moves_its_reminder_and_the_reminder_shows_the_new_date(
+        start_notification, smtp, clock):
+    service = start_notification(smtp.port)
+    register(service)
+    amqp = service.settings.amqp_uri
+    publish_event(amqp, "enrollment", "enrolled", example("enrollment", "enrolled", enrolment_id="moved"))
+    wait_for(lambda: service.delivery(kind="reminder", channel="email"), message="the reminder scheduled")
+
+    update = example("enrollment", "programme_updated")
+    update["programme"] = {**update["programme"], "starts_at": "2026-03-09T01:00:00Z", "ends_at": "2026-03-12T09:00:00Z"}
+    publish_event(amqp, "enrollment", "programme_updated", update)
+    wait_for(lambda: service.delivery(kind="reminder", channel="email", next_attempt_at=wib(2026, 3, 8, 8, 0)),
+             message="the reminder moved to the day before the new start")
+    assert service.delivery(kind="reminder", channel="email")["due_at"] == wib(2026, 3, 8, 8, 0)
+
+    clock.now = wib(2026, 3, 8, 8, 0)
+    service.wake()
+    wait_for(lambda: any(m["Subject"].startswith("Pengingat") for m in smtp.messages()), message="the reminder")
+    [reminder] = [m for m in smtp.messages() if m["Subject"].startswith("Pengingat")]
+    assert subject(reminder).endswith("dimulai Senin, 9 Maret 2026 pukul 08.00 WIB")
