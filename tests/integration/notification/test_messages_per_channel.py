@@ -59,6 +59,8 @@ def test_each_event_kind_produces_its_message_by_email_webhook_and_inbox(start_n
     inbox = wait_for(lambda: (page := service.http("GET", f"/inbox/{NIP}").json())["unread"] == len(EVENTS)
                      and page, message="one inbox message per event")
 
+    wait_for(lambda: service.db.deliveries.count_documents(
+        {"status": {"$in": ["pending", "sending"]}, "kind": {"$ne": "reminder"}}) == 0, message="outcomes recorded")
     by_delivery = {}
     for message in emails:
         parsed = BytesParser(policy=email.policy.default).parsebytes(message.as_bytes())
