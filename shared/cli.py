@@ -640,6 +640,8 @@ def cmd_events_tail(args) -> int:
 
     def on_message(message):
         nonlocal shown
+        if args.count and shown >= args.count:
+            return  # one read of the socket may hand over several messages
         exchange = message.delivery_info.get("exchange", "")
         routing_key = message.delivery_info.get("routing_key", "")
         event = _decode(message.body)
