@@ -20,7 +20,6 @@ from services.reporting import config, dashboard, exports, projections, queries,
 from services.reporting.timefmt import WIB, utc_now
 
 CONFIG = config.current()
-NIP = r"^\d{18}$"
 
 
 class Clock(DependencyProvider):
