@@ -178,30 +178,30 @@ def test_dlq_replay_leaves_a_message_without_an_original_queue_in_the_dlq(ops_en
     assert queue_depth(amqp, "certification.dlq") == 1
 
 
-def test_dlq_purge_deletes_only_after_the_operator_confirms(ops_env):
+def test_dlq_purge_deletes_only_after_the_operator_confirms(ops_env, capsys, monkeypatch):
     amqp = ops_env["AMQP_URI"]
     declare("certification")
     for _ in range(2):
         dead_letter_directly(amqp, b"{not json", **{"x-reason": "malformed"})
     wait_for(lambda: queue_depth(amqp, "certification.dlq") == 2)
 
-    def purge(answer: str, *extra: str):
-        return subprocess.run([ASN, "dlq", "purge", "--service", "certification", *extra], input=answer,
+    declined = subprocess.run([ASN, "dlq", "purge", "--service", "certification"], input="n\n",
                               capture_output=True, text=True, timeout=60, env=dict(os.environ))
-
-    declined = purge("n\n")
     assert declined.returncode == 1
     assert "Delete all 2 message(s) in certification.dlq? This cannot be undone. [y/N]" in declined.stdout
+    assert "nothing purged" in declined.stderr
     assert queue_depth(amqp, "certification.dlq") == 2
 
-    confirmed = purge("y\n")
-    assert confirmed.returncode == 0 and "purged 2 message(s) from certification.dlq" in confirmed.stdout
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    code, text = asn(capsys, "dlq", "purge", "--service", "certification")
+    assert code == 0 and "purged 2 message(s) from certification.dlq" in text
     assert queue_depth(amqp, "certification.dlq") == 0
 
     dead_letter_directly(amqp, b"{not json")
     wait_for(lambda: queue_depth(amqp, "certification.dlq") == 1)
-    unattended = purge("", "--yes", "--json")
-    assert json.loads(unattended.stdout) == {"queue": "certification.dlq", "purged": 1}
+    monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("--yes must not ask"))
+    assert asn_json(capsys, "dlq", "purge", "--service", "certification", "--yes") == (
+        0, {"queue": "certification.dlq", "purged": 1})
 
 
 def test_events_tail_prints_live_events_from_every_exchange_filtered_by_nip_type_and_agency(ops_env):
