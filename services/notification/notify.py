@@ -119,7 +119,7 @@ class Notifier:
                 "source_event_id": source_event_id, "enrolment_id": enrolment_id,
                 "urgent": domain.is_urgent(kind, self.config), "due_at": due_at,
                 "next_attempt_at": domain.send_at(due_at, kind, channel, self.config),
-                "attempts": 0, "last_error": None, "claimed_by": None, "claim_until": None,
+                "attempts": 0, "last_error": None, "claimed_by": None, "claim_until": None, "version": 0,
                 "created_at": now, "updated_at": now, "delivered_at": None, "history": [],
                 **(extra or {}),
             }
@@ -156,7 +156,7 @@ class Notifier:
         result = tx.db[DELIVERIES].update_many(
             {**stale, "status": "pending"},
             {"$set": {"status": "dropped", "next_attempt_at": None, "updated_at": now,
-                      "last_error": "enrolment cancelled"},
+                      "last_error": "enrolment cancelled"}, "$inc": {"version": 1},
              "$push": {"history": {"at": now, "outcome": "dropped", "detail": "enrolment cancelled"}}},
             session=tx.session)
         tx.db[MESSAGES].update_many({**stale, "visible_at": None}, {"$set": {"dropped": True}}, session=tx.session)
@@ -193,7 +193,7 @@ class Notifier:
                 tx.db[MESSAGES].update_one({"_id": message["_id"]}, {"$set": {"dropped": True}}, session=tx.session)
                 tx.db[DELIVERIES].update_many(pending, {
                     "$set": {"status": "dropped", "next_attempt_at": None, "updated_at": now,
-                             "last_error": "programme has no upcoming start"},
+                             "last_error": "programme has no upcoming start"}, "$inc": {"version": 1},
                     "$push": {"history": {"at": now, "outcome": "dropped", "detail": "programme rescheduled"}}},
                     session=tx.session)
                 continue
@@ -208,6 +208,7 @@ class Notifier:
                 tx.db[DELIVERIES].update_one({"_id": delivery["_id"], "status": "pending"}, {
                     "$set": {"due_at": due, "updated_at": now,
                              "next_attempt_at": domain.send_at(due, "reminder", delivery["channel"], self.config)},
+                    "$inc": {"version": 1},
                     "$push": {"history": {"at": now, "outcome": "rescheduled", "detail": f"programme starts {iso(starts_at)}"}}},
                     session=tx.session)
 

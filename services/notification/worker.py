@@ -67,20 +67,34 @@ class Dispatcher:
         self.pool = GreenPool(max(1, config.concurrency))
 
     # -- claims -------------------------------------------------------------------------
-    def claim(self) -> dict | None:
-        """Atomically take the most overdue pending delivery, or None."""
-        return self.db[DELIVERIES].find_one_and_update(
-            {"status": "pending", "next_attempt_at": {"$lte": self.clock()}},
-            {"$set": {"status": "sending", "claimed_by": f"{self.holder}/{uuid.uuid4().hex[:8]}",
-                      "claim_until": wall_clock() + timedelta(seconds=self.config.claim_lease_s)}},
-            sort=[("next_attempt_at", 1)], return_document=ReturnDocument.AFTER)
+    def claim_batch(self, limit: int) -> list[dict]:
+        """Take up to ``limit`` due pending deliveries, oldest due first.
+
+        Candidates come from one index scan; each is then taken by compare-and-set on its
+        ``version`` (filtered by ``_id`` only, so the store does a point update). A
+        candidate another replica took in between fails the compare and is skipped.
+        """
+        candidates = list(self.db[DELIVERIES].find(
+            {"status": "pending", "next_attempt_at": {"$lte": self.clock()}}, {"_id": 1, "version": 1})
+            .hint([("status", 1), ("next_attempt_at", 1)]).limit(limit))
+        claimed = []
+        for candidate in candidates:
+            delivery = self.db[DELIVERIES].find_one_and_update(
+                {"_id": candidate["_id"], "version": candidate.get("version", 0)},
+                {"$set": {"status": "sending", "claimed_by": f"{self.holder}/{uuid.uuid4().hex[:8]}",
+                          "claim_until": wall_clock() + timedelta(seconds=self.config.claim_lease_s)},
+                 "$inc": {"version": 1}},
+                return_document=ReturnDocument.AFTER)
+            if delivery is not None:
+                claimed.append(delivery)
+        return claimed
 
     def recover_expired_claims(self) -> int:
         """Claims of replicas that died mid-send become pending again."""
         now = wall_clock()
         result = self.db[DELIVERIES].update_many(
             {"status": "sending", "claim_until": {"$lt": now}},
-            {"$set": {"status": "pending", "claimed_by": None, "claim_until": None},
+            {"$set": {"status": "pending", "claimed_by": None, "claim_until": None}, "$inc": {"version": 1},
              "$push": {"history": {"at": now, "outcome": "claim_expired", "detail": "sender did not finish"}}})
         if result.modified_count:
             log.warning("%d expired delivery claims returned to pending", result.modified_count)
@@ -88,13 +102,8 @@ class Dispatcher:
 
     # -- one pass -----------------------------------------------------------------------
     def run_once(self) -> int:
-        """Claim and process up to ``concurrency`` due deliveries; returns how many."""
-        claimed = []
-        for _ in range(max(1, self.config.concurrency)):
-            delivery = self.claim()
-            if delivery is None:
-                break
-            claimed.append(delivery)
+        """Claim and process a batch of due deliveries, ``concurrency`` at a time; returns how many."""
+        claimed = self.claim_batch(max(1, self.config.concurrency) * 2)
         for delivery in claimed:
             self.pool.spawn_n(self._process_safely, delivery)
         self.pool.waitall()
@@ -169,9 +178,10 @@ class Dispatcher:
         entry = {"at": now, "outcome": "retry" if status == "pending" else status, "detail": detail[:500]}
 
         def effect(tx):
+            # The claim token alone proves the claim still holds (and keeps this a point update).
             result = tx.db[DELIVERIES].update_one(
-                {"_id": delivery["_id"], "status": "sending", "claimed_by": delivery["claimed_by"]},
-                {"$set": update, "$push": {"history": entry}}, session=tx.session)
+                {"_id": delivery["_id"], "claimed_by": delivery["claimed_by"]},
+                {"$set": update, "$push": {"history": entry}, "$inc": {"version": 1}}, session=tx.session)
             if result.matched_count == 0:
                 return False  # the claim expired and another replica took over
             if status == "delivered":
