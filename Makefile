@@ -12,6 +12,8 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 # The official AsyncAPI parser, which the contract tests run on docs/asyncapi.yaml.
 ASYNCAPI_STAMP := tools/asyncapi/node_modules/.installed
+# Debian's Chromium and ChromeDriver: the dashboard is tested in a real headless browser.
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
@@ -20,7 +22,7 @@ RUN_ARGS ?=
 run: deps
 	$(PY) -m deploy.launcher run $(RUN_ARGS)
 
-test: deps
+test: deps $(BROWSER)
 	$(PY) -m deploy.rabbit ensure --management
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -38,6 +40,11 @@ $(PY_STAMP): pyproject.toml | $(PY)
 $(ASYNCAPI_STAMP): tools/asyncapi/package.json tools/asyncapi/package-lock.json
 	npm ci --prefix tools/asyncapi --no-audit --no-fund
 	touch $@
+
+$(BROWSER):
+	@command -v apt-get >/dev/null || { echo "install chromium and chromedriver (needed by the dashboard test)"; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium chromium-driver \
+	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium chromium-driver; }
 
 # Forget the local stack's data (SecantusDB files and logs under .data/).
 clean-data:
