@@ -60,21 +60,37 @@ class Tx:
 
     def emit(self, name: str, subject: str, data: dict, version: int | None = None) -> dict:
         """Stage event ``name`` of this service in the outbox, inside this transaction."""
+        record = self._record(name, subject, data, version)
+        self.db[OUTBOX].insert_one(record, session=self.session)
+        self.emitted.append(record["event"])
+        return record["event"]
+
+    def emit_many(self, events: list[tuple[str, str, dict]]) -> list[dict]:
+        """Stage several ``(name, subject, data)`` events with one insert, in this order.
+
+        For commands that change many aggregates in one transaction (bulk uploads): one
+        round trip instead of one per event.
+        """
+        records = [self._record(name, subject, data, None) for name, subject, data in events]
+        if records:
+            self.db[OUTBOX].insert_many(records, ordered=True, session=self.session)
+        self.emitted.extend(r["event"] for r in records)
+        return [r["event"] for r in records]
+
+    def _record(self, name: str, subject: str, data: dict, version: int | None) -> dict:
         service = self.store.settings.service
         definition = (registry.get(service, name, version) if version
                       else registry.latest(service, name))
         event = envelope.new_event(definition, subject, data,
                                    correlation_id=self.store.correlation_id)
-        self.db[OUTBOX].insert_one({
+        return {
             "_id": ObjectId(),
             "event": event,
             "exchange": definition.exchange,
             "routing_key": definition.name,
             "sent": False,
             "created_at": time.time(),
-        }, session=self.session)
-        self.emitted.append(event)
-        return event
+        }
 
 
 class Store:
