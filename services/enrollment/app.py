@@ -78,10 +78,10 @@ class Enrollment:
         known = self.store.db[PARTICIPANTS].find_one({"_id": given["nip"].strip()})
         person = domain.resolve_participant(given, known)
         request = enrolments.EnrolRequest(person, idempotency_key)
-        now = self.clock()
         for attempt in range(3):
             try:
-                [result] = self.store.transaction(lambda tx: enrolments.enrol_batch(tx, code, [request], now, actor))
+                [result] = self.store.transaction(
+                    lambda tx: enrolments.enrol_batch(tx, code, [request], self.clock, actor))
                 break
             except DuplicateKeyError:  # raced by the same ASN on another replica: read it back
                 if attempt == 2:

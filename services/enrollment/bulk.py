@@ -112,10 +112,9 @@ def enrol_rows(store, code: str, rows: Iterable[tuple[int, dict]], chunk_size: i
             except DomainError as exc:
                 results[line] = _rejected(line, row.get("nip"), exc)
         if valid:
-            now = clock()
             try:
                 outcomes = _in_transaction(store, lambda tx: enrolments.enrol_batch(
-                    tx, code, [r for _, r in valid], now, actor))
+                    tx, code, [r for _, r in valid], clock, actor))
                 for (line, request), outcome in zip(valid, outcomes):
                     e = outcome.enrolment
                     results[line] = {"row": line, "nip": request.participant["_id"], "accepted": True,

@@ -48,10 +48,10 @@ def utc_now() -> datetime:
 
 
 def iso(value: datetime | None) -> str | None:
-    """RFC 3339 UTC with ``Z``, as events and the API carry times."""
+    """RFC 3339 UTC with ``Z`` and milliseconds (the store's precision), as events and the API carry times."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def as_utc(value: datetime | None) -> datetime | None:

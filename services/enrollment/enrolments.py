@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from bson import ObjectId
 from pymongo import ASCENDING, ReplaceOne, ReturnDocument, UpdateOne
@@ -36,7 +37,7 @@ class EnrolResult:
     outcome: str  # created, reactivated or unchanged
 
 
-def enrol_batch(tx, code: str, requests: list[EnrolRequest], now: datetime,
+def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[], datetime],
                 actor: Actor | None = None) -> list[EnrolResult]:
     """Enrol each participant into programme ``code``, in list order; one result per request.
 
@@ -70,11 +71,14 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], now: datetime,
             session=tx.session)
         if programme is None:
             raise NotFound(f"programme {code} not found", field="code")
+        # Read the clock only now that this transaction holds the programme: times then
+        # follow the commit order, i.e. the order of arrival.
+        now = clock()
         domain.check_can_enrol(programme, now)
         first_arrival = programme["arrivals"] - len(fresh) + 1
         seats_taken, waitlisted = programme["seats_taken"], programme["waitlisted"]
         snapshot = domain.programme_snapshot(programme)
-        inserts, participants = [], {}
+        inserts, participants, events = [], {}, []
         for n, i in enumerate(fresh):
             request = requests[i]
             person = request.participant
@@ -107,13 +111,14 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], now: datetime,
                 outcome = CREATED
             participants[person["_id"]] = person
             results[i] = EnrolResult(enrolment, outcome)
-            _emit_seat(tx, enrolment, snapshot, seat.position, promoted=False, now=now)
+            events.append(_seat_event(enrolment, snapshot, seat.position, promoted=False, now=now))
         if inserts:
             tx.db[ENROLMENTS].insert_many(inserts, ordered=True, session=tx.session)
         tx.db[PROGRAMMES].update_one(
             {"_id": code}, {"$set": {"seats_taken": seats_taken, "waitlisted": waitlisted, "updated_at": now}},
             session=tx.session)
         _save_participants(tx, participants, now)
+        tx.emit_many(events)
 
     for nip, i in claimed.items():  # later duplicates within the batch point at the first row's enrolment
         for j, request in enumerate(requests):
@@ -127,10 +132,13 @@ def _save_participants(tx, participants: dict[str, dict], now: datetime) -> None
         return
     stored = {p["_id"]: p for p in tx.db[PARTICIPANTS].find({"_id": {"$in": list(participants)}},
                                                              session=tx.session)}
-    writes = [ReplaceOne({"_id": nip}, {**person, "updated_at": now}, upsert=True)
-              for nip, person in participants.items() if domain.participant_changed(stored.get(nip), person)]
-    if writes:
-        tx.db[PARTICIPANTS].bulk_write(writes, ordered=False, session=tx.session)
+    new = [{**person, "updated_at": now} for nip, person in participants.items() if nip not in stored]
+    changed = [ReplaceOne({"_id": nip}, {**person, "updated_at": now}) for nip, person in participants.items()
+               if nip in stored and domain.participant_changed(stored[nip], person)]
+    if new:  # inserts are much cheaper than upserts; a racing insert fails the transaction, which retries
+        tx.db[PARTICIPANTS].insert_many(new, ordered=False, session=tx.session)
+    if changed:
+        tx.db[PARTICIPANTS].bulk_write(changed, ordered=False, session=tx.session)
 
 
 def _history(previous: dict, now: datetime) -> dict:
@@ -139,13 +147,14 @@ def _history(previous: dict, now: datetime) -> dict:
             "cancelled_by": previous.get("cancelled_by"), "replaced_at": now}
 
 
-def _emit_seat(tx, enrolment: dict, snapshot: dict, position: int | None, promoted: bool, now: datetime) -> None:
+def _seat_event(enrolment: dict, snapshot: dict, position: int | None, promoted: bool,
+                now: datetime) -> tuple[str, str, dict]:
+    """(name, subject, data) of the ``enrolled`` or ``waitlisted`` event of an enrolment."""
     base = {"enrolment_id": enrolment["_id"], "programme": snapshot, "participant": enrolment["participant"]}
     if enrolment["status"] == ENROLLED:
-        tx.emit("enrolled", enrolment["_id"], {**base, "enrolled_at": domain.iso(now),
-                                               "promoted_from_waitlist": promoted})
-    else:
-        tx.emit("waitlisted", enrolment["_id"], {**base, "position": position, "waitlisted_at": domain.iso(now)})
+        return "enrolled", enrolment["_id"], {**base, "enrolled_at": domain.iso(now),
+                                              "promoted_from_waitlist": promoted}
+    return "waitlisted", enrolment["_id"], {**base, "position": position, "waitlisted_at": domain.iso(now)}
 
 
 def promote_waitlisted(tx, programme: dict, seats: int, now: datetime) -> list[dict]:
@@ -167,7 +176,7 @@ def promote_waitlisted(tx, programme: dict, seats: int, now: datetime) -> list[d
             {"_id": enrolment["_id"], "status": WAITLISTED},
             {"$set": {"status": ENROLLED, "enrolled_at": now, "promoted_from_waitlist": True, "updated_at": now}},
             session=tx.session)
-        _emit_seat(tx, enrolment, snapshot, None, promoted=True, now=now)
+        tx.emit(*_seat_event(enrolment, snapshot, None, promoted=True, now=now))
     tx.db[PROGRAMMES].update_one(
         {"_id": programme["_id"]}, {"$inc": {"seats_taken": len(promoted), "waitlisted": -len(promoted)}},
         session=tx.session)
@@ -266,14 +275,17 @@ def plan_completion(programme: dict, enrolment: dict, score: float | None, atten
     return COMPLETED_NOW, domain.completion_outcome(programme, enrolment, score, attended)
 
 
-def apply_completion(tx, programme: dict, enrolment: dict, outcome: domain.Outcome, now: datetime,
-                     writes: list) -> None:
+def apply_completion(programme: dict, enrolment: dict, outcome: domain.Outcome, now: datetime,
+                     writes: list, events: list) -> None:
+    """Stage the completion of one enrolment: its update and its ``completed`` event."""
     changes = {**outcome.as_fields(), "status": domain.COMPLETED, "completed_at": now, "updated_at": now}
-    writes.append(UpdateOne({"_id": enrolment["_id"], "status": ENROLLED}, {"$set": changes}))
+    # No status guard in the filter: the transaction read this enrolment, and a concurrent
+    # change to it makes this write conflict and the whole transaction retry.
+    writes.append(UpdateOne({"_id": enrolment["_id"]}, {"$set": changes}))
     enrolment.update(changes)
-    tx.emit("completed", enrolment["_id"], {
+    events.append(("completed", enrolment["_id"], {
         "enrolment_id": enrolment["_id"], "programme": domain.programme_snapshot(programme),
-        "participant": enrolment["participant"], **outcome.as_fields(), "completed_at": domain.iso(now)})
+        "participant": enrolment["participant"], **outcome.as_fields(), "completed_at": domain.iso(now)}))
 
 
 def complete(tx, enrolment_id: str, score: float | None, attended: bool | None, now: datetime) -> tuple[dict, str]:
@@ -282,8 +294,10 @@ def complete(tx, enrolment_id: str, score: float | None, attended: bool | None, 
     status, outcome = plan_completion(programme, enrolment, score, attended, now)
     if status == COMPLETED_NOW:
         writes: list = []
-        apply_completion(tx, programme, enrolment, outcome, now, writes)
+        events: list = []
+        apply_completion(programme, enrolment, outcome, now, writes, events)
         tx.db[ENROLMENTS].bulk_write(writes, session=tx.session)
+        tx.emit_many(events)
     return enrolment, status
 
 
@@ -293,7 +307,7 @@ def complete_batch(tx, code: str, requests: list[CompletionRequest], now: dateti
     programme = get_programme(tx.db, code, session=tx.session)
     enrolments = {e["nip"]: e for e in tx.db[ENROLMENTS].find(
         {"programme_code": code, "nip": {"$in": [r.nip for r in requests]}}, session=tx.session)}
-    results, writes = [], []
+    results, writes, events = [], [], []
     for request in requests:
         enrolment = enrolments.get(request.nip)
         if enrolment is None:
@@ -306,9 +320,10 @@ def complete_batch(tx, code: str, requests: list[CompletionRequest], now: dateti
                             "enrolment_id": enrolment["_id"]})
             continue
         if status == COMPLETED_NOW:
-            apply_completion(tx, programme, enrolment, outcome, now, writes)
+            apply_completion(programme, enrolment, outcome, now, writes, events)
         results.append({"accepted": True, "outcome": status, "enrolment_id": enrolment["_id"],
                         "result": outcome.result, "jp_earned": outcome.jp_earned})
     if writes:
         tx.db[ENROLMENTS].bulk_write(writes, ordered=False, session=tx.session)
+    tx.emit_many(events)
     return results
