@@ -43,8 +43,15 @@ def start_store() -> tuple[str, object | None]:
     uri = os.environ.get("MONGO_URI")
     if uri:
         return uri, None
+    import tempfile
+
     from deploy.secantus import SecantusServer
-    server = SecantusServer(storage_path=":memory:").start()
+    # On disk with a 4 GB cache: an in-memory store of this size failed with an internal
+    # error at ~400k entries here.
+    home = Path(tempfile.mkdtemp(prefix="bench-secantus-"))
+    server = SecantusServer(storage_path=home / "data", log_path=home / "secantus.log",
+                            extra_args=("--cache-size", "4G")).start()
+    print(f"SecantusDB at {server.uri}, data and log in {home}", flush=True)
     return server.uri, server
 
 
