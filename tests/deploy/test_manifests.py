@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -32,6 +33,10 @@ DOCS = ROOT / "docs" / "deploy.md"
 SERVICE_IMAGE = "asn-bangkom"
 DEV_LABEL = "asn-bangkom/development-only"
 # Keys the MongoDB Community Operator writes into a user's connection-string Secret.
+# Operator resources: no Kubernetes API schema; the tests below check what the platform needs.
+OPERATOR_KINDS = {"RabbitmqCluster", "User", "Permission", "Policy", "MongoDBCommunity"}
+# The oldest Kubernetes the manifests are meant for, and the newest the schemas know.
+KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 MONGO_OPERATOR_KEYS = {"connectionString.standard", "connectionString.standardSrv", "username", "password"}
 
 
@@ -145,6 +150,18 @@ def test_every_manifest_under_deploy_parses_and_names_its_kind():
             for doc in documents:
                 assert {"apiVersion", "kind", "metadata"} <= set(doc), f"{path}: a document lacks apiVersion/kind/metadata"
     json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_kubernetes_objects_are_valid_against_the_api_schema_strictly(rendered, version):
+    for (kind, name), resource in rendered.items():
+        try:
+            kubernetes_validate.validate(resource, version, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            assert kind in OPERATOR_KINDS, f"{kind} {name}: no Kubernetes {version} schema"
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{kind} {name} is not a valid Kubernetes {version} object: {exc.message} "
+                        f"at {'/'.join(map(str, exc.path))}")
 
 
 def test_every_service_has_a_deployment_service_autoscaler_and_disruption_budget(rendered):
