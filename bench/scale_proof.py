@@ -208,7 +208,7 @@ def make_asn(count: int) -> list[dict]:
     born = datetime(1975, 1, 1)
     for i in range(count):
         birth = born + timedelta(days=i * 3)
-        nip = f"{birth:%Y%m%d}{2000 + i % 20}{(i % 12) + 1:02d}{1 + i % 2}{(i % 999) + 1:03d}"
+        nip = f"{birth:%Y%m%d}{birth.year + 22 + i % 5}{(i % 12) + 1:02d}{1 + i % 2}{(i % 999) + 1:03d}"
         validate_nip(nip)  # raises if the generator ever makes an invalid one
         people.append({"nip": nip, "name": f"ASN Uji {i + 1:04d}", "agency": codes[i % len(codes)],
                        "email": f"asn{i + 1:04d}@uji.bukittinggikota.go.id"})
