@@ -346,7 +346,9 @@ def run(replicas: int, asn: int, kill: bool, timeout: float, log_root: Path) -> 
     store = SecantusServer(storage_path=":memory:", log_path=log_root / f"secantus-{label}.log").start()
     mail = MailSink().start()
     cluster = Cluster(replicas, amqp_uri, store.uri, f"scale{replicas}_", mail.port, log_root / label)
-    result: dict = {"replicas_per_service": replicas, "sigkill_midway": kill, "asn": asn, "killed": []}
+    # Other work on the machine slows every figure: record how busy it was.
+    result: dict = {"replicas_per_service": replicas, "sigkill_midway": kill, "asn": asn, "killed": [],
+                    "load_average_1m_at_start": round(os.getloadavg()[0], 1)}
     try:
         log(f"{replicas} replica(s) per service: starting {replicas * len(SERVICES)} service processes")
         cluster.start()
@@ -406,6 +408,7 @@ def run(replicas: int, asn: int, kill: bool, timeout: float, log_root: Path) -> 
             "seconds_until": {k: round(v, 1) for k, v in sorted(marks.items())},
             "client_retries": completer.retries,
         })
+        result["load_average_1m_at_end"] = round(os.getloadavg()[0], 1)
         result["checks"] = verify(cluster, vhost, code, people, enrolments, mail)
         result["ok"] = all(c["ok"] for c in result["checks"].values())
         return result

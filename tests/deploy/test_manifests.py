@@ -485,6 +485,12 @@ def test_compose_runs_mongodb_as_an_initiated_replica_set_and_rabbitmq_with_mana
     assert any(v.split(":")[0] in volumes for v in services["mongodb"]["volumes"])
     assert "declare_all()" in " ".join(services["topology"]["entrypoint"])
     assert compose["networks"]["backend"]["internal"] is True
+    assert services["mongodb"]["networks"] == ["backend"] and "ports" not in services["mongodb"]
+    # a port published from an internal-only network would not be reachable
+    for name, spec in services.items():
+        if spec.get("ports"):
+            assert any(not compose["networks"][n] or not compose["networks"][n].get("internal")
+                       for n in spec.get("networks", [])), f"{name} publishes a port but is only on internal networks"
 
 
 # --- generated files and the real kustomize ------------------------------------------------------
