@@ -62,8 +62,8 @@ def create(store, data: dict, rules: JpRules, now: datetime, actor: Actor | None
 
 
 def _same(a, b) -> bool:
-    if isinstance(a, datetime) and isinstance(b, datetime):
-        return domain.as_utc(a) == domain.as_utc(b)
+    if isinstance(a, datetime) and isinstance(b, datetime):  # the store keeps milliseconds
+        return domain.iso(a) == domain.iso(b)
     return a == b
 
 

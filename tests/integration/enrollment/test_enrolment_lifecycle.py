@@ -126,9 +126,10 @@ def test_an_ni_pppk_is_enrolled_as_its_own_kind(enrollment):
     ({"nip": "198503122010011002", "agency": "DINKES"}, "name", None, "name is required"),
     ({"nip": "198503122010011002", "name": "A", "agency": "DINKES", "id_kind": "nik"}, "id_kind", None, "nip"),
 ], ids=["length", "birth-date", "appointment-month", "under-18", "gender", "sequence", "agency", "name", "kind"])
-def test_an_invalid_participant_is_refused_with_the_field_and_reason(enrollment, body, field, part, words):
-    enrollment.create_published(programme("PKP-09"))
-    response = enrollment.post("/programmes/PKP-09/enrolments", body)
+def test_an_invalid_participant_is_refused_with_the_field_and_reason(enrollment, request, body, field, part, words):
+    code = f"INV-{request.node.callspec.id}"
+    enrollment.create_published(programme(code))
+    response = enrollment.post(f"/programmes/{code}/enrolments", body)
     assert response.status_code == 422
     error = response.json()
     if error["error"] == "validation_failed":
@@ -210,7 +211,8 @@ def test_a_waitlisted_asn_cannot_be_completed(enrollment):
     assert response.status_code == 409 and "waitlisted" in response.json()["message"]
 
 
-def test_enrolments_are_listed_by_programme_nip_status_and_agency_a_page_at_a_time(enrollment):
+def test_enrolments_are_listed_by_programme_nip_status_and_agency_a_page_at_a_time(isolated_enrollment):
+    enrollment = isolated_enrollment
     enrollment.create_published(programme("PKP-16", capacity=3))
     for i in range(5):
         enrollment.post("/programmes/PKP-16/enrolments", participant(i, agency="DINKES" if i % 2 else "DISKOMINFO"))
