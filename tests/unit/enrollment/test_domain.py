@@ -1,0 +1,130 @@
+"""Enrolment rules without I/O: seats, pass/fail, JP earned, participants, CSV values."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from services.enrollment import domain
+from shared.errors import Conflict, Invalid
+
+NOW = datetime(2026, 3, 3, 2, 0, tzinfo=timezone.utc)
+
+
+def programme(**overrides) -> dict:
+    p = {"_id": "PKP-01", "title": "Pelatihan", "kind": "pelatihan", "competency_type": "teknis", "jp": 24,
+         "organisers": ["BKN"], "speakers": [], "starts_at": NOW - timedelta(days=1), "ends_at": NOW + timedelta(days=3),
+         "enrolment_opens_at": NOW - timedelta(days=10), "enrolment_closes_at": NOW + timedelta(days=1),
+         "capacity": 10, "passing_score": 70.0, "grants_certificate": False, "certificate_validity_months": None,
+         "certification_line": None, "status": "published", "duration_minutes": None, "duration_days": None}
+    p.update(overrides)
+    return p
+
+
+def test_seats_are_given_until_capacity_then_the_waitlist_grows_in_order():
+    assert domain.allocate_seat(capacity=2, seats_taken=1, waitlisted=0) == domain.Seat("enrolled", None)
+    assert domain.allocate_seat(capacity=2, seats_taken=2, waitlisted=0) == domain.Seat("waitlisted", 1)
+    assert domain.allocate_seat(capacity=2, seats_taken=2, waitlisted=4) == domain.Seat("waitlisted", 5)
+
+
+@pytest.mark.parametrize("score, result, jp", [(70, "passed", 24), (100, "passed", 24), (69.99, "failed", 0),
+                                               (0, "failed", 0)])
+def test_a_score_at_or_above_the_passing_score_passes_and_earns_the_programme_jp(score, result, jp):
+    outcome = domain.completion_outcome(programme(), {"attended": None}, score=score)
+    assert (outcome.result, outcome.jp_earned, outcome.attended) == (result, jp, True)
+
+
+def test_not_attending_is_a_no_show_with_no_jp():
+    outcome = domain.completion_outcome(programme(), {"attended": False})
+    assert (outcome.result, outcome.passed, outcome.jp_earned) == ("no_show", False, 0)
+
+
+@pytest.mark.parametrize("kind", ["seminar", "lokakarya"])
+def test_seminars_and_workshops_pass_on_attendance_whatever_the_score(kind):
+    outcome = domain.completion_outcome(programme(kind=kind, jp=4), {"attended": True}, score=10)
+    assert (outcome.result, outcome.jp_earned) == ("passed", 4)
+
+
+def test_a_programme_without_a_passing_score_passes_on_attendance():
+    outcome = domain.completion_outcome(programme(kind="coaching", passing_score=None), {}, attended=True)
+    assert outcome.result == "passed"
+
+
+def test_a_completion_needs_a_score_or_attendance():
+    with pytest.raises(Invalid) as err:
+        domain.completion_outcome(programme(), {"attended": None})
+    assert err.value.field == "attended"
+    with pytest.raises(Invalid) as err:
+        domain.completion_outcome(programme(), {"attended": True})
+    assert err.value.field == "score"
+    with pytest.raises(Invalid):
+        domain.completion_outcome(programme(), {}, score=80, attended=False)
+
+
+def test_enrolment_is_open_only_while_published_and_inside_the_window():
+    domain.check_can_enrol(programme(), NOW)
+    for p, now, words in [(programme(status="draft"), NOW, "draft"),
+                          (programme(), NOW + timedelta(days=2), "closed at"),
+                          (programme(), NOW - timedelta(days=11), "opens at")]:
+        with pytest.raises(Conflict, match=words):
+            domain.check_can_enrol(p, now)
+
+
+def test_a_freed_seat_goes_to_the_waitlist_only_until_the_programme_ends():
+    assert domain.promotes_waitlist(programme(), NOW)
+    assert not domain.promotes_waitlist(programme(), NOW + timedelta(days=4))
+    assert not domain.promotes_waitlist(programme(status="cancelled"), NOW)
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"ends_at": NOW - timedelta(days=2)}, "ends_at"),
+    ({"enrolment_opens_at": NOW + timedelta(days=2)}, "enrolment_closes_at"),
+    ({"enrolment_closes_at": NOW + timedelta(days=5)}, "enrolment_closes_at"),
+    ({"organisers": ["BKN", "BKN"]}, "organisers"),
+    ({"speakers": ["Dr. A"]}, "speakers"),
+    ({"certificate_validity_months": 12}, "certificate_validity_months"),
+    ({"certification_line": "PBJ"}, "certification_line"),
+    ({"duration_minutes": 90, "duration_days": 1}, "duration_days"),
+])
+def test_programme_rules_across_fields_name_the_field(change, field):
+    with pytest.raises(Invalid) as err:
+        domain.check_programme(programme(**change))
+    assert err.value.field == field
+
+
+def test_a_participant_is_resolved_with_the_agency_name_and_what_is_known_fills_the_gaps():
+    known = {"_id": "198503122010011002", "name": "Rahmat Hidayat", "agency": "DISKOMINFO", "position": "Pranata"}
+    person = domain.resolve_participant({"nip": " 198503122010011002 "}, known)
+    assert (person["name"], person["agency_name"], person["position"]) == (
+        "Rahmat Hidayat", "Dinas Komunikasi dan Informatika", "Pranata")
+    moved = domain.resolve_participant({"nip": "198503122010011002", "agency": "dinkes"}, known)
+    assert (moved["agency"], moved["name"]) == ("DINKES", "Rahmat Hidayat")
+    assert domain.participant_snapshot(moved)["agency_name"] == "Dinas Kesehatan"
+
+
+def test_an_unknown_agency_is_refused():
+    with pytest.raises(Invalid) as err:
+        domain.resolve_participant({"nip": "198503122010011002", "name": "A", "agency": "KEMENKEU"}, None)
+    assert err.value.field == "agency" and "Bukittinggi" in err.value.message
+
+
+@pytest.mark.parametrize("text, value", [("ya", True), ("Hadir", True), ("1", True), ("TRUE", True),
+                                         ("tidak", False), ("tidak hadir", False), ("0", False), ("", None)])
+def test_attendance_is_read_in_bahasa_indonesia_or_as_booleans(text, value):
+    assert domain.parse_attended(text) is value
+
+
+@pytest.mark.parametrize("text, value", [("86,5", 86.5), ("70", 70.0), (" 99.25 ", 99.25), ("", None)])
+def test_scores_accept_a_decimal_comma(text, value):
+    assert domain.parse_score(text) == value
+
+
+@pytest.mark.parametrize("text", ["seratus", "101", "-1", "nan", "inf"])
+def test_impossible_scores_are_refused(text):
+    with pytest.raises(Invalid):
+        domain.parse_score(text)
+
+
+def test_times_are_shown_in_utc_with_z_and_milliseconds():
+    wib = timezone(timedelta(hours=7))
+    assert domain.iso(datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=wib)) == "2026-03-02T01:00:00.123Z"
