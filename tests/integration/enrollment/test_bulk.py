@@ -123,3 +123,12 @@ def test_a_completion_csv_records_each_result_and_rejects_rows_it_cannot_apply(e
     rows_again, summary_again = lines(upload(enrollment, "/programmes/BLK-06/completions/bulk", text))
     assert summary_again.get("completed", 0) == 0 and summary_again["unchanged"] == 3
     assert enrollment.raw_events(1, timeout=0.5) == []
+
+
+def test_a_csv_sent_as_a_form_file_is_read_like_a_raw_body(enrollment):
+    enrollment.create_published(programme("BLK-07"))
+    text = HEADER + f"{nip(11)},Fitri Handayani,KESBANGPOL,Analis\n"
+    response = enrollment.post("/programmes/BLK-07/enrolments/bulk",
+                               files={"file": ("peserta.csv", text.encode(), "text/csv")})
+    rows, summary = lines(response)
+    assert rows[0]["enrolment_status"] == "enrolled" and summary["created"] == 1
