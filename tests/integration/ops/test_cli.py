@@ -65,9 +65,11 @@ def test_status_shows_ready_and_down_services_queue_depth_consumers_dead_letters
 
     def settled():  # the management API refreshes its figures every few seconds
         code, status = asn_json(capsys, "status")
-        queues = {q["queue"]: q.get("messages") for q in status["queues"]}
-        seen = (queues.get(WORK_QUEUE), queues.get("certification.dlq"))
-        return (code, status) if seen == (3, 1) else None
+        queues = {q["queue"]: q for q in status["queues"]}
+        seen = [(queues.get(name) or {}).get(key) for name, key in (
+            (WORK_QUEUE, "messages"), ("certification.dlq", "messages"), ("enrollment.dlq", "messages"),
+            ("rpc-enrollment", "consumers"))]
+        return (code, status) if seen == [3, 1, 0, 1] else None
     code, status = wait_for(settled, timeout=30, interval=0.5, message="queue figures from the management API")
 
     assert code == 1  # something needs attention
@@ -315,9 +317,10 @@ def test_replay_without_a_queue_rebuilds_reportings_read_models_from_the_produce
         response = requests.get(url("reporting", f"/ledger/{nip}?year=2026"), timeout=10)
         if response.status_code != 200:
             return None
-        entries = response.json()["years"][0]["entries"]
-        certified = [e for e in entries if e["certificate_number"]]
-        return response.json() if len(entries) == len(certified) == 3 else None
+        [year] = response.json()["years"]
+        certified = [e for e in year["entries"] if e["certificate_number"]]
+        # events arrive in any order: wait for all six (3 × 32 JP, each certified)
+        return response.json() if len(certified) == 3 and year["jp_total"] == 96 else None
     live = wait_for(ledger, timeout=30, message="reporting's ledger of the three certified completions")
 
     code, summary = asn_json(capsys, "replay")
