@@ -19,17 +19,17 @@ from pathlib import Path
 import eventlet
 import pytest
 import requests
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Producer, Queue
 from pymongo import MongoClient
 
 from deploy.processes import free_port, spawn, tail
-from shared.events import registry
+from shared.events import envelope, registry
 from shared.handler import reliable_handler
 from shared.http import api, json_body
 from shared.openapi import OpenApi
 from shared.service_base import ServiceBase
 from shared.store import Mongo
-from tests.support import publish_event, queue_depth, wait_for
+from tests.support import queue_depth, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPLETED = registry.latest("enrollment", "completed")
@@ -131,10 +131,15 @@ def test_sigterm_in_the_middle_of_a_burst_loses_no_event_and_publishes_every_com
     client.start()
     wait_for(lambda: len(accepted) >= 5, message="HTTP commands under way")
     completions = []
-    for i in range(BURST):
-        data = copy.deepcopy(COMPLETED.example)
-        data["enrolment_id"] = f"e{i:04d}"
-        completions.append(publish_event(amqp, "enrollment", "completed", data))
+    with Connection(amqp) as conn:  # one connection: the whole burst is queued in a blink
+        producer = Producer(conn.channel())
+        for i in range(BURST):
+            data = copy.deepcopy(COMPLETED.example)
+            data["enrolment_id"] = f"e{i:04d}"
+            event = envelope.new_event(COMPLETED, data["enrolment_id"], data)
+            producer.publish(envelope.encode(event), exchange="enrollment.events", routing_key="completed",
+                             content_type="application/json", content_encoding="utf-8", delivery_mode=2)
+            completions.append(event)
     wait_for(lambda: db.certificates.count_documents({}) >= 40, message="events under way")
     proc.terminate()  # SIGTERM
     assert proc.wait(60) == 0, tail(tmp_path / "first.log")
