@@ -1,8 +1,10 @@
 """JSON over HTTP for nameko services: errors mapped to status codes, correlation ids,
 body limits and request metrics, the same for every endpoint of every service.
 
-A method decorated with ``@api("POST", "/programmes")`` returns a dict/list (200), a
-``(status, payload)`` tuple, or a werkzeug ``Response``.
+A method decorated with ``@api("POST", "/programmes", auth=STAFF)`` returns a dict/list
+(200), a ``(status, payload)`` tuple, or a werkzeug ``Response``. ``auth`` is the route's
+access rule (shared.auth): the caller is authenticated before the handler runs and is
+``request.principal``; a route that states no rule is admin-only (fail closed).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from shared import metrics
+from shared.auth import ADMIN_ONLY, AuthConfig, Rule, Unauthenticated, authenticate, load_config
 from shared.errors import DomainError, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,9 @@ def error_response(exc: Exception) -> Response:
     if isinstance(exc, ValidationError):
         return json_response({"error": "validation_failed", "message": "the request has invalid fields",
                               "errors": exc.messages}, 422)
+    if isinstance(exc, Unauthenticated):
+        return json_response(exc.to_dict(), exc.status,
+                             {"WWW-Authenticate": 'Bearer realm="asn-platform", error="invalid_token"'})
     if isinstance(exc, DomainError):
         return json_response(exc.to_dict(), exc.status)
     if isinstance(exc, (StoreUnavailable, ConnectionFailure)):
@@ -87,13 +93,22 @@ def error_response(exc: Exception) -> Response:
 
 
 class ApiHandler(HttpRequestHandler):
-    """nameko's ``@http`` with JSON errors, correlation ids, a body limit and metrics."""
+    """nameko's ``@http`` with authentication, JSON errors, correlation ids, a body limit and metrics."""
 
-    def __init__(self, method, url, max_body: int = MAX_BODY_BYTES, **kwargs):
+    def __init__(self, method, url, max_body: int = MAX_BODY_BYTES, auth: Rule | None = None, **kwargs):
         self.max_body = max_body
+        self.auth_declared = auth is not None
+        self.auth_rule = auth if auth is not None else ADMIN_ONLY
+        self.auth_config: AuthConfig | None = None
         # expected: answered as 4xx/503 without an error trace in the log
         kwargs.setdefault("expected_exceptions", (DomainError, ValidationError, StoreUnavailable, ConnectionFailure))
         super().__init__(method, url, **kwargs)
+
+    def setup(self):
+        if not self.auth_rule.public:
+            # No key, no service: failing at start beats answering 401 to everyone later.
+            self.auth_config = load_config(self.container.service_name)
+        super().setup()
 
     def handle_request(self, request):
         request.shallow = False
@@ -103,6 +118,7 @@ class ApiHandler(HttpRequestHandler):
             if request.content_length and request.content_length > self.max_body:
                 raise PayloadTooLarge(f"request body over {self.max_body} bytes")
             request.max_content_length = self.max_body
+            request.principal = authenticate(self.auth_config, request, self.auth_rule)
             context_data = self.server.context_data_from_headers(request)
             context_data["correlation_id"] = correlation_id
             args, kwargs = self.get_entrypoint_parameters(request)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import replace
 
@@ -71,3 +72,24 @@ def queue_depth(amqp_uri: str, queue: str) -> int:
 
 def body_json(message) -> dict:
     return json.loads(message.body)
+
+
+# -- authentication ---------------------------------------------------------------------------
+# Services verify tokens with the key in the environment; tests (in-process services and the
+# processes they spawn) share this fixed, test-only secret unless one is already configured.
+TEST_AUTH_SECRET = "test-only-secret-never-used-in-production-0123456789"
+os.environ.setdefault("AUTH_SECRET", TEST_AUTH_SECRET)
+
+
+def auth_token(role: str = "admin", agency: str | None = None, nip: str | None = None, ttl_s: int = 3600,
+               **kwargs) -> str:
+    """A token signed with the configured key (see shared.auth.issue_token)."""
+    from shared import auth
+
+    return auth.issue_token(auth.load_config(require_signing=True), role=role, agency=agency, nip=nip,
+                            ttl_s=ttl_s, **kwargs)
+
+
+def auth_headers(role: str = "admin", agency: str | None = None, nip: str | None = None, **kwargs) -> dict:
+    """``{"Authorization": "Bearer <token>"}`` for a caller of ``role`` (admin by default)."""
+    return {"Authorization": f"Bearer {auth_token(role, agency, nip, **kwargs)}"}
