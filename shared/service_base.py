@@ -6,6 +6,7 @@ A service class inherits ``ServiceBase`` and declares ``store = Mongo(...)`` and
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from kombu import Connection
@@ -18,7 +19,8 @@ from werkzeug.wrappers import Response
 from shared import logging as ctxlog
 from shared import metrics as m
 from shared.config import settings_of
-from shared.http import api, json_response
+from shared.auth import PUBLIC
+from shared.http import ApiHandler, api, json_response
 from shared.outbox import backlog_of
 from shared.replay import ReplayError, replay_outbox
 
@@ -65,11 +67,11 @@ class ServiceBase:
     log_context = LogContext()
     readiness = Readiness()
 
-    @api("GET", "/health/live")
+    @api("GET", "/health/live", auth=PUBLIC)
     def health_live(self, request):
         return {"status": "live", "service": self.name}
 
-    @api("GET", "/health/ready")
+    @api("GET", "/health/ready", auth=PUBLIC)
     def health_ready(self, request):
         relay = self.store.relay
         checks = {
@@ -81,7 +83,7 @@ class ServiceBase:
         return (200 if ready else 503), {"status": "ready" if ready else "not_ready",
                                          "service": self.name, "checks": checks}
 
-    @api("GET", "/metrics")
+    @api("GET", "/metrics", auth=PUBLIC)
     def metrics(self, request):
         # The relay refreshes the outbox gauges only while it leads; read them at scrape
         # time so every replica reports the current backlog and lag.
@@ -98,12 +100,46 @@ class ServiceBase:
         """Republish this service's sent events, oldest first, into ``queue`` (see shared.replay)."""
         return replay_outbox(self.store.db, self.store.settings.amqp_uri, queue, types=types)
 
-    @api("GET", "/openapi.json")
+    @api("GET", "/openapi.json", auth=PUBLIC)
     def openapi_json(self, request):
         return json_response(self.openapi_document())
 
     def openapi_document(self) -> dict:
         cls = type(self)
         if not hasattr(cls, "_openapi_cache"):
-            cls._openapi_cache = cls.openapi.to_dict()
+            cls._openapi_cache = with_access_rules(cls.openapi.to_dict(), cls)
         return cls._openapi_cache
+
+
+def http_routes(service_cls) -> list[ApiHandler]:
+    """Every ``@api`` entrypoint of a service class (its own and inherited)."""
+    return [entrypoint for attr in dir(service_cls)
+            for entrypoint in getattr(getattr(service_cls, attr, None), "nameko_entrypoints", ())
+            if isinstance(entrypoint, ApiHandler)]
+
+
+def openapi_path(url: str) -> str:
+    """werkzeug ``/x/<string:id>`` as OpenAPI ``/x/{id}``."""
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", url)
+
+
+def with_access_rules(document: dict, service_cls) -> dict:
+    """The OpenAPI document with each operation's access rule (bearer token or none, 401/403)."""
+    document.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "a token from `asn token issue`; roles admin, operator (one agency), asn (self)"}
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for handler in http_routes(service_cls):
+        operation = document.get("paths", {}).get(openapi_path(handler.url), {}).get(handler.method.lower())
+        if operation is None:
+            continue
+        rule = handler.auth_rule
+        operation["x-access-rule"] = rule.name
+        if rule.public:
+            operation["security"] = []
+            continue
+        operation["security"] = [{"bearerAuth": []}]
+        operation["description"] = (operation.get("description", "") + f" Access: {rule.description}.").strip()
+        operation["responses"].setdefault("401", {"description": "no, expired or invalid token", **error})
+        operation["responses"].setdefault("403", {"description": "the role or agency may not do this", **error})
+    return document
