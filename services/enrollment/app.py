@@ -2,7 +2,8 @@
 
 Input is validated with the API schemas, the domain does the work in a transaction, and
 the answer is dumped with the response schemas, so HTTP and RPC behave the same. Every
-command takes the ``Actor`` issuing it; authorisation (issue 9) will check it here.
+command takes the ``Actor`` issuing it and checks here that it may act on that ASN (an
+operator: its own agency's staff; an ASN: themself); no actor means RPC or the system.
 """
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ class Enrollment:
         code = programme_code(code)
         known = self.store.db[PARTICIPANTS].find_one({"_id": given["nip"].strip()})
         person = domain.resolve_participant(given, known)
+        (actor or Actor.system()).check_may_enrol(person, known)
         request = enrolments.EnrolRequest(person, idempotency_key)
         for attempt in range(3):
             try:
@@ -89,30 +91,43 @@ class Enrollment:
         status = 200 if result.outcome == enrolments.UNCHANGED else 201
         return status, self._present(result.enrolment)
 
+    def _check_access(self, enrolment_id: str, actor: Actor | None) -> None:
+        if actor is not None and actor.role not in ("system", "admin"):
+            enrolment = get_enrolment(self.store.db, enrolment_id)
+            actor.check_access(enrolment["nip"], enrolment["participant"]["agency"])
+
     def cancel_enrolment(self, enrolment_id: str, body: dict, actor: Actor | None = None) -> dict:
         data = EnrolmentCancelSchema().load(body)
+        self._check_access(enrolment_id, actor)
+        if actor is not None and actor.role == "asn":
+            data["cancelled_by"] = "participant"  # an ASN cancels only as themself
         now = self.clock()
         return self._present(self.store.transaction(lambda tx: enrolments.cancel(
             tx, enrolment_id, data["reason"], data["cancelled_by"], now, actor)))
 
     def record_attendance(self, enrolment_id: str, body: dict, actor: Actor | None = None) -> dict:
         data = AttendanceSchema().load(body)
+        self._check_access(enrolment_id, actor)
         now = self.clock()
         return self._present(self.store.transaction(
             lambda tx: enrolments.record_attendance(tx, enrolment_id, data["attended"], now)))
 
     def complete(self, enrolment_id: str, body: dict, actor: Actor | None = None) -> dict:
         data = CompletionSchema().load(body)
+        self._check_access(enrolment_id, actor)
         now = self.clock()
         enrolment, _ = self.store.transaction(
             lambda tx: enrolments.complete(tx, enrolment_id, data["score"], data["attended"], now))
         return self._present(enrolment)
 
-    def get_enrolment(self, enrolment_id: str) -> dict:
-        return self._present(get_enrolment(self.store.db, enrolment_id))
+    def get_enrolment(self, enrolment_id: str, actor: Actor | None = None) -> dict:
+        enrolment = get_enrolment(self.store.db, enrolment_id)
+        (actor or Actor.system()).check_access(enrolment["nip"], enrolment["participant"]["agency"])
+        return self._present(enrolment)
 
-    def list_enrolments(self, args: dict) -> dict:
+    def list_enrolments(self, args: dict, actor: Actor | None = None) -> dict:
         q = EnrolmentQuery().load(args)
+        q = self._scope_filters(q, actor or Actor.system())
         query = {}
         if "programme" in q:
             query["programme_code"] = programme_code(q["programme"])
@@ -124,6 +139,19 @@ class Enrollment:
             query["participant.agency"] = q["agency"].upper()
         items, cursor, total = page(self.store.db[ENROLMENTS], query, q["limit"], q["cursor"])
         return {"items": [self._present(e) for e in items], "next_cursor": cursor, "total": total}
+
+    @staticmethod
+    def _scope_filters(q: dict, actor: Actor) -> dict:
+        """An operator lists its own agency only, an ASN themself only; asking for others is 403."""
+        if actor.role == "operator":
+            if q.get("agency") and q["agency"].upper() != actor.agency:
+                actor.check_access(None, q["agency"].upper(), what="that agency's list")
+            return {**q, "agency": actor.agency}
+        if actor.role == "asn":
+            if q.get("nip") and q["nip"] != actor.nip:
+                actor.check_access(q["nip"], None, what="that list")
+            return {**q, "nip": actor.nip}
+        return q
 
     def _present(self, enrolment: dict) -> dict:
         return _enrolment.dump({**enrolment, "waitlist_position": waitlist_position(self.store.db, enrolment)})
@@ -141,7 +169,8 @@ class Enrollment:
         code = programme_code(code)
         get_programme(self.store.db, code)
         rows = bulk.read_rows(stream, bulk.COMPLETION_COLUMNS)
-        return bulk.with_summary(bulk.complete_rows(self.store, code, rows, config.bulk_chunk_rows(), self.clock))
+        return bulk.with_summary(bulk.complete_rows(self.store, code, rows, config.bulk_chunk_rows(), self.clock,
+                                                    actor))
 
     # -- housekeeping ----------------------------------------------------------------------
     def sweep_cascades(self) -> int:

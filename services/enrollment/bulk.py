@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.enrollment import domain, enrolments
 from services.enrollment.domain import Actor
-from services.enrollment.store import PARTICIPANTS
+from services.enrollment.store import ENROLMENTS, PARTICIPANTS
 from shared.errors import DomainError, Invalid, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def enrol_rows(store, code: str, rows: Iterable[tuple[int, dict]], chunk_size: i
         for line, row in batch:
             try:
                 person = domain.resolve_participant(row, known.get(row.get("nip", "")), today)
+                (actor or Actor.system()).check_may_enrol(person, known.get(row.get("nip", "")))
                 valid.append((line, enrolments.EnrolRequest(person)))
             except DomainError as exc:
                 results[line] = _rejected(line, row.get("nip"), exc)
@@ -129,9 +130,17 @@ def enrol_rows(store, code: str, rows: Iterable[tuple[int, dict]], chunk_size: i
 
 
 def complete_rows(store, code: str, rows: Iterable[tuple[int, dict]], chunk_size: int,
-                  clock=domain.utc_now) -> Iterator[dict]:
-    """Record the completions of ``rows`` in programme ``code``; yields one result per row."""
+                  clock=domain.utc_now, actor: Actor | None = None) -> Iterator[dict]:
+    """Record the completions of ``rows`` in programme ``code``; yields one result per row.
+
+    An operator's rows for another agency's staff are rejected one by one (field ``agency``)."""
+    actor = actor or Actor.system()
     for batch in chunks(rows, chunk_size):
+        agency_of = {}
+        if actor.role not in ("system", "admin"):
+            agency_of = {e["nip"]: e["participant"]["agency"] for e in store.db[ENROLMENTS].find(
+                {"programme_code": code, "nip": {"$in": [row.get("nip", "") for _, row in batch]}},
+                {"nip": 1, "participant.agency": 1})}
         results: dict[int, dict] = {}
         valid: list[tuple[int, enrolments.CompletionRequest]] = []
         for line, row in batch:
@@ -143,6 +152,8 @@ def complete_rows(store, code: str, rows: Iterable[tuple[int, dict]], chunk_size
                                                        domain.parse_attended(row.get("attended")))
                 if request.score is None and request.attended is None:
                     raise Invalid("give a score or attended (ya/tidak)", field="score")
+                if agency_of and nip in agency_of:  # unknown NIPs fail as not enrolled below
+                    actor.check_access(nip, agency_of[nip], what=f"the enrolment of {nip}")
                 valid.append((line, request))
             except DomainError as exc:
                 results[line] = _rejected(line, nip, exc)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from shared import nip as nip_rules
+from shared.auth import Principal
 from shared.errors import Conflict, Invalid
 from shared.reference import agencies
 
@@ -29,18 +30,34 @@ CANCELLED_BY = ("participant", "operator")
 
 @dataclass(frozen=True)
 class Actor:
-    """Who issues a command. Authorisation (issue 9) will check it; today it is recorded."""
+    """Who issues a command, recorded with it: the authenticated caller of the HTTP API
+    (admin, operator of one agency, asn), or ``system`` for RPC and scheduled work."""
 
-    role: str = "system"  # later: admin, operator, participant
+    role: str = "system"  # admin, operator, asn or system
     agency: str | None = None
     nip: str | None = None
+    subject: str | None = None
 
     @classmethod
     def system(cls) -> "Actor":
         return cls()
 
+    def check_access(self, nip: str | None, agency: str | None, what: str = "this enrolment") -> None:
+        """Forbidden unless the actor may act on ASN ``nip`` of ``agency`` (an operator: its own
+        agency's staff; an ASN: themself). System and admin may act on anyone."""
+        if self.role in ("system", "admin"):
+            return
+        Principal(subject=self.subject or "", role=self.role, agency=self.agency, nip=self.nip).require_scope(
+            nip=nip, agency=agency, what=what)
+
+    def check_may_enrol(self, person: dict, known: dict | None) -> None:
+        """An operator enrols only its own agency's staff: as given, and as recorded before
+        (moving an ASN to another agency is for an admin)."""
+        for agency in {person.get("agency"), (known or {}).get("agency")} - {None}:
+            self.check_access(person.get("_id"), agency, what=f"ASN {person.get('_id')}")
+
     def as_dict(self) -> dict:
-        return {"role": self.role, "agency": self.agency, "nip": self.nip}
+        return {"role": self.role, "agency": self.agency, "nip": self.nip, "subject": self.subject}
 
 
 def utc_now() -> datetime:

@@ -13,6 +13,7 @@ from services.enrollment import bulk, config, store
 from services.enrollment.api import OPENAPI
 from services.enrollment.app import Enrollment
 from services.enrollment.domain import Actor
+from shared.auth import ADMIN_ONLY, MEMBER, STAFF, principal_of
 from shared.errors import DomainError
 from shared.http import BadRequest, api, json_body
 from shared.service_base import ServiceBase
@@ -23,9 +24,10 @@ SPOOL_IN_MEMORY = 4 * 1024 * 1024
 EXPECTED = (DomainError, ValidationError)
 
 
-def actor_of(request) -> Actor | None:
-    """Who is calling; authentication (issue 9) will fill this in from the request."""
-    return None
+def actor_of(request) -> Actor:
+    """The authenticated caller (shared.http put it on the request) as the domain records it."""
+    p = principal_of(request)
+    return Actor(role=p.role, agency=p.agency, nip=p.nip, subject=p.subject)
 
 
 def csv_upload(request):
@@ -62,62 +64,62 @@ class EnrollmentService(ServiceBase):
         return Enrollment(self.store)
 
     # -- HTTP: programmes --------------------------------------------------------------------
-    @api("POST", "/programmes")
+    @api("POST", "/programmes", auth=ADMIN_ONLY)
     def create_programme_http(self, request):
         return self._app().create_programme(json_body(request), actor_of(request))
 
-    @api("GET", "/programmes")
+    @api("GET", "/programmes", auth=MEMBER)
     def list_programmes_http(self, request):
         return self._app().list_programmes(request.args)
 
-    @api("GET", "/programmes/<string:code>")
+    @api("GET", "/programmes/<string:code>", auth=MEMBER)
     def get_programme_http(self, request, code):
         return self._app().get_programme(code)
 
-    @api("PATCH", "/programmes/<string:code>")
+    @api("PATCH", "/programmes/<string:code>", auth=ADMIN_ONLY)
     def update_programme_http(self, request, code):
         return self._app().update_programme(code, json_body(request), actor_of(request))
 
-    @api("POST", "/programmes/<string:code>/publish")
+    @api("POST", "/programmes/<string:code>/publish", auth=ADMIN_ONLY)
     def publish_programme_http(self, request, code):
         return self._app().publish_programme(code, actor_of(request))
 
-    @api("POST", "/programmes/<string:code>/cancel")
+    @api("POST", "/programmes/<string:code>/cancel", auth=ADMIN_ONLY)
     def cancel_programme_http(self, request, code):
         return self._app().cancel_programme(code, json_body(request), actor_of(request))
 
     # -- HTTP: enrolments --------------------------------------------------------------------
-    @api("POST", "/programmes/<string:code>/enrolments")
+    @api("POST", "/programmes/<string:code>/enrolments", auth=STAFF)
     def enrol_http(self, request, code):
         return self._app().enrol(code, json_body(request), request.headers.get("Idempotency-Key"),
                                  actor_of(request))
 
-    @api("POST", "/programmes/<string:code>/enrolments/bulk", max_body=config.bulk_max_bytes())
+    @api("POST", "/programmes/<string:code>/enrolments/bulk", max_body=config.bulk_max_bytes(), auth=STAFF)
     def bulk_enrol_http(self, request, code):
         return stream_results(request, self._app().bulk_enrol(code, csv_upload(request), actor_of(request)))
 
-    @api("POST", "/programmes/<string:code>/completions/bulk", max_body=config.bulk_max_bytes())
+    @api("POST", "/programmes/<string:code>/completions/bulk", max_body=config.bulk_max_bytes(), auth=STAFF)
     def bulk_complete_http(self, request, code):
         return stream_results(request, self._app().bulk_complete(code, csv_upload(request), actor_of(request)))
 
-    @api("GET", "/enrolments")
+    @api("GET", "/enrolments", auth=MEMBER)
     def list_enrolments_http(self, request):
-        return self._app().list_enrolments(request.args)
+        return self._app().list_enrolments(request.args, actor_of(request))
 
-    @api("GET", "/enrolments/<string:enrolment_id>")
+    @api("GET", "/enrolments/<string:enrolment_id>", auth=MEMBER)
     def get_enrolment_http(self, request, enrolment_id):
-        return self._app().get_enrolment(enrolment_id)
+        return self._app().get_enrolment(enrolment_id, actor_of(request))
 
-    @api("POST", "/enrolments/<string:enrolment_id>/cancel")
+    @api("POST", "/enrolments/<string:enrolment_id>/cancel", auth=MEMBER)
     def cancel_enrolment_http(self, request, enrolment_id):
         body = json_body(request) if request.get_data(cache=True) else {}
         return self._app().cancel_enrolment(enrolment_id, body, actor_of(request))
 
-    @api("POST", "/enrolments/<string:enrolment_id>/attendance")
+    @api("POST", "/enrolments/<string:enrolment_id>/attendance", auth=STAFF)
     def record_attendance_http(self, request, enrolment_id):
         return self._app().record_attendance(enrolment_id, json_body(request), actor_of(request))
 
-    @api("POST", "/enrolments/<string:enrolment_id>/completion")
+    @api("POST", "/enrolments/<string:enrolment_id>/completion", auth=STAFF)
     def complete_http(self, request, enrolment_id):
         return self._app().complete(enrolment_id, json_body(request), actor_of(request))
 

@@ -18,7 +18,14 @@ from services.enrollment.service import EnrollmentService
 from shared import topology
 from shared.events.envelope import parse
 from shared.store import connect
-from tests.support import get_messages, make_settings, wait_for
+from tests.support import auth_headers, get_messages, make_settings, wait_for
+
+ADMIN = auth_headers()
+
+
+def _as_admin(kw: dict) -> dict:
+    """Requests go as an admin unless a test names other credentials."""
+    return {**kw, "headers": {**ADMIN, **(kw.get("headers") or {})}}
 
 
 @dataclass
@@ -29,13 +36,13 @@ class Running:
     tap: str
 
     def get(self, path, **kw):
-        return requests.get(self.url + path, timeout=30, **kw)
+        return requests.get(self.url + path, timeout=30, **_as_admin(kw))
 
     def post(self, path, json=None, **kw):
-        return requests.post(self.url + path, json=json, timeout=120, **kw)
+        return requests.post(self.url + path, json=json, timeout=120, **_as_admin(kw))
 
     def patch(self, path, json=None, **kw):
-        return requests.patch(self.url + path, json=json, timeout=30, **kw)
+        return requests.patch(self.url + path, json=json, timeout=30, **_as_admin(kw))
 
     def events(self, expected: int, timeout: float = 20.0) -> list:
         """The next ``expected`` events an outside subscriber received, parsed and validated."""

@@ -11,7 +11,9 @@ from services.enrollment.service import EnrollmentService
 from tests.integration.enrollment.conftest import bind_tap
 from tests.integration.enrollment.factories import participant, programme
 from shared.events.envelope import parse
-from tests.support import get_messages
+from tests.support import auth_headers, get_messages
+
+ADMIN = auth_headers()
 
 
 def start_replicas(container_factory, settings, count: int) -> list[str]:
@@ -27,12 +29,12 @@ def test_50_concurrent_enrolments_into_10_seats_on_two_replicas_give_10_seats_an
         container_factory, settings):
     tap = bind_tap(settings.amqp_uri)
     a, b = start_replicas(container_factory, settings, 2)
-    assert requests.post(f"{a}/programmes", json=programme("CON-01", capacity=10), timeout=10).status_code == 201
-    assert requests.post(f"{a}/programmes/CON-01/publish", timeout=10).status_code == 200
+    assert requests.post(f"{a}/programmes", json=programme("CON-01", capacity=10), headers=ADMIN, timeout=10).status_code == 201
+    assert requests.post(f"{a}/programmes/CON-01/publish", headers=ADMIN, timeout=10).status_code == 200
 
     def enrol(i):
         url = a if i % 2 else b
-        response = requests.post(f"{url}/programmes/CON-01/enrolments", json=participant(i), timeout=60)
+        response = requests.post(f"{url}/programmes/CON-01/enrolments", json=participant(i), headers=ADMIN, timeout=60)
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -50,7 +52,7 @@ def test_50_concurrent_enrolments_into_10_seats_on_two_replicas_give_10_seats_an
     # nobody got a seat after someone who arrived before them was waitlisted
     assert max(r["enrolled_at"] for r in enrolled) <= min(arrived)
 
-    programme_now = requests.get(f"{b}/programmes/CON-01", timeout=10).json()
+    programme_now = requests.get(f"{b}/programmes/CON-01", headers=ADMIN, timeout=10).json()
     assert (programme_now["seats_taken"], programme_now["waitlisted"]) == (10, 40)
 
     # an outside subscriber saw the same: 10 enrolled, 40 waitlisted with the same positions
@@ -64,13 +66,13 @@ def test_50_concurrent_enrolments_into_10_seats_on_two_replicas_give_10_seats_an
     # a retry storm on both replicas creates nothing new
     with ThreadPoolExecutor(max_workers=20) as pool:
         again = list(pool.map(lambda i: requests.post(f"{a if i % 2 else b}/programmes/CON-01/enrolments",
-                                                      json=participant(i % 5), timeout=60), range(20)))
+                                                      json=participant(i % 5), headers=ADMIN, timeout=60), range(20)))
     assert {r.status_code for r in again} == {200}
-    assert requests.get(f"{a}/enrolments", params={"programme": "CON-01"}, timeout=10).json()["total"] == 50
+    assert requests.get(f"{a}/enrolments", params={"programme": "CON-01"}, headers=ADMIN, timeout=10).json()["total"] == 50
 
     # cancelling a seat promotes the first waitlisted
     first_waiting = next(r for r in waitlisted if r["waitlist_position_at_arrival"] == 1)
     second_waiting = next(r for r in waitlisted if r["waitlist_position_at_arrival"] == 2)
-    requests.post(f"{b}/enrolments/{enrolled[0]['id']}/cancel", json={}, timeout=10)
-    assert requests.get(f"{a}/enrolments/{first_waiting['id']}", timeout=10).json()["status"] == "enrolled"
-    assert requests.get(f"{a}/enrolments/{second_waiting['id']}", timeout=10).json()["waitlist_position"] == 1
+    requests.post(f"{b}/enrolments/{enrolled[0]['id']}/cancel", json={}, headers=ADMIN, timeout=10)
+    assert requests.get(f"{a}/enrolments/{first_waiting['id']}", headers=ADMIN, timeout=10).json()["status"] == "enrolled"
+    assert requests.get(f"{a}/enrolments/{second_waiting['id']}", headers=ADMIN, timeout=10).json()["waitlist_position"] == 1
