@@ -215,10 +215,13 @@ def get_certificate(db, certificate_id: str) -> dict:
     return certificate
 
 
-def list_certificates(db, nip: str | None, programme: str | None, page: int, per_page: int) -> tuple[list[dict], int]:
+def list_certificates(db, nip: str | None, programme: str | None, page: int, per_page: int,
+                      agency: str | None = None) -> tuple[list[dict], int]:
     query: dict = {}
     if nip:
         query["holder.nip"] = nip
+    if agency:
+        query["holder.agency"] = agency
     if programme:
         query["programme.code"] = programme
     total = db[CERTIFICATES].count_documents(query)

@@ -9,9 +9,6 @@ from shared.events.common import ParticipantSnapshot, ProgrammeSnapshot
 class RevokeRequest(Schema):
     reason = fields.Str(required=True, validate=validate.Length(min=5, max=500),
                         metadata={"description": "why it is revoked; shown on the verification page"})
-    # Until authentication lands (a later issue) the admin names themself; the authenticated
-    # principal will replace this field.
-    revoked_by = fields.Str(load_default="admin", validate=validate.Length(min=1, max=120))
 
 
 class ListQuery(Schema):

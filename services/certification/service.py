@@ -6,6 +6,7 @@ import re
 from nameko.rpc import rpc
 from werkzeug.wrappers import Response
 
+from shared.auth import ADMIN_ONLY, MEMBER, PUBLIC, principal_of
 from shared.handler import reliable_handler
 from shared.http import api, json_body, json_response
 from shared.openapi import OpenApi
@@ -72,44 +73,56 @@ class CertificationService(ServiceBase):
         return lifecycle.run_expiry_scan(self.store, self.runtime.config, self.runtime.now())
 
     # -- certificates ----------------------------------------------------------------------
-    @api("GET", "/certificates")
+    @api("GET", "/certificates", auth=MEMBER)
     def list_certificates(self, request):
         query = schemas.ListQuery().load(request.args.to_dict())
-        items, total = lifecycle.list_certificates(self.store.db, query.get("nip"), query.get("programme"),
-                                                   query["page"], query["per_page"])
+        caller = principal_of(request)  # an operator lists its agency's staff, an ASN themself
+        agency = caller.agency_filter(None) if caller.role != "asn" else None
+        items, total = lifecycle.list_certificates(self.store.db, caller.nip_filter(query.get("nip")),
+                                                   query.get("programme"), query["page"], query["per_page"],
+                                                   agency=agency)
         today = domain.wib_date(self.runtime.now())
         return {"items": [lifecycle.certificate_view(c, today, self.runtime.base_url) for c in items],
                 "page": query["page"], "per_page": query["per_page"], "total": total}
 
-    @api("GET", "/certificates/<string:certificate_id>")
-    def get_certificate(self, request, certificate_id):
+    def _certificate_for(self, request, certificate_id: str) -> dict:
+        """The certificate, if the caller may see it (its holder, the holder's agency, an admin)."""
         certificate = lifecycle.get_certificate(self.store.db, certificate_id)
+        holder = certificate.get("holder") or {}
+        principal_of(request).require_scope(nip=holder.get("nip"), agency=holder.get("agency"),
+                                            what="this certificate")
+        return certificate
+
+    @api("GET", "/certificates/<string:certificate_id>", auth=MEMBER)
+    def get_certificate(self, request, certificate_id):
+        certificate = self._certificate_for(request, certificate_id)
         return lifecycle.certificate_view(certificate, domain.wib_date(self.runtime.now()), self.runtime.base_url)
 
-    @api("GET", "/certificates/<string:certificate_id>/pdf")
+    @api("GET", "/certificates/<string:certificate_id>/pdf", auth=MEMBER)
     def get_pdf(self, request, certificate_id):
-        certificate = lifecycle.get_certificate(self.store.db, certificate_id)
+        certificate = self._certificate_for(request, certificate_id)
         url = lifecycle.verification_url(self.runtime.base_url, certificate["verification_code"])
         return Response(render_certificate(certificate, url, self.runtime.config), mimetype="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{_pdf_filename(certificate["number"])}"'})
 
-    @api("GET", "/certificates/<string:certificate_id>/credential")
+    @api("GET", "/certificates/<string:certificate_id>/credential", auth=MEMBER)
     def get_credential(self, request, certificate_id):
-        certificate = lifecycle.get_certificate(self.store.db, certificate_id)
+        certificate = self._certificate_for(request, certificate_id)
         url = lifecycle.verification_url(self.runtime.base_url, certificate["verification_code"])
         credential = build_credential(certificate, self.runtime.issuer, url)
         return sign(credential, self.runtime.issuer, certificate["issued_at"])
 
-    @api("POST", "/certificates/<string:certificate_id>/revoke")
+    @api("POST", "/certificates/<string:certificate_id>/revoke", auth=ADMIN_ONLY)
     def revoke(self, request, certificate_id):
         body = schemas.RevokeRequest().load(json_body(request))
+        revoked_by = principal_of(request).subject  # who revoked is the authenticated admin
         now = self.runtime.now()
         _, certificate = self.store.transaction(
-            lambda tx: lifecycle.revoke(tx, certificate_id, body["reason"], body["revoked_by"], now))
+            lambda tx: lifecycle.revoke(tx, certificate_id, body["reason"], revoked_by, now))
         return lifecycle.certificate_view(certificate, domain.wib_date(now), self.runtime.base_url)
 
     # -- public ----------------------------------------------------------------------------
-    @api("GET", "/verify/<path:code>")
+    @api("GET", "/verify/<path:code>", auth=PUBLIC)
     def verify(self, request, code):
         limited = self._rate_limited(request)
         if limited is not None:
@@ -125,7 +138,7 @@ class CertificationService(ServiceBase):
         return Response(render_page(view, code, now), status=status, headers=headers,
                         mimetype="text/html")
 
-    @api("POST", "/credentials/verify")
+    @api("POST", "/credentials/verify", auth=PUBLIC)
     def verify_credential(self, request):
         limited = self._rate_limited(request)
         if limited is not None:
@@ -133,7 +146,7 @@ class CertificationService(ServiceBase):
         return lifecycle.check_credential(self.store.db, json_body(request), self.runtime.issuer,
                                           domain.wib_date(self.runtime.now()))
 
-    @api("GET", "/status/revocation")
+    @api("GET", "/status/revocation", auth=PUBLIC)
     def revocation_list(self, request):
         indexes = lifecycle.revoked_status_indexes(self.store.db)
         return json_response(status_list_credential(indexes, self.runtime.issuer, self.runtime.now()),

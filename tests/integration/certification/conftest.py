@@ -12,7 +12,9 @@ from services.certification.service import CertificationService
 from shared import topology
 from shared.store import Store, connect
 from tests.integration.certification.helpers import PUBLIC_BASE_URL, free_port
-from tests.support import get_messages, make_settings
+from tests.support import auth_headers, get_messages, make_settings
+
+ADMIN = auth_headers()
 
 
 @pytest.fixture
@@ -57,11 +59,12 @@ def api(settings):
     base = f"http://{settings.http_address}"
 
     class Api:
-        def get(self, path, **kwargs):
-            return requests.get(base + path, timeout=10, **kwargs)
+        # as an admin unless a test names other credentials
+        def get(self, path, headers=None, **kwargs):
+            return requests.get(base + path, timeout=10, headers={**ADMIN, **(headers or {})}, **kwargs)
 
-        def post(self, path, **kwargs):
-            return requests.post(base + path, timeout=10, **kwargs)
+        def post(self, path, headers=None, **kwargs):
+            return requests.post(base + path, timeout=10, headers={**ADMIN, **(headers or {})}, **kwargs)
     return Api()
 
 

@@ -16,7 +16,7 @@ def test_revoking_a_certificate_makes_verification_say_revoked_with_the_reason(s
     probe.take(1)  # certified
 
     response = api.post(f"/certificates/{certificate['_id']}/revoke",
-                        json={"reason": "Data peserta tidak sesuai", "revoked_by": "admin.bkpsdm"})
+                        json={"reason": "Data peserta tidak sesuai"})
     assert response.status_code == 200 and response.json()["status"] == "revoked"
     [revoked] = probe.take(1)
     data = json.loads(revoked.body)["data"]
