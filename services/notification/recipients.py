@@ -9,6 +9,7 @@ import csv
 import io
 import re
 from datetime import datetime
+from typing import Callable, Optional
 
 from marshmallow import ValidationError
 from pymongo import ReplaceOne
@@ -16,7 +17,7 @@ from pymongo import ReplaceOne
 from services.notification.schemas import AgencyContactSchema, RecipientSchema
 from services.notification.store import AGENCY_CONTACTS, RECIPIENTS
 from shared import nip as nip_rules
-from shared.errors import Invalid, NotFound
+from shared.errors import Forbidden, Invalid, NotFound
 from shared.reference import agency as reference_agency
 
 CSV_COLUMNS = ("nip", "id_kind", "name", "agency", "email", "phone", "whatsapp", "channels", "opt_outs")
@@ -24,6 +25,8 @@ LIST_COLUMNS = ("channels", "opt_outs")
 MAX_ROWS = 10_000
 _LIST_SPLIT = re.compile(r"[|;,\s]+")
 CONTACT_FIELDS = ("id_kind", "name", "agency", "email", "phone", "whatsapp", "channels", "opt_outs")
+# The caller's permission check: (new fields, stored record or None) -> None, raising Forbidden.
+WriteCheck = Optional[Callable[[dict, Optional[dict]], None]]
 
 
 def _stored(now: datetime) -> datetime:
@@ -47,11 +50,13 @@ def _same(existing: dict | None, fields: dict) -> bool:
     return existing is not None and all(existing.get(k) == fields.get(k) for k in ("nip", *CONTACT_FIELDS))
 
 
-def put_recipient(db, nip: str, body: dict, now: datetime) -> tuple[str, dict]:
+def put_recipient(db, nip: str, body: dict, now: datetime, check: WriteCheck = None) -> tuple[str, dict]:
     """Create or replace one recipient; returns (created|updated|unchanged, record)."""
     fields = validate_recipient(nip, body)
     now = _stored(now)
     existing = db[RECIPIENTS].find_one({"_id": nip})
+    if check is not None:
+        check(fields, existing)
     if _same(existing, fields):
         return "unchanged", existing
     record = {"_id": nip, **fields, "created_at": (existing or {}).get("created_at", now), "updated_at": now}
@@ -113,7 +118,7 @@ def _row_body(row: dict) -> dict:
     return body
 
 
-def bulk_put(db, raw: bytes, now: datetime) -> dict:
+def bulk_put(db, raw: bytes, now: datetime, check: WriteCheck = None) -> dict:
     """Register every valid row; per-row results. Sending the same file again is harmless."""
     results, writes, seen = [], [], {}
     now = _stored(now)
@@ -127,10 +132,12 @@ def bulk_put(db, raw: bytes, now: datetime) -> dict:
             if nip in seen:
                 raise Invalid(f"NIP {nip} appears again (first on line {seen[nip]})", field="nip")
             fields = validate_recipient(nip, _row_body(row))
+            if check is not None:
+                check(fields, existing.get(nip))
         except ValidationError as exc:
             results.append({**result, "status": "invalid", "errors": exc.messages})
             continue
-        except Invalid as exc:
+        except (Invalid, Forbidden) as exc:
             results.append({**result, "status": "invalid", "errors": {exc.field or "row": [exc.message]}})
             continue
         seen[nip] = line

@@ -8,6 +8,8 @@ from services.notification.schemas import (AgencyContactSchema, AgencyContactVie
                                             RecipientView)
 from services.notification.worker import Notifications
 from shared import nip as nip_rules
+from shared.auth import MEMBER, STAFF, Principal, principal_of
+from shared.errors import Forbidden
 from shared.handler import reliable_handler
 from shared.http import api, json_body
 from shared.openapi import OpenApi
@@ -37,6 +39,19 @@ openapi.route("POST", "/inbox/{nip}/{message_id}/read", "Mark an inbox message r
 openapi.route("GET", "/deliveries", "The delivery log by NIP and/or source event, newest first",
               query=DeliveriesQuery, response=DeliveriesPage, responses={422: "invalid filter"},
               tags=["deliveries"])
+
+
+def recipient_check(caller: Principal):
+    """Who may register a recipient: an admin anyone, an operator its agency's staff (as stored
+    and as sent), an ASN themself without moving to another agency."""
+    def check(fields: dict, existing: dict | None) -> None:
+        nip = fields["nip"]
+        caller.require_scope(nip=nip, agency=fields.get("agency"), what=f"recipient {nip}")
+        if existing is not None:
+            caller.require_scope(nip=nip, agency=existing.get("agency"), what=f"recipient {nip}")
+            if caller.role == "asn" and fields.get("agency") != existing.get("agency"):
+                raise Forbidden("an ASN cannot change their own agency; ask the agency's operator", field="agency")
+    return check
 
 
 class NotificationService(ServiceBase):
@@ -87,45 +102,69 @@ class NotificationService(ServiceBase):
         self._notify(event)
 
     # -- recipients -----------------------------------------------------------------------
-    @api("PUT", "/recipients/<string:nip>")
+    @api("PUT", "/recipients/<string:nip>", auth=MEMBER)
     def put_recipient(self, request, nip):
         outcome, record = recipients.put_recipient(self.store.db, nip, json_body(request),
-                                                   self.notifications.clock())
+                                                   self.notifications.clock(),
+                                                   check=recipient_check(principal_of(request)))
         return (201 if outcome == "created" else 200), recipients.recipient_view(record)
 
-    @api("GET", "/recipients/<string:nip>")
+    @api("GET", "/recipients/<string:nip>", auth=MEMBER)
     def get_recipient(self, request, nip):
         nip_rules.validate(nip, "auto")
-        return recipients.recipient_view(recipients.get_recipient(self.store.db, nip))
+        record = recipients.get_recipient(self.store.db, nip)
+        principal_of(request).require_scope(nip=nip, agency=record.get("agency"), what=f"recipient {nip}")
+        return recipients.recipient_view(record)
 
-    @api("POST", "/recipients/bulk", max_body=4 * 1024 * 1024)
+    @api("POST", "/recipients/bulk", max_body=4 * 1024 * 1024, auth=STAFF)
     def bulk_recipients(self, request):
-        return recipients.bulk_put(self.store.db, request.get_data(), self.notifications.clock())
+        return recipients.bulk_put(self.store.db, request.get_data(), self.notifications.clock(),
+                                   check=recipient_check(principal_of(request)))
 
-    @api("PUT", "/agencies/<string:code>/contact")
+    @api("PUT", "/agencies/<string:code>/contact", auth=STAFF)
     def put_agency_contact(self, request, code):
+        principal_of(request).require_scope(agency=code, what=f"the contact of {code.upper()}")
         outcome, record = recipients.put_agency_contact(self.store.db, code, json_body(request),
                                                         self.notifications.clock())
         return (201 if outcome == "created" else 200), recipients.agency_contact_view(record)
 
-    @api("GET", "/agencies/<string:code>/contact")
+    @api("GET", "/agencies/<string:code>/contact", auth=STAFF)
     def get_agency_contact(self, request, code):
+        principal_of(request).require_scope(agency=code, what=f"the contact of {code.upper()}")
         return recipients.agency_contact_view(recipients.get_agency_contact(self.store.db, code))
 
     # -- inbox ----------------------------------------------------------------------------
-    @api("GET", "/inbox/<string:nip>")
+    def _check_inbox(self, request, nip: str) -> None:
+        """The ASN themself, an admin, or the operator of the agency the recipient is registered in."""
+        caller = principal_of(request)
+        if caller.role == "operator":
+            record = self.store.db[notification_store.RECIPIENTS].find_one({"_id": nip}, {"agency": 1}) or {}
+            caller.require_scope(agency=record.get("agency"), what=f"the inbox of {nip}")
+        else:
+            caller.require_scope(nip=nip, what=f"the inbox of {nip}")
+
+    @api("GET", "/inbox/<string:nip>", auth=MEMBER)
     def get_inbox(self, request, nip):
         nip_rules.validate(nip, "auto")
+        self._check_inbox(request, nip)
         query = InboxQuery().load(request.args.to_dict())
         return notification_store.inbox_page(self.store.db, nip, unread_only=query["unread"],
                                              limit=query["limit"], cursor=query["cursor"])
 
-    @api("POST", "/inbox/<string:nip>/<string:message_id>/read")
+    @api("POST", "/inbox/<string:nip>/<string:message_id>/read", auth=MEMBER)
     def read_message(self, request, nip, message_id):
+        self._check_inbox(request, nip)
         return inbox.mark_read(self.store.db, nip, message_id, self.notifications.clock())
 
     # -- delivery log -----------------------------------------------------------------------
-    @api("GET", "/deliveries")
+    @api("GET", "/deliveries", auth=MEMBER)
     def get_deliveries(self, request):
         query = DeliveriesQuery().load(request.args.to_dict())
+        caller = principal_of(request)
+        query["nip"] = caller.nip_filter(query["nip"])
+        if caller.role == "operator":
+            if query["nip"]:  # one of its staff
+                self._check_inbox(request, query["nip"])
+            else:  # else only what was addressed to its agency (operator summaries)
+                query["agency"] = caller.agency
         return notification_store.deliveries_page(self.store.db, **query)

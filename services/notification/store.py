@@ -70,11 +70,13 @@ def decode_cursor(cursor: str, count: int) -> list[str]:
 # -- reads for the HTTP API -------------------------------------------------------------
 
 def deliveries_page(db, *, nip: str | None, event_id: str | None, status: str | None, channel: str | None,
-                    limit: int, cursor: str | None) -> dict:
-    """The delivery log, newest first, filtered by NIP and/or source event."""
+                    limit: int, cursor: str | None, agency: str | None = None) -> dict:
+    """The delivery log, newest first, filtered by NIP and/or source event (and addressed agency)."""
     query: dict = {}
     if nip:
         query["nip"] = nip
+    if agency:
+        query["agency"] = agency
     if event_id:
         query["source_event_id"] = event_id
     if status:

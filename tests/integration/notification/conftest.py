@@ -23,7 +23,9 @@ from services.notification.store import DELIVERIES, MESSAGES
 from services.notification.worker import DeliveryWorker
 from shared import topology
 from shared.store import OUTBOX, connect
-from tests.support import make_settings, wait_for
+from tests.support import auth_headers, make_settings, wait_for
+
+ADMIN = auth_headers()
 
 WIB = ZoneInfo("Asia/Jakarta")
 WEBHOOK_SECRET = "rahasia-gateway"
@@ -175,8 +177,10 @@ class Running:
             if isinstance(extension, DeliveryWorker):
                 extension.wake()
 
-    def http(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(method, self.base_url + path, timeout=10, **kwargs)
+    def http(self, method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
+        """As an admin unless the test names other credentials."""
+        return requests.request(method, self.base_url + path, timeout=10,
+                                headers={**ADMIN, **(headers or {})}, **kwargs)
 
     def deliveries(self, **query) -> list[dict]:
         return list(self.db[DELIVERIES].find(query))
