@@ -8,6 +8,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
+from shared.auth import ADMIN_ONLY, MEMBER, STAFF, principal_of
 from shared.config import settings_of
 from shared.errors import Invalid
 from shared.handler import reliable_handler
@@ -136,49 +137,55 @@ class ReportingService(ServiceBase):
     def _year(self, year: int | None) -> int:
         return year if year is not None else self.clock().astimezone(WIB).year
 
-    def _agency(self, rm, agency: str | None) -> str | None:
+    def _agency(self, rm, agency: str | None, request=None) -> str | None:
+        """The agency filter: an operator sees only its own agency's figures (another is 403)."""
+        if request is not None:
+            agency = principal_of(request).agency_filter(agency)
         if agency and not queries.known_agency(rm, agency):
             raise Invalid(f"agency {agency!r} is not an OPD code of Kota Bukittinggi", field="agency")
         return agency
 
-    @api("GET", "/ledger/<string:nip>")
+    @api("GET", "/ledger/<string:nip>", auth=MEMBER)
     def ledger(self, request, nip):
         q = schemas.YearQuery().load(_args(request))
         if not nip.isdigit() or len(nip) != 18:
             raise Invalid("NIP must be 18 digits", field="nip")
-        return queries.ledger(self._rm(), CONFIG, nip, q["year"])
+        ledger = queries.ledger(self._rm(), CONFIG, nip, q["year"])
+        principal_of(request).require_scope(nip=nip, agency=ledger.get("agency"), what=f"the ledger of {nip}")
+        return ledger
 
-    @api("GET", "/compliance")
+    @api("GET", "/compliance", auth=STAFF)
     def compliance(self, request):
         q = schemas.ComplianceQuery().load(_args(request))
         rm = self._rm()
-        return queries.compliance(rm, CONFIG, self._year(q["year"]), agency=self._agency(rm, q["agency"]),
+        agency = self._agency(rm, q["agency"], request)
+        return queries.compliance(rm, CONFIG, self._year(q["year"]), agency=agency,
                                   kind=q["kind"], competency_type=q["competency_type"], page=q["page"],
                                   per_page=q["per_page"] or CONFIG.default_page_size, sort=q["sort"])
 
-    @api("GET", "/programmes")
+    @api("GET", "/programmes", auth=STAFF)
     def programmes(self, request):
         q = schemas.ProgrammesQuery().load(_args(request))
         return queries.programmes(self._rm(), q["year"], q["kind"], q["competency_type"], q["page"],
                                   q["per_page"] or CONFIG.default_page_size)
 
-    @api("GET", "/programmes/<string:code>/stats")
+    @api("GET", "/programmes/<string:code>/stats", auth=STAFF)
     def programme_stats(self, request, code):
         return queries.programme_stats(self._rm(), code)
 
-    @api("GET", "/certificates/monthly")
+    @api("GET", "/certificates/monthly", auth=STAFF)
     def certificates_monthly(self, request):
         q = schemas.DashboardQuery().load(_args(request))
         rm = self._rm()
-        return queries.certificates_by_month(rm, self._year(q["year"]), self._agency(rm, q["agency"]))
+        return queries.certificates_by_month(rm, self._year(q["year"]), self._agency(rm, q["agency"], request))
 
-    @api("GET", "/exports/compliance.csv")
+    @api("GET", "/exports/compliance.csv", auth=STAFF)
     def compliance_csv(self, request):
         report, name = self._compliance_export(request)
         return _download(exports.csv_stream(exports.COMPLIANCE_HEADER, exports.compliance_rows(report)),
                          f"{name}.csv", "text/csv")
 
-    @api("GET", "/exports/compliance.xlsx")
+    @api("GET", "/exports/compliance.xlsx", auth=STAFF)
     def compliance_xlsx(self, request):
         report, name = self._compliance_export(request)
         body = exports.xlsx_bytes(f"Kepatuhan JP {report['year']}", exports.COMPLIANCE_HEADER,
@@ -189,23 +196,24 @@ class ReportingService(ServiceBase):
         q = schemas.ComplianceExportQuery().load(_args(request))
         rm = self._rm()
         year = self._year(q["year"])
-        report = queries.compliance(rm, CONFIG, year, agency=self._agency(rm, q["agency"]), kind=q["kind"],
+        agency = self._agency(rm, q["agency"], request)
+        report = queries.compliance(rm, CONFIG, year, agency=agency, kind=q["kind"],
                                     competency_type=q["competency_type"], per_page=100_000)
-        return report, f"kepatuhan-jp-{year}" + (f"-{q['agency']}" if q["agency"] else "")
+        return report, f"kepatuhan-jp-{year}" + (f"-{agency}" if agency else "")
 
-    @api("GET", "/exports/ledger.csv")
+    @api("GET", "/exports/ledger.csv", auth=STAFF)
     def ledger_csv(self, request):
         entries, name = self._ledger_export(request)
         return _download(exports.csv_stream(exports.LEDGER_HEADER, map(exports.ledger_row, entries)),
                          f"{name}.csv", "text/csv")
 
-    @api("GET", "/exports/ledger.xlsx")
+    @api("GET", "/exports/ledger.xlsx", auth=STAFF)
     def ledger_xlsx(self, request):
         entries, name = self._ledger_export(request)
         body = exports.xlsx_bytes("Buku JP", exports.LEDGER_HEADER, map(exports.ledger_row, entries))
         return _download(body, f"{name}.xlsx", exports.XLSX_MIMETYPE)
 
-    @api("GET", "/exports/ledger-siasn.csv")
+    @api("GET", "/exports/ledger-siasn.csv", auth=STAFF)
     def ledger_siasn_csv(self, request):
         entries, name = self._ledger_export(request)
         return _download(exports.csv_stream(exports.SIASN_HEADER, map(exports.siasn_row, entries)),
@@ -215,18 +223,19 @@ class ReportingService(ServiceBase):
         q = schemas.LedgerExportQuery().load(_args(request))
         rm = self._rm()
         year = self._year(q["year"])
-        agency = self._agency(rm, q["agency"])
+        agency = self._agency(rm, q["agency"], request)
         name = f"buku-jp-{year}" + (f"-{agency}" if agency else "") + (f"-{q['nip']}" if q["nip"] else "")
         return queries.ledger_rows(rm, year, agency, q["nip"]), name
 
-    @api("GET", "/dashboard")
+    @api("GET", "/dashboard", auth=STAFF)
     def dashboard(self, request):
         q = schemas.DashboardQuery().load(_args(request))
         rm = self._rm()
-        html = dashboard.render(rm, CONFIG, self._year(q["year"]), self._agency(rm, q["agency"]), self.clock())
+        agency = self._agency(rm, q["agency"], request)
+        html = dashboard.render(rm, CONFIG, self._year(q["year"]), agency, self.clock())
         return Response(html, mimetype="text/html")
 
-    @api("POST", "/admin/shortfall/<string:checkpoint>/run")
+    @api("POST", "/admin/shortfall/<string:checkpoint>/run", auth=ADMIN_ONLY)
     def run_checkpoint_http(self, request, checkpoint):
         return _jsonable(self._detector().run(checkpoint))
 

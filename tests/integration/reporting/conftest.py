@@ -17,7 +17,9 @@ from services.reporting.store import create_indexes, current_models
 from shared import topology
 from shared.events import envelope
 from shared.store import Store, connect
-from tests.support import make_settings, publish_raw
+from tests.support import auth_headers, make_settings, publish_raw
+
+ADMIN = auth_headers()
 from tests.unit.reporting import factory as f
 
 
@@ -72,11 +74,12 @@ def api(settings):
     base = f"http://{settings.http_address}"
 
     class Api:
-        def get(self, path, **kwargs):
-            return requests.get(base + path, timeout=10, **kwargs)
+        # as an admin unless a test names other credentials
+        def get(self, path, headers=None, **kwargs):
+            return requests.get(base + path, timeout=10, headers={**ADMIN, **(headers or {})}, **kwargs)
 
-        def post(self, path, **kwargs):
-            return requests.post(base + path, timeout=30, **kwargs)
+        def post(self, path, headers=None, **kwargs):
+            return requests.post(base + path, timeout=30, headers={**ADMIN, **(headers or {})}, **kwargs)
 
     return Api()
 

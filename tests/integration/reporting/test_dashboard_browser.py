@@ -12,6 +12,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from tests.integration.reporting import scenario
+from tests.support import auth_token
+from shared.auth import TOKEN_COOKIE
 from tests.integration.reporting.conftest import apply_directly, scenario_events
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -43,6 +45,9 @@ def text(driver, css: str) -> str:
 def test_the_dashboard_shows_the_seeded_figures_and_charts_and_filters_by_agency(start, settings, store, cfg, browser):
     apply_directly(store, scenario_events(scenario.events()), cfg)
     start(clock=lambda: datetime(2026, 7, 1, 3, 0, tzinfo=timezone.utc))
+    # a browser carries the token as the dashboard cookie (set on the service's origin first)
+    browser.get(f"http://{settings.http_address}/health/live")
+    browser.add_cookie({"name": TOKEN_COOKIE, "value": auth_token("admin")})
     browser.get(f"http://{settings.http_address}/dashboard?year=2026")
 
     assert "Dasbor Pengembangan Kompetensi ASN" in browser.title

@@ -9,7 +9,7 @@ from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from tests.integration.reporting import scenario
-from tests.integration.reporting.conftest import apply_directly, free_port, scenario_events
+from tests.integration.reporting.conftest import ADMIN, apply_directly, free_port, scenario_events
 from tests.support import body_json, get_messages, queue_depth
 from tests.unit.reporting import factory as f
 
@@ -59,7 +59,8 @@ def test_a_checkpoint_flags_each_asn_below_target_once_even_with_two_replicas_ra
     answers = []
 
     def trigger(port):
-        answers.append(requests.post(f"http://127.0.0.1:{port}/admin/shortfall/2026-Q2/run", timeout=60).json())
+        answers.append(requests.post(f"http://127.0.0.1:{port}/admin/shortfall/2026-Q2/run", timeout=60,
+                                     headers=ADMIN).json())
 
     threads = [threading.Thread(target=trigger, args=(p,)) for p in (settings.http_port, second_port)]
     [t.start() for t in threads]
