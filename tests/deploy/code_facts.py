@@ -123,6 +123,16 @@ def _env_reads_in(module: str) -> list[EnvRead]:
                                     and isinstance(call.func.value, ast.Attribute)
                                     and call.func.value.attr == "environ"):
             reads.append(EnvRead(first.value, False, where))
+    for loop in (n for n in ast.walk(tree) if isinstance(n, ast.For)):  # for name in ("A", "B"): env(name)
+        if not (isinstance(loop.target, ast.Name) and isinstance(loop.iter, (ast.Tuple, ast.List))):
+            continue
+        names = [e.value for e in loop.iter.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        for call in (n for n in ast.walk(loop) if isinstance(n, ast.Call)):
+            first = call.args[0] if call.args else None
+            if (_callee(call) in readers and isinstance(first, ast.Name) and first.id == loop.target.id):
+                prefixable = _passes_service(call) if _callee(call) == "env" else readers[_callee(call)]
+                where = f"{path.relative_to(ROOT)}:{call.lineno}"
+                reads += [EnvRead(name, prefixable, where) for name in names]
     for node in ast.walk(tree):  # os.environ["NAME"]
         if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute)
                 and node.value.attr == "environ" and isinstance(node.slice, ast.Constant)):
@@ -184,6 +194,9 @@ def config_loaders(service: str) -> list:
 
     from shared import config
     loaders = [lambda: config.load(service)]
+    if _module_path("shared.auth") is not None:  # token keys: a service refuses to start without
+        auth = importlib.import_module("shared.auth")
+        loaders.append(lambda: auth.load_config(service))
     if _module_path(f"services.{service}.config") is None:
         return loaders
     module = importlib.import_module(f"services.{service}.config")

@@ -423,10 +423,11 @@ _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[
 
 
 def _interpolate(value: str) -> str:
-    """Compose's ${NAME:-default} with nothing set in the environment (':?' gets a stand-in)."""
+    """Compose's ${NAME:-default} with nothing set in the environment; a required value
+    (':?', which deploy/.env must give) gets a stand-in long enough for any key."""
     def one(match):
         op = match.group("op") or ""
-        return match.group("arg") if op.endswith("-") else ("secret" if op.endswith("?") else "")
+        return match.group("arg") if op.endswith("-") else ("stand-in-value-" * 4 if op.endswith("?") else "")
     return _INTERPOLATION.sub(one, value).replace("$$", "$")
 
 
