@@ -123,14 +123,21 @@ def openapi_path(url: str) -> str:
     return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", url)
 
 
+def _shape(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
 def with_access_rules(document: dict, service_cls) -> dict:
     """The OpenAPI document with each operation's access rule (bearer token or none, 401/403)."""
     document.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "a token from `asn token issue`; roles admin, operator (one agency), asn (self)"}
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    paths = document.get("paths", {})
+    by_shape = {_shape(path): path for path in paths}  # parameter names may differ from the route's
     for handler in http_routes(service_cls):
-        operation = document.get("paths", {}).get(openapi_path(handler.url), {}).get(handler.method.lower())
+        path = by_shape.get(_shape(openapi_path(handler.url)))
+        operation = paths.get(path, {}).get(handler.method.lower())
         if operation is None:
             continue
         rule = handler.auth_rule
