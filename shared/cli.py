@@ -4,6 +4,7 @@
     asn dlq list|show|replay|purge --service S   inspect and repair a dead-letter queue
     asn events tail [--type T] [--nip N] [--agency A]
     asn replay [--queue Q]                       rebuild reporting, or replay event logs into a queue
+    asn token issue --role R [--agency A] [--nip N] [--ttl 8h]   a signed API token
 
 Every command prints a table for people and, with ``--json``, JSON for scripts. The broker
 and the stores are found through the same environment variables as the services
@@ -744,6 +745,42 @@ def cmd_replay(args) -> int:
     return 1 if any(r.get("error") for r in results) else 0
 
 
+def cmd_token_issue(args) -> int:
+    """Print a signed bearer token (the HTTP API's credential) for one role.
+
+    The key comes from the services' variables (AUTH_SECRET(_FILE), or AUTH_ALGORITHM=EdDSA with
+    AUTH_PRIVATE_KEY_FILE); locally, from the development secret `make run` created."""
+    from shared import auth
+
+    environ = None
+    if not any(env(k) for k in ("AUTH_SECRET", "AUTH_SECRET_FILE", "AUTH_PRIVATE_KEY_FILE")):
+        dev = args.secret_file or _dev_secret_file()
+        if dev is None:
+            raise CliError("no signing key: set AUTH_SECRET_FILE (or run `make run` once for a development secret)")
+        import os
+        environ = {**os.environ, "AUTH_SECRET_FILE": str(dev)}
+    try:
+        ttl = auth.parse_ttl(args.ttl)
+        config = auth.load_config(require_signing=True, environ=environ)
+        token = auth.issue_token(config, role=args.role, agency=args.agency, nip=args.nip, subject=args.subject,
+                                 ttl_s=ttl)
+    except (ValueError, auth.AuthConfigError) as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        emit_json({"token": token, "role": args.role, "agency": args.agency and args.agency.upper(),
+                   "nip": args.nip, "expires_in_s": ttl})
+    else:
+        print(token)
+    return 0
+
+
+def _dev_secret_file():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / ".data" / "auth-secret"
+    return path if path.exists() else None
+
+
 # -- argument parsing ---------------------------------------------------------------------
 
 def parser() -> argparse.ArgumentParser:
@@ -799,6 +836,18 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--type", action="append", help="only these events (full type or short name)")
     replay.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for each RPC answer")
     replay.set_defaults(func=cmd_replay)
+
+    token = commands.add_parser("token", help="API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    issue = token_commands.add_parser("issue", parents=[common], help="print a signed bearer token",
+                                      description="e.g. asn token issue --role operator --agency DISKOMINFO --ttl 8h")
+    issue.add_argument("--role", required=True, choices=("admin", "operator", "asn"))
+    issue.add_argument("--agency", help="OPD code (required for operator)")
+    issue.add_argument("--nip", help="the ASN's NIP (required for asn)")
+    issue.add_argument("--subject", help="who the token is for, e.g. a user name (recorded on actions)")
+    issue.add_argument("--ttl", default="8h", help="lifetime: 30m, 8h, 7d (at most 30d; default 8h)")
+    issue.add_argument("--secret-file", help="HS256 secret file when AUTH_SECRET(_FILE) is not set")
+    issue.set_defaults(func=cmd_token_issue)
     return top
 
 
