@@ -1,0 +1,99 @@
+"""The four services in-process on the real broker and store, seeded with the staff of two
+agencies (DISKOMINFO and DINKES), for the access and hardening tests."""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+import pytest
+import requests
+from nameko.containers import ServiceContainer
+
+from deploy.processes import free_port
+from services.certification.service import CertificationService
+from services.enrollment.service import EnrollmentService
+from services.notification.service import NotificationService
+from services.reporting.service import ReportingService
+from shared import topology
+from tests.integration.enrollment.factories import nip, participant, programme
+from tests.support import auth_headers, make_settings, wait_for
+
+CLASSES = {"enrollment": EnrollmentService, "certification": CertificationService,
+           "notification": NotificationService, "reporting": ReportingService}
+ADMIN = auth_headers("admin")
+OWN, OTHER = "DISKOMINFO", "DINKES"
+
+
+@dataclass
+class Platform:
+    urls: dict
+    settings: dict
+    programme: str
+    own_nip: str  # an ASN of DISKOMINFO
+    other_nip: str  # an ASN of DINKES
+    own_enrolment: str
+    other_enrolment: str
+    own_certificate: str
+    other_certificate: str
+
+    def call(self, service: str, method: str, path: str, headers: dict | None = None, **kwargs):
+        return requests.request(method, self.urls[service] + path, headers=headers or {}, timeout=30, **kwargs)
+
+
+def _ok(response) -> dict:
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def platform(service_env):
+    env = {**service_env, "MONGO_DB_PREFIX": f"{service_env['MONGO_DB_PREFIX']}{uuid.uuid4().hex[:6]}_"}
+    settings = {s: make_settings(s, env, http_address=f"127.0.0.1:{free_port()}", relay_poll_interval_s=0.1)
+                for s in CLASSES}
+    for s in settings.values():
+        topology.declare_service(s)
+    containers = [ServiceContainer(CLASSES[s], settings[s].nameko_config()) for s in CLASSES]
+    for container in containers:
+        container.start()
+    urls = {s: f"http://{settings[s].http_address}" for s in CLASSES}
+    try:
+        code = f"SEC-{uuid.uuid4().hex[:6].upper()}"
+        _ok(requests.post(urls["enrollment"] + "/programmes", json=programme(code, grants_certificate=True),
+                          headers=ADMIN, timeout=30))
+        _ok(requests.post(urls["enrollment"] + f"/programmes/{code}/publish", headers=ADMIN, timeout=30))
+        own, other = participant(101, OWN), participant(202, OTHER)
+        enrolments = [_ok(requests.post(urls["enrollment"] + f"/programmes/{code}/enrolments", json=p,
+                                        headers=ADMIN, timeout=30)) for p in (own, other)]
+        for person in (own, other):
+            _ok(requests.put(urls["notification"] + f"/recipients/{person['nip']}", headers=ADMIN, timeout=30,
+                             json={"name": person["name"], "agency": person["agency"],
+                                   "email": f"{person['nip']}@bukittinggi.example", "channels": ["email"]}))
+        for e in enrolments:
+            _ok(requests.post(urls["enrollment"] + f"/enrolments/{e['id']}/completion", json={"score": 88},
+                              headers=ADMIN, timeout=30))
+
+        def certificate_of(person):
+            r = requests.get(urls["certification"] + "/certificates", params={"nip": person["nip"]},
+                             headers=ADMIN, timeout=30)
+            return r.json()["items"][0]["id"] if r.ok and r.json()["items"] else None
+
+        certificates = [wait_for(lambda p=p: certificate_of(p), timeout=30, message="certificates") for p in (own, other)]
+        wait_for(lambda: all(requests.get(urls["reporting"] + f"/ledger/{p['nip']}", headers=ADMIN,
+                                          timeout=30).status_code == 200 for p in (own, other)),
+                 timeout=30, message="reporting's ledgers")
+        yield Platform(urls, settings, code, own["nip"], other["nip"], enrolments[0]["id"], enrolments[1]["id"],
+                       certificates[0], certificates[1])
+    finally:
+        for container in containers:
+            container.stop()
+
+
+@pytest.fixture
+def records(caplog):
+    """Every log record the services write during the test, at DEBUG."""
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+__all__ = ["ADMIN", "OWN", "OTHER", "Platform", "nip"]
