@@ -25,11 +25,17 @@ import requests
 from deploy import rabbit
 from deploy.processes import free_port, port_open, spawn, stop, stop_all, tail, wait_until
 from deploy.secantus import SecantusError, SecantusServer
+from shared import auth, broker_security, store_security
 from shared.config import DEFAULT_AMQP_URI, DEFAULT_PORTS, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / ".data"
 DEFAULT_DB_PREFIX = "asn_"
+# Generated on first run for local use only; production mounts its key from a Secret.
+DEV_AUTH_SECRET = DATA_DIR / "auth-secret"
+# Broker and store passwords of the services when run with --broker-users/--store-auth.
+DEV_CREDENTIALS = DATA_DIR / "credentials.json"
+_AUTH_KEYS = ("AUTH_SECRET", "AUTH_SECRET_FILE", "AUTH_PUBLIC_KEY_FILE")
 RUNNER_MODULE = "shared.runner"
 # Settings the stack decides for its services; the same names inherited from the launcher's
 # environment (generic or per service) would point a service elsewhere.
@@ -52,6 +58,13 @@ class Stack:
     embedded SecantusDB keeps its data (':memory:' by default; a directory survives restarts),
     ``secantus_port`` its port (None: a free one). ``extra_env`` is added to every service's
     environment last, so it can override anything. Logs go to ``log_dir/<service>.log``.
+    Without a token key in the environment the services verify tokens with a development
+    secret kept in ``auth_secret_file`` (created on first use); ``auth_headers()`` signs with it.
+    ``broker_users``: each service connects as its own RabbitMQ user with only its permissions
+    (shared.broker_security); ``store_auth``: the embedded SecantusDB runs with ``--auth`` and each
+    service connects as a user of its own database only (needs a storage directory: the users
+    are created, then the server restarts with authentication). Passwords are generated into
+    ``credentials_file`` on first use.
     """
 
     def __init__(
@@ -67,6 +80,10 @@ class Stack:
         secantus_storage: str | Path = ":memory:",
         secantus_port: int | None = None,
         extra_env: Mapping[str, str] | None = None,
+        auth_secret_file: str | Path = DEV_AUTH_SECRET,
+        broker_users: bool = False,
+        store_auth: bool = False,
+        credentials_file: str | Path = DEV_CREDENTIALS,
         ready_timeout: float = 60.0,
         declare_topology: bool = True,
         python: str = sys.executable,
@@ -82,6 +99,12 @@ class Stack:
         self.ports = {s: (ports or {}).get(s, DEFAULT_PORTS[s]) for s in SERVICES}
         self.log_dir = Path(log_dir)
         self.extra_env = dict(extra_env or {})
+        self.auth_secret_file = Path(auth_secret_file)
+        self.broker_users = broker_users
+        self.store_auth = store_auth
+        self.credentials_file = Path(credentials_file)
+        if store_auth and mongo_uri is None and str(secantus_storage) == ":memory:":
+            raise StackError("store_auth needs a SecantusDB storage directory (users survive its restart)")
         self.ready_timeout = ready_timeout
         self.declare_topology = declare_topology
         self.python = python
@@ -117,18 +140,93 @@ class Stack:
         managed = set(_MANAGED) | {f"{s.upper()}_{name}" for s in SERVICES for name in _MANAGED}
         env = {k: v for k, v in os.environ.items() if k not in managed}
         env.update(
-            AMQP_URI=self.amqp_uri,
-            MONGO_URI=self.store_uri,
+            AMQP_URI=self._amqp_uri_of(service),
+            MONGO_URI=self._store_uri_of(service),
             MONGO_DB_PREFIX=self.db_prefix,
             PYTHONUNBUFFERED="1",
         )
         # Every service learns every address, so a service can link to or call another.
         env.update({f"{s.upper()}_HTTP_ADDRESS": f"{self.host}:{self.ports[s]}" for s in SERVICES})
         env.setdefault("PUBLIC_BASE_URL", self.url("certification"))
+        if not any(env.get(k) or self.extra_env.get(k) for k in _AUTH_KEYS):
+            env["AUTH_SECRET_FILE"] = str(auth.ensure_secret_file(self.auth_secret_file))
         # The services import the project from the repository root, installed or not.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
         env.update(self.extra_env)
         return env
+
+    def credentials(self) -> dict:
+        """The services' broker and store passwords, generated on first use (file mode 600)."""
+        import json
+
+        if not self.credentials_file.exists():
+            secret = lambda: auth.generate_secret()[:32]  # noqa: E731
+            data = {"broker": {s: secret() for s in SERVICES},
+                    "store": {"admin": secret(), **{s: secret() for s in SERVICES}}}
+            self.credentials_file.parent.mkdir(parents=True, exist_ok=True)
+            self.credentials_file.touch(mode=0o600)
+            self.credentials_file.write_text(json.dumps(data, indent=2))
+        return json.loads(self.credentials_file.read_text())
+
+    def _amqp_uri_of(self, service: str) -> str:
+        if not self.broker_users:
+            return self.amqp_uri
+        from urllib.parse import quote, urlsplit, urlunsplit
+
+        url = urlsplit(self.amqp_uri)
+        user = quote(broker_security.service_user(service), safe="")
+        password = quote(self.credentials()["broker"][service], safe="")
+        host = url.netloc.rsplit("@", 1)[-1]
+        return urlunsplit((url.scheme, f"{user}:{password}@{host}", url.path, url.query, ""))
+
+    def _store_uri_of(self, service: str) -> str:
+        if not self.store_auth:
+            return self.store_uri
+        return store_security.uri_with_user(self.store_uri, store_security.service_user(service),
+                                            self.credentials()["store"][service])
+
+    def _secure_store(self) -> None:
+        """Create the store users, then (embedded SecantusDB) restart it with --auth."""
+        import pymongo
+
+        passwords = self.credentials()["store"]
+        if self.secantus is not None:
+            client = pymongo.MongoClient(self.secantus.uri, serverSelectionTimeoutMS=5000)
+            try:
+                client.admin.command("ping")
+                store_security.provision(client, passwords, self.db_prefix)
+            except Exception:  # noqa: BLE001 - already running with --auth from a previous run
+                client.close()
+                client = pymongo.MongoClient(store_security.uri_with_user(
+                    self.secantus.uri, store_security.ADMIN_USER, passwords["admin"]), serverSelectionTimeoutMS=5000)
+                store_security.provision(client, passwords, self.db_prefix)
+            finally:
+                client.close()
+            self.secantus.stop()
+            self.secantus.extra_args = (*self.secantus.extra_args, "--auth")
+            self.secantus.proc = None
+            self.secantus.start()
+        else:
+            client = pymongo.MongoClient(self.mongo_uri, serverSelectionTimeoutMS=5000)
+            try:
+                store_security.provision(client, passwords, self.db_prefix)
+            finally:
+                client.close()
+
+    def _apply_broker_users(self) -> None:
+        from urllib.parse import unquote, urlsplit
+
+        rabbit.ensure_management(self.amqp_uri)
+        vhost = unquote(urlsplit(self.amqp_uri).path[1:]) or "/"
+        broker_security.apply(rabbit.management_url(self.amqp_uri), rabbit._credentials(self.amqp_uri), vhost,
+                              self.credentials()["broker"])
+
+    def auth_headers(self, role: str = "admin", agency: str | None = None, nip: str | None = None,
+                     ttl_s: int = 8 * 3600) -> dict[str, str]:
+        """``Authorization`` header of a token the stack's services accept (admin by default)."""
+        config = auth.load_config(self.services[0], require_signing=True, environ=self.env_for(self.services[0]))
+        token = auth.issue_token(config, role=role, agency=agency, nip=nip, ttl_s=ttl_s)
+        return {"Authorization": f"Bearer {token}"}
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -138,8 +236,12 @@ class Stack:
             rabbit.ensure_running(self.amqp_uri)
             if self.secantus is not None:
                 self.secantus.start()
+            if self.store_auth:
+                self._secure_store()
             if self.declare_topology:
                 self._declare_topology()
+            if self.broker_users:
+                self._apply_broker_users()
             for service in self.services:
                 self._spawn(service, append=False)
             for service in self.services:
@@ -258,6 +360,8 @@ def _print_table(stack: Stack, management: str | None) -> None:
         print(f"store   {stack.store_uri}")
     print(f"broker  {stack.amqp_uri}" + (f"  (management {management}, guest/guest)" if management else ""))
     print(f"databases  {', '.join(stack.db_prefix + s for s in stack.services)}")
+    print("API tokens `python -m shared.cli token issue --role admin` (development secret in "
+          f"{stack.auth_secret_file}); the API answers 401 without one")
     print("\nCtrl-C stops everything.", flush=True)
 
 
@@ -292,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="SecantusDB data (kept across runs) and logs (default: .data)")
     parser.add_argument("--secantus-port", type=int, default=27017,
                         help="port of the embedded SecantusDB (a free one if it is taken)")
+    parser.add_argument("--broker-users", action="store_true",
+                        help="each service connects to RabbitMQ as its own user with only its permissions")
+    parser.add_argument("--store-auth", action="store_true",
+                        help="run SecantusDB with --auth; each service's user reaches only its own database")
     args = parser.parse_args(argv)
 
     secantus_port = args.secantus_port if not port_open("127.0.0.1", args.secantus_port) else None
@@ -303,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
         log_dir=args.data_dir / "logs",
         secantus_storage=args.data_dir / "secantus",
         secantus_port=secantus_port,
+        auth_secret_file=args.data_dir / "auth-secret",
+        broker_users=args.broker_users,
+        store_auth=args.store_auth,
+        credentials_file=args.data_dir / "credentials.json",
     )
 
     def on_signal(signum, frame):

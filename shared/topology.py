@@ -140,7 +140,10 @@ def definitions(vhost: str = "/") -> dict:
                     bindings.append({"source": b.exchange.name, "vhost": vhost, "destination": entity.name,
                                      "destination_type": "queue", "routing_key": b.routing_key or "",
                                      "arguments": {}})
-    return {"exchanges": sorted(exchanges.values(), key=lambda e: e["name"]),
+    from shared import broker_security  # per-service users and their permissions (no passwords)
+
+    return {**broker_security.definitions(vhost),
+            "exchanges": sorted(exchanges.values(), key=lambda e: e["name"]),
             "queues": sorted(queues.values(), key=lambda q: q["name"]),
             "bindings": sorted(bindings, key=lambda b: (b["source"], b["destination"], b["routing_key"]))}
 
