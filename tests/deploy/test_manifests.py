@@ -268,6 +268,18 @@ def test_service_autoscaler_and_budget_select_the_deployments_pods_on_its_port(r
     assert pdb["spec"].get("maxUnavailable") == 1
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_pods_meet_the_restricted_pod_security_profile(rendered, service):
+    pod = rendered[("Deployment", service)]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert pod["automountServiceAccountToken"] is False and pod["enableServiceLinks"] is False
+    for container in pod["initContainers"] + pod["containers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False and context["capabilities"]["drop"] == ["ALL"]
+        assert context["readOnlyRootFilesystem"] is True
+
+
 def test_one_image_runs_every_service_and_the_topology_step(rendered, overlay):
     images = set()
     for service in SERVICES:
