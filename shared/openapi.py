@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 
 
 class ErrorSchema(Schema):
+    class Meta:
+        unknown = INCLUDE  # errors may carry details (e.g. ``part`` of a NIP): documented as allowed
+
     error = fields.Str(required=True, metadata={"description": "machine-readable error code"})
     message = fields.Str(required=True)
     field = fields.Str(metadata={"description": "the offending field, when one is to blame"})
