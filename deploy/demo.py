@@ -181,7 +181,7 @@ def catalogue(year: int) -> list[ProgrammeSpec]:
     city = ("PEMKOT_BUKITTINGGI",)
     return [
         ProgrammeSpec(f"PMP-{year}-03", "Pelatihan Manajemen Pemerintahan Daerah Angkatan III", "pelatihan",
-                      "pemerintahan", city, "Aula Balai Kota Bukittinggi", -9, 2, 0.10, jp=40, passing_score=70,
+                      "pemerintahan", city, "Aula Balai Kota Bukittinggi", -9, 2, 0.08, jp=40, passing_score=70,
                       grants_certificate=True,
                       description="Tata kelola pemerintahan daerah, perencanaan dan penganggaran, pengawasan."),
         ProgrammeSpec(f"PBJ-{year}-04", "Sertifikasi Pengadaan Barang/Jasa Pemerintah Tingkat Dasar",
@@ -190,36 +190,36 @@ def catalogue(year: int) -> list[ProgrammeSpec]:
                       certification_line="PBJ", favoured_agencies=("SETDA", "DPUPR", "BAKEUDA", "DPERKIM"),
                       oversubscribed=True),
         ProgrammeSpec(f"SEM-{year}-11", "Seminar Nasional Transformasi Digital Pelayanan Publik", "seminar",
-                      "pemerintahan", joint, "Gedung Pertemuan Bung Hatta, Bukittinggi", -1, 1, 0.28,
+                      "pemerintahan", joint, "Gedung Pertemuan Bung Hatta, Bukittinggi", -1, 1, 0.20,
                       duration_days=2, speakers=(
                           "Dr. Hendra Gunawan, M.Si. (Kementerian PANRB)",
                           "Prof. Dr. Afrizal Chaniago (Universitas Andalas)",
                           "Ir. Yuliani Putri, M.T. (Dinas Komunikasi dan Informatika Kota Bukittinggi)")),
         ProgrammeSpec(f"LOK-{year}-02", "Lokakarya Penguatan Budaya Kerja ASN BerAKHLAK", "lokakarya",
-                      "sosial_kultural", joint, "Balai Sidang Bung Hatta, Bukittinggi", -2, 1, 0.10,
+                      "sosial_kultural", joint, "Balai Sidang Bung Hatta, Bukittinggi", -2, 1, 0.08,
                       duration_days=3, speakers=("Tim Kantor Regional XII BKN Pekanbaru",
                                                  "Kepala BKPSDM Kota Bukittinggi")),
         ProgrammeSpec(f"ELN-{year}-07", "E-Learning Literasi Digital dan Keamanan Siber bagi ASN", "e-learning",
-                      "teknis", ("BKN",), "Daring (LMS ASN)", -30, 30, 0.32, duration_minutes=540,
+                      "teknis", ("BKN",), "Daring (LMS ASN)", -30, 30, 0.18, duration_minutes=540,
                       passing_score=60),
         ProgrammeSpec(f"COA-{year}-02", "Coaching Kepemimpinan bagi Pejabat Pengawas", "coaching", "manajerial",
-                      city, "BKPSDM Kota Bukittinggi", -20, 5, 0.06, jp=10),
+                      city, "BKPSDM Kota Bukittinggi", -20, 5, 0.05, jp=10),
         ProgrammeSpec(f"MEN-{year}-05", "Mentoring Penyusunan SKP dan Manajemen Kinerja", "mentoring",
-                      "manajerial", city, "BKPSDM Kota Bukittinggi", -14, 3, 0.08, jp=8),
+                      "manajerial", city, "BKPSDM Kota Bukittinggi", -14, 3, 0.06, jp=8),
         ProgrammeSpec(f"PPP-{year}-06", "Pelatihan Pelayanan Publik Prima", "pelatihan", "sosial_kultural", city,
-                      "Mal Pelayanan Publik Kota Bukittinggi", -6, 1, 0.10, jp=24, passing_score=65,
+                      "Mal Pelayanan Publik Kota Bukittinggi", -6, 1, 0.08, jp=24, passing_score=65,
                       favoured_agencies=("DPMPTSP", "DISDUKCAPIL", "RSUD", "KEC_GP", "KEC_MKS", "KEC_ABTB")),
         ProgrammeSpec(f"SIPD-{year}-02", "Pelatihan Penatausahaan Keuangan Daerah pada SIPD", "pelatihan",
-                      "teknis", city, "Laboratorium Komputer Badan Keuangan Daerah", -5, 1, 0.07, jp=30,
+                      "teknis", city, "Laboratorium Komputer Badan Keuangan Daerah", -5, 1, 0.06, jp=30,
                       passing_score=70, grants_certificate=True, favoured_agencies=("BAKEUDA", "SETDA")),
         ProgrammeSpec(f"ARS-{year}-01", "Sertifikasi Kompetensi Arsiparis", "sertifikasi", "teknis", joint,
-                      "Dinas Perpustakaan dan Kearsipan", -3, 2, 0.05, jp=24, passing_score=70,
+                      "Dinas Perpustakaan dan Kearsipan", -3, 2, 0.04, jp=24, passing_score=70,
                       certificate_validity_months=36, certification_line="ARS", favoured_agencies=("DISPUSIP",)),
         ProgrammeSpec(f"PKI-{year}-01", "Pelatihan Dasar Keamanan Informasi dan Persandian", "pelatihan", "teknis",
                       city, "Dinas Komunikasi dan Informatika", -3, 1, 0.08, jp=16, passing_score=70,
                       grants_certificate=True, favoured_agencies=("DISKOMINFO",)),
         ProgrammeSpec(f"MRK-{year}-01", "Pelatihan Manajemen Risiko Pemerintah Daerah", "pelatihan", "manajerial",
-                      joint, "Aula Balai Kota Bukittinggi", 10, 12, 0.10, jp=24, passing_score=70,
+                      joint, "Aula Balai Kota Bukittinggi", 10, 12, 0.05, jp=24, passing_score=70,
                       grants_certificate=True, upcoming=True),
     ]
 
@@ -414,8 +414,9 @@ def local_admin_token() -> str:
         config = auth.load_config(require_signing=True)
     except auth.AuthConfigError:
         if not DEV_AUTH_SECRET.exists():
-            raise DemoError("no key to sign an admin token with: give --token, or set AUTH_SECRET_FILE to the "
-                            f"services' secret (`make run` keeps it in {DEV_AUTH_SECRET})") from None
+            raise DemoError("no key to sign an admin token with: give --token (`python -m shared.cli token issue "
+                            "--role admin`), or set AUTH_SECRET_FILE to the services' secret (`make run` keeps "
+                            f"it in {DEV_AUTH_SECRET})") from None
         config = auth.load_config(require_signing=True, environ={"AUTH_SECRET_FILE": str(DEV_AUTH_SECRET)})
     return auth.issue_token(config, role="admin", subject="demo", ttl_s=TOKEN_TTL_S)
 
@@ -428,10 +429,11 @@ class Api:
         self.http = requests.Session()
         self.http.headers.update(platform.headers)
 
-    def call(self, method: str, service: str, path: str, expect=(200, 201), **kwargs) -> requests.Response:
+    def call(self, method: str, service: str, path: str, expect=(200, 201), timeout: float = HTTP_TIMEOUT_S,
+             **kwargs) -> requests.Response:
         url = self.platform[service] + path
         try:
-            response = self.http.request(method, url, timeout=HTTP_TIMEOUT_S, **kwargs)
+            response = self.http.request(method, url, timeout=timeout, **kwargs)
         except requests.RequestException as exc:
             raise DemoError(f"{method} {url} failed: {exc}") from None
         if response.status_code not in expect:
@@ -743,7 +745,9 @@ class Demo:
             wait(self.progress, "the revocation in the ledger", revocation_in_ledger, deadline)
 
     def run_shortfall_checkpoint(self, deadline: float) -> None:
-        run = self.api.post("reporting", f"/admin/shortfall/{self.checkpoint}/run")
+        # The scan answers when it is done: as long as the demo may still wait.
+        run = self.api.post("reporting", f"/admin/shortfall/{self.checkpoint}/run",
+                            timeout=max(HTTP_TIMEOUT_S, deadline - time.monotonic()))
         self.result.checkpoint = run
         state = "was already done" if run.get("already_done") else "ran"
         self.progress.step(f"shortfall checkpoint {self.checkpoint} {state}: {run.get('asn_checked')} ASN checked, "
@@ -758,8 +762,9 @@ class Demo:
             wait(self.progress, "the nudge in an inbox", nudged, deadline)
 
     def choose_showcase(self) -> dict:
-        """An ASN with a valid certificate who is still short of the target: their inbox and
-        ledger show the whole story (enrolled, passed, certified, nudged)."""
+        """A valid certificate to show, and an ASN whose inbox and ledger tell the story: the
+        certificate's holder when they are still short of the target (enrolled, passed,
+        certified, nudged), else the ASN closest to the target without reaching it."""
         jp: dict[str, int] = {}
         for enrolments in self.final.values():
             for e in enrolments:
@@ -772,10 +777,13 @@ class Demo:
                     candidates.append((jp.get(c["holder"]["nip"], 0) >= self.target, c["number"], c))
         if not candidates:
             raise DemoError("no valid certificate to show")
-        met, _, certificate = min(candidates, key=lambda t: (t[0], t[1]))
-        self.result.certificate = certificate
+        holder_met, _, self.result.certificate = min(candidates, key=lambda t: (t[0], t[1]))
+        holder = self.result.certificate["holder"]["nip"]
         flagged = bool(self.result.checkpoint and self.result.checkpoint.get("flagged"))
-        return {"nip": certificate["holder"]["nip"], "short": not met and flagged}
+        if not holder_met:
+            return {"nip": holder, "short": flagged}
+        short = sorted((-points, nip) for nip, points in jp.items() if 0 < points < self.target)
+        return {"nip": short[0][1], "short": flagged} if short else {"nip": holder, "short": False}
 
     def summarise(self) -> None:
         r, p = self.result, self.platform
@@ -799,7 +807,7 @@ class Demo:
             ("verification", r.urls["verification"]),
             ("PDF", r.urls["pdf"]),
             ("revoked", revoked),
-            ("ASN", f"{nip}  {holder['name']}"),
+            ("ASN", nip if nip != holder["nip"] else f"{nip}  {holder['name']}"),
             ("inbox", r.urls["inbox"]),
             ("ledger", r.urls["ledger"]),
         ]
@@ -808,7 +816,9 @@ class Demo:
         for key, value in rows:
             print(f"  {key.ljust(width)}  {value}", file=self.out)
         if p.token:
-            print(f"\n  These need the admin token (valid 8 h): curl -H 'Authorization: Bearer {p.token}' URL",
+            print("\n  All but the verification pages need a token; this admin one is valid for 8 hours:\n"
+                  f"  TOKEN={p.token}\n"
+                  '  curl -H "Authorization: Bearer $TOKEN" URL     (a browser: cookie asn_token=$TOKEN)',
                   file=self.out)
         if "email" in self.channels:
             print("  (emails go to the SMTP server notification is configured with; outside quiet hours "
