@@ -592,11 +592,13 @@ class Demo:
 
     def create_programmes(self) -> None:
         created = existing = 0
+        conflicting = []
         for p in self.plan.programmes:
             body = programme_body(p.spec, self.plan.today, p.capacity)
             response = self.api.call("POST", "enrollment", "/programmes", json=body, expect=(200, 201, 409))
             if response.status_code == 409:  # a demo of an earlier day: carry on with that programme
                 existing += 1
+                conflicting.append(p.spec.code)
             elif response.status_code == 201:
                 created += 1
             else:
@@ -606,6 +608,10 @@ class Demo:
                                  f"{programme['capacity']:>4} seats  {p.spec.title}")
         self.progress.step(f"published {len(self.plan.programmes)} programmes ({created} new, {existing} "
                            f"already there)")
+        if conflicting:
+            self.progress.detail(f"{', '.join(conflicting)} exist from a demo of another day (other dates); if "
+                                 f"their enrolment has closed, play on fresh data (`make clean-data`, or another "
+                                 f"--db-prefix for the launcher)")
         self.result.counts["programmes"] = len(self.plan.programmes)
 
     def enrol(self) -> None:
