@@ -71,7 +71,7 @@ class EnrollmentNaive(NaiveBase):
     def bulk_enrol(self, request, code):
         results = list(Enrollment(self.store).bulk_enrol(code, io.BytesIO(request.get_data())))
         self.publish(self.store)
-        return 200, {"Content-Type": "application/x-ndjson"}, b"".join(bulk.ndjson(results))
+        return 200, {"Content-Type": "application/x-ndjson"}, b"".join(bulk.ndjson(results)).decode()
 
     @http("POST", "/enrolments/<string:enrolment_id>/completion")
     def complete(self, request, enrolment_id):
