@@ -303,6 +303,7 @@ def test_replay_without_a_queue_rebuilds_reportings_read_models_from_the_produce
 
     from services.reporting.service import ReportingService
     from tests.integration.ops.conftest import url
+    from tests.support import auth_headers
 
     start(CertificationStandIn)
     start(EnrollmentStandIn)
@@ -314,7 +315,7 @@ def test_replay_without_a_queue_rebuilds_reportings_read_models_from_the_produce
         assert response.status_code == 201
 
     def ledger():
-        response = requests.get(url("reporting", f"/ledger/{nip}?year=2026"), timeout=10)
+        response = requests.get(url("reporting", f"/ledger/{nip}?year=2026"), timeout=10, headers=auth_headers())
         if response.status_code != 200:
             return None
         [year] = response.json()["years"]
