@@ -62,12 +62,13 @@ def completion_csv(nips: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def upload(url: str, body: bytes) -> dict:
+def upload(url: str, body: bytes, headers: dict) -> dict:
     """POST a CSV and read the streamed answer; seconds to the first result and in total."""
     started = time.monotonic()
     first = None
     results = []
-    with requests.post(url, data=body, headers={"Content-Type": "text/csv"}, stream=True, timeout=600) as response:
+    with requests.post(url, data=body, headers={"Content-Type": "text/csv", **headers}, stream=True,
+                       timeout=600) as response:
         response.raise_for_status()
         for line in response.iter_lines():
             if first is None:
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
            "ENROLLMENT_HTTP_ADDRESS": f"127.0.0.1:{port}", "LOG_LEVEL": "WARNING"}
     if args.chunk:
         env["ENROLLMENT_BULK_CHUNK_ROWS"] = str(args.chunk)
+    from shared import auth
+    env.setdefault("AUTH_SECRET", auth.generate_secret())  # a throw-away key for this run
+    admin = {"Authorization": "Bearer " + auth.issue_token(auth.load_config(environ=env), role="admin")}
     log_path = Path(tempfile.gettempdir()) / f"bench-bulk-enrolment-{os.getpid()}.log"
     proc = spawn([sys.executable, "-m", "shared.runner", "enrollment"], log_path=log_path, env=env, cwd=ROOT)
     try:
@@ -114,19 +118,19 @@ def main(argv: list[str] | None = None) -> int:
         now = datetime.now(timezone.utc)
         iso = lambda d: d.isoformat().replace("+00:00", "Z")  # noqa: E731
         seats = int(args.rows * 0.8)
-        requests.post(f"{base}/programmes", timeout=30, json={
+        requests.post(f"{base}/programmes", timeout=30, headers=admin, json={
             "code": "BENCH-01", "title": "Pelatihan Dasar Pengadaan Barang/Jasa", "kind": "pelatihan",
             "competency_type": "teknis", "jp": 24, "organisers": ["BKN"], "capacity": seats, "passing_score": 70,
             "starts_at": iso(now - timedelta(hours=1)), "ends_at": iso(now + timedelta(days=5)),
             "enrolment_opens_at": iso(now - timedelta(days=1)), "enrolment_closes_at": iso(now + timedelta(days=4)),
         }).raise_for_status()
-        requests.post(f"{base}/programmes/BENCH-01/publish", timeout=30).raise_for_status()
+        requests.post(f"{base}/programmes/BENCH-01/publish", timeout=30, headers=admin).raise_for_status()
 
         csv_body = enrolment_csv(args.rows)
-        first = upload(f"{base}/programmes/BENCH-01/enrolments/bulk", csv_body)
-        again = upload(f"{base}/programmes/BENCH-01/enrolments/bulk", csv_body)
+        first = upload(f"{base}/programmes/BENCH-01/enrolments/bulk", csv_body, admin)
+        again = upload(f"{base}/programmes/BENCH-01/enrolments/bulk", csv_body, admin)
         enrolled = [r["nip"] for r in first["results"] if r.get("enrolment_status") == "enrolled"]
-        completion = upload(f"{base}/programmes/BENCH-01/completions/bulk", completion_csv(enrolled))
+        completion = upload(f"{base}/programmes/BENCH-01/completions/bulk", completion_csv(enrolled), admin)
 
         client = MongoClient(mongo_uri)
         outbox = client[f"{prefix}enrollment"].outbox
