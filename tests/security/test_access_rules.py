@@ -135,3 +135,13 @@ def test_a_service_without_a_key_or_with_a_short_secret_does_not_start():
         auth.load_config(environ={})
     with pytest.raises(auth.AuthConfigError, match="32 bytes"):
         auth.load_config(environ={"AUTH_SECRET": "short"})
+
+
+def test_asn_token_issue_prints_a_token_the_services_accept(capsys):
+    from shared.cli import main
+
+    assert main(["token", "issue", "--role", "operator", "--agency", "diskominfo", "--ttl", "8h"]) == 0
+    principal = auth.verify_token(auth.load_config(), capsys.readouterr().out.strip())
+    assert (principal.role, principal.agency) == ("operator", "DISKOMINFO")
+    assert main(["token", "issue", "--role", "operator"]) == 2  # an operator without its agency
+    assert "agency" in capsys.readouterr().err
