@@ -29,6 +29,8 @@ class OpenApi:
                    tags=["operations"], responses={503: "not ready"})
         self.route("GET", "/metrics", "Prometheus metrics", tags=["operations"], content_type="text/plain")
         self.route("GET", "/openapi.json", "This document", tags=["operations"])
+        self.route("GET", "/asyncapi.json", "AsyncAPI 3.0 document of the events this service publishes",
+                   tags=["operations"])
 
     def route(self, method: str, path: str, summary: str, *, body: type[Schema] | Schema | None = None,
               response: type[Schema] | Schema | None = None, query: type[Schema] | None = None,

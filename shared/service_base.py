@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 from werkzeug.wrappers import Response
 
+from shared import asyncapi
 from shared import logging as ctxlog
 from shared import metrics as m
 from shared.config import settings_of
@@ -99,6 +100,11 @@ class ServiceBase:
     def replay_history(self, queue: str, types: list[str] | None = None) -> int:
         """Republish this service's sent events, oldest first, into ``queue`` (see shared.replay)."""
         return replay_outbox(self.store.db, self.store.settings.amqp_uri, queue, types=types)
+
+    @api("GET", "/asyncapi.json", auth=PUBLIC)
+    def asyncapi_json(self, request):
+        """The AsyncAPI 3.0 document of the events this service publishes (its public contract)."""
+        return json_response(asyncapi.document_for(self.name))
 
     @api("GET", "/openapi.json", auth=PUBLIC)
     def openapi_json(self, request):

@@ -15,7 +15,7 @@ from tests.security.conftest import CLASSES
 
 SECRET = "s" * 40
 PUBLIC_ROUTES = {
-    ("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/metrics"), ("GET", "/openapi.json"),
+    ("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/asyncapi.json"),
     ("GET", "/verify/<path:code>"), ("POST", "/credentials/verify"), ("GET", "/status/revocation"),
 }
 

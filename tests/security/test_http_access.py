@@ -187,8 +187,18 @@ def test_verification_health_metrics_and_api_documents_need_no_token_even_with_a
         assert view.status_code == 200 and view.json()["status"] == "valid"
         assert platform.call("certification", "GET", "/status/revocation", headers=headers).status_code == 200
         for service in platform.urls:
-            for path in ("/health/live", "/metrics", "/openapi.json"):
+            for path in ("/health/live", "/metrics", "/openapi.json", "/asyncapi.json"):
                 assert platform.call(service, "GET", path, headers=headers).status_code == 200, (service, path)
+
+
+def test_each_service_serves_the_asyncapi_contract_of_its_own_events(platform):
+    for service in platform.urls:
+        document = platform.call(service, "GET", "/asyncapi.json").json()
+        assert document["asyncapi"].startswith("3.")
+        addresses = {channel["address"] for channel in document["channels"].values()}
+        exchanges = {channel["bindings"]["amqp"]["exchange"]["name"] for channel in document["channels"].values()}
+        assert exchanges == {f"{service}.events"}, (service, exchanges)
+        assert addresses, service
 
 
 def test_a_revocation_records_the_authenticated_admin_not_a_name_from_the_body(platform):
