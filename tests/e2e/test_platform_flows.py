@@ -101,7 +101,8 @@ def test_a_cancelled_seat_goes_to_the_first_on_the_waitlist(platform, smtp, amqp
     subscriber.wait_for("enrollment.cancelled.v1", enrolment_id=seats[0]["id"])
     # the promoted ASN hears of the seat by email, and reporting counts the new state
     assert "Anda kini peserta" in str(smtp.wait_for(third.email, "Kursi tersedia")["Subject"])
-    assert smtp.to(fourth.email) and not [m for m in smtp.to(fourth.email) if "Kursi tersedia" in m["Subject"]]
+    assert str(smtp.wait_for(fourth.email, "Daftar tunggu")["Subject"]).endswith("(urutan ke-2)")
+    assert not [m for m in smtp.to(fourth.email) if "Kursi tersedia" in m["Subject"]]
     stats = wait_for(lambda: (lambda s: s if s and (s["enrolled"], s["waitlisted"], s["cancelled"]) == (2, 1, 1)
                               else None)(platform.programme_stats(workshop["code"])),
                      timeout=60, message="reporting to count 2 enrolled, 1 waitlisted, 1 cancelled")
