@@ -519,13 +519,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds each phase may take at most")
     parser.add_argument("--logs", type=Path, default=ROOT / ".data" / "scale_proof", help="service logs")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="an extra setting for every replica, e.g. REPORTING_MAX_WORKERS=2 (recorded)")
     args = parser.parse_args(argv)
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set {item!r}: expected NAME=VALUE")
+        BENCH_SETTINGS[name] = value
 
     def terminate(signum, frame):  # stop the replicas and delete the vhost on SIGTERM too
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
-    runs = []
+    runs: list[dict] = []
+    report = {"command": "python bench/scale_proof.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+              "settings": BENCH_SETTINGS, "runs": runs}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     for spec in args.runs.split(","):
         replicas, kill = int(spec.rstrip("k")), spec.endswith("k")
         if kill and replicas < 2:
@@ -533,18 +545,13 @@ def main(argv: list[str] | None = None) -> int:
         outcome = run(replicas, args.asn, kill=kill, timeout=args.timeout, log_root=args.logs)
         runs.append(outcome)
         log(json.dumps(outcome, indent=2))
-    report = {"command": "python bench/scale_proof.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-              "settings": BENCH_SETTINGS, "runs": runs}
+        args.out.write_text(json.dumps(report, indent=2) + "\n")  # after every run: a long series may be cut
     print(f"\n{args.asn} completions; replicas per service, SIGKILLed replicas, figures, checks")
     print("replicas  killed  completions/s (HTTP)  end-to-end s  completions/s (end to end)  checks")
     for r in runs:
         print(f"{r['replicas_per_service']:>8}  {len(r['killed']):>6}  {r['completion_requests_per_s']:>20}  "
               f"{r['end_to_end_s']:>12}  {r['end_to_end_completions_per_s']:>26}  "
               f"{'all passed' if r['ok'] else 'FAILED: ' + ', '.join(k for k, c in r['checks'].items() if not c['ok'])}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     return 0 if all(r["ok"] for r in runs) else 1
 
