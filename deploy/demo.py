@@ -478,12 +478,16 @@ class Api:
 
 
 class Progress:
-    """One line per step with its outcome and time; waits rewrite their line on a terminal."""
+    """One line per step with its outcome and time. A wait rewrites its line on a terminal;
+    into a file or pipe it writes a line now and then, when there is news."""
+
+    QUIET_S = 10.0
 
     def __init__(self, out: TextIO):
         self.out = out
         self.started = time.monotonic()
         self.tty = hasattr(out, "isatty") and out.isatty()
+        self._last_news: tuple[float, str] = (0.0, "")
 
     def elapsed(self) -> str:
         return f"{time.monotonic() - self.started:5.1f}s"
@@ -497,6 +501,11 @@ class Progress:
     def waiting(self, text: str) -> None:
         if self.tty:
             print(f"\r[{self.elapsed()}] {text}\033[K", end="", file=self.out, flush=True)
+            return
+        at, said = self._last_news
+        if text != said and time.monotonic() - at >= self.QUIET_S:
+            self._last_news = (time.monotonic(), text)
+            self.step(text)
 
     def done_waiting(self, text: str) -> None:
         if self.tty:
@@ -534,6 +543,8 @@ class Result:
 
 
 class Demo:
+    """The scenario, step by step, against one platform; ``play()`` runs it all."""
+
     def __init__(self, platform: Platform, plan: Plan, *, channels: tuple[str, ...] = ("inbox",),
                  checkpoint: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, out: TextIO = sys.stdout):
         self.platform, self.plan, self.channels = platform, plan, channels
@@ -620,7 +631,7 @@ class Demo:
             # Who withdrew stays withdrawn: uploading them again would re-apply them (a new run of the
             # demo must change nothing).
             withdrawn = {e["nip"] for e in self.api.enrolments(p.spec.code) if e["status"] == "cancelled"}
-            rows, summary = self.api.ndjson("enrollment", f"/programmes/{p.spec.code}/enrolments/bulk",
+            rows, _ = self.api.ndjson("enrollment", f"/programmes/{p.spec.code}/enrolments/bulk",
                                             enrolment_csv(a for a in p.applicants if a.nip not in withdrawn))
             refused = [r for r in rows if not r.get("accepted")]
             if refused:
