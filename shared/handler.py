@@ -14,6 +14,7 @@ nameko's handler acknowledges a message whose handler raised, which loses it. Th
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from functools import partial
@@ -54,8 +55,15 @@ class DeadLetters:
         self.amqp_uri, self.service, self.delays_ms = amqp_uri, service, delays_ms
         self._connection = None
         self._producer = None
+        # nameko handles each message in its own greenthread; two publishes interleaved on
+        # one confirm channel mix up their confirms and a retry then duplicates a message.
+        self._lock = threading.Lock()  # green under eventlet's monkey patching
 
     def _publish(self, body, exchange: str, routing_key: str, message, headers: dict) -> None:
+        with self._lock:
+            self._publish_locked(body, exchange, routing_key, message, headers)
+
+    def _publish_locked(self, body, exchange: str, routing_key: str, message, headers: dict) -> None:
         for attempt in range(3):
             try:
                 if self._producer is None:
