@@ -93,3 +93,26 @@ def auth_token(role: str = "admin", agency: str | None = None, nip: str | None =
 def auth_headers(role: str = "admin", agency: str | None = None, nip: str | None = None, **kwargs) -> dict:
     """``{"Authorization": "Bearer <token>"}`` for a caller of ``role`` (admin by default)."""
     return {"Authorization": f"Bearer {auth_token(role, agency, nip, **kwargs)}"}
+
+
+class ApiClient:
+    """HTTP calls to one service, as an admin unless a call names other credentials."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0, headers: dict | None = None):
+        self.base_url, self.timeout = base_url.rstrip("/"), timeout
+        self.headers = headers if headers is not None else auth_headers("admin")
+
+    def request(self, method: str, path: str, headers: dict | None = None, **kwargs):
+        import requests
+
+        return requests.request(method, self.base_url + path, timeout=kwargs.pop("timeout", self.timeout),
+                                headers={**self.headers, **(headers or {})}, **kwargs)
+
+    def get(self, path: str, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs):
+        return self.request("PUT", path, **kwargs)

@@ -5,14 +5,13 @@ import uuid
 from dataclasses import replace
 
 import pytest
-import requests
 from kombu import Connection, Exchange, Queue
 
 from services.certification.service import CertificationService
 from shared import topology
 from shared.store import Store, connect
 from tests.integration.certification.helpers import PUBLIC_BASE_URL, free_port
-from tests.support import auth_headers, get_messages, make_settings
+from tests.support import ApiClient, auth_headers, get_messages, make_settings
 
 ADMIN = auth_headers()
 
@@ -56,16 +55,7 @@ def start(container_factory, settings):
 
 @pytest.fixture
 def api(settings):
-    base = f"http://{settings.http_address}"
-
-    class Api:
-        # as an admin unless a test names other credentials
-        def get(self, path, headers=None, **kwargs):
-            return requests.get(base + path, timeout=10, headers={**ADMIN, **(headers or {})}, **kwargs)
-
-        def post(self, path, headers=None, **kwargs):
-            return requests.post(base + path, timeout=10, headers={**ADMIN, **(headers or {})}, **kwargs)
-    return Api()
+    return ApiClient(f"http://{settings.http_address}", timeout=10)
 
 
 @pytest.fixture

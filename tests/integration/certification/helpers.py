@@ -1,8 +1,9 @@
 """Helpers shared by the certification integration tests."""
 from __future__ import annotations
 
+from deploy.processes import free_port  # noqa: F401 - re-exported for the tests
+
 import copy
-import socket
 from datetime import datetime
 
 from services.certification.runtime import CertificationRuntime
@@ -11,11 +12,6 @@ from shared.events import registry
 COMPLETED = registry.latest("enrollment", "completed")
 PUBLIC_BASE_URL = "https://sertifikat.bukittinggikota.test"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def completion(enrolment_id: str = "e1", *, nip: str = "198503122010011002", name: str = "Rahmat Hidayat",

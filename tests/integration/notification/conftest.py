@@ -3,6 +3,8 @@ writing a maildir), an HTTP receiver for the webhook, a clock the test moves, an
 service container started in-process against the test's RabbitMQ vhost and store."""
 from __future__ import annotations
 
+from deploy.processes import free_port  # noqa: F401 - re-exported for the tests
+
 import json
 import mailbox
 import socket
@@ -30,11 +32,6 @@ ADMIN = auth_headers()
 WIB = ZoneInfo("Asia/Jakarta")
 WEBHOOK_SECRET = "rahasia-gateway"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wib(*args) -> datetime:

@@ -2,7 +2,8 @@
 and the `asn` CLI, exactly as an operator's shell and the deployed services share it."""
 from __future__ import annotations
 
-import socket
+from deploy.processes import free_port  # noqa: F401 - re-exported for the tests
+
 import uuid
 from urllib.parse import quote
 
@@ -14,11 +15,6 @@ from shared.config import SERVICES, load
 FAST = {"RETRY_DELAYS_MS": "50,100", "RETRY_MAX_ATTEMPTS": "2", "RELAY_POLL_INTERVAL_S": "0.1",
         "MAX_WORKERS": "10"}
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fresh_env(service_env: dict) -> dict:

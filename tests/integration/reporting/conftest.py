@@ -1,13 +1,13 @@
 """The reporting service in-process against the test's RabbitMQ vhost and SecantusDB."""
 from __future__ import annotations
 
+from deploy.processes import free_port  # noqa: F401 - re-exported for the tests
+
 import random
-import socket
 import uuid
 from dataclasses import replace
 
 import pytest
-import requests
 from kombu import Connection
 
 from services.reporting import config as reporting_config
@@ -17,16 +17,11 @@ from services.reporting.store import create_indexes, current_models
 from shared import topology
 from shared.events import envelope
 from shared.store import Store, connect
-from tests.support import auth_headers, make_settings, publish_raw
+from tests.support import ApiClient, auth_headers, make_settings, publish_raw
 
 ADMIN = auth_headers()
 from tests.unit.reporting import factory as f
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -71,17 +66,7 @@ def start(container_factory, settings):
 
 @pytest.fixture
 def api(settings):
-    base = f"http://{settings.http_address}"
-
-    class Api:
-        # as an admin unless a test names other credentials
-        def get(self, path, headers=None, **kwargs):
-            return requests.get(base + path, timeout=10, headers={**ADMIN, **(headers or {})}, **kwargs)
-
-        def post(self, path, headers=None, **kwargs):
-            return requests.post(base + path, timeout=30, headers={**ADMIN, **(headers or {})}, **kwargs)
-
-    return Api()
+    return ApiClient(f"http://{settings.http_address}", timeout=30)
 
 
 def scenario_events(items, times: bool = True) -> list[dict]:
