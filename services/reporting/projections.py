@@ -12,6 +12,7 @@ the same figures, and a full replay gives the same figures again
 """
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from datetime import datetime
 
@@ -28,6 +29,11 @@ CONSUMED = tuple(("enrollment", n) for n in PROGRAMME_EVENTS + ENROLMENT_EVENTS)
 # Seminars and workshops credit JP for attendance; the rest for a pass.
 ATTENDANCE_KINDS = ("seminar", "lokakarya")
 STATUS_RANK = {"waitlisted": 0, "enrolled": 1, "cancelled": 2}
+# Counter documents every event of a programme, month or agency would otherwise rewrite are
+# split into shards; a source document always adds to the same shard, queries sum them.
+# This keeps concurrent handlers from conflicting on one hot document (docs/performance.md).
+COUNTER_SHARDS = 8
+SHARDED = ("programme_stats", "monthly", "agency_years", "agency_cohorts")
 PROGRAMME_FIELDS = ("code", "title", "kind", "competency_type", "jp", "organisers", "speakers", "starts_at",
                     "ends_at", "location", "grants_certificate", "certificate_validity_months",
                     "certification_line")
@@ -243,7 +249,29 @@ def difference(old: dict, new: dict) -> dict:
     return dict(delta)
 
 
+def shard_of(source_id: str) -> int:
+    """The counter shard a state document adds to (stable across processes and restarts)."""
+    return zlib.crc32(source_id.encode()) % COUNTER_SHARDS
+
+
+def physical(contribution: dict, shard: int) -> dict:
+    """Contribution keys as stored: ``<id>#<shard>`` for sharded counters. A state document
+    keeps these stored keys, so one written before sharding still takes back exactly what it
+    added to the unsharded document."""
+    return {(coll, f"{_id}#{shard}" if coll in SHARDED else _id): fields
+            for (coll, _id), fields in contribution.items()}
+
+
+def logical_id(collection: str, _id: str) -> str:
+    if collection in SHARDED:
+        head, sep, tail = _id.rpartition("#")
+        if sep and tail.isdigit():
+            return head
+    return _id
+
+
 def _on_insert(collection: str, _id: str) -> dict:
+    _id = logical_id(collection, _id)
     left, _, right = _id.partition("|")
     if collection == "agency_years":
         agency, _, slice_ = right.partition("|")
@@ -301,8 +329,18 @@ class Projector:
         return True
 
     def _catalogue_snapshot(self, snapshot: dict, v: list) -> None:
-        """Enrolment and certificate events carry the programme too: keep the catalogue current."""
+        """Enrolment and certificate events carry the programme too: they fill the catalogue
+        until a programme event arrives, and never rewrite it afterwards.
+
+        Every change of a programme emits a programme event with the full new state, so the
+        latest programme event's snapshot is the programme's latest content; a later
+        enrolment event carries the same content. Rewriting the catalogue on every event
+        made it a document all handlers of a programme conflicted on.
+        """
         code = snapshot["code"]
+        if self.rm.programmes.find_one({"_id": code, "snapshot_v": {"$exists": True}}, {"_id": 1},
+                                       session=self.s):
+            return
         doc = self.rm.programmes.find_one({"_id": code}, session=self.s) or {"_id": code}
         if self._merge_programme_snapshot(doc, snapshot, v):
             self.rm.programmes.replace_one({"_id": code}, doc, upsert=True, session=self.s)
@@ -338,7 +376,7 @@ class Projector:
         doc = self.rm.enrolments.find_one({"_id": enrolment_id}, session=self.s) or {"_id": enrolment_id}
         old = decode_contribution(doc.get("contrib"))
         merge(doc)
-        new = enrolment_contribution(doc)
+        new = physical(enrolment_contribution(doc), shard_of(enrolment_id))
         doc["status"] = enrolment_status(doc)
         doc["contrib"] = encode_contribution(new)
         self.rm.enrolments.replace_one({"_id": enrolment_id}, doc, upsert=True, session=self.s)
@@ -374,7 +412,7 @@ class Projector:
         if agency is not None:
             doc["agency"] = agency
         old = decode_contribution(doc.get("contrib"))
-        new = asn_year_contribution(doc, self.cfg)
+        new = physical(asn_year_contribution(doc, self.cfg), shard_of(_id))
         self.rm.asn_years.update_one({"_id": _id}, {"$set": {"agency": doc.get("agency"),
                                                             "contrib": encode_contribution(new)}},
                                      session=self.s)
@@ -393,7 +431,7 @@ class Projector:
         if doc.get("first_seen") is None or seen_at < doc["first_seen"]:
             doc["first_seen"] = seen_at
             doc["first_seen_year"] = wib_year(seen_at)
-        new = asn_contribution(doc)
+        new = physical(asn_contribution(doc), shard_of(nip))
         doc["contrib"] = encode_contribution(new)
         self.rm.asns.replace_one({"_id": nip}, doc, upsert=True, session=self.s)
         self._apply_delta(difference(old, new), None)
@@ -428,7 +466,7 @@ class Projector:
             doc["expired"] = True
             self._merge_validity(doc, data["valid_until"], v)
         doc["status"] = certificate_status(doc)
-        new = certificate_contribution(doc)
+        new = physical(certificate_contribution(doc), shard_of(cid))
         doc["contrib"] = encode_contribution(new)
         self.rm.certificates.replace_one({"_id": cid}, doc, upsert=True, session=self.s)
         self._apply_delta(difference(old, new), None)

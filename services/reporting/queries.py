@@ -35,6 +35,16 @@ def known_agency(rm: ReadModels, code: str) -> bool:
     return code in reference_agencies() or rm.agency_cohorts.find_one({"agency": code}, {"_id": 1}) is not None
 
 
+def _add(into: dict, doc: dict) -> dict:
+    """Sum the counters of one shard of a counter document into ``into`` (nested too)."""
+    for field, value in doc.items():
+        if isinstance(value, dict):
+            _add(into.setdefault(field, {}), value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and field != "year":
+            into[field] = into.get(field, 0) + value
+    return into
+
+
 def _ratio(part: float, whole: float, digits: int = 4) -> float | None:
     return round(part / whole, digits) if whole else None
 
@@ -77,7 +87,9 @@ def compliance(rm: ReadModels, cfg: ReportingConfig, year: int, agency: str | No
     for doc in rm.agency_cohorts.find(query, {"agency": 1, "new_asn": 1, "_id": 0}):
         known[doc["agency"]] += doc.get("new_asn", 0)
     query = {"year": year, "slice": slice_name(kind, competency_type), **({"agency": agency} if agency else {})}
-    this_year = {doc["agency"]: doc for doc in rm.agency_years.find(query)}
+    this_year: dict[str, dict] = {}
+    for doc in rm.agency_years.find(query, {"_id": 0, "year": 0, "slice": 0}):
+        _add(this_year.setdefault(doc["agency"], {}), doc)
     if agency:
         codes = [agency]
     else:
@@ -174,7 +186,9 @@ def _programme_view(prog: dict | None, stats: dict | None, code: str) -> dict:
 
 def programme_stats(rm: ReadModels, code: str) -> dict:
     prog = rm.programmes.find_one({"_id": code})
-    stats = rm.programme_stats.find_one({"_id": code})
+    stats = None
+    for shard in rm.programme_stats.find({"code": code}, {"_id": 0, "code": 0}):
+        stats = _add(stats or {}, shard)
     if prog is None and stats is None:
         raise NotFound(f"programme {code} is not known to reporting", field="code")
     return _programme_view(prog, stats, code)
@@ -191,7 +205,9 @@ def programmes(rm: ReadModels, year: int | None = None, kind: str | None = None,
         query["competency_type"] = competency_type
     total = rm.programmes.count_documents(query)
     progs = list(rm.programmes.find(query).sort("_id", 1).skip((page - 1) * per_page).limit(per_page))
-    stats = {s["_id"]: s for s in rm.programme_stats.find({"_id": {"$in": [p["_id"] for p in progs]}})}
+    stats: dict[str, dict] = {}
+    for shard in rm.programme_stats.find({"code": {"$in": [p["_id"] for p in progs]}}, {"_id": 0}):
+        _add(stats.setdefault(shard.pop("code"), {}), shard)
     return {"page": page, "per_page": per_page, "total": total,
             "programmes": [_programme_view(p, stats.get(p["_id"]), p["_id"]) for p in progs]}
 

@@ -86,6 +86,7 @@ def create_read_model_indexes(db, generation: int) -> None:
     rm.agency_years.create_index([("year", ASCENDING), ("slice", ASCENDING), ("agency", ASCENDING)])
     rm.agency_cohorts.create_index([("year", ASCENDING), ("agency", ASCENDING)])
     rm.monthly.create_index([("year", ASCENDING), ("agency", ASCENDING)])
+    rm.programme_stats.create_index([("code", ASCENDING)])  # its counter shards
     rm.certificates.create_index([("enrolment_id", ASCENDING)])
     rm.certificates.create_index([("nip", ASCENDING)])
 
