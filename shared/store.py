@@ -123,8 +123,10 @@ class Store:
             except PyMongoError as exc:
                 transient = isinstance(exc, ConnectionFailure) or exc.has_error_label("TransientTransactionError")
                 if transient and time.monotonic() < deadline:
-                    # write conflict with a concurrent transaction, or a dropped connection
-                    time.sleep(min(0.5, 0.01 * 2 ** attempt) * (0.5 + random.random()))
+                    # Write conflict with a concurrent transaction, or a dropped connection.
+                    # A conflicting transaction holds a document for milliseconds: retry soon,
+                    # with full jitter so the losers do not collide again in step.
+                    time.sleep(random.uniform(0.002, min(0.1, 0.005 * 2 ** attempt)))
                     continue
                 if isinstance(exc, ConnectionFailure):
                     raise StoreUnavailable(f"store unreachable: {exc}") from exc
