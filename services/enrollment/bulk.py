@@ -3,7 +3,9 @@
 The file is read row by row and written in chunks (one transaction per chunk, which is
 what makes 10,000 rows fast on a store doing ~700 transactions/s); each row gets its own
 result, a bad row never fails the others, and uploading the same file again changes
-nothing (existing enrolments and identical completions come back as ``unchanged``).
+nothing (existing enrolments and identical completions come back as ``unchanged``; so does
+an enrolment cancelled since, with the note ``cancelled_earlier``: only a ``reenrol=ya``
+cell or a single enrolment request enrols that ASN again).
 Results are yielded as they are known so the HTTP answer streams while the file is worked.
 """
 from __future__ import annotations
@@ -29,11 +31,12 @@ log = logging.getLogger(__name__)
 
 ENROLMENT_COLUMNS = {"nip": "nip", "nip_pppk": "nip", "ni_pppk": "nip", "name": "name", "nama": "name",
                      "agency": "agency", "opd": "agency", "instansi": "agency", "unit_kerja": "agency",
-                     "position": "position", "jabatan": "position", "id_kind": "id_kind"}
+                     "position": "position", "jabatan": "position", "id_kind": "id_kind",
+                     "reenrol": "reenrol", "re_enrol": "reenrol", "daftar_ulang": "reenrol"}
 COMPLETION_COLUMNS = {"nip": "nip", "nip_pppk": "nip", "ni_pppk": "nip", "score": "score", "nilai": "score",
                       "attended": "attended", "hadir": "attended", "kehadiran": "attended"}
-RESULT_COLUMNS = ("row", "nip", "accepted", "outcome", "enrolment_id", "enrolment_status", "waitlist_position",
-                  "result", "jp_earned", "field", "reason")
+RESULT_COLUMNS = ("row", "nip", "accepted", "outcome", "note", "enrolment_id", "enrolment_status",
+                  "waitlist_position", "result", "jp_earned", "field", "reason")
 _DUPLICATE_RETRIES = 3
 
 
@@ -109,7 +112,8 @@ def enrol_rows(store, code: str, rows: Iterable[tuple[int, dict]], chunk_size: i
             try:
                 person = domain.resolve_participant(row, known.get(row.get("nip", "")), today)
                 (actor or Actor.system()).check_may_enrol(person, known.get(row.get("nip", "")))
-                valid.append((line, enrolments.EnrolRequest(person)))
+                reenrol = domain.parse_reenrol(row.get("reenrol"))
+                valid.append((line, enrolments.EnrolRequest(person, reenrol_cancelled=reenrol)))
             except DomainError as exc:
                 results[line] = _rejected(line, row.get("nip"), exc)
         if valid:
@@ -119,7 +123,7 @@ def enrol_rows(store, code: str, rows: Iterable[tuple[int, dict]], chunk_size: i
                 for (line, request), outcome in zip(valid, outcomes):
                     e = outcome.enrolment
                     results[line] = {"row": line, "nip": request.participant["_id"], "accepted": True,
-                                     "outcome": outcome.outcome, "enrolment_id": e["_id"],
+                                     "outcome": outcome.outcome, "note": outcome.note, "enrolment_id": e["_id"],
                                      "enrolment_status": e["status"],
                                      "waitlist_position": e.get("waitlist_position_at_arrival")
                                      if e["status"] == domain.WAITLISTED else None}
@@ -181,6 +185,8 @@ def with_summary(results: Iterable[dict]) -> Iterator[dict]:
             if result["accepted"]:
                 summary["accepted"] += 1
                 summary[result["outcome"]] = summary.get(result["outcome"], 0) + 1
+                if result.get("note"):  # e.g. how many of the unchanged stay cancelled
+                    summary[result["note"]] = summary.get(result["note"], 0) + 1
             else:
                 summary["rejected"] += 1
             yield result

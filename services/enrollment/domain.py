@@ -282,6 +282,17 @@ def parse_attended(text: str | None) -> bool | None:
     raise Invalid(f"attended {text!r} is not ya/tidak (or true/false, 1/0)", field="attended")
 
 
+def parse_reenrol(text: str | None) -> bool:
+    """The ``reenrol`` cell of an enrolment CSV: ``ya`` re-enrols an ASN whose enrolment was
+    cancelled; blank or ``tidak`` leaves it cancelled."""
+    value = (text or "").strip().lower()
+    if not value or value in _FALSE:
+        return False
+    if value in _TRUE:
+        return True
+    raise Invalid(f"reenrol {text!r} is not ya/tidak (or true/false, 1/0)", field="reenrol")
+
+
 def parse_score(text: str | None) -> float | None:
     """A score 0-100; a decimal comma (``86,5``, as Indonesian spreadsheets write it) is accepted."""
     value = (text or "").strip()

@@ -21,6 +21,8 @@ from services.enrollment.store import ENROLMENTS, PARTICIPANTS, PROGRAMMES, get_
 from shared.errors import Conflict, DomainError, NotFound
 
 CREATED, REACTIVATED, UNCHANGED, COMPLETED_NOW = "created", "reactivated", "unchanged", "completed"
+# The note on an ``unchanged`` result whose enrolment stays cancelled (a bulk row, ADR 0011).
+CANCELLED_EARLIER = "cancelled_earlier"
 
 _COMPLETION_FIELDS = ("result", "passed", "score", "jp_earned", "completed_at")
 
@@ -29,12 +31,17 @@ _COMPLETION_FIELDS = ("result", "passed", "score", "jp_earned", "completed_at")
 class EnrolRequest:
     participant: dict  # a resolved participant record (domain.resolve_participant)
     idempotency_key: str | None = None
+    # Whether a cancelled enrolment is enrolled again. A single enrolment is an explicit
+    # request, so yes; a bulk row says so only with ``reenrol=ya`` (re-uploading a file
+    # must not undo the cancellations made since, ADR 0011).
+    reenrol_cancelled: bool = True
 
 
 @dataclass
 class EnrolResult:
     enrolment: dict
     outcome: str  # created, reactivated or unchanged
+    note: str | None = None  # CANCELLED_EARLIER when a cancelled enrolment was left cancelled
 
 
 def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[], datetime],
@@ -43,7 +50,9 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
 
     An ASN already enrolled or waitlisted gets the existing enrolment back (a retry is not a
     duplicate); a cancelled one is enrolled again at the end of the queue, unless the request
-    carries the idempotency key of the enrolment that was cancelled (a late retry).
+    carries the idempotency key of the enrolment that was cancelled (a late retry) or does
+    not ask for re-enrolment (``reenrol_cancelled=False``: ``unchanged``, note
+    ``cancelled_earlier``).
     """
     actor = actor or Actor.system()
     nips = [r.participant["_id"] for r in requests]
@@ -60,6 +69,9 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
         if current is not None and (current["status"] != domain.ENROLMENT_CANCELLED or (
                 request.idempotency_key and current.get("idempotency_key") == request.idempotency_key)):
             results[i] = EnrolResult(current, UNCHANGED)
+            continue
+        if current is not None and not request.reenrol_cancelled:
+            results[i] = EnrolResult(current, UNCHANGED, CANCELLED_EARLIER)
             continue
         claimed[nip] = i
         fresh.append(i)

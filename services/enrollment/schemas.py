@@ -205,6 +205,8 @@ class BulkEnrolmentCsv(Schema):
     agency = fields.Str(metadata={"description": "OPD code; also: opd, instansi"})
     position = fields.Str(metadata={"description": "also: jabatan"})
     id_kind = fields.Str(metadata={"description": "nip or ni_pppk; told apart when blank"})
+    reenrol = fields.Str(metadata={"description": "ya: enrol again an ASN whose enrolment in this programme was "
+                                                  "cancelled (blank/tidak: it stays cancelled); also: daftar_ulang"})
 
 
 class BulkCompletionCsv(Schema):
@@ -222,6 +224,8 @@ class BulkRowSchema(Schema):
     nip = fields.Str()
     accepted = fields.Bool()
     outcome = fields.Str(metadata={"description": "created / reactivated / unchanged, or completed / unchanged"})
+    note = fields.Str(metadata={"description": "cancelled_earlier: unchanged because the enrolment was cancelled "
+                                               "and the row has no reenrol=ya"})
     enrolment_id = fields.Str()
     enrolment_status = fields.Str()
     waitlist_position = fields.Int()

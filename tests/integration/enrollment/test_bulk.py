@@ -132,3 +132,48 @@ def test_a_csv_sent_as_a_form_file_is_read_like_a_raw_body(enrollment):
                                files={"file": ("peserta.csv", text.encode(), "text/csv")})
     rows, summary = lines(response)
     assert rows[0]["enrolment_status"] == "enrolled" and summary["created"] == 1
+
+
+def test_uploading_the_same_file_again_leaves_an_asn_who_cancelled_meanwhile_cancelled(enrollment):
+    enrollment.create_published(programme("BLK-08", capacity=2))
+    enrollment.events(1)
+    text = HEADER + "".join(f"{nip(20 + i)},Peserta {i},DISKOMINFO,\n" for i in range(3))
+    rows, _ = lines(upload(enrollment, "/programmes/BLK-08/enrolments/bulk", text))
+    enrollment.events(3)
+    cancelled = enrollment.post(f"/enrolments/{rows[0]['enrolment_id']}/cancel", {"cancelled_by": "participant"})
+    assert cancelled.json()["status"] == "cancelled"
+    assert [e.name for e in enrollment.events(2)] == ["cancelled", "enrolled"]  # the waitlisted one moves up
+
+    rows_again, summary_again = lines(upload(enrollment, "/programmes/BLK-08/enrolments/bulk", text))
+
+    first = rows_again[0]
+    assert (first["outcome"], first["note"], first["enrolment_status"]) == \
+        ("unchanged", "cancelled_earlier", "cancelled")
+    assert first["enrolment_id"] == rows[0]["enrolment_id"]
+    assert summary_again["unchanged"] == 3 and summary_again["cancelled_earlier"] == 1
+    assert summary_again.get("reactivated", 0) == 0
+    assert enrollment.raw_events(1, timeout=0.5) == []  # no new `enrolled` or `waitlisted`
+    assert enrollment.get(f"/enrolments/{first['enrolment_id']}").json()["status"] == "cancelled"
+    assert [r["enrolment_status"] for r in rows_again[1:]] == ["enrolled", "enrolled"]
+
+
+def test_a_reenrol_ya_column_enrols_a_cancelled_asn_again_at_the_end_of_the_queue(enrollment):
+    enrollment.create_published(programme("BLK-09", capacity=1))
+    enrollment.events(1)
+    text = HEADER + f"{nip(30)},Andi Saputra,DINKES,\n{nip(31)},Nur Aisyah,DINKES,\n"
+    rows, _ = lines(upload(enrollment, "/programmes/BLK-09/enrolments/bulk", text))
+    enrollment.post(f"/enrolments/{rows[0]['enrolment_id']}/cancel", {})
+    enrollment.events(4)  # enrolled, waitlisted, cancelled, enrolled (promoted)
+
+    again = "nip,nama,opd,daftar_ulang\n" + f"{nip(30)},Andi Saputra,DINKES,ya\n{nip(31)},Nur Aisyah,DINKES,ya\n" \
+        + f"{nip(32)},Salah Isi,DINKES,mungkin\n"
+    rows_again, summary_again = lines(upload(enrollment, "/programmes/BLK-09/enrolments/bulk", again))
+
+    assert (rows_again[0]["outcome"], rows_again[0]["enrolment_status"], rows_again[0]["waitlist_position"]) == \
+        ("reactivated", "waitlisted", 1)
+    assert rows_again[0]["enrolment_id"] == rows[0]["enrolment_id"]
+    assert rows_again[1]["outcome"] == "unchanged" and "note" not in rows_again[1]  # active: reenrol is moot
+    assert (rows_again[2]["accepted"], rows_again[2]["field"]) == (False, "reenrol")
+    assert summary_again["reactivated"] == 1
+    [event] = enrollment.events(1)
+    assert event.name == "waitlisted" and event.data["participant"]["nip"] == nip(30)

@@ -6,6 +6,7 @@ import io
 import pytest
 
 from services.enrollment import bulk
+from services.enrollment.domain import parse_reenrol
 from shared.errors import Invalid
 
 
@@ -49,3 +50,12 @@ def test_the_summary_counts_outcomes_and_a_broken_file_ends_with_an_error_line()
     summary = last["summary"]
     assert (summary["rows"], summary["accepted"], summary["rejected"], summary["created"]) == (2, 1, 1, 1)
     assert "cannot be read past row 3" in summary["error"]
+
+
+def test_a_reenrol_column_is_read_and_only_ya_re_enrols_a_cancelled_asn():
+    assert rows("nip,daftar_ulang\n1,Ya\n2,\n")[0][1] == {"nip": "1", "reenrol": "Ya"}
+    assert [parse_reenrol(v) for v in ("ya", "TRUE", "1", "", None, "tidak", "0")] == \
+        [True, True, True, False, False, False, False]
+    with pytest.raises(Invalid) as err:
+        parse_reenrol("mungkin")
+    assert err.value.field == "reenrol"
