@@ -89,6 +89,33 @@ def competency_line(programme: dict) -> str:
     return (programme.get("certification_line") or programme["code"]).strip().upper()
 
 
+# A programme code often ends with its year and batch (``SERT-PKI-2026-01``, ``PBJ-2029-B``):
+# a year segment and everything after it, or bare number segments (``BENCH-01``).
+_YEAR_AND_AFTER = re.compile(r"[-_.](?:19|20)\d{2}(?:[-_.][A-Z0-9]+)*$")
+_TRAILING_NUMBERS = re.compile(r"(?:[-_.]\d+)+$")
+_PREFIX_BEFORE_LINE = re.compile(r"([A-Z0-9]+[-_.])$")
+
+
+def number_line(programme: dict, number_format: str) -> str:
+    """The ``{line}`` printed in a certificate number.
+
+    The programme's ``certification_line`` when it has one. Otherwise its code without the
+    trailing year and batch (the number prints the issue year already) and without a
+    leading word the format already prints before ``{line}``: ``SERT-PKI-2026-01`` under
+    ``.../SERT-{line}/{year}`` prints ``SERT-PKI``, not ``SERT-SERT-PKI-2026-01``. Purely
+    cosmetic: uniqueness comes from the per-year sequence (ADR 0020), and recertification
+    keeps using ``competency_line``.
+    """
+    if (programme.get("certification_line") or "").strip():
+        return competency_line(programme)
+    code = programme["code"].strip().upper()
+    line = _TRAILING_NUMBERS.sub("", _YEAR_AND_AFTER.sub("", code))
+    before = _PREFIX_BEFORE_LINE.search(number_format.split("{line", 1)[0].upper())
+    if before and line.startswith(before.group(1)) and len(line) > len(before.group(1)):
+        line = line[len(before.group(1)):]
+    return line or code
+
+
 def format_number(number_format: str, seq: int, year: int, line: str) -> str:
     """The printed certificate number, e.g. ``0042/BKN-BKT/SERT-PBJ/2026``."""
     return number_format.format(seq=seq, year=year, line=line)

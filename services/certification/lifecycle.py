@@ -63,7 +63,8 @@ def issue_certificate(tx, completion: dict, config: CertificationConfig, base_ur
     until = domain.valid_until(issued_on, programme.get("certificate_validity_months"))
     certificate = {
         "_id": str(ObjectId()),
-        "number": domain.format_number(config.number_format, seq, issued_on.year, line),
+        "number": domain.format_number(config.number_format, seq, issued_on.year,
+                                       domain.number_line(programme, config.number_format)),
         "year": issued_on.year,
         "seq": seq,
         "line": line,

@@ -76,9 +76,11 @@ def test_two_replicas_number_100_concurrent_completions_1_to_100_without_gap_or_
     start()
     start(http_address=f"127.0.0.1:{free_port()}")
     for i in range(100):
-        # different holders and lines, all completed in 2026
+        # different holders and lines, all completed in 2026; every 8th programme has no line
+        line = {"code": f"SERT-PKI-2026-{i % 3:02d}", "certification_line": None} if i % 8 == 0 \
+            else {"certification_line": f"L{i % 7}"}
         publish_event(settings.amqp_uri, "enrollment", "completed",
-                      completion(f"enr-{i}", nip=f"19850312201001{i:04d}", certification_line=f"L{i % 7}"))
+                      completion(f"enr-{i}", nip=f"19850312201001{i:04d}", **line))
     # and one completed in 2027 starts that year's own sequence
     publish_event(settings.amqp_uri, "enrollment", "completed",
                   completion("enr-2027", completed_at="2027-01-04T02:00:00Z"))
@@ -87,6 +89,8 @@ def test_two_replicas_number_100_concurrent_completions_1_to_100_without_gap_or_
     issued_2026 = list(db.certificates.find({"year": 2026}))
     assert sorted(c["seq"] for c in issued_2026) == list(range(1, 101))
     assert len({c["number"] for c in issued_2026}) == 100
+    unlined = db.certificates.find_one({"enrolment_id": "enr-8"})  # its programme's code is the line
+    assert unlined["number"] == f"{unlined['seq']:04d}/BKN-BKT/SERT-PKI/2026"
     assert db.certificates.find_one({"year": 2027})["number"] == "0001/BKN-BKT/SERT-PBJ/2027"
     events = probe.take(101, timeout=30)
     numbers = sorted(json.loads(m.body)["data"]["number"] for m in events)

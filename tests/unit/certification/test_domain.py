@@ -47,6 +47,33 @@ def test_the_competency_line_falls_back_to_the_programme_code():
     assert domain.competency_line({"code": "pbj-2026-01", "certification_line": None}) == "PBJ-2026-01"
 
 
+FORMAT = "{seq:04d}/BKN-BKT/SERT-{line}/{year}"
+
+
+def number(code: str, certification_line: str | None = None, number_format: str = FORMAT) -> str:
+    programme = {"code": code, "certification_line": certification_line}
+    return domain.format_number(number_format, 101, 2026, domain.number_line(programme, number_format))
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("SERT-PKI-2026-01", "0101/BKN-BKT/SERT-PKI/2026"),     # not .../SERT-SERT-PKI-2026-01/2026
+    ("sert-pki-2026", "0101/BKN-BKT/SERT-PKI/2026"),
+    ("PBJ-2029-B", "0101/BKN-BKT/SERT-PBJ/2026"),
+    ("K3_2026_02", "0101/BKN-BKT/SERT-K3/2026"),
+    ("BENCH-01", "0101/BKN-BKT/SERT-BENCH/2026"),
+    ("PKI-2026-BATCH-2", "0101/BKN-BKT/SERT-PKI/2026"),
+    ("SERT-20", "0101/BKN-BKT/SERT-SERT/2026"),            # nothing but the prefix left: kept
+    ("2026", "0101/BKN-BKT/SERT-2026/2026"),               # nothing left at all: the code
+])
+def test_a_number_without_a_certification_line_does_not_repeat_the_year_or_the_prefix(code, expected):
+    assert number(code) == expected
+
+
+def test_a_certification_line_is_printed_as_given_and_other_formats_keep_the_code_prefix():
+    assert number("SERT-PKI-2026-01", certification_line="pki") == "0101/BKN-BKT/SERT-PKI/2026"
+    assert number("SERT-PKI-2026-01", number_format="{line}.{year}.{seq:05d}") == "SERT-PKI.2026.00101"
+
+
 def test_validity_adds_calendar_months_and_clamps_to_the_month_end():
     assert domain.valid_until(date(2026, 3, 5), 36) == date(2029, 3, 5)
     assert domain.valid_until(date(2026, 1, 31), 1) == date(2026, 2, 28)
