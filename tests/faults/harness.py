@@ -222,14 +222,15 @@ class Platform:
         return [row for row in csv.DictReader(io.StringIO(text)) if row["kode_program"] == code]
 
     def effects(self, burst: Burst) -> dict:
-        """Per effect: how many completions got one, and how many extra copies exist."""
+        """Per effect of the running consumers: how many completions got one, how many extra copies exist."""
         nips = set(burst.nips)
         out = {}
-        certificates = Counter(c["holder"]["nip"] for c in self.certificates(burst.code))
-        ledger = Counter(row["nip"] for row in self.ledger_entries(burst.code))
-        out["certificates"] = _tally(certificates, nips)
-        out["ledger_entries"] = _tally(ledger, nips)
-        if self.smtp is not None:
+        running = self.stack.services
+        if "certification" in running:
+            out["certificates"] = _tally(Counter(c["holder"]["nip"] for c in self.certificates(burst.code)), nips)
+        if "reporting" in running:
+            out["ledger_entries"] = _tally(Counter(row["nip"] for row in self.ledger_entries(burst.code)), nips)
+        if self.smtp is not None and "notification" in running:
             emails = self.smtp.emails()
             # One email per completion means one delivery per ASN; a resend after a crash
             # carries the same delivery header and is counted apart.
