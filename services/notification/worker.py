@@ -65,29 +65,43 @@ class Dispatcher:
         self.webhook = WebhookChannel(config)
         self.digest_lease = Lease(self.db[LEASES], DIGEST_LEASE, self.holder, max(30.0, DIGEST_EVERY_S * 3))
         self.pool = GreenPool(max(1, config.concurrency))
+        self._prefetched: dict = {}  # delivery id -> (message, ASN contact) read with its claim
 
     # -- claims -------------------------------------------------------------------------
     def claim_batch(self, limit: int) -> list[dict]:
         """Take up to ``limit`` due pending deliveries, oldest due first.
 
-        Candidates come from one index scan; each is then taken by compare-and-set on its
-        ``version`` (filtered by ``_id`` only, so the store does a point update). A
-        candidate another replica took in between fails the compare and is skipped.
+        Candidates come from one index scan and are taken with one ``update_many`` under a
+        claim token of this batch; the filter repeats "pending and due", so a candidate
+        another replica took in between is not taken. Then one read returns what this batch
+        holds, and the messages and contacts it needs are fetched with one read each
+        (a few round trips per batch instead of several per delivery).
         """
-        candidates = list(self.db[DELIVERIES].find(
-            {"status": "pending", "next_attempt_at": {"$lte": self.clock()}}, {"_id": 1, "version": 1})
-            .hint([("status", 1), ("next_attempt_at", 1)]).limit(limit))
-        claimed = []
-        for candidate in candidates:
-            delivery = self.db[DELIVERIES].find_one_and_update(
-                {"_id": candidate["_id"], "version": candidate.get("version", 0)},
-                {"$set": {"status": "sending", "claimed_by": f"{self.holder}/{uuid.uuid4().hex[:8]}",
-                          "claim_until": wall_clock() + timedelta(seconds=self.config.claim_lease_s)},
-                 "$inc": {"version": 1}},
-                return_document=ReturnDocument.AFTER)
-            if delivery is not None:
-                claimed.append(delivery)
+        now = self.clock()
+        candidates = [c["_id"] for c in self.db[DELIVERIES].find(
+            {"status": "pending", "next_attempt_at": {"$lte": now}}, {"_id": 1})
+            .hint([("status", 1), ("next_attempt_at", 1)]).limit(limit)]
+        if not candidates:
+            return []
+        token = f"{self.holder}/{uuid.uuid4().hex[:8]}"
+        self.db[DELIVERIES].update_many(
+            {"_id": {"$in": candidates}, "status": "pending", "next_attempt_at": {"$lte": now}},
+            {"$set": {"status": "sending", "claimed_by": token,
+                      "claim_until": wall_clock() + timedelta(seconds=self.config.claim_lease_s)},
+             "$inc": {"version": 1}})
+        taken = {d["_id"]: d for d in self.db[DELIVERIES].find({"_id": {"$in": candidates}, "claimed_by": token})}
+        claimed = [taken[_id] for _id in candidates if _id in taken]
+        self._prefetch(claimed)
         return claimed
+
+    def _prefetch(self, deliveries: list[dict]) -> None:
+        messages = {m["_id"]: m for m in self.db[MESSAGES].find(
+            {"_id": {"$in": list({d["message_id"] for d in deliveries})}})}
+        nips = list({d["nip"] for d in deliveries if not d.get("agency") and d.get("nip")})
+        contacts = {c["_id"]: c for c in self.db[RECIPIENTS].find({"_id": {"$in": nips}})} if nips else {}
+        for d in deliveries:
+            self._prefetched[d["_id"]] = (messages.get(d["message_id"]),
+                                          None if d.get("agency") else contacts.get(d.get("nip")))
 
     def recover_expired_claims(self) -> int:
         """Claims of replicas that died mid-send become pending again."""
@@ -129,7 +143,8 @@ class Dispatcher:
     def process(self, delivery: dict) -> str:
         """Send one claimed delivery and record the outcome; returns the new status."""
         channel, kind = delivery["channel"], delivery["kind"]
-        message = self.db[MESSAGES].find_one({"_id": delivery["message_id"]})
+        prefetched = self._prefetched.pop(delivery["_id"], None)
+        message = prefetched[0] if prefetched else self.db[MESSAGES].find_one({"_id": delivery["message_id"]})
         if message is None or message.get("dropped"):
             return self._finish(delivery, "dropped", "message dropped")
         if channel == "inbox":
@@ -139,7 +154,7 @@ class Dispatcher:
             contact = self.db[AGENCY_CONTACTS].find_one({"_id": delivery["agency"]})
             who = f"agency {delivery['agency']}"
         else:
-            contact = self.db[RECIPIENTS].find_one({"_id": delivery["nip"]})
+            contact = prefetched[1] if prefetched else self.db[RECIPIENTS].find_one({"_id": delivery["nip"]})
             who = f"ASN {delivery['nip']}"
             if contact and kind in (contact.get("opt_outs") or ()):
                 return self._finish(delivery, "skipped", f"opted out of {kind}")
