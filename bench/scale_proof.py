@@ -166,6 +166,8 @@ class Cluster:
     smtp_port: int
     log_dir: Path
     members: dict[str, list[Replica]] = field(default_factory=dict)
+    killed: set[tuple[str, int]] = field(default_factory=set)
+    restarts: list[str] = field(default_factory=list)
 
     def env(self, service: str, port: int) -> dict[str, str]:
         # A clean environment: nothing inherited can point a replica elsewhere.
@@ -179,16 +181,16 @@ class Cluster:
             **BENCH_SETTINGS,
         }
 
+    def _spawn(self, service: str, index: int, port: int, append: bool = False) -> Replica:
+        path = self.log_dir / f"{service}-{index}.log"
+        proc = spawn([sys.executable, "-m", "shared.runner", service], log_path=path,
+                     env=self.env(service, port), cwd=ROOT, append=append)
+        return Replica(service, index, port, proc, path)
+
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
-            self.members[service] = []
-            for index in range(self.replicas):
-                port = free_port()
-                path = self.log_dir / f"{service}-{index}.log"
-                proc = spawn([sys.executable, "-m", "shared.runner", service], log_path=path,
-                             env=self.env(service, port), cwd=ROOT)
-                self.members[service].append(Replica(service, index, port, proc, path))
+            self.members[service] = [self._spawn(service, index, free_port()) for index in range(self.replicas)]
         for replica in self.all():
             ready = wait_until(lambda: _ready(replica.url), 90, alive=replica.proc)
             if not ready:
@@ -207,13 +209,43 @@ class Cluster:
         killed = []
         for service in SERVICES:
             victim = self.live(service)[0]
+            self.killed.add((service, victim.index))  # stays down: the others must carry on
             victim.proc.send_signal(signal.SIGKILL)
             victim.proc.wait(10)
             killed.append(f"{service}#{victim.index} (pid {victim.proc.pid})")
         return killed
 
+    def supervise(self, stop: threading.Event, period: float = 5.0, failures_allowed: int = 3) -> None:
+        """What Kubernetes' liveness probe does: a replica (not one killed on purpose) whose
+        process ended or whose /health/live failed ``failures_allowed`` times in a row is
+        restarted. Other work on a shared machine (a broker restart) can need it."""
+        failures: dict[tuple[str, int], int] = {}
+        while not stop.wait(period):
+            for service, members in self.members.items():
+                for i, replica in enumerate(members):
+                    ident = (service, replica.index)
+                    if ident in self.killed:
+                        continue
+                    healthy = replica.alive() and _live(replica.url)
+                    failures[ident] = 0 if healthy else failures.get(ident, 0) + 1
+                    if failures[ident] >= failures_allowed:
+                        if replica.alive():
+                            replica.proc.send_signal(signal.SIGKILL)
+                            replica.proc.wait(10)
+                        members[i] = self._spawn(service, replica.index, replica.port, append=True)
+                        failures[ident] = 0
+                        self.restarts.append(f"{time.strftime('%H:%M:%S')} {service}#{replica.index}")
+                        log(f"liveness: restarted {service}#{replica.index}")
+
     def stop(self) -> None:
         stop_all([r.proc for r in self.all()], timeout=30)
+
+
+def _live(url: str) -> bool:
+    try:
+        return requests.get(url + "/health/live", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def _ready(url: str) -> bool:
@@ -374,11 +406,13 @@ def run(replicas: int, asn: int, kill: bool, timeout: float, log_root: Path) -> 
     mail = MailSink().start()
     cluster = Cluster(replicas, amqp_uri, store.uri, f"scale{replicas}_", mail.port, log_root / label)
     # Other work on the machine slows every figure: record how busy it was.
+    stop_supervising = threading.Event()
     result: dict = {"replicas_per_service": replicas, "sigkill_midway": kill, "asn": asn, "killed": [],
                     "load_average_1m_at_start": round(os.getloadavg()[0], 1)}
     try:
         log(f"{replicas} replica(s) per service: starting {replicas * len(SERVICES)} service processes")
         cluster.start()
+        threading.Thread(target=cluster.supervise, args=(stop_supervising,), daemon=True).start()
         people = make_asn(asn)
         create_programme(cluster, code, asn)
         started = time.monotonic()
@@ -439,10 +473,12 @@ def run(replicas: int, asn: int, kill: bool, timeout: float, log_root: Path) -> 
             "client_retries": completer.retries,
         })
         result["load_average_1m_at_end"] = round(os.getloadavg()[0], 1)
+        result["liveness_restarts"] = list(cluster.restarts)
         result["checks"] = verify(cluster, vhost, code, people, enrolments, mail)
         result["ok"] = all(c["ok"] for c in result["checks"].values())
         return result
     finally:
+        stop_supervising.set()
         cluster.stop()
         mail.stop()
         store.stop()
