@@ -16,7 +16,8 @@ import uuid
 import eventlet
 from eventlet.queue import Empty, LightQueue
 from kombu import Connection, Exchange, Producer
-from kombu.exceptions import ChannelError
+from amqp.exceptions import AMQPError
+from kombu.exceptions import ChannelError, KombuError
 from nameko.extensions import SharedExtension
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -228,7 +229,10 @@ class OutboxRelay(SharedExtension):
                 sent = self.relay.run_once()
                 self.running = True
                 failures = 0
-            except (PyMongoError, OSError, ChannelError, ConnectionError) as exc:
+            # KombuError/AMQPError: an unreachable or restarting broker (OperationalError from
+            # ensure_connection, ConnectionForced). Uncaught, they ended this managed thread,
+            # which kills the whole service container.
+            except (PyMongoError, OSError, ConnectionError, KombuError, AMQPError) as exc:
                 self.running = False
                 failures += 1
                 self.relay.close()
