@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -291,6 +293,18 @@ class Platform:
             wait_for(lambda: len({e["delivery"] for e in self.smtp.emails()}) >= expected, timeout=timeout,
                      interval=0.5, message=f"{expected} emails")
             burst.mark("emails_done")
+
+
+def rabbitmqctl(*args: str, timeout: float = 120.0) -> str:
+    """Run ``rabbitmqctl`` (Debian keeps it in /usr/sbin) and return its output."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/lib/rabbitmq/bin", "/usr/local/sbin"])
+    exe = shutil.which("rabbitmqctl", path=path)
+    if exe is None:
+        raise FileNotFoundError("rabbitmqctl is not installed")
+    result = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr or result.stdout}")
+    return result.stdout
 
 
 def bind_tap(amqp_uri: str, exchange: str, routing_key: str) -> str:
