@@ -21,8 +21,11 @@ from deploy import rabbit
 from tests.faults.harness import Platform, rabbitmqctl
 from tests.support import wait_for
 
-pytestmark = pytest.mark.skipif(os.environ.get("FAULTS_BROKER_RESTART", "1") == "0",
-                                reason="FAULTS_BROKER_RESTART=0: the broker is shared with other test runs")
+pytestmark = [
+    pytest.mark.timeout(900),  # a bound for a loaded machine
+    pytest.mark.skipif(os.environ.get("FAULTS_BROKER_RESTART", "1") == "0",
+                       reason="FAULTS_BROKER_RESTART=0: the broker is shared with other test runs"),
+]
 
 BURST = 1_000
 CODE = "FLT-BROKER"

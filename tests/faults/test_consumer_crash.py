@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.faults.harness import Burst, Platform
 from tests.support import wait_for
 
@@ -17,6 +19,8 @@ BURST = 1_000
 CONSUMERS = ("certification", "notification", "reporting")
 KILL_AFTER = 100  # completions applied (emails received, for notification) before the kill
 EMAIL_CLAIM_BATCH = 16  # DELIVERY_CONCURRENCY (8) x 2: the most emails one replica has in flight
+
+pytestmark = pytest.mark.timeout(1800)  # a bound for a loaded machine
 
 
 def progress(platform: Platform, service: str) -> int:

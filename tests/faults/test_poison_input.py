@@ -16,6 +16,8 @@ import time
 import uuid
 
 from shared.events import envelope, registry
+import pytest
+
 from tests.faults.harness import nip
 from tests.support import get_messages, publish_event, publish_raw, queue_depth, wait_for
 
@@ -23,6 +25,8 @@ CONSUMERS = ("certification", "notification", "reporting")
 COMPLETED = registry.latest("enrollment", "completed")
 CERTIFIED = registry.latest("certification", "certified")
 CASE_HEADER = "x-fault-case"
+
+pytestmark = pytest.mark.timeout(300)  # a bound for a loaded machine
 
 
 def completed_event(**envelope_changes) -> dict:

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.faults.harness import COMPLETED, bind_tap, drain_event_ids
 from tests.support import queue_depth, wait_for
 
 BURST = 1_000
 CODE = "FLT-PROD"
+
+pytestmark = pytest.mark.timeout(600)  # a bound for a loaded machine
 
 
 def test_a_producer_killed_after_commit_and_before_publishing_sends_every_event_after_restart(launch, figures):

@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+import pytest
+
 from deploy.secantus import SecantusServer
 from tests.faults.harness import Platform, nip
 from tests.support import wait_for
@@ -22,6 +24,8 @@ CODE = "FLT-STORE"
 OUTAGE_S = 10.0
 COMMAND_ROUNDS = 5  # one round a second from the stop on, all answered while the store is down
 ANSWER_WITHIN_S = 15.0  # the services give up on the store after 5 s (server selection)
+
+pytestmark = pytest.mark.timeout(900)  # a bound for a loaded machine
 
 
 def commands(platform: Platform, round_no: int) -> list[tuple[str, str, str, dict | None, dict]]:
