@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import wait_for
+
 
 NIP = "198503122010011002"
 NIP_SITI = "199001012015032001"
@@ -102,4 +104,5 @@ def test_openapi_documents_every_route(service):
                          ("/inbox/{nip}/{message_id}/read", "post"), ("/deliveries", "get"),
                          ("/agencies/{code}/contact", "put")]:
         assert method in paths[path], path
-    assert service.http("GET", "/health/ready").status_code == 200
+    # readiness probes the broker and store live; on a loaded machine give it a bounded wait
+    wait_for(lambda: service.http("GET", "/health/ready").status_code == 200, timeout=30, message="ready")
