@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from deploy import rabbit  # noqa: E402
-from deploy.processes import free_port, spawn, stop_all, tail, wait_until  # noqa: E402
+from deploy.processes import free_port, port_open, spawn, stop_all, tail, wait_until  # noqa: E402
 from deploy.secantus import SecantusServer  # noqa: E402
 from shared import auth  # noqa: E402
 from shared.config import SERVICES  # noqa: E402
@@ -190,9 +190,9 @@ class Cluster:
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
-            self.members[service] = [self._spawn(service, index, free_port()) for index in range(self.replicas)]
+            self.members[service] = [self._spawn(service, index, replica_port()) for index in range(self.replicas)]
         for replica in self.all():
-            ready = wait_until(lambda: _ready(replica.url), 90, alive=replica.proc)
+            ready = wait_until(lambda: _ready(replica.url, replica.service), 90, alive=replica.proc)
             if not ready:
                 raise RuntimeError(f"{replica.service}#{replica.index} did not get ready:\n{tail(replica.log_path)}")
 
@@ -215,10 +215,11 @@ class Cluster:
             killed.append(f"{service}#{victim.index} (pid {victim.proc.pid})")
         return killed
 
-    def supervise(self, stop: threading.Event, period: float = 5.0, failures_allowed: int = 3) -> None:
-        """What Kubernetes' liveness probe does: a replica (not one killed on purpose) whose
-        process ended or whose /health/live failed ``failures_allowed`` times in a row is
-        restarted. Other work on a shared machine (a broker restart) can need it."""
+    def supervise(self, stop: threading.Event, period: float = 10.0, failures_allowed: int = 6) -> None:
+        """What Kubernetes' liveness probe does (deploy/k8s: every 10 s, 5 s timeout, 6 failures):
+        a replica (not one killed on purpose) whose process ended or whose /health/live failed
+        ``failures_allowed`` times in a row is restarted. Other work on a shared machine (a
+        broker restart) can need it."""
         failures: dict[tuple[str, int], int] = {}
         while not stop.wait(period):
             for service, members in self.members.items():
@@ -241,6 +242,17 @@ class Cluster:
         stop_all([r.proc for r in self.all()], timeout=30)
 
 
+def replica_port() -> int:
+    """A free port outside the kernel's ephemeral range, where the test suites running beside
+    this bench take theirs (a port taken by another process between our check and our bind
+    would make us talk to a stranger)."""
+    rng = random.Random()
+    while True:
+        port = rng.randint(21000, 28999)
+        if not port_open("127.0.0.1", port):
+            return port
+
+
 def _live(url: str) -> bool:
     try:
         return requests.get(url + "/health/live", timeout=5).status_code == 200
@@ -248,10 +260,11 @@ def _live(url: str) -> bool:
         return False
 
 
-def _ready(url: str) -> bool:
+def _ready(url: str, service: str) -> bool:
     try:
-        return requests.get(url + "/health/ready", timeout=2).status_code == 200
-    except requests.RequestException:
+        response = requests.get(url + "/health/ready", timeout=2)
+        return response.status_code == 200 and response.json().get("service") == service
+    except (requests.RequestException, ValueError):
         return False
 
 
