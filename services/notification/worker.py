@@ -84,11 +84,13 @@ class Dispatcher:
         if not candidates:
             return []
         token = f"{self.holder}/{uuid.uuid4().hex[:8]}"
-        self.db[DELIVERIES].update_many(
+        # In a transaction: a conflict with a transaction a killed replica left open then fails
+        # fast and is retried, where a plain write would spin inside SecantusDB holding its lock.
+        self.store.transaction(lambda tx: tx.db[DELIVERIES].update_many(
             {"_id": {"$in": candidates}, "status": "pending", "next_attempt_at": {"$lte": now}},
             {"$set": {"status": "sending", "claimed_by": token,
                       "claim_until": wall_clock() + timedelta(seconds=self.config.claim_lease_s)},
-             "$inc": {"version": 1}})
+             "$inc": {"version": 1}}, session=tx.session))
         taken = {d["_id"]: d for d in self.db[DELIVERIES].find({"_id": {"$in": candidates}, "claimed_by": token})}
         claimed = [taken[_id] for _id in candidates if _id in taken]
         self._prefetch(claimed)
@@ -106,10 +108,11 @@ class Dispatcher:
     def recover_expired_claims(self) -> int:
         """Claims of replicas that died mid-send become pending again."""
         now = wall_clock()
-        result = self.db[DELIVERIES].update_many(
+        result = self.store.transaction(lambda tx: tx.db[DELIVERIES].update_many(  # see claim_batch
             {"status": "sending", "claim_until": {"$lt": now}},
             {"$set": {"status": "pending", "claimed_by": None, "claim_until": None}, "$inc": {"version": 1},
-             "$push": {"history": {"at": now, "outcome": "claim_expired", "detail": "sender did not finish"}}})
+             "$push": {"history": {"at": now, "outcome": "claim_expired", "detail": "sender did not finish"}}},
+            session=tx.session))
         if result.modified_count:
             log.warning("%d expired delivery claims returned to pending", result.modified_count)
         return result.modified_count
