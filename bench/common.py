@@ -173,22 +173,25 @@ def event_of(event: dict) -> Event:
 # --- observing the system ----------------------------------------------------------------------
 
 class MailSink:
-    """An aiosmtpd server on loopback counting the mails it accepted by subject."""
+    """An aiosmtpd server on loopback keeping (recipient, subject, Message-ID) of each mail,
+    with running counts by kind of subject (SUBJECTS) for frequent polling."""
 
     def __init__(self):
         from aiosmtpd.controller import Controller
 
         self.lock = threading.Lock()
+        self.mails: list[tuple[str, str, str]] = []
         self.counts: dict[str, int] = {}
-        self.total = 0
         sink = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
                 message = message_from_bytes(envelope.original_content or envelope.content, policy=email_policy)
+                # strip: a folded header may keep a leading space
                 subject = str(message["Subject"]).strip()
                 with sink.lock:
-                    sink.total += len(envelope.rcpt_tos)
+                    for rcpt in envelope.rcpt_tos:
+                        sink.mails.append((rcpt.lower(), subject, str(message["Message-ID"])))
                     for kind, prefix in SUBJECTS.items():
                         if subject.startswith(prefix):
                             sink.counts[kind] = sink.counts.get(kind, 0) + len(envelope.rcpt_tos)
@@ -207,6 +210,10 @@ class MailSink:
     def count(self, kind: str) -> int:
         with self.lock:
             return self.counts.get(kind, 0)
+
+    def snapshot(self) -> list[tuple[str, str, str]]:
+        with self.lock:
+            return list(self.mails)
 
 
 class FirstSeen:

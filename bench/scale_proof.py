@@ -44,8 +44,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from email import message_from_bytes
-from email.policy import default as email_policy
 from pathlib import Path
 from urllib.parse import quote
 
@@ -55,8 +53,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import SUBJECTS, MailSink  # noqa: E402
 from deploy import rabbit  # noqa: E402
-from deploy.processes import free_port, port_open, spawn, stop_all, tail, wait_until  # noqa: E402
+from deploy.processes import port_open, spawn, stop_all, tail, wait_until  # noqa: E402
 from deploy.secantus import SecantusServer  # noqa: E402
 from shared import auth  # noqa: E402
 from shared.config import SERVICES  # noqa: E402
@@ -66,8 +65,6 @@ from shared.reference import agencies  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "scale_proof.json"
 PROGRAMME_JP = 20
 PASSING_SCORE = 70
-# The emails the burst causes, by the start of their subject (Bahasa Indonesia).
-SUBJECTS = {"passed": "Selamat, Anda lulus", "certified": "Sertifikat Anda terbit"}
 # Settings the replicas run with besides addresses (recorded in the results).
 BENCH_SETTINGS = {
     "LOG_LEVEL": "WARNING",
@@ -95,46 +92,6 @@ def post(url: str, **kwargs) -> requests.Response:
 
 def log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-# --- the SMTP server notification sends to ------------------------------------------------
-
-class MailSink:
-    """An aiosmtpd server on loopback that keeps (recipient, subject, Message-ID) of each mail."""
-
-    def __init__(self):
-        from aiosmtpd.controller import Controller
-
-        self.lock = threading.Lock()
-        self.mails: list[tuple[str, str, str]] = []
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                message = message_from_bytes(envelope.original_content or envelope.content, policy=email_policy)
-                with sink.lock:
-                    for rcpt in envelope.rcpt_tos:
-                        # strip: a folded header may keep a leading space
-                        sink.mails.append((rcpt.lower(), str(message["Subject"]).strip(), str(message["Message-ID"])))
-                return "250 OK"
-
-        self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-
-    def start(self) -> "MailSink":
-        self.controller.start()
-        return self
-
-    def stop(self) -> None:
-        self.controller.stop()
-
-    def count(self, kind: str) -> int:
-        with self.lock:
-            return sum(1 for _, subject, _ in self.mails if subject.startswith(SUBJECTS[kind]))
-
-    def snapshot(self) -> list[tuple[str, str, str]]:
-        with self.lock:
-            return list(self.mails)
 
 
 # --- the service processes -------------------------------------------------------------------
