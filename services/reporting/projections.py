@@ -33,7 +33,7 @@ STATUS_RANK = {"waitlisted": 0, "enrolled": 1, "cancelled": 2}
 # split into shards; a source document always adds to the same shard, queries sum them.
 # This keeps concurrent handlers from conflicting on one hot document (docs/performance.md).
 COUNTER_SHARDS = 8
-SHARDED = ("programme_stats", "monthly", "agency_years", "agency_cohorts")
+SHARDED = ("programme_stats", "monthly", "agency_years")
 PROGRAMME_FIELDS = ("code", "title", "kind", "competency_type", "jp", "organisers", "speakers", "starts_at",
                     "ends_at", "location", "grants_certificate", "certificate_validity_months",
                     "certification_line")
@@ -169,10 +169,15 @@ def certificate_contribution(doc: dict) -> dict:
 
 
 def asn_contribution(doc: dict) -> dict:
-    """An ASN counts once, in their current agency, from the year the platform first saw them."""
+    """An ASN counts once, in their current agency, from the year the platform first saw them.
+
+    One headcount document per agency holds the ASN first seen in each year, so "ASN known in
+    year Y" is one document read per agency. It moves only when an ASN is first seen or
+    changes agency, so it is not a hot document and is not sharded.
+    """
     if not doc.get("agency") or doc.get("first_seen_year") is None:
         return {}
-    return {("agency_cohorts", f"{doc['first_seen_year']}|{doc['agency']}"): {"new_asn": 1}}
+    return {("agency_headcounts", doc["agency"]): {f"new_asn.{doc['first_seen_year']}": 1}}
 
 
 def distribution_bucket(jp: int, bounds: tuple[int, ...]) -> str:
@@ -276,8 +281,8 @@ def _on_insert(collection: str, _id: str) -> dict:
     if collection == "agency_years":
         agency, _, slice_ = right.partition("|")
         return {"year": int(left), "agency": agency, "slice": slice_}
-    if collection == "agency_cohorts":
-        return {"year": int(left), "agency": right}
+    if collection == "agency_headcounts":
+        return {"agency": _id}
     if collection == "monthly":
         return {"month": left, "year": int(left[:4]), "agency": right}
     if collection == "programme_stats":
@@ -384,14 +389,14 @@ class Projector:
         if doc.get("nip"):
             asn = self.rm.asns.find_one({"_id": doc["nip"]}, {"agency": 1}, session=self.s)
             asn_agency = asn and asn.get("agency")
-        self._apply_delta(difference(old, new), asn_agency)
+        self.apply_delta(difference(old, new), asn_agency)
         entry = ledger_entry(doc, asn_agency)
         if entry is None:
             self.rm.ledger_entries.delete_one({"_id": enrolment_id}, session=self.s)
         else:
             self.rm.ledger_entries.replace_one({"_id": enrolment_id}, entry, upsert=True, session=self.s)
 
-    def _apply_delta(self, delta: dict, asn_agency: str | None) -> None:
+    def apply_delta(self, delta: dict, asn_agency: str | None) -> None:
         touched_years = []
         for (collection, _id), fields in sorted(delta.items()):
             if collection == "asn_years":
@@ -416,7 +421,7 @@ class Projector:
         self.rm.asn_years.update_one({"_id": _id}, {"$set": {"agency": doc.get("agency"),
                                                             "contrib": encode_contribution(new)}},
                                      session=self.s)
-        self._apply_delta(difference(old, new), None)
+        self.apply_delta(difference(old, new), None)
 
     # ASN identity and agency
     def _merge_asn(self, participant: dict, v: list, seen_at: datetime) -> None:
@@ -434,7 +439,7 @@ class Projector:
         new = physical(asn_contribution(doc), shard_of(nip))
         doc["contrib"] = encode_contribution(new)
         self.rm.asns.replace_one({"_id": nip}, doc, upsert=True, session=self.s)
-        self._apply_delta(difference(old, new), None)
+        self.apply_delta(difference(old, new), None)
         if before_agency is not None and doc["agency"] != before_agency:
             # The ASN moved: their years and ledger follow them to the new agency.
             for year in self.rm.asn_years.find({"nip": nip}, {"_id": 1}, session=self.s):
@@ -469,7 +474,7 @@ class Projector:
         new = physical(certificate_contribution(doc), shard_of(cid))
         doc["contrib"] = encode_contribution(new)
         self.rm.certificates.replace_one({"_id": cid}, doc, upsert=True, session=self.s)
-        self._apply_delta(difference(old, new), None)
+        self.apply_delta(difference(old, new), None)
         if doc.get("enrolment_id"):
             summary = {"certificate_id": cid, "number": doc["number"], "status": doc["status"],
                        "issued_on": doc.get("issued_on"), "valid_until": doc.get("valid_until")}

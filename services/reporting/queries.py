@@ -32,7 +32,7 @@ def agency_name(code: str) -> str | None:
 
 
 def known_agency(rm: ReadModels, code: str) -> bool:
-    return code in reference_agencies() or rm.agency_cohorts.find_one({"agency": code}, {"_id": 1}) is not None
+    return code in reference_agencies() or rm.agency_headcounts.find_one({"_id": code}, {"_id": 1}) is not None
 
 
 def _add(into: dict, doc: dict) -> dict:
@@ -72,6 +72,14 @@ def _agency_row(code: str, known: int, s: dict | None, cfg: ReportingConfig, kin
     }
 
 
+def known_asn(rm: ReadModels, year: int, agency: str | None = None) -> dict[str, int]:
+    """ASN known to the platform in ``year`` per agency: first seen in that year or before."""
+    known: dict[str, int] = {}
+    for doc in rm.agency_headcounts.find({"_id": agency} if agency else {}, {"new_asn": 1}):
+        known[doc["_id"]] = sum(n for y, n in (doc.get("new_asn") or {}).items() if int(y) <= year)
+    return known
+
+
 def compliance(rm: ReadModels, cfg: ReportingConfig, year: int, agency: str | None = None, kind: str | None = None,
                competency_type: str | None = None, page: int = 1, per_page: int = 50,
                sort: str = "agency") -> dict:
@@ -80,12 +88,7 @@ def compliance(rm: ReadModels, cfg: ReportingConfig, year: int, agency: str | No
     With ``kind``/``competency_type`` only the JP of that slice count (``met_target``: ASN
     whose JP of that slice alone reach the target).
     """
-    query: dict = {"year": {"$lte": year}}
-    if agency:
-        query["agency"] = agency
-    known: dict[str, int] = defaultdict(int)
-    for doc in rm.agency_cohorts.find(query, {"agency": 1, "new_asn": 1, "_id": 0}):
-        known[doc["agency"]] += doc.get("new_asn", 0)
+    known = known_asn(rm, year, agency)
     query = {"year": year, "slice": slice_name(kind, competency_type), **({"agency": agency} if agency else {})}
     this_year: dict[str, dict] = {}
     for doc in rm.agency_years.find(query, {"_id": 0, "year": 0, "slice": 0}):

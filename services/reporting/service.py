@@ -17,7 +17,8 @@ from shared.openapi import OpenApi
 from shared.service_base import ServiceBase
 from shared.store import Mongo
 
-from services.reporting import config, dashboard, exports, projections, queries, rebuild, schemas, shortfall, store
+from services.reporting import (config, dashboard, exports, migrations, projections, queries, rebuild, schemas,
+                                shortfall, store)
 from services.reporting.timefmt import WIB, utc_now
 
 CONFIG = config.current()
@@ -78,7 +79,7 @@ openapi.route("POST", "/admin/shortfall/{checkpoint}/run", "Run a shortfall chec
 
 class ReportingService(ServiceBase):
     name = "reporting"
-    store = Mongo(indexes=store.create_indexes)
+    store = Mongo(indexes=migrations.prepare)
     openapi = openapi
     clock = Clock()
 

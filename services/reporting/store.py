@@ -19,7 +19,7 @@ READ_MODELS = (
     "asns",            # per ASN: latest identity and agency, first seen
     "asn_years",       # per ASN and year: JP totals (pre-aggregated with the ledger entry)
     "agency_years",    # per year, agency and slice (all, kind, competency type): compliance counters
-    "agency_cohorts",  # per year and agency: ASN first seen that year (known ASN = running sum)
+    "agency_headcounts",  # per agency: ASN first seen in each year (known in Y = sum of years <= Y)
     "programme_stats",  # per programme: counters by enrolment status and result
     "monthly",         # per month and agency: completions and certificates
     "certificates",    # per certificate: state from certified/revoked/expiring/expired
@@ -84,7 +84,6 @@ def create_read_model_indexes(db, generation: int) -> None:
     rm.asn_years.create_index([("nip", ASCENDING), ("year", DESCENDING)])
     rm.asn_years.create_index([("year", ASCENDING), ("agency", ASCENDING)])
     rm.agency_years.create_index([("year", ASCENDING), ("slice", ASCENDING), ("agency", ASCENDING)])
-    rm.agency_cohorts.create_index([("year", ASCENDING), ("agency", ASCENDING)])
     rm.monthly.create_index([("year", ASCENDING), ("agency", ASCENDING)])
     rm.programme_stats.create_index([("code", ASCENDING)])  # its counter shards
     rm.certificates.create_index([("enrolment_id", ASCENDING)])

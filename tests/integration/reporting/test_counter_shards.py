@@ -92,3 +92,39 @@ def test_enrolment_events_alone_fill_the_catalogue_until_the_programme_event_arr
     apply_directly(fresh_store, scenario_events([f.enrolled("e1", prog, f.participant(3))]), cfg)
     stats = queries.programme_stats(current_models(fresh_store.db), "PEL-E")
     assert (stats["title"], stats["enrolled"], stats["status"]) == ("Pelatihan Tanpa Pengumuman", 1, "unknown")
+
+
+def test_known_asn_counted_in_the_old_sharded_cohorts_move_to_the_agency_headcounts_at_start_up(fresh_store, cfg):
+    from services.reporting import migrations
+    from services.reporting.projections import shard_of
+
+    prog = f.programme("PEL-M", jp=24)
+    people = [f.participant(i, "SETDA" if i < 3 else "DISKOMINFO") for i in range(5)]
+    items = [f.published(prog, capacity=10)]
+    for i, person in enumerate(people):
+        items += [f.enrolled(f"m{i}", prog, person), f.completed(f"m{i}", prog, person, "passed")]
+    apply_directly(fresh_store, scenario_events(items), cfg)
+    rm = current_models(fresh_store.db)
+    # Rewrite the headcounts into the layout of the previous release: per (year, agency), sharded.
+    old = rm.db[f"rm{rm.generation}_{migrations.OLD_COHORTS}"]
+    for asn in rm.asns.find():
+        key = f"{asn['first_seen_year']}|{asn['agency']}#{shard_of(asn['_id'])}"
+        old.update_one({"_id": key}, {"$inc": {"new_asn": 1},
+                                      "$set": {"year": asn["first_seen_year"], "agency": asn["agency"]}}, upsert=True)
+        contrib = [c for c in asn["contrib"] if c[0] != "agency_headcounts"]
+        contrib.append([migrations.OLD_COHORTS, key, [["new_asn", 1]]])
+        rm.asns.update_one({"_id": asn["_id"]}, {"$set": {"contrib": contrib}})
+    rm.agency_headcounts.drop()
+    assert queries.known_asn(rm, 2026) == {}  # what the new release would read before migrating
+
+    migrations.prepare(fresh_store.db)
+
+    assert queries.known_asn(rm, 2026) == {"SETDA": 3, "DISKOMINFO": 2}
+    assert queries.known_asn(rm, 2025) == {"SETDA": 0, "DISKOMINFO": 0}
+    assert old.name not in rm.db.list_collection_names()
+    # A second start finds nothing to move; a later event of a moved ASN changes nothing twice.
+    migrations.prepare(fresh_store.db)
+    again = scenario_events([f.completed("m0", prog, people[0], "passed", at="2026-03-20T04:00:00Z")])
+    apply_directly(fresh_store, again, cfg)
+    rows = {r["agency"]: r for r in queries.compliance(rm, cfg, 2026, per_page=100)["agencies"]}
+    assert (rows["SETDA"]["known_asn"], rows["DISKOMINFO"]["known_asn"]) == (3, 2)
