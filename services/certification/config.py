@@ -43,6 +43,11 @@ class CertificationConfig:
     verify_burst: int = 10
     # How many reverse proxies in front of the service append to X-Forwarded-For (0: use the peer).
     trusted_proxy_hops: int = 0
+    # Batched numbering (ADR 0025): the lease holder numbers up to numbering_batch pending
+    # issues per transaction, on a timer of numbering_interval_s and after each new one.
+    numbering_interval_s: float = 0.3
+    numbering_batch: int = 200
+    numbering_lease_s: float = 10.0
 
 
 def _signatories(raw: str | None) -> tuple[Signatory, ...]:
@@ -75,4 +80,7 @@ def load() -> CertificationConfig:
         verify_rate_per_minute=float(env("VERIFY_RATE_PER_MINUTE", "30", SERVICE)),
         verify_burst=int(env("VERIFY_BURST", "10", SERVICE)),
         trusted_proxy_hops=int(env("TRUSTED_PROXY_HOPS", "0", SERVICE)),
+        numbering_interval_s=float(env("NUMBERING_INTERVAL_S", "0.3", SERVICE)),
+        numbering_batch=max(1, int(env("NUMBERING_BATCH", "200", SERVICE))),
+        numbering_lease_s=float(env("NUMBERING_LEASE_S", "10", SERVICE)),
     )

@@ -153,6 +153,73 @@ def is_newer(a: dict, b: dict) -> bool:
     return (a["completed_at"], a["issued_at"]) > (b["completed_at"], b["issued_at"])
 
 
+# -- batched numbering (ADR 0025) ----------------------------------------------------------
+
+def numbering_order(pending: dict) -> tuple:
+    """The order pending issues are numbered in: completion time, then enrolment id, so a
+    batch numbers the same way whichever replica takes it."""
+    return (pending["completed_at"], pending["_id"])
+
+
+def year_counts(years: list[int]) -> dict[int, int]:
+    """How far each year's counter moves for a batch whose certificates fall in ``years``."""
+    counts: dict[int, int] = {}
+    for year in years:
+        counts[year] = counts.get(year, 0) + 1
+    return counts
+
+
+def assign_sequences(years: list[int], ends: dict[int, int]) -> list[int]:
+    """Consecutive numbers for a batch, in its order: ``years`` are the certificates' years
+    and ``ends[year]`` is that year's counter after it was incremented by the batch's count,
+    so the year's certificates take ``end - count + 1 .. end``."""
+    counts = year_counts(years)
+    following = {year: ends[year] - count + 1 for year, count in counts.items()}
+    sequences = []
+    for year in years:
+        sequences.append(following[year])
+        following[year] += 1
+    return sequences
+
+
+def _latest(certificates: list[dict]) -> dict:
+    return max(certificates, key=lambda c: (c["completed_at"], c["issued_at"]))
+
+
+def supersede_in_order(stored: list[dict], batch: list[dict], now: datetime) -> dict[str, list[str]]:
+    """Recertification for a batch, as if its certificates were issued one after the other.
+
+    ``stored``: certificates already in the store of the batch's holders (any line, any
+    state); ``batch``: the new certificates in numbering order, updated in place
+    (``supersedes``, ``superseded_by``, ``superseded_at``). The newest certificate of a
+    holder's competency line supersedes the others; completions may arrive out of order, so
+    a new certificate may itself be the older one. Returns, per new certificate id, the
+    stored certificates it supersedes (to update in the store).
+    """
+    live: dict[tuple[str, str], list[dict]] = {}
+    for certificate in stored:
+        if not certificate.get("revoked") and not certificate.get("superseded_by"):
+            live.setdefault((certificate["holder"]["nip"], certificate["line"]), []).append(certificate)
+    stored_ids = {c["_id"] for c in stored}
+    updates: dict[str, list[str]] = {}
+    for certificate in batch:
+        key = (certificate["holder"]["nip"], certificate["line"])
+        current = live.get(key, [])
+        newer = [c for c in current if is_newer(c, certificate)]
+        older = [c for c in current if not is_newer(c, certificate)]
+        if newer:
+            certificate["superseded_by"] = _latest(newer)["_id"]
+            certificate["superseded_at"] = now
+        if older:
+            certificate["supersedes"] = _latest(older)["_id"]
+            for previous in older:
+                previous["superseded_by"], previous["superseded_at"] = certificate["_id"], now
+                if previous["_id"] in stored_ids:
+                    updates.setdefault(certificate["_id"], []).append(previous["_id"])
+        live[key] = newer or [certificate]
+    return updates
+
+
 # -- status --------------------------------------------------------------------------------
 
 def is_expired(certificate: dict, today: date) -> bool:

@@ -1,21 +1,26 @@
-"""Certificate commands inside transactions: issue, revoke, the expiry scan, and the reads
-the HTTP endpoints need. Rules come from ``domain``; storage details from ``store``."""
+"""Certificate commands inside transactions: record and number issues, revoke, the expiry
+scan, and the reads the HTTP endpoints need. Rules come from ``domain``; storage details from ``store``."""
 from __future__ import annotations
 
 import logging
 import secrets
+import time
 import uuid
 from datetime import date, datetime, timedelta
+from itertools import groupby
+from typing import Callable
 
 from bson import ObjectId
-from pymongo import DESCENDING
+from prometheus_client import Counter, Gauge
+from pymongo import ASCENDING, DESCENDING
 
 from shared.errors import NotFound
 from shared.events.common import ParticipantSnapshot, ProgrammeSnapshot
+from shared.outbox import LEASES, Lease
 from services.certification import domain
 from services.certification.config import CertificationConfig
-from services.certification.store import (CERTIFICATES, STATUS_LIST_COUNTER, ensure_counter, next_in_sequence,
-                                          number_counter)
+from services.certification.store import (CERTIFICATES, PENDING_ISSUES, STATUS_LIST_COUNTER, advance,
+                                          ensure_counter, number_counter)
 
 log = logging.getLogger(__name__)
 
@@ -34,44 +39,57 @@ def _snapshot(data: dict, fields: tuple[str, ...]) -> dict:
 
 
 # -- issuing -------------------------------------------------------------------------------
+# A passed completion becomes a *pending issue* in the event's own transaction; the
+# numbering pass, run by whichever replica holds the numbering lease, turns pending issues
+# into numbered certificates in batches, moving each counter once per batch (ADR 0025).
 
-def prepare_issue(db, completion: dict) -> None:
-    """Outside the transaction: make sure the counters the issue will increment exist."""
-    if domain.grants_certificate(completion):
-        year = domain.wib_date(domain.parse_time(completion["completed_at"])).year
-        ensure_counter(db, number_counter(year))
-        ensure_counter(db, STATUS_LIST_COUNTER)
+NUMBERING_LEASE = "certificate-numbering"
+
+PENDING_BACKLOG = Gauge("asn_certification_pending_issues",
+                        "Passed completions waiting for a certificate number (seen by the numbering lease holder)")
+NUMBERING_LEADER = Gauge("asn_certification_numbering_leader", "1 when this replica holds the numbering lease")
+CERTIFICATES_ISSUED = Counter("asn_certificates_issued_total", "Certificates numbered and issued by this replica")
 
 
-def issue_certificate(tx, completion: dict, config: CertificationConfig, base_url: str,
-                      now: datetime) -> dict | None:
-    """Issue the certificate a passed completion earns and emit ``certified``; None when it
-    earns none or its enrolment already has one (a second completion event for it)."""
+def record_pending_issue(tx, completion: dict, now: datetime) -> bool:
+    """Inside the ``completed`` event's transaction: remember a completion that earns a
+    certificate, to be numbered later. No counter is touched here, so concurrent events
+    never conflict on one. False when it earns none, or its enrolment already has a
+    certificate or a pending issue (a second completion event for it)."""
     if not domain.grants_certificate(completion):
-        return None
-    certificates = tx.db[CERTIFICATES]
-    if certificates.find_one({"enrolment_id": completion["enrolment_id"]}, {"_id": 1}, session=tx.session):
-        return None
+        return False
+    enrolment_id = completion["enrolment_id"]
+    if tx.db[CERTIFICATES].find_one({"enrolment_id": enrolment_id}, {"_id": 1}, session=tx.session):
+        return False
+    pending = tx.db[PENDING_ISSUES]
+    # A look first: a duplicate-key error inside a transaction would abort the transaction.
+    if pending.find_one({"_id": enrolment_id}, {"_id": 1}, session=tx.session):
+        return False
+    completed_at = domain.parse_time(completion["completed_at"])
+    pending.insert_one({"_id": enrolment_id, "completed_at": completed_at,
+                        "year": domain.wib_date(completed_at).year, "completion": completion,
+                        "correlation_id": tx.store.correlation_id, "recorded_at": now}, session=tx.session)
+    return True
+
+
+def _new_certificate(completion: dict, config: CertificationConfig, now: datetime) -> dict:
+    """The certificate a completion earns, everything but its two sequence numbers."""
     programme = _snapshot(completion["programme"], _PROGRAMME_FIELDS)
     holder = _snapshot(completion["participant"], _HOLDER_FIELDS)
     completed_at = domain.parse_time(completion["completed_at"])
     issued_on = domain.wib_date(completed_at)
-    line = domain.competency_line(programme)
-    # Both counters move in this transaction: a conflict with another replica retries the
-    # whole transaction, an abort rolls the numbers back, so the sequence has no gaps.
-    seq = next_in_sequence(tx, number_counter(issued_on.year))
     until = domain.valid_until(issued_on, programme.get("certificate_validity_months"))
-    certificate = {
+    return {
         "_id": str(ObjectId()),
-        "number": domain.format_number(config.number_format, seq, issued_on.year,
-                                       domain.number_line(programme, config.number_format)),
+        "number": None,
         "year": issued_on.year,
-        "seq": seq,
-        "line": line,
+        "seq": None,
+        "line": domain.competency_line(programme),
+        "number_line": domain.number_line(programme, config.number_format),  # dropped before insert
         "enrolment_id": completion["enrolment_id"],
         "verification_code": domain.new_verification_code(),
         "credential_id": str(uuid.uuid4()),
-        "status_index": next_in_sequence(tx, STATUS_LIST_COUNTER),
+        "status_index": None,
         "identity_salt": secrets.token_hex(8),
         "holder": holder,
         "programme": programme,
@@ -87,33 +105,170 @@ def issue_certificate(tx, completion: dict, config: CertificationConfig, base_ur
         "expiring_notified_at": None,
         "expired_notified_at": None,
     }
-    # Recertification: the newest certificate of a holder's competency line supersedes the
-    # others. Events may arrive out of order, so the new one may itself be the older.
-    current = list(certificates.find({"holder.nip": holder["nip"], "line": line, "revoked": None,
-                                      "superseded_by": None}, session=tx.session))
-    newer = [c for c in current if domain.is_newer(c, certificate)]
-    older = [c for c in current if not domain.is_newer(c, certificate)]
-    if newer:
-        certificate["superseded_by"] = max(newer, key=lambda c: (c["completed_at"], c["issued_at"]))["_id"]
-        certificate["superseded_at"] = now
-    if older:
-        certificate["supersedes"] = max(older, key=lambda c: (c["completed_at"], c["issued_at"]))["_id"]
-        certificates.update_many({"_id": {"$in": [c["_id"] for c in older]}},
-                                 {"$set": {"superseded_by": certificate["_id"], "superseded_at": now}},
-                                 session=tx.session)
-    certificates.insert_one(certificate, session=tx.session)
-    tx.emit("certified", certificate["_id"], {
+
+
+def _certified_data(certificate: dict, base_url: str) -> dict:
+    return {
         "certificate_id": certificate["_id"],
         "number": certificate["number"],
         "enrolment_id": certificate["enrolment_id"],
-        "holder": holder,
-        "programme": programme,
+        "holder": certificate["holder"],
+        "programme": certificate["programme"],
         "jp": certificate["jp"],
         "issued_on": certificate["issued_on"],
         "valid_until": certificate["valid_until"],
         "verification_url": verification_url(base_url, certificate["verification_code"]),
         "supersedes": certificate["supersedes"],
-    })
+    }
+
+
+def _emit_certified(tx, certificates: list[dict], correlation_ids: list[str | None], base_url: str) -> None:
+    """Stage ``certified`` for each certificate, carrying the correlation id of the request
+    that completed it. One outbox insert per run of equal correlation ids (Tx takes the id
+    from its store), restoring the store's own afterwards."""
+    store, own = tx.store, tx.store.correlation_id
+    try:
+        for correlation_id, group in groupby(zip(certificates, correlation_ids), key=lambda pair: pair[1]):
+            store.correlation_id = correlation_id or own
+            tx.emit_many([("certified", c["_id"], _certified_data(c, base_url)) for c, _ in group])
+    finally:
+        store.correlation_id = own
+
+
+def _issue(tx, certificates: list[dict], correlation_ids: list[str | None], config: CertificationConfig,
+           base_url: str, now: datetime) -> None:
+    """Number ``certificates`` (in numbering order) and insert them with their supersessions
+    and ``certified`` events. Each counter moves once: the batch's numbers are consecutive,
+    and an abort rolls them back with everything else, so the sequence has no gaps."""
+    years = [c["year"] for c in certificates]
+    ends = {year: advance(tx, number_counter(year), count) for year, count in domain.year_counts(years).items()}
+    last_index = advance(tx, STATUS_LIST_COUNTER, len(certificates))
+    first_index = last_index - len(certificates) + 1
+    for offset, (certificate, seq) in enumerate(zip(certificates, domain.assign_sequences(years, ends))):
+        certificate["seq"] = seq
+        certificate["number"] = domain.format_number(config.number_format, seq, certificate["year"],
+                                                     certificate.pop("number_line"))
+        certificate["status_index"] = first_index + offset
+    # Recertification. The holders' certificates by the indexed holder.nip alone, line and
+    # state filtered here: equality with None in the query made SecantusDB scan the collection.
+    collection = tx.db[CERTIFICATES]
+    nips = sorted({c["holder"]["nip"] for c in certificates})
+    stored = list(collection.find({"holder.nip": {"$in": nips}},
+                                  {"holder.nip": 1, "line": 1, "completed_at": 1, "issued_at": 1, "revoked": 1,
+                                   "superseded_by": 1}, session=tx.session))
+    for new_id, old_ids in domain.supersede_in_order(stored, certificates, now).items():
+        collection.update_many({"_id": {"$in": old_ids}},
+                               {"$set": {"superseded_by": new_id, "superseded_at": now}}, session=tx.session)
+    collection.insert_many(certificates, ordered=True, session=tx.session)
+    _emit_certified(tx, certificates, correlation_ids, base_url)
+
+
+def issue_batch(tx, enrolment_ids: list[str], config: CertificationConfig, base_url: str,
+                now: datetime) -> list[dict]:
+    """One numbering transaction: issue the pending issues of ``enrolment_ids`` still
+    pending, in numbering order, and delete them. A pending issue whose enrolment got a
+    certificate meanwhile is dropped (the unique index would otherwise fail the batch)."""
+    pending_coll = tx.db[PENDING_ISSUES]
+    pending = list(pending_coll.find({"_id": {"$in": enrolment_ids}}, session=tx.session))
+    if not pending:
+        return []
+    ids = [p["_id"] for p in pending]
+    issued = {c["enrolment_id"] for c in tx.db[CERTIFICATES].find({"enrolment_id": {"$in": ids}},
+                                                                    {"enrolment_id": 1}, session=tx.session)}
+    pending_coll.delete_many({"_id": {"$in": ids}}, session=tx.session)
+    todo = sorted((p for p in pending if p["_id"] not in issued), key=domain.numbering_order)
+    if not todo:
+        return []
+    certificates = [_new_certificate(p["completion"], config, now) for p in todo]
+    _issue(tx, certificates, [p.get("correlation_id") for p in todo], config, base_url, now)
+    return certificates
+
+
+def pending_head(db, limit: int) -> list[dict]:
+    """The next ``limit`` pending issues in numbering order (ids and years only)."""
+    return list(db[PENDING_ISSUES].find({}, {"_id": 1, "year": 1})
+                .sort([("completed_at", ASCENDING), ("_id", ASCENDING)]).limit(limit))
+
+
+def number_pending(store, config: CertificationConfig, base_url: str, now: datetime,
+                   limit: int | None = None) -> list[dict]:
+    """One numbering pass: up to ``limit`` pending issues become certificates in one
+    transaction. Returns the certificates issued (in numbering order)."""
+    head = pending_head(store.db, limit or config.numbering_batch)
+    if not head:
+        return []
+    # Counters are created outside the transaction (see store.ensure_counter).
+    for year in sorted({p["year"] for p in head}):
+        ensure_counter(store.db, number_counter(year))
+    ensure_counter(store.db, STATUS_LIST_COUNTER)
+    ids = [p["_id"] for p in head]
+    return store.transaction(lambda tx: issue_batch(tx, ids, config, base_url, now))
+
+
+class Numberer:
+    """The numbering pass behind a lease, so one replica numbers at a time (the others
+    would only conflict on the counters). Correctness does not rest on the lease: two
+    passes at once conflict on the counter and one retries on what is left."""
+
+    def __init__(self, store, config: CertificationConfig, base_url: str, clock: Callable[[], datetime],
+                 holder: str):
+        self.store, self.config, self.base_url, self.clock = store, config, base_url, clock
+        self.lease = Lease(store.db[LEASES], NUMBERING_LEASE, holder, config.numbering_lease_s)
+        self._follower_until = 0.0  # not the holder: skip lease look-ups until then
+        self.issued = 0
+
+    def run_once(self) -> list[dict]:
+        """Number one batch if this replica holds the lease; the certificates issued."""
+        if time.monotonic() < self._follower_until:
+            return []
+        if not self.lease.held():
+            NUMBERING_LEADER.set(0)
+            self._follower_until = time.monotonic() + self.config.numbering_interval_s
+            return []
+        NUMBERING_LEADER.set(1)
+        limit = self.config.numbering_batch
+        issued = number_pending(self.store, self.config, self.base_url, self.clock(), limit)
+        if issued:
+            self.issued += len(issued)
+            CERTIFICATES_ISSUED.inc(len(issued))
+            log.info("numbered %d certificates: %s", len(issued), _ranges(issued))
+        # A short batch took everything there was; count only when a backlog is likely.
+        PENDING_BACKLOG.set(self.store.db[PENDING_ISSUES].count_documents({}) if len(issued) >= limit else 0)
+        return issued
+
+    def release(self) -> None:
+        NUMBERING_LEADER.set(0)
+        self.lease.release()
+
+
+def _ranges(certificates: list[dict]) -> str:
+    """``2026: 41-240`` for the log line of a batch."""
+    by_year: dict[int, list[int]] = {}
+    for c in certificates:
+        by_year.setdefault(c["year"], []).append(c["seq"])
+    return ", ".join(f"{year}: {min(seqs)}-{max(seqs)}" for year, seqs in sorted(by_year.items()))
+
+
+def prepare_issue(db, completion: dict) -> None:
+    """Outside the transaction: make sure the counters ``issue_certificate`` increments exist."""
+    if domain.grants_certificate(completion):
+        year = domain.wib_date(domain.parse_time(completion["completed_at"])).year
+        ensure_counter(db, number_counter(year))
+        ensure_counter(db, STATUS_LIST_COUNTER)
+
+
+def issue_certificate(tx, completion: dict, config: CertificationConfig, base_url: str,
+                      now: datetime) -> dict | None:
+    """Issue one certificate at once, numbering it inside the caller's transaction (call
+    ``prepare_issue`` first). The service no longer does this (the counters would be hot in
+    every event's transaction, ADR 0025); the naive peer of bench/ still does. None when the
+    completion earns nothing or its enrolment already has a certificate."""
+    if not domain.grants_certificate(completion):
+        return None
+    if tx.db[CERTIFICATES].find_one({"enrolment_id": completion["enrolment_id"]}, {"_id": 1}, session=tx.session):
+        return None
+    certificate = _new_certificate(completion, config, now)
+    _issue(tx, [certificate], [tx.store.correlation_id], config, base_url, now)
     return certificate
 
 

@@ -16,7 +16,7 @@ from services.certification import domain, lifecycle, schemas, store
 from services.certification.credential import build_credential, sign, status_list_credential
 from services.certification.pdf import render_certificate
 from services.certification.ratelimit import client_address
-from services.certification.runtime import CertificationRuntime, expiry_scan_timer
+from services.certification.runtime import CertificationRuntime, expiry_scan_timer, numbering_timer
 from services.certification.verification import render_page
 
 openapi = OpenApi("ASN certification service", description=(
@@ -58,11 +58,17 @@ class CertificationService(ServiceBase):
     # -- events ----------------------------------------------------------------------------
     @reliable_handler("enrollment", "completed")
     def on_completed(self, event):
-        lifecycle.prepare_issue(self.store.db, event.data)
-        self.store.apply_once(event, lambda tx: lifecycle.issue_certificate(
-            tx, event.data, self.runtime.config, self.runtime.base_url, self.runtime.now()))
+        # Only a pending issue in the event's transaction; numbers come in batches (ADR 0025).
+        _, recorded = self.store.apply_once(event, lambda tx: lifecycle.record_pending_issue(
+            tx, event.data, self.runtime.now()))
+        if recorded:
+            self.runtime.numbering.kick()
 
     # -- schedule --------------------------------------------------------------------------
+    @numbering_timer
+    def number_pending(self):
+        self.runtime.numbering.kick()
+
     @expiry_scan_timer
     def scan_expiry(self):
         return lifecycle.run_expiry_scan(self.store, self.runtime.config, self.runtime.now())

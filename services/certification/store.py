@@ -1,6 +1,8 @@
 """Collections of the certification database and their indexes.
 
 certificates   one document per certificate (unique per enrolment, number, code)
+pending_issues passed completions waiting for a number (``_id`` = enrolment id); the
+               numbering pass turns them into certificates in batches (ADR 0025)
 counters       gapless sequences: ``certificate-number:<year>`` and ``status-list``
 """
 from __future__ import annotations
@@ -10,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 CERTIFICATES = "certificates"
 COUNTERS = "counters"
+PENDING_ISSUES = "pending_issues"
 STATUS_LIST_COUNTER = "status-list"
 
 
@@ -29,6 +32,8 @@ def create_indexes(db) -> None:
     certificates.create_index([("holder.nip", ASCENDING), ("line", ASCENDING)])
     certificates.create_index([("expiring_notified_at", ASCENDING), ("valid_until", ASCENDING)])
     certificates.create_index([("expired_notified_at", ASCENDING), ("valid_until", ASCENDING)])
+    # The numbering order (completion time, then enrolment id) straight from the index.
+    db[PENDING_ISSUES].create_index([("completed_at", ASCENDING), ("_id", ASCENDING)])
 
 
 _known_counters: set[tuple[str, str]] = set()  # counters are never deleted: create each once per process
@@ -48,11 +53,17 @@ def ensure_counter(db, name: str) -> None:
     _known_counters.add(key)
 
 
-def next_in_sequence(tx, name: str) -> int:
-    """Increment counter ``name`` inside the transaction; gapless because an aborted
-    transaction rolls the increment back together with whatever used the number."""
-    doc = tx.db[COUNTERS].find_one_and_update({"_id": name}, {"$inc": {"seq": 1}},
+def advance(tx, name: str, by: int) -> int:
+    """Move counter ``name`` on by ``by`` inside the transaction and return its new value
+    (the caller owns ``value - by + 1 .. value``). Gapless because an aborted transaction
+    rolls the increment back together with whatever used the numbers."""
+    doc = tx.db[COUNTERS].find_one_and_update({"_id": name}, {"$inc": {"seq": by}},
                                               return_document=ReturnDocument.AFTER, session=tx.session)
     if doc is None:
         raise LookupError(f"counter {name!r} does not exist; call ensure_counter first")
     return int(doc["seq"])
+
+
+def next_in_sequence(tx, name: str) -> int:
+    """Increment counter ``name`` by one inside the transaction (see ``advance``)."""
+    return advance(tx, name, 1)
