@@ -12,9 +12,12 @@ the same figures, and a full replay gives the same figures again
 """
 from __future__ import annotations
 
+import copy
 import zlib
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timezone
+
+from pymongo import ReturnDocument, UpdateOne
 
 from services.reporting.config import ReportingConfig
 from services.reporting.store import ReadModels
@@ -254,6 +257,49 @@ def difference(old: dict, new: dict) -> dict:
     return dict(delta)
 
 
+def add_deltas(total: dict, delta: dict) -> dict:
+    """``total`` plus ``delta`` field by field (zero sums dropped), so several deltas go to the
+    store as one write per collection."""
+    for key, fields in delta.items():
+        into = total.setdefault(key, {})
+        for field, n in fields.items():
+            into[field] = into.get(field, 0) + n
+            if not into[field]:
+                del into[field]
+        if not into:
+            del total[key]
+    return total
+
+
+def _stored_form(value):
+    """``value`` as BSON keeps it (UTC milliseconds, naive; tuples as lists), for comparing a
+    merged document with the stored one without a round trip."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    if isinstance(value, dict):
+        return {k: _stored_form(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_stored_form(v) for v in value]
+    return value
+
+
+def same_document(a: dict | None, b: dict | None) -> bool:
+    """Whether writing ``b`` over the stored ``a`` would change nothing a reader sees.
+
+    Types count (1 vs 1.0, True vs 1 are different), so a doubt always means a write.
+    """
+    def typed(value):
+        if isinstance(value, dict):
+            return {k: typed(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [typed(v) for v in value]
+        return (type(value).__name__, value)
+
+    return typed(_stored_form(a)) == typed(_stored_form(b))
+
+
 def shard_of(source_id: str) -> int:
     """The counter shard a state document adds to (stable across processes and restarts)."""
     return zlib.crc32(source_id.encode()) % COUNTER_SHARDS
@@ -291,11 +337,38 @@ def _on_insert(collection: str, _id: str) -> dict:
 
 
 # -- applying events ---------------------------------------------------------------------------
-class Projector:
-    """Applies one event to one generation of read models inside a transaction."""
+# Programmes whose catalogue entry already holds a snapshot, per (store, database, generation,
+# code). A snapshot is never removed and a current generation's number is never reused (a
+# rebuild always picks a higher one), so once read the fact needs no further round trip.
+_CATALOGUED: set[tuple] = set()
+_CATALOGUED_MAX = 100_000
+_UNREAD = object()  # the ASN's agency has not been read in this event yet
 
-    def __init__(self, rm: ReadModels, session, cfg: ReportingConfig):
+
+def _without_agency(doc: dict | None) -> dict | None:
+    """The ledger entry of ``doc`` minus its ``agency``: what a change of the enrolment can change.
+
+    The agency is the ASN's current one; a move rewrites it on every entry of the ASN
+    (``_merge_asn``), so comparing entries without it needs no read of ``asns``.
+    """
+    entry = ledger_entry(doc, None) if doc else None
+    if entry is not None:
+        entry.pop("agency")
+    return entry
+
+
+class Projector:
+    """Applies one event to one generation of read models inside a transaction.
+
+    Every command is a round trip to a store that serialises them all, so the projector
+    skips writes that would change nothing, batches the counter increments of a collection
+    into one command and reads each document at most once per event.
+    """
+
+    def __init__(self, rm: ReadModels, session, cfg: ReportingConfig, cache_catalogue: bool = False):
         self.rm, self.s, self.cfg = rm, session, cfg
+        # Only for a current generation: a building one may be dropped and its number reused.
+        self.cache_catalogue = cache_catalogue
 
     def apply(self, event) -> None:
         name = event.name
@@ -310,7 +383,8 @@ class Projector:
     def programme_event(self, event) -> None:
         data, v = event.data, version(event)
         code = data["programme"]["code"]
-        doc = self.rm.programmes.find_one({"_id": code}, session=self.s) or {"_id": code}
+        stored = self.rm.programmes.find_one({"_id": code}, session=self.s)
+        doc = copy.deepcopy(stored) if stored else {"_id": code}
         self._merge_programme_snapshot(doc, data["programme"], v)
         if event.name == "programme_cancelled":
             # Terminal whatever arrives after it.
@@ -321,7 +395,8 @@ class Projector:
                         "enrolment_opens_at": parse_time(data["enrolment_opens_at"]),
                         "enrolment_closes_at": parse_time(data["enrolment_closes_at"]),
                         "passing_score": data.get("passing_score")})
-        self.rm.programmes.replace_one({"_id": code}, doc, upsert=True, session=self.s)
+        if not same_document(stored, doc):
+            self.rm.programmes.replace_one({"_id": code}, doc, upsert=True, session=self.s)
 
     def _merge_programme_snapshot(self, doc: dict, snapshot: dict, v: list) -> bool:
         if not newer(v, doc.get("snapshot_v")):
@@ -333,6 +408,12 @@ class Projector:
                     "year": wib_year(parse_time(programme["starts_at"])) if programme["starts_at"] else None})
         return True
 
+    def _catalogue_key(self, code: str) -> tuple | None:
+        if not self.cache_catalogue:
+            return None
+        db = self.rm.db
+        return (tuple(sorted(getattr(db.client, "nodes", ()) or ())), db.name, self.rm.generation, code)
+
     def _catalogue_snapshot(self, snapshot: dict, v: list) -> None:
         """Enrolment and certificate events carry the programme too: they fill the catalogue
         until a programme event arrives, and never rewrite it afterwards.
@@ -343,12 +424,36 @@ class Projector:
         made it a document all handlers of a programme conflicted on.
         """
         code = snapshot["code"]
+        key = self._catalogue_key(code)
+        if key is not None and key in _CATALOGUED:
+            return
         if self.rm.programmes.find_one({"_id": code, "snapshot_v": {"$exists": True}}, {"_id": 1},
                                        session=self.s):
+            # Read in this transaction before it wrote the catalogue: committed, so it stays true.
+            if key is not None:
+                if len(_CATALOGUED) >= _CATALOGUED_MAX:
+                    _CATALOGUED.clear()
+                _CATALOGUED.add(key)
             return
         doc = self.rm.programmes.find_one({"_id": code}, session=self.s) or {"_id": code}
         if self._merge_programme_snapshot(doc, snapshot, v):
             self.rm.programmes.replace_one({"_id": code}, doc, upsert=True, session=self.s)
+
+    def _read_merging(self, collection, _id: str, guess: dict | None) -> tuple[dict | None, dict | None]:
+        """``(stored, now)``: the document before this event and what the store holds now.
+
+        With a ``guess`` (the fields this event most likely sets), the read *is* that write: one
+        ``findAndModify`` returning the document before it. The caller merges from ``stored``
+        and rewrites the document only when the result differs from ``now``, in the same
+        transaction, so no reader ever sees a wrong guess. Saves a round trip whenever the
+        guess is right (an ASN's next event, a certificate attached to its enrolment).
+        """
+        if not guess:
+            stored = collection.find_one({"_id": _id}, session=self.s)
+            return stored, stored
+        stored = collection.find_one_and_update({"_id": _id}, {"$set": guess}, upsert=True,
+                                                return_document=ReturnDocument.BEFORE, session=self.s)
+        return stored, {**(stored or {"_id": _id}), **guess}
 
     # enrolments
     def enrolment_event(self, event) -> None:
@@ -356,7 +461,7 @@ class Projector:
         name = event.name
         at = parse_time(data[f"{name}_at"])
         self._catalogue_snapshot(data["programme"], v)
-        self._merge_asn(data["participant"], v, at)
+        asn_agency = self._merge_asn(data["participant"], v, at)
         record = {"at": at, "event_id": event.id}
         if name == "enrolled":
             record["promoted_from_waitlist"] = data["promoted_from_waitlist"]
@@ -375,83 +480,133 @@ class Projector:
                            programme_code=data["programme"]["code"])
             doc[name] = later_record(doc.get(name), record)
 
-        self.reproject_enrolment(data["enrolment_id"], merge)
+        # The enrolment's ASN is the event's participant: _merge_asn just read their agency.
+        self.reproject_enrolment(data["enrolment_id"], merge, asn_agency)
 
-    def reproject_enrolment(self, enrolment_id: str, merge) -> None:
-        doc = self.rm.enrolments.find_one({"_id": enrolment_id}, session=self.s) or {"_id": enrolment_id}
+    def reproject_enrolment(self, enrolment_id: str, merge, asn_agency=_UNREAD, guess: dict | None = None) -> None:
+        """Merge into the enrolment's state and move its counters and ledger entry along.
+
+        ``asn_agency`` is the ASN's current agency when the caller knows it; otherwise it is
+        read only if a new ledger entry or a new ASN-year document needs it. ``guess``: the
+        fields ``merge`` most likely sets (see ``_read_merging``).
+        """
+        stored, now = self._read_merging(self.rm.enrolments, enrolment_id, guess)
+        doc = copy.deepcopy(stored) if stored else {"_id": enrolment_id}
         old = decode_contribution(doc.get("contrib"))
         merge(doc)
         new = physical(enrolment_contribution(doc), shard_of(enrolment_id))
         doc["status"] = enrolment_status(doc)
         doc["contrib"] = encode_contribution(new)
-        self.rm.enrolments.replace_one({"_id": enrolment_id}, doc, upsert=True, session=self.s)
-        asn_agency = None
-        if doc.get("nip"):
-            asn = self.rm.asns.find_one({"_id": doc["nip"]}, {"agency": 1}, session=self.s)
-            asn_agency = asn and asn.get("agency")
-        self.apply_delta(difference(old, new), asn_agency)
-        entry = ledger_entry(doc, asn_agency)
-        if entry is None:
-            self.rm.ledger_entries.delete_one({"_id": enrolment_id}, session=self.s)
-        else:
-            self.rm.ledger_entries.replace_one({"_id": enrolment_id}, entry, upsert=True, session=self.s)
+        if not same_document(now, doc):
+            self.rm.enrolments.replace_one({"_id": enrolment_id}, doc, upsert=True, session=self.s)
+
+        def agency() -> str | None:
+            nonlocal asn_agency
+            if asn_agency is _UNREAD:
+                asn = self.rm.asns.find_one({"_id": doc["nip"]}, {"agency": 1}, session=self.s) \
+                    if doc.get("nip") else None
+                asn_agency = asn and asn.get("agency")
+            return asn_agency
+
+        delta = difference(old, new)
+        self.apply_delta(delta, agency() if any(c == "asn_years" for c, _ in delta) else None)
+        # The entry of the state before this event is what the ledger holds: write only what differs.
+        before, after = _without_agency(stored), _without_agency(doc)
+        if after is None:
+            if before is not None:
+                self.rm.ledger_entries.delete_one({"_id": enrolment_id}, session=self.s)
+            return
+        changes = {} if before is None else {
+            k: v for k, v in after.items() if not same_document({"v": before.get(k)}, {"v": v})}
+        if before is not None and not changes:
+            return
+        if before is not None and self.rm.ledger_entries.update_one(
+                {"_id": enrolment_id}, {"$set": changes}, session=self.s).matched_count:
+            return
+        # A new entry (or one missing from the ledger): written whole, with the ASN's agency.
+        self.rm.ledger_entries.replace_one({"_id": enrolment_id}, ledger_entry(doc, agency()),
+                                           upsert=True, session=self.s)
 
     def apply_delta(self, delta: dict, asn_agency: str | None) -> None:
-        touched_years = []
+        """``$inc`` the counters by ``delta``: one command per collection (sorted, so concurrent
+        transactions take documents in the same order), then the agency-year counters the
+        changed ASN-year documents move, again in one command."""
+        groups: dict[str, list] = defaultdict(list)
         for (collection, _id), fields in sorted(delta.items()):
+            groups[collection].append((_id, fields))
+        follow: dict = {}
+        for collection in sorted(groups):
             if collection == "asn_years":
-                nip, _, year = _id.partition("|")
-                on_insert = {"nip": nip, "year": int(year), "agency": asn_agency}
-                touched_years.append(_id)
-            else:
-                on_insert = _on_insert(collection, _id)
-            getattr(self.rm, collection).update_one(
-                {"_id": _id}, {"$inc": fields, "$setOnInsert": on_insert}, upsert=True, session=self.s)
-        for _id in touched_years:
-            self._reaggregate_asn_year(_id)
+                for _id, fields in groups[collection]:
+                    nip, _, year = _id.partition("|")
+                    # The incremented document comes back: no second read to re-derive its slices.
+                    after = self.rm.asn_years.find_one_and_update(
+                        {"_id": _id},
+                        {"$inc": fields, "$setOnInsert": {"nip": nip, "year": int(year), "agency": asn_agency}},
+                        upsert=True, return_document=ReturnDocument.AFTER, session=self.s)
+                    add_deltas(follow, self._recontribute_asn_years([after]))
+                continue
+            ops = [UpdateOne({"_id": _id}, {"$inc": fields, "$setOnInsert": _on_insert(collection, _id)},
+                             upsert=True) for _id, fields in groups[collection]]
+            getattr(self.rm, collection).bulk_write(ops, ordered=False, session=self.s)
+        if follow:
+            self.apply_delta(follow, None)
 
-    def _reaggregate_asn_year(self, _id: str, agency: str | None = None) -> None:
-        doc = self.rm.asn_years.find_one({"_id": _id}, session=self.s)
-        if doc is None:
-            return
-        if agency is not None:
-            doc["agency"] = agency
-        old = decode_contribution(doc.get("contrib"))
-        new = physical(asn_year_contribution(doc, self.cfg), shard_of(_id))
-        self.rm.asn_years.update_one({"_id": _id}, {"$set": {"agency": doc.get("agency"),
-                                                            "contrib": encode_contribution(new)}},
-                                     session=self.s)
-        self.apply_delta(difference(old, new), None)
+    def _recontribute_asn_years(self, docs: list, agency: str | None = None) -> dict:
+        """Store each ASN-year document's new contribution (and ``agency`` when it moves),
+        in one command; returns the summed change of the agency-year counters."""
+        ops, delta = [], {}
+        for doc in sorted((d for d in docs if d is not None), key=lambda d: d["_id"]):
+            before_agency = doc.get("agency")
+            if agency is not None:
+                doc["agency"] = agency
+            old = decode_contribution(doc.get("contrib"))
+            new = physical(asn_year_contribution(doc, self.cfg), shard_of(doc["_id"]))
+            encoded = encode_contribution(new)
+            if doc.get("agency") != before_agency or not same_document({"v": doc.get("contrib")}, {"v": encoded}):
+                ops.append(UpdateOne({"_id": doc["_id"]}, {"$set": {"agency": doc.get("agency"),
+                                                                    "contrib": encoded}}))
+            add_deltas(delta, difference(old, new))
+        if ops:
+            self.rm.asn_years.bulk_write(ops, ordered=False, session=self.s)
+        return delta
 
     # ASN identity and agency
-    def _merge_asn(self, participant: dict, v: list, seen_at: datetime) -> None:
+    def _merge_asn(self, participant: dict, v: list, seen_at: datetime) -> str | None:
+        """Merge the participant into their ASN document; returns the ASN's current agency."""
         nip = participant["nip"]
-        doc = self.rm.asns.find_one({"_id": nip}, session=self.s) or {"_id": nip}
+        identity = dict(snapshot_v=v, name=participant["name"], agency=participant["agency"],
+                        agency_name=participant.get("agency_name"), id_kind=participant["id_kind"],
+                        position=participant.get("position"))
+        # Events of an ASN mostly arrive in time order: this event's identity is the latest.
+        stored, now = self._read_merging(self.rm.asns, nip, identity)
+        doc = copy.deepcopy(stored) if stored else {"_id": nip}
         old = decode_contribution(doc.get("contrib"))
         before_agency = doc.get("agency")
         if newer(v, doc.get("snapshot_v")):
-            doc.update(snapshot_v=v, name=participant["name"], agency=participant["agency"],
-                       agency_name=participant.get("agency_name"), id_kind=participant["id_kind"],
-                       position=participant.get("position"))
+            doc.update(identity)
         if doc.get("first_seen") is None or seen_at < doc["first_seen"]:
             doc["first_seen"] = seen_at
             doc["first_seen_year"] = wib_year(seen_at)
         new = physical(asn_contribution(doc), shard_of(nip))
         doc["contrib"] = encode_contribution(new)
-        self.rm.asns.replace_one({"_id": nip}, doc, upsert=True, session=self.s)
+        if not same_document(now, doc):
+            self.rm.asns.replace_one({"_id": nip}, doc, upsert=True, session=self.s)
         self.apply_delta(difference(old, new), None)
         if before_agency is not None and doc["agency"] != before_agency:
             # The ASN moved: their years and ledger follow them to the new agency.
-            for year in self.rm.asn_years.find({"nip": nip}, {"_id": 1}, session=self.s):
-                self._reaggregate_asn_year(year["_id"], agency=doc["agency"])
+            years = list(self.rm.asn_years.find({"nip": nip}, session=self.s))
+            self.apply_delta(self._recontribute_asn_years(years, agency=doc["agency"]), None)
             self.rm.ledger_entries.update_many({"nip": nip}, {"$set": {"agency": doc["agency"]}}, session=self.s)
+        return doc.get("agency")
 
     # certificates
     def certificate_event(self, event) -> None:
         data, v = event.data, version(event)
         cid = data["certificate_id"]
         self._catalogue_snapshot(data["programme"], v)
-        doc = self.rm.certificates.find_one({"_id": cid}, session=self.s) or {"_id": cid}
+        stored = self.rm.certificates.find_one({"_id": cid}, session=self.s)
+        doc = copy.deepcopy(stored) if stored else {"_id": cid}
         old = decode_contribution(doc.get("contrib"))
         if newer(v, doc.get("snapshot_v")):
             doc.update(snapshot_v=v, number=data["number"], holder=dict(data["holder"]), nip=data["holder"]["nip"],
@@ -473,7 +628,8 @@ class Projector:
         doc["status"] = certificate_status(doc)
         new = physical(certificate_contribution(doc), shard_of(cid))
         doc["contrib"] = encode_contribution(new)
-        self.rm.certificates.replace_one({"_id": cid}, doc, upsert=True, session=self.s)
+        if not same_document(stored, doc):
+            self.rm.certificates.replace_one({"_id": cid}, doc, upsert=True, session=self.s)
         self.apply_delta(difference(old, new), None)
         if doc.get("enrolment_id"):
             summary = {"certificate_id": cid, "number": doc["number"], "status": doc["status"],
@@ -482,7 +638,7 @@ class Projector:
             def attach(enrolment: dict) -> None:
                 enrolment["certificate"] = summary
 
-            self.reproject_enrolment(doc["enrolment_id"], attach)
+            self.reproject_enrolment(doc["enrolment_id"], attach, guess={"certificate": summary})
 
     @staticmethod
     def _merge_validity(doc: dict, valid_until, v: list) -> None:
@@ -495,11 +651,16 @@ def apply_event(store, event, cfg: ReportingConfig, generations: tuple[int, ...]
     """Apply ``event`` once to every active generation; returns how many applied it anew."""
     from services.reporting.store import consumer_of, pointer
 
-    targets = generations or pointer(store.db).active
+    if generations:
+        targets, current = generations, None  # a rebuild filling its own generation: no cache
+    else:
+        active = pointer(store.db)
+        targets, current = active.active, active.current
     applied = 0
     for generation in targets:
         done, _ = store.apply_once(
-            event, lambda tx, g=generation: Projector(ReadModels(tx.db, g), tx.session, cfg).apply(event),
+            event, lambda tx, g=generation: Projector(ReadModels(tx.db, g), tx.session, cfg,
+                                                      cache_catalogue=g == current).apply(event),
             consumer=consumer_of(generation))
         applied += int(done)
     return applied
