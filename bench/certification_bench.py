@@ -1,7 +1,9 @@
-"""Certification figures: issuing throughput under contention on the number sequence,
-verification time for known vs unknown codes, PDF rendering and credential signing.
+"""Certification figures: issuing throughput (completions recorded as pending issues by the
+handlers, numbered in batches by the lease holder, ADR 0025; or ``--mode per-event``, the
+former numbering inside every event's transaction), verification time for known vs unknown
+codes, PDF rendering and credential signing.
 
-    python bench/certification_bench.py [--certificates 400] [--replicas 2] [--threads 4]
+    python bench/certification_bench.py [--certificates 400] [--replicas 2] [--threads 4] [--mode batched]
 
 Uses MONGO_URI if set, else starts a throw-away SecantusDB (secantusd-py). Prints numbers;
 asserts nothing.
@@ -68,6 +70,8 @@ def main() -> None:
     parser.add_argument("--certificates", type=int, default=400)
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="concurrent handlers per replica")
+    parser.add_argument("--mode", choices=("batched", "per-event"), default="batched",
+                        help="batched numbering under a lease (the service), or numbering in each event's transaction")
     args = parser.parse_args()
     uri, proc = start_secantus()
     settings = replace(load("certification"), mongo_uri=uri, db_name=f"bench_{uuid.uuid4().hex[:6]}_certification")
@@ -80,28 +84,53 @@ def main() -> None:
         events = [completion_event(i) for i in range(args.certificates)]
         work = list(enumerate(events))
         lock = threading.Lock()
+        base_url = "https://sertifikat.example"
+        handlers_done = threading.Event()
+        wakes = [threading.Event() for _ in clients]
 
-        def handler(client):
+        def handler(client, wake):
             store = Store(client, settings, consumer="certification.enrollment.completed")
             while True:
                 with lock:
                     if not work:
                         return
                     _, event = work.pop()
-                lifecycle.prepare_issue(store.db, event.data)
-                store.apply_once(event, lambda tx: lifecycle.issue_certificate(
-                    tx, event.data, config, "https://sertifikat.example", domain.utc_now()))
+                if args.mode == "per-event":
+                    lifecycle.prepare_issue(store.db, event.data)
+                    store.apply_once(event, lambda tx: lifecycle.issue_certificate(
+                        tx, event.data, config, base_url, domain.utc_now()))
+                elif store.apply_once(event, lambda tx: lifecycle.record_pending_issue(
+                        tx, event.data, domain.utc_now()))[1]:
+                    wake.set()  # as the service kicks its numbering pass after the commit
 
-        threads = [threading.Thread(target=handler, args=(c,)) for c in clients for _ in range(args.threads)]
+        def numberer(replica, client, wake):
+            # One numbering loop per replica, as the service's greenthread: the lease holder numbers.
+            store = Store(client, settings)
+            numbering = lifecycle.Numberer(store, config, base_url, domain.utc_now, f"bench-replica-{replica}")
+            while True:
+                issued = numbering.run_once()
+                if not issued and handlers_done.is_set() and db.pending_issues.count_documents({}) == 0:
+                    return
+                if len(issued) < config.numbering_batch:
+                    wake.wait(config.numbering_interval_s)
+                    wake.clear()
+
+        threads = [threading.Thread(target=handler, args=(c, w)) for c, w in zip(clients, wakes)
+                   for _ in range(args.threads)]
+        numberers = [] if args.mode == "per-event" else [
+            threading.Thread(target=numberer, args=(r, c, w)) for r, (c, w) in enumerate(zip(clients, wakes))]
         started = time.perf_counter()
-        for t in threads:
+        for t in threads + numberers:
             t.start()
         for t in threads:
+            t.join()
+        handlers_done.set()
+        for t in numberers:
             t.join()
         elapsed = time.perf_counter() - started
         seqs = sorted(c["seq"] for c in db.certificates.find({}, {"seq": 1}))
         gapless = seqs == list(range(1, args.certificates + 1))
-        print(f"issue: {args.certificates} certificates by {args.replicas} replicas x {args.threads} handlers "
+        print(f"issue ({args.mode}): {args.certificates} certificates by {args.replicas} replicas x {args.threads} handlers "
               f"in {elapsed:.2f}s = {args.certificates / elapsed:.0f}/s; numbers 1..{seqs[-1]} gapless={gapless}")
 
         codes = [c["verification_code"] for c in db.certificates.find({}, {"verification_code": 1}).limit(200)]

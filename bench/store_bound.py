@@ -14,6 +14,8 @@ Stages, each on its own threads, as each service runs its workers:
 - enrollment: ``--concurrency`` threads completing enrolments (the HTTP clients' number);
 - certification, notification and reporting: ``max_workers`` threads each (10 by default)
   applying the ``completed`` and ``certified`` events exactly as their handlers do;
+- certification's numbering loop (the lease holder's): pending issues to certificates in
+  batches (ADR 0025), handing their ``certified`` events to notification and reporting;
 - the notification delivery worker: claims a batch, processes ``concurrency`` (4) at a time;
 - one outbox relay per service database.
 
@@ -92,6 +94,18 @@ def capture(fn, sink: list):
     return run
 
 
+class CapturingStore(Store):
+    """A Store that keeps the events of its last committed transaction (``emitted``)."""
+
+    emitted: list[dict] = []
+
+    def transaction(self, fn):
+        sink: list[dict] = []
+        result = super().transaction(capture(fn, sink))
+        self.emitted = sink
+        return result
+
+
 class StoreBound:
     def __init__(self, mongo_uri: str, db_prefix: str, concurrency: int):
         self.settings = {s: replace(load(s), mongo_uri=mongo_uri, db_name=f"{db_prefix}{s}") for s in SERVICES}
@@ -110,6 +124,7 @@ class StoreBound:
         self.counter = Counter()
         self.wake_relays = threading.Event()
         self.wake_dispatcher = threading.Event()
+        self.wake_numbering = threading.Event()
 
     # -- setup ---------------------------------------------------------------------------
     def setup(self, people: list[dict], code: str) -> list[str]:
@@ -147,15 +162,36 @@ class StoreBound:
         self.wake_relays.set()
         return emitted
 
-    def certify(self, event) -> list[dict]:
-        emitted: list[dict] = []
-        store = self.stores["certification"]
-        lifecycle.prepare_issue(store.db, event.data)
-        store.apply_once(event, capture(lambda tx: lifecycle.issue_certificate(
-            tx, event.data, self.cert_config, self.base_url, datetime.now(timezone.utc)), emitted),
+    def certify(self, event) -> None:
+        """The ``completed`` handler: a pending issue only; the numbering thread issues it."""
+        _, recorded = self.stores["certification"].apply_once(
+            event, lambda tx: lifecycle.record_pending_issue(tx, event.data, datetime.now(timezone.utc)),
             consumer=topology.consumer_queue_name("certification", "enrollment", "completed"))
-        self.wake_relays.set()
-        return emitted
+        if recorded:
+            self.wake_numbering.set()
+
+    def numbering(self, queues, stop: threading.Event) -> None:
+        """Certification's numbering loop (one replica: it holds the lease): batches of
+        pending issues become certificates; their ``certified`` events go to the consumers."""
+        store = CapturingStore(self.client, self.settings["certification"])
+        numberer = lifecycle.Numberer(store, self.cert_config, self.base_url, lambda: datetime.now(timezone.utc),
+                                      "store-bound")
+        while not stop.is_set():
+            try:
+                issued = numberer.run_once()
+            except Exception:  # noqa: BLE001 - as the service: the next pass retries
+                self.counter.add("failed.numbering")
+                issued = []
+            if issued:
+                self.counter.add("numbered", len(issued))
+                self.wake_relays.set()
+                for certified in store.emitted:
+                    e = event_of(certified)
+                    queues["notification"].put(e)
+                    queues["reporting"].put(e)
+            if len(issued) < self.cert_config.numbering_batch:
+                self.wake_numbering.wait(self.cert_config.numbering_interval_s)
+                self.wake_numbering.clear()
 
     def notify(self, event) -> None:
         self.stores["notification"].apply_once(
@@ -222,7 +258,8 @@ class StoreBound:
         queues = {s: queue.Queue() for s in ("certification", "notification", "reporting")}
         threads = [threading.Thread(target=self.relay, args=(s, stop), daemon=True) for s in SERVICES]
         threads.append(threading.Thread(target=self.deliver, args=(stop,), daemon=True))
-        handlers = {"certification": self._certification_stage(queues), "notification": self.notify,
+        threads.append(threading.Thread(target=self.numbering, args=(queues, stop), daemon=True))
+        handlers = {"certification": self.certify, "notification": self.notify,
                     "reporting": self.project}
         for service, inbox in queues.items():
             threads += [threading.Thread(target=self.consume, args=(inbox, handlers[service], service), daemon=True)
@@ -254,6 +291,7 @@ class StoreBound:
         stop.set()
         self.wake_relays.set()
         self.wake_dispatcher.set()
+        self.wake_numbering.set()
         for inbox in queues.values():
             for _ in range(self.workers):
                 inbox.put(STOP)
@@ -261,13 +299,6 @@ class StoreBound:
             thread.join(10)
         return seconds
 
-    def _certification_stage(self, queues):
-        def handle(event):
-            for certified in self.certify(event):
-                e = event_of(certified)
-                queues["notification"].put(e)
-                queues["reporting"].put(e)
-        return handle
 
     def close(self) -> None:
         self.dispatcher.close()
