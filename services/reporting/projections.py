@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from pymongo import ReturnDocument, UpdateOne
@@ -483,7 +484,8 @@ class Projector:
         # The enrolment's ASN is the event's participant: _merge_asn just read their agency.
         self.reproject_enrolment(data["enrolment_id"], merge, asn_agency)
 
-    def reproject_enrolment(self, enrolment_id: str, merge, asn_agency=_UNREAD, guess: dict | None = None) -> None:
+    def reproject_enrolment(self, enrolment_id: str, merge: Callable[[dict], None],
+                            asn_agency: str | None | object = _UNREAD, guess: dict | None = None) -> None:
         """Merge into the enrolment's state and move its counters and ledger entry along.
 
         ``asn_agency`` is the ASN's current agency when the caller knows it; otherwise it is
