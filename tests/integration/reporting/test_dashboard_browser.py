@@ -9,7 +9,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.integration.reporting import scenario
 from tests.support import auth_token
@@ -70,7 +71,8 @@ def test_the_dashboard_shows_the_seeded_figures_and_charts_and_filters_by_agency
 
     Select(browser.find_element(By.ID, "agency")).select_by_value("SETDA")
     browser.find_element(By.CSS_SELECTOR, "#filters button").click()
-    assert "agency=SETDA" in browser.current_url
+    # The click submits a GET form: on a loaded machine the new page may not have loaded yet.
+    WebDriverWait(browser, 15).until(expected_conditions.url_contains("agency=SETDA"))
     assert text(browser, "#known-asn") == "3"
     assert text(browser, "#met-target") == "1"
     assert [r.get_attribute("data-agency") for r in browser.find_elements(By.CSS_SELECTOR, "#table tbody tr")] == \
