@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 import uuid
 from datetime import date, datetime
@@ -20,6 +21,7 @@ from eventlet.event import Event
 from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -92,8 +94,23 @@ def error_response(exc: Exception) -> Response:
     return json_response({"error": "internal_error", "message": "an unexpected error occurred"}, 500)
 
 
+class NoDelayWebServer(WebServer):
+    """nameko's web server with Nagle's algorithm off on every connection.
+
+    eventlet's WSGI server sends a response in several writes; with Nagle on, the last small
+    write waits for the client's delayed ACK (~40 ms on Linux). Measured: a 19 KB ledger
+    answer took 62 ms over HTTP against 15 ms to compute (docs/performance.md).
+    """
+
+    def process_request(self, sock, address):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().process_request(sock, address)
+
+
 class ApiHandler(HttpRequestHandler):
     """nameko's ``@http`` with authentication, JSON errors, correlation ids, a body limit and metrics."""
+
+    server = NoDelayWebServer()
 
     def __init__(self, method, url, max_body: int = MAX_BODY_BYTES, auth: Rule | None = None, **kwargs):
         self.max_body = max_body
