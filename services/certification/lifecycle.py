@@ -17,6 +17,7 @@ from pymongo import ASCENDING, DESCENDING
 from shared.errors import NotFound
 from shared.events.common import ParticipantSnapshot, ProgrammeSnapshot
 from shared.outbox import LEASES, Lease
+from shared.store import update_by_id
 from services.certification import domain
 from services.certification.config import CertificationConfig
 from services.certification.store import (CERTIFICATES, PENDING_ISSUES, STATUS_LIST_COUNTER, advance,
@@ -313,9 +314,8 @@ def _expired_filter(today: date) -> dict:
 def claim_expiring(tx, certificate_id: str, today: date, notice_days: int, now: datetime) -> bool:
     """Mark and announce one certificate as expiring; False if another replica (or an
     earlier scan) already did. The claim and the event commit together."""
-    claimed = tx.db[CERTIFICATES].find_one_and_update(
-        {"_id": certificate_id, **_expiring_filter(today, notice_days)},
-        {"$set": {"expiring_notified_at": now}}, session=tx.session)
+    claimed = update_by_id(tx.db[CERTIFICATES], certificate_id, {"$set": {"expiring_notified_at": now}},
+                           tx.session, condition=_expiring_filter(today, notice_days))
     if claimed is None:
         return False
     tx.emit("expiring", certificate_id, {
@@ -326,9 +326,9 @@ def claim_expiring(tx, certificate_id: str, today: date, notice_days: int, now: 
 
 
 def claim_expired(tx, certificate_id: str, today: date, now: datetime) -> bool:
-    claimed = tx.db[CERTIFICATES].find_one_and_update(
-        {"_id": certificate_id, **_expired_filter(today)},
-        {"$set": {"expired_notified_at": now, "expiring_notified_at": now}}, session=tx.session)
+    claimed = update_by_id(tx.db[CERTIFICATES], certificate_id,
+                           {"$set": {"expired_notified_at": now, "expiring_notified_at": now}}, tx.session,
+                           condition=_expired_filter(today))
     if claimed is None:
         return False
     tx.emit("expired", certificate_id, {

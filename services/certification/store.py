@@ -7,8 +7,10 @@ counters       gapless sequences: ``certificate-number:<year>`` and ``status-lis
 """
 from __future__ import annotations
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
+
+from shared.store import update_by_id
 
 CERTIFICATES = "certificates"
 COUNTERS = "counters"
@@ -57,8 +59,7 @@ def advance(tx, name: str, by: int) -> int:
     """Move counter ``name`` on by ``by`` inside the transaction and return its new value
     (the caller owns ``value - by + 1 .. value``). Gapless because an aborted transaction
     rolls the increment back together with whatever used the numbers."""
-    doc = tx.db[COUNTERS].find_one_and_update({"_id": name}, {"$inc": {"seq": by}},
-                                              return_document=ReturnDocument.AFTER, session=tx.session)
+    doc = update_by_id(tx.db[COUNTERS], name, {"$inc": {"seq": by}}, tx.session)
     if doc is None:
         raise LookupError(f"counter {name!r} does not exist; call ensure_counter first")
     return int(doc["seq"])

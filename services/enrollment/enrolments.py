@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Callable
 
 from bson import ObjectId
-from pymongo import ASCENDING, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 
 from services.enrollment import domain
 from services.enrollment.domain import ENROLLED, WAITLISTED, Actor
 from services.enrollment.store import ENROLMENTS, PARTICIPANTS, PROGRAMMES, get_enrolment, get_programme
 from shared.errors import Conflict, DomainError, NotFound
+from shared.store import update_by_id
 
 CREATED, REACTIVATED, UNCHANGED, COMPLETED_NOW = "created", "reactivated", "unchanged", "completed"
 # The note on an ``unchanged`` result whose enrolment stays cancelled (a bulk row, ADR 0011).
@@ -78,9 +79,7 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
 
     if fresh:
         # The first write: losers of a race on this programme conflict here and retry.
-        programme = tx.db[PROGRAMMES].find_one_and_update(
-            {"_id": code}, {"$inc": {"arrivals": len(fresh)}}, return_document=ReturnDocument.AFTER,
-            session=tx.session)
+        programme = update_by_id(tx.db[PROGRAMMES], code, {"$inc": {"arrivals": len(fresh)}}, tx.session)
         if programme is None:
             raise NotFound(f"programme {code} not found", field="code")
         # Read the clock only now that this transaction holds the programme: times then
@@ -204,9 +203,8 @@ def cancel(tx, enrolment_id: str, reason: str, cancelled_by: str, now: datetime,
     domain.check_cancellable(enrolment)
     previous = enrolment["status"]
     counter = "seats_taken" if previous == ENROLLED else "waitlisted"
-    programme = tx.db[PROGRAMMES].find_one_and_update(
-        {"_id": enrolment["programme_code"]}, {"$inc": {counter: -1}, "$set": {"updated_at": now}},
-        return_document=ReturnDocument.AFTER, session=tx.session)
+    programme = update_by_id(tx.db[PROGRAMMES], enrolment["programme_code"],
+                             {"$inc": {counter: -1}, "$set": {"updated_at": now}}, tx.session)
     _cancel_one(tx, enrolment, programme, reason, cancelled_by, now, actor)
     if previous == ENROLLED:
         promote_waitlisted(tx, programme, programme["capacity"] - programme["seats_taken"], now)
@@ -230,9 +228,7 @@ def _cancel_one(tx, enrolment: dict, programme: dict, reason: str, cancelled_by:
 
 def cancel_all_of_programme(tx, programme_code: str, reason: str, now: datetime, limit: int) -> int:
     """Cancel up to ``limit`` active enrolments of a cancelled programme; how many were cancelled."""
-    programme = tx.db[PROGRAMMES].find_one_and_update(
-        {"_id": programme_code}, {"$set": {"updated_at": now}}, return_document=ReturnDocument.AFTER,
-        session=tx.session)
+    programme = update_by_id(tx.db[PROGRAMMES], programme_code, {"$set": {"updated_at": now}}, tx.session)
     active = list(tx.db[ENROLMENTS].find(
         {"programme_code": programme_code, "status": {"$in": list(domain.ACTIVE)}}, session=tx.session,
     ).sort("arrival", ASCENDING).limit(limit))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.enrollment import domain, enrolments
@@ -11,6 +10,7 @@ from services.enrollment.domain import CANCELLED, DRAFT, PUBLISHED, Actor
 from services.enrollment.jp import JpRules
 from services.enrollment.store import PROGRAMMES, get_programme
 from shared.errors import Conflict, Invalid, NotFound
+from shared.store import update_by_id
 
 # The fields a client defines; the rest (status, counters, timestamps) the service keeps.
 DEFINITION = ("title", "description", "kind", "competency_type", "jp", "duration_minutes", "duration_days",
@@ -74,8 +74,7 @@ def update(store, code: str, changes: dict, rules: JpRules, now: datetime) -> di
     already taken is refused.
     """
     def run(tx):
-        current = tx.db[PROGRAMMES].find_one_and_update(
-            {"_id": code}, {"$inc": {"version": 1}}, return_document=ReturnDocument.AFTER, session=tx.session)
+        current = update_by_id(tx.db[PROGRAMMES], code, {"$inc": {"version": 1}}, tx.session)
         if current is None:
             raise NotFound(f"programme {code} not found", field="code")
         if current["status"] == CANCELLED:

@@ -21,7 +21,6 @@ from eventlet.greenpool import GreenPool
 from eventlet.queue import Empty, LightQueue
 from nameko.extensions import DependencyProvider, SharedExtension
 from prometheus_client import Counter
-from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
 from services.notification import domain
