@@ -32,6 +32,9 @@ def create_indexes(db) -> None:
     certificates.create_index([("status_index", ASCENDING)], unique=True)
     certificates.create_index([("holder.nip", ASCENDING), ("issued_at", DESCENDING)])
     certificates.create_index([("holder.nip", ASCENDING), ("line", ASCENDING)])
+    # GET /certificates by programme or by agency (an operator's list), newest first.
+    certificates.create_index([("programme.code", ASCENDING), ("issued_at", DESCENDING), ("_id", DESCENDING)])
+    certificates.create_index([("holder.agency", ASCENDING), ("issued_at", DESCENDING), ("_id", DESCENDING)])
     certificates.create_index([("expiring_notified_at", ASCENDING), ("valid_until", ASCENDING)])
     certificates.create_index([("expired_notified_at", ASCENDING), ("valid_until", ASCENDING)])
     # The numbering order (completion time, then enrolment id) straight from the index.
