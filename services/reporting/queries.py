@@ -91,7 +91,8 @@ def compliance(rm: ReadModels, cfg: ReportingConfig, year: int, agency: str | No
     known = known_asn(rm, year, agency)
     query = {"year": year, "slice": slice_name(kind, competency_type), **({"agency": agency} if agency else {})}
     this_year: dict[str, dict] = {}
-    for doc in rm.agency_years.find(query, {"_id": 0, "year": 0, "slice": 0}):
+    # No projection: SecantusDB applies one document by document and it cost a third more.
+    for doc in rm.agency_years.find(query):
         _add(this_year.setdefault(doc["agency"], {}), doc)
     if agency:
         codes = [agency]
