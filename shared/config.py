@@ -35,6 +35,10 @@ def _float(name: str, default: float, service: str | None = None) -> float:
     return float(env(name, str(default), service))
 
 
+# Worker slots kept for HTTP requests and timers on top of MAX_WORKERS event handlers.
+RESERVED_WORKERS = 4
+
+
 @dataclass(frozen=True)
 class Settings:
     service: str
@@ -67,7 +71,9 @@ class Settings:
         return {
             "AMQP_URI": self.amqp_uri,
             "WEB_SERVER_ADDRESS": self.http_address,
-            "max_workers": self.max_workers,  # also the consumer prefetch in nameko 2.14
+            # MAX_WORKERS bounds the event handlers (shared.handler); the pool has room beyond
+            # it so HTTP (health probes included) and timers never wait behind a burst.
+            "max_workers": self.max_workers + RESERVED_WORKERS,
             "serializer": "json",
             "ACCEPT": ["json"],
             "HEARTBEAT": 30,

@@ -19,6 +19,7 @@ import time
 import traceback
 from functools import partial
 
+from eventlet.semaphore import Semaphore
 from kombu import Connection, Producer
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
@@ -34,7 +35,21 @@ ATTEMPT_HEADER = "x-attempt"
 
 
 class RawQueueConsumer(QueueConsumer):
-    """nameko's QueueConsumer, handing over undecoded messages (poison-safe)."""
+    """nameko's QueueConsumer, handing over undecoded messages (poison-safe).
+
+    Event handlers run in at most ``MAX_WORKERS`` of the container's workers (``slots``);
+    the pool is larger (shared.config.RESERVED_WORKERS), so a burst of events never makes
+    an HTTP request or a health probe wait for a worker. In nameko alone the two share one
+    pool: under a burst the liveness probe waited up to 26 s and replicas were restarted.
+    """
+
+    def setup(self):
+        super().setup()
+        self.slots = Semaphore(settings_of(self.container).max_workers)
+
+    @property
+    def prefetch_count(self):
+        return settings_of(self.container).max_workers
 
     def get_consumers(self, consumer_cls, channel):
         for provider in self._providers:
@@ -152,14 +167,17 @@ class ReliableEventHandler(Entrypoint):
             return
         context = {"correlation_id": event.correlation_id or event.id, "event_id": event.id,
                    "event_type": event.type}
+        self.consumer.slots.acquire()  # blocks the consumer as a full pool would
         try:
             self.container.spawn_worker(
                 self, (event,), {}, context_data=context,
                 handle_result=partial(self.handle_result, message, body, event, attempt, time.monotonic()))
         except ContainerBeingKilled:
+            self.consumer.slots.release()
             self.consumer.requeue_message(message)
 
     def handle_result(self, message, body, event, attempt, started, worker_ctx, result=None, exc_info=None):
+        self.consumer.slots.release()
         metrics.HANDLER_SECONDS.labels(event.type).observe(time.monotonic() - started)
         if exc_info is None:
             self.consumer.ack_message(message)
