@@ -47,7 +47,9 @@ class CertificationConfig:
     # issues per transaction, on a timer of numbering_interval_s and after each new one.
     numbering_interval_s: float = 0.3
     numbering_batch: int = 200
-    numbering_lease_s: float = 10.0
+    # Longer than a transaction may retry (shared.store, 15 s): a slow batch must not outlive
+    # its lease, or the next holder's batch and this one conflict on the counter.
+    numbering_lease_s: float = 30.0
 
 
 def _signatories(raw: str | None) -> tuple[Signatory, ...]:
@@ -82,5 +84,5 @@ def load() -> CertificationConfig:
         trusted_proxy_hops=int(env("TRUSTED_PROXY_HOPS", "0", SERVICE)),
         numbering_interval_s=float(env("NUMBERING_INTERVAL_S", "0.3", SERVICE)),
         numbering_batch=max(1, int(env("NUMBERING_BATCH", "200", SERVICE))),
-        numbering_lease_s=float(env("NUMBERING_LEASE_S", "10", SERVICE)),
+        numbering_lease_s=float(env("NUMBERING_LEASE_S", "30", SERVICE)),
     )

@@ -61,7 +61,7 @@ class Numbering:
             while self._again and not self._stopping:
                 self._again = False
                 issued = self._pass()
-                if len(issued) >= self.numberer.config.numbering_batch:
+                if issued and len(issued) >= self.numberer.batch // 2:
                     self._again = True  # a full batch: more are waiting
         finally:
             self._gt = None

@@ -57,3 +57,34 @@ def test_different_holders_and_lines_do_not_touch_each_other():
     batch = [cert("a", nip="1"), cert("b", nip="2"), cert("c", nip="1", line="K3")]
     assert domain.supersede_in_order([], batch, NOW) == {}
     assert all(c["supersedes"] is None and c["superseded_by"] is None for c in batch)
+
+
+def test_a_failed_numbering_pass_halves_the_next_batch_and_full_passes_double_it_back(monkeypatch):
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from services.certification import lifecycle
+    from services.certification.config import load
+
+    sizes, outcomes = [], iter(["fail", "fail", "full", "full", "full"])
+
+    def number_pending(store, config, base_url, now, limit):
+        sizes.append(limit)
+        if next(outcomes) == "fail":
+            raise RuntimeError("WriteConflict")
+        return [{"year": 2026, "seq": i} for i in range(limit)]
+
+    monkeypatch.setattr(lifecycle, "number_pending", number_pending)
+    numberer = lifecycle.Numberer.__new__(lifecycle.Numberer)
+    numberer.config = replace(load(), numbering_batch=200)
+    numberer.batch, numberer.issued, numberer._follower_until = 200, 0, 0.0
+    pending = SimpleNamespace(count_documents=lambda query: 0)
+    numberer.store = SimpleNamespace(db={lifecycle.PENDING_ISSUES: pending})
+    numberer.base_url, numberer.clock = None, lambda: None
+    numberer.lease = SimpleNamespace(held=lambda: True)
+    for _ in range(5):
+        try:
+            numberer.run_once()
+        except RuntimeError:
+            pass
+    assert sizes == [200, 100, 50, 100, 200]
