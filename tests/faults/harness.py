@@ -200,6 +200,11 @@ class Platform:
         """`completed` events ``service`` has applied (its processed-event records)."""
         return self.db(service).processed_events.count_documents({"type": COMPLETED.type})
 
+    def wait_numbered(self, timeout: float = 120.0) -> None:
+        """Until certification has no pending issue left to number."""
+        wait_for(lambda: self.db("certification").pending_issues.count_documents({}) == 0, timeout=timeout,
+                 interval=0.2, message="pending issues numbered")
+
     def emails_received(self) -> int:
         return self.smtp.count() if self.smtp else 0
 
@@ -229,6 +234,9 @@ class Platform:
         out = {}
         running = self.stack.services
         if "certification" in running:
+            # A handled completion becomes a certificate at the next numbering pass (ADR 0025);
+            # paging the list while batches still arrive would shift its pages.
+            self.wait_numbered()
             out["certificates"] = _tally(Counter(c["holder"]["nip"] for c in self.certificates(burst.code)), nips)
         if "reporting" in running:
             out["ledger_entries"] = _tally(Counter(row["nip"] for row in self.ledger_entries(burst.code)), nips)
