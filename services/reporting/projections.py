@@ -41,7 +41,6 @@ STATUS_RANK = {"waitlisted": 0, "enrolled": 1, "cancelled": 2}
 # (4 shards: 124 documents, half the read time of 8 at 1,000,000 ledger entries).
 COUNTER_SHARDS = 8  # shard_of's range; each collection uses shard_of % its own count (a divisor)
 SHARDS = {"programme_stats": 8, "monthly": 8, "agency_years": 4}
-SHARDED = tuple(SHARDS)
 PROGRAMME_FIELDS = ("code", "title", "kind", "competency_type", "jp", "organisers", "speakers", "starts_at",
                     "ends_at", "location", "grants_certificate", "certificate_validity_months",
                     "certification_line")
@@ -319,7 +318,7 @@ def physical(contribution: dict, shard: int) -> dict:
 
 
 def logical_id(collection: str, _id: str) -> str:
-    if collection in SHARDED:
+    if collection in SHARDS:
         head, sep, tail = _id.rpartition("#")
         if sep and tail.isdigit():
             return head
