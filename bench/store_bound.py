@@ -145,7 +145,7 @@ class StoreBound:
         outbox = self.stores["enrollment"].db[OUTBOX]
         for record in outbox.find({"sent": False}).sort("_id", 1):
             event = event_of(record["event"])
-            projections.apply_event(self.stores["reporting"], event, self.report_config)
+            projections.apply_event(self.stores["reporting"], event, self.report_config, fold_counters=False)
             if event.name == "enrolled":
                 self.notify(event)
         for store in self.stores.values():
@@ -201,7 +201,7 @@ class StoreBound:
         self.wake_dispatcher.set()
 
     def project(self, event) -> None:
-        projections.apply_event(self.stores["reporting"], event, self.report_config)
+        projections.apply_event(self.stores["reporting"], event, self.report_config, fold_counters=False)
 
     def consume(self, inbox: queue.Queue, handle, done_key: str) -> None:
         while True:

@@ -166,7 +166,7 @@ class ReportingNaive(NaiveBase):
     store = NaiveMongo(indexes=reporting_store.create_indexes)
 
     def _project(self, payload) -> None:
-        projections.apply_event(self.store, event_of(payload), REPORTING_CONFIG)
+        projections.apply_event(self.store, event_of(payload), REPORTING_CONFIG, fold_counters=False)
 
     @event_handler("enrollment", "programme_published")
     def on_programme_published(self, payload):

@@ -60,5 +60,6 @@ def _move(rm: ReadModels, session, cfg, nip: str) -> int:
     kept = {key: fields for key, fields in before.items() if key[0] != OLD_COHORTS}
     after = {**kept, **physical(asn_contribution(doc), shard_of(nip))}
     rm.asns.update_one({"_id": nip}, {"$set": {"contrib": encode_contribution(after)}}, session=session)
-    Projector(rm, session, cfg).apply_delta(difference(kept, after), None)
+    # Straight into the counters: the migration runs at start-up, before this replica folds.
+    Projector(rm, session, cfg, fold_counters=False).apply_delta(difference(kept, after), None)
     return 1

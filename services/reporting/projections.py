@@ -340,6 +340,17 @@ def _on_insert(collection: str, _id: str) -> dict:
     return {}
 
 
+def increment_counters(rm: ReadModels, session, delta: dict) -> None:
+    """``$inc`` the shared counters by ``delta``: one command per collection, documents in
+    ``_id`` order (so concurrent writers take them in the same order)."""
+    groups: dict[str, list] = defaultdict(list)
+    for (collection, _id), fields in sorted(delta.items()):
+        groups[collection].append(UpdateOne({"_id": _id}, {"$inc": fields,
+                                                           "$setOnInsert": _on_insert(collection, _id)}, upsert=True))
+    for collection in sorted(groups):
+        getattr(rm, collection).bulk_write(groups[collection], ordered=False, session=session)
+
+
 # -- applying events ---------------------------------------------------------------------------
 # Programmes whose catalogue entry already holds a snapshot, per (store, database, generation,
 # code). A snapshot is never removed and a current generation's number is never reused (a
@@ -370,10 +381,14 @@ class Projector:
     with ``find`` and never uses ``findAndModify``, which SecantusDB answers by a collection scan.
     """
 
-    def __init__(self, rm: ReadModels, session, cfg: ReportingConfig, cache_catalogue: bool = False):
+    def __init__(self, rm: ReadModels, session, cfg: ReportingConfig, cache_catalogue: bool = False,
+                 fold_counters: bool = True):
         self.rm, self.s, self.cfg = rm, session, cfg
         # Only for a current generation: a building one may be dropped and its number reused.
         self.cache_catalogue = cache_catalogue
+        # Shared counters (FOLDED) go to one delta document per event instead of ``$inc``.
+        self.fold_counters = fold_counters
+        self.deferred: dict = {}
 
     def apply(self, event) -> None:
         name = event.name
@@ -383,6 +398,13 @@ class Projector:
             self.enrolment_event(event)
         elif name in CERTIFICATE_EVENTS:
             self.certificate_event(event)
+        self.flush()
+
+    def flush(self) -> None:
+        """Record the counter increments of this event (if any) for the folder."""
+        if self.deferred:
+            self.rm.counter_deltas.insert_one({"d": encode_contribution(self.deferred)}, session=self.s)
+            self.deferred = {}
 
     # programmes
     def programme_event(self, event) -> None:
@@ -517,9 +539,10 @@ class Projector:
                                            upsert=True, session=self.s)
 
     def apply_delta(self, delta: dict, asn_agency: str | None) -> None:
-        """``$inc`` the counters by ``delta``: one command per collection (sorted, so concurrent
-        transactions take documents in the same order), then the agency-year counters the
-        changed ASN-year documents move, again in one command."""
+        """Move the counters by ``delta``: the ASN-year documents at once (one per ASN, not
+        hot), then the shared counters those move, with the rest of ``delta``: recorded as
+        this event's delta for the folder (services.reporting.folding), or incremented now
+        when the projector does not fold."""
         groups: dict[str, list] = defaultdict(list)
         for (collection, _id), fields in sorted(delta.items()):
             groups[collection].append((_id, fields))
@@ -529,9 +552,10 @@ class Projector:
                 for _id, fields in groups[collection]:
                     add_deltas(follow, self._increment_asn_year(_id, fields, asn_agency))
                 continue
-            ops = [UpdateOne({"_id": _id}, {"$inc": fields, "$setOnInsert": _on_insert(collection, _id)},
-                             upsert=True) for _id, fields in groups[collection]]
-            getattr(self.rm, collection).bulk_write(ops, ordered=False, session=self.s)
+            if self.fold_counters:
+                add_deltas(self.deferred, {(collection, _id): fields for _id, fields in groups[collection]})
+            else:
+                increment_counters(self.rm, self.s, {(collection, _id): fields for _id, fields in groups[collection]})
         if follow:
             self.apply_delta(follow, None)
 
@@ -656,8 +680,12 @@ class Projector:
             doc["valid_until"] = parse_time(valid_until)
 
 
-def apply_event(store, event, cfg: ReportingConfig, generations: tuple[int, ...] | None = None) -> int:
-    """Apply ``event`` once to every active generation; returns how many applied it anew."""
+def apply_event(store, event, cfg: ReportingConfig, generations: tuple[int, ...] | None = None,
+                fold_counters: bool = True) -> int:
+    """Apply ``event`` once to every active generation; returns how many applied it anew.
+
+    The shared counters move when the folder folds the event's delta (services.reporting.folding);
+    ``fold_counters=False`` increments them in the event's transaction instead."""
     from services.reporting.store import consumer_of, pointer
 
     if generations:
@@ -669,7 +697,8 @@ def apply_event(store, event, cfg: ReportingConfig, generations: tuple[int, ...]
     for generation in targets:
         done, _ = store.apply_once(
             event, lambda tx, g=generation: Projector(ReadModels(tx.db, g), tx.session, cfg,
-                                                      cache_catalogue=g == current).apply(event),
+                                                      cache_catalogue=g == current,
+                                                      fold_counters=fold_counters).apply(event),
             consumer=consumer_of(generation))
         applied += int(done)
     return applied

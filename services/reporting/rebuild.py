@@ -33,6 +33,7 @@ from shared.store import PROCESSED, Store, connect
 
 from services.reporting import config as reporting_config
 from services.reporting.config import ReportingConfig
+from services.reporting.folding import fold_all
 from services.reporting.projections import CONSUMED, apply_event
 from services.reporting.store import (POINTER_ID, STATE, consumer_of, create_read_model_indexes,
                                       drop_generation, pointer)
@@ -89,6 +90,8 @@ def rebuild(settings: Settings, replay: Callable[[str], int], cfg: ReportingConf
                 log.info("rebuilding read models into generation %d from queue %s", target, queue.name)
                 expected = replay(queue.name)
                 counts = _consume(channel, queue.name, expected, store, cfg, target, idle_timeout_s, lease)
+                # The new generation answers with every replayed event counted.
+                fold_all(store, target)
                 current = pointer(db)
                 db[STATE].update_one({"_id": POINTER_ID}, {"$set": {
                     "current": target, "building": None, "previous": current.current,

@@ -17,8 +17,8 @@ from shared.openapi import OpenApi
 from shared.service_base import ServiceBase
 from shared.store import Mongo
 
-from services.reporting import (config, dashboard, exports, migrations, projections, queries, rebuild, schemas,
-                                shortfall, store)
+from services.reporting import (config, dashboard, exports, folding, migrations, projections, queries, rebuild,
+                                schemas, shortfall, store)
 from services.reporting.timefmt import WIB, utc_now
 
 CONFIG = config.current()
@@ -255,6 +255,13 @@ class ReportingService(ServiceBase):
     @rpc
     def run_shortfall_checkpoint(self, checkpoint: str) -> dict:
         return _jsonable(self._detector().run(checkpoint))
+
+    # -- counters: the lease holder folds the deltas the event handlers recorded ------------
+    counters = folding.CounterFolding()
+
+    @timer(interval=folding.FOLD_INTERVAL_S, eager=True)
+    def fold_counters(self):
+        folding.fold_pass(self.counters)
 
     # -- operations ----------------------------------------------------------------------------
     @rpc

@@ -23,6 +23,7 @@ READ_MODELS = (
     "programme_stats",  # per programme: counters by enrolment status and result
     "monthly",         # per month and agency: completions and certificates
     "certificates",    # per certificate: state from certified/revoked/expiring/expired
+    "counter_deltas",  # per event: its counter increments, until the folder adds them (folding.py)
 )
 STATE = "read_model_state"
 POINTER_ID = "pointer"

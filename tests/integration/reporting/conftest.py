@@ -11,9 +11,9 @@ import pytest
 from kombu import Connection
 
 from services.reporting import config as reporting_config
-from services.reporting import projections
+from services.reporting import folding, projections
 from services.reporting.service import ReportingService
-from services.reporting.store import create_indexes, current_models
+from services.reporting.store import consumer_of, create_indexes, current_models, pointer
 from shared import topology
 from shared.events import envelope
 from shared.store import Store, connect
@@ -90,14 +90,25 @@ def shuffled_with_duplicates(events: list[dict], seed: int) -> list[dict]:
 
 
 def apply_directly(store: Store, events: list[dict], cfg) -> None:
-    """Apply events through the projection code without the broker (seeding, comparisons)."""
+    """Apply events through the projection code without the broker (seeding, comparisons),
+    then fold their counter deltas as the service's folder would."""
     for event in events:
         projections.apply_event(store, f.parsed(event), cfg)
+    fold_now(store)
+
+
+def fold_now(store: Store) -> None:
+    for generation in pointer(store.db).active:
+        folding.fold_all(store, generation)
 
 
 def processed_count(store: Store) -> int:
-    from services.reporting.store import consumer_of, pointer
     return store.db.processed_events.count_documents({"consumer": consumer_of(pointer(store.db).current)})
+
+
+def settled(store: Store, events: int) -> bool:
+    """``events`` applied once each and their counter increments folded by the service."""
+    return processed_count(store) == events and folding.pending_deltas(store.db) == 0
 
 
 def figures(store: Store, cfg, years=(2025, 2026)) -> dict:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from kombu import Connection, Producer
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from services.reporting import rebuild
+from services.reporting import folding, rebuild
 from services.reporting.store import consumer_of, pointer
 from shared.events import envelope
 from shared.openapi import OpenApi
@@ -15,7 +15,7 @@ from shared.outbox import Relay
 from shared.service_base import ServiceBase
 from shared.store import OUTBOX, Mongo, Store, connect
 from tests.integration.reporting import scenario
-from tests.integration.reporting.conftest import figures, free_port, processed_count, scenario_events
+from tests.integration.reporting.conftest import figures, free_port, scenario_events, settled
 from tests.support import wait_for
 from tests.unit.reporting import factory as f
 
@@ -75,7 +75,7 @@ def test_rebuilt_read_models_equal_the_live_ones_and_keep_events_arriving_during
     start()
     events = scenario_events(scenario.events())
     emit_through_outboxes(settings, events)
-    wait_for(lambda: processed_count(store) == len(events), timeout=60, message="live projection")
+    wait_for(lambda: settled(store, len(events)), timeout=60, message="live projection, counters folded")
     live = figures(store, cfg)
 
     summary = rebuild.rebuild(settings, replay_outboxes(settings), cfg, idle_timeout_s=10)
@@ -92,6 +92,7 @@ def test_rebuilt_read_models_equal_the_live_ones_and_keep_events_arriving_during
     assert second["generation"] == 3
     wait_for(lambda: store.db.processed_events.count_documents(
         {"event_id": late[0]["id"], "consumer": consumer_of(3)}) == 1, message="the late event in the new generation")
+    wait_for(lambda: folding.pending_deltas(store.db, 3) == 0, message="its counters folded")
     rows = {r["agency"]: r for r in figures(store, cfg)["compliance2026"]["agencies"]}
     assert rows["DISHUB"]["known_asn"] == 1
     # the generation before the previous one is dropped; the previous stays for a rollback
@@ -117,7 +118,7 @@ def test_the_rebuild_rpc_has_the_producers_replay_their_logs_and_gives_the_live_
     start()
     events = scenario_events(scenario.events())
     emit_through_outboxes(settings, events)
-    wait_for(lambda: processed_count(store) == len(events), timeout=60, message="live projection")
+    wait_for(lambda: settled(store, len(events)), timeout=60, message="live projection, counters folded")
     live = figures(store, cfg)
     for cls in (EnrollmentLog, CertificationLog):
         producer = replace(producer_settings(settings, cls.name), http_address=f"127.0.0.1:{free_port()}")

@@ -7,7 +7,7 @@ import io
 from openpyxl import load_workbook
 
 from tests.integration.reporting import scenario
-from tests.integration.reporting.conftest import (apply_directly, processed_count, publish, scenario_events,
+from tests.integration.reporting.conftest import (apply_directly, publish, settled, scenario_events,
                                                   shuffled_with_duplicates)
 from tests.support import wait_for
 
@@ -21,7 +21,7 @@ def test_events_out_of_order_with_duplicates_over_the_broker_give_the_hand_compu
     start()
     events = scenario_events(scenario.events())
     publish(settings.amqp_uri, shuffled_with_duplicates(events, seed=7))
-    wait_for(lambda: processed_count(store) == len(events), timeout=60, message="every event applied once")
+    wait_for(lambda: settled(store, len(events)), timeout=60, message="every event applied once, counters folded")
 
     body = api.get("/compliance?year=2026&per_page=100").json()
     rows = {r["agency"]: r for r in body["agencies"] if r["known_asn"]}
