@@ -11,7 +11,7 @@ What it costs: the counters (compliance, programme statistics, monthly figures) 
 events by about one fold interval; the ledger, the ASN-year totals and the state documents
 are still written in the event's transaction. A delta is folded exactly once: the fold
 deletes the deltas it summed in the transaction that applies them.
-(docs/decisions/0042-folded-counters.md)
+(docs/decisions/0043-folded-counters.md)
 """
 from __future__ import annotations
 
