@@ -47,6 +47,16 @@ def store(settings):
 
 
 @pytest.fixture
+def fresh_store(settings):
+    """A store on a database of the test's own (nothing from other tests of the module)."""
+    client = connect(settings)
+    s = Store(client, replace(settings, db_name=f"{settings.db_name}_{uuid.uuid4().hex[:6]}"))
+    create_indexes(s.db)
+    yield s
+    client.close()
+
+
+@pytest.fixture
 def cfg():
     return reporting_config.load()
 

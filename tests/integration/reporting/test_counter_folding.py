@@ -3,27 +3,14 @@ reach the counters exactly once, whoever folds and however often."""
 from __future__ import annotations
 
 import threading
-import uuid
-from dataclasses import replace
-
-import pytest
 
 from services.reporting import folding, queries
-from services.reporting.store import create_indexes, current_models
-from shared.store import Store, connect
+from services.reporting.projections import apply_event
+from services.reporting.store import current_models
+from shared.store import Store
 from tests.integration.reporting.conftest import processed_count, publish, scenario_events
 from tests.support import wait_for
 from tests.unit.reporting import factory as f
-from services.reporting.projections import apply_event
-
-
-@pytest.fixture
-def fresh_store(settings):
-    client = connect(settings)
-    s = Store(client, replace(settings, db_name=f"{settings.db_name}_{uuid.uuid4().hex[:6]}"))
-    create_indexes(s.db)
-    yield s
-    client.close()
 
 
 def burst(agency_of, n: int, code: str = "PEL-F") -> list:

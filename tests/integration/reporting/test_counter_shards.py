@@ -4,7 +4,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-import pytest
 
 from services.reporting import queries
 from services.reporting.projections import logical_id
@@ -12,15 +11,6 @@ from services.reporting.store import create_indexes, current_models
 from shared.store import Store, connect
 from tests.integration.reporting.conftest import apply_directly, scenario_events
 from tests.unit.reporting import factory as f
-
-
-@pytest.fixture
-def fresh_store(settings):
-    client = connect(settings)
-    s = Store(client, replace(settings, db_name=f"{settings.db_name}_{uuid.uuid4().hex[:6]}"))
-    create_indexes(s.db)
-    yield s
-    client.close()
 
 
 def test_sixty_enrolments_spread_over_shards_still_count_sixty_in_programme_and_compliance(fresh_store, cfg):
