@@ -386,7 +386,7 @@ class Projector:
         self.rm, self.s, self.cfg = rm, session, cfg
         # Only for a current generation: a building one may be dropped and its number reused.
         self.cache_catalogue = cache_catalogue
-        # Shared counters (FOLDED) go to one delta document per event instead of ``$inc``.
+        # Shared counters (all but asn_years) go to one delta document per event instead of ``$inc``.
         self.fold_counters = fold_counters
         self.deferred: dict = {}
 
@@ -552,10 +552,11 @@ class Projector:
                 for _id, fields in groups[collection]:
                     add_deltas(follow, self._increment_asn_year(_id, fields, asn_agency))
                 continue
+            part = {(collection, _id): fields for _id, fields in groups[collection]}
             if self.fold_counters:
-                add_deltas(self.deferred, {(collection, _id): fields for _id, fields in groups[collection]})
+                add_deltas(self.deferred, part)
             else:
-                increment_counters(self.rm, self.s, {(collection, _id): fields for _id, fields in groups[collection]})
+                increment_counters(self.rm, self.s, part)
         if follow:
             self.apply_delta(follow, None)
 
