@@ -20,7 +20,7 @@ from services.certification import config as certification_config
 from services.certification import domain
 from services.certification.credential import Issuer, load_signing_key
 from services.certification.lifecycle import Numberer
-from services.certification.ratelimit import TokenBuckets
+from shared.ratelimit import TokenBuckets
 
 log = logging.getLogger(__name__)
 

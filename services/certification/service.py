@@ -15,7 +15,7 @@ from shared.store import Mongo
 from services.certification import domain, lifecycle, schemas, store
 from services.certification.credential import build_credential, sign, status_list_credential
 from services.certification.pdf import render_certificate
-from services.certification.ratelimit import client_address
+from shared.ratelimit import client_address
 from services.certification.runtime import CertificationRuntime, expiry_scan_timer, numbering_timer
 from services.certification.verification import render_page
 

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from services.certification import config
 from services.certification.config import Signatory
 from services.certification.pdf import render_certificate
-from services.certification.ratelimit import TokenBuckets, client_address
+from shared.ratelimit import TokenBuckets, client_address
 from shared.events import registry
 
 EXAMPLE = registry.latest("enrollment", "completed").example

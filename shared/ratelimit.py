@@ -1,6 +1,6 @@
-"""Per-client rate limit of the public verification endpoint: a token bucket per address,
-kept in the process (see docs/decisions/0023-verification-rate-limit.md for why not in the
-store: an unauthenticated endpoint must not turn every request into a database write)."""
+"""Per-client rate limits for public routes: a token bucket per address, kept in the
+process (see docs/decisions/0023-verification-rate-limit.md for why not in the store: an
+unauthenticated endpoint must not turn every request into a database write)."""
 from __future__ import annotations
 
 import time
