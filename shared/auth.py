@@ -34,6 +34,7 @@ from typing import Mapping
 
 import jwt
 
+from shared import production
 from shared.config import env as config_env
 from shared.errors import DomainError, Forbidden
 
@@ -208,10 +209,15 @@ def load_config(service: str | None = None, *, require_signing: bool = False,
     if algorithm == "HS256":
         current = _read(env("AUTH_SECRET", None, service), env("AUTH_SECRET_FILE", None, service))
         previous = _read(env("AUTH_PREVIOUS_SECRET", None, service), env("AUTH_PREVIOUS_SECRET_FILE", None, service))
-        for secret in (current, previous):
+        for name, secret in (("AUTH_SECRET", current), ("AUTH_PREVIOUS_SECRET", previous)):
             if secret is not None:
                 if len(secret.encode()) < MIN_SECRET_BYTES:
-                    raise AuthConfigError(f"the token secret must be at least {MIN_SECRET_BYTES} bytes")
+                    raise AuthConfigError(f"{name}: the token secret must be at least {MIN_SECRET_BYTES} bytes")
+                # generated and committed development secrets are marked; production refuses them
+                if production.is_dev_secret(secret) and _production(env, service):
+                    raise production.ProductionConfigError(
+                        f"{name}: a development token secret (it starts with {production.DEV_MARKER!r}); "
+                        f"{production.ENV_VARIABLE}={production.PRODUCTION} refuses to start with development settings")
                 keys[key_id(secret)] = secret
         signing = current
     else:
@@ -235,18 +241,23 @@ def load_config(service: str | None = None, *, require_signing: bool = False,
                       signing_key=signing)
 
 
+def _production(env, service: str | None) -> bool:
+    return (env(production.ENV_VARIABLE, "", service) or "").strip().lower() == production.PRODUCTION
+
+
 def generate_secret() -> str:
     """A fresh HS256 secret (256 bits, URL-safe text)."""
     return secrets.token_urlsafe(48)
 
 
 def ensure_secret_file(path: str | Path) -> Path:
-    """A development secret at ``path``, created (mode 600) on first use; never for production."""
+    """A development secret at ``path``, created (mode 600) on first use; marked ``dev-`` so that
+    a production service refuses it."""
     path = Path(path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
-        path.write_text(generate_secret() + "\n")
+        path.write_text(production.DEV_MARKER + generate_secret() + "\n")
     return path
 
 

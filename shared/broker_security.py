@@ -2,13 +2,17 @@
 external subscribers (RabbitMQ permissions are three regexes per user and vhost).
 
 A service S may
-  configure  its own exchanges and queues (S.*), its RPC queues, and the exchanges of the
-             events it consumes (declaring an existing exchange needs configure);
-  write      S.events (its events), its retry/requeue/dead-letter plumbing and queues (S.*),
-             nameko RPC (nameko-rpc, its reply queues) and the default exchange, which the
-             replay of its event log into one queue uses (see docs/security.md);
-  read       its own queues and the exchanges it binds to: the events it consumes and RPC.
+  configure  its own exchanges and queues (S.*) and the exchanges of the events it consumes
+             (``P.events``, ``P.replay``: declaring an existing exchange needs configure);
+  write      only its own exchanges and queues (S.*): S.events, S.replay, its retry/requeue/
+             dead-letter plumbing. Not another service's exchange, not nameko RPC, not the
+             default exchange (which would reach any queue by name);
+  read       its own queues and the exchanges it binds to.
 So notification's credentials cannot publish to ``enrollment.events``: only enrollment's can.
+And since every publisher sets the AMQP ``user_id`` (RabbitMQ refuses one that is not the
+connection's user), a consumer knows who published an event (``publisher_of``) and
+dead-letters one whose publisher is not the user of the service the event claims to come
+from (shared.handler).
 
 An external subscriber ``ext-<system>`` configures and reads only its own ``ext.<system>.*``
 queues and reads only the exchanges it was granted; it writes nothing of the platform's
@@ -18,12 +22,16 @@ from __future__ import annotations
 
 import re
 
-from shared.config import SERVICES
+from shared.config import SERVICES, env
 
 USER_PREFIX = "asn-"
 SUBSCRIBER_PREFIX = "ext-"
 RPC_EXCHANGE = "nameko-rpc"
 DEFAULT_EXCHANGE = "amq.default"
+# Stamped by a consumer when it moves a message to its own retry/dead-letter plumbing: the
+# verified publisher of the original delivery (the republished copy carries the consumer's
+# own user_id, so the original one would otherwise be lost).
+PUBLISHER_HEADER = "x-verified-publisher"
 
 
 def service_user(service: str, prefix: str = USER_PREFIX) -> str:
@@ -36,12 +44,11 @@ def _alternatives(patterns: list[str]) -> str:
 
 def service_permissions(service: str, sources: list[str]) -> dict[str, str]:
     """The configure/write/read regexes of ``service``, consuming events of ``sources``."""
-    own = [rf"{re.escape(service)}\..*", rf"rpc-{re.escape(service)}", rf"rpc\.reply-{re.escape(service)}-.*"]
-    consumed = [rf"{re.escape(source)}\.events" for source in sorted(set(sources))]
-    rpc = [re.escape(RPC_EXCHANGE)]
-    return {"configure": _alternatives(own + rpc + consumed),
-            "write": _alternatives(own + rpc + [re.escape(DEFAULT_EXCHANGE)]),
-            "read": _alternatives(own + rpc + consumed)}
+    own = [rf"{re.escape(service)}\..*"]
+    consumed = [rf"{re.escape(source)}\.(events|replay)" for source in sorted(set(sources))]
+    return {"configure": _alternatives(own + consumed),
+            "write": _alternatives(own),
+            "read": _alternatives(own + consumed)}
 
 
 def subscriber_permissions(system: str, exchanges: list[str]) -> dict[str, str]:
@@ -51,6 +58,55 @@ def subscriber_permissions(system: str, exchanges: list[str]) -> dict[str, str]:
     own = rf"ext\.{re.escape(system)}\..*"
     return {"configure": f"^{own}$", "write": f"^{own}$",
             "read": _alternatives([own] + [re.escape(e) for e in sorted(exchanges)])}
+
+
+def user_of(amqp_uri: str) -> str:
+    """The broker user an AMQP URI connects as (guest when it names none, as kombu does)."""
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(amqp_uri).username or "guest")
+
+
+def expected_publisher(source: str, own_service: str, own_user: str) -> str:
+    """The broker user that publishes ``source``'s events, as a consumer expects it.
+
+    ``<SOURCE>_BROKER_USER`` says it outright. Otherwise the consumer's own user tells the
+    naming: ``asn-notification`` means ``asn-enrollment`` publishes enrollment's events; a
+    user that is not named after the service (``guest`` in ``make run``) means one identity
+    for the whole platform, which then publishes everything.
+    """
+    configured = env(f"{source.upper()}_BROKER_USER")
+    if configured:
+        return configured
+    if own_user.endswith(own_service) and own_user != own_service:
+        return own_user[: -len(own_service)] + source
+    if own_user == own_service:
+        return source
+    return own_user
+
+
+def operator_users() -> frozenset[str]:
+    """Broker users of the operations team (``BROKER_OPERATOR_USERS``): their replays of dead
+    letters keep the publisher the service stamped (``asn dlq replay``)."""
+    return frozenset(u.strip() for u in (env("BROKER_OPERATOR_USERS") or "").split(",") if u.strip())
+
+
+def publisher_of(properties: dict, headers: dict | None, own_user: str, relays: frozenset[str] = frozenset()) -> str | None:
+    """Who published a delivered message, as far as the broker vouches for it.
+
+    ``user_id`` is checked by RabbitMQ against the connection's user. A copy the consumer
+    itself (or an operator in ``relays``) put back into the queue carries the publisher of the
+    original delivery in ``PUBLISHER_HEADER``; only those users may speak for another.
+    """
+    user = properties.get("user_id")
+    if user is None:
+        return None
+    if isinstance(user, bytes):
+        user = user.decode("utf-8", "replace")
+    stamped = (headers or {}).get(PUBLISHER_HEADER)
+    if stamped and (user == own_user or user in relays):
+        return stamped.decode() if isinstance(stamped, bytes) else str(stamped)
+    return user
 
 
 def service_sources() -> dict[str, list[str]]:

@@ -37,6 +37,7 @@ from kombu.exceptions import ChannelError, OperationalError  # noqa: E402
 from pymongo.errors import PyMongoError  # noqa: E402
 
 from shared import topology  # noqa: E402
+from shared.broker_security import user_of  # noqa: E402
 from shared.config import DEFAULT_AMQP_URI, SERVICES, Settings, env, load  # noqa: E402
 from shared.handler import ATTEMPT_HEADER  # noqa: E402
 
@@ -441,7 +442,10 @@ def requeue(producer: Producer, service: str, message) -> str:
                          mandatory=True, retry=False, delivery_mode=2,
                          content_type=message.content_type or "application/json",
                          content_encoding=message.content_encoding or "binary", headers=headers,
-                         message_id=message.properties.get("message_id"), type=message.properties.get("type"))
+                         message_id=message.properties.get("message_id"), type=message.properties.get("type"),
+                         # the service stamped the verified publisher; the consumer trusts the
+                         # stamp only from its own user or BROKER_OPERATOR_USERS
+                         user_id=user_of(amqp_uri()))
     except ChannelError as exc:
         raise CliError(f"the broker could not route the message back to {queue}: {exc}") from None
     return queue
@@ -693,35 +697,55 @@ REBUILD_COLUMNS = [("generation", "GENERATION"), ("previous_generation", "PREVIO
                    ("malformed", "MALFORMED"), ("seconds", "SECONDS")]
 
 
-def _rpc(timeout: float):
-    from nameko.standalone.rpc import ClusterRpcProxy
+def admin_token(token: str | None) -> str:
+    """The bearer token for admin routes: ``--token``, ``ASN_TOKEN``, or one minted for five
+    minutes with the services' signing key (locally the development secret of `make run`)."""
+    from shared import auth
 
-    return ClusterRpcProxy({"AMQP_URI": amqp_uri(), "serializer": "json", "ACCEPT": ["json"]}, timeout=timeout)
+    token = token or env("ASN_TOKEN")
+    if token:
+        return token
+    environ = None
+    if not any(env(k) for k in ("AUTH_SECRET", "AUTH_SECRET_FILE", "AUTH_PRIVATE_KEY_FILE")):
+        dev = _dev_secret_file()
+        if dev is None:
+            raise CliError("no admin token: pass --token or set ASN_TOKEN (or AUTH_SECRET_FILE to mint one)")
+        import os
+        environ = {**os.environ, "AUTH_SECRET_FILE": str(dev)}
+    try:
+        config = auth.load_config(require_signing=True, environ=environ)
+        return auth.issue_token(config, role=auth.ADMIN, subject="asn-cli", ttl_s=300)
+    except (ValueError, auth.AuthConfigError) as exc:
+        raise CliError(str(exc)) from None
 
 
-def _remote_problem(service: str, exc: Exception) -> str:
-    from nameko.exceptions import RemoteError, UnknownService
-
-    if isinstance(exc, UnknownService):
-        return f"{service} is not running"
-    if isinstance(exc, RemoteError):
-        return exc.value or str(exc)
-    return f"{type(exc).__name__}: {exc}"
+def _admin_post(service: str, path: str, token: str, body: dict, timeout: float) -> dict:
+    """POST to an admin route of ``service``; CliError with the service's own message otherwise."""
+    url = service_url(load(service)) + path
+    try:
+        response = requests.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+    except requests.RequestException as exc:
+        raise CliError(f"{service} did not answer at {url}: {exc}") from None
+    if response.status_code >= 400:
+        try:
+            message = response.json().get("message")
+        except ValueError:
+            message = response.text[:200]
+        raise CliError(f"{service} answered {response.status_code}: {message}")
+    return response.json()
 
 
 def cmd_replay(args) -> int:
     """Without --queue: reporting rebuilds its read models from the producers' event logs.
     With --queue: the producers republish their logs into that queue (any subscriber)."""
-    from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
-
+    token = admin_token(args.token)
     if args.queue is None:
         if args.service or args.type:
             raise CliError("--service and --type apply to a replay into a --queue")
-        with _rpc(args.timeout) as cluster:
-            try:
-                summary = cluster.reporting.rebuild_read_models()
-            except (UnknownService, RemoteError, RpcTimeout) as exc:
-                raise CliError(f"rebuild of reporting's read models failed: {_remote_problem('reporting', exc)}") from None
+        try:
+            summary = _admin_post("reporting", "/admin/rebuild", token, {}, args.timeout)
+        except CliError as exc:
+            raise CliError(f"rebuild of reporting's read models failed: {exc}") from None
         if args.json:
             emit_json(summary)
         else:
@@ -730,13 +754,13 @@ def cmd_replay(args) -> int:
         return 0
 
     results = []
-    with _rpc(args.timeout) as cluster:
-        for service in args.service or SERVICES:
-            try:
-                count = getattr(cluster, service).replay_history(args.queue, args.type or None)
-                results.append({"service": service, "replayed": count})
-            except (UnknownService, RemoteError, RpcTimeout) as exc:
-                results.append({"service": service, "replayed": None, "error": _remote_problem(service, exc)})
+    for service in args.service or SERVICES:
+        try:
+            answer = _admin_post(service, "/admin/replay", token, {"queue": args.queue, "types": args.type or None},
+                                 args.timeout)
+            results.append({"service": service, "replayed": answer["replayed"]})
+        except CliError as exc:
+            results.append({"service": service, "replayed": None, "error": str(exc)})
     if args.json:
         emit_json({"queue": args.queue, "results": results})
     else:
@@ -828,13 +852,16 @@ def parser() -> argparse.ArgumentParser:
         "replay", parents=[common],
         help="rebuild reporting's read models from the event logs, or replay the logs into a queue",
         description="Without --queue, reporting rebuilds every read model from the producers' event logs "
-                    "(RPC reporting.rebuild_read_models). With --queue, each producer republishes its sent "
-                    "events, oldest first, into that queue.")
+                    "(POST /admin/rebuild on reporting, with an admin token). With --queue, each producer "
+                    "republishes its sent events, oldest first, into that queue (POST /admin/replay); the "
+                    "queue must be bound to <service>.replay with its own name.")
     replay.add_argument("--queue", help="republish into this existing queue instead of rebuilding reporting")
     replay.add_argument("--service", action="append", choices=SERVICES,
                         help="producer whose log to replay (repeatable; default all)")
     replay.add_argument("--type", action="append", help="only these events (full type or short name)")
-    replay.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for each RPC answer")
+    replay.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for each answer")
+    replay.add_argument("--token", help="an admin bearer token (default: ASN_TOKEN, or one minted with the "
+                                        "signing key)")
     replay.set_defaults(func=cmd_replay)
 
     token = commands.add_parser("token", help="API tokens")

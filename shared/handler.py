@@ -3,7 +3,9 @@
 nameko's handler acknowledges a message whose handler raised, which loses it. This one:
 - reads the raw body (no kombu deserialisation that could choke on a poison message),
   parses the CloudEvent and validates ``data`` against the registry's schema;
-- a malformed message goes straight to ``<service>.dlq`` with its reason;
+- a malformed message goes straight to ``<service>.dlq`` with its reason, and so does an
+  event whose publisher (the AMQP ``user_id`` RabbitMQ vouches for) is not the broker user
+  of the service the event claims to come from: a forged event (shared.broker_security);
 - runs the service method with the parsed ``Event``; the method applies its effect with
   ``store.apply_once`` so a duplicate is skipped;
 - on an exception republishes the message to a delay queue (TTL, dead-lettered back to
@@ -26,12 +28,16 @@ from nameko.extensions import Entrypoint
 from nameko.messaging import QueueConsumer
 
 from shared import metrics, topology
+from shared.broker_security import (PUBLISHER_HEADER, expected_publisher, operator_users, publisher_of,
+                                    user_of)
 from shared.config import settings_of
 from shared.events.envelope import MalformedEvent, parse
 
 log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-attempt"
+# Stamped for a message that came without a user_id: a replayed copy stays unverified.
+UNKNOWN_PUBLISHER = "(unknown)"
 
 
 class RawQueueConsumer(QueueConsumer):
@@ -68,6 +74,7 @@ class DeadLetters:
 
     def __init__(self, amqp_uri: str, service: str, delays_ms: tuple[int, ...]):
         self.amqp_uri, self.service, self.delays_ms = amqp_uri, service, delays_ms
+        self.user = user_of(amqp_uri)
         self._connection = None
         self._producer = None
         # nameko handles each message in its own greenthread; two publishes interleaved on
@@ -90,7 +97,7 @@ class DeadLetters:
                     content_type=message.content_type or "application/octet-stream",
                     content_encoding=message.content_encoding or "binary",
                     headers=headers, message_id=message.properties.get("message_id"),
-                    type=message.properties.get("type"))
+                    type=message.properties.get("type"), user_id=self.user)
                 return
             except Exception:  # noqa: BLE001 - reconnect and try again, then give up (no ack)
                 self.close()
@@ -98,18 +105,20 @@ class DeadLetters:
                     raise
                 time.sleep(0.2 * (attempt + 1))
 
-    def retry(self, body, message, queue: str, attempt: int, error: str) -> int:
+    def retry(self, body, message, queue: str, attempt: int, error: str, publisher: str | None) -> int:
         delay = self.delays_ms[min(attempt - 1, len(self.delays_ms) - 1)]
         headers = dict(message.headers or {})
-        headers.update({ATTEMPT_HEADER: attempt + 1, "x-last-error": error[:500]})
+        headers.update({ATTEMPT_HEADER: attempt + 1, "x-last-error": error[:500],
+                        PUBLISHER_HEADER: publisher or UNKNOWN_PUBLISHER})
         self._publish(body, topology.retry_exchange(self.service, delay).name, queue, message, headers)
         return delay
 
     def dead_letter(self, body, message, queue: str, reason: str, error: str, attempts: int,
-                    trace: str | None = None) -> None:
+                    trace: str | None = None, publisher: str | None = None) -> None:
         headers = dict(message.headers or {})
         headers.update({
-            "x-reason": reason,  # "malformed" or "failed"
+            "x-reason": reason,  # "malformed", "unauthorised_publisher" or "failed"
+            PUBLISHER_HEADER: publisher or UNKNOWN_PUBLISHER,
             "x-error": error[:2000],
             "x-attempts": attempts,
             "x-traceback": (trace or "")[-4000:],
@@ -145,6 +154,9 @@ class ReliableEventHandler(Entrypoint):
         self.queue_name = topology.consumer_queue_name(service, self.source_service, self.event_name)
         self.queue = topology.consumer_queue(service, self.source_service, self.event_name)
         self.dead_letters = DeadLetters(self.settings.amqp_uri, service, self.settings.retry_delays_ms)
+        self.own_user = self.dead_letters.user
+        self.expected_publisher = expected_publisher(self.source_service, service, self.own_user)
+        self.relays = operator_users()
         self.consumer.register_provider(self)
 
     def stop(self):
@@ -153,6 +165,7 @@ class ReliableEventHandler(Entrypoint):
 
     def handle_message(self, body, message):
         attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 1))
+        publisher = publisher_of(message.properties, message.headers, self.own_user, self.relays)
         try:
             event = parse(body, message.content_type)
             if (event.service, event.name) != (self.source_service, self.event_name):
@@ -163,7 +176,19 @@ class ReliableEventHandler(Entrypoint):
                       extra={"fields": {"queue": self.queue_name}})
             metrics.EVENTS_DEAD_LETTERED.labels("malformed", "malformed").inc()
             self._settle(lambda: self.dead_letters.dead_letter(body, message, self.queue_name, "malformed",
-                                                               exc.reason, attempt), message)
+                                                               exc.reason, attempt, publisher=publisher), message)
+            return
+        if publisher != self.expected_publisher:
+            # A schema-valid event is not enough: only the producing service's broker user
+            # may publish its events (another service's credentials could forge them).
+            reason = (f"event {event.type} was published by broker user {publisher or '(none: no user_id)'}; "
+                      f"only {self.expected_publisher} publishes {self.source_service}'s events")
+            log.error("event from an unauthorised publisher sent to the dead-letter queue: %s", reason,
+                      extra={"fields": {"queue": self.queue_name}, "event_id": event.id})
+            metrics.EVENTS_DEAD_LETTERED.labels(event.type, "unauthorised_publisher").inc()
+            self._settle(lambda: self.dead_letters.dead_letter(body, message, self.queue_name,
+                                                               "unauthorised_publisher", reason, attempt,
+                                                               publisher=publisher), message)
             return
         context = {"correlation_id": event.correlation_id or event.id, "event_id": event.id,
                    "event_type": event.type}
@@ -171,12 +196,14 @@ class ReliableEventHandler(Entrypoint):
         try:
             self.container.spawn_worker(
                 self, (event,), {}, context_data=context,
-                handle_result=partial(self.handle_result, message, body, event, attempt, time.monotonic()))
+                handle_result=partial(self.handle_result, message, body, event, attempt, time.monotonic(),
+                                      publisher))
         except ContainerBeingKilled:
             self.consumer.slots.release()
             self.consumer.requeue_message(message)
 
-    def handle_result(self, message, body, event, attempt, started, worker_ctx, result=None, exc_info=None):
+    def handle_result(self, message, body, event, attempt, started, publisher, worker_ctx, result=None,
+                      exc_info=None):
         self.consumer.slots.release()
         metrics.HANDLER_SECONDS.labels(event.type).observe(time.monotonic() - started)
         if exc_info is None:
@@ -191,10 +218,10 @@ class ReliableEventHandler(Entrypoint):
                       extra={"event_id": event.id, "correlation_id": event.correlation_id})
             metrics.EVENTS_DEAD_LETTERED.labels(event.type, "failed").inc()
             self._settle(lambda: self.dead_letters.dead_letter(body, message, self.queue_name, "failed", error,
-                                                               attempt, trace), message)
+                                                               attempt, trace, publisher), message)
         else:
             def retry():
-                delay = self.dead_letters.retry(body, message, self.queue_name, attempt, error)
+                delay = self.dead_letters.retry(body, message, self.queue_name, attempt, error, publisher)
                 log.warning("event %s failed (attempt %d), retrying in %d ms: %s", event.id, attempt, delay,
                             error, extra={"event_id": event.id, "correlation_id": event.correlation_id})
             metrics.EVENTS_RETRIED.labels(event.type).inc()

@@ -5,6 +5,11 @@ A method decorated with ``@api("POST", "/programmes", auth=STAFF)`` returns a di
 (200), a ``(status, payload)`` tuple, or a werkzeug ``Response``. ``auth`` is the route's
 access rule (shared.auth): the caller is authenticated before the handler runs and is
 ``request.principal``; a route that states no rule is admin-only (fail closed).
+
+Whatever an outsider sends costs little: a public route takes at most ``PUBLIC_MAX_BODY_BYTES``
+(64 KiB) unless it says otherwise, and each client address may call each public route of a
+process at ``PUBLIC_RATE_PER_MINUTE`` (burst ``PUBLIC_RATE_BURST``) before a 429; the
+token buckets live in the process (ADR 0023: no store write per anonymous request).
 """
 from __future__ import annotations
 
@@ -27,11 +32,14 @@ from werkzeug.wrappers import Response
 
 from shared import metrics
 from shared.auth import ADMIN_ONLY, AuthConfig, Rule, Unauthenticated, authenticate, load_config
+from shared.config import env
 from shared.errors import DomainError, StoreUnavailable
+from shared.ratelimit import TokenBuckets, client_address
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 * 1024 * 1024
+PUBLIC_MAX_BODY_BYTES = 64 * 1024
 CORRELATION_HEADER = "X-Correlation-ID"
 
 
@@ -43,6 +51,35 @@ class BadRequest(DomainError):
 class PayloadTooLarge(DomainError):
     status = 413
     code = "payload_too_large"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+
+
+class PublicRateLimit:
+    """One limiter per process for every public route, keyed by route and client address."""
+
+    _buckets: TokenBuckets | None = None
+
+    @classmethod
+    def buckets(cls) -> TokenBuckets:
+        if cls._buckets is None:
+            cls._buckets = TokenBuckets(float(env("PUBLIC_RATE_PER_MINUTE", "1200")),
+                                        int(env("PUBLIC_RATE_BURST", "300")))
+        return cls._buckets
+
+    @classmethod
+    def check(cls, route: str, request) -> None:
+        address = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                                 int(env("TRUSTED_PROXY_HOPS", "0")))
+        wait = cls.buckets().take(f"{route} {address}")
+        if wait > 0:
+            seconds = max(1, int(wait + 0.999))
+            raise TooManyRequests(f"terlalu banyak permintaan dari alamat ini; coba lagi dalam {seconds} detik "
+                                  f"(too many requests from this address; retry in {seconds} s)",
+                                  retry_after=seconds)
 
 
 def _default(value):
@@ -81,6 +118,8 @@ def error_response(exc: Exception) -> Response:
     if isinstance(exc, Unauthenticated):
         return json_response(exc.to_dict(), exc.status,
                              {"WWW-Authenticate": 'Bearer realm="asn-platform", error="invalid_token"'})
+    if isinstance(exc, TooManyRequests):
+        return json_response(exc.to_dict(), exc.status, {"Retry-After": str(exc.details["retry_after"])})
     if isinstance(exc, DomainError):
         return json_response(exc.to_dict(), exc.status)
     if isinstance(exc, (StoreUnavailable, ConnectionFailure)):
@@ -112,10 +151,11 @@ class ApiHandler(HttpRequestHandler):
 
     server = NoDelayWebServer()
 
-    def __init__(self, method, url, max_body: int = MAX_BODY_BYTES, auth: Rule | None = None, **kwargs):
-        self.max_body = max_body
+    def __init__(self, method, url, max_body: int | None = None, auth: Rule | None = None, **kwargs):
         self.auth_declared = auth is not None
         self.auth_rule = auth if auth is not None else ADMIN_ONLY
+        # anyone may call a public route: it takes a small body unless it says otherwise
+        self.max_body = max_body or (PUBLIC_MAX_BODY_BYTES if self.auth_rule.public else MAX_BODY_BYTES)
         self.auth_config: AuthConfig | None = None
         # expected: answered as 4xx/503 without an error trace in the log
         kwargs.setdefault("expected_exceptions", (DomainError, ValidationError, StoreUnavailable, ConnectionFailure))
@@ -135,6 +175,8 @@ class ApiHandler(HttpRequestHandler):
             if request.content_length and request.content_length > self.max_body:
                 raise PayloadTooLarge(f"request body over {self.max_body} bytes")
             request.max_content_length = self.max_body
+            if self.auth_rule.public:
+                PublicRateLimit.check(f"{self.method} {self.url}", request)
             request.principal = authenticate(self.auth_config, request, self.auth_rule)
             context_data = self.server.context_data_from_headers(request)
             context_data["correlation_id"] = correlation_id

@@ -31,6 +31,11 @@ class OpenApi:
         self.route("GET", "/openapi.json", "This document", tags=["operations"])
         self.route("GET", "/asyncapi.json", "AsyncAPI 3.0 document of the events this service publishes",
                    tags=["operations"])
+        from shared.replay import ReplayRequest, ReplayResult  # the one route every service shares
+
+        self.route("POST", "/admin/replay", "Republish this service's event log into one queue (a "
+                   "rebuild, a subscriber that lost its queue)", body=ReplayRequest, response=ReplayResult,
+                   responses={409: "the queue is missing or not bound to <service>.replay"}, tags=["operations"])
 
     def route(self, method: str, path: str, summary: str, *, body: type[Schema] | Schema | None = None,
               response: type[Schema] | Schema | None = None, query: type[Schema] | None = None,

@@ -22,6 +22,7 @@ from nameko.extensions import SharedExtension
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared import metrics
+from shared.broker_security import user_of
 from shared.config import Settings, settings_of
 from shared.events.envelope import CONTENT_TYPE, encode
 from shared.store import OUTBOX, connect
@@ -89,6 +90,8 @@ class Relay:
         self._last_backlog = 0.0
         self.unroutable = 0
         self.published = 0
+        # RabbitMQ checks user_id against the connection's user: consumers can trust it.
+        self.broker_user = user_of(settings.amqp_uri)
 
     # -- broker --------------------------------------------------------------------------
     def _producer(self) -> Producer:
@@ -115,7 +118,7 @@ class Relay:
             self._producer().publish(
                 encode(event), exchange=record["exchange"], routing_key=record["routing_key"],
                 content_type=CONTENT_TYPE, content_encoding="utf-8", delivery_mode=2,
-                mandatory=True, message_id=event["id"], type=event["type"],
+                mandatory=True, message_id=event["id"], type=event["type"], user_id=self.broker_user,
                 headers={"ce_id": event["id"], "ce_type": event["type"],
                          "correlation_id": event.get("correlationid") or ""},
                 retry=False)

@@ -11,7 +11,6 @@ import time
 
 from kombu import Connection
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 from werkzeug.wrappers import Response
@@ -20,10 +19,11 @@ from shared import asyncapi
 from shared import logging as ctxlog
 from shared import metrics as m
 from shared.config import settings_of
-from shared.auth import PUBLIC
-from shared.http import ApiHandler, api, json_response
+from shared.auth import ADMIN_ONLY, PUBLIC
+from shared.errors import Conflict
+from shared.http import ApiHandler, api, json_body, json_response
 from shared.outbox import backlog_of
-from shared.replay import ReplayError, replay_outbox
+from shared.replay import ReplayError, ReplayRequest, ReplayResult, replay_outbox
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +96,16 @@ class ServiceBase:
             log.warning("outbox backlog unavailable for /metrics: %s", exc)
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
-    @rpc(expected_exceptions=ReplayError)
-    def replay_history(self, queue: str, types: list[str] | None = None) -> int:
-        """Republish this service's sent events, oldest first, into ``queue`` (see shared.replay)."""
-        return replay_outbox(self.store.db, self.store.settings.amqp_uri, queue, types=types)
+    @api("POST", "/admin/replay", auth=ADMIN_ONLY)
+    def replay_history(self, request):
+        """Republish this service's sent events, oldest first, into a queue (see shared.replay)."""
+        body = ReplayRequest().load(json_body(request))
+        try:
+            count = replay_outbox(self.store.db, self.store.settings.amqp_uri, self.name, body["queue"],
+                                  types=body["types"])
+        except ReplayError as exc:
+            raise Conflict(str(exc), field="queue") from None
+        return ReplayResult().dump({"service": self.name, "queue": body["queue"], "replayed": count})
 
     @api("GET", "/asyncapi.json", auth=PUBLIC)
     def asyncapi_json(self, request):

@@ -4,9 +4,15 @@ nameko's dispatcher and our relay publish to ``<service>.events``; a message pub
 before any queue is bound would vanish, so every consumer queue and binding is declared
 before services start (``declare_all``), and again by each service at start-up.
 
+Per service P: ``P.events`` (topic) and ``P.replay`` (direct): the replay of P's event log
+into one queue (shared.replay) goes through ``P.replay`` with the queue's name as routing
+key, so only queues bound there for it receive copies, and P needs no write access to
+the default exchange (which reaches every queue by name).
+
 Per consuming service S:
   S.<source>.<event>   one durable queue per handled event, bound to ``<source>.events``
-                       with routing key ``<event>`` and to ``S.requeue`` with its own name
+                       with routing key ``<event>``, to ``<source>.replay`` and to
+                       ``S.requeue`` with its own name
   S.retry.<d>ms        delay queues (TTL d, dead-lettered to ``S.requeue``), fed through
                        a fanout exchange of the same name, keeping the original queue name
                        as routing key so the message returns to the queue it came from
@@ -26,6 +32,10 @@ ENTRYPOINT_ATTR = "reliable_subscription"
 
 def events_exchange(service: str) -> Exchange:
     return Exchange(f"{service}.events", "topic", durable=True)
+
+
+def replay_exchange(service: str) -> Exchange:
+    return Exchange(f"{service}.replay", "direct", durable=True)
 
 
 def requeue_exchange(service: str) -> Exchange:
@@ -52,6 +62,7 @@ def consumer_queue(service: str, source: str, event: str) -> Queue:
     name = consumer_queue_name(service, source, event)
     return Queue(name, durable=True, bindings=[
         binding(events_exchange(source), routing_key=event),
+        binding(replay_exchange(source), routing_key=name),
         binding(requeue_exchange(service), routing_key=name),
     ])
 
@@ -86,12 +97,12 @@ def subscriptions_of(service: str, module: str | None = None) -> list[tuple[str,
 def service_entities(settings: Settings, subscriptions: list[tuple[str, str]]) -> list:
     """Every exchange and queue service ``settings.service`` owns or consumes from."""
     service = settings.service
-    entities: list = [events_exchange(service), requeue_exchange(service), dead_letter_exchange(service),
-                      dead_letter_queue(service)]
+    entities: list = [events_exchange(service), replay_exchange(service), requeue_exchange(service),
+                      dead_letter_exchange(service), dead_letter_queue(service)]
     for delay in sorted(set(settings.retry_delays_ms)):
         entities += [retry_exchange(service, delay), retry_queue(service, delay)]
     for source, event in subscriptions:
-        entities += [events_exchange(source), consumer_queue(service, source, event)]
+        entities += [events_exchange(source), replay_exchange(source), consumer_queue(service, source, event)]
     return entities
 
 

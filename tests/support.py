@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from kombu import Connection, Exchange, Producer
 
+from shared.broker_security import user_of
 from shared.config import Settings, load
 from shared.events import envelope, registry
 
@@ -39,7 +40,7 @@ def publish_raw(amqp_uri: str, exchange: str, routing_key: str, body: bytes,
         producer = Producer(conn.channel())
         producer.publish(body, exchange=Exchange(exchange, "topic", durable=True), routing_key=routing_key,
                          content_type=content_type, content_encoding="binary" if isinstance(body, bytes) else "utf-8",
-                         delivery_mode=2, headers=headers or {})
+                         delivery_mode=2, headers=headers or {}, user_id=user_of(amqp_uri))
 
 
 def publish_event(amqp_uri: str, service: str, name: str, data: dict, subject: str = "s",

@@ -23,6 +23,7 @@ from kombu import Connection, Exchange, Producer, Queue
 from pymongo import MongoClient
 
 from deploy.processes import free_port, spawn, tail
+from shared.broker_security import user_of
 from shared.auth import PUBLIC
 from shared.events import envelope, registry
 from shared.handler import reliable_handler
@@ -140,7 +141,8 @@ def test_sigterm_in_the_middle_of_a_burst_loses_no_event_and_publishes_every_com
             data["enrolment_id"] = f"e{i:04d}"
             event = envelope.new_event(COMPLETED, data["enrolment_id"], data)
             producer.publish(envelope.encode(event), exchange="enrollment.events", routing_key="completed",
-                             content_type="application/json", content_encoding="utf-8", delivery_mode=2)
+                             content_type="application/json", content_encoding="utf-8", delivery_mode=2,
+                             user_id=user_of(amqp))
             completions.append(event)
     wait_for(lambda: db.certificates.count_documents({}) >= 40, message="events under way")
     proc.terminate()  # SIGTERM
