@@ -52,12 +52,15 @@ def service_permissions(service: str, sources: list[str]) -> dict[str, str]:
 
 
 def subscriber_permissions(system: str, exchanges: list[str]) -> dict[str, str]:
-    """An external subscriber: its own ``ext.<system>.*`` queues, read-only on ``exchanges``."""
+    """An external subscriber: its own ``ext.<system>.*`` queues, read-only on ``exchanges`` (and
+    their producers' replay exchanges)."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,40}", system):
         raise ValueError("a subscriber name is 2-41 lowercase letters, digits or '-'")
     own = rf"ext\.{re.escape(system)}\..*"
+    # a granted ``P.events`` brings ``P.replay``: binding there lets a lost queue be refilled
+    replays = [e[: -len(".events")] + ".replay" for e in exchanges if e.endswith(".events")]
     return {"configure": f"^{own}$", "write": f"^{own}$",
-            "read": _alternatives([own] + [re.escape(e) for e in sorted(exchanges)])}
+            "read": _alternatives([own] + [re.escape(e) for e in sorted(set(exchanges) | set(replays))])}
 
 
 def user_of(amqp_uri: str) -> str:

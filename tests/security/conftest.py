@@ -3,19 +3,24 @@ agencies (DISKOMINFO and DINKES), for the access and hardening tests."""
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import uuid
 from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import pytest
 import requests
 from nameko.containers import ServiceContainer
 
+from deploy import rabbit
 from deploy.processes import free_port
 from services.certification.service import CertificationService
 from services.enrollment.service import EnrollmentService
 from services.notification.service import NotificationService
 from services.reporting.service import ReportingService
-from shared import topology
+from shared import broker_security, topology
+from shared.config import SERVICES, load
 from tests.integration.enrollment.factories import nip, participant, programme
 from tests.support import auth_headers, make_settings, wait_for
 
@@ -89,6 +94,32 @@ def platform(service_env):
             container.stop()
 
 
+def as_user(amqp_uri: str, user: str, password: str) -> str:
+    """``amqp_uri`` with another user's credentials."""
+    url = urlsplit(amqp_uri)
+    return urlunsplit((url.scheme, f"{quote(user)}:{quote(password)}@{url.hostname}:{url.port or 5672}",
+                       url.path, "", ""))
+
+
+@pytest.fixture(scope="module")
+def broker_users(amqp_uri):
+    """{service: AMQP URI of its own user} on the module's vhost; the users are test-named (users
+    are broker-wide) with exactly the permissions of shared.broker_security."""
+    from dataclasses import replace
+
+    prefix = f"pytest-{os.getpid()}-{secrets.token_hex(2)}-"
+    passwords = {s: secrets.token_urlsafe(16) for s in SERVICES}
+    vhost = unquote(urlsplit(amqp_uri).path[1:])
+    for service in SERVICES:
+        topology.declare_service(replace(load(service), amqp_uri=amqp_uri))
+    admin = rabbit._credentials(amqp_uri)
+    users = broker_security.apply(rabbit.management_url(amqp_uri), admin, vhost, passwords, prefix=prefix)
+    yield {s: as_user(amqp_uri, users[s], passwords[s]) for s in SERVICES}
+    for user in users.values():
+        requests.delete(f"{rabbit.management_url(amqp_uri)}/api/users/{quote(user, safe='')}", auth=admin,
+                        timeout=10)
+
+
 @pytest.fixture
 def records(caplog):
     """Every log record the services write during the test, at DEBUG."""
@@ -96,4 +127,4 @@ def records(caplog):
     return caplog
 
 
-__all__ = ["ADMIN", "OWN", "OTHER", "Platform", "nip"]
+__all__ = ["ADMIN", "OWN", "OTHER", "Platform", "as_user", "nip"]

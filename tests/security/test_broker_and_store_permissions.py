@@ -18,29 +18,6 @@ from shared import broker_security, store_security, topology
 from shared.config import SERVICES, load
 
 
-def _as_user(amqp_uri: str, user: str, password: str) -> str:
-    url = urlsplit(amqp_uri)
-    return urlunsplit((url.scheme, f"{quote(user)}:{quote(password)}@{url.hostname}:{url.port or 5672}",
-                       url.path, "", ""))
-
-
-@pytest.fixture(scope="module")
-def broker_users(amqp_uri):
-    """The services' users (test-named, users are broker-wide) with their permissions on the test vhost."""
-    from dataclasses import replace
-
-    prefix = f"pytest-{os.getpid()}-{secrets.token_hex(2)}-"
-    passwords = {s: secrets.token_urlsafe(16) for s in SERVICES}
-    vhost = unquote(urlsplit(amqp_uri).path[1:])
-    for service in SERVICES:
-        topology.declare_service(replace(load(service), amqp_uri=amqp_uri))
-    admin = rabbit._credentials(amqp_uri)
-    users = broker_security.apply(rabbit.management_url(amqp_uri), admin, vhost, passwords, prefix=prefix)
-    yield {s: _as_user(amqp_uri, users[s], passwords[s]) for s in SERVICES}
-    for user in users.values():
-        requests.delete(f"{rabbit.management_url(amqp_uri)}/api/users/{quote(user, safe='')}", auth=admin, timeout=10)
-
-
 def _publish(uri: str, exchange: str) -> None:
     with Connection(uri, transport_options={"confirm_publish": True}, connect_timeout=5) as conn:
         Producer(conn.channel()).publish(b"{}", exchange=Exchange(exchange, "topic", durable=True, passive=True),
