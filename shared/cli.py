@@ -39,6 +39,7 @@ from pymongo.errors import PyMongoError  # noqa: E402
 from shared import topology  # noqa: E402
 from shared.broker_security import user_of  # noqa: E402
 from shared.config import DEFAULT_AMQP_URI, SERVICES, Settings, env, load  # noqa: E402
+from shared.config import service_url as config_service_url  # noqa: E402
 from shared.handler import ATTEMPT_HEADER  # noqa: E402
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -125,13 +126,7 @@ def management_get(uri: str, path: str):
 
 
 def service_url(settings: Settings) -> str:
-    configured = env(f"{settings.service.upper()}_URL")
-    if configured:
-        return configured.rstrip("/")
-    host, port = settings.http_address.rsplit(":", 1)
-    if host in ("0.0.0.0", "", "::"):  # a bind-all address: ask on this machine
-        host = "127.0.0.1"
-    return f"http://{host}:{port}"
+    return config_service_url(settings.service, settings.http_address)
 
 
 @contextmanager
@@ -694,7 +689,7 @@ def cmd_events_tail(args) -> int:
 
 REBUILD_COLUMNS = [("generation", "GENERATION"), ("previous_generation", "PREVIOUS"), ("events", "EVENTS"),
                    ("applied", "APPLIED"), ("duplicates", "DUPLICATES"), ("ignored", "IGNORED"),
-                   ("malformed", "MALFORMED"), ("seconds", "SECONDS")]
+                   ("malformed", "MALFORMED"), ("unauthorised", "UNAUTHORISED"), ("seconds", "SECONDS")]
 
 
 def admin_token(token: str | None) -> str:

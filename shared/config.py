@@ -104,6 +104,18 @@ def load(service: str) -> Settings:
     )
 
 
+def service_url(service: str, http_address: str | None = None) -> str:
+    """The base URL another process reaches ``service``'s HTTP API at: ``<SERVICE>_URL``, else
+    its bind address (a bind-all address asked on this machine)."""
+    configured = os.environ.get(f"{service.upper()}_URL")
+    if configured:
+        return configured.rstrip("/")
+    host, port = (http_address or load(service).http_address).rsplit(":", 1)
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
 def settings_of(container) -> Settings:
     """The Settings a nameko container was started with (see ``Settings.nameko_config``)."""
     settings = container.config.get("SETTINGS")
