@@ -17,6 +17,7 @@ from services.certification.runtime import CertificationRuntime
 from services.enrollment import bulk
 from services.enrollment import store as enrollment_store
 from services.enrollment.app import Enrollment
+from services.enrollment.domain import Actor
 from services.notification import config as notification_config
 from services.notification import domain as notification_domain
 from services.notification import recipients
@@ -33,6 +34,9 @@ from shared.http import _default
 from bench.naive_peer.store import NaiveMongo, NaiveStore
 
 REPORTING_CONFIG = reporting_config.current()
+# The naive peer has no authentication: it acts as an admin, the only role that may register
+# new participants (enrollment, issue 17).
+ADMIN = Actor(role="admin", subject="naive-peer")
 
 
 def _json(status: int, payload) -> tuple:
@@ -58,24 +62,24 @@ class EnrollmentNaive(NaiveBase):
 
     @http("POST", "/programmes")
     def create_programme(self, request):
-        status, programme = Enrollment(self.store).create_programme(json.loads(request.get_data()))
+        status, programme = Enrollment(self.store).create_programme(json.loads(request.get_data()), ADMIN)
         return _json(status, programme)
 
     @http("POST", "/programmes/<string:code>/publish")
     def publish_programme(self, request, code):
-        programme = Enrollment(self.store).publish_programme(code)
+        programme = Enrollment(self.store).publish_programme(code, ADMIN)
         self.publish(self.store)
         return _json(200, programme)
 
     @http("POST", "/programmes/<string:code>/enrolments/bulk")
     def bulk_enrol(self, request, code):
-        results = list(Enrollment(self.store).bulk_enrol(code, io.BytesIO(request.get_data())))
+        results = list(Enrollment(self.store).bulk_enrol(code, io.BytesIO(request.get_data()), ADMIN))
         self.publish(self.store)
         return 200, {"Content-Type": "application/x-ndjson"}, b"".join(bulk.ndjson(results)).decode()
 
     @http("POST", "/enrolments/<string:enrolment_id>/completion")
     def complete(self, request, enrolment_id):
-        enrolment = Enrollment(self.store).complete(enrolment_id, json.loads(request.get_data()))
+        enrolment = Enrollment(self.store).complete(enrolment_id, json.loads(request.get_data()), ADMIN)
         self.publish(self.store)
         return _json(200, enrolment)
 

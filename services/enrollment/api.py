@@ -28,22 +28,27 @@ OPENAPI.route("POST", "/programmes/{code}/cancel", "Cancel a programme and all i
 OPENAPI.route("POST", "/programmes/{code}/enrolments",
               "Enrol an ASN: a seat, or the waitlist when full; a retry returns the same enrolment",
               body=s.ParticipantInputSchema, response=s.EnrolmentSchema, status=201, tags=E,
-              responses={200: "already enrolled or waitlisted (nothing changed)", 404: "no such programme",
-                         409: "not published, or the enrolment window is closed"})
+              responses={200: "already enrolled or waitlisted (nothing changed)",
+                         403: "an operator enrolling an ASN not registered in its own agency (an admin registers "
+                              "new ASN), or moving one to another agency",
+                         404: "no such programme", 409: "not published, or the enrolment window is closed"})
 OPENAPI.route("POST", "/programmes/{code}/enrolments/bulk",
               "Enrol the participants of a CSV file; streams one result per row, then a summary",
               body=s.BulkEnrolmentCsv, body_content_type="text/csv", response=s.BulkRowSchema,
               content_type="application/x-ndjson", tags=B,
-              responses={404: "no such programme", 409: "not open for enrolment", 413: "file too large"})
+              responses={404: "no such programme", 409: "not open for enrolment",
+                         413: "file too large, or more rows than BULK_MAX_ROWS"})
 OPENAPI.route("POST", "/programmes/{code}/completions/bulk",
               "Record completions from a CSV file (nip, score and/or attended); streams per-row results",
               body=s.BulkCompletionCsv, body_content_type="text/csv", response=s.BulkRowSchema,
-              content_type="application/x-ndjson", tags=B, responses={404: "no such programme", 413: "file too large"})
+              content_type="application/x-ndjson", tags=B,
+              responses={404: "no such programme", 413: "file too large, or more rows than BULK_MAX_ROWS"})
 OPENAPI.route("GET", "/enrolments", "List enrolments by programme, NIP, status or agency, a page at a time",
               query=s.EnrolmentQuery, response=s.EnrolmentPageSchema, tags=E)
 OPENAPI.route("GET", "/enrolments/{id}", "One enrolment (with its current waitlist position)",
               response=s.EnrolmentSchema, tags=E, responses={404: "no such enrolment"})
-OPENAPI.route("POST", "/enrolments/{id}/cancel", "Cancel; a freed seat goes to the first on the waitlist",
+OPENAPI.route("POST", "/enrolments/{id}/cancel", "Cancel; a freed seat goes to the first on the waitlist "
+              "(cancelled_by: participant for the ASN's own token, operator for staff)",
               body=s.EnrolmentCancelSchema, response=s.EnrolmentSchema, tags=E,
               responses={404: "no such enrolment", 409: "already completed"})
 OPENAPI.route("POST", "/enrolments/{id}/attendance", "Record whether the participant attended",

@@ -1,9 +1,10 @@
-"""The enrollment commands and queries as the HTTP and RPC entrypoints call them.
+"""The enrollment commands and queries as the HTTP entrypoints call them.
 
 Input is validated with the API schemas, the domain does the work in a transaction, and
-the answer is dumped with the response schemas, so HTTP and RPC behave the same. Every
-command takes the ``Actor`` issuing it and checks here that it may act on that ASN (an
-operator: its own agency's staff; an ASN: themself); no actor means RPC or the system.
+the answer is dumped with the response schemas. Every command takes the authenticated
+``Actor`` issuing it and checks here that it may act on that ASN (an admin: anyone; an
+operator: its own agency's staff; an ASN: themself). There is no actor-less path: the RPC
+entrypoints that had one are gone (issue 17).
 """
 from __future__ import annotations
 
@@ -42,20 +43,20 @@ class Enrollment:
         return load_rules(config.jp_rules_path())
 
     # -- programmes ------------------------------------------------------------------------
-    def create_programme(self, body: dict, actor: Actor | None = None) -> tuple[int, dict]:
+    def create_programme(self, body: dict, actor: Actor) -> tuple[int, dict]:
         data = ProgrammeCreateSchema().load(body)
         programme, created = programmes.create(self.store, data, self.rules, self.clock(), actor)
         return (201 if created else 200), _programme.dump(programme)
 
-    def update_programme(self, code: str, body: dict, actor: Actor | None = None) -> dict:
+    def update_programme(self, code: str, body: dict, actor: Actor) -> dict:
         changes = ProgrammeUpdateSchema().load(body)
         return _programme.dump(programmes.update(self.store, programme_code(code), changes, self.rules,
                                                  self.clock()))
 
-    def publish_programme(self, code: str, actor: Actor | None = None) -> dict:
+    def publish_programme(self, code: str, actor: Actor) -> dict:
         return _programme.dump(programmes.publish(self.store, programme_code(code), self.clock()))
 
-    def cancel_programme(self, code: str, body: dict, actor: Actor | None = None) -> dict:
+    def cancel_programme(self, code: str, body: dict, actor: Actor) -> dict:
         data = ProgrammeCancelSchema().load(body)
         return _programme.dump(programmes.cancel(self.store, programme_code(code), data["reason"], self.clock(),
                                                  actor))
@@ -72,13 +73,11 @@ class Enrollment:
         return {"items": _programme.dump(items, many=True), "next_cursor": cursor, "total": total}
 
     # -- enrolments ------------------------------------------------------------------------
-    def enrol(self, code: str, body: dict, idempotency_key: str | None = None,
-              actor: Actor | None = None) -> tuple[int, dict]:
+    def enrol(self, code: str, body: dict, idempotency_key: str | None, actor: Actor) -> tuple[int, dict]:
         given = ParticipantInputSchema().load(body)
         code = programme_code(code)
         known = self.store.db[PARTICIPANTS].find_one({"_id": given["nip"].strip()})
-        person = domain.resolve_participant(given, known)
-        (actor or Actor.system()).check_may_enrol(person, known)
+        person = domain.participant_for(actor, given, known)
         request = enrolments.EnrolRequest(person, idempotency_key)
         for attempt in range(3):
             try:
@@ -91,28 +90,31 @@ class Enrollment:
         status = 200 if result.outcome == enrolments.UNCHANGED else 201
         return status, self._present(result.enrolment)
 
-    def _check_access(self, enrolment_id: str, actor: Actor | None) -> None:
-        if actor is not None and actor.role not in ("system", "admin"):
+    def _check_access(self, enrolment_id: str, actor: Actor) -> None:
+        if actor.role != "admin":
             enrolment = get_enrolment(self.store.db, enrolment_id)
             actor.check_access(enrolment["nip"], enrolment["participant"]["agency"])
 
-    def cancel_enrolment(self, enrolment_id: str, body: dict, actor: Actor | None = None) -> dict:
+    def cancel_enrolment(self, enrolment_id: str, body: dict, actor: Actor) -> dict:
         data = EnrolmentCancelSchema().load(body)
         self._check_access(enrolment_id, actor)
-        if actor is not None and actor.role == "asn":
-            data["cancelled_by"] = "participant"  # an ASN cancels only as themself
+        # Who cancelled comes from the token, never from the body (issue 17): only the ASN
+        # themself cancels as the participant; staff cancel as the operator (the event's
+        # vocabulary has no admin; cancelled_by_actor keeps the role).
+        cancelled_by = domain.cancelled_by(actor)
+        reason = data["reason"] or domain.default_cancel_reason(cancelled_by)
         now = self.clock()
         return self._present(self.store.transaction(lambda tx: enrolments.cancel(
-            tx, enrolment_id, data["reason"], data["cancelled_by"], now, actor)))
+            tx, enrolment_id, reason, cancelled_by, now, actor)))
 
-    def record_attendance(self, enrolment_id: str, body: dict, actor: Actor | None = None) -> dict:
+    def record_attendance(self, enrolment_id: str, body: dict, actor: Actor) -> dict:
         data = AttendanceSchema().load(body)
         self._check_access(enrolment_id, actor)
         now = self.clock()
         return self._present(self.store.transaction(
             lambda tx: enrolments.record_attendance(tx, enrolment_id, data["attended"], now)))
 
-    def complete(self, enrolment_id: str, body: dict, actor: Actor | None = None) -> dict:
+    def complete(self, enrolment_id: str, body: dict, actor: Actor) -> dict:
         data = CompletionSchema().load(body)
         self._check_access(enrolment_id, actor)
         now = self.clock()
@@ -120,14 +122,14 @@ class Enrollment:
             lambda tx: enrolments.complete(tx, enrolment_id, data["score"], data["attended"], now))
         return self._present(enrolment)
 
-    def get_enrolment(self, enrolment_id: str, actor: Actor | None = None) -> dict:
+    def get_enrolment(self, enrolment_id: str, actor: Actor) -> dict:
         enrolment = get_enrolment(self.store.db, enrolment_id)
-        (actor or Actor.system()).check_access(enrolment["nip"], enrolment["participant"]["agency"])
+        actor.check_access(enrolment["nip"], enrolment["participant"]["agency"])
         return self._present(enrolment)
 
-    def list_enrolments(self, args: dict, actor: Actor | None = None) -> dict:
+    def list_enrolments(self, args: dict, actor: Actor) -> dict:
         q = EnrolmentQuery().load(args)
-        q = self._scope_filters(q, actor or Actor.system())
+        q = self._scope_filters(q, actor)
         query = {}
         if "programme" in q:
             query["programme_code"] = programme_code(q["programme"])
@@ -157,17 +159,20 @@ class Enrollment:
         return _enrolment.dump({**enrolment, "waitlist_position": waitlist_position(self.store.db, enrolment)})
 
     # -- bulk ------------------------------------------------------------------------------
-    def bulk_enrol(self, code: str, stream, actor: Actor | None = None) -> Iterator[dict]:
-        """Checks the programme and the header now (errors answer at once), then streams."""
+    def bulk_enrol(self, code: str, stream, actor: Actor) -> Iterator[dict]:
+        """Checks the programme, the row count and the header now (errors answer at once),
+        then streams."""
         code = programme_code(code)
         domain.check_can_enrol(get_programme(self.store.db, code), self.clock())
+        bulk.check_row_count(stream, config.bulk_max_rows())
         rows = bulk.read_rows(stream, bulk.ENROLMENT_COLUMNS)
         return bulk.with_summary(bulk.enrol_rows(self.store, code, rows, config.bulk_chunk_rows(), self.clock,
                                                  actor))
 
-    def bulk_complete(self, code: str, stream, actor: Actor | None = None) -> Iterator[dict]:
+    def bulk_complete(self, code: str, stream, actor: Actor) -> Iterator[dict]:
         code = programme_code(code)
         get_programme(self.store.db, code)
+        bulk.check_row_count(stream, config.bulk_max_rows())
         rows = bulk.read_rows(stream, bulk.COMPLETION_COLUMNS)
         return bulk.with_summary(bulk.complete_rows(self.store, code, rows, config.bulk_chunk_rows(), self.clock,
                                                     actor))

@@ -27,6 +27,12 @@ def bulk_max_bytes() -> int:
     return int(env("BULK_MAX_BYTES", str(64 * 1024 * 1024), SERVICE))
 
 
+def bulk_max_rows() -> int:
+    """Most data rows one CSV upload may carry (as the notification recipients CSV); read per
+    upload, so a change applies without a restart."""
+    return max(1, int(env("BULK_MAX_ROWS", "10000", SERVICE)))
+
+
 def cascade_sweep_interval_s() -> float:
     """How often a replica finishes cancelling the enrolments of cancelled programmes."""
     return float(env("CASCADE_SWEEP_INTERVAL_S", "30", SERVICE))

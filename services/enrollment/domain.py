@@ -5,12 +5,14 @@ collections (see store.py); the command modules load them, ask these rules, and 
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from shared import nip as nip_rules
 from shared.auth import Principal
-from shared.errors import Conflict, Invalid
+from shared.errors import Conflict, Forbidden, Invalid
 from shared.reference import agencies
 
 # Programme lifecycle: draft -> published -> cancelled (a draft may be cancelled too).
@@ -31,7 +33,8 @@ CANCELLED_BY = ("participant", "operator")
 @dataclass(frozen=True)
 class Actor:
     """Who issues a command, recorded with it: the authenticated caller of the HTTP API
-    (admin, operator of one agency, asn), or ``system`` for RPC and scheduled work."""
+    (admin, operator of one agency, asn), or ``system`` for scheduled work (the cascade of a
+    programme cancellation), which never passes an access check."""
 
     role: str = "system"  # admin, operator, asn or system
     agency: str | None = None
@@ -43,18 +46,12 @@ class Actor:
         return cls()
 
     def check_access(self, nip: str | None, agency: str | None, what: str = "this enrolment") -> None:
-        """Forbidden unless the actor may act on ASN ``nip`` of ``agency`` (an operator: its own
-        agency's staff; an ASN: themself). System and admin may act on anyone."""
-        if self.role in ("system", "admin"):
+        """Forbidden unless the actor may act on ASN ``nip`` of ``agency`` (an admin: anyone;
+        an operator: its own agency's staff; an ASN: themself). Any other role is refused."""
+        if self.role == "admin":
             return
         Principal(subject=self.subject or "", role=self.role, agency=self.agency, nip=self.nip).require_scope(
             nip=nip, agency=agency, what=what)
-
-    def check_may_enrol(self, person: dict, known: dict | None) -> None:
-        """An operator enrols only its own agency's staff: as given, and as recorded before
-        (moving an ASN to another agency is for an admin)."""
-        for agency in {person.get("agency"), (known or {}).get("agency")} - {None}:
-            self.check_access(person.get("_id"), agency, what=f"ASN {person.get('_id')}")
 
     def as_dict(self) -> dict:
         return {"role": self.role, "agency": self.agency, "nip": self.nip, "subject": self.subject}
@@ -177,6 +174,81 @@ def resolve_participant(given: dict, known: dict | None, today=None) -> dict:
             "birth_date": parsed.birth_date.isoformat(), "gender": parsed.gender}
 
 
+# One answer for "never registered" and "registered in another agency": an operator must
+# not learn from the refusal who works elsewhere (issue 17).
+NOT_REGISTERED = ("this ASN is not registered in {agency}: an admin of BKPSDM registers an ASN with their "
+                  "agency before an operator can enrol them")
+
+
+def participant_for(actor: Actor, given: dict, known: dict | None, today=None) -> dict:
+    """The participant record ``actor``'s enrolment request stands for, or why it may not enrol them.
+
+    An ASN's agency is never taken from an operator's word (issue 17): until the roster
+    becomes the source, an admin registers a new participant with the agency given (and may
+    move one); an operator enrols only an ASN already known in its own agency, and the data
+    it sends cannot move them to another agency.
+    """
+    check_participant_text(given)
+    if actor.role == "admin":
+        return resolve_participant(given, known, today)
+    if actor.role != "operator":
+        raise Forbidden(f"role {actor.role} may not enrol ASN", field="role")
+    # A malformed NIP is refused alike whatever is stored, so this reveals nothing.
+    nip_rules.validate((given.get("nip") or "").strip(), given.get("id_kind") or "auto", field="nip", today=today)
+    if known is None or known.get("agency") != actor.agency:
+        raise Forbidden(NOT_REGISTERED.format(agency=actor.agency), field="nip")
+    claimed = (given.get("agency") or "").strip().upper()
+    if claimed and claimed != known["agency"]:
+        raise Forbidden(f"an operator may not move an ASN to another agency ({claimed}); an admin of BKPSDM "
+                        f"can", field="agency")
+    return resolve_participant({**given, "agency": known["agency"]}, known, today)
+
+
+# -- free text that ends up in exports ----------------------------------------------------
+
+NAME_MAX, TEXT_MAX = 200, 200
+# A cell beginning with one of these is run as a formula by Excel/LibreOffice when an
+# export is opened (CSV/formula injection, OWASP); tab and CR hide such a start.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A person's name: letters (any script), then letters, digits, spaces and the marks of
+# names and academic titles: "Dr. Siti Aminah, S.Kom., M.T.", "Nur'aini", "Siti Nur-Halimah".
+_NAME = re.compile(r"[^\W\d_](?:[^\W_]|[ .,'\u2019-])*")
+
+
+def text_problem(value: str, max_length: int | None = TEXT_MAX, person_name: bool = False) -> str | None:
+    """Why ``value`` may not be stored as free text (None when it may): a spreadsheet formula
+    start, a control character, a length over ``max_length`` (None: the caller checks it),
+    or (``person_name``) a character no name has."""
+    for candidate in (value, value.strip()):
+        if candidate.startswith(FORMULA_START):
+            shown = {"\t": "a tab", "\r": "a carriage return"}.get(candidate[0], repr(candidate[0]))
+            return (f"must not begin with {shown}: a spreadsheet opening an export would run the value as a "
+                    f"formula")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        return "must not contain control characters (line breaks, tabs)"
+    if max_length is not None and len(value) > max_length:
+        return f"is longer than {max_length} characters"
+    if person_name and value.strip() and _NAME.fullmatch(value.strip()) is None:
+        return "must begin with a letter and contain only letters, digits, spaces and . , ' -"
+    return None
+
+
+def check_text(value: str | None, field: str, max_length: int = TEXT_MAX, person_name: bool = False) -> None:
+    """Invalid (422, naming ``field``) when ``value`` may not be stored (see text_problem)."""
+    if value is None:
+        return
+    problem = text_problem(value, max_length, person_name)
+    if problem:
+        raise Invalid(f"{field} {problem}", field=field)
+
+
+def check_participant_text(given: dict) -> None:
+    """The free text of a participant as an API body or a CSV row gives it (a CSV row skips
+    the schema, so the rules live here)."""
+    check_text(given.get("name"), "name", NAME_MAX, person_name=True)
+    check_text(given.get("position"), "position", TEXT_MAX)
+
+
 def participant_snapshot(participant: dict) -> dict:
     return {"nip": participant["_id"] if "_id" in participant else participant["nip"],
             "id_kind": participant["id_kind"], "name": participant["name"], "agency": participant["agency"],
@@ -202,6 +274,17 @@ def allocate_seat(capacity: int, seats_taken: int, waitlisted: int) -> Seat:
     if seats_taken < capacity:
         return Seat(ENROLLED, None)
     return Seat(WAITLISTED, waitlisted + 1)
+
+
+def cancelled_by(actor: Actor) -> str:
+    """``participant`` when the ASN cancels their own enrolment, else ``operator`` (staff):
+    taken from the authenticated caller, never from what a request body claims."""
+    return "participant" if actor.role == "asn" else "operator"
+
+
+def default_cancel_reason(by: str) -> str:
+    # The reason reaches the participant: Bahasa Indonesia.
+    return "Dibatalkan oleh peserta" if by == "participant" else "Dibatalkan oleh operator"
 
 
 def check_cancellable(enrolment: dict) -> None:

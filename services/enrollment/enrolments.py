@@ -18,7 +18,7 @@ from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from services.enrollment import domain
 from services.enrollment.domain import ENROLLED, WAITLISTED, Actor
 from services.enrollment.store import ENROLMENTS, PARTICIPANTS, PROGRAMMES, get_enrolment, get_programme
-from shared.errors import Conflict, DomainError, NotFound
+from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.store import update_by_id
 
 CREATED, REACTIVATED, UNCHANGED, COMPLETED_NOW = "created", "reactivated", "unchanged", "completed"
@@ -46,7 +46,7 @@ class EnrolResult:
 
 
 def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[], datetime],
-                actor: Actor | None = None) -> list[EnrolResult]:
+                actor: Actor) -> list[EnrolResult]:
     """Enrol each participant into programme ``code``, in list order; one result per request.
 
     An ASN already enrolled or waitlisted gets the existing enrolment back (a retry is not a
@@ -55,7 +55,6 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
     not ask for re-enrolment (``reenrol_cancelled=False``: ``unchanged``, note
     ``cancelled_earlier``).
     """
-    actor = actor or Actor.system()
     nips = [r.participant["_id"] for r in requests]
     existing = {e["nip"]: e for e in tx.db[ENROLMENTS].find(
         {"programme_code": code, "nip": {"$in": nips}}, session=tx.session)}
@@ -128,7 +127,7 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
         tx.db[PROGRAMMES].update_one(
             {"_id": code}, {"$set": {"seats_taken": seats_taken, "waitlisted": waitlisted, "updated_at": now}},
             session=tx.session)
-        _save_participants(tx, participants, now)
+        _save_participants(tx, participants, now, actor)
         tx.emit_many(events)
 
     for nip, i in claimed.items():  # later duplicates within the batch point at the first row's enrolment
@@ -138,11 +137,17 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
     return results  # type: ignore[return-value]
 
 
-def _save_participants(tx, participants: dict[str, dict], now: datetime) -> None:
+def _save_participants(tx, participants: dict[str, dict], now: datetime, actor: Actor) -> None:
     if not participants:
         return
     stored = {p["_id"]: p for p in tx.db[PARTICIPANTS].find({"_id": {"$in": list(participants)}},
                                                              session=tx.session)}
+    if actor.role != "admin":
+        # The operator's rights were checked on a read before this transaction; an admin may
+        # have moved the ASN since. Checked again here, so an operator never writes an agency.
+        for nip, person in participants.items():
+            if nip not in stored or not stored[nip].get("agency") == person["agency"] == actor.agency:
+                raise Forbidden(domain.NOT_REGISTERED.format(agency=actor.agency), field="nip")
     new = [{**person, "updated_at": now} for nip, person in participants.items() if nip not in stored]
     changed = [ReplaceOne({"_id": nip}, {**person, "updated_at": now}) for nip, person in participants.items()
                if nip in stored and domain.participant_changed(stored[nip], person)]
@@ -194,8 +199,7 @@ def promote_waitlisted(tx, programme: dict, seats: int, now: datetime) -> list[d
     return promoted
 
 
-def cancel(tx, enrolment_id: str, reason: str, cancelled_by: str, now: datetime,
-           actor: Actor | None = None) -> dict:
+def cancel(tx, enrolment_id: str, reason: str, cancelled_by: str, now: datetime, actor: Actor) -> dict:
     """Cancel an enrolment or waitlist place; a freed seat goes to the first on the waitlist."""
     enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
     if enrolment["status"] == domain.ENROLMENT_CANCELLED:
@@ -212,10 +216,10 @@ def cancel(tx, enrolment_id: str, reason: str, cancelled_by: str, now: datetime,
 
 
 def _cancel_one(tx, enrolment: dict, programme: dict, reason: str, cancelled_by: str, now: datetime,
-                actor: Actor | None) -> None:
+                actor: Actor) -> None:
     previous = enrolment["status"]
     changes = {"status": domain.ENROLMENT_CANCELLED, "cancelled_at": now, "cancel_reason": reason,
-               "cancelled_by": cancelled_by, "cancelled_by_actor": (actor or Actor.system()).as_dict(),
+               "cancelled_by": cancelled_by, "cancelled_by_actor": actor.as_dict(),
                "updated_at": now}
     tx.db[ENROLMENTS].update_one({"_id": enrolment["_id"], "status": previous}, {"$set": changes},
                                  session=tx.session)
@@ -234,7 +238,7 @@ def cancel_all_of_programme(tx, programme_code: str, reason: str, now: datetime,
     ).sort("arrival", ASCENDING).limit(limit))
     taken = sum(1 for e in active if e["status"] == ENROLLED)
     for enrolment in active:
-        _cancel_one(tx, enrolment, programme, reason, "programme_cancelled", now, None)
+        _cancel_one(tx, enrolment, programme, reason, "programme_cancelled", now, Actor.system())
     tx.db[PROGRAMMES].update_one(
         {"_id": programme_code},
         {"$inc": {"seats_taken": -taken, "waitlisted": -(len(active) - taken)},

@@ -41,7 +41,7 @@ def _complete_definition(fields: dict, rules: JpRules) -> dict:
     return p
 
 
-def create(store, data: dict, rules: JpRules, now: datetime, actor: Actor | None = None) -> tuple[dict, bool]:
+def create(store, data: dict, rules: JpRules, now: datetime, actor: Actor) -> tuple[dict, bool]:
     """A draft programme; (programme, created). The code is the natural key: repeating the
     same request returns the programme, the same code with other content is a conflict."""
     code = data["code"]
@@ -50,7 +50,7 @@ def create(store, data: dict, rules: JpRules, now: datetime, actor: Actor | None
     doc = {"_id": code, **definition, "status": DRAFT, "seats_taken": 0, "waitlisted": 0, "arrivals": 0,
            "cascade_pending": False, "version": 1, "created_at": now, "updated_at": now,
            "published_at": None, "cancelled_at": None, "cancel_reason": None,
-           "created_by": (actor or Actor.system()).as_dict()}
+           "created_by": actor.as_dict()}
     try:
         store.db[PROGRAMMES].insert_one(doc)
         return doc, True
@@ -133,7 +133,7 @@ def publish(store, code: str, now: datetime) -> dict:
     return store.transaction(run)
 
 
-def cancel(store, code: str, reason: str, now: datetime, actor: Actor | None = None) -> dict:
+def cancel(store, code: str, reason: str, now: datetime, actor: Actor) -> dict:
     """Cancel a programme and then each of its enrolments (one ``cancelled`` each).
 
     The programme turns cancelled at once; its enrolments follow in batches. If the process
@@ -145,7 +145,7 @@ def cancel(store, code: str, reason: str, now: datetime, actor: Actor | None = N
         if programme["status"] == CANCELLED:
             return programme
         changes = {"status": CANCELLED, "cancelled_at": now, "cancel_reason": reason, "updated_at": now,
-                   "cascade_pending": True, "cancelled_by": (actor or Actor.system()).as_dict()}
+                   "cascade_pending": True, "cancelled_by": actor.as_dict()}
         tx.db[PROGRAMMES].update_one({"_id": code, "status": programme["status"]}, {"$set": changes},
                                      session=tx.session)
         was_published = programme["status"] == PUBLISHED

@@ -1,4 +1,4 @@
-"""Marshmallow schemas of the enrollment HTTP/RPC API: requests (load) and responses (dump).
+"""Marshmallow schemas of the enrollment HTTP API: requests (load) and responses (dump).
 
 They are the single source of the validation and of GET /openapi.json.
 """
@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from services.enrollment.domain import CANCELLED_BY, ENROLMENT_STATUSES, PROGRAMME_STATUSES, iso
+from services.enrollment.domain import (CANCELLED_BY, ENROLMENT_STATUSES, NAME_MAX, PROGRAMME_STATUSES, TEXT_MAX,
+                                        iso, text_problem)
 from shared.events.common import COMPETENCY_TYPES, ID_KINDS, ORGANISERS, PROGRAMME_KINDS, ParticipantSnapshot
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
@@ -25,12 +26,28 @@ class UtcDateTime(fields.AwareDateTime):
         return iso(value) if value is not None else None
 
 
+class SafeText(validate.Validator):
+    """Free text that may end up in a spreadsheet export: no formula start (= + - @, tab,
+    CR) and no control characters; ``person_name`` also requires the characters of a name
+    (domain.text_problem, which the CSV rows go through too). Lengths stay with
+    ``validate.Length``, which the OpenAPI document shows."""
+
+    def __init__(self, person_name: bool = False):
+        self.person_name = person_name
+
+    def __call__(self, value: str) -> str:
+        problem = text_problem(value, None, self.person_name)
+        if problem:
+            raise ValidationError(f"the value {problem}")
+        return value
+
+
 def _score(**kwargs):
     return fields.Float(validate=validate.Range(min=0, max=100), allow_nan=False, **kwargs)
 
 
 class ProgrammeFields(Schema):
-    title = fields.Str(required=True, validate=validate.Length(min=3, max=200))
+    title = fields.Str(required=True, validate=[validate.Length(min=3, max=200), SafeText()])
     description = fields.Str(allow_none=True, validate=validate.Length(max=5000))
     kind = fields.Str(required=True, validate=validate.OneOf(PROGRAMME_KINDS))
     competency_type = fields.Str(required=True, validate=validate.OneOf(COMPETENCY_TYPES))
@@ -43,11 +60,12 @@ class ProgrammeFields(Schema):
                                  metadata={"description": "days, converted to JP by kind (seminar 4, lokakarya 5)"})
     organisers = fields.List(fields.Str(validate=validate.OneOf(ORGANISERS)), required=True,
                              validate=validate.Length(min=1, max=2))
-    speakers = fields.List(fields.Str(validate=validate.Length(min=1, max=200)), validate=validate.Length(max=50),
+    speakers = fields.List(fields.Str(validate=[validate.Length(min=1, max=200), SafeText()]),
+                           validate=validate.Length(max=50),
                            metadata={"description": "narasumber, for seminar and lokakarya"})
     starts_at = UtcDateTime(required=True)
     ends_at = UtcDateTime(required=True)
-    location = fields.Str(allow_none=True, validate=validate.Length(max=300))
+    location = fields.Str(allow_none=True, validate=[validate.Length(max=300), SafeText()])
     enrolment_opens_at = UtcDateTime(required=True)
     enrolment_closes_at = UtcDateTime(required=True)
     capacity = fields.Int(required=True, validate=validate.Range(min=1, max=100_000))
@@ -55,7 +73,7 @@ class ProgrammeFields(Schema):
     grants_certificate = fields.Bool(allow_none=True,
                                      metadata={"description": "defaults to true for sertifikasi"})
     certificate_validity_months = fields.Int(allow_none=True, validate=validate.Range(min=1, max=600))
-    certification_line = fields.Str(allow_none=True, validate=validate.Length(min=1, max=64),
+    certification_line = fields.Str(allow_none=True, validate=[validate.Length(min=1, max=64), SafeText()],
                                     metadata={"description": "later certificates of the same line supersede"})
 
 
@@ -81,7 +99,7 @@ class ProgrammeUpdateSchema(ProgrammeFields):
 
 
 class ProgrammeCancelSchema(Schema):
-    reason = fields.Str(required=True, validate=validate.Length(min=3, max=500))
+    reason = fields.Str(required=True, validate=[validate.Length(min=3, max=500), SafeText()])
 
 
 class ProgrammeSchema(ProgrammeFields):
@@ -111,23 +129,22 @@ class ParticipantInputSchema(Schema):
                      metadata={"description": "18-digit NIP, or NI PPPK for contract staff"})
     id_kind = fields.Str(allow_none=True, validate=validate.OneOf(ID_KINDS),
                          metadata={"description": "told apart from the number when left out"})
-    name = fields.Str(allow_none=True, validate=validate.Length(max=200),
-                      metadata={"description": "required unless the ASN enrolled before"})
+    name = fields.Str(allow_none=True, validate=[validate.Length(max=NAME_MAX), SafeText(person_name=True)],
+                      metadata={"description": "required when an admin registers a new ASN; letters, digits, "
+                                               "spaces and . , ' - (academic titles: Dr. Siti Aminah, S.Kom.)"})
     agency = fields.Str(allow_none=True, validate=validate.Length(max=64),
-                        metadata={"description": "OPD code of Kota Bukittinggi, e.g. DISKOMINFO"})
-    position = fields.Str(allow_none=True, validate=validate.Length(max=200))
+                        metadata={"description": "OPD code of Kota Bukittinggi, e.g. DISKOMINFO; an admin's "
+                                                 "word only: an operator enrols ASN registered in its own agency"})
+    position = fields.Str(allow_none=True, validate=[validate.Length(max=TEXT_MAX), SafeText()])
 
 
 class EnrolmentCancelSchema(Schema):
-    reason = fields.Str(validate=validate.Length(min=1, max=500), load_default=None)
-    cancelled_by = fields.Str(validate=validate.OneOf(CANCELLED_BY), load_default="operator")
-
-    @post_load
-    def default_reason(self, data, **kwargs):
-        if not data["reason"]:  # the reason reaches the participant: Bahasa Indonesia
-            data["reason"] = "Dibatalkan oleh peserta" if data["cancelled_by"] == "participant" \
-                else "Dibatalkan oleh operator"
-        return data
+    reason = fields.Str(validate=[validate.Length(min=1, max=500), SafeText()], load_default=None)
+    # Accepted so existing clients keep working, but never believed: who cancelled is taken
+    # from the token (the ASN themself: participant; staff: operator), issue 17.
+    cancelled_by = fields.Str(validate=validate.OneOf(CANCELLED_BY), load_default=None,
+                              metadata={"description": "ignored: participant when the ASN cancels with their own "
+                                                       "token, operator when staff cancel"})
 
 
 class AttendanceSchema(Schema):

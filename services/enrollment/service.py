@@ -1,11 +1,13 @@
-"""The enrollment service: nameko entrypoints only; they delegate to app.Enrollment."""
+"""The enrollment service: nameko entrypoints only; they delegate to app.Enrollment.
+
+Every command comes over HTTP with an authenticated caller: the RPC entrypoints, which ran
+with no principal, were removed (issue 17).
+"""
 from __future__ import annotations
 
 import shutil
 import tempfile
 
-from marshmallow import ValidationError
-from nameko.rpc import rpc
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
@@ -14,14 +16,11 @@ from services.enrollment.api import OPENAPI
 from services.enrollment.app import Enrollment
 from services.enrollment.domain import Actor
 from shared.auth import ADMIN_ONLY, MEMBER, STAFF, principal_of
-from shared.errors import DomainError
 from shared.http import BadRequest, api, json_body
 from shared.service_base import ServiceBase
 from shared.store import Mongo
 
 SPOOL_IN_MEMORY = 4 * 1024 * 1024
-# Refusals the caller must handle; nameko passes them on without logging an error trace.
-EXPECTED = (DomainError, ValidationError)
 
 
 def actor_of(request) -> Actor:
@@ -122,55 +121,6 @@ class EnrollmentService(ServiceBase):
     @api("POST", "/enrolments/<string:enrolment_id>/completion", auth=STAFF)
     def complete_http(self, request, enrolment_id):
         return self._app().complete(enrolment_id, json_body(request), actor_of(request))
-
-    # -- RPC: the same commands for other services and scripts -------------------------------
-    @rpc(expected_exceptions=EXPECTED)
-    def create_programme(self, programme: dict) -> dict:
-        return self._app().create_programme(programme)[1]
-
-    @rpc(expected_exceptions=EXPECTED)
-    def update_programme(self, code: str, changes: dict) -> dict:
-        return self._app().update_programme(code, changes)
-
-    @rpc(expected_exceptions=EXPECTED)
-    def publish_programme(self, code: str) -> dict:
-        return self._app().publish_programme(code)
-
-    @rpc(expected_exceptions=EXPECTED)
-    def cancel_programme(self, code: str, reason: str) -> dict:
-        return self._app().cancel_programme(code, {"reason": reason})
-
-    @rpc(expected_exceptions=EXPECTED)
-    def get_programme(self, code: str) -> dict:
-        return self._app().get_programme(code)
-
-    @rpc(expected_exceptions=EXPECTED)
-    def list_programmes(self, **filters) -> dict:
-        return self._app().list_programmes(filters)
-
-    @rpc(expected_exceptions=EXPECTED)
-    def enrol(self, code: str, participant: dict, idempotency_key: str | None = None) -> dict:
-        return self._app().enrol(code, participant, idempotency_key)[1]
-
-    @rpc(expected_exceptions=EXPECTED)
-    def cancel_enrolment(self, enrolment_id: str, reason: str | None = None, cancelled_by: str = "operator") -> dict:
-        return self._app().cancel_enrolment(enrolment_id, {"reason": reason, "cancelled_by": cancelled_by})
-
-    @rpc(expected_exceptions=EXPECTED)
-    def record_attendance(self, enrolment_id: str, attended: bool) -> dict:
-        return self._app().record_attendance(enrolment_id, {"attended": attended})
-
-    @rpc(expected_exceptions=EXPECTED)
-    def complete(self, enrolment_id: str, score: float | None = None, attended: bool | None = None) -> dict:
-        return self._app().complete(enrolment_id, {"score": score, "attended": attended})
-
-    @rpc(expected_exceptions=EXPECTED)
-    def get_enrolment(self, enrolment_id: str) -> dict:
-        return self._app().get_enrolment(enrolment_id)
-
-    @rpc(expected_exceptions=EXPECTED)
-    def list_enrolments(self, **filters) -> dict:
-        return self._app().list_enrolments(filters)
 
     # -- housekeeping ------------------------------------------------------------------------
     @timer(interval=config.cascade_sweep_interval_s())

@@ -1,14 +1,12 @@
-"""Enrolment lifecycle over HTTP and RPC, against the real broker and store."""
+"""Enrolment lifecycle over HTTP, against the real broker and store."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from tests.integration.enrollment.factories import nip, participant, programme, ts
-from tests.support import wait_for
+from tests.support import auth_headers
 
 
 def test_enrolling_twice_returns_the_same_enrolment_and_emits_one_event(enrollment):
@@ -52,8 +50,8 @@ def test_cancelling_a_seat_promotes_the_first_waitlisted_and_positions_move_up(e
                            for i in range(3))
     enrollment.events(4)
 
-    cancelled = enrollment.post(f"/enrolments/{seat['id']}/cancel",
-                                {"reason": "Tugas dinas luar kota", "cancelled_by": "participant"})
+    cancelled = enrollment.post(f"/enrolments/{seat['id']}/cancel", {"reason": "Tugas dinas luar kota"},
+                                headers=auth_headers("asn", nip=nip(0)))  # the ASN themself
 
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     cancel_event, promotion = enrollment.events(2)
@@ -232,21 +230,3 @@ def test_enrolments_are_listed_by_programme_nip_status_and_agency_a_page_at_a_ti
     bad = enrollment.get("/enrolments", params={"status": "lulus", "limit": 0})
     assert bad.status_code == 422 and set(bad.json()["errors"]) == {"status", "limit"}
     assert enrollment.get("/enrolments/doesnotexist").status_code == 404
-
-
-def test_rpc_offers_the_same_commands(enrollment):
-    config = {"AMQP_URI": enrollment.settings.amqp_uri}
-    with ServiceRpcProxy("enrollment", config) as rpc:
-        rpc.create_programme(programme("RPC-01", capacity=1))
-        rpc.publish_programme("RPC-01")
-        seat = rpc.enrol("RPC-01", participant(1))
-        waiting = rpc.enrol("RPC-01", participant(2))
-        assert (seat["status"], waiting["status"]) == ("enrolled", "waitlisted")
-        assert rpc.enrol("RPC-01", participant(1))["id"] == seat["id"]
-        done = rpc.complete(seat["id"], score=88)
-        assert (done["result"], done["jp_earned"]) == ("passed", 24)
-        assert rpc.list_enrolments(programme="RPC-01")["total"] == 2
-        with pytest.raises(RemoteError) as err:
-            rpc.enrol("RPC-01", {"nip": "198502302010011002", "name": "A", "agency": "DINKES"})
-        assert err.value.exc_type == "Invalid" and "birth date" in err.value.value
-    wait_for(lambda: enrollment.db.outbox.count_documents({"sent": False}) == 0, message="outbox drained")

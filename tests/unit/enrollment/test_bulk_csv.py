@@ -59,3 +59,13 @@ def test_a_reenrol_column_is_read_and_only_ya_re_enrols_a_cancelled_asn():
     with pytest.raises(Invalid) as err:
         parse_reenrol("mungkin")
     assert err.value.field == "reenrol"
+
+
+def test_the_row_cap_counts_records_not_blank_lines_and_rewinds():
+    stream = io.BytesIO(b"nip,nama\n1,A\n\n2,\"B\nC\"\n3,D\n")
+    bulk.check_row_count(stream, 3)
+    assert stream.tell() == 0
+    with pytest.raises(bulk.TooManyRows) as err:
+        bulk.check_row_count(stream, 2)
+    assert (err.value.status, err.value.field, err.value.details) == (413, "file", {"max_rows": 2})
+    assert stream.tell() == 0

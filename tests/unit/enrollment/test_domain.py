@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from services.enrollment import domain
-from shared.errors import Conflict, Invalid
+from shared.errors import Conflict, Forbidden, Invalid
 
 NOW = datetime(2026, 3, 3, 2, 0, tzinfo=timezone.utc)
 
@@ -128,3 +128,59 @@ def test_impossible_scores_are_refused(text):
 def test_times_are_shown_in_utc_with_z_and_milliseconds():
     wib = timezone(timedelta(hours=7))
     assert domain.iso(datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=wib)) == "2026-03-02T01:00:00.123Z"
+
+
+# -- who may register an ASN and their agency (issue 17) ------------------------------------------
+NIP = "198503122010011002"
+OPERATOR = domain.Actor(role="operator", agency="DISKOMINFO")
+
+
+def test_an_admin_registers_a_new_asn_with_the_agency_given():
+    person = domain.participant_for(domain.Actor(role="admin"), {"nip": NIP, "name": "Rina", "agency": "dinkes"}, None)
+    assert person["agency"] == "DINKES"
+
+
+@pytest.mark.parametrize("given, known", [
+    ({"nip": NIP, "name": "Rina", "agency": "DISKOMINFO"}, None),
+    ({"nip": NIP}, None),  # no name: the same refusal, not "name is required"
+    ({"nip": NIP, "agency": "DISKOMINFO"}, {"_id": NIP, "name": "Rina", "agency": "DINKES"}),
+    ({"nip": NIP}, {"_id": NIP, "name": "Rina", "agency": "DINKES"}),
+])
+def test_an_operator_gets_one_refusal_for_an_unknown_asn_and_another_agencys(given, known):
+    with pytest.raises(Forbidden) as err:
+        domain.participant_for(OPERATOR, given, known)
+    assert (err.value.field, err.value.message) == ("nip", domain.NOT_REGISTERED.format(agency="DISKOMINFO"))
+
+
+def test_an_operator_enrols_its_own_known_asn_but_cannot_move_them():
+    known = {"_id": NIP, "name": "Rina", "agency": "DISKOMINFO", "position": "Pranata"}
+    assert domain.participant_for(OPERATOR, {"nip": NIP, "position": "Analis"}, known)["position"] == "Analis"
+    with pytest.raises(Forbidden) as err:
+        domain.participant_for(OPERATOR, {"nip": NIP, "agency": "DINKES"}, known)
+    assert err.value.field == "agency"
+
+
+def test_a_malformed_nip_is_invalid_for_an_operator_whatever_is_stored():
+    with pytest.raises(Invalid):
+        domain.participant_for(OPERATOR, {"nip": "198502302010011002"}, None)
+
+
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@A1", "\tx", "\rx", "  =1"])
+def test_a_formula_start_is_a_problem_of_any_free_text(value):
+    assert "formula" in domain.text_problem(value)
+
+
+@pytest.mark.parametrize("value", ["Dr. Siti Aminah, S.Kom., M.T.", "Nur'aini", "Siti Nur-Halimah", "Peserta 12",
+                                   "Ahmad Syafi\u2019i", "Zoë"])
+def test_names_of_people_have_no_problem(value):
+    assert domain.text_problem(value, person_name=True) is None
+
+
+@pytest.mark.parametrize("value", ["Siti <b>", "Siti_Aminah", "1 Siti", "'Siti", "Siti\x00"])
+def test_other_characters_in_a_name_are_a_problem(value):
+    assert domain.text_problem(value, person_name=True) is not None
+
+
+def test_who_cancelled_follows_the_role_not_the_body():
+    assert domain.cancelled_by(domain.Actor(role="asn", nip=NIP)) == "participant"
+    assert {domain.cancelled_by(domain.Actor(role=r)) for r in ("operator", "admin")} == {"operator"}
