@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from services.reporting.queries import agency_name
@@ -66,6 +67,38 @@ def siasn_row(entry: dict) -> list:
             entry.get("certificate_number") or "", entry.get("location") or ""]
 
 
+# Spreadsheet formula injection (OWASP "CSV Injection", ASVS 1.2.10): Excel, LibreOffice and
+# Sheets take a cell starting with one of these for a formula when an export is opened, and
+# names and titles in the exports come from people (a participant named
+# ``=HYPERLINK("http://evil.example","klik")`` would be a live link in the operator's sheet).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
+
+
+def neutralise(value: Any) -> Any:
+    """``value`` safe to put in a spreadsheet cell: text starting with a formula trigger gets a
+    leading ``'`` (OWASP's advice: the spreadsheet then shows it as text). Numbers, dates and
+    None are left alone, so -5 stays a number."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def _xlsx_value(sheet, value: Any) -> Any:
+    """A row value for the XLSX writer: text neutralised and never typed as a formula."""
+    if not isinstance(value, str):
+        return value
+    # Control characters XML cannot carry would make openpyxl refuse the whole export.
+    text = neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+    # openpyxl types text itself: "=..." as a formula, "#N/A" etc. as an error. Text that could
+    # be read that way is written as an explicit string cell; plain text stays a plain value
+    # (a cell object per value costs half as much again on a large export).
+    if text.startswith(("'", "#")):
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.data_type = "s"
+        return cell
+    return text
+
+
 def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
     """CSV in chunks; the BOM lets spreadsheet programs read the UTF-8 names correctly."""
     buffer = io.StringIO()
@@ -74,7 +107,7 @@ def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
     writer.writerow(header)
     count = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([neutralise(value) for value in row])
         count += 1
         if count % 500 == 0:
             yield buffer.getvalue().encode("utf-8")
@@ -94,7 +127,7 @@ def xlsx_bytes(title: str, header: list[str], rows: Iterable[list]) -> bytes:
         header_cells.append(cell)
     sheet.append(header_cells)
     for row in rows:
-        sheet.append(row)
+        sheet.append([_xlsx_value(sheet, value) for value in row])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

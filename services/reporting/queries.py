@@ -256,14 +256,25 @@ def certificates_by_month(rm: ReadModels, year: int, agency: str | None = None) 
     }
 
 
+def asn_agency(rm: ReadModels, nip: str) -> str | None:
+    """The current agency of ASN ``nip``; None when the platform does not know the NIP."""
+    asn = rm.asns.find_one({"_id": nip}, {"agency": 1})
+    return asn.get("agency") if asn else None
+
+
 def ledger_rows(rm: ReadModels, year: int, agency: str | None = None, nip: str | None = None):
-    """Ledger entries for exports, in NIP order, streamed from the index."""
+    """Ledger entries for exports, in NIP order, streamed from the index.
+
+    Both filters apply together: the agency is an operator's scope, so a NIP must never
+    widen it (an operator once exported another agency's ASN by naming their NIP).
+    """
     query: dict = {"year": year}
+    if agency:
+        query["agency"] = agency
     if nip:
         query["nip"] = nip
         sort = [("nip", 1), ("year", 1), ("completed_at", 1)]
     elif agency:
-        query["agency"] = agency
         sort = [("agency", 1), ("year", 1), ("nip", 1), ("completed_at", 1)]
     else:
         sort = [("year", 1), ("nip", 1), ("completed_at", 1)]

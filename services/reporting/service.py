@@ -17,8 +17,8 @@ from shared.openapi import OpenApi
 from shared.service_base import ServiceBase
 from shared.store import Mongo
 
-from services.reporting import (config, dashboard, exports, folding, migrations, projections, queries, rebuild,
-                                schemas, shortfall, store)
+from services.reporting import (access, config, dashboard, exports, folding, migrations, projections, queries,
+                                rebuild, schemas, shortfall, store)
 from services.reporting.timefmt import WIB, utc_now
 
 CONFIG = config.current()
@@ -51,7 +51,9 @@ def _download(body, filename: str, mimetype: str) -> Response:
 openapi = OpenApi("ASN reporting service", description="JP ledger, agency compliance, programme statistics, "
                   "exports and the dashboard, built from every public event of the platform.")
 openapi.route("GET", "/ledger/{nip}", "An ASN's JP ledger by year", query=schemas.YearQuery,
-              response=schemas.LedgerResponse, responses={404: "NIP not known", 422: "invalid NIP or year"},
+              response=schemas.LedgerResponse,
+              responses={403: "not the caller's to see (an operator: any NIP outside its agency, known or not)",
+                         404: "NIP not known (admin, or an ASN asking for themself)", 422: "invalid NIP or year"},
               tags=["ledger"])
 openapi.route("GET", "/compliance", "Agency compliance with the yearly JP target", query=schemas.ComplianceQuery,
               response=schemas.ComplianceResponse, responses={422: "invalid filter"}, tags=["compliance"])
@@ -65,12 +67,15 @@ openapi.route("GET", "/exports/compliance.csv", "Agency compliance as CSV", quer
               content_type="text/csv", tags=["exports"])
 openapi.route("GET", "/exports/compliance.xlsx", "Agency compliance as XLSX", query=schemas.ComplianceExportQuery,
               content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", tags=["exports"])
+_LEDGER_EXPORT_ERRORS = {403: "an operator naming another agency, or a NIP outside its agency (known or not)"}
 openapi.route("GET", "/exports/ledger.csv", "JP ledger entries as CSV", query=schemas.LedgerExportQuery,
-              content_type="text/csv", tags=["exports"])
+              content_type="text/csv", responses=_LEDGER_EXPORT_ERRORS, tags=["exports"])
 openapi.route("GET", "/exports/ledger.xlsx", "JP ledger entries as XLSX", query=schemas.LedgerExportQuery,
-              content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", tags=["exports"])
+              content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              responses=_LEDGER_EXPORT_ERRORS, tags=["exports"])
 openapi.route("GET", "/exports/ledger-siasn.csv", "JP ledger in the shape of SIASN training-history records",
-              query=schemas.LedgerExportQuery, content_type="text/csv", tags=["exports"])
+              query=schemas.LedgerExportQuery, content_type="text/csv", responses=_LEDGER_EXPORT_ERRORS,
+              tags=["exports"])
 openapi.route("GET", "/dashboard", "Dashboard (HTML, Bahasa Indonesia)", query=schemas.DashboardQuery,
               content_type="text/html", tags=["dashboard"])
 openapi.route("POST", "/admin/shortfall/{checkpoint}/run", "Run a shortfall checkpoint now (e.g. 2026-Q3)",
@@ -151,9 +156,10 @@ class ReportingService(ServiceBase):
         q = schemas.YearQuery().load(_args(request))
         if not nip.isdigit() or len(nip) != 18:
             raise Invalid("NIP must be 18 digits", field="nip")
-        ledger = queries.ledger(self._rm(), CONFIG, nip, q["year"])
-        principal_of(request).require_scope(nip=nip, agency=ledger.get("agency"), what=f"the ledger of {nip}")
-        return ledger
+        rm = self._rm()
+        # The scope first: a 404 before it would tell any operator which NIPs the platform knows.
+        access.require_ledger_access(rm, principal_of(request), nip)
+        return queries.ledger(rm, CONFIG, nip, q["year"])
 
     @api("GET", "/compliance", auth=STAFF)
     def compliance(self, request):
@@ -225,6 +231,9 @@ class ReportingService(ServiceBase):
         rm = self._rm()
         year = self._year(q["year"])
         agency = self._agency(rm, q["agency"], request)
+        if q["nip"]:
+            # The same rule as GET /ledger/<nip>: naming a NIP must not reach past the agency scope.
+            access.require_ledger_access(rm, principal_of(request), q["nip"])
         name = f"buku-jp-{year}" + (f"-{agency}" if agency else "") + (f"-{q['nip']}" if q["nip"] else "")
         return queries.ledger_rows(rm, year, agency, q["nip"]), name
 
