@@ -2,15 +2,17 @@
 
 1. take the rebuild lease; pick a fresh generation G and mark it ``building`` (live
    handlers now apply each new event to G as well);
-2. declare a temporary queue and ask each producer to republish its sent outbox history
-   into it (``replay_history(queue) -> int``, a nameko RPC on every service);
+2. declare a temporary queue bound to each producer's ``<service>.replay`` exchange and ask
+   each producer to republish its sent outbox history into it (``POST /admin/replay`` with
+   the admin's own token: the rebuild runs on that admin's authority);
 3. apply every replayed event to G with the same projection code the live handlers use
    (idempotency keys are per generation, so a live copy and a replayed copy apply once);
 4. swap: G becomes ``current``; the old generation is kept as ``previous`` (a rollback),
    the one before it is dropped.
 
 ``python -m services.reporting.rebuild`` runs it from a shell; the service exposes it as
-the RPC ``rebuild_read_models``.
+``POST /admin/rebuild`` (admin only). A replayed copy counts only when the broker vouches
+that the producer published it (its verified ``user_id``, ADR 0061).
 """
 from __future__ import annotations
 
@@ -23,10 +25,13 @@ import time
 import uuid
 from typing import Callable
 
-from kombu import Connection, Queue
+import requests
+from kombu import Connection, Queue, binding
 
-from shared.config import Settings
-from shared.errors import Conflict
+from shared import topology
+from shared.broker_security import expected_publisher, publisher_of, user_of
+from shared.config import Settings, service_url
+from shared.errors import Conflict, DomainError
 from shared.events.envelope import MalformedEvent, parse
 from shared.outbox import LEASES, Lease
 from shared.store import PROCESSED, Store, connect
@@ -43,17 +48,28 @@ PRODUCERS = ("enrollment", "certification")
 REBUILD_LEASE = "read-model-rebuild"
 
 
-class RebuildFailed(RuntimeError):
-    pass
+class RebuildFailed(DomainError):
+    """A producer refused or did not answer, or the replay stalled (HTTP 502)."""
+
+    status = 502
+    code = "rebuild_failed"
 
 
-def replay_from_producers(settings: Settings, queue: str, timeout_s: float | None = None) -> int:
-    """Ask every producer to republish its history into ``queue``; returns the total count."""
-    from nameko.standalone.rpc import ClusterRpcProxy
-
-    config = {"AMQP_URI": settings.amqp_uri, "serializer": "json", "ACCEPT": ["json"]}
-    with ClusterRpcProxy(config, timeout=timeout_s) as rpc:
-        return sum(int(getattr(rpc, producer).replay_history(queue)) for producer in PRODUCERS)
+def replay_from_producers(token: str, queue: str, timeout_s: float = 3600.0) -> int:
+    """Ask every producer to republish its history into ``queue`` on behalf of the admin whose
+    bearer ``token`` this is; returns the total count."""
+    total = 0
+    for producer in PRODUCERS:
+        url = f"{service_url(producer)}/admin/replay"
+        try:
+            response = requests.post(url, json={"queue": queue}, timeout=timeout_s,
+                                     headers={"Authorization": f"Bearer {token}"})
+        except requests.RequestException as exc:
+            raise RebuildFailed(f"{producer} did not answer the replay request at {url}: {exc}") from None
+        if response.status_code != 200:
+            raise RebuildFailed(f"{producer} refused the replay ({response.status_code}): {response.text[:300]}")
+        total += int(response.json()["replayed"])
+    return total
 
 
 def _drop(db, generation: int) -> None:
@@ -75,8 +91,10 @@ def rebuild(settings: Settings, replay: Callable[[str], int], cfg: ReportingConf
     if not lease.acquire():
         client.close()
         raise Conflict("a rebuild of the read models is already running")
-    queue = Queue(f"reporting.rebuild.{uuid.uuid4().hex[:12]}", durable=True, auto_delete=False,
-                  queue_arguments={"x-expires": int(max(idle_timeout_s * 4, 600) * 1000)})
+    name = f"reporting.rebuild.{uuid.uuid4().hex[:12]}"
+    queue = Queue(name, durable=True, auto_delete=False,
+                  queue_arguments={"x-expires": int(max(idle_timeout_s * 4, 600) * 1000)},
+                  bindings=[binding(topology.replay_exchange(p), routing_key=name) for p in PRODUCERS])
     before = pointer(db)
     target = max(g for g in (before.current, before.building, before.previous) if g) + 1
     try:
@@ -89,7 +107,8 @@ def rebuild(settings: Settings, replay: Callable[[str], int], cfg: ReportingConf
                 db[STATE].update_one({"_id": POINTER_ID}, {"$set": {"building": target}})
                 log.info("rebuilding read models into generation %d from queue %s", target, queue.name)
                 expected = replay(queue.name)
-                counts = _consume(channel, queue.name, expected, store, cfg, target, idle_timeout_s, lease)
+                counts = _consume(channel, queue.name, expected, store, cfg, target, idle_timeout_s, lease,
+                                  user_of(settings.amqp_uri))
                 # The new generation answers with every replayed event counted.
                 fold_all(store, target)
                 current = pointer(db)
@@ -116,8 +135,8 @@ def rebuild(settings: Settings, replay: Callable[[str], int], cfg: ReportingConf
 
 
 def _consume(channel, queue: str, expected: int, store: Store, cfg: ReportingConfig, generation: int,
-             idle_timeout_s: float, lease: Lease) -> dict:
-    counts = {"applied": 0, "duplicates": 0, "ignored": 0, "malformed": 0}
+             idle_timeout_s: float, lease: Lease, own_user: str) -> dict:
+    counts = {"applied": 0, "duplicates": 0, "ignored": 0, "malformed": 0, "unauthorised": 0}
     taken, idle_since = 0, time.monotonic()
     while taken < expected:
         message = channel.basic_get(queue, no_ack=False)
@@ -135,7 +154,11 @@ def _consume(channel, queue: str, expected: int, store: Store, cfg: ReportingCon
             counts["malformed"] += 1
             channel.basic_ack(message.delivery_tag)
             continue
-        if (event.service, event.name) not in CONSUMED:
+        publisher = publisher_of(message.properties, message.headers, own_user)
+        if publisher != expected_publisher(event.service, "reporting", own_user):
+            log.error("replayed event %s from broker user %s, not its producer: skipped", event.id, publisher)
+            counts["unauthorised"] += 1
+        elif (event.service, event.name) not in CONSUMED:
             counts["ignored"] += 1
         elif apply_event(store, event, cfg, generations=(generation,)):
             counts["applied"] += 1
@@ -152,12 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m services.reporting.rebuild``: rebuild from the producers' outboxes, print a summary."""
     from shared import config as shared_config
     from shared import logging as jsonlog
+    from shared.cli import CliError, admin_token
 
     settings = shared_config.load("reporting")
     jsonlog.configure("reporting", settings.log_level)
     try:
-        summary = rebuild(settings, lambda queue: replay_from_producers(settings, queue))
-    except (Conflict, RebuildFailed) as exc:
+        token = admin_token(None)
+        summary = rebuild(settings, lambda queue: replay_from_producers(token, queue))
+    except (CliError, Conflict, RebuildFailed) as exc:
         print(json.dumps({"error": str(exc)}), file=sys.stderr)
         return 1
     print(json.dumps(summary))

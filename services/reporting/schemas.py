@@ -1,7 +1,7 @@
 """Query parameters and responses of the reporting HTTP API (marshmallow: validation + OpenAPI)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from shared.events.common import COMPETENCY_TYPES, PROGRAMME_KINDS
 
@@ -162,3 +162,25 @@ class ShortfallRunResponse(Schema):
     asn_checked = fields.Int()
     flagged = fields.Int()
     flagged_now = fields.Int()
+
+
+class RebuildRequest(Schema):
+    """``POST /admin/rebuild``: an empty body, or how long the replay may stay silent."""
+
+    class Meta:
+        unknown = RAISE
+
+    idle_timeout_s = fields.Float(load_default=None, validate=validate.Range(min=1, max=3600),
+                                  metadata={"description": "give up when no replayed event arrives this long"})
+
+
+class RebuildResponse(Schema):
+    generation = fields.Int(metadata={"description": "the read-model generation now current"})
+    previous_generation = fields.Int(allow_none=True)
+    events = fields.Int(metadata={"description": "events the producers replayed"})
+    applied = fields.Int()
+    duplicates = fields.Int()
+    ignored = fields.Int()
+    malformed = fields.Int()
+    unauthorised = fields.Int(metadata={"description": "copies not published by their producer's broker user"})
+    seconds = fields.Float()

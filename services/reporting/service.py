@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
@@ -12,7 +11,7 @@ from shared.auth import ADMIN_ONLY, MEMBER, STAFF, principal_of
 from shared.config import settings_of
 from shared.errors import Invalid
 from shared.handler import reliable_handler
-from shared.http import _default, api
+from shared.http import _default, api, json_body
 from shared.openapi import OpenApi
 from shared.service_base import ServiceBase
 from shared.store import Mongo
@@ -80,6 +79,10 @@ openapi.route("GET", "/dashboard", "Dashboard (HTML, Bahasa Indonesia)", query=s
               content_type="text/html", tags=["dashboard"])
 openapi.route("POST", "/admin/shortfall/{checkpoint}/run", "Run a shortfall checkpoint now (e.g. 2026-Q3)",
               response=schemas.ShortfallRunResponse, responses={422: "unknown checkpoint"}, tags=["admin"])
+openapi.route("POST", "/admin/rebuild", "Rebuild every read model from the producers' event logs (ADR 0041)",
+              body=schemas.RebuildRequest, response=schemas.RebuildResponse,
+              responses={409: "a rebuild is already running", 502: "a producer refused or did not answer the replay"},
+              tags=["admin"])
 
 
 class ReportingService(ServiceBase):
@@ -257,14 +260,6 @@ class ReportingService(ServiceBase):
     def shortfall_tick(self):
         self._detector().run_due()
 
-    @rpc
-    def run_due_checkpoints(self) -> list:
-        return _jsonable(self._detector().run_due())
-
-    @rpc
-    def run_shortfall_checkpoint(self, checkpoint: str) -> dict:
-        return _jsonable(self._detector().run(checkpoint))
-
     # -- counters: the lease holder folds the deltas the event handlers recorded ------------
     counters = folding.CounterFolding()
 
@@ -273,8 +268,11 @@ class ReportingService(ServiceBase):
         folding.fold_pass(self.counters)
 
     # -- operations ----------------------------------------------------------------------------
-    @rpc
-    def rebuild_read_models(self, idle_timeout_s: float | None = None) -> dict:
-        settings = self.store.settings
-        return rebuild.rebuild(settings, lambda queue: rebuild.replay_from_producers(settings, queue), CONFIG,
-                               idle_timeout_s=idle_timeout_s)
+    @api("POST", "/admin/rebuild", auth=ADMIN_ONLY)
+    def rebuild_read_models(self, request):
+        """The producers replay on the calling admin's authority: their token is passed on."""
+        body = schemas.RebuildRequest().load(json_body(request) if request.get_data() else {})
+        token = request.headers["Authorization"].partition(" ")[2].strip()
+        summary = rebuild.rebuild(self.store.settings, lambda queue: rebuild.replay_from_producers(token, queue),
+                                  CONFIG, idle_timeout_s=body["idle_timeout_s"])
+        return schemas.RebuildResponse().dump(summary)

@@ -4,11 +4,13 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+import requests
 from kombu import Connection, Producer
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.reporting import folding, rebuild
 from services.reporting.store import consumer_of, pointer
+from shared import topology
+from shared.broker_security import user_of
 from shared.events import envelope
 from shared.openapi import OpenApi
 from shared.outbox import Relay
@@ -16,7 +18,7 @@ from shared.service_base import ServiceBase
 from shared.store import OUTBOX, Mongo, Store, connect
 from tests.integration.reporting import scenario
 from tests.integration.reporting.conftest import figures, free_port, scenario_events, settled
-from tests.support import wait_for
+from tests.support import auth_headers, wait_for
 from tests.unit.reporting import factory as f
 
 
@@ -49,21 +51,23 @@ def emit_through_outboxes(settings, events: list[dict]) -> None:
 
 
 def replay_outboxes(settings, also=None):
-    """What each producer's ``replay_history(queue)`` does: republish its sent log into the queue
-    (here shuffled across producers, which order-independent projections must not mind)."""
+    """What each producer's ``POST /admin/replay`` does: republish its sent log into the queue
+    through its replay exchange (here shuffled across producers, which order-independent
+    projections must not mind)."""
     def replay(queue: str) -> int:
         records = []
         for service in ("enrollment", "certification"):
             s = producer_settings(settings, service)
             client = connect(s)
-            records += [r["event"] for r in client[s.db_name][OUTBOX].find({"sent": True}).sort("_id", 1)]
+            records += [(service, r["event"]) for r in client[s.db_name][OUTBOX].find({"sent": True}).sort("_id", 1)]
             client.close()
         random.Random(3).shuffle(records)
         with Connection(settings.amqp_uri) as conn:
             producer = Producer(conn.channel())
-            for event in records:
-                producer.publish(envelope.encode(event), exchange="", routing_key=queue,
-                                 content_type="application/json", content_encoding="utf-8", delivery_mode=2)
+            for service, event in records:
+                producer.publish(envelope.encode(event), exchange=topology.replay_exchange(service).name,
+                                 routing_key=queue, content_type="application/json", content_encoding="utf-8",
+                                 delivery_mode=2, user_id=user_of(settings.amqp_uri))
         if also:
             also()
         return len(records)
@@ -101,7 +105,7 @@ def test_rebuilt_read_models_equal_the_live_ones_and_keep_events_arriving_during
 
 
 class EnrollmentLog(ServiceBase):
-    """Stands in for enrollment: its event log and the replay_history RPC every service has."""
+    """Stands in for enrollment: its event log and the /admin/replay route every service has."""
     name = "enrollment"
     store = Mongo()
     openapi = OpenApi("enrollment stand-in")
@@ -113,8 +117,8 @@ class CertificationLog(ServiceBase):
     openapi = OpenApi("certification stand-in")
 
 
-def test_the_rebuild_rpc_has_the_producers_replay_their_logs_and_gives_the_live_figures(
-        start, settings, store, cfg, container_factory):
+def test_the_admin_rebuild_route_has_the_producers_replay_their_logs_and_gives_the_live_figures(
+        start, settings, store, cfg, container_factory, monkeypatch):
     start()
     events = scenario_events(scenario.events())
     emit_through_outboxes(settings, events)
@@ -122,10 +126,15 @@ def test_the_rebuild_rpc_has_the_producers_replay_their_logs_and_gives_the_live_
     live = figures(store, cfg)
     for cls in (EnrollmentLog, CertificationLog):
         producer = replace(producer_settings(settings, cls.name), http_address=f"127.0.0.1:{free_port()}")
+        monkeypatch.setenv(f"{cls.name.upper()}_URL", f"http://{producer.http_address}")
         container_factory(cls, producer.nameko_config()).start()
 
-    config = {"AMQP_URI": settings.amqp_uri, "serializer": "json", "ACCEPT": ["json"]}
-    with ClusterRpcProxy(config, timeout=60) as rpc:
-        summary = rpc.reporting.rebuild_read_models(10)
+    url = f"http://{settings.http_address}/admin/rebuild"
+    for role in ("operator", "asn"):  # only an admin rebuilds, and the producers replay only for one
+        refused = requests.post(url, json={}, headers=auth_headers(role, agency="DISHUB", nip="1" * 18), timeout=30)
+        assert refused.status_code == 403
+    response = requests.post(url, json={"idle_timeout_s": 10}, headers=auth_headers("admin"), timeout=120)
+    assert response.status_code == 200, response.text
+    summary = response.json()
     assert (summary["events"], summary["applied"], summary["generation"]) == (len(events), len(events), 2)
     assert figures(store, cfg) == live

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 from kombu import Connection, Exchange, Queue
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from services.reporting.shortfall import ShortfallDetector
 from tests.integration.reporting import scenario
 from tests.integration.reporting.conftest import ADMIN, apply_directly, free_port, scenario_events
 from tests.support import body_json, get_messages, queue_depth
@@ -86,19 +86,18 @@ def test_a_checkpoint_flags_each_asn_below_target_once_even_with_two_replicas_ra
 
 
 def test_the_scheduler_runs_the_checkpoint_that_just_passed_and_counts_consecutive_shortfalls(
-        start, settings, seeded, captured):
+        start, settings, seeded, captured, store, cfg):
     now = {"t": AFTER_Q2}
-    start(clock=lambda: now["t"])
-    config = {"AMQP_URI": settings.amqp_uri, "serializer": "json", "ACCEPT": ["json"]}
-    with ClusterRpcProxy(config, timeout=60) as rpc:
-        runs = rpc.reporting.run_due_checkpoints()
-        assert [(r["checkpoint"], r["flagged"]) for r in runs] == [("2026-Q2", len(BELOW_TARGET))]
-        assert rpc.reporting.run_due_checkpoints() == []  # done: the next tick does nothing
-        get_messages(settings.amqp_uri, captured, len(BELOW_TARGET), timeout=30)
+    start(clock=lambda: now["t"])  # its relay publishes what the ticks record
+    tick = ShortfallDetector(store, cfg, lambda: now["t"]).run_due  # what the service's timer calls
+    runs = tick()
+    assert [(r["checkpoint"], r["flagged"]) for r in runs] == [("2026-Q2", len(BELOW_TARGET))]
+    assert tick() == []  # done: the next tick does nothing
+    get_messages(settings.amqp_uri, captured, len(BELOW_TARGET), timeout=30)
 
-        now["t"] = datetime(2026, 10, 1, 3, 0, tzinfo=timezone.utc)  # 1 Oct 10:00 WIB: Q3 is due
-        [q3] = rpc.reporting.run_due_checkpoints()
-        assert q3["checkpoint"] == "2026-Q3"
+    now["t"] = datetime(2026, 10, 1, 3, 0, tzinfo=timezone.utc)  # 1 Oct 10:00 WIB: Q3 is due
+    [q3] = tick()
+    assert q3["checkpoint"] == "2026-Q3"
     events = [body_json(m)["data"] for m in get_messages(settings.amqp_uri, captured, len(BELOW_TARGET), timeout=30)]
     assert {e["consecutive_shortfalls"] for e in events} == {2}
     assert all(e["suggested_programmes"] == [] for e in events)  # every window has closed by October
