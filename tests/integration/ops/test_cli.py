@@ -67,9 +67,8 @@ def test_status_shows_ready_and_down_services_queue_depth_consumers_dead_letters
         code, status = asn_json(capsys, "status")
         queues = {q["queue"]: q for q in status["queues"]}
         seen = [(queues.get(name) or {}).get(key) for name, key in (
-            (WORK_QUEUE, "messages"), ("certification.dlq", "messages"), ("enrollment.dlq", "messages"),
-            ("rpc-enrollment", "consumers"))]
-        return (code, status) if seen == [3, 1, 0, 1] else None
+            (WORK_QUEUE, "messages"), ("certification.dlq", "messages"), ("enrollment.dlq", "messages"))]
+        return (code, status) if seen == [3, 1, 0] else None
     code, status = wait_for(settled, timeout=30, interval=0.5, message="queue figures from the management API")
 
     assert code == 1  # something needs attention
@@ -84,7 +83,6 @@ def test_status_shows_ready_and_down_services_queue_depth_consumers_dead_letters
     assert queues[WORK_QUEUE] | {"publish_rate": None, "deliver_rate": None, "ack_rate": None} == {
         "queue": WORK_QUEUE, "messages": 3, "ready": 3, "unacked": 0, "consumers": 0,
         "publish_rate": None, "deliver_rate": None, "ack_rate": None}
-    assert queues["rpc-enrollment"]["consumers"] == 1
     dead = {d["service"]: d["messages"] for d in status["dead_letters"]}
     assert dead["certification"] == 1 and dead["enrollment"] == 0
     assert status["queue_stats_from"] == "management"
@@ -265,7 +263,9 @@ def _wib(utc: str) -> str:
 
 
 def test_replay_republishes_a_producers_event_log_in_order_into_a_named_queue(start, ops_env, capsys):
-    from kombu import Connection, Queue
+    from kombu import Connection, Queue, binding
+
+    from shared import topology
     from tests.support import get_messages
 
     amqp = ops_env["AMQP_URI"]
@@ -277,8 +277,9 @@ def test_replay_republishes_a_producers_event_log_in_order_into_a_named_queue(st
     written = [Store(client, settings).transaction(lambda tx: tx.emit("completed", f"h{i}", completion(f"h{i}")))
                for i in range(5)]
     wait_for(lambda: db.outbox.count_documents({"sent": True}) == 5, message="published")
-    with Connection(amqp) as conn:
-        Queue("rebuild.reporting", durable=True)(conn.channel()).declare()
+    with Connection(amqp) as conn:  # a replay reaches a queue bound to the producer's replay exchange
+        Queue("rebuild.reporting", durable=True, bindings=[
+            binding(topology.replay_exchange("enrollment"), routing_key="rebuild.reporting")])(conn.channel()).declare()
 
     code, result = asn_json(capsys, "replay", "--queue", "rebuild.reporting", "--service", "enrollment")
     assert code == 0
@@ -292,8 +293,8 @@ def test_replay_republishes_a_producers_event_log_in_order_into_a_named_queue(st
                      "--service", "notification")
     assert code == 1
     row = {line.split()[0]: line for line in text.splitlines()}
-    assert "queue 'no.such.queue' does not exist" in row["enrollment"]
-    assert "notification is not running" in row["notification"]
+    assert "enrollment answered 409" in row["enrollment"] and "enrollment.replay" in row["enrollment"]
+    assert "notification did not answer" in row["notification"]
     client.close()
 
 
