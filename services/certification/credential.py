@@ -30,9 +30,19 @@ OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 OB_SCHEMA = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 CRYPTOSUITE = "eddsa-jcs-2022"
 STATUS_LIST_PATH = "/status/revocation"
-STATUS_LIST_MIN_BITS = 131072  # 16 KiB: the W3C minimum, so a list does not reveal how few entries it has
+# Every list has exactly this many entries: 16 KiB, the W3C minimum, so a list neither reveals
+# how few entries it has nor grows with the number of certificates. Certificate n is entry
+# n % STATUS_LIST_BITS of list n // STATUS_LIST_BITS; list 0 is the address issued credentials use.
+STATUS_LIST_BITS = 131072
 _ED25519_MULTICODEC = b"\xed\x01"
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+# Longest input base58btc_decode accepts. Decoding costs quadratic time in the length (one
+# big-integer multiplication per character) and never yields to eventlet: 300,000 characters
+# held a replica for 11 s. Our values are short: an Ed25519 signature (64 bytes) is at most 88
+# characters, a did:key (34 bytes) 48.
+MAX_BASE58_CHARS = 128
+# A proofValue: "z" (base58btc multibase) and at most 88 characters of a 64-byte signature.
+MAX_PROOF_VALUE_CHARS = 90
 # Public on purpose: local runs and tests only. Production sets CERTIFICATION_SIGNING_KEY.
 _DEV_SEED = hashlib.sha256(b"asn-bangkom development signing key - never use in production").digest()
 
@@ -52,7 +62,11 @@ def base58btc_encode(data: bytes) -> str:
     return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
 
 
-def base58btc_decode(text: str) -> bytes:
+def base58btc_decode(text: str, max_chars: int = MAX_BASE58_CHARS) -> bytes:
+    """The bytes of ``text``; CredentialError for a character outside the alphabet or a text
+    longer than ``max_chars`` (checked first, so the cost stays bounded)."""
+    if len(text) > max_chars:
+        raise CredentialError(f"base58btc value longer than {max_chars} characters")
     number = 0
     for char in text:
         index = _BASE58.find(char)
@@ -86,6 +100,16 @@ def end_of_day_wib(day: date) -> datetime:
 
 
 # -- keys ----------------------------------------------------------------------------------
+
+def is_development_key(configured: str | None) -> bool:
+    """Whether ``configured`` is unset or is the public development key (in any encoding):
+    either way anyone can sign credentials this service would vouch for."""
+    if not configured or not configured.strip():
+        return True
+    raw = load_signing_key(configured).private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    return raw == _DEV_SEED
+
 
 def load_signing_key(configured: str | None) -> Ed25519PrivateKey:
     """The issuer key from configuration: a PKCS#8 PEM, or base64 of the 32-byte seed.
@@ -162,6 +186,8 @@ def verify_proof(document: dict, trusted_issuer_did: str | None = None) -> None:
     proof_value = proof.get("proofValue")
     if not isinstance(method, str) or not isinstance(proof_value, str) or not proof_value.startswith("z"):
         raise CredentialError("the proof lacks a verificationMethod or a base58btc proofValue")
+    if len(proof_value) > MAX_PROOF_VALUE_CHARS:  # before any decoding (see MAX_BASE58_CHARS)
+        raise CredentialError(f"the proofValue is longer than {MAX_PROOF_VALUE_CHARS} characters")
     issuer = document.get("issuer")
     issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
     if method.split("#")[0] != issuer_id:
@@ -235,13 +261,7 @@ def build_credential(certificate: dict, issuer: Issuer, verification_url: str) -
         "description": f"Sertifikat nomor {certificate['number']}; verifikasi: {verification_url}",
         "validFrom": rfc3339(certificate["issued_at"]),
         "credentialSubject": subject,
-        "credentialStatus": {
-            "id": f"{issuer.base_url}{STATUS_LIST_PATH}#{certificate['status_index']}",
-            "type": "BitstringStatusListEntry",
-            "statusPurpose": "revocation",
-            "statusListIndex": str(certificate["status_index"]),
-            "statusListCredential": f"{issuer.base_url}{STATUS_LIST_PATH}",
-        },
+        "credentialStatus": status_entry(issuer.base_url, certificate["status_index"]),
         "credentialSchema": [{"id": OB_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}],
     }
     if certificate.get("valid_until"):
@@ -259,13 +279,29 @@ def credential_id_of(document: dict) -> str | None:
 
 # -- Bitstring Status List (revocation) ------------------------------------------------------
 
-def encode_status_list(indexes: list[int]) -> str:
-    size = STATUS_LIST_MIN_BITS
-    while indexes and max(indexes) >= size:
-        size *= 2
-    bits = bytearray(size // 8)
-    for index in indexes:
-        bits[index // 8] |= 0x80 >> (index % 8)  # index 0 is the first, leftmost bit
+def status_list_url(base_url: str, list_number: int) -> str:
+    """The address of status list ``list_number``. List 0 keeps the plain address that every
+    credential issued before the lists were split points at; the ingress routes the path
+    exactly, so the others differ only in the query."""
+    url = f"{base_url}{STATUS_LIST_PATH}"
+    return url if list_number == 0 else f"{url}?list={list_number}"
+
+
+def status_entry(base_url: str, status_index: int) -> dict:
+    """A credential's ``credentialStatus``: its entry in the list that holds ``status_index``."""
+    list_number, entry = divmod(status_index, STATUS_LIST_BITS)
+    url = status_list_url(base_url, list_number)
+    return {"id": f"{url}#{entry}", "type": "BitstringStatusListEntry", "statusPurpose": "revocation",
+            "statusListIndex": str(entry), "statusListCredential": url}
+
+
+def encode_status_list(entries: list[int]) -> str:
+    """The ``encodedList`` of one list with ``entries`` (positions in the list) set."""
+    bits = bytearray(STATUS_LIST_BITS // 8)
+    for entry in entries:
+        if not 0 <= entry < STATUS_LIST_BITS:
+            raise ValueError(f"status list entry {entry} outside 0..{STATUS_LIST_BITS - 1}")
+        bits[entry // 8] |= 0x80 >> (entry % 8)  # entry 0 is the first, leftmost bit
     encoded = base64.urlsafe_b64encode(gzip.compress(bytes(bits), mtime=0)).rstrip(b"=")
     return "u" + encoded.decode()
 
@@ -278,8 +314,11 @@ def status_bit(encoded_list: str, index: int) -> bool:
     return bool(bits[index // 8] & (0x80 >> (index % 8)))
 
 
-def status_list_credential(revoked_indexes: list[int], issuer: Issuer, now: datetime) -> dict:
-    url = f"{issuer.base_url}{STATUS_LIST_PATH}"
+def status_list_credential(revoked_entries: list[int], issuer: Issuer, now: datetime,
+                           list_number: int = 0) -> dict:
+    """Status list ``list_number``, signed, with the entries (positions in that list) of its
+    revoked credentials set."""
+    url = status_list_url(issuer.base_url, list_number)
     document = {
         "@context": [VC_CONTEXT],
         "id": url,
@@ -288,6 +327,6 @@ def status_list_credential(revoked_indexes: list[int], issuer: Issuer, now: date
         "validFrom": rfc3339(now),
         "credentialSubject": {"id": f"{url}#list", "type": "BitstringStatusList",
                               "statusPurpose": "revocation",
-                              "encodedList": encode_status_list(sorted(revoked_indexes))},
+                              "encodedList": encode_status_list(sorted(revoked_entries))},
     }
     return sign(document, issuer, now)

@@ -411,10 +411,6 @@ def find_by_credential_id(db, credential_id: str | None) -> dict | None:
     return db[CERTIFICATES].find_one({"credential_id": credential_id or ""})
 
 
-def revoked_status_indexes(db) -> list[int]:
-    return [d["status_index"] for d in db[CERTIFICATES].find({"revoked": {"$ne": None}}, {"status_index": 1})]
-
-
 def certificate_view(certificate: dict, today: date, base_url: str) -> dict:
     """The full certificate for admins and its holder (the HTTP API's representation)."""
     revoked = certificate.get("revoked")

@@ -1,6 +1,6 @@
 """Per-container state of the certification service: its configuration, the issuer key,
-the verification rate limiter, the clock, the numbering pass, and the timers that drive the
-expiry scan and the numbering."""
+the verification rate limiter, the cached status lists, the clock, the numbering pass, and
+the timers that drive the expiry scan and the numbering."""
 from __future__ import annotations
 
 import logging
@@ -20,6 +20,7 @@ from services.certification import config as certification_config
 from services.certification import domain
 from services.certification.credential import Issuer, load_signing_key
 from services.certification.lifecycle import Numberer
+from services.certification.status_lists import StatusLists
 from shared.ratelimit import TokenBuckets
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class Runtime:
         self.base_url = base_url.rstrip("/")
         self.issuer = Issuer(load_signing_key(config.signing_key), config.issuer_name, self.base_url)
         self.limiter = TokenBuckets(config.verify_rate_per_minute, config.verify_burst)
+        self.status_lists = StatusLists(config.status_list_cache_s)
         # Injectable so tests (and operators replaying a day) can run the scan for a chosen "now".
         self.clock: Callable[[], datetime] = domain.utc_now
         self.numbering: Numbering | None = None  # set by CertificationRuntime (needs the container)

@@ -79,3 +79,8 @@ class CredentialCheck(Schema):
     signature_valid = fields.Bool()
     status = fields.Str()
     errors = fields.List(fields.Str())
+
+
+class ExpiryScanResult(Schema):
+    expired = fields.Int(metadata={"description": "certificates announced as expired by this run"})
+    expiring = fields.Int(metadata={"description": "certificates announced as expiring by this run"})

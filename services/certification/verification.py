@@ -18,3 +18,12 @@ def render_page(view: dict, code: str, now: datetime) -> str:
     return _env.get_template("verify.html").render(
         view=view, code_display=code[:40],
         checked_at=f"{domain.format_date_id(checked.date())} {checked:%H.%M}")
+
+
+def render_invalid_code_page(max_chars: int, now: datetime) -> str:
+    """The page for a code too long to be one (the caller answers it with a 422); the code
+    itself is not shown back."""
+    checked = now.astimezone(domain.WIB)
+    return _env.get_template("verify.html").render(
+        view={"status": "invalid", "status_label": "Kode tidak valid"}, code_display="", max_chars=max_chars,
+        checked_at=f"{domain.format_date_id(checked.date())} {checked:%H.%M}")

@@ -114,7 +114,8 @@ def test_did_key_matches_the_published_ed25519_test_vector():
 
 def test_base58btc_round_trips_and_keeps_leading_zero_bytes():
     for data in (b"", b"\0\0abc", bytes(range(256)), b"hello world"):
-        assert credential.base58btc_decode(credential.base58btc_encode(data)) == data
+        # a caller may allow more than the default cap (sized for keys and signatures)
+        assert credential.base58btc_decode(credential.base58btc_encode(data), max_chars=400) == data
     assert credential.base58btc_encode(b"hello world") == "StV1DL6CwTryKyV"
 
 
@@ -130,13 +131,36 @@ def test_the_key_loads_from_a_seed_or_a_pem_and_bad_keys_are_refused():
         credential.load_signing_key("not a key!")
 
 
-def test_the_status_list_sets_exactly_the_revoked_bits(issuer):
-    doc = credential.status_list_credential([3, 42, 200000], issuer, datetime(2026, 4, 1, tzinfo=timezone.utc))
+def test_the_status_list_sets_exactly_the_revoked_bits_of_a_fixed_size_list(issuer):
+    doc = credential.status_list_credential([3, 42, 131071], issuer, datetime(2026, 4, 1, tzinfo=timezone.utc))
     credential.verify_proof(doc, issuer.did)
+    assert doc["id"] == "https://sertifikat.example.id/status/revocation"
     encoded = doc["credentialSubject"]["encodedList"]
-    assert [i for i in (0, 3, 4, 41, 42, 43, 199999, 200000) if credential.status_bit(encoded, i)] == [3, 42, 200000]
+    assert [i for i in (0, 3, 4, 41, 42, 43, 131070, 131071) if credential.status_bit(encoded, i)] == [3, 42, 131071]
     empty = credential.status_list_credential([], issuer, datetime(2026, 4, 1, tzinfo=timezone.utc))
     assert not credential.status_bit(empty["credentialSubject"]["encodedList"], 131071)
+    with pytest.raises(ValueError, match="outside"):  # a list never grows: 131,072 entries each
+        credential.encode_status_list([131072])
+    second = credential.status_list_credential([7], issuer, datetime(2026, 4, 1, tzinfo=timezone.utc), 1)
+    assert second["id"] == "https://sertifikat.example.id/status/revocation?list=1"
+
+
+def test_a_credential_points_at_the_list_and_entry_of_its_status_index():
+    first = credential.status_entry("https://x.id", 42)
+    assert first == {"id": "https://x.id/status/revocation#42", "type": "BitstringStatusListEntry",
+                     "statusPurpose": "revocation", "statusListIndex": "42",
+                     "statusListCredential": "https://x.id/status/revocation"}  # as issued so far
+    later = credential.status_entry("https://x.id", 131072 + 5)
+    assert later["statusListCredential"] == "https://x.id/status/revocation?list=1"
+    assert later["statusListIndex"] == "5" and later["id"] == "https://x.id/status/revocation?list=1#5"
+
+
+def test_the_base58_decoder_refuses_over_long_input_before_decoding():
+    signature = credential.base58btc_encode(b"\xff" * 64)
+    assert len(signature) <= credential.MAX_PROOF_VALUE_CHARS - 1
+    assert credential.base58btc_decode(signature) == b"\xff" * 64
+    with pytest.raises(CredentialError, match="longer than 128"):
+        credential.base58btc_decode("2" * 300_000)
 
 
 def test_verifying_does_not_modify_the_document(certificate, issuer):
