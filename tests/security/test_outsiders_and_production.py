@@ -112,3 +112,12 @@ def test_a_service_container_in_production_refuses_to_start_on_a_development_sec
     with pytest.raises(production.ProductionConfigError, match="AUTH_SECRET"):
         container.start()
     container.kill()
+
+
+@pytest.mark.parametrize("service, path", [("enrollment", "/programmes"), ("notification", "/recipients/bulk"),
+                                           ("reporting", "/admin/rebuild")])
+def test_a_deeply_nested_json_body_is_a_400_not_a_500(platform, service, path):
+    response = platform.call(service, "POST", path, data=b"[" * 30_000 + b"]" * 30_000,
+                             headers={**auth_headers("admin"), "Content-Type": "application/json"})
+    assert response.status_code in (400, 422), response.text
+    assert platform.call(service, "GET", "/health/live").status_code == 200
