@@ -150,6 +150,8 @@ class Stack:
         env.setdefault("PUBLIC_BASE_URL", self.url("certification"))
         if not any(env.get(k) or self.extra_env.get(k) for k in _AUTH_KEYS):
             env["AUTH_SECRET_FILE"] = str(auth.ensure_secret_file(self.auth_secret_file))
+        if self.broker_users:
+            env["BROKER_OPERATOR_USERS"] = ",".join(self.operator_users())
         # The services import the project from the repository root, installed or not.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
         env.update(self.extra_env)
@@ -167,6 +169,14 @@ class Stack:
             self.credentials_file.touch(mode=0o600)
             self.credentials_file.write_text(json.dumps(data, indent=2))
         return json.loads(self.credentials_file.read_text())
+
+    def operator_users(self) -> list[str]:
+        """With ``broker_users``: the broker users whose ``asn dlq replay`` the services trust to
+        keep the publisher they stamped on a dead letter: the administrator the stack itself
+        connects as (``amqp_uri``, guest locally; `asn` run beside the stack uses it too),
+        after any ``BROKER_OPERATOR_USERS`` already set. Others' replays are dead-lettered again."""
+        configured = [u.strip() for u in os.environ.get("BROKER_OPERATOR_USERS", "").split(",") if u.strip()]
+        return list(dict.fromkeys([*configured, broker_security.user_of(self.amqp_uri)]))
 
     def _amqp_uri_of(self, service: str) -> str:
         if not self.broker_users:
@@ -359,6 +369,10 @@ def _print_table(stack: Stack, management: str | None) -> None:
     else:
         print(f"store   {stack.store_uri}")
     print(f"broker  {stack.amqp_uri}" + (f"  (management {management}, guest/guest)" if management else ""))
+    if stack.broker_users:
+        print(f"broker users  {', '.join(broker_security.service_user(s) for s in stack.services)} "
+              f"(passwords in {stack.credentials_file}); `asn dlq replay` trusted from "
+              f"{', '.join(stack.operator_users())}")
     print(f"databases  {', '.join(stack.db_prefix + s for s in stack.services)}")
     print("API tokens `python -m shared.cli token issue --role admin` (development secret in "
           f"{stack.auth_secret_file}); the API answers 401 without one")
@@ -397,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--secantus-port", type=int, default=27017,
                         help="port of the embedded SecantusDB (a free one if it is taken)")
     parser.add_argument("--broker-users", action="store_true",
-                        help="each service connects to RabbitMQ as its own user with only its permissions")
+                        help="each service connects to RabbitMQ as its own user with only its permissions; "
+                             "`asn dlq replay` stays trusted as the administrator of --amqp-uri")
     parser.add_argument("--store-auth", action="store_true",
                         help="run SecantusDB with --auth; each service's user reaches only its own database")
     args = parser.parse_args(argv)

@@ -7,6 +7,8 @@
   ``os.environ`` / ``os.getenv`` reads.
 - ``route_map(service)``: the service's real HTTP routes (its ``@api`` entrypoints), as a
   werkzeug map that can tell whether a path is served.
+- ``broker_topology()``: every exchange, queue, binding and dead-letter exchange the
+  services declare (``shared.topology``), for checking what a broker account may do.
 """
 from __future__ import annotations
 
@@ -42,10 +44,30 @@ def _module_path(module: str) -> Path | None:
     return None
 
 
-def _imports(module: str, tree: ast.Module) -> set[str]:
+def _command_line_entry_points(tree: ast.Module) -> list[ast.AST]:
+    """A module's own command line: ``def main()`` and ``if __name__ == "__main__":``. What they
+    import runs only as ``python -m <module>``, not in a service process that imports the module."""
+    found: list[ast.AST] = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "main":
+            found.append(node)
+        elif (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+              and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"):
+            found.append(node)
+    return found
+
+
+def _imports(module: str, tree: ast.Module, entry_point: bool = False) -> set[str]:
+    """The project modules ``module`` imports; its command-line entry point's imports only when
+    ``entry_point`` (it is the process's own main module, like shared.runner)."""
     found = set()
     package = module if _module_path(module).name == "__init__.py" else module.rpartition(".")[0]
+    skipped = set()
+    if not entry_point:
+        skipped = {id(n) for entry in _command_line_entry_points(tree) for n in ast.walk(entry)}
     for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 found.add(alias.name)
@@ -71,7 +93,7 @@ def reachable_modules(*roots: str) -> set[str]:
             continue
         seen.add(module)
         tree = ast.parse(_module_path(module).read_text())
-        todo += sorted(_imports(module, tree) - seen)
+        todo += sorted(_imports(module, tree, entry_point=module in roots) - seen)
     return seen
 
 
@@ -209,3 +231,30 @@ def config_loaders(service: str) -> list:
         if not required:
             loaders.append(fn)
     return loaders
+
+
+@dataclass(frozen=True)
+class BrokerTopology:
+    exchanges: frozenset[str]
+    queues: frozenset[str]
+    bindings: frozenset[tuple[str, str]]  # (source exchange, destination queue)
+    dead_letter_exchanges: frozenset[tuple[str, str]]  # (queue, the exchange it dead-letters to)
+
+    def consumer_queues(self) -> frozenset[str]:
+        """Queues holding events to be handled (not retry delay queues)."""
+        return frozenset(q for q in self.queues if ".retry." not in q)
+
+
+@lru_cache(maxsize=None)
+def broker_topology() -> BrokerTopology:
+    """What ``shared.topology.declare_all`` declares (the same as deploy/rabbitmq/definitions.json)."""
+    from shared import topology
+
+    definitions = topology.definitions()
+    return BrokerTopology(
+        exchanges=frozenset(e["name"] for e in definitions["exchanges"]),
+        queues=frozenset(q["name"] for q in definitions["queues"]),
+        bindings=frozenset((b["source"], b["destination"]) for b in definitions["bindings"]),
+        dead_letter_exchanges=frozenset((q["name"], q["arguments"]["x-dead-letter-exchange"])
+                                        for q in definitions["queues"]
+                                        if "x-dead-letter-exchange" in q["arguments"]))
