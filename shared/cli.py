@@ -667,7 +667,13 @@ def cmd_events_tail(args) -> int:
     with broker(uri) as conn:
         channel = conn.channel()
         for service in SERVICES:
-            topology.events_exchange(service)(channel).declare()
+            # Passive first: the ops user may read the exchanges without the right to configure
+            # (so delete) them; only a missing exchange is declared, by a user who may.
+            try:
+                topology.events_exchange(service)(channel).declare(passive=True)
+            except ChannelError:
+                channel = conn.channel()  # the broker closed the channel that asked
+                topology.events_exchange(service)(channel).declare()
         with Consumer(channel, queues=[queue], no_ack=True, on_message=on_message):
             print(f"listening on {', '.join(s + '.events' for s in SERVICES)} (vhost {vhost_of(uri)}); "
                   "Ctrl-C to stop", file=sys.stderr, flush=True)

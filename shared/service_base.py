@@ -15,7 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 from werkzeug.wrappers import Response
 
-from shared import asyncapi
+from shared import asyncapi, production
+from shared.broker_security import user_of
 from shared import logging as ctxlog
 from shared import metrics as m
 from shared.config import settings_of
@@ -48,6 +49,10 @@ class Readiness(DependencyProvider):
     def setup(self):
         self.settings = settings_of(self.container)
         self._broker_ok_until = 0.0
+        # One identity for the whole platform is for `make run` only (ADR 0061).
+        production.require(user_of(self.settings.amqp_uri) != "guest", "AMQP_URI",
+                           "connects as the broker's guest user; give each service its own broker user",
+                           self.settings.service)
 
     def broker_ok(self) -> bool:
         if time.monotonic() < self._broker_ok_until:

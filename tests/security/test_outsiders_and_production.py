@@ -121,3 +121,17 @@ def test_a_deeply_nested_json_body_is_a_400_not_a_500(platform, service, path):
                              headers={**auth_headers("admin"), "Content-Type": "application/json"})
     assert response.status_code in (400, 422), response.text
     assert platform.call(service, "GET", "/health/live").status_code == 200
+
+
+def test_a_service_in_production_refuses_the_brokers_guest_user(monkeypatch, service_env):
+    from nameko.containers import ServiceContainer
+
+    from services.reporting.service import ReportingService
+    from tests.support import make_settings
+
+    monkeypatch.setenv("ASN_ENV", "production")
+    monkeypatch.setenv("AUTH_SECRET", STRONG)
+    container = ServiceContainer(ReportingService, make_settings("reporting", service_env).nameko_config())
+    with pytest.raises(production.ProductionConfigError, match="AMQP_URI"):
+        container.start()
+    container.kill()
