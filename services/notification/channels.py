@@ -4,24 +4,46 @@ A channel sends one rendered message to one address and raises ``TransientFailur
 (retry later: server down, 4xx SMTP reply, 5xx or timeout from the webhook) or
 ``PermanentFailure`` (retrying cannot help: address refused, 4xx from the webhook).
 The inbox needs no channel: a message shows there once its inbox delivery is recorded.
+
+Failure texts end up in the delivery history (``GET /deliveries``) and in the public
+``notification.failed`` event, so they name a channel by a non-secret name and keep the
+error class and the status only: never the webhook URL (its query string may hold a token),
+nor a response body (the worker also applies ``domain.redact`` on top).
+
+Webhooks follow the Standard Webhooks convention (https://www.standardwebhooks.com/):
+``webhook-id`` (the delivery id: stable across retries, so a receiver drops a resend),
+``webhook-timestamp`` (Unix seconds) and ``webhook-signature`` = ``v1,<base64 HMAC-SHA256 of
+"{id}.{timestamp}.{body}">`` with the secret ``whsec_<base64>``. Signing the id and the time
+with the body lets a receiver refuse a replayed request (old timestamp, or an id already seen).
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
+import base64
+import binascii
 import json
+import logging
+import secrets
 import smtplib
 import socket
+import time
+from datetime import datetime, timezone
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime
 
 import requests
+from standardwebhooks.webhooks import Webhook
 
 from services.notification.config import NotificationConfig
+from shared import production
 
-SIGNATURE_HEADER = "X-Bangkom-Signature"
+log = logging.getLogger(__name__)
+
 DELIVERY_HEADER = "X-Bangkom-Delivery"  # stable per delivery: a receiver can drop a resend
+ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "webhook-id", "webhook-timestamp", "webhook-signature"
+SECRET_PREFIX = "whsec_"
+MIN_SECRET_BYTES = 24  # the Standard Webhooks recommendation: 24 to 64 random bytes
+WEBHOOK_NAME = "webhook gateway"  # how failure texts name the webhook channel: never by its URL
 
 
 class TransientFailure(Exception):
@@ -32,25 +54,70 @@ class PermanentFailure(Exception):
     """Retrying cannot help."""
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header value: ``sha256=<hex HMAC-SHA256 of the raw body>``."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+# -- webhook signatures -------------------------------------------------------------------
+def secret_key(secret: str) -> bytes:
+    """The key of a ``whsec_<base64>`` secret; ValueError naming WEBHOOK_SECRET otherwise."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError(f"WEBHOOK_SECRET must be {SECRET_PREFIX}<base64> (Standard Webhooks); "
+                         "make one with: python -m services.notification.channels")
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX):], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"WEBHOOK_SECRET: the part after {SECRET_PREFIX} is not valid base64") from None
+    if len(key) < MIN_SECRET_BYTES:
+        raise ValueError(f"WEBHOOK_SECRET: the key must be at least {MIN_SECRET_BYTES} random bytes")
+    return key
 
 
-def verify(secret: str, body: bytes, header: str | None) -> bool:
-    """What a receiver does: recompute over the raw body and compare in constant time."""
-    return bool(header) and hmac.compare_digest(sign(secret, body), header)
+def new_secret() -> str:
+    """A fresh webhook secret: ``whsec_`` and 32 random bytes in base64."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+def signature_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The three Standard Webhooks headers of one request."""
+    signed_at = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return {ID_HEADER: msg_id, TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: Webhook(secret_key(secret)).sign(msg_id, signed_at, body)}
+
+
+def verify(secret: str, body: bytes, headers: dict) -> dict:
+    """What a receiver does (with this or any Standard Webhooks library): check the signature
+    over id, timestamp and raw body, and that the timestamp is within 5 minutes of now.
+    Returns the parsed body; raises ``standardwebhooks.webhooks.WebhookVerificationError``."""
+    return Webhook(secret_key(secret)).verify(body, headers)
+
+
+def check_config(config: NotificationConfig) -> None:
+    """At start-up: a malformed WEBHOOK_SECRET is refused everywhere (it would sign with a key
+    no receiver can reproduce); an enabled webhook without a secret is refused in production
+    (ASN_ENV=production) and only warned about in development, where it sends unsigned."""
+    if config.webhook_secret:
+        secret_key(config.webhook_secret)
+        return
+    if not (config.webhook_url or "webhook" in config.default_channels):
+        return
+    production.require(False, "WEBHOOK_SECRET", "the webhook channel is enabled (WEBHOOK_URL) but its requests "
+                       "would be unsigned: set WEBHOOK_SECRET=whsec_<base64>, made with "
+                       "`python -m services.notification.channels`", service="notification")
+    log.warning("WEBHOOK_SECRET is not set: webhook requests go out unsigned; a receiver cannot tell them from "
+                "forged ones (development only: ASN_ENV=production refuses to start like this)")
+
+
+# -- email --------------------------------------------------------------------------------
 class SmtpChannel:
     def __init__(self, config: NotificationConfig):
         self.config = config
 
     def build(self, delivery: dict, message: dict, to: str, to_name: str | None, now: datetime) -> EmailMessage:
+        """The email; ValueError when an address or a header cannot be encoded."""
         email = EmailMessage()
         email["Subject"] = message["subject"]
         email["From"] = self.config.mail_from
-        email["To"] = f'"{to_name}" <{to}>' if to_name else to
+        # An Address object quotes the display name itself: a name written by hand between
+        # quotes let `Budi", evil@attacker.example <x` add recipients. Whitespace (a line
+        # break from a CSV cell) is folded to spaces; a header may not contain line breaks.
+        email["To"] = Address(display_name=" ".join((to_name or "").split()), addr_spec=to)
         email["Date"] = format_datetime(now)
         # Derived from the delivery, so a resend after a crash carries the same id.
         email["Message-ID"] = make_msgid(idstring=str(delivery["_id"]), domain="bangkom.notification")
@@ -60,7 +127,10 @@ class SmtpChannel:
         return email
 
     def send(self, delivery: dict, message: dict, to: str, to_name: str | None, now: datetime) -> str:
-        email = self.build(delivery, message, to, to_name, now)
+        try:
+            email = self.build(delivery, message, to, to_name, now)
+        except ValueError as exc:  # retrying cannot help; the class says what, not the address
+            raise PermanentFailure(f"email cannot be built: {type(exc).__name__}") from None
         c = self.config
         try:
             cls = smtplib.SMTP_SSL if c.smtp_ssl else smtplib.SMTP
@@ -69,20 +139,22 @@ class SmtpChannel:
                     smtp.starttls()
                 if c.smtp_user:
                     smtp.login(c.smtp_user, c.smtp_password or "")
-                refused = smtp.send_message(email)
+                # The envelope names the one address explicitly, whatever the headers say.
+                refused = smtp.send_message(email, to_addrs=[email["To"].addresses[0].addr_spec])
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             raise _by_code(code, f"SMTP {code} recipient refused: {_text(reply)}") from None
         except smtplib.SMTPResponseException as exc:
             raise _by_code(exc.smtp_code, f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}") from None
         except (smtplib.SMTPException, OSError, socket.timeout) as exc:
-            raise TransientFailure(f"SMTP server {c.smtp_host}:{c.smtp_port} unavailable: {exc}") from None
+            raise TransientFailure(f"SMTP server unavailable: {type(exc).__name__}") from None
         if refused:
             code, reply = next(iter(refused.values()))
             raise _by_code(code, f"SMTP {code} recipient refused: {_text(reply)}")
-        return f"accepted by {c.smtp_host}:{c.smtp_port}"
+        return "accepted by the SMTP server"
 
 
+# -- webhook ------------------------------------------------------------------------------
 class WebhookChannel:
     def __init__(self, config: NotificationConfig, session: requests.Session | None = None):
         self.config = config
@@ -97,22 +169,30 @@ class WebhookChannel:
         }
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
+    def headers(self, delivery: dict, body: bytes) -> dict[str, str]:
+        headers = {"Content-Type": "application/json; charset=utf-8", DELIVERY_HEADER: str(delivery["_id"])}
+        if self.config.webhook_secret:  # unsigned only in development (config.check_startup warns)
+            # Real time, not the service's clock: the receiver compares it with its own clock.
+            headers.update(signature_headers(self.config.webhook_secret, str(delivery["_id"]), int(time.time()),
+                                             body))
+        return headers
+
     def send(self, delivery: dict, message: dict, to: dict, now: datetime) -> str:
         url = self.config.webhook_url
         if not url:
-            raise PermanentFailure("no webhook URL is configured (NOTIFICATION_WEBHOOK_URL)")
+            raise PermanentFailure(f"{WEBHOOK_NAME} is not configured (NOTIFICATION_WEBHOOK_URL)")
         body = self.body(delivery, message, to, now)
-        headers = {"Content-Type": "application/json; charset=utf-8", DELIVERY_HEADER: str(delivery["_id"])}
-        if self.config.webhook_secret:
-            headers[SIGNATURE_HEADER] = sign(self.config.webhook_secret, body)
         try:
-            response = self.session.post(url, data=body, headers=headers, timeout=self.config.webhook_timeout_s)
+            response = self.session.post(url, data=body, headers=self.headers(delivery, body),
+                                         timeout=self.config.webhook_timeout_s)
         except requests.RequestException as exc:
-            raise TransientFailure(f"webhook unreachable: {type(exc).__name__}: {exc}") from None
+            # The exception's text holds the URL (and any token in its query string): the class only.
+            raise TransientFailure(f"{WEBHOOK_NAME} unreachable: {type(exc).__name__}") from None
         status = response.status_code
         if 200 <= status < 300:
-            return f"webhook answered {status}"
-        detail = f"webhook answered {status}: {response.text[:200]}"
+            return f"{WEBHOOK_NAME} answered {status}"
+        # Not the response body: the receiver may echo the request (URL, token) in it.
+        detail = f"{WEBHOOK_NAME} answered HTTP {status}"
         # Too many requests and request timeout are the receiver's temporary state.
         if status >= 500 or status in (408, 425, 429):
             raise TransientFailure(detail)
@@ -125,3 +205,7 @@ def _by_code(code: int, detail: str) -> Exception:
 
 def _text(reply) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+if __name__ == "__main__":  # python -m services.notification.channels: a new WEBHOOK_SECRET
+    print(new_secret())

@@ -89,6 +89,18 @@ def missing_contact_reason(channel: str, who: str) -> str:
     return f"undeliverable: {who} has no {what} on record"
 
 
+_URL = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s\"'<>]+", re.IGNORECASE)
+_QUERY = re.compile(r"\?[^\s\"'<>]*=[^\s\"'<>)]*")
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~\-]+@[\w\-]+(?:\.[\w\-]+)+")
+
+
+def redact(text: str) -> str:
+    """A failure text fit to store in the delivery history and publish in ``notification.failed``:
+    without URLs or query strings (a webhook URL's query string may hold a token) or email
+    addresses (an SMTP reply often echoes the recipient; events carry no contact data)."""
+    return _EMAIL.sub("<email>", _QUERY.sub("?<redacted>", _URL.sub("<url>", text)))
+
+
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from services.notification import domain, messages
+from services.notification import access, domain, messages
 from services.notification.config import Clock, NotificationConfig
 from services.notification.store import (AGENCY_CONTACTS, DELIVERIES, ENROLMENTS, ESCALATIONS, MESSAGES, NUDGES,
                                          RECIPIENTS)
@@ -61,6 +61,8 @@ class Notifier:
         """Apply ``event``; returns the ids of the messages it created."""
         now = self.clock()
         data = event.data
+        # Where enrollment places the ASN decides which operator may see their data (access.py).
+        access.record_from_event(tx, event, now)
         if event.name == "programme_updated":
             self._reschedule_reminders(tx, data["programme"], now)
             return []

@@ -14,6 +14,7 @@ from typing import Callable, Optional
 from marshmallow import ValidationError
 from pymongo import ReplaceOne
 
+from services.notification import access
 from services.notification.schemas import AgencyContactSchema, RecipientSchema
 from services.notification.store import AGENCY_CONTACTS, RECIPIENTS
 from shared import nip as nip_rules
@@ -25,8 +26,9 @@ LIST_COLUMNS = ("channels", "opt_outs")
 MAX_ROWS = 10_000
 _LIST_SPLIT = re.compile(r"[|;,\s]+")
 CONTACT_FIELDS = ("id_kind", "name", "agency", "email", "phone", "whatsapp", "channels", "opt_outs")
-# The caller's permission check: (new fields, stored record or None) -> None, raising Forbidden.
-WriteCheck = Optional[Callable[[dict, Optional[dict]], None]]
+# The caller's permission check (access.recipient_write_check): (new fields, stored record or
+# None, the agency enrollment knows the ASN in or None) -> the fields to store, or Forbidden.
+WriteCheck = Optional[Callable[[dict, Optional[dict], Optional[str]], dict]]
 
 
 def _stored(now: datetime) -> datetime:
@@ -56,7 +58,7 @@ def put_recipient(db, nip: str, body: dict, now: datetime, check: WriteCheck = N
     now = _stored(now)
     existing = db[RECIPIENTS].find_one({"_id": nip})
     if check is not None:
-        check(fields, existing)
+        fields = check(fields, existing, access.known_agency(db, nip))
     if _same(existing, fields):
         return "unchanged", existing
     record = {"_id": nip, **fields, "created_at": (existing or {}).get("created_at", now), "updated_at": now}
@@ -123,8 +125,9 @@ def bulk_put(db, raw: bytes, now: datetime, check: WriteCheck = None) -> dict:
     results, writes, seen = [], [], {}
     now = _stored(now)
     rows = parse_csv(raw)
-    existing = {r["_id"]: r for r in db[RECIPIENTS].find(
-        {"_id": {"$in": [(row.get("nip") or "").strip() for _, row in rows]}})}
+    nips = [(row.get("nip") or "").strip() for _, row in rows]
+    existing = {r["_id"]: r for r in db[RECIPIENTS].find({"_id": {"$in": nips}})}
+    known = access.known_agencies(db, nips) if check is not None else {}
     for line, row in rows:
         nip = (row.get("nip") or "").strip()
         result = {"row": line, "nip": nip or None}
@@ -133,7 +136,7 @@ def bulk_put(db, raw: bytes, now: datetime, check: WriteCheck = None) -> dict:
                 raise Invalid(f"NIP {nip} appears again (first on line {seen[nip]})", field="nip")
             fields = validate_recipient(nip, _row_body(row))
             if check is not None:
-                check(fields, existing.get(nip))
+                fields = check(fields, existing.get(nip), known.get(nip))
         except ValidationError as exc:
             results.append({**result, "status": "invalid", "errors": exc.messages})
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from services.notification.domain import CHANNELS, KINDS, OPTABLE_KINDS, normalise_phone
+from services.notification.store import MAX_PAGE
 from shared.events.common import ID_KINDS
 
 STATUSES = ("pending", "sending", "delivered", "failed", "undeliverable", "skipped", "dropped")
@@ -20,8 +21,14 @@ class Phone(fields.Str):
             raise ValidationError(f"not a valid phone number: {exc}") from None
 
 
+# Bounds on what a caller may send (docs/security.md): page sizes (store.MAX_PAGE), cursors, ids, lists.
+MAX_CURSOR = 256
+MAX_ID = 128
+MAX_LIST = 32
+
+
 class ContactFields(Schema):
-    email = fields.Email(allow_none=True, load_default=None)
+    email = fields.Email(allow_none=True, load_default=None, validate=validate.Length(max=254))
     phone = Phone(allow_none=True, load_default=None, metadata={"example": "+6281234567890"})
     whatsapp = Phone(allow_none=True, load_default=None,
                      metadata={"description": "WhatsApp number when it differs from phone"})
@@ -47,8 +54,10 @@ class RecipientSchema(ContactFields):
     agency = fields.Str(validate=validate.Length(min=1, max=64), allow_none=True, load_default=None,
                         metadata={"description": "OPD code, e.g. DISKOMINFO"})
     channels = fields.List(fields.Str(validate=validate.OneOf(CHANNELS)), load_default=None,
+                           validate=validate.Length(max=MAX_LIST),
                            metadata={"description": "preferred channels; the inbox always receives messages"})
     opt_outs = fields.List(fields.Str(validate=validate.OneOf(OPTABLE_KINDS)), load_default=list,
+                           validate=validate.Length(max=MAX_LIST),
                            metadata={"description": "message kinds not to push by email/webhook: "
                                      + ", ".join(OPTABLE_KINDS)})
 
@@ -95,6 +104,7 @@ class AgencyContactSchema(ContactFields):
 
     name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
     channels = fields.List(fields.Str(validate=validate.OneOf(("email", "webhook"))), load_default=None,
+                           validate=validate.Length(max=MAX_LIST),
                            metadata={"description": "default: email if given, else webhook"})
 
     @validates_schema
@@ -115,8 +125,9 @@ class AgencyContactView(Schema):
 
 
 class PageQuery(Schema):
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.Str(load_default=None, metadata={"description": "next_cursor of the previous page"})
+    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+    cursor = fields.Str(load_default=None, validate=validate.Length(max=MAX_CURSOR),
+                        metadata={"description": "next_cursor of the previous page"})
 
 
 class InboxQuery(PageQuery):
@@ -125,7 +136,8 @@ class InboxQuery(PageQuery):
 
 class DeliveriesQuery(PageQuery):
     nip = fields.Str(load_default=None, validate=validate.Regexp(r"^\d{18}$", error="must be 18 digits"))
-    event_id = fields.Str(load_default=None, metadata={"description": "id of the event that caused the message"})
+    event_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=MAX_ID),
+                          metadata={"description": "id of the event that caused the message"})
     status = fields.Str(load_default=None, validate=validate.OneOf(STATUSES))
     channel = fields.Str(load_default=None, validate=validate.OneOf(CHANNELS))
 

@@ -1,15 +1,14 @@
 """The notification service: nameko entrypoints only; they delegate to the domain modules."""
 from __future__ import annotations
 
-from services.notification import inbox, recipients
+from services.notification import access, inbox, recipients
 from services.notification import store as notification_store
 from services.notification.schemas import (AgencyContactSchema, AgencyContactView, BulkResult, DeliveriesPage,
                                             DeliveriesQuery, InboxPage, InboxQuery, ReadResult, RecipientSchema,
                                             RecipientView)
 from services.notification.worker import Notifications
 from shared import nip as nip_rules
-from shared.auth import MEMBER, STAFF, Principal, principal_of
-from shared.errors import Forbidden
+from shared.auth import MEMBER, STAFF, principal_of
 from shared.handler import reliable_handler
 from shared.http import api, json_body
 from shared.openapi import OpenApi
@@ -20,12 +19,17 @@ openapi = OpenApi("ASN notification service", description=(
     "Recipients and their preferences, the in-app inbox and the delivery log. Messages are caused by "
     "public events (enrollment, certification, reporting) and sent by email, webhook and inbox."))
 _NIP = {404: "not found", 422: "invalid NIP or fields"}
-openapi.route("PUT", "/recipients/{nip}", "Register or replace an ASN's contact data and preferences",
-              body=RecipientSchema, response=RecipientView, responses=_NIP, tags=["recipients"])
+_NOT_STAFF = {403: "an operator: the NIP is not known (from enrollment or an admin) as staff of its agency; "
+                   "the same answer whether the NIP is unknown or another agency's"}
+openapi.route("PUT", "/recipients/{nip}", "Register or replace an ASN's contact data and preferences "
+              "(an operator: its own staff only; the agency comes from enrollment or an admin)",
+              body=RecipientSchema, response=RecipientView, responses={**_NIP, **_NOT_STAFF}, tags=["recipients"])
 openapi.route("GET", "/recipients/{nip}", "An ASN's contact data and preferences", response=RecipientView,
               responses=_NIP, tags=["recipients"])
-openapi.route("POST", "/recipients/bulk", "Register recipients from a CSV (per-row results; idempotent)",
-              response=BulkResult, body_content_type="text/csv", responses={422: "no nip column or unreadable CSV"},
+openapi.route("POST", "/recipients/bulk", "Register recipients from a CSV (per-row results; idempotent; "
+              "an operator's rows follow the rule of PUT /recipients/{nip}; at most 10,000 rows)",
+              response=BulkResult, body_content_type="text/csv",
+              responses={422: "no nip column, unreadable CSV or over 10,000 rows"},
               tags=["recipients"])
 openapi.route("PUT", "/agencies/{code}/contact", "Set the operator contact of an agency (OPD)",
               body=AgencyContactSchema, response=AgencyContactView, responses={404: "unknown OPD code"},
@@ -39,19 +43,6 @@ openapi.route("POST", "/inbox/{nip}/{message_id}/read", "Mark an inbox message r
 openapi.route("GET", "/deliveries", "The delivery log by NIP and/or source event, newest first",
               query=DeliveriesQuery, response=DeliveriesPage, responses={422: "invalid filter"},
               tags=["deliveries"])
-
-
-def recipient_check(caller: Principal):
-    """Who may register a recipient: an admin anyone, an operator its agency's staff (as stored
-    and as sent), an ASN themself without moving to another agency."""
-    def check(fields: dict, existing: dict | None) -> None:
-        nip = fields["nip"]
-        caller.require_scope(nip=nip, agency=fields.get("agency"), what=f"recipient {nip}")
-        if existing is not None:
-            caller.require_scope(nip=nip, agency=existing.get("agency"), what=f"recipient {nip}")
-            if caller.role == "asn" and fields.get("agency") != existing.get("agency"):
-                raise Forbidden("an ASN cannot change their own agency; ask the agency's operator", field="agency")
-    return check
 
 
 class NotificationService(ServiceBase):
@@ -106,20 +97,19 @@ class NotificationService(ServiceBase):
     def put_recipient(self, request, nip):
         outcome, record = recipients.put_recipient(self.store.db, nip, json_body(request),
                                                    self.notifications.clock(),
-                                                   check=recipient_check(principal_of(request)))
+                                                   check=access.recipient_write_check(principal_of(request)))
         return (201 if outcome == "created" else 200), recipients.recipient_view(record)
 
     @api("GET", "/recipients/<string:nip>", auth=MEMBER)
     def get_recipient(self, request, nip):
         nip_rules.validate(nip, "auto")
-        record = recipients.get_recipient(self.store.db, nip)
-        principal_of(request).require_scope(nip=nip, agency=record.get("agency"), what=f"recipient {nip}")
-        return recipients.recipient_view(record)
+        access.require_staff(self.store.db, principal_of(request), nip, what=f"recipient {nip}")
+        return recipients.recipient_view(recipients.get_recipient(self.store.db, nip))
 
     @api("POST", "/recipients/bulk", max_body=4 * 1024 * 1024, auth=STAFF)
     def bulk_recipients(self, request):
         return recipients.bulk_put(self.store.db, request.get_data(), self.notifications.clock(),
-                                   check=recipient_check(principal_of(request)))
+                                   check=access.recipient_write_check(principal_of(request)))
 
     @api("PUT", "/agencies/<string:code>/contact", auth=STAFF)
     def put_agency_contact(self, request, code):
@@ -135,13 +125,8 @@ class NotificationService(ServiceBase):
 
     # -- inbox ----------------------------------------------------------------------------
     def _check_inbox(self, request, nip: str) -> None:
-        """The ASN themself, an admin, or the operator of the agency the recipient is registered in."""
-        caller = principal_of(request)
-        if caller.role == "operator":
-            record = self.store.db[notification_store.RECIPIENTS].find_one({"_id": nip}, {"agency": 1}) or {}
-            caller.require_scope(agency=record.get("agency"), what=f"the inbox of {nip}")
-        else:
-            caller.require_scope(nip=nip, what=f"the inbox of {nip}")
+        """The ASN themself, an admin, or the operator of the ASN's agency (access.agency_of)."""
+        access.require_staff(self.store.db, principal_of(request), nip, what=f"the inbox of {nip}")
 
     @api("GET", "/inbox/<string:nip>", auth=MEMBER)
     def get_inbox(self, request, nip):
@@ -153,6 +138,7 @@ class NotificationService(ServiceBase):
 
     @api("POST", "/inbox/<string:nip>/<string:message_id>/read", auth=MEMBER)
     def read_message(self, request, nip, message_id):
+        nip_rules.validate(nip, "auto")
         self._check_inbox(request, nip)
         return inbox.mark_read(self.store.db, nip, message_id, self.notifications.clock())
 

@@ -7,6 +7,7 @@ deliveries        one per (event, kind, recipient, channel), unique ``key``; the
 enrolments        _id = enrolment id: latest enrolled/cancelled times (order-independent)
 nudges            _id = NIP: when the last nudge was created (throttling)
 escalations       _id = "<agency>|<checkpoint>": ASN waiting to be summarised to the operator
+asn_agencies      _id = NIP: the agency enrollment's newest event places the ASN in (see access.py)
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ DELIVERIES = "deliveries"
 ENROLMENTS = "enrolments"
 NUDGES = "nudges"
 ESCALATIONS = "escalations"
+ASN_AGENCIES = "asn_agencies"
 
 MAX_PAGE = 200
 

@@ -25,7 +25,8 @@ from pymongo.errors import PyMongoError
 
 from services.notification import domain
 from services.notification import config as notification_config
-from services.notification.channels import PermanentFailure, SmtpChannel, TransientFailure, WebhookChannel
+from services.notification.channels import (PermanentFailure, SmtpChannel, TransientFailure, WebhookChannel,
+                                            check_config)
 from services.notification.config import Clock, NotificationConfig
 from services.notification.notify import Notifier, emit_delivered, emit_failed, show_in_inbox
 from services.notification.store import AGENCY_CONTACTS, DELIVERIES, ESCALATIONS, MESSAGES, RECIPIENTS
@@ -182,6 +183,7 @@ class Dispatcher:
 
     def _finish(self, delivery: dict, status: str, detail: str, attempts: int | None = None) -> str:
         """Record the outcome while our claim still holds; emit the event in the same transaction."""
+        detail = domain.redact(detail)  # the channels name no URL; this catches what they missed
         now = self.clock()
         attempts = delivery.get("attempts", 0) if attempts is None else attempts
         update = {"status": status, "attempts": attempts, "updated_at": now, "claimed_by": None,
@@ -312,6 +314,7 @@ class Notifications(DependencyProvider):
     def setup(self):
         settings = settings_of(self.container)
         self.config = notification_config.load(settings)
+        check_config(self.config)  # refuses to start on an unusable (or, in production, absent) secret
         self.clock = notification_config.clock_of(settings)
         self.notifier = Notifier(self.config, self.clock)
 

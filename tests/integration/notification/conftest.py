@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from deploy.processes import free_port  # noqa: F401 - re-exported for the tests
 
+import base64
 import json
 import mailbox
 import socket
@@ -30,7 +31,8 @@ from tests.support import auth_headers, make_settings, wait_for
 ADMIN = auth_headers()
 
 WIB = ZoneInfo("Asia/Jakarta")
-WEBHOOK_SECRET = "rahasia-gateway"
+# A fixed test key in the Standard Webhooks form (whsec_ + base64 of 32 bytes).
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"rahasia-gateway-bangkom-uji-32b!").decode()
 
 
 
@@ -193,9 +195,16 @@ class Running:
 
 
 @pytest.fixture
-def start_notification(container_factory, service_env, clock, webhook, tmp_path):
+def notification_env(service_env):
+    """The environment replicas start in; a module that also runs other services on its vhost
+    overrides it with a vhost of the test's own (tests/security/test_notification_review.py)."""
+    return service_env
+
+
+@pytest.fixture
+def start_notification(container_factory, notification_env, clock, webhook, tmp_path):
     """Start a replica of the notification service; every replica of a test shares one database."""
-    env = {**service_env, "MONGO_DB_PREFIX": f"{service_env['MONGO_DB_PREFIX']}{uuid.uuid4().hex[:6]}_"}
+    env = {**notification_env, "MONGO_DB_PREFIX": f"{notification_env['MONGO_DB_PREFIX']}{uuid.uuid4().hex[:6]}_"}
     started = []
 
     def start(smtp_port: int | None = None, **overrides) -> Running:

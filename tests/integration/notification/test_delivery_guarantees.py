@@ -6,7 +6,10 @@ from datetime import timedelta
 
 from kombu import Connection, Exchange, Queue
 
-from services.notification.channels import DELIVERY_HEADER, SIGNATURE_HEADER, verify
+import pytest
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from services.notification.channels import DELIVERY_HEADER, ID_HEADER, new_secret, verify
 from shared.events import registry
 from tests.integration.notification.conftest import WEBHOOK_SECRET, wib
 from tests.support import body_json, get_messages, publish_event, wait_for
@@ -115,9 +118,11 @@ def test_a_webhook_answering_503_is_retried_and_every_call_carries_a_valid_signa
                          message="the webhook delivery after one 503")
     assert len(webhook.requests) == 2 and delivered["attempts"] == 2
     assert {r["headers"][DELIVERY_HEADER] for r in webhook.requests} == {str(delivered["_id"])}
+    assert {r["headers"][ID_HEADER] for r in webhook.requests} == {str(delivered["_id"])}  # same id on retry
     for request in webhook.requests:
-        assert verify(WEBHOOK_SECRET, request["body"], request["headers"][SIGNATURE_HEADER])
-        assert not verify("another-secret", request["body"], request["headers"][SIGNATURE_HEADER])
+        assert verify(WEBHOOK_SECRET, request["body"], request["headers"])["delivery_id"] == str(delivered["_id"])
+        with pytest.raises(WebhookVerificationError):
+            verify(new_secret(), request["body"], request["headers"])
     payload = webhook.payloads()[-1]
     assert payload["to"]["phone"] == "+6281266123456"
     assert "daftar tunggu urutan ke-3" in payload["text"]

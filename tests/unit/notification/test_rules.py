@@ -148,3 +148,13 @@ def test_the_missing_contact_reason_names_the_recipient_and_what_is_missing():
     assert domain.address_for("webhook", {"phone": "+6281234567890"}) == "+6281234567890"
     assert domain.missing_contact_reason("email", "ASN 198503122010011002") == (
         "undeliverable: ASN 198503122010011002 has no email address on record")
+
+
+def test_failure_texts_lose_urls_query_strings_and_email_addresses():
+    assert domain.redact("SMTP 550 5.1.1 <rahmat@bukittinggikota.go.id>: Recipient address rejected") == (
+        "SMTP 550 5.1.1 <<email>>: Recipient address rejected")
+    assert domain.redact("see https://gw.example/sms?token=abc for details") == "see <url> for details"
+    assert domain.redact("Max retries exceeded with url: /gw?token=abc (Caused by x)") == (
+        "Max retries exceeded with url: /gw?<redacted> (Caused by x)")
+    kept = "undeliverable: ASN 198503122010011002 has no email address on record"
+    assert domain.redact(kept) == kept

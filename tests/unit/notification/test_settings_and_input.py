@@ -1,14 +1,16 @@
 """Configuration from the environment, recipient input checks, CSV reading and webhook signing."""
 from __future__ import annotations
 
+import time as clock
 from dataclasses import replace
 from datetime import time, timedelta
 
 import pytest
 from marshmallow import ValidationError
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from services.notification import config, recipients
-from services.notification.channels import sign, verify
+from services.notification.channels import new_secret, secret_key, signature_headers, verify
 from shared.config import load as load_settings
 from shared.errors import Invalid
 
@@ -80,11 +82,22 @@ def test_a_csv_without_a_nip_column_or_with_an_unknown_column_is_refused():
         recipients.parse_csv(b"nip,fax\n198503122010011002,123\n")
 
 
-def test_the_webhook_signature_verifies_only_for_the_same_secret_and_body():
-    body = b'{"text":"Bangkom ASN"}'
-    header = sign("rahasia", body)
-    assert header.startswith("sha256=") and len(header) == 7 + 64
-    assert verify("rahasia", body, header)
-    assert not verify("rahasia", body + b" ", header)
-    assert not verify("lain", body, header)
-    assert not verify("rahasia", body, None)
+def test_the_webhook_signature_verifies_only_for_the_same_secret_id_time_and_body():
+    secret, body, now = new_secret(), b'{"text":"Bangkom ASN"}', int(clock.time())
+    headers = signature_headers(secret, "d-1", now, body)
+    assert headers["webhook-signature"].startswith("v1,") and headers["webhook-id"] == "d-1"
+    assert verify(secret, body, headers) == {"text": "Bangkom ASN"}
+    for changed_body, changed_headers, changed_secret in [
+            (body + b" ", headers, secret), (body, {**headers, "webhook-id": "d-2"}, secret),
+            (body, {**headers, "webhook-timestamp": str(now + 1)}, secret), (body, headers, new_secret()),
+            (body, {k: v for k, v in headers.items() if k != "webhook-signature"}, secret)]:
+        with pytest.raises(WebhookVerificationError):
+            verify(changed_secret, changed_body, changed_headers)
+
+
+@pytest.mark.parametrize("secret, reason", [
+    ("rahasia", "whsec_"), ("whsec_bukan base64!", "base64"), ("whsec_" + "QUJD", "at least 24")])
+def test_a_webhook_secret_not_in_the_standard_form_is_refused_naming_the_setting(secret, reason):
+    with pytest.raises(ValueError, match=reason) as caught:
+        secret_key(secret)
+    assert "WEBHOOK_SECRET" in str(caught.value)
