@@ -62,6 +62,9 @@ def platform(service_env):
     for container in containers:
         container.start()
     urls = {s: f"http://{settings[s].http_address}" for s in CLASSES}
+    patch = pytest.MonkeyPatch()
+    for s in CLASSES:  # how the services reach each other (reporting's rebuild calls the producers)
+        patch.setenv(f"{s.upper()}_URL", urls[s])
     try:
         code = f"SEC-{uuid.uuid4().hex[:6].upper()}"
         _ok(requests.post(urls["enrollment"] + "/programmes", json=programme(code, grants_certificate=True),
@@ -92,6 +95,7 @@ def platform(service_env):
     finally:
         for container in containers:
             container.stop()
+        patch.undo()
 
 
 def as_user(amqp_uri: str, user: str, password: str) -> str:
