@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from marshmallow import fields
+
 from shared.errors import Invalid
 
 KINDS = ("nip", "ni_pppk")
@@ -137,3 +139,21 @@ def _add_years(day: date, years: int) -> date:
 def _month_end(year: int, month: int) -> date:
     next_month = date(year + month // 12, month % 12 + 1, 1)
     return date.fromordinal(next_month.toordinal() - 1)
+
+
+def digits_only(value: str) -> str:
+    """The NIP as typed or printed (``19850312 201001 1 002``) without its spaces."""
+    return "".join(str(value).split())
+
+
+class NipField(fields.Str):
+    """A NIP (or NI PPPK) in a request: the printed form with spaces is accepted; 18 digits
+    come out. Structure is not checked here (``validate`` does that where it matters)."""
+
+    default_error_messages = {"invalid_nip": "must be an 18-digit NIP or NI PPPK"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = digits_only(super()._deserialize(value, attr, data, **kwargs))
+        if len(text) != LENGTH or not text.isdigit():
+            raise self.make_error("invalid_nip")
+        return text
