@@ -1,7 +1,7 @@
 """Bulk CSV throughput of the enrollment service: rows/s for enrolment and completion uploads.
 
 Runs the real thing: a SecantusDB of its own (or MONGO_URI), a vhost of its own on the
-local RabbitMQ, the enrollment service as a process (``python -m shared.runner``), and
+local RabbitMQ, the enrollment service as a process (``python -m services``), and
 one HTTP request per file, reading the streamed per-row answer. Measures
 
 - a first upload of N rows (1 % of them invalid) into a programme with 80 % of N seats,
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("AUTH_SECRET", auth.generate_secret())  # a throw-away key for this run
     admin = {"Authorization": "Bearer " + auth.issue_token(auth.load_config(environ=env), role="admin")}
     log_path = Path(tempfile.gettempdir()) / f"bench-bulk-enrolment-{os.getpid()}.log"
-    proc = spawn([sys.executable, "-m", "shared.runner", "enrollment"], log_path=log_path, env=env, cwd=ROOT)
+    proc = spawn([sys.executable, "-m", "services", "enrollment"], log_path=log_path, env=env, cwd=ROOT)
     try:
         if not wait_until(lambda: port_open("127.0.0.1", port), 60, alive=proc):
             print(tail(log_path), file=sys.stderr)

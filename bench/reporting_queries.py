@@ -17,7 +17,7 @@ entries drawn from yearly catalogues of mostly short programmes (e-learning, sem
 activity level per ASN, so some ASN have no JP in a year and others far more than 20.
 
 Then it times, at the function level (``services.reporting.queries``) and through HTTP
-(the reporting service run as a process, ``python -m shared.runner reporting``, on the
+(the reporting service run as a process, ``python -m services reporting``, on the
 seeded database, called as admin), p50/p99 of:
 
 - compliance of all agencies for a year,
@@ -431,7 +431,7 @@ def start_service(mongo_uri: str, prefix: str):
     env.setdefault("AUTH_SECRET", auth.generate_secret())  # a throw-away key for this run
     admin = {"Authorization": "Bearer " + auth.issue_token(auth.load_config(environ=env), role="admin")}
     log_path = Path(tempfile.gettempdir()) / f"bench-reporting-queries-{os.getpid()}.log"
-    proc = spawn([sys.executable, "-m", "shared.runner", "reporting"], log_path=log_path, env=env, cwd=ROOT)
+    proc = spawn([sys.executable, "-m", "services", "reporting"], log_path=log_path, env=env, cwd=ROOT)
     if not wait_until(lambda: port_open("127.0.0.1", port), 120, alive=proc):
         raise RuntimeError(f"reporting service did not start:\n{tail(log_path)}")
     return proc, f"http://127.0.0.1:{port}", admin, vhost

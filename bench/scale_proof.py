@@ -4,7 +4,7 @@
     python bench/scale_proof.py --asn 300 --replicas 3
 
 For each replica count it starts SecantusDB, a fresh RabbitMQ vhost, a local SMTP sink
-(aiosmtpd) and N processes of each of the four services (``python -m shared.runner``, own
+(aiosmtpd) and N processes of each of the four services (``python -m services``, own
 HTTP port each). Then, through the public HTTP APIs:
 
 1. creates and publishes a certification programme, enrols 2,000 ASN (bulk CSV), waits
@@ -140,7 +140,7 @@ class Cluster:
 
     def _spawn(self, service: str, index: int, port: int, append: bool = False) -> Replica:
         path = self.log_dir / f"{service}-{index}.log"
-        proc = spawn([sys.executable, "-m", "shared.runner", service], log_path=path,
+        proc = spawn([sys.executable, "-m", "services", service], log_path=path,
                      env=self.env(service, port), cwd=ROOT, append=append)
         return Replica(service, index, port, proc, path)
 

@@ -22,6 +22,7 @@ from typing import Iterable, Mapping
 
 import requests
 
+import services
 from deploy import rabbit
 from deploy.processes import free_port, port_open, spawn, stop, stop_all, tail, wait_until
 from deploy.secantus import SecantusError, SecantusServer
@@ -36,7 +37,7 @@ DEV_AUTH_SECRET = DATA_DIR / "auth-secret"
 # Broker and store passwords of the services when run with --broker-users/--store-auth.
 DEV_CREDENTIALS = DATA_DIR / "credentials.json"
 _AUTH_KEYS = ("AUTH_SECRET", "AUTH_SECRET_FILE", "AUTH_PUBLIC_KEY_FILE")
-RUNNER_MODULE = "shared.runner"
+RUNNER_MODULE = "services"
 # Settings the stack decides for its services; the same names inherited from the launcher's
 # environment (generic or per service) would point a service elsewhere.
 _MANAGED = ("AMQP_URI", "MONGO_URI", "MONGO_DB", "MONGO_DB_PREFIX", "HTTP_ADDRESS")
@@ -228,6 +229,7 @@ class Stack:
 
         rabbit.ensure_management(self.amqp_uri)
         vhost = unquote(urlsplit(self.amqp_uri).path[1:]) or "/"
+        services.load_subscriptions()  # the permissions follow what each service consumes
         broker_security.apply(rabbit.management_url(self.amqp_uri), rabbit._credentials(self.amqp_uri), vhost,
                               self.credentials()["broker"])
 
@@ -319,7 +321,8 @@ class Stack:
 
     def _declare_topology(self) -> None:
         # In a child with the services' environment, so it reads the settings they will read.
-        code = "import sys; from shared.topology import declare_all; declare_all(sys.argv[1])"
+        code = ("import sys, services; services.load_subscriptions(); "
+                "from shared.topology import declare_all; declare_all(sys.argv[1])")
         result = subprocess.run(
             [self.python, "-c", code, self.amqp_uri],
             env=self.env_for(self.services[0]), cwd=ROOT, capture_output=True, text=True, timeout=120,

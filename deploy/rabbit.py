@@ -229,9 +229,20 @@ def subscriber_yaml(system: str, services: Iterable[str], vhost: str = "/") -> s
                                        explicit_start=False, width=200)
 
 
+def definitions(vhost: str = "/") -> dict:
+    """deploy/rabbitmq/definitions.json: the services' users and permissions, exchanges, queues
+    and bindings, all derived from the services' subscription tables."""
+    import services
+    from shared import broker_security, topology
+
+    services.load_subscriptions()
+    return {**broker_security.definitions(vhost), **topology.definitions(vhost)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.rabbit", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("definitions", help="print deploy/rabbitmq/definitions.json (users, permissions, topology)")
     ensure = sub.add_parser("ensure", help="start the local broker if it is down")
     ensure.add_argument("--management", action="store_true", help="also enable the management API (port 15672)")
     subscriber = sub.add_parser("subscriber", help="print an external subscriber's User and Permission (Kubernetes)")
@@ -240,6 +251,11 @@ def main(argv: list[str] | None = None) -> int:
                             help="a service whose events it may read (repeatable): <service>.events and .replay")
     subscriber.add_argument("--vhost", default="/")
     args = parser.parse_args(argv)
+    if args.command == "definitions":
+        import json
+
+        print(json.dumps(definitions(), indent=2))
+        return 0
     if args.command == "subscriber":
         try:
             sys.stdout.write(subscriber_yaml(args.system, args.grant, args.vhost))

@@ -24,7 +24,7 @@ import eventlet
 from amqp.exceptions import AMQPError
 from eventlet.queue import Empty, LightQueue
 from kombu.exceptions import KombuError
-from nameko.extensions import DependencyProvider
+from nameko.extensions import DependencyProvider, SharedExtension
 from prometheus_client import Counter, Gauge, Histogram
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -127,11 +127,13 @@ class Job(Protocol):
     def close(self) -> None: ...
 
 
-class LeasedLoop(DependencyProvider):
+class LeasedLoop(SharedExtension):
     """Runs ``make_job(settings)``'s passes in a managed greenthread while holding ``lease``.
 
-    Declared on a service class (``numbering = LeasedLoop(...)``); an entrypoint gets the loop
-    itself, to ``wake()`` it after committing work for it.
+    One per container and name (a shared extension): every extension that declares a loop of
+    the same name gets the same one, so the store can wake the relay after a commit and the
+    numbering can wake it after its batch. A service declares its own loops with
+    ``Background(LeasedLoop(...))``.
 
     ``lease`` None: every replica runs the job (it coordinates by itself, e.g. per-record
     claims). ``interval_s`` is the sleep between passes when nothing is waiting; ``wake()``
@@ -150,6 +152,10 @@ class LeasedLoop(DependencyProvider):
         self._gt = None
         self.running = False  # the last pass (or lease check) succeeded
 
+    @property
+    def sharing_key(self):
+        return (LeasedLoop, self.name)
+
     def setup(self):
         self.settings = settings_of(self.container)
         self.interval_s = self._interval_s(self.settings) if callable(self._interval_s) else self._interval_s
@@ -166,9 +172,6 @@ class LeasedLoop(DependencyProvider):
     def wake(self) -> None:
         if self._wakeups.qsize() < 2:
             self._wakeups.put(None)
-
-    def get_dependency(self, worker_ctx) -> "LeasedLoop":
-        return self
 
     def leads(self) -> bool:
         leading = self.lease is None or self.lease.held()
@@ -222,3 +225,14 @@ class LeasedLoop(DependencyProvider):
         if self._gt is not None:
             self._gt.kill()
         self.job.close()
+
+
+class Background(DependencyProvider):
+    """Declares a leased loop on a service class; an entrypoint gets the loop, to ``wake()`` it
+    after committing work for it (``numbering = Background(LeasedLoop("numbering", ...))``)."""
+
+    def __init__(self, loop: LeasedLoop):
+        self.loop = loop
+
+    def get_dependency(self, worker_ctx) -> LeasedLoop:
+        return self.loop

@@ -113,10 +113,10 @@ def publisher_of(properties: dict, headers: dict | None, own_user: str, relays: 
 
 
 def service_sources() -> dict[str, list[str]]:
-    """For each service, the services whose events it consumes (from its reliable handlers)."""
-    from shared.topology import subscriptions_of
+    """For each service, the services whose events it consumes (from its subscription table)."""
+    from shared import topology  # one way only: topology never imports this module
 
-    return {service: sorted({source for source, _ in subscriptions_of(service)}) for service in SERVICES}
+    return {service: sorted({source for source, _ in topology.subscriptions_of(service)}) for service in SERVICES}
 
 
 def definitions(vhost: str = "/") -> dict:

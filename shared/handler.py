@@ -239,9 +239,12 @@ class ReliableEventHandler(Entrypoint):
         self.consumer.ack_message(message)
 
 
-def reliable_handler(source_service: str, event_name: str):
-    """Decorate a service method as the handler of ``source_service``'s ``event_name``.
+def reliable_handler(subscription, event_name: str | None = None):
+    """Decorate a service method as the handler of an entry of the service's subscription
+    table (``@reliable_handler(subscriptions.COMPLETED)``; a test's own service may name the
+    source and the event instead).
 
     The method is called with the parsed ``shared.events.envelope.Event``.
     """
-    return ReliableEventHandler.decorator(source_service, event_name)
+    source, event = (subscription, event_name) if event_name is not None else tuple(subscription)
+    return ReliableEventHandler.decorator(source, event)

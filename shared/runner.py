@@ -1,4 +1,5 @@
-"""Run one service: ``python -m shared.runner <service>``.
+"""Run one service as a process (``python -m services <service>`` calls ``main`` with the
+services' class lookup; shared/ itself never imports services/).
 
 Reads the environment (shared.config), declares the service's broker topology, starts
 the nameko container and stops it gracefully on SIGTERM/SIGINT: consumers stop, in-flight
@@ -11,7 +12,6 @@ import eventlet
 eventlet.monkey_patch()  # noqa: E402 - must precede every other import
 
 import argparse  # noqa: E402
-import importlib  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
@@ -22,25 +22,17 @@ from nameko.runners import ServiceRunner  # noqa: E402
 from shared import logging as jsonlog  # noqa: E402
 from shared import topology  # noqa: E402
 from shared.config import SERVICES, load  # noqa: E402
+from typing import Callable  # noqa: E402
 
 log = logging.getLogger("shared.runner")
 
 
-def service_class(service: str, module_name: str | None = None):
-    module_name = module_name or f"services.{service}.service"
-    module = importlib.import_module(module_name)
-    for obj in vars(module).values():
-        if isinstance(obj, type) and getattr(obj, "name", None) == service:
-            return obj
-    raise LookupError(f"{module_name} defines no nameko service named {service!r}")
-
-
-def declare_topology(settings, deadline_s: float = 60.0, module_name: str | None = None) -> None:
+def declare_topology(settings, service_cls, deadline_s: float = 60.0) -> None:
     """Declare queues before consuming; waits for the broker (it may still be starting)."""
     end = time.monotonic() + deadline_s
     while True:
         try:
-            topology.declare_service(settings, topology.subscriptions_of(settings.service, module_name))
+            topology.declare_service(settings, topology.handled_by(service_cls))
             return
         except Exception as exc:  # noqa: BLE001 - broker not up yet
             if time.monotonic() > end:
@@ -49,17 +41,20 @@ def declare_topology(settings, deadline_s: float = 60.0, module_name: str | None
             time.sleep(1.0)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.runner", description="Run one service.")
+def main(argv: list[str] | None = None, *, find_class: Callable[[str, str | None], type],
+         prog: str = "python -m services") -> int:
+    """Run the service named on the command line; ``find_class(name, module)`` finds its class."""
+    parser = argparse.ArgumentParser(prog=prog, description="Run one service.")
     parser.add_argument("service", choices=SERVICES)
-    parser.add_argument("--module", help="import the service class from this module instead of "
-                                         "services.<service>.service (test-only services)")
+    parser.add_argument("--module", help="import the service class from this module instead of the "
+                                         "service's own (test-only services)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     settings = load(args.service)
     jsonlog.configure(settings.service, settings.log_level)
-    declare_topology(settings, module_name=args.module)
+    service_cls = find_class(settings.service, args.module)
+    declare_topology(settings, service_cls)
     runner = ServiceRunner(settings.nameko_config())
-    runner.add_service(service_class(settings.service, args.module))
+    runner.add_service(service_cls)
 
     def shutdown(signum, frame):
         log.info("signal %s received: stopping gracefully", signum)
@@ -74,6 +69,3 @@ def main(argv: list[str] | None = None) -> int:
     log.info("%s stopped", settings.service)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,13 +21,35 @@ Per consuming service S:
 from __future__ import annotations
 
 import importlib
-import json
+from dataclasses import dataclass
 
 from kombu import Connection, Exchange, Queue, binding
 
 from shared.config import SERVICES, Settings, load
 
 ENTRYPOINT_ATTR = "reliable_subscription"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """An event a service consumes: ``source``'s ``event`` (its routing key)."""
+
+    source: str
+    event: str
+
+    def __iter__(self):  # (source, event) = subscription
+        return iter((self.source, self.event))
+
+
+# service -> its table (services/<name>/subscriptions.py), filled when the table is imported
+_TABLES: dict[str, tuple[Subscription, ...]] = {}
+
+
+def subscription_table(service: str, *subscriptions: Subscription) -> tuple[Subscription, ...]:
+    """Declare the events ``service`` consumes; its handlers' decorators name entries of this
+    table, and the topology (queues, bindings, broker permissions) is derived from it."""
+    _TABLES[service] = tuple(subscriptions)
+    return _TABLES[service]
 
 
 def events_exchange(service: str) -> Exchange:
@@ -78,20 +100,28 @@ def dead_letter_queue(service: str) -> Queue:
 
 
 def subscriptions_of(service: str, module: str | None = None) -> list[tuple[str, str]]:
-    """(source, event) pairs the service handles, read from its reliable handlers.
+    """(source, event) pairs ``service`` handles: its declared table, or, for a test's own
+    service class, those of the reliable handlers of the class in ``module``."""
+    if module is not None:
+        module_obj = importlib.import_module(module)
+        classes = [obj for obj in vars(module_obj).values()
+                   if isinstance(obj, type) and getattr(obj, "name", None) == service]
+        return sorted({sub for cls in classes for sub in handled_by(cls)})
+    if service not in _TABLES:
+        raise LookupError(f"the subscription table of {service} is not loaded; import the service's "
+                          f"subscriptions module first (services.load_subscriptions() loads all)")
+    return sorted((s.source, s.event) for s in _TABLES[service])
 
-    ``module`` defaults to ``services.<service>.service`` (a test may run its own class).
-    """
-    module = importlib.import_module(module or f"services.{service}.service")
-    subs = []
-    for obj in vars(module).values():
-        if isinstance(obj, type) and getattr(obj, "name", None) == service:
-            for attr in dir(obj):
-                for entrypoint in getattr(getattr(obj, attr), "nameko_entrypoints", ()):
-                    sub = getattr(entrypoint, ENTRYPOINT_ATTR, None)
-                    if sub:
-                        subs.append(sub)
-    return sorted(set(subs))
+
+def handled_by(service_cls) -> list[tuple[str, str]]:
+    """(source, event) pairs of the reliable handlers of a service class."""
+    subs = set()
+    for attr in dir(service_cls):
+        for entrypoint in getattr(getattr(service_cls, attr, None), "nameko_entrypoints", ()):
+            sub = getattr(entrypoint, ENTRYPOINT_ATTR, None)
+            if sub:
+                subs.add(tuple(sub))
+    return sorted(subs)
 
 
 def service_entities(settings: Settings, subscriptions: list[tuple[str, str]]) -> list:
@@ -120,7 +150,8 @@ def declare_service(settings: Settings, subscriptions: list[tuple[str, str]] | N
 
 
 def declare_all(amqp_uri: str | None = None) -> None:
-    """Declare the topology of all four services (run before starting any of them)."""
+    """Declare the topology of all four services (run before starting any of them; their
+    subscription tables must be loaded: ``services.load_subscriptions()``)."""
     for service in SERVICES:
         settings = load(service)
         if amqp_uri:
@@ -134,7 +165,8 @@ def _with_amqp(settings: Settings, amqp_uri: str) -> Settings:
 
 
 def definitions(vhost: str = "/") -> dict:
-    """The same topology as RabbitMQ definitions (deploy/rabbitmq/definitions.json)."""
+    """The exchanges, queues and bindings of ``declare_all`` as RabbitMQ definitions
+    (deploy/rabbitmq/definitions.json, with broker_security's users and permissions)."""
     exchanges, queues, bindings = {}, {}, []
     for service in SERVICES:
         settings = load(service)
@@ -151,13 +183,6 @@ def definitions(vhost: str = "/") -> dict:
                     bindings.append({"source": b.exchange.name, "vhost": vhost, "destination": entity.name,
                                      "destination_type": "queue", "routing_key": b.routing_key or "",
                                      "arguments": {}})
-    from shared import broker_security  # per-service users and their permissions (no passwords)
-
-    return {**broker_security.definitions(vhost),
-            "exchanges": sorted(exchanges.values(), key=lambda e: e["name"]),
+    return {"exchanges": sorted(exchanges.values(), key=lambda e: e["name"]),
             "queues": sorted(queues.values(), key=lambda q: q["name"]),
             "bindings": sorted(bindings, key=lambda b: (b["source"], b["destination"], b["routing_key"]))}
-
-
-if __name__ == "__main__":  # python -m shared.topology > deploy/rabbitmq/definitions.json
-    print(json.dumps(definitions(), indent=2))

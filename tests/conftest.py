@@ -21,8 +21,12 @@ from pathlib import Path
 
 import pytest
 
+import services
 from deploy import rabbit
 from deploy.secantus import SecantusServer
+
+# Every test sees the platform's topology as the launcher does: from the services' tables.
+services.load_subscriptions()
 
 TESTS = Path(__file__).parent
 LEVELS = ("unit", "integration", "e2e")

@@ -1,6 +1,6 @@
 """The four services of the naive peer (see the package doc): stock nameko wiring around the
 platform's own domain code. Run one with
-``python -m shared.runner <service> --module bench.naive_peer.services``."""
+``python -m services <service> --module bench.naive_peer.services``."""
 from __future__ import annotations
 
 import io

@@ -1,4 +1,4 @@
-"""The naive peer's four services as processes (``shared.runner --module``), like
+"""The naive peer's four services as processes (``python -m services --module``), like
 ``deploy.launcher.Stack`` for the platform."""
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class NaiveStack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             for service in SERVICES:
-                self.procs[service] = spawn([sys.executable, "-m", "shared.runner", service, "--module", MODULE],
+                self.procs[service] = spawn([sys.executable, "-m", "services", service, "--module", MODULE],
                                             log_path=self.log_dir / f"{service}.log", env=self.env(service), cwd=ROOT)
             for service in SERVICES:
                 if not wait_until(lambda: self._ready(service), self.ready_timeout, alive=self.procs[service]):

@@ -12,6 +12,8 @@ from shared.http import api, json_body, json_response
 from shared.openapi import OpenApi
 from shared.service_base import ServiceBase
 from shared.store import Mongo
+
+from services.certification import subscriptions
 from services.certification import domain, limits, lifecycle, schemas, status_lists, store
 from services.certification.credential import build_credential, sign
 from services.certification.pdf import render_certificate
@@ -65,7 +67,7 @@ class CertificationService(ServiceBase):
     openapi = openapi
 
     # -- events ----------------------------------------------------------------------------
-    @reliable_handler("enrollment", "completed")
+    @reliable_handler(subscriptions.ENROLLMENT_COMPLETED)
     def on_completed(self, event):
         # Only a pending issue in the event's transaction; numbers come in batches (ADR 0025).
         _, recorded = self.store.apply_once(event, lambda tx: lifecycle.record_pending_issue(

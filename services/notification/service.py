@@ -15,6 +15,8 @@ from shared.openapi import OpenApi
 from shared.service_base import ServiceBase
 from shared.store import Mongo
 
+from services.notification import subscriptions
+
 openapi = OpenApi("ASN notification service", description=(
     "Recipients and their preferences, the in-app inbox and the delivery log. Messages are caused by "
     "public events (enrollment, certification, reporting) and sent by email, webhook and inbox."))
@@ -56,39 +58,39 @@ class NotificationService(ServiceBase):
         self.store.apply_once(event, lambda tx: self.notifications.notifier.handle(tx, event))
         self.notifications.wake()
 
-    @reliable_handler("enrollment", "enrolled")
+    @reliable_handler(subscriptions.ENROLLMENT_ENROLLED)
     def on_enrolled(self, event):
         self._notify(event)
 
-    @reliable_handler("enrollment", "waitlisted")
+    @reliable_handler(subscriptions.ENROLLMENT_WAITLISTED)
     def on_waitlisted(self, event):
         self._notify(event)
 
-    @reliable_handler("enrollment", "programme_updated")
+    @reliable_handler(subscriptions.ENROLLMENT_PROGRAMME_UPDATED)
     def on_programme_updated(self, event):
         self._notify(event)
 
-    @reliable_handler("enrollment", "cancelled")
+    @reliable_handler(subscriptions.ENROLLMENT_CANCELLED)
     def on_cancelled(self, event):
         self._notify(event)
 
-    @reliable_handler("enrollment", "completed")
+    @reliable_handler(subscriptions.ENROLLMENT_COMPLETED)
     def on_completed(self, event):
         self._notify(event)
 
-    @reliable_handler("certification", "certified")
+    @reliable_handler(subscriptions.CERTIFICATION_CERTIFIED)
     def on_certified(self, event):
         self._notify(event)
 
-    @reliable_handler("certification", "revoked")
+    @reliable_handler(subscriptions.CERTIFICATION_REVOKED)
     def on_revoked(self, event):
         self._notify(event)
 
-    @reliable_handler("certification", "expiring")
+    @reliable_handler(subscriptions.CERTIFICATION_EXPIRING)
     def on_expiring(self, event):
         self._notify(event)
 
-    @reliable_handler("reporting", "shortfall_detected")
+    @reliable_handler(subscriptions.REPORTING_SHORTFALL_DETECTED)
     def on_shortfall_detected(self, event):
         self._notify(event)
 

@@ -16,6 +16,8 @@ from shared.openapi import OpenApi
 from shared.service_base import ServiceBase
 from shared.store import Mongo
 
+from services.reporting import subscriptions
+
 from services.reporting import (access, config, dashboard, exports, folding, migrations, projections, queries,
                                 rebuild, schemas, shortfall, store)
 from services.reporting.timefmt import WIB, utc_now
@@ -95,47 +97,47 @@ class ReportingService(ServiceBase):
     def _project(self, event) -> None:
         projections.apply_event(self.store, event, CONFIG)
 
-    @reliable_handler("enrollment", "programme_published")
+    @reliable_handler(subscriptions.ENROLLMENT_PROGRAMME_PUBLISHED)
     def on_programme_published(self, event):
         self._project(event)
 
-    @reliable_handler("enrollment", "programme_updated")
+    @reliable_handler(subscriptions.ENROLLMENT_PROGRAMME_UPDATED)
     def on_programme_updated(self, event):
         self._project(event)
 
-    @reliable_handler("enrollment", "programme_cancelled")
+    @reliable_handler(subscriptions.ENROLLMENT_PROGRAMME_CANCELLED)
     def on_programme_cancelled(self, event):
         self._project(event)
 
-    @reliable_handler("enrollment", "enrolled")
+    @reliable_handler(subscriptions.ENROLLMENT_ENROLLED)
     def on_enrolled(self, event):
         self._project(event)
 
-    @reliable_handler("enrollment", "waitlisted")
+    @reliable_handler(subscriptions.ENROLLMENT_WAITLISTED)
     def on_waitlisted(self, event):
         self._project(event)
 
-    @reliable_handler("enrollment", "cancelled")
+    @reliable_handler(subscriptions.ENROLLMENT_CANCELLED)
     def on_cancelled(self, event):
         self._project(event)
 
-    @reliable_handler("enrollment", "completed")
+    @reliable_handler(subscriptions.ENROLLMENT_COMPLETED)
     def on_completed(self, event):
         self._project(event)
 
-    @reliable_handler("certification", "certified")
+    @reliable_handler(subscriptions.CERTIFICATION_CERTIFIED)
     def on_certified(self, event):
         self._project(event)
 
-    @reliable_handler("certification", "revoked")
+    @reliable_handler(subscriptions.CERTIFICATION_REVOKED)
     def on_revoked(self, event):
         self._project(event)
 
-    @reliable_handler("certification", "expiring")
+    @reliable_handler(subscriptions.CERTIFICATION_EXPIRING)
     def on_expiring(self, event):
         self._project(event)
 
-    @reliable_handler("certification", "expired")
+    @reliable_handler(subscriptions.CERTIFICATION_EXPIRED)
     def on_expired(self, event):
         self._project(event)
 

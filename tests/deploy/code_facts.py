@@ -1,7 +1,7 @@
 """What the code says a deployment must provide, read from the code itself.
 
 - ``env_reads(service)``: every environment variable the service's process reads, found
-  by following the imports of ``shared.runner`` and ``services.<service>.service`` through
+  by following the imports of ``services.__main__`` and ``services.<service>.service`` through
   the project's modules and collecting ``shared.config.env(NAME, ...)`` calls, calls of
   local helpers that forward their first argument to ``env`` (``_int``, ``get``), and
   ``os.environ`` / ``os.getenv`` reads.
@@ -59,7 +59,7 @@ def _command_line_entry_points(tree: ast.Module) -> list[ast.AST]:
 
 def _imports(module: str, tree: ast.Module, entry_point: bool = False) -> set[str]:
     """The project modules ``module`` imports; its command-line entry point's imports only when
-    ``entry_point`` (it is the process's own main module, like shared.runner)."""
+    ``entry_point`` (it is the process's own main module, like services.__main__)."""
     found = set()
     package = module if _module_path(module).name == "__init__.py" else module.rpartition(".")[0]
     skipped = set()
@@ -164,9 +164,9 @@ def _env_reads_in(module: str) -> list[EnvRead]:
 
 @lru_cache(maxsize=None)
 def env_reads(service: str) -> dict[str, EnvRead]:
-    """Every variable ``python -m shared.runner <service>`` reads, by name."""
+    """Every variable ``python -m services <service>`` reads, by name."""
     reads: dict[str, EnvRead] = {}
-    for module in sorted(reachable_modules("shared.runner", f"services.{service}.service")):
+    for module in sorted(reachable_modules("services.__main__", f"services.{service}.service")):
         for read in _env_reads_in(module):
             # a read without the service prefix anywhere makes the plain name mandatory
             if read.name in reads and reads[read.name].prefixable and not read.prefixable:
@@ -177,7 +177,7 @@ def env_reads(service: str) -> dict[str, EnvRead]:
 
 @lru_cache(maxsize=None)
 def service_class(service: str):
-    from shared.runner import service_class as find
+    from services import service_class as find
     return find(service)
 
 
@@ -248,8 +248,10 @@ class BrokerTopology:
 @lru_cache(maxsize=None)
 def broker_topology() -> BrokerTopology:
     """What ``shared.topology.declare_all`` declares (the same as deploy/rabbitmq/definitions.json)."""
+    import services
     from shared import topology
 
+    services.load_subscriptions()
     definitions = topology.definitions()
     return BrokerTopology(
         exchanges=frozenset(e["name"] for e in definitions["exchanges"]),

@@ -365,7 +365,7 @@ def test_one_image_runs_every_service_and_the_topology_step(rendered, overlay):
     for service in SERVICES:
         deployment = rendered[("Deployment", service)]
         main = _main_container(deployment)
-        assert main["args"] == [service], "the image's entrypoint is shared.runner; the argument picks the service"
+        assert main["args"] == [service], "the image's entrypoint is python -m services; the argument picks the service"
         init = deployment["spec"]["template"]["spec"]["initContainers"]
         assert [c["name"] for c in init] == ["declare-topology"]
         assert "declare_all()" in init[0]["command"][-1]
@@ -389,10 +389,10 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
     return out
 
 
-def test_the_image_runs_shared_runner_from_source_as_a_non_root_user():
+def test_the_image_runs_the_services_runner_from_source_as_a_non_root_user():
     instructions = _dockerfile_instructions()
     entrypoints = [json.loads(rest) for ins, rest in instructions if ins == "ENTRYPOINT"]
-    assert entrypoints[-1] == ["python", "-m", "shared.runner"]
+    assert entrypoints[-1] == ["python", "-m", "services"]
     exposed = {int(p) for ins, rest in instructions if ins == "EXPOSE" for p in rest.split()}
     ports = {int(read_env_file(K8S / "base" / "env" / f"{s}.env")["HTTP_ADDRESS"].rsplit(":", 1)[1])
              for s in SERVICES}
@@ -929,7 +929,7 @@ def test_rabbitmq_definitions_json_is_what_shared_topology_generates():
     for section in ("exchanges", "queues", "bindings"):
         assert committed[section] == current[section], (
             f"deploy/rabbitmq/definitions.json is stale ({section}); regenerate it with "
-            "`python -m shared.topology > deploy/rabbitmq/definitions.json`")
+            "`python -m deploy.rabbit definitions > deploy/rabbitmq/definitions.json`")
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")

@@ -1,6 +1,6 @@
 """SIGTERM in the middle of a burst loses nothing.
 
-A service runs as a real process (``python -m shared.runner``), consuming a burst of
+A service runs as a real process (``python -m services``), consuming a burst of
 events and answering a burst of HTTP commands, each of which commits state and an outbox
 event. It gets SIGTERM half-way. It must stop consuming, let the workers in flight
 finish, publish everything it committed, and exit 0; after a restart every event is
@@ -87,7 +87,7 @@ def db(env):
 
 
 def start(env: dict, log_path: Path):
-    proc = spawn([sys.executable, "-m", "shared.runner", "certification", "--module", __name__],
+    proc = spawn([sys.executable, "-m", "services", "certification", "--module", __name__],
                  log_path=log_path, env={**os.environ, **env}, cwd=ROOT)
     base = f"http://{env['CERTIFICATION_HTTP_ADDRESS']}"
 

@@ -59,8 +59,8 @@ def test_definitions_json_lists_a_user_per_service_without_passwords():
     import json
 
     committed = json.loads((Path(__file__).parents[2] / "deploy" / "rabbitmq" / "definitions.json").read_text())
-    assert committed["users"] == topology.definitions()["users"]
-    assert committed["permissions"] == topology.definitions()["permissions"]
+    assert committed["users"] == broker_security.definitions()["users"]
+    assert committed["permissions"] == broker_security.definitions()["permissions"]
     assert {u["name"] for u in committed["users"]} == {f"asn-{s}" for s in SERVICES}
     assert all(u["password_hash"] == "" for u in committed["users"])
 

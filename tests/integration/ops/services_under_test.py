@@ -1,7 +1,7 @@
 """Small stand-ins for enrollment and certification, built on the shared library exactly
 as the real services are, so the operations tests do not depend on business code that is
 still changing. Run in-process (container_factory) or as processes:
-``python -m shared.runner certification --module tests.integration.ops.services_under_test``.
+``python -m services certification --module tests.integration.ops.services_under_test``.
 """
 from __future__ import annotations
 

@@ -27,11 +27,11 @@ def env(service_env) -> dict:
 
 @pytest.fixture(scope="module")
 def running(env, tmp_path_factory):
-    """enrollment and certification stand-ins as processes, as `python -m shared.runner` runs them."""
+    """enrollment and certification stand-ins as processes, as `python -m services` runs them."""
     procs, logs, logdir = [], {}, tmp_path_factory.mktemp("logs")
     for service in ("certification", "enrollment"):
         logs[service] = logdir / f"{service}.log"
-        procs.append(spawn([sys.executable, "-m", "shared.runner", service, "--module", STAND_INS],
+        procs.append(spawn([sys.executable, "-m", "services", service, "--module", STAND_INS],
                            log_path=logs[service], env={**os.environ, **env, "LOG_LEVEL": "INFO"}, cwd=ROOT))
     for service, proc in zip(("certification", "enrollment"), procs):
         def ready(service=service, proc=proc):

@@ -1,0 +1,28 @@
+"""The events notification consumes: its handlers name these entries, and the broker topology
+(queues, bindings, permissions) is derived from the same table."""
+from __future__ import annotations
+
+from shared.topology import Subscription, subscription_table
+
+ENROLLMENT_ENROLLED = Subscription("enrollment", "enrolled")
+ENROLLMENT_WAITLISTED = Subscription("enrollment", "waitlisted")
+ENROLLMENT_PROGRAMME_UPDATED = Subscription("enrollment", "programme_updated")
+ENROLLMENT_CANCELLED = Subscription("enrollment", "cancelled")
+ENROLLMENT_COMPLETED = Subscription("enrollment", "completed")
+CERTIFICATION_CERTIFIED = Subscription("certification", "certified")
+CERTIFICATION_REVOKED = Subscription("certification", "revoked")
+CERTIFICATION_EXPIRING = Subscription("certification", "expiring")
+REPORTING_SHORTFALL_DETECTED = Subscription("reporting", "shortfall_detected")
+
+SUBSCRIPTIONS = subscription_table(
+    "notification",
+    ENROLLMENT_ENROLLED,
+    ENROLLMENT_WAITLISTED,
+    ENROLLMENT_PROGRAMME_UPDATED,
+    ENROLLMENT_CANCELLED,
+    ENROLLMENT_COMPLETED,
+    CERTIFICATION_CERTIFIED,
+    CERTIFICATION_REVOKED,
+    CERTIFICATION_EXPIRING,
+    REPORTING_SHORTFALL_DETECTED,
+)
