@@ -118,11 +118,13 @@ def _later(until, now: datetime) -> bool:
 
 
 class Job(Protocol):
-    """What a leased loop runs. ``run_once`` returns how much it did (0: nothing waiting)."""
+    """What a leased loop runs. ``run_once`` returns how much it did (0: nothing waiting);
+    ``reset`` (optional) drops broken connections after an error; ``drain`` is the last pass
+    at a graceful stop; ``close`` releases everything at the end."""
 
     def run_once(self) -> int: ...
 
-    def drain(self) -> None: ...  # the last pass at a graceful stop (may do nothing)
+    def drain(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -192,7 +194,7 @@ class LeasedLoop(SharedExtension):
                 self.running = False
                 failures += 1
                 LOOP_FAILURES.labels(self.name).inc()
-                self.job.close()
+                getattr(self.job, "reset", lambda: None)()
                 delay = min(5.0, 0.2 * 2 ** min(failures, 5))
                 log.warning("%s failed (%s); retrying in %.1fs", self.name, exc, delay)
                 eventlet.sleep(delay)

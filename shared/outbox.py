@@ -8,28 +8,20 @@ is marked sent only after the broker confirmed it; a crash in between republishe
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
-import uuid
 
-import eventlet
-from eventlet.queue import Empty, LightQueue
 from kombu import Connection, Exchange, Producer
-from amqp.exceptions import AMQPError
-from kombu.exceptions import ChannelError, KombuError
-from nameko.extensions import SharedExtension
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from kombu.exceptions import ChannelError
 
 from shared import metrics
+from shared.background import LEASES, Lease, LeasedLoop, holder_id
 from shared.broker_security import user_of
 from shared.config import Settings, settings_of
 from shared.events.envelope import CONTENT_TYPE, encode
-from shared.store import OUTBOX, connect
+from shared.mongo import OUTBOX, connect
 
 log = logging.getLogger(__name__)
-LEASES = "leases"
-RELAY_LEASE = "outbox-relay"
+RELAY_LEASE = RELAY_LOOP = "outbox-relay"
 FULL_SWEEP_EVERY_S = 2.0  # records committed late with a lower _id are caught by a full sweep
 BACKLOG_EVERY_S = 5.0
 
@@ -39,41 +31,6 @@ def amqp_connection(amqp_uri: str) -> Connection:
                       connect_timeout=5)
 
 
-class Lease:
-    """A named, time-limited lock in the store, safe with several replicas."""
-
-    def __init__(self, collection, name: str, holder: str, seconds: float):
-        self.coll, self.name, self.holder, self.seconds = collection, name, holder, seconds
-        self._held_until = 0.0  # our own view of the lease, to renew it only when needed
-
-    def held(self) -> bool:
-        """Whether this holder leads: renews the lease (a write) only once a third of it has
-        elapsed; in between a read confirms nobody took it over (a write on every relay pass
-        was one more conflicting store write per event)."""
-        now = time.time()
-        if now < self._held_until - 2 * self.seconds / 3:
-            doc = self.coll.find_one({"_id": self.name}, {"holder": 1, "until": 1})
-            if doc and doc.get("holder") == self.holder and doc.get("until", 0) > now:
-                return True
-        return self.acquire()
-
-    def acquire(self) -> bool:
-        now = time.time()
-        try:
-            self.coll.find_one_and_update(
-                {"_id": self.name, "$or": [{"holder": self.holder}, {"until": {"$lt": now}}]},
-                {"$set": {"holder": self.holder, "until": now + self.seconds}}, upsert=True)
-            self._held_until = now + self.seconds
-            return True
-        except DuplicateKeyError:  # held by someone else and not expired
-            self._held_until = 0.0
-            return False
-
-    def release(self) -> None:
-        self._held_until = 0.0
-        self.coll.update_one({"_id": self.name, "holder": self.holder}, {"$set": {"until": 0}})
-
-
 class Relay:
     """Publishing logic, independent of nameko so scripts and tests can drive it."""
 
@@ -81,7 +38,7 @@ class Relay:
         self.settings = settings
         self.client = connect(settings)
         self.db = self.client[settings.db_name]
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.holder = holder or holder_id()
         self.lease = Lease(self.db[LEASES], RELAY_LEASE, self.holder, settings.relay_lease_s)
         self.connection: Connection | None = None
         self.producer: Producer | None = None
@@ -103,13 +60,23 @@ class Relay:
             self.producer = Producer(channel)
         return self.producer
 
-    def close(self) -> None:
+    def reset(self) -> None:
+        """Drop the broker connection (after an error; the next pass reconnects)."""
         if self.connection is not None:
             try:
                 self.connection.release()
             except Exception:  # noqa: BLE001 - closing a broken connection
                 pass
         self.connection = self.producer = None
+
+    def close(self) -> None:
+        self.reset()
+        self.client.close()
+
+    def drain(self) -> None:
+        """Graceful stop: publish what the stopped entrypoints committed, then hand over."""
+        self.flush()
+        self.lease.release()
 
     def publish_record(self, record: dict) -> bool:
         """Publish one outbox record with a confirm; False when the broker returned it."""
@@ -203,69 +170,9 @@ def backlog_of(db) -> tuple[int, float]:
     return backlog, (time.time() - oldest["created_at"]) if oldest else 0.0
 
 
-class OutboxRelay(SharedExtension):
-    """Runs a ``Relay`` in a managed greenthread of the service container."""
-
-    def __init__(self):
-        self.relay: Relay | None = None
-        self._wakeups = LightQueue()
-        self._stopping = False
-        self._gt = None
-        self.running = False
-
-    def setup(self):
-        self.settings = settings_of(self.container)
-        self.relay = Relay(self.settings)
-
-    def start(self):
-        self._stopping = False
-        self._gt = self.container.spawn_managed_thread(self._run, identifier="outbox-relay")
-
-    def wake(self) -> None:
-        if self._wakeups.qsize() < 2:
-            self._wakeups.put(None)
-
-    def _run(self):
-        failures = 0
-        while not self._stopping:
-            try:
-                sent = self.relay.run_once()
-                self.running = True
-                failures = 0
-            # KombuError/AMQPError: an unreachable or restarting broker (OperationalError from
-            # ensure_connection, ConnectionForced). Uncaught, they ended this managed thread,
-            # which kills the whole service container.
-            except (PyMongoError, OSError, ConnectionError, KombuError, AMQPError) as exc:
-                self.running = False
-                failures += 1
-                self.relay.close()
-                delay = min(5.0, 0.2 * 2 ** min(failures, 5))
-                log.warning("outbox relay failed (%s); retrying in %.1fs", exc, delay)
-                eventlet.sleep(delay)
-                continue
-            if sent:
-                continue  # more may be waiting
-            try:
-                self._wakeups.get(timeout=self.settings.relay_poll_interval_s)
-            except Empty:
-                pass
-
-    def stop(self):
-        # Graceful shutdown: entrypoints have stopped, so flush what they committed.
-        self._stopping = True
-        self.wake()
-        if self._gt is not None:
-            self._gt.wait()
-        try:
-            self.relay.flush()
-            self.relay.lease.release()
-        except Exception as exc:  # noqa: BLE001 - the next replica or restart publishes it
-            log.warning("outbox flush at shutdown failed: %s", exc)
-        self.relay.close()
-        self.relay.client.close()
-
-    def kill(self):
-        self._stopping = True
-        if self._gt is not None:
-            self._gt.kill()
-        self.relay.close()
+def OutboxRelay() -> LeasedLoop:  # noqa: N802 - reads as the extension it declares
+    """The outbox relay of a container: one per container, whoever declares it (the store
+    wakes it after a commit, certification's numbering after a batch). It runs on every
+    replica; the relay checks its own lease (see ``Relay.run_once`` for why the page comes
+    first)."""
+    return LeasedLoop(RELAY_LOOP, Relay, interval_s=lambda settings: settings.relay_poll_interval_s)

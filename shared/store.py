@@ -22,21 +22,13 @@ from shared.config import Settings, settings_of
 from shared.errors import StoreUnavailable
 from shared.events import envelope, registry
 from shared.events.envelope import Event
+from shared.mongo import OUTBOX, PROCESSED, connect  # noqa: F401 - the store's names, re-exported
+from shared.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-OUTBOX = "outbox"
-PROCESSED = "processed_events"
 TRANSACTION_DEADLINE_S = 15.0
-
-
-def connect(settings: Settings) -> MongoClient:
-    return MongoClient(
-        settings.mongo_uri, tz_aware=True, connect=False,
-        serverSelectionTimeoutMS=int(settings.extra.get("mongo_timeout_ms", 5000)),
-        connectTimeoutMS=5000, socketTimeoutMS=30000,
-    )
 
 
 def update_by_id(collection, _id, update: dict, session=None, condition: dict | None = None) -> dict | None:
@@ -199,10 +191,8 @@ class Mongo(DependencyProvider):
     """
 
     def __init__(self, indexes: Callable | None = None):
-        from shared.outbox import OutboxRelay  # the relay module imports this one
-
         self.indexes = indexes
-        self.relay = OutboxRelay()
+        self.relay = OutboxRelay()  # one per container: the same one whoever declares it
         self.client: MongoClient | None = None
 
     def setup(self):

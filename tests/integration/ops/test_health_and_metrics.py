@@ -115,8 +115,12 @@ def test_metrics_report_the_outbox_backlog_and_its_age_while_the_relay_cannot_pu
     settings = load("enrollment")
     # The relay of this replica is parked: as if another replica held the lease and died.
     client = connect(settings)
+    from datetime import datetime, timezone
+
+    held_until = datetime(2100, 1, 1, tzinfo=timezone.utc)  # leases run on the store's clock
     client[settings.db_name].leases.update_one({"_id": "outbox-relay"},
-                                               {"$set": {"holder": "a-dead-replica", "until": 4e9}}, upsert=True)
+                                               {"$set": {"holder": "a-dead-replica", "until": held_until}},
+                                               upsert=True)
     store = Store(client, settings)
     for i in range(3):
         store.transaction(lambda tx: tx.emit("completed", f"b{i}", completion(f"b{i}")))
