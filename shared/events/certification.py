@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from shared.events.common import EXAMPLE_PARTICIPANT, EXAMPLE_PROGRAMME, ParticipantSnapshot, ProgrammeSnapshot
-from shared.events.registry import define
+from shared.events.definition import define
 
 
 class CertifiedV1(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from shared.events.common import EXAMPLE_PARTICIPANT, EXAMPLE_PROGRAMME, ParticipantSnapshot, ProgrammeSnapshot
-from shared.events.registry import define
+from shared.events.definition import define
 
 
 class ProgrammePublishedV1(Schema):

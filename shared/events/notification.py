@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from shared.events.registry import define
+from shared.events.definition import define
 
 CHANNELS = ("email", "webhook", "inbox")
 

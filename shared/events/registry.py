@@ -3,63 +3,16 @@
 A definition ties together the routing (exchange ``<service>.events``, routing key = the
 short name), the CloudEvents ``type`` (reverse-DNS, major version in the name), the
 marshmallow schema of ``data`` and an example. The AsyncAPI document, producer-side
-validation and consumer-side parsing all read from here.
+validation and consumer-side parsing all read from here. The definitions themselves are
+made in ``shared/events/<service>.py`` with ``shared.events.definition.define``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from shared.events import definition
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
-
-TYPE_PREFIX = "id.go.bkn.bangkom"
-
-
-@dataclass(frozen=True)
-class EventDefinition:
-    service: str  # the producing service, owner of the exchange
-    name: str  # short name, the routing key: "completed"
-    version: int
-    schema: type[Schema]
-    description: str
-    example: dict = field(default_factory=dict)
-
-    @property
-    def type(self) -> str:
-        return f"{TYPE_PREFIX}.{self.service}.{self.name}.v{self.version}"
-
-    @property
-    def source(self) -> str:
-        return f"/asn/{self.service}"
-
-    @property
-    def exchange(self) -> str:
-        return f"{self.service}.events"
-
-    def validate_outgoing(self, data: dict) -> dict:
-        """Strict check before an event is stored: unknown fields are a producer bug."""
-        self.schema(unknown=RAISE).load(data)
-        return data
-
-    def load_incoming(self, data: dict) -> dict:
-        """Consumer-side check; fields added later in the same major version are tolerated."""
-        self.schema(unknown=EXCLUDE).load(data)
-        return data
-
-
-_REGISTRY: dict[str, EventDefinition] = {}
-
-
-def define(service: str, name: str, version: int, schema: type[Schema], description: str,
-           example: dict) -> EventDefinition:
-    definition = EventDefinition(service, name, version, schema, description, example)
-    if definition.type in _REGISTRY:
-        raise ValueError(f"event type {definition.type} defined twice")
-    try:
-        definition.validate_outgoing(example)
-    except ValidationError as exc:  # an example that fails its own schema is a bug
-        raise ValueError(f"example of {definition.type} fails its schema: {exc.messages}") from exc
-    _REGISTRY[definition.type] = definition
-    return definition
+TYPE_PREFIX = definition.TYPE_PREFIX
+EventDefinition = definition.EventDefinition
+_REGISTRY = definition._REGISTRY
 
 
 def _load_all() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from shared.events.common import COMPETENCY_TYPES, PROGRAMME_KINDS, ParticipantSnapshot
-from shared.events.registry import define
+from shared.events.definition import define
 
 
 class SuggestedProgramme(Schema):
