@@ -34,6 +34,7 @@ from typing import Mapping
 
 import jwt
 
+from shared import nip as nip_rules
 from shared import production
 from shared.config import env as config_env
 from shared.errors import DomainError, Forbidden
@@ -45,7 +46,7 @@ DEFAULT_ISSUER = DEFAULT_AUDIENCE = "asn-platform"
 MIN_SECRET_BYTES = 32
 MAX_TTL_S = 30 * 24 * 3600
 TOKEN_COOKIE = "asn_token"
-_NIP = re.compile(r"^\d{18}$")
+_NIP = re.compile(nip_rules.PATTERN)
 _AGENCY = re.compile(r"^[A-Z0-9_-]{2,64}$")
 
 

@@ -35,6 +35,7 @@ from shared.auth import ADMIN_ONLY, AuthConfig, Rule, Unauthenticated, authentic
 from shared.config import env
 from shared.errors import DomainError, StoreUnavailable
 from shared.ratelimit import TokenBuckets, client_address
+from shared.timefmt import iso
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class PublicRateLimit:
 
 def _default(value):
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return iso(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, ObjectId):

@@ -25,6 +25,8 @@ from shared.errors import Invalid
 
 KINDS = ("nip", "ni_pppk")
 LENGTH = 18
+# The stored and published form: 18 digits, no spaces (events, tokens, URLs).
+PATTERN = r"^\d{18}$"
 PPPK_CODE = "21"
 MIN_WORKING_AGE = 18
 # Nobody is appointed after the retirement age (at most 60 for functional positions, BUP).

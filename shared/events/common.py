@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from shared import nip as nip_rules
+
 PROGRAMME_KINDS = ("pelatihan", "sertifikasi", "seminar", "lokakarya", "e-learning", "coaching", "mentoring")
 COMPETENCY_TYPES = ("teknis", "manajerial", "sosial_kultural", "pemerintahan")
 ORGANISERS = ("BKN", "PEMKOT_BUKITTINGGI")
@@ -31,7 +33,7 @@ class ProgrammeSnapshot(Schema):
 class ParticipantSnapshot(Schema):
     """The ASN the event is about. No contact data: that stays in notification."""
 
-    nip = fields.Str(required=True, validate=validate.Regexp(r"^\d{18}$"))
+    nip = fields.Str(required=True, validate=validate.Regexp(nip_rules.PATTERN))
     id_kind = fields.Str(required=True, validate=validate.OneOf(ID_KINDS))
     name = fields.Str(required=True)
     agency = fields.Str(required=True)  # OPD code, e.g. DISKOMINFO
