@@ -21,6 +21,7 @@ import time
 import traceback
 from functools import partial
 
+from amqp.exceptions import AMQPError
 from eventlet.semaphore import Semaphore
 from kombu import Connection, Producer
 from nameko.exceptions import ContainerBeingKilled
@@ -67,6 +68,22 @@ class RawQueueConsumer(QueueConsumer):
 
     def _on_raw_message(self, provider, message):
         self.handle_message(provider, message.body, message)
+
+    # nameko catches only amqp's ConnectionError here; a broker that goes away mid-ack raises
+    # a socket error (ConnectionResetError, BrokenPipeError) that ended the worker's thread and
+    # killed the whole container (seen in the broker-restart fault test). The broker takes the
+    # message back either way: it is redelivered and apply_once skips what was applied.
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        except (OSError, AMQPError) as exc:
+            log.warning("ack lost with the broker connection (%s); the message will be redelivered", exc)
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except (OSError, AMQPError) as exc:
+            log.warning("requeue lost with the broker connection (%s); the broker takes it back", exc)
 
 
 class DeadLetters:
