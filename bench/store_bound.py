@@ -24,7 +24,6 @@ Setup (programme, recipients, enrolments and their events) is not measured.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import queue
 import sys
@@ -43,9 +42,12 @@ from bench.common import (COMPLETION_BODY, SERVICE_ENV, cpu_seconds, csv_bytes, 
 from services.certification import config as certification_config  # noqa: E402
 from services.certification import lifecycle  # noqa: E402
 from services.certification import store as certification_store  # noqa: E402
-from services.enrollment import enrolments  # noqa: E402
+from services.enrollment import commands as enrollment_commands  # noqa: E402
+from services.enrollment import config as enrollment_config  # noqa: E402
 from services.enrollment import store as enrollment_store  # noqa: E402
-from services.enrollment.app import Enrollment  # noqa: E402
+from services.enrollment import usecases as enrollment  # noqa: E402
+from services.enrollment.adapters.web import BytesUpload  # noqa: E402
+from services.enrollment.domain import Actor  # noqa: E402
 from services.enrollment.schemas import CompletionSchema  # noqa: E402
 from services.notification import config as notification_config  # noqa: E402
 from services.notification import recipients  # noqa: E402
@@ -57,6 +59,7 @@ from services.reporting import store as reporting_store  # noqa: E402
 from shared import topology  # noqa: E402
 from shared.config import SERVICES, load  # noqa: E402
 from shared.outbox import Relay  # noqa: E402
+from shared.runtime import ServiceRuntime  # noqa: E402
 from shared.store import OUTBOX, Store, connect, ensure_base_indexes  # noqa: E402
 
 INDEXES = {"enrollment": enrollment_store.create_indexes, "certification": certification_store.create_indexes,
@@ -111,6 +114,8 @@ class StoreBound:
         self.settings = {s: replace(load(s), mongo_uri=mongo_uri, db_name=f"{db_prefix}{s}") for s in SERVICES}
         self.client = connect(self.settings["enrollment"])
         self.stores = {s: Store(self.client, self.settings[s]) for s in SERVICES}
+        self.enrollment = ServiceRuntime(self.settings["enrollment"],
+                                         enrollment_config.load(self.settings["enrollment"]))
         self.concurrency = concurrency
         self.workers = self.settings["reporting"].max_workers
         self.cert_config = certification_config.load()
@@ -131,13 +136,14 @@ class StoreBound:
         for service, store in self.stores.items():
             ensure_base_indexes(store.db)
             INDEXES[service](store.db)
-        app = Enrollment(self.stores["enrollment"])
-        app.create_programme(programme_body(code, len(people)))
-        app.publish_programme(code)
+        store, admin = self.stores["enrollment"], Actor(role="admin", subject="store-bound")
+        enrollment.create_programme(store, self.enrollment, admin, programme_body(code, len(people)))
+        enrollment.publish_programme(store, self.enrollment, admin, code)
         recipients.bulk_put(self.stores["notification"].db,
                             csv_bytes(people, ["nip", "name", "agency", "email", "opt_outs"]),
                             datetime.now(timezone.utc))
-        rows = list(app.bulk_enrol(code, io.BytesIO(csv_bytes(people, ["nip", "name", "agency"]))))
+        upload = csv_bytes(people, ["nip", "name", "agency"])
+        rows = list(enrollment.bulk_enrol(store, self.enrollment, admin, code, BytesUpload(upload)))
         ids = {r["nip"]: r["enrolment_id"] for r in rows if "summary" not in r and r.get("accepted")}
         if len(ids) != len(people):
             raise RuntimeError(f"store bound setup: {len(ids)} of {len(people)} enrolled")
@@ -158,7 +164,8 @@ class StoreBound:
         emitted: list[dict] = []
         now = datetime.now(timezone.utc)
         self.stores["enrollment"].transaction(capture(
-            lambda tx: enrolments.complete(tx, enrolment_id, data["score"], data["attended"], now), emitted))
+            lambda tx: enrollment_commands.complete_enrolment(tx, enrolment_id, data["score"], data["attended"], now),
+            emitted))
         self.wake_relays.set()
         return emitted
 

@@ -3,7 +3,6 @@ platform's own domain code. Run one with
 ``python -m services <service> --module bench.naive_peer.services``."""
 from __future__ import annotations
 
-import io
 import json
 
 from nameko.events import EventDispatcher, event_handler
@@ -14,9 +13,11 @@ from bench.common import event_of
 from services.certification import lifecycle
 from services.certification import store as certification_store
 from services.certification.runtime import CertificationRuntime
-from services.enrollment import bulk
+from services.enrollment import dependencies as enrollment_dependencies
 from services.enrollment import store as enrollment_store
-from services.enrollment.app import Enrollment
+from services.enrollment import usecases as enrollment
+from services.enrollment.adapters.bulk_files import ndjson
+from services.enrollment.adapters.web import BytesUpload
 from services.enrollment.domain import Actor
 from services.notification import config as notification_config
 from services.notification import domain as notification_domain
@@ -59,27 +60,29 @@ class NaiveBase:
 class EnrollmentNaive(NaiveBase):
     name = "enrollment"
     store = NaiveMongo(indexes=enrollment_store.create_indexes)
+    runtime = enrollment_dependencies.runtime
 
     @http("POST", "/programmes")
     def create_programme(self, request):
-        status, programme = Enrollment(self.store).create_programme(json.loads(request.get_data()), ADMIN)
+        status, programme = enrollment.create_programme(self.store, self.runtime, ADMIN,
+                                                        json.loads(request.get_data()))
         return _json(status, programme)
 
     @http("POST", "/programmes/<string:code>/publish")
     def publish_programme(self, request, code):
-        programme = Enrollment(self.store).publish_programme(code, ADMIN)
+        programme = enrollment.publish_programme(self.store, self.runtime, ADMIN, code)
         self.publish(self.store)
         return _json(200, programme)
 
     @http("POST", "/programmes/<string:code>/enrolments/bulk")
     def bulk_enrol(self, request, code):
-        results = list(Enrollment(self.store).bulk_enrol(code, io.BytesIO(request.get_data()), ADMIN))
+        results = list(enrollment.bulk_enrol(self.store, self.runtime, ADMIN, code, BytesUpload(request.get_data())))
         self.publish(self.store)
-        return 200, {"Content-Type": "application/x-ndjson"}, b"".join(bulk.ndjson(results)).decode()
+        return 200, {"Content-Type": "application/x-ndjson"}, b"".join(ndjson(results)).decode()
 
     @http("POST", "/enrolments/<string:enrolment_id>/completion")
     def complete(self, request, enrolment_id):
-        enrolment = Enrollment(self.store).complete(enrolment_id, json.loads(request.get_data()), ADMIN)
+        enrolment = enrollment.complete(self.store, self.runtime, ADMIN, enrolment_id, json.loads(request.get_data()))
         self.publish(self.store)
         return _json(200, enrolment)
 

@@ -1,38 +1,71 @@
-"""Settings of the enrollment service that the shared Settings do not cover.
+"""The enrollment service's configuration: one frozen object, built by ``load(settings)`` when
+the container starts (``shared.runtime.Runtime``), never at import time.
 
-Read through ``shared.config.env`` so ``ENROLLMENT_<NAME>`` overrides ``<NAME>``.
+Each value is read through ``shared.config.env``, so ``ENROLLMENT_<NAME>`` overrides
+``<NAME>``; a bad value raises naming the variable it came from.
 """
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from shared.config import env
+import yaml
+
+from services.enrollment.domain import JpRules, parse_rules
+from shared.config import Settings, env
 
 SERVICE = "enrollment"
 DEFAULT_JP_RULES = Path(__file__).with_name("jp_rules.yaml")
+# The bulk routes' body cap in their @api declaration, which nameko reads at import: a fixed
+# ceiling there, and the configured BULK_MAX_BYTES (at most this) checked when the upload is
+# read (adapters.web.CsvUpload).
+BULK_BODY_CEILING = 256 * 1024 * 1024
 
 
-def jp_rules_path() -> Path:
-    """The JP conversion rules file (YAML)."""
-    return Path(env("JP_RULES", str(DEFAULT_JP_RULES), SERVICE))
+@dataclass(frozen=True)
+class Config:
+    jp_rules: JpRules  # JP conversion rules, read from the JP_RULES file (YAML) at start
+    bulk_chunk_rows: int = 250  # rows written per transaction by the bulk CSV uploads
+    bulk_max_bytes: int = 64 * 1024 * 1024  # largest CSV upload accepted
+    bulk_max_rows: int = 10_000  # most data rows one CSV upload may carry
+    cascade_sweep_interval_s: float = 30.0  # how often a replica finishes cancelling programmes' enrolments
 
 
-def bulk_chunk_rows() -> int:
-    """Rows written per transaction by the bulk CSV uploads."""
-    return max(1, int(env("BULK_CHUNK_ROWS", "250", SERVICE)))
+def load(settings: Settings) -> Config:
+    """The configuration from the environment (``settings``: the container's shared settings)."""
+    return Config(
+        jp_rules=read_jp_rules(Path(env("JP_RULES", str(DEFAULT_JP_RULES), SERVICE))),
+        bulk_chunk_rows=_number("BULK_CHUNK_ROWS", Config.bulk_chunk_rows, int, 1, 100_000),
+        bulk_max_bytes=_number("BULK_MAX_BYTES", Config.bulk_max_bytes, int, 1, BULK_BODY_CEILING),
+        bulk_max_rows=_number("BULK_MAX_ROWS", Config.bulk_max_rows, int, 1, 10_000_000),
+        cascade_sweep_interval_s=_number("CASCADE_SWEEP_INTERVAL_S", Config.cascade_sweep_interval_s, float,
+                                         0.1, 86_400),
+    )
 
 
-def bulk_max_bytes() -> int:
-    """Largest CSV upload accepted (bytes)."""
-    return int(env("BULK_MAX_BYTES", str(64 * 1024 * 1024), SERVICE))
+def read_jp_rules(path: Path) -> JpRules:
+    """The JP rules file, checked: a broken file stops the service at start, naming the variable."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            return parse_rules(yaml.safe_load(f))
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ValueError(f"{_variable('JP_RULES')}: {path}: {exc}") from exc
 
 
-def bulk_max_rows() -> int:
-    """Most data rows one CSV upload may carry (as the notification recipients CSV); read per
-    upload, so a change applies without a restart."""
-    return max(1, int(env("BULK_MAX_ROWS", "10000", SERVICE)))
+def _number(name: str, default: int | float, kind: type, low: float, high: float) -> int | float:
+    raw = env(name, str(default), SERVICE)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{_variable(name)} must be {'a whole number' if kind is int else 'a number'}, "
+                         f"got {raw!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{_variable(name)} must be between {low:g} and {high:g}, got {raw!r}")
+    return value
 
 
-def cascade_sweep_interval_s() -> float:
-    """How often a replica finishes cancelling the enrolments of cancelled programmes."""
-    return float(env("CASCADE_SWEEP_INTERVAL_S", "30", SERVICE))
+def _variable(name: str) -> str:
+    """The variable a value came from (``ENROLLMENT_<NAME>`` wins over ``<NAME>``), for errors."""
+    prefixed = f"{SERVICE.upper()}_{name}"
+    return name if not os.environ.get(prefixed) and os.environ.get(name) else prefixed

@@ -1,19 +1,22 @@
-"""Business rules of enrolment: plain functions on plain dicts, no nameko, no pymongo.
+"""Business rules of enrolment: plain functions on plain dicts, no nameko, no pymongo, no I/O.
 
 Documents are the dicts stored in the ``programmes``, ``participants`` and ``enrolments``
-collections (see store.py); the command modules load them, ask these rules, and write.
+collections (see store.py); the commands load them, ask these rules, and write.
 """
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from shared import nip as nip_rules
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, Invalid
+from shared.events.common import PROGRAMME_KINDS
 from shared.reference import agencies
+from shared.timefmt import parse_time
 
 # Programme lifecycle: draft -> published -> cancelled (a draft may be cancelled too).
 DRAFT, PUBLISHED, CANCELLED = "draft", "published", "cancelled"
@@ -28,6 +31,11 @@ ACTIVE = (ENROLLED, WAITLISTED)
 ATTENDANCE_KINDS = ("seminar", "lokakarya")
 SPEAKER_KINDS = ("seminar", "lokakarya")
 CANCELLED_BY = ("participant", "operator")
+
+# What a command did with a request (API answers and bulk rows carry it as ``outcome``).
+CREATED, REACTIVATED, UNCHANGED, COMPLETED_NOW = "created", "reactivated", "unchanged", "completed"
+# The note on an ``unchanged`` result whose enrolment stays cancelled (a bulk row, ADR 0011).
+CANCELLED_EARLIER = "cancelled_earlier"
 
 
 @dataclass(frozen=True)
@@ -62,26 +70,149 @@ class Actor:
         return {"role": self.role, "agency": self.agency, "nip": self.nip, "subject": self.subject}
 
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+def list_scope(filters: dict, actor: Actor) -> dict:
+    """The filters of an enrolment list as ``actor`` may see it: an operator lists its own agency
+    only, an ASN themself only; asking for others is 403."""
+    if actor.role == "operator":
+        if filters.get("agency") and filters["agency"].upper() != actor.agency:
+            actor.check_access(None, filters["agency"].upper(), what="that agency's list")
+        return {**filters, "agency": actor.agency}
+    if actor.role == "asn":
+        if filters.get("nip") and filters["nip"] != actor.nip:
+            actor.check_access(filters["nip"], None, what="that list")
+        return {**filters, "nip": actor.nip}
+    return filters
 
 
 def iso(value: datetime | None) -> str | None:
-    """RFC 3339 UTC with ``Z`` and milliseconds (the store's precision), as events and the API carry times."""
+    """RFC 3339 UTC with ``Z`` and always milliseconds (the store's precision), as enrollment's
+    events and API have carried times since v1.
+
+    Not ``shared.timefmt.iso``: that one prints microseconds, or no fraction at all, so an
+    event's ``enrolled_at`` (from the clock) and the stored one read back through the API would
+    differ in text. To go once the shared formatter prints milliseconds."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return parse_time(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # pymongo without tz_aware: stored values are UTC
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+# -- JP (jam pelajaran) derived from a duration ---------------------------------------------
+
+@dataclass(frozen=True)
+class JpRules:
+    """Conversion rules from a duration to JP: configuration data (jp_rules.yaml, read by
+    config.py), not constants in code."""
+
+    minutes_per_jp: int
+    jp_per_day: dict[str, float] = field(default_factory=dict)
+
+    def per_day(self, kind: str) -> float:
+        return self.jp_per_day.get(kind, self.jp_per_day["default"])
+
+    def derive(self, kind: str, duration_minutes: int | None = None, duration_days: float | None = None) -> int:
+        """JP for a programme of ``kind`` lasting the given minutes or days.
+
+        Partial JP are not credited (rounded down), as a 30-minute session is not a JP.
+        """
+        if duration_minutes is not None:
+            return duration_minutes // self.minutes_per_jp
+        if duration_days is not None:
+            return math.floor(duration_days * self.per_day(kind) + 1e-9)
+        raise Invalid("give jp, or a duration (duration_minutes or duration_days) to derive it from",
+                      field="jp")
+
+
+def parse_rules(raw: dict) -> JpRules:
+    """Check a rules document and build the rules (ValueError saying what is wrong)."""
+    if not isinstance(raw, dict):
+        raise ValueError("JP rules must be a mapping")
+    minutes = raw.get("minutes_per_jp")
+    if not isinstance(minutes, int) or minutes <= 0:
+        raise ValueError("JP rules: minutes_per_jp must be a positive integer")
+    per_day = raw.get("jp_per_day") or {}
+    if not isinstance(per_day, dict) or "default" not in per_day:
+        raise ValueError("JP rules: jp_per_day must be a mapping with a 'default' entry")
+    for kind, value in per_day.items():
+        if kind != "default" and kind not in PROGRAMME_KINDS:
+            raise ValueError(f"JP rules: unknown programme kind {kind!r} in jp_per_day")
+        if not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"JP rules: jp_per_day.{kind} must be a positive number")
+    return JpRules(minutes_per_jp=minutes, jp_per_day={k: float(v) for k, v in per_day.items()})
 
 
 # -- programmes ---------------------------------------------------------------------------
+
+# The fields a client defines; the rest (status, counters, timestamps) the service keeps.
+DEFINITION = ("title", "description", "kind", "competency_type", "jp", "duration_minutes", "duration_days",
+              "organisers", "speakers", "starts_at", "ends_at", "location", "enrolment_opens_at",
+              "enrolment_closes_at", "capacity", "passing_score", "grants_certificate",
+              "certificate_validity_months", "certification_line")
+DEFINITION_DEFAULTS = {"description": None, "jp": None, "duration_minutes": None, "duration_days": None,
+                       "speakers": [], "location": None, "passing_score": None, "grants_certificate": None,
+                       "certificate_validity_months": None, "certification_line": None}
+
+
+def programme_code(code: str) -> str:
+    """One programme per code, whatever the case typed."""
+    return code.strip().upper()
+
+
+def complete_definition(fields: dict, rules: JpRules) -> dict:
+    """Defaults, JP from the duration when not given, certificates for certifications."""
+    p = {**DEFINITION_DEFAULTS, **fields}
+    if p["jp"] is None:
+        p["jp"] = rules.derive(p["kind"], p["duration_minutes"], p["duration_days"])
+        p["jp_source"] = "derived"
+    else:
+        p["jp_source"] = "given"
+    if p["grants_certificate"] is None:
+        p["grants_certificate"] = p["kind"] == "sertifikasi"
+    return p
+
+
+def same_value(a, b) -> bool:
+    if isinstance(a, datetime) and isinstance(b, datetime):  # the store keeps milliseconds
+        return iso(a) == iso(b)
+    return a == b
+
+
+def new_programme(data: dict, rules: JpRules, now: datetime, actor: Actor) -> dict:
+    """The draft programme a create request describes (``data``: the loaded request)."""
+    definition = complete_definition({k: v for k, v in data.items() if k != "code"}, rules)
+    check_programme(definition)
+    return {"_id": data["code"], **definition, "status": DRAFT, "seats_taken": 0, "waitlisted": 0, "arrivals": 0,
+            "cascade_pending": False, "version": 1, "created_at": now, "updated_at": now,
+            "published_at": None, "cancelled_at": None, "cancel_reason": None,
+            "created_by": actor.as_dict()}
+
+
+def same_definition(existing: dict, programme: dict) -> bool:
+    """Whether a create request repeats ``existing`` (a retry) rather than claiming its code."""
+    return all(same_value(existing.get(k), programme.get(k)) for k in DEFINITION)
+
+
+def revision(current: dict, changes: dict, rules: JpRules) -> dict:
+    """The fields of ``current`` that ``changes`` (a PATCH) alters, checked as a whole.
+
+    A JP derived before is derived again when the duration or kind changes; a capacity below
+    the seats already taken is refused; a cancelled programme no longer changes.
+    """
+    if current["status"] == CANCELLED:
+        raise Conflict(f"programme {current['_id']} is cancelled and can no longer change", field="status")
+    merged = {k: current.get(k, DEFINITION_DEFAULTS.get(k)) for k in DEFINITION}
+    merged.update(changes)
+    if "jp" not in changes and ({"duration_minutes", "duration_days", "kind"} & changes.keys()) \
+            and current.get("jp_source") == "derived":
+        merged["jp"] = None  # derived before: derive again from the new duration or kind
+    updated = complete_definition(merged, rules)
+    check_programme(updated)
+    if current["status"] == PUBLISHED:
+        check_publishable(updated)
+    if updated["capacity"] < current["seats_taken"]:
+        raise Invalid(f"capacity {updated['capacity']} is below the {current['seats_taken']} seats "
+                      f"already taken", field="capacity", seats_taken=current["seats_taken"])
+    return {k: v for k, v in updated.items() if not same_value(current.get(k), v)}
+
 
 def check_programme(p: dict) -> None:
     """Rules across fields of a programme (the schema checks each field alone)."""
@@ -113,24 +244,39 @@ def check_publishable(p: dict) -> None:
                       field="passing_score")
 
 
+def check_can_publish(p: dict, now: datetime) -> None:
+    """A draft may open for enrolment: not cancelled, complete, and its window not yet closed."""
+    if p["status"] == CANCELLED:
+        raise Conflict(f"programme {p['_id']} is cancelled and cannot be published", field="status")
+    check_publishable(p)
+    if parse_time(p["enrolment_closes_at"]) <= now:
+        raise Invalid(f"enrolment would already be closed ({iso(p['enrolment_closes_at'])}); "
+                      f"move enrolment_closes_at first", field="enrolment_closes_at")
+
+
 def window_open(p: dict, now: datetime) -> bool:
-    return as_utc(p["enrolment_opens_at"]) <= now <= as_utc(p["enrolment_closes_at"])
+    return parse_time(p["enrolment_opens_at"]) <= now <= parse_time(p["enrolment_closes_at"])
 
 
 def check_can_enrol(p: dict, now: datetime) -> None:
     if p["status"] != PUBLISHED:
         raise Conflict(f"programme {p['_id']} is {p['status']}, not open for enrolment", field="programme")
-    if now < as_utc(p["enrolment_opens_at"]):
+    if now < parse_time(p["enrolment_opens_at"]):
         raise Conflict(f"enrolment in {p['_id']} opens at {iso(p['enrolment_opens_at'])}",
                        field="programme", opens_at=iso(p["enrolment_opens_at"]))
-    if now > as_utc(p["enrolment_closes_at"]):
+    if now > parse_time(p["enrolment_closes_at"]):
         raise Conflict(f"enrolment in {p['_id']} closed at {iso(p['enrolment_closes_at'])}",
                        field="programme", closed_at=iso(p["enrolment_closes_at"]))
 
 
+def enrolment_open(p: dict, now: datetime) -> bool:
+    """Whether ASN can enrol right now (the ``enrolment_open`` of a programme's answer)."""
+    return p["status"] == PUBLISHED and window_open(p, now)
+
+
 def promotes_waitlist(p: dict, now: datetime) -> bool:
     """A freed seat goes to the waitlist while the programme runs or is still to come."""
-    return p["status"] == PUBLISHED and now < as_utc(p["ends_at"])
+    return p["status"] == PUBLISHED and now < parse_time(p["ends_at"])
 
 
 def programme_snapshot(p: dict) -> dict:
@@ -154,14 +300,14 @@ def programme_state_event(p: dict) -> dict:
 
 # -- participants -------------------------------------------------------------------------
 
-def resolve_participant(given: dict, known: dict | None, today=None) -> dict:
+def resolve_participant(given: dict, known: dict | None, today: date | None = None) -> dict:
     """The participant record for an enrolment request.
 
     ``given``: nip, optional id_kind (``nip``/``ni_pppk``; told apart when absent), name,
     agency (OPD code), position. ``known``: the stored participant, whose details fill what
     the request leaves out (enrol a known ASN by NIP alone); what the request gives wins.
     """
-    identifier = (given.get("nip") or "").strip()
+    identifier = nip_rules.digits_only(given.get("nip") or "")  # the printed form has spaces
     parsed = nip_rules.validate(identifier, given.get("id_kind") or "auto", field="nip", today=today)
     known = known or {}
     name = (given.get("name") or "").strip() or known.get("name")
@@ -185,7 +331,7 @@ NOT_REGISTERED = ("this ASN is not registered in {agency}: an admin of BKPSDM re
                   "agency before an operator can enrol them")
 
 
-def participant_for(actor: Actor, given: dict, known: dict | None, today=None) -> dict:
+def participant_for(actor: Actor, given: dict, known: dict | None, today: date | None = None) -> dict:
     """The participant record ``actor``'s enrolment request stands for, or why it may not enrol them.
 
     An ASN's agency is never taken from an operator's word (issue 17): until the roster
@@ -199,7 +345,8 @@ def participant_for(actor: Actor, given: dict, known: dict | None, today=None) -
     if actor.role != "operator":
         raise Forbidden(f"role {actor.role} may not enrol ASN", field="role")
     # A malformed NIP is refused alike whatever is stored, so this reveals nothing.
-    nip_rules.validate((given.get("nip") or "").strip(), given.get("id_kind") or "auto", field="nip", today=today)
+    nip_rules.validate(nip_rules.digits_only(given.get("nip") or ""), given.get("id_kind") or "auto", field="nip",
+                       today=today)
     if known is None or known.get("agency") != actor.agency:
         raise Forbidden(NOT_REGISTERED.format(agency=actor.agency), field="nip")
     claimed = (given.get("agency") or "").strip().upper()
@@ -343,13 +490,42 @@ def check_completable(p: dict, enrolment: dict, now: datetime) -> None:
     if enrolment["status"] != ENROLLED:
         raise Conflict(f"enrolment {enrolment['_id']} is {enrolment['status']}; only an enrolled "
                        f"participant can be completed", field="status")
-    if now < as_utc(p["starts_at"]):
+    if now < parse_time(p["starts_at"]):
         raise Conflict(f"programme {p['_id']} starts at {iso(p['starts_at'])}; nothing to complete yet",
                        field="programme")
 
 
 def same_outcome(enrolment: dict, outcome: Outcome) -> bool:
     return all(enrolment.get(k) == v for k, v in outcome.as_fields().items())
+
+
+def plan_completion(p: dict, enrolment: dict, score: float | None, attended: bool | None,
+                    now: datetime) -> tuple[str, Outcome]:
+    """(``completed`` or ``unchanged``, outcome); raises the reason it cannot be completed."""
+    if enrolment["status"] == COMPLETED:
+        outcome = completion_outcome(p, enrolment, score, attended)
+        if same_outcome(enrolment, outcome):
+            return UNCHANGED, outcome
+        raise Conflict(f"enrolment {enrolment['_id']} is already completed as {enrolment['result']}",
+                       field="status", result=enrolment["result"])
+    check_completable(p, enrolment, now)
+    return COMPLETED_NOW, completion_outcome(p, enrolment, score, attended)
+
+
+def check_attendance(p: dict, enrolment: dict, attended: bool, now: datetime) -> bool:
+    """Whether attendance is to be recorded (False: a retry of what is recorded); raises why not."""
+    if enrolment["status"] == COMPLETED:
+        if enrolment.get("attended") == attended:
+            return False
+        raise Conflict(f"enrolment {enrolment['_id']} is completed as {enrolment['result']}; "
+                       f"its attendance can no longer change", field="attended")
+    if enrolment["status"] != ENROLLED:
+        raise Conflict(f"enrolment {enrolment['_id']} is {enrolment['status']}; attendance is recorded "
+                       f"for enrolled participants", field="status")
+    if now < parse_time(p["starts_at"]):
+        raise Conflict(f"programme {p['_id']} starts at {iso(p['starts_at'])}; "
+                       f"attendance cannot be recorded before", field="programme")
+    return True
 
 
 # -- values in operators' CSV files -------------------------------------------------------

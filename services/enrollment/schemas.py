@@ -9,6 +9,8 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from services.enrollment.domain import (CANCELLED_BY, ENROLMENT_STATUSES, NAME_MAX, PROGRAMME_STATUSES, TEXT_MAX,
                                         iso, text_problem)
 from shared.events.common import COMPETENCY_TYPES, ID_KINDS, ORGANISERS, PROGRAMME_KINDS, ParticipantSnapshot
+from shared.nip import NipField
+from shared.paging import page_query
 
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
                        error="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
@@ -109,7 +111,8 @@ class ProgrammeSchema(ProgrammeFields):
     seats_taken = fields.Int()
     seats_left = fields.Method("_seats_left", metadata={"type": "integer"})
     waitlisted = fields.Int()
-    enrolment_open = fields.Method("_open", metadata={"type": "boolean"})
+    # by the service's clock at the time of the answer: the use case puts it on the programme
+    enrolment_open = fields.Bool(dump_only=True)
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     published_at = UtcDateTime(allow_none=True)
@@ -119,14 +122,12 @@ class ProgrammeSchema(ProgrammeFields):
     def _seats_left(self, p):
         return max(0, p["capacity"] - p["seats_taken"])
 
-    def _open(self, p):
-        from services.enrollment.domain import PUBLISHED, utc_now, window_open
-        return p["status"] == PUBLISHED and window_open(p, utc_now())
-
 
 class ParticipantInputSchema(Schema):
-    nip = fields.Str(required=True, validate=validate.Length(min=1, max=40),
-                     metadata={"description": "18-digit NIP, or NI PPPK for contract staff"})
+    nip = NipField(required=True,
+                   error_messages={"invalid_nip": "NIP must have 18 digits (the printed form with spaces is "
+                                                  "accepted)"},
+                   metadata={"description": "18-digit NIP, or NI PPPK for contract staff (spaces allowed)"})
     id_kind = fields.Str(allow_none=True, validate=validate.OneOf(ID_KINDS),
                          metadata={"description": "told apart from the number when left out"})
     name = fields.Str(allow_none=True, validate=[validate.Length(max=NAME_MAX), SafeText(person_name=True)],
@@ -183,9 +184,7 @@ class EnrolmentSchema(Schema):
     updated_at = UtcDateTime()
 
 
-class PageQuery(Schema):
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
-    cursor = fields.Str(load_default=None, metadata={"description": "next_cursor of the previous page"})
+PageQuery = page_query(MAX_PAGE)
 
 
 class ProgrammeQuery(PageQuery):
@@ -197,7 +196,7 @@ class ProgrammeQuery(PageQuery):
 
 class EnrolmentQuery(PageQuery):
     programme = fields.Str(validate=CODE)
-    nip = fields.Str(validate=validate.Regexp(r"^\d{18}$", error="an 18-digit NIP or NI PPPK"))
+    nip = NipField(metadata={"description": "18-digit NIP or NI PPPK (spaces allowed)"})
     status = fields.Str(validate=validate.OneOf(ENROLMENT_STATUSES))
     agency = fields.Str(validate=validate.Length(min=1, max=64))
 
@@ -217,7 +216,7 @@ class EnrolmentPageSchema(Schema):
 class BulkEnrolmentCsv(Schema):
     """Columns of the enrolment CSV (header row required; ',' or ';' separated, UTF-8)."""
 
-    nip = fields.Str(required=True, metadata={"description": "also: nip_pppk, ni_pppk"})
+    nip = NipField(required=True, metadata={"description": "also: nip_pppk, ni_pppk"})
     name = fields.Str(metadata={"description": "also: nama"})
     agency = fields.Str(metadata={"description": "OPD code; also: opd, instansi"})
     position = fields.Str(metadata={"description": "also: jabatan"})
@@ -229,7 +228,7 @@ class BulkEnrolmentCsv(Schema):
 class BulkCompletionCsv(Schema):
     """Columns of the completion CSV: a score, and/or attended (ya/tidak)."""
 
-    nip = fields.Str(required=True)
+    nip = NipField(required=True)
     score = fields.Str(metadata={"description": "0-100, decimal point or comma; also: nilai"})
     attended = fields.Str(metadata={"description": "ya/tidak, hadir/tidak hadir, true/false, 1/0; also: hadir"})
 
@@ -252,7 +251,3 @@ class BulkRowSchema(Schema):
     reason = fields.Str(metadata={"description": "rejected: why"})
     summary = fields.Dict(metadata={"description": "last line only: rows, accepted, rejected, per outcome"})
 
-
-def load_query(schema: Schema, args) -> dict:
-    """Query-string parameters through a schema (unknown parameters are refused)."""
-    return schema.load({k: v for k, v in args.items()})

@@ -1,4 +1,4 @@
-"""The enrollment database: collections, indexes and read queries.
+"""The enrollment database: collections, indexes and the two lookups every layer uses.
 
 programmes    _id = programme code; counters ``seats_taken``, ``waitlisted`` and the
               monotonic ``arrivals`` that orders enrolments (waitlist order)
@@ -38,24 +38,3 @@ def get_enrolment(db, enrolment_id: str, session=None) -> dict:
     if enrolment is None:
         raise NotFound(f"enrolment {enrolment_id} not found", field="id")
     return enrolment
-
-
-def waitlist_position(db, enrolment: dict, session=None) -> int | None:
-    """The live position: 1 + those still waiting who arrived earlier (see ADR 0010)."""
-    if enrolment["status"] != "waitlisted":
-        return None
-    ahead = db[ENROLMENTS].count_documents(
-        {"programme_code": enrolment["programme_code"], "status": "waitlisted",
-         "arrival": {"$lt": enrolment["arrival"]}}, session=session)
-    return ahead + 1
-
-
-def page(collection, query: dict, limit: int, cursor: str | None) -> tuple[list[dict], str | None, int]:
-    """Items after ``cursor`` in ``_id`` order, the next cursor (None at the end), and the total."""
-    total = collection.count_documents(query)
-    if cursor:
-        query = {**query, "_id": {"$gt": cursor}}
-    items = list(collection.find(query).sort("_id", ASCENDING).limit(limit + 1))
-    more = len(items) > limit
-    items = items[:limit]
-    return items, (items[-1]["_id"] if more and items else None), total

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 
 import pytest
 from nameko.exceptions import MethodNotFound, RemoteError, UnknownService
 from nameko.standalone.rpc import ServiceRpcProxy
 
+from deploy.processes import free_port
 from services.enrollment.service import EnrollmentService
 from tests.integration.enrollment.factories import participant, programme
 from tests.security.conftest import ADMIN, OTHER, OWN, nip
@@ -199,8 +201,14 @@ def test_staff_cannot_record_a_cancellation_as_the_participants(platform):
 
 
 # -- 4. the bulk row cap -----------------------------------------------------------------------------
-def test_a_bulk_upload_over_the_row_cap_is_refused_before_any_row_is_written(platform, monkeypatch):
-    monkeypatch.setenv("ENROLLMENT_BULK_MAX_ROWS", "3")  # read per upload; the services run in-process
+def test_a_bulk_upload_over_the_row_cap_is_refused_before_any_row_is_written(platform, monkeypatch,
+                                                                           container_factory):
+    # The configuration is read when a container starts: a replica of its own with a cap of 3,
+    # on the platform's database.
+    monkeypatch.setenv("ENROLLMENT_BULK_MAX_ROWS", "3")
+    settings = replace(platform.settings["enrollment"], http_address=f"127.0.0.1:{free_port()}")
+    container_factory(EnrollmentService, settings.nameko_config()).start()
+    platform = replace(platform, urls={**platform.urls, "enrollment": f"http://{settings.http_address}"})
     code = _programme(platform)
     header = "nip,name,agency\n"
     over = header + "".join(f"{nip(760 + i)},Peserta {i},{OWN}\n" for i in range(4))

@@ -132,7 +132,7 @@ def test_cancelling_a_programme_cancels_every_enrolment_each_with_its_event(enro
 
 
 def test_an_interrupted_cancellation_is_finished_by_the_sweep(enrollment):
-    from services.enrollment import programmes
+    from services.enrollment import usecases
     from shared.store import Store, connect
 
     enrollment.create_published(programme("PKP-24", capacity=5))
@@ -144,7 +144,7 @@ def test_an_interrupted_cancellation_is_finished_by_the_sweep(enrollment):
     enrollment.events(4)
     client = connect(enrollment.settings)
     try:  # what the periodic sweep of any replica runs
-        programmes.sweep_cascades(Store(client, enrollment.settings), datetime.now(timezone.utc))
+        usecases.sweep_cascades(Store(client, enrollment.settings), datetime.now(timezone.utc))
     finally:
         client.close()
     assert enrollment.get("/enrolments", params={"programme": "PKP-24", "status": "cancelled"}).json()["total"] == 3

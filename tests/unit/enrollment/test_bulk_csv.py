@@ -5,7 +5,8 @@ import io
 
 import pytest
 
-from services.enrollment import bulk
+from services.enrollment import usecases
+from services.enrollment.adapters import bulk_files as bulk
 from services.enrollment.domain import parse_reenrol
 from shared.errors import Invalid
 
@@ -45,7 +46,7 @@ def test_the_summary_counts_outcomes_and_a_broken_file_ends_with_an_error_line()
         yield {"accepted": True, "outcome": "created"}
         yield {"accepted": False}
         raise UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
-    *items, last = bulk.with_summary(results())
+    *items, last = usecases.with_summary(results())
     assert len(items) == 2
     summary = last["summary"]
     assert (summary["rows"], summary["accepted"], summary["rejected"], summary["created"]) == (2, 1, 1, 1)

@@ -1,10 +1,11 @@
-"""Enrolment commands: enrol, cancel, attendance, completion, waitlist promotion.
+"""What changes state: functions taking the transaction ``tx`` (``store.transaction``
+runs them), writing with ``session=tx.session`` and emitting events with ``tx.emit``.
 
-Each function runs inside ``store.transaction`` (it gets the ``Tx``), so it may run more
-than once and has no effect outside the store. Every change that affects seats first
-updates the programme document: concurrent transactions on one programme (two replicas,
-fifty requests) then conflict on it and retry one after another, which keeps the capacity
-exact and makes ``arrival`` the commit order (see docs/decisions/0010).
+A transaction may run more than once, so these have no effect outside the store. Every
+change that affects seats first updates the programme document: concurrent transactions on
+one programme (two replicas, fifty requests) then conflict on it and retry one after
+another, which keeps the capacity exact and makes ``arrival`` the commit order (see
+docs/decisions/0010).
 """
 from __future__ import annotations
 
@@ -16,17 +17,90 @@ from bson import ObjectId
 from pymongo import ASCENDING, ReplaceOne, UpdateOne
 
 from services.enrollment import domain
-from services.enrollment.domain import ENROLLED, WAITLISTED, Actor
+from services.enrollment.domain import (CANCELLED, COMPLETED_NOW, CREATED, DRAFT, ENROLLED, PUBLISHED, REACTIVATED,
+                                        UNCHANGED, WAITLISTED, Actor, CANCELLED_EARLIER, JpRules)
 from services.enrollment.store import ENROLMENTS, PARTICIPANTS, PROGRAMMES, get_enrolment, get_programme
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.store import update_by_id
 
-CREATED, REACTIVATED, UNCHANGED, COMPLETED_NOW = "created", "reactivated", "unchanged", "completed"
-# The note on an ``unchanged`` result whose enrolment stays cancelled (a bulk row, ADR 0011).
-CANCELLED_EARLIER = "cancelled_earlier"
-
 _COMPLETION_FIELDS = ("result", "passed", "score", "jp_earned", "completed_at")
 
+
+class NoChange(Exception):
+    """Aborts an update transaction that would change nothing (no write, no event)."""
+
+
+# -- programmes ------------------------------------------------------------------------------
+
+def create_programme(tx, programme: dict) -> tuple[dict, bool]:
+    """Store a new draft (domain.new_programme); (programme, created). The code is the natural
+    key: the same request again returns the stored programme, the same code with other
+    content is a conflict."""
+    existing = tx.db[PROGRAMMES].find_one({"_id": programme["_id"]}, session=tx.session)
+    if existing is None:
+        tx.db[PROGRAMMES].insert_one(programme, session=tx.session)
+        return programme, True
+    if domain.same_definition(existing, programme):
+        return existing, False
+    raise Conflict(f"programme code {programme['_id']} is already used by another programme", field="code")
+
+
+def update_programme(tx, code: str, changes: dict, rules: JpRules, now: datetime) -> dict:
+    """Change a draft or published programme; a published one announces its new state.
+
+    A larger capacity gives the new seats to the waitlist. Raises NoChange when nothing
+    would change (the caller reads the programme back).
+    """
+    current = update_by_id(tx.db[PROGRAMMES], code, {"$inc": {"version": 1}}, tx.session)  # holds it
+    if current is None:
+        raise NotFound(f"programme {code} not found", field="code")
+    diff = domain.revision(current, changes, rules)
+    if not diff:
+        raise NoChange()
+    tx.db[PROGRAMMES].update_one({"_id": code}, {"$set": {**diff, "updated_at": now}}, session=tx.session)
+    programme = {**current, **diff, "updated_at": now}
+    if programme["status"] == PUBLISHED:
+        promoted = promote_waitlisted(tx, programme, programme["capacity"] - programme["seats_taken"], now)
+        programme["seats_taken"] += len(promoted)
+        programme["waitlisted"] -= len(promoted)
+        tx.emit("programme_updated", code, domain.programme_state_event(programme))
+    return programme
+
+
+def publish_programme(tx, code: str, now: datetime) -> dict:
+    """Open a draft for enrolment (``programme_published``); publishing again changes nothing."""
+    programme = get_programme(tx.db, code, session=tx.session)
+    if programme["status"] == PUBLISHED:
+        return programme
+    domain.check_can_publish(programme, now)
+    changes = {"status": PUBLISHED, "published_at": now, "updated_at": now}
+    result = tx.db[PROGRAMMES].update_one({"_id": code, "status": DRAFT}, {"$set": changes}, session=tx.session)
+    if result.modified_count != 1:
+        raise Conflict(f"programme {code} changed meanwhile; retry", field="status")
+    programme.update(changes)
+    tx.emit("programme_published", code, domain.programme_state_event(programme))
+    return programme
+
+
+def cancel_programme(tx, code: str, reason: str, now: datetime, actor: Actor) -> dict:
+    """Turn a programme cancelled and mark its enrolments for cancellation (``cascade_pending``);
+    ``cancel_all_of_programme`` then cancels them in batches (see usecases.finish_cascade)."""
+    programme = get_programme(tx.db, code, session=tx.session)
+    if programme["status"] == CANCELLED:
+        return programme
+    changes = {"status": CANCELLED, "cancelled_at": now, "cancel_reason": reason, "updated_at": now,
+               "cascade_pending": True, "cancelled_by": actor.as_dict()}
+    tx.db[PROGRAMMES].update_one({"_id": code, "status": programme["status"]}, {"$set": changes},
+                                 session=tx.session)
+    was_published = programme["status"] == PUBLISHED
+    programme.update(changes)
+    if was_published:  # a draft was never announced, so nobody waits for its cancellation
+        tx.emit("programme_cancelled", code, {"programme": domain.programme_snapshot(programme),
+                                              "reason": reason, "cancelled_at": domain.iso(now)})
+    return programme
+
+
+# -- enrolments ------------------------------------------------------------------------------
 
 @dataclass
 class EnrolRequest:
@@ -199,7 +273,8 @@ def promote_waitlisted(tx, programme: dict, seats: int, now: datetime) -> list[d
     return promoted
 
 
-def cancel(tx, enrolment_id: str, reason: str, cancelled_by: str, now: datetime, actor: Actor) -> dict:
+def cancel_enrolment(tx, enrolment_id: str, reason: str, cancelled_by: str, now: datetime,
+                     actor: Actor) -> dict:
     """Cancel an enrolment or waitlist place; a freed seat goes to the first on the waitlist."""
     enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
     if enrolment["status"] == domain.ENROLMENT_CANCELLED:
@@ -248,18 +323,9 @@ def cancel_all_of_programme(tx, programme_code: str, reason: str, now: datetime,
 
 def record_attendance(tx, enrolment_id: str, attended: bool, now: datetime) -> dict:
     enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
-    if enrolment["status"] == domain.COMPLETED:
-        if enrolment.get("attended") == attended:
-            return enrolment
-        raise Conflict(f"enrolment {enrolment_id} is completed as {enrolment['result']}; "
-                       f"its attendance can no longer change", field="attended")
-    if enrolment["status"] != ENROLLED:
-        raise Conflict(f"enrolment {enrolment_id} is {enrolment['status']}; attendance is recorded "
-                       f"for enrolled participants", field="status")
     programme = get_programme(tx.db, enrolment["programme_code"], session=tx.session)
-    if now < domain.as_utc(programme["starts_at"]):
-        raise Conflict(f"programme {programme['_id']} starts at {domain.iso(programme['starts_at'])}; "
-                       f"attendance cannot be recorded before", field="programme")
+    if not domain.check_attendance(programme, enrolment, attended, now):
+        return enrolment
     changes = {"attended": attended, "attendance_recorded_at": now, "updated_at": now}
     tx.db[ENROLMENTS].update_one({"_id": enrolment_id, "status": ENROLLED}, {"$set": changes},
                                  session=tx.session)
@@ -274,21 +340,8 @@ class CompletionRequest:
     attended: bool | None = None
 
 
-def plan_completion(programme: dict, enrolment: dict, score: float | None, attended: bool | None,
-                    now: datetime) -> tuple[str, domain.Outcome]:
-    """(``completed`` or ``unchanged``, outcome); raises the reason it cannot be completed."""
-    if enrolment["status"] == domain.COMPLETED:
-        outcome = domain.completion_outcome(programme, enrolment, score, attended)
-        if domain.same_outcome(enrolment, outcome):
-            return UNCHANGED, outcome
-        raise Conflict(f"enrolment {enrolment['_id']} is already completed as {enrolment['result']}",
-                       field="status", result=enrolment["result"])
-    domain.check_completable(programme, enrolment, now)
-    return COMPLETED_NOW, domain.completion_outcome(programme, enrolment, score, attended)
-
-
-def apply_completion(programme: dict, enrolment: dict, outcome: domain.Outcome, now: datetime,
-                     writes: list, events: list) -> None:
+def _apply_completion(programme: dict, enrolment: dict, outcome: domain.Outcome, now: datetime,
+                      writes: list, events: list) -> None:
     """Stage the completion of one enrolment: its update and its ``completed`` event."""
     changes = {**outcome.as_fields(), "status": domain.COMPLETED, "completed_at": now, "updated_at": now}
     # No status guard in the filter: the transaction read this enrolment, and a concurrent
@@ -300,14 +353,15 @@ def apply_completion(programme: dict, enrolment: dict, outcome: domain.Outcome, 
         "participant": enrolment["participant"], **outcome.as_fields(), "completed_at": domain.iso(now)}))
 
 
-def complete(tx, enrolment_id: str, score: float | None, attended: bool | None, now: datetime) -> tuple[dict, str]:
+def complete_enrolment(tx, enrolment_id: str, score: float | None, attended: bool | None,
+                       now: datetime) -> tuple[dict, str]:
     enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
     programme = get_programme(tx.db, enrolment["programme_code"], session=tx.session)
-    status, outcome = plan_completion(programme, enrolment, score, attended, now)
+    status, outcome = domain.plan_completion(programme, enrolment, score, attended, now)
     if status == COMPLETED_NOW:
         writes: list = []
         events: list = []
-        apply_completion(programme, enrolment, outcome, now, writes, events)
+        _apply_completion(programme, enrolment, outcome, now, writes, events)
         tx.db[ENROLMENTS].bulk_write(writes, session=tx.session)
         tx.emit_many(events)
     return enrolment, status
@@ -326,13 +380,13 @@ def complete_batch(tx, code: str, requests: list[CompletionRequest], now: dateti
             results.append({"accepted": False, "field": "nip", "reason": f"not enrolled in {code}"})
             continue
         try:
-            status, outcome = plan_completion(programme, enrolment, request.score, request.attended, now)
+            status, outcome = domain.plan_completion(programme, enrolment, request.score, request.attended, now)
         except DomainError as exc:
             results.append({"accepted": False, "field": exc.field, "reason": exc.message,
                             "enrolment_id": enrolment["_id"]})
             continue
         if status == COMPLETED_NOW:
-            apply_completion(programme, enrolment, outcome, now, writes, events)
+            _apply_completion(programme, enrolment, outcome, now, writes, events)
         results.append({"accepted": True, "outcome": status, "enrolment_id": enrolment["_id"],
                         "result": outcome.result, "jp_earned": outcome.jp_earned})
     if writes:

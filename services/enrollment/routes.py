@@ -1,60 +1,61 @@
-"""The OpenAPI description of the enrollment HTTP API (served at GET /openapi.json)."""
+"""The enrollment HTTP route table: every route with its summary, request and response
+schemas and errors (served at GET /openapi.json); service.py declares the entrypoints."""
 from __future__ import annotations
 
 from services.enrollment import schemas as s
 from shared.openapi import OpenApi
 
-OPENAPI = OpenApi(
+openapi = OpenApi(
     "ASN enrollment service",
     description="Programmes, participants and enrolments of BKN and Pemerintah Kota Bukittinggi. "
                 "Times are UTC (RFC 3339); commands are idempotent under retry (natural keys, or "
                 "the Idempotency-Key header when enrolling).")
 P, E, B = ["programmes"], ["enrolments"], ["bulk"]
 
-OPENAPI.route("POST", "/programmes", "Create a draft programme (the code is its natural key)",
+openapi.route("POST", "/programmes", "Create a draft programme (the code is its natural key)",
               body=s.ProgrammeCreateSchema, response=s.ProgrammeSchema, status=201, tags=P,
               responses={200: "the same programme existed already", 409: "the code belongs to another programme"})
-OPENAPI.route("GET", "/programmes", "List programmes, filtered, a page at a time", query=s.ProgrammeQuery,
+openapi.route("GET", "/programmes", "List programmes, filtered, a page at a time", query=s.ProgrammeQuery,
               response=s.ProgrammePageSchema, tags=P)
-OPENAPI.route("GET", "/programmes/{code}", "One programme with its seats and waitlist",
+openapi.route("GET", "/programmes/{code}", "One programme with its seats and waitlist",
               response=s.ProgrammeSchema, tags=P, responses={404: "no such programme"})
-OPENAPI.route("PATCH", "/programmes/{code}", "Change a programme; a published one emits programme_updated",
+openapi.route("PATCH", "/programmes/{code}", "Change a programme; a published one emits programme_updated",
               body=s.ProgrammeUpdateSchema, response=s.ProgrammeSchema, tags=P,
               responses={404: "no such programme", 409: "the programme is cancelled"})
-OPENAPI.route("POST", "/programmes/{code}/publish", "Open a programme for enrolment (programme_published)",
+openapi.route("POST", "/programmes/{code}/publish", "Open a programme for enrolment (programme_published)",
               response=s.ProgrammeSchema, tags=P, responses={404: "no such programme", 409: "cancelled"})
-OPENAPI.route("POST", "/programmes/{code}/cancel", "Cancel a programme and all its enrolments",
+openapi.route("POST", "/programmes/{code}/cancel", "Cancel a programme and all its enrolments",
               body=s.ProgrammeCancelSchema, response=s.ProgrammeSchema, tags=P, responses={404: "no such programme"})
-OPENAPI.route("POST", "/programmes/{code}/enrolments",
+openapi.route("POST", "/programmes/{code}/enrolments",
               "Enrol an ASN: a seat, or the waitlist when full; a retry returns the same enrolment",
               body=s.ParticipantInputSchema, response=s.EnrolmentSchema, status=201, tags=E,
               responses={200: "already enrolled or waitlisted (nothing changed)",
                          403: "an operator enrolling an ASN not registered in its own agency (an admin registers "
                               "new ASN), or moving one to another agency",
                          404: "no such programme", 409: "not published, or the enrolment window is closed"})
-OPENAPI.route("POST", "/programmes/{code}/enrolments/bulk",
+openapi.route("POST", "/programmes/{code}/enrolments/bulk",
               "Enrol the participants of a CSV file; streams one result per row, then a summary",
               body=s.BulkEnrolmentCsv, body_content_type="text/csv", response=s.BulkRowSchema,
               content_type="application/x-ndjson", tags=B,
               responses={404: "no such programme", 409: "not open for enrolment",
                          413: "file too large, or more rows than BULK_MAX_ROWS"})
-OPENAPI.route("POST", "/programmes/{code}/completions/bulk",
+openapi.route("POST", "/programmes/{code}/completions/bulk",
               "Record completions from a CSV file (nip, score and/or attended); streams per-row results",
               body=s.BulkCompletionCsv, body_content_type="text/csv", response=s.BulkRowSchema,
               content_type="application/x-ndjson", tags=B,
               responses={404: "no such programme", 413: "file too large, or more rows than BULK_MAX_ROWS"})
-OPENAPI.route("GET", "/enrolments", "List enrolments by programme, NIP, status or agency, a page at a time",
+openapi.route("GET", "/enrolments", "List enrolments by programme, NIP, status or agency, a page at a time",
               query=s.EnrolmentQuery, response=s.EnrolmentPageSchema, tags=E)
-OPENAPI.route("GET", "/enrolments/{id}", "One enrolment (with its current waitlist position)",
+openapi.route("GET", "/enrolments/{id}", "One enrolment (with its current waitlist position)",
               response=s.EnrolmentSchema, tags=E, responses={404: "no such enrolment"})
-OPENAPI.route("POST", "/enrolments/{id}/cancel", "Cancel; a freed seat goes to the first on the waitlist "
+openapi.route("POST", "/enrolments/{id}/cancel", "Cancel; a freed seat goes to the first on the waitlist "
               "(cancelled_by: participant for the ASN's own token, operator for staff)",
               body=s.EnrolmentCancelSchema, response=s.EnrolmentSchema, tags=E,
               responses={404: "no such enrolment", 409: "already completed"})
-OPENAPI.route("POST", "/enrolments/{id}/attendance", "Record whether the participant attended",
+openapi.route("POST", "/enrolments/{id}/attendance", "Record whether the participant attended",
               body=s.AttendanceSchema, response=s.EnrolmentSchema, tags=E,
               responses={404: "no such enrolment", 409: "not enrolled, or the programme has not started"})
-OPENAPI.route("POST", "/enrolments/{id}/completion",
+openapi.route("POST", "/enrolments/{id}/completion",
               "Complete with a score and/or attendance: passed, failed or no-show (emits completed)",
               body=s.CompletionSchema, response=s.EnrolmentSchema, tags=E,
               responses={404: "no such enrolment", 409: "not enrolled, not started, or completed differently"})
