@@ -26,11 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared.config import load  # noqa: E402
 from shared.events import envelope, registry  # noqa: E402
+from shared.background import LEASES, Lease  # noqa: E402
 from shared.store import Store, connect, ensure_base_indexes  # noqa: E402
+from shared.timefmt import utc_now, wib_date  # noqa: E402
+from services.certification import commands, domain, queries  # noqa: E402
 from services.certification import config as certification_config  # noqa: E402
-from services.certification import domain, lifecycle, store as cert_store  # noqa: E402
-from services.certification.credential import Issuer, build_credential, load_signing_key, sign, verify_proof  # noqa: E402
-from services.certification.pdf import render_certificate  # noqa: E402
+from services.certification import store as cert_store  # noqa: E402
+from services.certification.adapters.credential import (Issuer, build_credential, load_signing_key, sign,  # noqa: E402
+                                                        verify_proof)
+from services.certification.adapters.pdf import render_certificate  # noqa: E402
+from services.certification.dependencies import NUMBERING_LEASE, NumberingJob  # noqa: E402
 
 
 def start_secantus() -> tuple[str, subprocess.Popen | None]:
@@ -75,7 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     uri, proc = start_secantus()
     settings = replace(load("certification"), mongo_uri=uri, db_name=f"bench_{uuid.uuid4().hex[:6]}_certification")
-    config = certification_config.load()
+    base_url = "https://sertifikat.example"
+    config = replace(certification_config.load(), base_url=base_url)
     try:
         clients = [connect(settings) for _ in range(args.replicas)]
         db = clients[0][settings.db_name]
@@ -84,7 +90,6 @@ def main() -> None:
         events = [completion_event(i) for i in range(args.certificates)]
         work = list(enumerate(events))
         lock = threading.Lock()
-        base_url = "https://sertifikat.example"
         handlers_done = threading.Event()
         wakes = [threading.Event() for _ in clients]
 
@@ -96,19 +101,19 @@ def main() -> None:
                         return
                     _, event = work.pop()
                 if args.mode == "per-event":
-                    lifecycle.prepare_issue(store.db, event.data)
-                    store.apply_once(event, lambda tx: lifecycle.issue_certificate(
-                        tx, event.data, config, base_url, domain.utc_now()))
-                elif store.apply_once(event, lambda tx: lifecycle.record_pending_issue(
-                        tx, event.data, domain.utc_now()))[1]:
+                    commands.prepare_issue(store.db, event.data)
+                    store.apply_once(event, lambda tx: commands.issue_certificate(tx, event.data, config, utc_now()))
+                elif store.apply_once(event, lambda tx: commands.record_pending_issue(
+                        tx, event.data, utc_now()))[1]:
                     wake.set()  # as the service kicks its numbering pass after the commit
 
         def numberer(replica, client, wake):
             # One numbering loop per replica, as the service's greenthread: the lease holder numbers.
             store = Store(client, settings)
-            numbering = lifecycle.Numberer(store, config, base_url, domain.utc_now, f"bench-replica-{replica}")
+            numbering = NumberingJob(store, config, utc_now)
+            lease = Lease(store.db[LEASES], NUMBERING_LEASE, f"bench-replica-{replica}", config.numbering_lease_s)
             while True:
-                issued = numbering.run_once()
+                issued = numbering.number_batch() if lease.held() else []
                 if not issued and handlers_done.is_set() and db.pending_issues.count_documents({}) == 0:
                     return
                 if len(issued) < config.numbering_batch:
@@ -139,8 +144,8 @@ def main() -> None:
             times = []
             for code in sample * 3:
                 t0 = time.perf_counter()
-                certificate, successor = lifecycle.find_for_verification(db, code)
-                domain.verification_view(certificate, successor, domain.wib_date(domain.utc_now()), str)
+                certificate, successor = queries.find_for_verification(db, code)
+                domain.verification_view(certificate, successor, wib_date(utc_now()), str)
                 times.append((time.perf_counter() - t0) * 1000)
             print(f"verify {label:7s}: p50 {statistics.median(times):.2f} ms, p95 {percentile(times, 95):.2f} ms "
                   f"({len(times)} lookups)")

@@ -39,8 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (COMPLETION_BODY, SERVICE_ENV, cpu_seconds, csv_bytes, event_of, log, machine,  # noqa: E402
                           make_people, programme_body, write_result)
+from services.certification import commands as certification_commands  # noqa: E402
 from services.certification import config as certification_config  # noqa: E402
-from services.certification import lifecycle  # noqa: E402
+from services.certification.dependencies import NumberingJob  # noqa: E402
 from services.certification import store as certification_store  # noqa: E402
 from services.enrollment import commands as enrollment_commands  # noqa: E402
 from services.enrollment import config as enrollment_config  # noqa: E402
@@ -118,8 +119,7 @@ class StoreBound:
                                          enrollment_config.load(self.settings["enrollment"]))
         self.concurrency = concurrency
         self.workers = self.settings["reporting"].max_workers
-        self.cert_config = certification_config.load()
-        self.base_url = self.settings["certification"].public_base_url
+        self.cert_config = certification_config.load(self.settings["certification"])
         self.report_config = reporting_config.current()
         self.notification_config = notification_config.load(self.settings["notification"])
         self.dispatcher = Dispatcher(self.settings["notification"], self.notification_config,
@@ -172,7 +172,7 @@ class StoreBound:
     def certify(self, event) -> None:
         """The ``completed`` handler: a pending issue only; the numbering thread issues it."""
         _, recorded = self.stores["certification"].apply_once(
-            event, lambda tx: lifecycle.record_pending_issue(tx, event.data, datetime.now(timezone.utc)),
+            event, lambda tx: certification_commands.record_pending_issue(tx, event.data, datetime.now(timezone.utc)),
             consumer=topology.consumer_queue_name("certification", "enrollment", "completed"))
         if recorded:
             self.wake_numbering.set()
@@ -181,11 +181,10 @@ class StoreBound:
         """Certification's numbering loop (one replica: it holds the lease): batches of
         pending issues become certificates; their ``certified`` events go to the consumers."""
         store = CapturingStore(self.client, self.settings["certification"])
-        numberer = lifecycle.Numberer(store, self.cert_config, self.base_url, lambda: datetime.now(timezone.utc),
-                                      "store-bound")
+        numberer = NumberingJob(store, self.cert_config, lambda: datetime.now(timezone.utc))
         while not stop.is_set():
             try:
-                issued = numberer.run_once()
+                issued = numberer.number_batch()
             except Exception:  # noqa: BLE001 - as the service: the next pass retries
                 self.counter.add("failed.numbering")
                 issued = []

@@ -10,9 +10,9 @@ from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 
 from bench.common import event_of
-from services.certification import lifecycle
+from services.certification import commands as certification_commands
+from services.certification import dependencies as certification_dependencies
 from services.certification import store as certification_store
-from services.certification.runtime import CertificationRuntime
 from services.enrollment import dependencies as enrollment_dependencies
 from services.enrollment import store as enrollment_store
 from services.enrollment import usecases as enrollment
@@ -90,14 +90,14 @@ class EnrollmentNaive(NaiveBase):
 class CertificationNaive(NaiveBase):
     name = "certification"
     store = NaiveMongo(indexes=certification_store.create_indexes)
-    runtime = CertificationRuntime()
+    runtime = certification_dependencies.runtime
 
     @event_handler("enrollment", "completed")
     def on_completed(self, payload):
         event = event_of(payload)
-        lifecycle.prepare_issue(self.store.db, event.data)
-        self.store.transaction(lambda tx: lifecycle.issue_certificate(
-            tx, event.data, self.runtime.config, self.runtime.base_url, self.runtime.now()))
+        certification_commands.prepare_issue(self.store.db, event.data)
+        self.store.transaction(lambda tx: certification_commands.issue_certificate(
+            tx, event.data, self.runtime.config, self.runtime.now()))
         self.publish(self.store)
 
 

@@ -1,15 +1,19 @@
-"""Settings of the certification service, read from environment variables in one place.
+"""Settings of the certification service: one frozen object, built by ``load(settings)`` when a
+container starts (``shared.runtime.Runtime``), never at import time.
 
-Every variable may be prefixed ``CERTIFICATION_`` (see ``shared.config.env``). With
-``ASN_ENV=production`` loading refuses the development defaults that would let anyone sign
-credentials (the public development key) or print placeholder signatories on certificates.
+Every variable may be prefixed ``CERTIFICATION_`` (see ``shared.config.env``); a bad value
+raises naming its variable. With ``ASN_ENV=production`` loading refuses the development
+defaults that would let anyone sign credentials (the public development key) or print
+placeholder signatories on certificates.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from shared.config import env
+from shared.config import DEFAULT_PORTS, Settings, env
+from shared.config import load as load_settings
 from shared.production import is_dev_secret, require
 
 SERVICE = "certification"
@@ -22,6 +26,7 @@ DEFAULT_SIGNATORIES = (
 # The placeholder names above: fine on a local run, never on a certificate people are given.
 PLACEHOLDER_SIGNATORY_NAMES = frozenset(s["name"].casefold() for s in DEFAULT_SIGNATORIES)
 DEFAULT_ISSUER_NAME = "Badan Kepegawaian Negara dan Pemerintah Kota Bukittinggi"
+DEFAULT_BASE_URL = f"http://127.0.0.1:{DEFAULT_PORTS[SERVICE]}"
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,10 @@ class CertificationConfig:
         default_factory=lambda: tuple(Signatory(**s) for s in DEFAULT_SIGNATORIES))
     issuer_name: str = DEFAULT_ISSUER_NAME
     place: str = "Bukittinggi"  # printed before the issue date on the PDF
-    # Ed25519 key: base64 of the 32-byte seed, or a PKCS#8 PEM. Unset: a dev key (see credential.py).
+    # Where people and verifiers reach the service (PUBLIC_BASE_URL): verification URLs, QR
+    # codes, credential and status list ids. Without a trailing slash.
+    base_url: str = DEFAULT_BASE_URL
+    # Ed25519 key: base64 of the 32-byte seed, or a PKCS#8 PEM. Unset: a dev key (adapters/credential.py).
     signing_key: str | None = None
     # Public verification: a token bucket per client address, per replica.
     verify_rate_per_minute: float = 30.0
@@ -51,12 +59,49 @@ class CertificationConfig:
     # How many reverse proxies in front of the service append to X-Forwarded-For (0: use the peer).
     trusted_proxy_hops: int = 0
     # Batched numbering (ADR 0025): the lease holder numbers up to numbering_batch pending
-    # issues per transaction, on a timer of numbering_interval_s and after each new one.
+    # issues per transaction, every numbering_interval_s and after each new one.
     numbering_interval_s: float = 0.3
     numbering_batch: int = 200
     # Longer than a transaction may retry (shared.store, 15 s): a slow batch must not outlive
     # its lease, or the next holder's batch and this one conflict on the counter.
     numbering_lease_s: float = 30.0
+
+    @cached_property
+    def issuer(self):
+        """Who signs credentials and status lists: the key, the issuer's name and address."""
+        from services.certification.adapters.credential import Issuer, load_signing_key
+
+        return Issuer(load_signing_key(self.signing_key), self.issuer_name, self.base_url)
+
+
+def _variable(name: str) -> str:
+    return f"{SERVICE.upper()}_{name} (or {name})"
+
+
+def _int(name: str, default: int) -> int:
+    raw = env(name, str(default), SERVICE)
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{_variable(name)} must be a whole number, got {raw!r}") from None
+
+
+def _float(name: str, default: float) -> float:
+    raw = env(name, str(default), SERVICE)
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{_variable(name)} must be a number, got {raw!r}") from None
+
+
+def _number_format() -> str:
+    number_format = env("NUMBER_FORMAT", DEFAULT_NUMBER_FORMAT, SERVICE)
+    try:  # fail at start-up, not on the first certificate, when the format is broken
+        number_format.format(seq=1, year=2026, line="X")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"{_variable('NUMBER_FORMAT')} is not a usable format ({exc!r}); it may use "
+                         "{seq}, {year} and {line}") from None
+    return number_format
 
 
 def _signatories(raw: str | None) -> tuple[Signatory, ...]:
@@ -77,7 +122,7 @@ def check_production(signing_key: str | None, signatories: tuple[Signatory, ...]
     """With ASN_ENV=production, raise ProductionConfigError for the development defaults: no
     signing key or the public development key (anyone could sign an altered credential and
     this service would vouch for it), or a placeholder signatory name on the PDF."""
-    from services.certification.credential import is_development_key  # it imports the domain
+    from services.certification.adapters.credential import is_development_key
 
     # is_dev_secret first: a generated development value ("dev-...") is not even a key
     require(not is_dev_secret(signing_key) and not is_development_key(signing_key),
@@ -89,27 +134,33 @@ def check_production(signing_key: str | None, signatories: tuple[Signatory, ...]
             f"placeholder signatory names {placeholders} (set the officials who sign)", SERVICE)
 
 
-def load() -> CertificationConfig:
-    number_format = env("NUMBER_FORMAT", DEFAULT_NUMBER_FORMAT, SERVICE)
-    # Fail at start-up, not on the first certificate, when the format is broken.
-    number_format.format(seq=1, year=2026, line="X")
+def load(settings: Settings | None = None) -> CertificationConfig:
+    """The configuration of a container started with ``settings`` (scripts and tests may leave
+    it out: the environment's settings are read)."""
+    from services.certification.adapters.credential import load_signing_key
+
+    settings = settings or load_settings(SERVICE)
+    number_format = _number_format()
     signing_key = env("SIGNING_KEY", None, SERVICE)
     signatories = _signatories(env("SIGNATORIES", None, SERVICE))
     check_production(signing_key, signatories)
+    if signing_key:
+        load_signing_key(signing_key)  # a malformed key fails at start, naming its variable
     return CertificationConfig(
         number_format=number_format,
-        expiry_notice_days=int(env("EXPIRY_NOTICE_DAYS", "30", SERVICE)),
-        expiry_scan_interval_s=float(env("EXPIRY_SCAN_INTERVAL_S", "3600", SERVICE)),
-        expiry_scan_batch=int(env("EXPIRY_SCAN_BATCH", "500", SERVICE)),
+        expiry_notice_days=_int("EXPIRY_NOTICE_DAYS", 30),
+        expiry_scan_interval_s=_float("EXPIRY_SCAN_INTERVAL_S", 3600),
+        expiry_scan_batch=_int("EXPIRY_SCAN_BATCH", 500),
         signatories=signatories,
         issuer_name=env("ISSUER_NAME", DEFAULT_ISSUER_NAME, SERVICE),
         place=env("CERTIFICATE_PLACE", "Bukittinggi", SERVICE),
+        base_url=settings.public_base_url.rstrip("/"),
         signing_key=signing_key,
-        verify_rate_per_minute=float(env("VERIFY_RATE_PER_MINUTE", "30", SERVICE)),
-        verify_burst=int(env("VERIFY_BURST", "10", SERVICE)),
-        status_list_cache_s=float(env("STATUS_LIST_CACHE_S", "30", SERVICE)),
-        trusted_proxy_hops=int(env("TRUSTED_PROXY_HOPS", "0", SERVICE)),
-        numbering_interval_s=float(env("NUMBERING_INTERVAL_S", "0.3", SERVICE)),
-        numbering_batch=max(1, int(env("NUMBERING_BATCH", "200", SERVICE))),
-        numbering_lease_s=float(env("NUMBERING_LEASE_S", "30", SERVICE)),
+        verify_rate_per_minute=_float("VERIFY_RATE_PER_MINUTE", 30),
+        verify_burst=_int("VERIFY_BURST", 10),
+        status_list_cache_s=_float("STATUS_LIST_CACHE_S", 30),
+        trusted_proxy_hops=_int("TRUSTED_PROXY_HOPS", 0),
+        numbering_interval_s=_float("NUMBERING_INTERVAL_S", 0.3),
+        numbering_batch=max(1, _int("NUMBERING_BATCH", 200)),
+        numbering_lease_s=_float("NUMBERING_LEASE_S", 30),
     )

@@ -58,6 +58,14 @@ def ensure_counter(db, name: str) -> None:
     _known_counters.add(key)
 
 
+def ensure_counters(db, years) -> None:
+    """The counters a batch of certificates issued in ``years`` moves: each year's number
+    counter and the status-list counter (created outside the transaction, see above)."""
+    for year in sorted(set(years)):
+        ensure_counter(db, number_counter(year))
+    ensure_counter(db, STATUS_LIST_COUNTER)
+
+
 def advance(tx, name: str, by: int) -> int:
     """Move counter ``name`` on by ``by`` inside the transaction and return its new value
     (the caller owns ``value - by + 1 .. value``). Gapless because an aborted transaction
@@ -67,7 +75,3 @@ def advance(tx, name: str, by: int) -> int:
         raise LookupError(f"counter {name!r} does not exist; call ensure_counter first")
     return int(doc["seq"])
 
-
-def next_in_sequence(tx, name: str) -> int:
-    """Increment counter ``name`` by one inside the transaction (see ``advance``)."""
-    return advance(tx, name, 1)

@@ -24,7 +24,7 @@ from nameko.containers import ServiceContainer
 
 from deploy.processes import free_port
 from services.certification import config as certification_config
-from services.certification import credential
+from services.certification.adapters import credential
 from services.certification.service import CertificationService
 from shared.production import ProductionConfigError
 from shared.store import connect
@@ -191,11 +191,16 @@ def test_the_status_list_has_a_fixed_size_and_later_credentials_point_to_the_nex
 # -- 3. page size ---------------------------------------------------------------------------------
 def test_a_page_of_certificates_holds_at_most_100(platform):
     refused = platform.call("certification", "GET", "/certificates", headers=ADMIN, params={"per_page": 100_000})
-    assert refused.status_code == 422 and "per_page" in refused.json()["errors"], refused.text
+    assert refused.status_code == 422 and "limit" in refused.json()["errors"], refused.text
     assert platform.call("certification", "GET", "/certificates", headers=ADMIN,
                          params={"per_page": 101}).status_code == 422
     assert platform.call("certification", "GET", "/certificates", headers=ADMIN,
                          params={"per_page": 100}).status_code == 200
+    # ``per_page`` is the first version's name of ``limit`` (cursor paging, shared.paging)
+    assert platform.call("certification", "GET", "/certificates", headers=ADMIN,
+                         params={"limit": 101}).status_code == 422
+    assert platform.call("certification", "GET", "/certificates", headers=ADMIN,
+                         params={"limit": 100}).status_code == 200
 
 
 # -- 5. the other public inputs -------------------------------------------------------------------

@@ -10,7 +10,7 @@ from kombu import Connection, Exchange, Queue
 from services.certification.service import CertificationService
 from shared import topology
 from shared.store import Store, connect
-from tests.integration.certification.helpers import PUBLIC_BASE_URL, free_port
+from tests.integration.certification.helpers import PUBLIC_BASE_URL, Clock, free_port
 from tests.support import ApiClient, auth_headers, get_messages, make_settings
 
 ADMIN = auth_headers()
@@ -44,9 +44,10 @@ def store(settings):
 
 @pytest.fixture
 def start(container_factory, settings):
-    """Start a replica of the certification service; returns its container."""
+    """Start a replica of the certification service, on a clock of its own (``set_clock``);
+    returns its container."""
     def start(**overrides):
-        replica_settings = replace(settings, **overrides)
+        replica_settings = replace(settings, **{"extra": {**settings.extra, "clock": Clock()}, **overrides})
         container = container_factory(CertificationService, replica_settings.nameko_config())
         container.start()
         return container

@@ -6,8 +6,11 @@ from deploy.processes import free_port  # noqa: F401 - re-exported for the tests
 import copy
 from datetime import datetime
 
-from services.certification.runtime import CertificationRuntime
+from services.certification.dependencies import NUMBERING_LOOP
+from shared.background import LeasedLoop
+from shared.config import settings_of
 from shared.events import registry
+from shared.timefmt import utc_now
 
 COMPLETED = registry.latest("enrollment", "completed")
 PUBLIC_BASE_URL = "https://sertifikat.bukittinggikota.test"
@@ -25,12 +28,27 @@ def completion(enrolment_id: str = "e1", *, nip: str = "198503122010011002", nam
     return data
 
 
-def runtime_of(container):
-    return next(d for d in container.dependencies if isinstance(d, CertificationRuntime)).runtime
+class Clock:
+    """A replica's clock (``Settings.extra["clock"]``): the system's until ``set``."""
+
+    def __init__(self):
+        self.moment: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.moment or utc_now()
+
+    def set(self, moment: datetime) -> None:
+        self.moment = moment
+
+
+def numbering_of(container) -> LeasedLoop:
+    """A replica's numbering loop (its ``job`` counts what it ``issued``, its ``lease`` names its holder)."""
+    return container.shared_extensions[(LeasedLoop, NUMBERING_LOOP)]
 
 
 def set_clock(container, moment: datetime) -> None:
-    runtime_of(container).clock = lambda: moment
+    """What time it is for the replica: its runtime, numbering and expiry scan."""
+    settings_of(container).extra["clock"].set(moment)
 
 
 def issue(settings, db, enrolment_id: str, **kwargs) -> dict:

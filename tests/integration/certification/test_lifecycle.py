@@ -9,7 +9,7 @@ import eventlet
 import pytest
 
 from services.certification import config as certification_config
-from services.certification.lifecycle import run_expiry_scan
+from services.certification.usecases import run_expiry_scan
 from shared.store import Store, connect
 from tests.integration.certification.helpers import free_port, issue, set_clock
 from tests.support import wait_for

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 
+from services.certification import commands, usecases
 from services.certification import config as certification_config
-from services.certification import lifecycle
+from services.certification.dependencies import NUMBERING_LEASE
 from services.certification.store import COUNTERS, create_indexes
-from shared.outbox import LEASES, Lease
+from shared.background import LEASES, Lease
 from shared.store import ensure_base_indexes
-from tests.integration.certification.helpers import PUBLIC_BASE_URL, completion, free_port, runtime_of
+from tests.integration.certification.helpers import PUBLIC_BASE_URL, completion, free_port, numbering_of
 from tests.support import publish_event, wait_for
 
 NOW = datetime(2026, 3, 6, 2, 0, tzinfo=timezone.utc)
@@ -29,11 +31,15 @@ def direct(store):
 
 def record(store, *completions: dict) -> None:
     for data in completions:
-        assert store.transaction(lambda tx, data=data: lifecycle.record_pending_issue(tx, data, NOW))
+        assert store.transaction(lambda tx, data=data: commands.record_pending_issue(tx, data, NOW))
 
 
 def number(store, limit: int | None = None) -> list[dict]:
-    return lifecycle.number_pending(store, certification_config.load(), PUBLIC_BASE_URL, NOW, limit)
+    return usecases.number_pending(store, config(), NOW, limit or config().numbering_batch)
+
+
+def config() -> certification_config.CertificationConfig:
+    return replace(certification_config.load(), base_url=PUBLIC_BASE_URL)
 
 
 def seq_of(db, enrolment_id: str) -> tuple[int, int]:
@@ -48,9 +54,8 @@ def test_a_batch_is_numbered_in_completion_order_per_year_of_the_wib_issue_day(d
     record(direct, completion("e-dup", nip="199001012015032001", certification_line="DUP"))
     # e-dup gets its certificate another way meanwhile (the naive path issues at once)
     data = completion("e-dup", nip="199001012015032001", certification_line="DUP")
-    lifecycle.prepare_issue(db, data)
-    direct.transaction(lambda tx: lifecycle.issue_certificate(tx, data, certification_config.load(),
-                                                              PUBLIC_BASE_URL, NOW))
+    commands.prepare_issue(db, data)
+    direct.transaction(lambda tx: commands.issue_certificate(tx, data, config(), NOW))
     assert [c["enrolment_id"] for c in number(direct)] == ["s"]  # e-dup's pending issue is dropped
     assert db.pending_issues.count_documents({}) == 0
     assert db.certificates.count_documents({"enrolment_id": "e-dup"}) == 1
@@ -97,7 +102,7 @@ def test_a_failed_batch_rolls_back_every_number_and_keeps_its_pending_issues(dir
     def broken(*args, **kwargs):
         raise RuntimeError("the outbox write fails")
     with monkeypatch.context() as m:
-        m.setattr(lifecycle, "_emit_certified", broken)
+        m.setattr(commands, "_emit_certified", broken)
         with pytest.raises(RuntimeError):
             number(direct)
     assert db.pending_issues.count_documents({}) == 2
@@ -110,11 +115,11 @@ def test_a_failed_batch_rolls_back_every_number_and_keeps_its_pending_issues(dir
 
 def test_a_completion_recorded_twice_under_new_event_ids_stays_one_pending_issue(direct):
     record(direct, completion("twice"))
-    assert not direct.transaction(lambda tx: lifecycle.record_pending_issue(tx, completion("twice"), NOW))
-    assert not direct.transaction(lambda tx: lifecycle.record_pending_issue(
+    assert not direct.transaction(lambda tx: commands.record_pending_issue(tx, completion("twice"), NOW))
+    assert not direct.transaction(lambda tx: commands.record_pending_issue(
         tx, completion("failed", result="failed"), NOW))
     number(direct)
-    assert not direct.transaction(lambda tx: lifecycle.record_pending_issue(tx, completion("twice"), NOW))
+    assert not direct.transaction(lambda tx: commands.record_pending_issue(tx, completion("twice"), NOW))
     assert direct.db.certificates.count_documents({}) == 1 and direct.db.pending_issues.count_documents({}) == 0
 
 
@@ -130,7 +135,7 @@ def test_two_replicas_with_four_workers_each_number_300_completions_gaplessly_by
     assert sorted(c["status_index"] for c in db.certificates.find()) == list(range(1, 301))
     assert db.counters.find_one({"_id": "certificate-number:2026"})["seq"] == 300
     assert db.pending_issues.count_documents({}) == 0
-    issued = [runtime_of(r).numbering.numberer.issued for r in replicas]
+    issued = [numbering_of(r).job.issued for r in replicas]
     assert sum(issued) == 300 and max(issued) == 300  # the lease holder numbered them all
     numbers = sorted(json.loads(m.body)["data"]["number"] for m in probe.take(300, timeout=30))
     assert numbers == sorted(c["number"] for c in db.certificates.find())
@@ -140,7 +145,7 @@ def test_pending_issues_wait_for_a_dead_lease_holder_and_are_numbered_once_its_l
         start, settings, db):
     lease_until = time.time() + 3
     # a replica that took the lease and died: nobody renews or releases it
-    assert Lease(db[LEASES], lifecycle.NUMBERING_LEASE, "dead-replica", 3).acquire()
+    assert Lease(db[LEASES], NUMBERING_LEASE, "dead-replica", 3).acquire()
     start()
     publish_event(settings.amqp_uri, "enrollment", "completed", completion("orphan"))
     wait_for(lambda: db.pending_issues.find_one({"_id": "orphan"}), message="the pending issue")
@@ -150,14 +155,14 @@ def test_pending_issues_wait_for_a_dead_lease_holder_and_are_numbered_once_its_l
                            message="the certificate after the lease expired")
     assert certificate["number"] == "0001/BKN-BKT/SERT-PBJ/2026"
     assert certificate["issued_at"].timestamp() >= lease_until - 0.5
-    assert db[LEASES].find_one({"_id": lifecycle.NUMBERING_LEASE})["holder"] != "dead-replica"
+    assert db[LEASES].find_one({"_id": NUMBERING_LEASE})["holder"] != "dead-replica"
 
 
 def test_when_the_numbering_replica_is_killed_another_takes_over_its_lease(start, settings, db, monkeypatch):
     monkeypatch.setenv("CERTIFICATION_NUMBERING_LEASE_S", "2")
     first = start()
-    holder = runtime_of(first).numbering.numberer.lease.holder
-    wait_for(lambda: (db[LEASES].find_one({"_id": lifecycle.NUMBERING_LEASE}) or {}).get("holder") == holder,
+    holder = numbering_of(first).lease.holder
+    wait_for(lambda: (db[LEASES].find_one({"_id": NUMBERING_LEASE}) or {}).get("holder") == holder,
              message="the first replica holding the numbering lease")
     second = start(http_address=f"127.0.0.1:{free_port()}")
     first.kill()  # SIGKILL-like: no final pass, no lease release
@@ -166,6 +171,6 @@ def test_when_the_numbering_replica_is_killed_another_takes_over_its_lease(start
                       completion(f"after-kill-{i}", nip=f"19850312201001{i:04d}"))
     wait_for(lambda: db.certificates.count_documents({}) == 5, timeout=15, message="5 certificates")
     assert sorted(c["seq"] for c in db.certificates.find()) == [1, 2, 3, 4, 5]
-    assert runtime_of(second).numbering.numberer.issued == 5
-    assert db[LEASES].find_one({"_id": lifecycle.NUMBERING_LEASE})["holder"] == \
-        runtime_of(second).numbering.numberer.lease.holder
+    assert numbering_of(second).job.issued == 5
+    assert db[LEASES].find_one({"_id": NUMBERING_LEASE})["holder"] == \
+        numbering_of(second).lease.holder

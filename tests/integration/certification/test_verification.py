@@ -6,7 +6,7 @@ import json
 import pypdfium2
 import zxingcpp
 
-from services.certification.credential import status_bit
+from services.certification.adapters.credential import status_bit
 from tests.integration.certification.helpers import issue
 
 
@@ -131,8 +131,11 @@ def test_bad_requests_name_the_field_and_the_reason(start, settings, db, api):
     assert api.get("/certificates/nope/pdf").status_code == 404
     bad_nip = api.get("/certificates", params={"nip": "12345"})
     assert bad_nip.status_code == 422 and "nip" in bad_nip.json()["errors"]
-    bad_page = api.get("/certificates", params={"per_page": "1000"})
-    assert bad_page.status_code == 422 and "per_page" in bad_page.json()["errors"]
+    bad_page = api.get("/certificates", params={"per_page": "1000"})  # the first version's name of limit
+    assert bad_page.status_code == 422 and "limit" in bad_page.json()["errors"]
+    assert api.get("/certificates", params={"limit": "101"}).json()["errors"]["limit"]
+    bad_cursor = api.get("/certificates", params={"cursor": "not-ours"})
+    assert bad_cursor.status_code == 422 and bad_cursor.json()["field"] == "cursor"
 
 
 def test_certificates_of_an_asn_are_listed_newest_first_in_pages(start, settings, db, api):
@@ -145,3 +148,14 @@ def test_certificates_of_an_asn_are_listed_newest_first_in_pages(start, settings
     assert first["total"] == 5 and len(first["items"]) == 2 and len(second["items"]) == 1
     assert [c["enrolment_id"] for c in first["items"]] == ["enr-4", "enr-3"]
     assert second["items"][0]["enrolment_id"] == "enr-0"
+    # cursor paging: limit and next_cursor walk the same order, the last page has no cursor
+    walked, cursor = [], None
+    while True:
+        params = {"nip": "198503122010011002", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/certificates", params=params).json()
+        assert page["total"] == 5
+        walked += [c["enrolment_id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == ["enr-4", "enr-3", "enr-2", "enr-1", "enr-0"]

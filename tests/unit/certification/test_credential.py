@@ -10,8 +10,8 @@ import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives import serialization
 
-from services.certification import credential
-from services.certification.credential import CredentialError, Issuer
+from services.certification.adapters import credential
+from services.certification.adapters.credential import CredentialError, Issuer
 from shared.events import registry
 
 EXAMPLE = registry.latest("enrollment", "completed").example

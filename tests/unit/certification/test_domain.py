@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from services.certification import domain
+from shared.timefmt import parse_time, wib_date
 from shared.events import registry
 
 COMPLETED = registry.latest("enrollment", "completed").example
@@ -83,7 +84,7 @@ def test_validity_adds_calendar_months_and_clamps_to_the_month_end():
 
 def test_the_issue_day_is_the_day_in_bukittinggi_not_in_utc():
     # 18:30 UTC on 5 March is 01:30 WIB on 6 March
-    assert domain.wib_date(domain.parse_time("2026-03-05T18:30:00Z")) == date(2026, 3, 6)
+    assert wib_date(parse_time("2026-03-05T18:30:00Z")) == date(2026, 3, 6)
 
 
 def test_verification_codes_carry_90_random_bits_in_crockford_base32():
@@ -161,4 +162,4 @@ def test_an_unknown_code_reveals_nothing_but_its_status():
 @pytest.mark.parametrize("day, text", [(date(2026, 3, 5), "5 Maret 2026"), ("2029-12-31", "31 Desember 2029"),
                                        (None, "-")])
 def test_dates_are_written_in_bahasa_indonesia(day, text):
-    assert domain.format_date_id(day) == text
+    assert domain.date_id(day) == text

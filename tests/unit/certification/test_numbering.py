@@ -63,28 +63,28 @@ def test_a_failed_numbering_pass_halves_the_next_batch_and_full_passes_double_it
     from dataclasses import replace
     from types import SimpleNamespace
 
-    from services.certification import lifecycle
+    from services.certification import dependencies, usecases
     from services.certification.config import load
 
     sizes, outcomes = [], iter(["fail", "fail", "full", "full", "full"])
 
-    def number_pending(store, config, base_url, now, limit):
+    def number_pending(store, config, now, limit):
         sizes.append(limit)
         if next(outcomes) == "fail":
             raise RuntimeError("WriteConflict")
         return [{"year": 2026, "seq": i} for i in range(limit)]
 
-    monkeypatch.setattr(lifecycle, "number_pending", number_pending)
-    numberer = lifecycle.Numberer.__new__(lifecycle.Numberer)
-    numberer.config = replace(load(), numbering_batch=200)
-    numberer.batch, numberer.issued, numberer._follower_until = 200, 0, 0.0
-    pending = SimpleNamespace(count_documents=lambda query: 0)
-    numberer.store = SimpleNamespace(db={lifecycle.PENDING_ISSUES: pending})
-    numberer.base_url, numberer.clock = None, lambda: None
-    numberer.lease = SimpleNamespace(held=lambda: True)
-    for _ in range(5):
-        try:
-            numberer.run_once()
-        except RuntimeError:
-            pass
+    monkeypatch.setattr(usecases, "number_pending", number_pending)
+    monkeypatch.setattr(dependencies.queries, "pending_count", lambda db: 0)
+    job = dependencies.NumberingJob(SimpleNamespace(db=None), replace(load(), numbering_batch=200), lambda: None)
+    done = [job.run_once() for _ in range(5)]  # a failed pass is logged; the loop tries again
     assert sizes == [200, 100, 50, 100, 200]
+    assert done == [0, 0, 50, 100, 200] and job.issued == 350
+
+
+def test_the_batch_size_rule():
+    assert domain.next_batch_size(200, None, 200) == 100
+    assert domain.next_batch_size(1, None, 200) == 1
+    assert domain.next_batch_size(50, 50, 200) == 100
+    assert domain.next_batch_size(150, 150, 200) == 200
+    assert domain.next_batch_size(100, 7, 200) == 100

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from services.certification import config
 from services.certification.config import Signatory
-from services.certification.pdf import render_certificate
+from services.certification.adapters.pdf import render_certificate
 from shared.ratelimit import TokenBuckets, client_address
 from shared.events import registry
 

@@ -3,7 +3,6 @@ verification URL (vector modules drawn from segno's matrix, so it scans at any z
 from __future__ import annotations
 
 import io
-from datetime import date
 
 import segno
 from reportlab.lib import colors
@@ -13,6 +12,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from services.certification import domain
 from services.certification.config import CertificationConfig
+from shared.timefmt import month_name_id, parse_time, wib_date
 
 PAGE_W, PAGE_H = landscape(A4)
 NAVY = colors.HexColor("#12355b")
@@ -23,15 +23,15 @@ ID_LABELS = {"nip": "NIP", "ni_pppk": "NI PPPK"}
 def _date_range(starts_at: str | None, ends_at: str | None) -> str | None:
     if not starts_at or not ends_at:
         return None
-    start = domain.wib_date(domain.parse_time(starts_at))
-    end = domain.wib_date(domain.parse_time(ends_at))
+    start = wib_date(parse_time(starts_at))
+    end = wib_date(parse_time(ends_at))
     if start == end:
-        return domain.format_date_id(start)
+        return domain.date_id(start)
     if (start.year, start.month) == (end.year, end.month):
-        return f"{start.day}\u2013{domain.format_date_id(end)}"
+        return f"{start.day}\u2013{domain.date_id(end)}"
     if start.year == end.year:
-        return f"{start.day} {domain.MONTHS_ID[start.month - 1]} \u2013 {domain.format_date_id(end)}"
-    return f"{domain.format_date_id(start)} \u2013 {domain.format_date_id(end)}"
+        return f"{start.day} {month_name_id(start.month)} \u2013 {domain.date_id(end)}"
+    return f"{domain.date_id(start)} \u2013 {domain.date_id(end)}"
 
 
 def _centred_lines(canvas: Canvas, text: str, y: float, font: str, size: float, width: float,
@@ -59,7 +59,7 @@ def _qr(canvas: Canvas, url: str, x: float, y: float, size: float) -> None:
 
 
 def organisers_text(programme: dict) -> str:
-    names = [domain.ORGANISER_LABELS_ID.get(o, o) for o in programme.get("organisers", [])]
+    names = domain.organiser_names(programme)
     return " dan ".join(names) if names else "Pemerintah Kota Bukittinggi"
 
 
@@ -80,7 +80,7 @@ def render_certificate(certificate: dict, verification_url: str, config: Certifi
     canvas.rect(30, 30, PAGE_W - 60, PAGE_H - 60)
 
     canvas.setFillColor(NAVY)
-    header = " \u2022 ".join(domain.ORGANISER_LABELS_ID.get(o, o).upper() for o in programme.get("organisers", []))
+    header = " \u2022 ".join(name.upper() for name in domain.organiser_names(programme))
     _centred_lines(canvas, header or config.issuer_name.upper(), PAGE_H - 62, "Helvetica-Bold", 12, PAGE_W - 140)
     canvas.setFont("Helvetica-Bold", 38)
     canvas.drawCentredString(PAGE_W / 2, PAGE_H - 118, "SERTIFIKAT")
@@ -110,11 +110,11 @@ def render_certificate(certificate: dict, verification_url: str, config: Certifi
     details += f", sebanyak {certificate['jp']} JP (jam pelajaran)."
     y = _centred_lines(canvas, details, y - 2, "Helvetica", 12, PAGE_W - 200)
     if certificate.get("valid_until"):
-        _centred_lines(canvas, f"Sertifikat ini berlaku sampai dengan {domain.format_date_id(certificate['valid_until'])}.",
+        _centred_lines(canvas, f"Sertifikat ini berlaku sampai dengan {domain.date_id(certificate['valid_until'])}.",
                        y - 2, "Helvetica-Oblique", 11, PAGE_W - 200)
 
     # Signatories on the right two thirds, the QR code bottom left.
-    issued = domain.format_date_id(date.fromisoformat(certificate["issued_on"]))
+    issued = domain.date_id(certificate["issued_on"])
     signatories = config.signatories
     area_left, area_right = 280, PAGE_W - 50
     column = (area_right - area_left) / len(signatories)

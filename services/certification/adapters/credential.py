@@ -14,14 +14,15 @@ import gzip
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.certification.domain import COMPETENCY_LABELS_ID, ORGANISER_LABELS_ID, WIB
+from services.certification.domain import COMPETENCY_LABELS_ID, organiser_names
+from shared.timefmt import end_of_day_wib, iso
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,8 @@ def public_key_of_did(did: str) -> Ed25519PublicKey:
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def end_of_day_wib(day: date) -> datetime:
-    return datetime.combine(day, time(23, 59, 59), WIB).astimezone(timezone.utc)
+    """A credential's times: UTC, whole seconds, with ``Z``."""
+    return iso(moment.replace(microsecond=0))
 
 
 # -- keys ----------------------------------------------------------------------------------
@@ -219,7 +217,7 @@ def identity_hash(nip: str, salt: str) -> str:
 def build_credential(certificate: dict, issuer: Issuer, verification_url: str) -> dict:
     """The certificate as an unsigned OpenBadgeCredential (W3C VC 2.0 + OB 3.0 contexts)."""
     programme, holder = certificate["programme"], certificate["holder"]
-    organisers = [ORGANISER_LABELS_ID.get(o, o) for o in programme.get("organisers", [])]
+    organisers = organiser_names(programme)
     achievement = {
         "id": f"{issuer.base_url}/achievements/{programme['code']}",
         "type": ["Achievement"],
