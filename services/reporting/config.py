@@ -1,13 +1,14 @@
-"""Settings of the reporting service beyond the shared ones, read from the environment once.
+"""Settings of the reporting service beyond the shared ones: one frozen object, built by
+``load(settings)`` when a container starts (``dependencies.runtime``), never at import time.
 
-Every variable may be given as ``REPORTING_<NAME>`` or ``<NAME>`` (shared.config.env).
+Every variable may be given as ``REPORTING_<NAME>`` or ``<NAME>`` (shared.config.env); a bad
+value raises ``ValueError`` naming the variable.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
-from shared.config import env
+from shared.config import Settings, env
 
 SERVICE = "reporting"
 
@@ -34,6 +35,7 @@ class ReportingConfig:
     shortfall_catch_up_days: int
     shortfall_lease_s: float
     max_suggestions: int
+    # Items per page of a list route when the request names no ``limit``.
     default_page_size: int
     max_page_size: int
     rebuild_idle_timeout_s: float
@@ -59,24 +61,35 @@ def parse_checkpoints(spec: str) -> tuple[Checkpoint, ...]:
     return tuple(sorted(out, key=lambda c: (c.month, c.day)))
 
 
-def load() -> ReportingConfig:
-    def get(name: str, default: str) -> str:
-        return env(name, default, SERVICE)
+def _get(name: str, default: str) -> str:
+    return env(name, default, SERVICE)
 
+
+def _parsed(name: str, default: str, parse):
+    """``parse`` of the variable's value; a bad value names the variable."""
+    value = _get(name, default)
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ValueError(f"{SERVICE.upper()}_{name} (or {name}) = {value!r}: {exc}") from None
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(b) for b in text.split(","))
+
+
+def load(settings: Settings | None = None) -> ReportingConfig:
+    """The configuration from the environment (``settings``: the container's shared settings;
+    nothing of reporting's own lives there yet)."""
     return ReportingConfig(
-        jp_target=int(get("JP_TARGET", "20")),
-        distribution_bounds=tuple(int(b) for b in get("JP_DISTRIBUTION_BOUNDS", "5,10,15,20,30,40").split(",")),
-        checkpoints=parse_checkpoints(get("SHORTFALL_CHECKPOINTS", "Q1=03-31,Q2=06-30,Q3=09-30,Q4=12-31")),
-        shortfall_poll_s=float(get("SHORTFALL_POLL_S", "60")),
-        shortfall_catch_up_days=int(get("SHORTFALL_CATCH_UP_DAYS", "14")),
-        shortfall_lease_s=float(get("SHORTFALL_LEASE_S", "60")),
-        max_suggestions=int(get("SHORTFALL_MAX_SUGGESTIONS", "3")),
-        default_page_size=int(get("PAGE_SIZE", "50")),
-        max_page_size=int(get("MAX_PAGE_SIZE", "200")),
-        rebuild_idle_timeout_s=float(get("REBUILD_IDLE_TIMEOUT_S", "60")),
+        jp_target=_parsed("JP_TARGET", "20", int),
+        distribution_bounds=_parsed("JP_DISTRIBUTION_BOUNDS", "5,10,15,20,30,40", _ints),
+        checkpoints=_parsed("SHORTFALL_CHECKPOINTS", "Q1=03-31,Q2=06-30,Q3=09-30,Q4=12-31", parse_checkpoints),
+        shortfall_poll_s=_parsed("SHORTFALL_POLL_S", "60", float),
+        shortfall_catch_up_days=_parsed("SHORTFALL_CATCH_UP_DAYS", "14", int),
+        shortfall_lease_s=_parsed("SHORTFALL_LEASE_S", "60", float),
+        max_suggestions=_parsed("SHORTFALL_MAX_SUGGESTIONS", "3", int),
+        default_page_size=_parsed("PAGE_SIZE", "50", int),
+        max_page_size=_parsed("MAX_PAGE_SIZE", "200", int),
+        rebuild_idle_timeout_s=_parsed("REBUILD_IDLE_TIMEOUT_S", "60", float),
     )
-
-
-@lru_cache(maxsize=1)
-def current() -> ReportingConfig:
-    return load()

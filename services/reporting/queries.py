@@ -1,75 +1,26 @@
-"""Answers read from the pre-aggregated read models (no scans of the ledger)."""
+"""What the API, the dashboard, the exports and the background jobs read (functions taking
+the read models ``rm`` or the database ``db``): answers from the pre-aggregated read models,
+no scans of the ledger. The figures are computed by ``domain``; responses are dumped by
+``schemas``."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 from shared.errors import NotFound
-from shared.events.common import COMPETENCY_TYPES, PROGRAMME_KINDS
+from shared.paging import page_of
 from shared.reference import agencies as reference_agencies
+from shared.timefmt import year_end_wib
 
 from services.reporting.config import ReportingConfig
-from services.reporting.projections import bucket_labels
-from services.reporting.store import ReadModels
-
-SORTS = ("agency", "met_rate", "average_jp", "known_asn")
-MONTH_COUNTERS = ("completions", "passed", "jp_credited", "certificates_issued", "certificates_revoked",
-                  "certificates_expiring", "certificates_expired")
-
-
-def slice_name(kind: str | None = None, competency_type: str | None = None) -> str:
-    if kind and competency_type:
-        return f"kt:{kind}:{competency_type}"
-    if kind:
-        return f"k:{kind}"
-    if competency_type:
-        return f"t:{competency_type}"
-    return "all"
-
-
-def agency_name(code: str) -> str | None:
-    agency = reference_agencies().get(code)
-    return agency.name if agency else None
+from services.reporting.domain import (CERTIFICATE_COUNTERS, MONTH_COUNTERS, STATUSES_HOLDING_A_PLACE, add_counters,
+                                       agency_name, agency_row, certificate_months, compliance_totals, ledger_year,
+                                       programme_figures, slice_name, sort_rows, year_months)
+from services.reporting.store import SHORTFALL_RUNS, SHORTFALLS, ReadModels, pointer
 
 
 def known_agency(rm: ReadModels, code: str) -> bool:
     return code in reference_agencies() or rm.agency_headcounts.find_one({"_id": code}, {"_id": 1}) is not None
-
-
-def _add(into: dict, doc: dict) -> dict:
-    """Sum the counters of one shard of a counter document into ``into`` (nested too)."""
-    for field, value in doc.items():
-        if isinstance(value, dict):
-            _add(into.setdefault(field, {}), value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and field != "year":
-            into[field] = into.get(field, 0) + value
-    return into
-
-
-def _ratio(part: float, whole: float, digits: int = 4) -> float | None:
-    return round(part / whole, digits) if whole else None
-
-
-def _agency_row(code: str, known: int, s: dict | None, cfg: ReportingConfig, kind: str | None,
-                ctype: str | None) -> dict:
-    s = s or {}
-    with_jp, met, jp_total = s.get("asn", 0), s.get("met", 0), s.get("jp", 0)
-    distribution = {label: s.get("d", {}).get(label, 0) for label in bucket_labels(cfg.distribution_bounds)}
-    distribution["0"] = max(known - with_jp, 0)
-    by_type, by_kind = s.get("by_type", {}), s.get("by_kind", {})
-    return {
-        "agency": code,
-        "agency_name": agency_name(code),
-        "known_asn": known,
-        "asn_with_jp": with_jp,
-        "met_target": met,
-        "below_target": max(known - met, 0),
-        "met_rate": _ratio(met, known),
-        "jp_total": jp_total,
-        "average_jp": _ratio(jp_total, known, 2),
-        "distribution": distribution,
-        "jp_by_competency_type": {t: by_type.get(t, 0) for t in COMPETENCY_TYPES if not ctype or t == ctype},
-        "jp_by_kind": {k: by_kind.get(k, 0) for k in PROGRAMME_KINDS if not kind or k == kind},
-    }
 
 
 def known_asn(rm: ReadModels, year: int, agency: str | None = None) -> dict[str, int]:
@@ -81,9 +32,9 @@ def known_asn(rm: ReadModels, year: int, agency: str | None = None) -> dict[str,
 
 
 def compliance(rm: ReadModels, cfg: ReportingConfig, year: int, agency: str | None = None, kind: str | None = None,
-               competency_type: str | None = None, page: int = 1, per_page: int = 50,
-               sort: str = "agency") -> dict:
-    """Per agency: ASN known, who reached the target, average JP, distribution, JP by type and kind.
+               competency_type: str | None = None, sort: str = "agency") -> dict:
+    """Per agency (every agency, in ``sort`` order): ASN known, who reached the target, average
+    JP, distribution, JP by type and kind; and the totals over all of them.
 
     With ``kind``/``competency_type`` only the JP of that slice count (``met_target``: ASN
     whose JP of that slice alone reach the target).
@@ -93,37 +44,21 @@ def compliance(rm: ReadModels, cfg: ReportingConfig, year: int, agency: str | No
     this_year: dict[str, dict] = {}
     # No projection: SecantusDB applies one document by document and it cost a third more.
     for doc in rm.agency_years.find(query):
-        _add(this_year.setdefault(doc["agency"], {}), doc)
+        add_counters(this_year.setdefault(doc["agency"], {}), doc)
     if agency:
         codes = [agency]
     else:
         codes = list(reference_agencies())
         codes += sorted(set(known) - set(codes))
-    rows = [_agency_row(code, known.get(code, 0), this_year.get(code), cfg, kind, competency_type)
-            for code in codes]
-    if sort != "agency":
-        rows.sort(key=lambda r: (r[sort] is None, -(r[sort] or 0), r["agency"]))
-    totals = _totals(rows, cfg)
-    start = (page - 1) * per_page
+    rows = sort_rows([agency_row(code, known.get(code, 0), this_year.get(code), cfg, kind, competency_type)
+                      for code in codes], sort)
     return {"year": year, "target_jp": cfg.jp_target,
             "filters": {"agency": agency, "kind": kind, "competency_type": competency_type},
-            "totals": totals, "page": page, "per_page": per_page, "total_agencies": len(rows),
-            "agencies": rows[start:start + per_page]}
-
-
-def _totals(rows: list[dict], cfg: ReportingConfig) -> dict:
-    known = sum(r["known_asn"] for r in rows)
-    met = sum(r["met_target"] for r in rows)
-    jp_total = sum(r["jp_total"] for r in rows)
-    distribution = {label: sum(r["distribution"][label] for r in rows)
-                    for label in bucket_labels(cfg.distribution_bounds)}
-    return {"known_asn": known, "asn_with_jp": sum(r["asn_with_jp"] for r in rows), "met_target": met,
-            "below_target": known - met, "met_rate": _ratio(met, known), "jp_total": jp_total,
-            "average_jp": _ratio(jp_total, known, 2), "distribution": distribution}
+            "totals": compliance_totals(rows, cfg), "agencies": rows}
 
 
 def ledger(rm: ReadModels, cfg: ReportingConfig, nip: str, year: int | None = None) -> dict:
-    """One ASN's JP ledger: per year the programmes, JP each, total and whether the target is met."""
+    """One ASN's JP ledger: per year the entries, JP each, total and whether the target is met."""
     asn = rm.asns.find_one({"_id": nip})
     if asn is None:
         raise NotFound(f"NIP {nip} is not known to the platform", field="nip")
@@ -133,74 +68,29 @@ def ledger(rm: ReadModels, cfg: ReportingConfig, nip: str, year: int | None = No
     totals = {d["year"]: d for d in rm.asn_years.find(query)}
     entries: dict[int, list] = defaultdict(list)
     # Sorted here: SecantusDB's sort cost 25 ms more than the find for an ASN with 600 entries.
-    found = sorted(rm.ledger_entries.find(query), key=lambda e: (e["year"], e["completed_at"], e["_id"]))
-    for entry in found:
-        entries[entry["year"]].append(_entry(entry))
+    for entry in sorted(rm.ledger_entries.find(query), key=lambda e: (e["year"], e["completed_at"], e["_id"])):
+        entries[entry["year"]].append(entry)
     years = sorted({y for y, d in totals.items() if d.get("entries", 0) > 0} | set(entries)
                    | ({year} if year is not None else set()), reverse=True)
     return {"nip": nip, "name": asn.get("name"), "agency": asn.get("agency"),
             "agency_name": asn.get("agency_name") or agency_name(asn.get("agency")), "target_jp": cfg.jp_target,
-            "years": [_year(y, totals.get(y), entries.get(y, []), cfg) for y in years]}
-
-
-def _year(year: int, doc: dict | None, entries: list, cfg: ReportingConfig) -> dict:
-    doc = doc or {}
-    total = doc.get("jp_total", 0)
-    by_type: dict[str, int] = defaultdict(int)
-    by_kind: dict[str, int] = defaultdict(int)
-    for key, jp in (doc.get("jp_by") or {}).items():
-        kind, _, ctype = key.partition("|")
-        by_type[ctype] += jp
-        by_kind[kind] += jp
-    return {"year": year, "jp_total": total, "target_met": total >= cfg.jp_target,
-            "jp_missing": max(cfg.jp_target - total, 0),
-            "jp_by_competency_type": {t: by_type.get(t, 0) for t in COMPETENCY_TYPES},
-            "jp_by_kind": {k: v for k, v in sorted(by_kind.items()) if v},
-            "entries": entries}
-
-
-def _entry(entry: dict) -> dict:
-    return {"enrolment_id": entry["_id"], "programme_code": entry["programme_code"],
-            "programme_title": entry.get("programme_title"), "kind": entry.get("kind"),
-            "competency_type": entry.get("competency_type"), "jp": entry["jp"],
-            "completed_at": entry["completed_at"], "score": entry.get("score"),
-            "agency_at_completion": entry.get("agency_at_completion"),
-            "certificate_number": entry.get("certificate_number"),
-            "certificate_status": entry.get("certificate_status")}
-
-
-def _programme_view(prog: dict | None, stats: dict | None, code: str) -> dict:
-    prog, stats = prog or {}, stats or {}
-    enrolled, completed = stats.get("enrolled", 0), stats.get("completed", 0)
-    passed, failed, no_show = stats.get("passed", 0), stats.get("failed", 0), stats.get("no_show", 0)
-    capacity = prog.get("capacity")
-    seats_taken = enrolled + completed
-    status = "cancelled" if prog.get("cancelled") else ("published" if prog.get("published") else "unknown")
-    return {
-        "code": code, "title": prog.get("title"), "kind": prog.get("kind"),
-        "competency_type": prog.get("competency_type"), "jp": prog.get("jp"), "status": status,
-        "starts_at": prog.get("starts_at"), "capacity": capacity,
-        "enrolment_opens_at": prog.get("enrolment_opens_at"), "enrolment_closes_at": prog.get("enrolment_closes_at"),
-        "enrolled": enrolled, "waitlisted": stats.get("waitlisted", 0), "cancelled": stats.get("cancelled", 0),
-        "completed": completed, "passed": passed, "failed": failed, "no_shows": no_show,
-        # Of those who sat the assessment; no-shows count in no_show_rate instead.
-        "pass_rate": _ratio(passed, passed + failed), "no_show_rate": _ratio(no_show, completed),
-        "seats_taken": seats_taken, "fill_rate": _ratio(seats_taken, capacity) if capacity else None,
-    }
+            "years": [ledger_year(y, totals.get(y), entries.get(y, []), cfg) for y in years]}
 
 
 def programme_stats(rm: ReadModels, code: str) -> dict:
     prog = rm.programmes.find_one({"_id": code})
     stats = None
     for shard in rm.programme_stats.find({"code": code}, {"_id": 0, "code": 0}):
-        stats = _add(stats or {}, shard)
+        stats = add_counters(stats or {}, shard)
     if prog is None and stats is None:
         raise NotFound(f"programme {code} is not known to reporting", field="code")
-    return _programme_view(prog, stats, code)
+    return programme_figures(prog, stats, code)
 
 
 def programmes(rm: ReadModels, year: int | None = None, kind: str | None = None,
-               competency_type: str | None = None, page: int = 1, per_page: int = 50) -> dict:
+               competency_type: str | None = None, limit: int = 50, cursor: str | None = None,
+               page: int | None = None) -> tuple[list[dict], str | None, int]:
+    """One page of programmes in code order with their figures: (items, next_cursor, total)."""
     query: dict = {}
     if year is not None:
         query["year"] = year
@@ -209,12 +99,11 @@ def programmes(rm: ReadModels, year: int | None = None, kind: str | None = None,
     if competency_type:
         query["competency_type"] = competency_type
     total = rm.programmes.count_documents(query)
-    progs = list(rm.programmes.find(query).sort("_id", 1).skip((page - 1) * per_page).limit(per_page))
+    progs, next_cursor = page_of(rm.programmes, query, limit=limit, cursor=cursor, page=page)
     stats: dict[str, dict] = {}
     for shard in rm.programme_stats.find({"code": {"$in": [p["_id"] for p in progs]}}, {"_id": 0}):
-        _add(stats.setdefault(shard.pop("code"), {}), shard)
-    return {"page": page, "per_page": per_page, "total": total,
-            "programmes": [_programme_view(p, stats.get(p["_id"]), p["_id"]) for p in progs]}
+        add_counters(stats.setdefault(shard.pop("code"), {}), shard)
+    return [programme_figures(p, stats.get(p["_id"]), p["_id"]) for p in progs], next_cursor, total
 
 
 def monthly(rm: ReadModels, year: int, agency: str | None = None) -> list[dict]:
@@ -222,7 +111,7 @@ def monthly(rm: ReadModels, year: int, agency: str | None = None) -> list[dict]:
     query: dict = {"year": year}
     if agency:
         query["agency"] = agency
-    months = {f"{year}-{m:02d}": dict.fromkeys(MONTH_COUNTERS, 0) for m in range(1, 13)}
+    months = year_months(year, MONTH_COUNTERS)
     for doc in rm.monthly.find(query):
         for counter in MONTH_COUNTERS:
             months[doc["month"]][counter] += doc.get(counter, 0)
@@ -234,24 +123,20 @@ def certificates_by_month(rm: ReadModels, year: int, agency: str | None = None) 
     query: dict = {"year": year}
     if agency:
         query["agency"] = agency
-    counters = ("certificates_issued", "certificates_revoked", "certificates_expiring", "certificates_expired")
-    per_agency: dict[str, dict] = defaultdict(lambda: {f"{year}-{m:02d}": dict.fromkeys(counters, 0)
-                                                       for m in range(1, 13)})
+    per_agency: dict[str, dict] = defaultdict(lambda: year_months(year, CERTIFICATE_COUNTERS))
     for doc in rm.monthly.find(query):
-        if any(doc.get(c) for c in counters):
-            for c in counters:
+        if any(doc.get(c) for c in CERTIFICATE_COUNTERS):
+            for c in CERTIFICATE_COUNTERS:
                 per_agency[doc["agency"]][doc["month"]][c] += doc.get(c, 0)
-    totals = {f"{year}-{m:02d}": dict.fromkeys(counters, 0) for m in range(1, 13)}
+    totals = year_months(year, CERTIFICATE_COUNTERS)
     for months in per_agency.values():
         for month, values in months.items():
-            for c in counters:
+            for c in CERTIFICATE_COUNTERS:
                 totals[month][c] += values[c]
-    strip = {c: c.removeprefix("certificates_") for c in counters}
     return {
         "year": year,
-        "months": [{"month": m, **{strip[c]: v[c] for c in counters}} for m, v in totals.items()],
-        "agencies": [{"agency": code, "agency_name": agency_name(code),
-                      "months": [{"month": m, **{strip[c]: v[c] for c in counters}} for m, v in months.items()]}
+        "months": certificate_months(totals),
+        "agencies": [{"agency": code, "agency_name": agency_name(code), "months": certificate_months(months)}
                      for code, months in sorted(per_agency.items())],
     }
 
@@ -280,3 +165,56 @@ def ledger_rows(rm: ReadModels, year: int, agency: str | None = None, nip: str |
         sort = [("year", 1), ("nip", 1), ("completed_at", 1)]
     sort.append(("_id", 1))  # a stable order for entries completed at the same moment
     return rm.ledger_entries.find(query).sort(sort).batch_size(1000)
+
+
+def pending_deltas(db, generation: int | None = None) -> int:
+    """Counter deltas not folded yet (of the current generation by default)."""
+    generation = pointer(db).current if generation is None else generation
+    return ReadModels(db, generation).counter_deltas.count_documents({})
+
+
+# -- shortfall checkpoints ---------------------------------------------------------------------
+def open_programmes(rm: ReadModels, now: datetime, year: int) -> list[dict]:
+    """Published, not cancelled, enrolment open now, and starting in time to count this year."""
+    found = rm.programmes.find({"published": True, "cancelled": {"$exists": False},
+                                "enrolment_opens_at": {"$lte": now}, "enrolment_closes_at": {"$gte": now}})
+    year_end = year_end_wib(year)
+    return [p for p in found if p.get("kind") and (p.get("starts_at") is None or p["starts_at"] <= year_end)]
+
+
+def asns_known_in(rm: ReadModels, year: int, after: str, limit: int) -> list[dict]:
+    """The next ``limit`` ASN (NIP order, after ``after``) first seen in ``year`` or before."""
+    return list(rm.asns.find({"first_seen_year": {"$lte": year}, "_id": {"$gt": after}}).sort("_id", 1).limit(limit))
+
+
+def jp_totals(rm: ReadModels, nips: list[str], year: int) -> dict[str, int]:
+    return {d["nip"]: d.get("jp_total", 0) for d in rm.asn_years.find({"_id": {"$in": [f"{n}|{year}" for n in nips]}})}
+
+
+def places_held(rm: ReadModels, nips: list[str]) -> dict[str, set]:
+    """Per NIP, the programmes in which the ASN holds (or held until completion) a place."""
+    holding: dict[str, set] = {}
+    for e in rm.enrolments.find({"nip": {"$in": nips}, "status": {"$in": list(STATUSES_HOLDING_A_PLACE)}},
+                                {"nip": 1, "programme_code": 1}):
+        holding.setdefault(e["nip"], set()).add(e["programme_code"])
+    return holding
+
+
+def flagged_at(db, checkpoint: str, nips: list[str] | None = None) -> set[str]:
+    """NIPs already flagged at ``checkpoint`` (of ``nips``)."""
+    query: dict = {"checkpoint": checkpoint, **({"nip": {"$in": nips}} if nips is not None else {})}
+    return {d["nip"] for d in db[SHORTFALLS].find(query, {"nip": 1})}
+
+
+def flagged_count(db, checkpoint: str) -> int:
+    return db[SHORTFALLS].count_documents({"checkpoint": checkpoint})
+
+
+def consecutive_shortfalls(db, previous: str, nip: str) -> int:
+    """How many checkpoints in a row the ASN fell short of, counting this one."""
+    before = db[SHORTFALLS].find_one({"_id": f"{previous}|{nip}"}, {"consecutive": 1})
+    return (before["consecutive"] + 1) if before else 1
+
+
+def checkpoint_run(db, checkpoint: str, done_only: bool = False) -> dict | None:
+    return db[SHORTFALL_RUNS].find_one({"_id": checkpoint, **({"status": "done"} if done_only else {})})

@@ -1,13 +1,32 @@
-"""Query parameters and responses of the reporting HTTP API (marshmallow: validation + OpenAPI)."""
+"""Requests and responses of the reporting HTTP API (marshmallow): queries and bodies are
+loaded by these schemas, answers are what they dump, and the OpenAPI document comes from them."""
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
 from shared.events.common import COMPETENCY_TYPES, PROGRAMME_KINDS
+from shared.nip import NipField
+from shared.paging import page_query
+from shared.timefmt import iso
 
-from services.reporting.queries import SORTS
+from services.reporting.domain import SORTS
 
 YEAR = validate.Range(min=2000, max=2100)
+# The most a list page may hold (the first version's ``per_page`` allowed as many).
+MAX_LIMIT = 1000
+
+
+class UtcTime(fields.DateTime):
+    """A moment as the API writes it everywhere: RFC 3339 in UTC with ``Z``."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return iso(value)
+
+
+class PageQuery(page_query(MAX_LIMIT)):
+    # Left unset so the service's PAGE_SIZE applies (config.default_page_size).
+    limit = fields.Int(load_default=None, validate=validate.Range(1, MAX_LIMIT),
+                       metadata={"description": f"items per page, at most {MAX_LIMIT} (default: PAGE_SIZE, 50)"})
 
 
 class YearQuery(Schema):
@@ -18,25 +37,21 @@ class DashboardQuery(YearQuery):
     agency = fields.Str(load_default=None, metadata={"description": "OPD code; empty for every agency"})
 
 
-class ComplianceQuery(YearQuery):
+class ComplianceQuery(YearQuery, PageQuery):
     agency = fields.Str(load_default=None, metadata={"description": "OPD code, e.g. DISKOMINFO"})
     kind = fields.Str(load_default=None, validate=validate.OneOf(PROGRAMME_KINDS))
     competency_type = fields.Str(load_default=None, validate=validate.OneOf(COMPETENCY_TYPES))
     sort = fields.Str(load_default="agency", validate=validate.OneOf(SORTS))
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Int(load_default=None, validate=validate.Range(min=1, max=1000))
 
 
-class ProgrammesQuery(YearQuery):
+class ProgrammesQuery(YearQuery, PageQuery):
     kind = fields.Str(load_default=None, validate=validate.OneOf(PROGRAMME_KINDS))
     competency_type = fields.Str(load_default=None, validate=validate.OneOf(COMPETENCY_TYPES))
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Int(load_default=None, validate=validate.Range(min=1, max=1000))
 
 
 class LedgerExportQuery(YearQuery):
     agency = fields.Str(load_default=None)
-    nip = fields.Str(load_default=None, validate=validate.Regexp(r"^\d{18}$", error="NIP must be 18 digits"))
+    nip = NipField(load_default=None)
 
 
 class ComplianceExportQuery(YearQuery):
@@ -45,11 +60,7 @@ class ComplianceExportQuery(YearQuery):
     competency_type = fields.Str(load_default=None, validate=validate.OneOf(COMPETENCY_TYPES))
 
 
-class RebuildRequest(Schema):
-    idle_timeout_s = fields.Float(load_default=None, validate=validate.Range(min=1))
-
-
-# -- responses (documentation) --------------------------------------------------------------
+# -- responses --------------------------------------------------------------
 class AgencyRow(Schema):
     agency = fields.Str()
     agency_name = fields.Str(allow_none=True)
@@ -70,21 +81,23 @@ class ComplianceResponse(Schema):
     year = fields.Int()
     target_jp = fields.Int()
     filters = fields.Dict()
-    totals = fields.Dict()
-    page = fields.Int()
-    per_page = fields.Int()
+    totals = fields.Dict(metadata={"description": "over every agency of the answer, not only this page"})
+    items = fields.List(fields.Nested(AgencyRow), metadata={"description": "this page of agencies"})
+    next_cursor = fields.Str(allow_none=True, metadata={"description": "cursor of the next page; null on the last"})
     total_agencies = fields.Int()
-    agencies = fields.List(fields.Nested(AgencyRow))
+    page = fields.Int(allow_none=True, metadata={"description": "deprecated (one release): the page asked for"})
+    per_page = fields.Int(metadata={"description": "deprecated (one release): the limit"})
+    agencies = fields.List(fields.Nested(AgencyRow), metadata={"description": "deprecated (one release): items"})
 
 
 class LedgerEntry(Schema):
-    enrolment_id = fields.Str()
+    enrolment_id = fields.Str(attribute="_id")
     programme_code = fields.Str()
     programme_title = fields.Str()
     kind = fields.Str()
     competency_type = fields.Str()
     jp = fields.Int()
-    completed_at = fields.DateTime()
+    completed_at = UtcTime()
     score = fields.Float(allow_none=True)
     agency_at_completion = fields.Str()
     certificate_number = fields.Str(allow_none=True)
@@ -118,9 +131,9 @@ class ProgrammeStatsResponse(Schema):
     jp = fields.Int(allow_none=True)
     status = fields.Str(metadata={"description": "published, cancelled, or unknown (seen only in enrolments)"})
     capacity = fields.Int(allow_none=True)
-    starts_at = fields.DateTime(allow_none=True)
-    enrolment_opens_at = fields.DateTime(allow_none=True)
-    enrolment_closes_at = fields.DateTime(allow_none=True)
+    starts_at = UtcTime(allow_none=True)
+    enrolment_opens_at = UtcTime(allow_none=True)
+    enrolment_closes_at = UtcTime(allow_none=True)
     enrolled = fields.Int(metadata={"description": "holding a seat now, not yet completed"})
     waitlisted = fields.Int()
     cancelled = fields.Int()
@@ -135,10 +148,13 @@ class ProgrammeStatsResponse(Schema):
 
 
 class ProgrammesResponse(Schema):
-    page = fields.Int()
-    per_page = fields.Int()
+    items = fields.List(fields.Nested(ProgrammeStatsResponse), metadata={"description": "this page, in code order"})
+    next_cursor = fields.Str(allow_none=True, metadata={"description": "cursor of the next page; null on the last"})
     total = fields.Int()
-    programmes = fields.List(fields.Nested(ProgrammeStatsResponse))
+    page = fields.Int(allow_none=True, metadata={"description": "deprecated (one release): the page asked for"})
+    per_page = fields.Int(metadata={"description": "deprecated (one release): the limit"})
+    programmes = fields.List(fields.Nested(ProgrammeStatsResponse),
+                             metadata={"description": "deprecated (one release): items"})
 
 
 class MonthCertificates(Schema):
@@ -162,6 +178,8 @@ class ShortfallRunResponse(Schema):
     asn_checked = fields.Int()
     flagged = fields.Int()
     flagged_now = fields.Int()
+    started_at = UtcTime(allow_none=True)
+    finished_at = UtcTime(allow_none=True)
 
 
 class RebuildRequest(Schema):

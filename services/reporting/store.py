@@ -1,4 +1,4 @@
-"""Collections of the reporting service.
+"""Collections of the reporting service, their indexes and the store helpers every writer uses.
 
 Read models live in *generations*: collection ``rm<N>_<name>``. A pointer document says
 which generation answers queries (``current``) and which one a rebuild is filling
@@ -8,9 +8,18 @@ facts of this service, not read models: they keep plain names and survive a rebu
 """
 from __future__ import annotations
 
+import logging
+from collections import defaultdict
 from dataclasses import dataclass
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+
+from shared.store import PROCESSED
+
+from services.reporting.domain import (asn_contribution, counter_identity, decode_contribution, difference,
+                                       encode_contribution, physical, shard_of)
+
+log = logging.getLogger(__name__)
 
 READ_MODELS = (
     "programmes",      # catalogue: latest snapshot, capacity, enrolment window, cancellation
@@ -23,7 +32,7 @@ READ_MODELS = (
     "programme_stats",  # per programme: counters by enrolment status and result
     "monthly",         # per month and agency: completions and certificates
     "certificates",    # per certificate: state from certified/revoked/expiring/expired
-    "counter_deltas",  # per event: its counter increments, until the folder adds them (folding.py)
+    "counter_deltas",  # per event: its counter increments, until the folder adds them (commands.fold_batch)
 )
 STATE = "read_model_state"
 POINTER_ID = "pointer"
@@ -92,12 +101,33 @@ def create_read_model_indexes(db, generation: int) -> None:
 
 
 def drop_generation(db, generation: int) -> None:
+    """A generation's collections and its idempotency records."""
     for name in READ_MODELS:
         db.drop_collection(collection_name(generation, name))
+    db[PROCESSED].delete_many({"consumer": consumer_of(generation)})
+
+
+def increment_counters(rm: ReadModels, session, delta: dict) -> None:
+    """``$inc`` the shared counters by ``delta``: one command per collection, documents in
+    ``_id`` order (so concurrent writers take them in the same order)."""
+    groups: dict[str, list] = defaultdict(list)
+    for (collection, _id), fields in sorted(delta.items()):
+        groups[collection].append(UpdateOne({"_id": _id}, {"$inc": fields,
+                                                           "$setOnInsert": counter_identity(collection, _id)},
+                                            upsert=True))
+    for collection in sorted(groups):
+        getattr(rm, collection).bulk_write(groups[collection], ordered=False, session=session)
 
 
 def create_indexes(db) -> None:
-    """Run at start-up by the Mongo dependency."""
+    """The reporting database at start-up (the Mongo dependency): indexes, then pending
+    layout migrations."""
+    _create_indexes(db)
+    for generation in pointer(db).active:
+        migrate_cohorts_to_headcounts(db, generation)
+
+
+def _create_indexes(db) -> None:
     db[STATE].update_one({"_id": POINTER_ID},
                          {"$setOnInsert": {"current": 1, "building": None, "previous": None}}, upsert=True)
     p = pointer(db)
@@ -105,3 +135,50 @@ def create_indexes(db) -> None:
         create_read_model_indexes(db, generation)
     db[SHORTFALLS].create_index([("checkpoint", ASCENDING), ("nip", ASCENDING)])
     db[SHORTFALLS].create_index([("nip", ASCENDING), ("checkpoint_at", DESCENDING)])
+
+
+# -- layout migrations -------------------------------------------------------------------------
+# Applied at start-up so an upgrade needs no manual step. Each state document stores the
+# counter keys it contributed to, so a layout change is a re-projection of the state documents
+# still pointing at the old keys: in one transaction per document, take back what it added to
+# the old counters and add its new contribution. Concurrent replicas and live handlers do the
+# same thing to the same document, so whoever comes second finds nothing left to move. A
+# migration ends by dropping the old collection; if a replica of the previous release (a
+# rolling upgrade) writes to it again, the next start-up migrates those documents too.
+
+# Until 2026-11: "known ASN" counters per (year, agency) in 8 shards; a compliance answer
+# summed up to ~2,000 of them. Now one headcount document per agency (agency_headcounts).
+OLD_COHORTS = "agency_cohorts"
+
+
+def migrate_cohorts_to_headcounts(db, generation: int) -> int:
+    """Move every ASN's known-ASN contribution from ``agency_cohorts`` to ``agency_headcounts``;
+    returns how many ASN were moved."""
+    old = collection_name(generation, OLD_COHORTS)
+    if old not in db.list_collection_names():
+        return 0
+    rm = ReadModels(db, generation)
+    moved = 0
+    for doc in rm.asns.find({}, {"contrib": 1}):
+        if any(entry[0] == OLD_COHORTS for entry in doc.get("contrib") or []):
+            with db.client.start_session() as session:
+                # with_transaction retries write conflicts with live handlers and other replicas.
+                moved += session.with_transaction(lambda s, nip=doc["_id"]: _move(rm, s, nip))
+    db.drop_collection(old)
+    if moved:
+        log.info("moved %d ASN from %s to agency_headcounts", moved, old)
+    return moved
+
+
+def _move(rm: ReadModels, session, nip: str) -> int:
+    doc = rm.asns.find_one({"_id": nip}, session=session)
+    before = decode_contribution(doc.get("contrib"))
+    if not any(collection == OLD_COHORTS for collection, _ in before):
+        return 0  # a live event or another replica got there first
+    # The old collection is dropped afterwards: nothing to take back from it.
+    kept = {key: fields for key, fields in before.items() if key[0] != OLD_COHORTS}
+    after = {**kept, **physical(asn_contribution(doc), shard_of(nip))}
+    rm.asns.update_one({"_id": nip}, {"$set": {"contrib": encode_contribution(after)}}, session=session)
+    # Straight into the counters: the migration runs at start-up, before this replica folds.
+    increment_counters(rm, session, difference(kept, after))
+    return 1

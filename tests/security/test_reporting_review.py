@@ -14,7 +14,7 @@ import uuid
 import pytest
 from openpyxl import load_workbook
 
-from services.reporting import exports
+from services.reporting.adapters import exports
 from tests.integration.enrollment.factories import participant as enrolment_participant
 from tests.security.conftest import ADMIN, OTHER, OWN, nip
 from tests.support import auth_headers, publish_event, wait_for

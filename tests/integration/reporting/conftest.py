@@ -11,7 +11,7 @@ import pytest
 from kombu import Connection
 
 from services.reporting import config as reporting_config
-from services.reporting import folding, projections
+from services.reporting import queries, schemas, usecases
 from services.reporting.service import ReportingService
 from services.reporting.store import consumer_of, create_indexes, current_models, pointer
 from shared import topology
@@ -103,13 +103,13 @@ def apply_directly(store: Store, events: list[dict], cfg) -> None:
     """Apply events through the projection code without the broker (seeding, comparisons),
     then fold their counter deltas as the service's folder would."""
     for event in events:
-        projections.apply_event(store, f.parsed(event), cfg)
+        usecases.apply_event(store, f.parsed(event), cfg)
     fold_now(store)
 
 
 def fold_now(store: Store) -> None:
     for generation in pointer(store.db).active:
-        folding.fold_all(store, generation)
+        usecases.fold_all(store, generation)
 
 
 def processed_count(store: Store) -> int:
@@ -118,20 +118,19 @@ def processed_count(store: Store) -> int:
 
 def settled(store: Store, events: int) -> bool:
     """``events`` applied once each and their counter increments folded by the service."""
-    return processed_count(store) == events and folding.pending_deltas(store.db) == 0
+    return processed_count(store) == events and queries.pending_deltas(store.db) == 0
 
 
 def figures(store: Store, cfg, years=(2025, 2026)) -> dict:
     """Everything a user can read, for comparing two builds of the read models."""
-    from services.reporting import queries
     rm = current_models(store.db)
     out = {}
     for year in years:
-        out[f"compliance{year}"] = queries.compliance(rm, cfg, year, per_page=1000)
+        out[f"compliance{year}"] = queries.compliance(rm, cfg, year)
         out[f"monthly{year}"] = queries.monthly(rm, year)
         out[f"certs{year}"] = queries.certificates_by_month(rm, year)
-        out[f"programmes{year}"] = queries.programmes(rm, year, per_page=1000)
+        out[f"programmes{year}"] = queries.programmes(rm, year, limit=1000)
         out[f"ledger_rows{year}"] = [{k: v for k, v in e.items()} for e in queries.ledger_rows(rm, year)]
     for nip in sorted(a["_id"] for a in rm.asns.find({}, {"_id": 1})):
-        out[f"ledger{nip}"] = queries.ledger(rm, cfg, nip)
+        out[f"ledger{nip}"] = schemas.LedgerResponse().dump(queries.ledger(rm, cfg, nip))
     return out

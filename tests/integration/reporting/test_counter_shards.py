@@ -6,7 +6,7 @@ from dataclasses import replace
 
 
 from services.reporting import queries
-from services.reporting.projections import logical_id
+from services.reporting.domain import logical_id
 from services.reporting.store import create_indexes, current_models
 from shared.store import Store, connect
 from tests.integration.reporting.conftest import apply_directly, scenario_events
@@ -25,9 +25,9 @@ def test_sixty_enrolments_spread_over_shards_still_count_sixty_in_programme_and_
     assert rm.programme_stats.count_documents({"code": "PEL-S"}) > 1  # really sharded
     stats = queries.programme_stats(rm, "PEL-S")
     assert (stats["completed"], stats["passed"], stats["enrolled"]) == (60, 60, 0)
-    listed = queries.programmes(rm, 2026)["programmes"]
+    listed = queries.programmes(rm, 2026)[0]
     assert [(p["code"], p["completed"]) for p in listed] == [("PEL-S", 60)]
-    rows = {r["agency"]: r for r in queries.compliance(rm, cfg, 2026, per_page=100)["agencies"]}
+    rows = {r["agency"]: r for r in queries.compliance(rm, cfg, 2026)["agencies"]}
     assert (rows["SETDA"]["known_asn"], rows["SETDA"]["met_target"], rows["SETDA"]["jp_total"]) == (30, 30, 720)
     assert rows["DISKOMINFO"]["jp_by_kind"]["pelatihan"] == 720
     march = {m["month"]: m for m in queries.monthly(rm, 2026)}["2026-03"]
@@ -71,7 +71,7 @@ def test_the_catalogue_shows_the_latest_programme_state_whatever_the_arrival_ord
             store = Store(client, replace(settings, db_name=f"{settings.db_name}_{uuid.uuid4().hex[:6]}"))
             create_indexes(store.db)
             apply_directly(store, order, cfg)
-            listed = queries.programmes(current_models(store.db), 2026)["programmes"]
+            listed = queries.programmes(current_models(store.db), 2026)[0]
             assert [(p["code"], p["title"], p["enrolled"]) for p in listed] == [("PEL-C", "Judul baru", 2)]
     finally:
         client.close()
@@ -85,8 +85,8 @@ def test_enrolment_events_alone_fill_the_catalogue_until_the_programme_event_arr
 
 
 def test_known_asn_counted_in_the_old_sharded_cohorts_move_to_the_agency_headcounts_at_start_up(fresh_store, cfg):
-    from services.reporting import migrations
-    from services.reporting.projections import shard_of
+    from services.reporting import store as reporting_store
+    from services.reporting.domain import shard_of
 
     prog = f.programme("PEL-M", jp=24)
     people = [f.participant(i, "SETDA" if i < 3 else "DISKOMINFO") for i in range(5)]
@@ -96,25 +96,25 @@ def test_known_asn_counted_in_the_old_sharded_cohorts_move_to_the_agency_headcou
     apply_directly(fresh_store, scenario_events(items), cfg)
     rm = current_models(fresh_store.db)
     # Rewrite the headcounts into the layout of the previous release: per (year, agency), sharded.
-    old = rm.db[f"rm{rm.generation}_{migrations.OLD_COHORTS}"]
+    old = rm.db[f"rm{rm.generation}_{reporting_store.OLD_COHORTS}"]
     for asn in rm.asns.find():
         key = f"{asn['first_seen_year']}|{asn['agency']}#{shard_of(asn['_id'])}"
         old.update_one({"_id": key}, {"$inc": {"new_asn": 1},
                                       "$set": {"year": asn["first_seen_year"], "agency": asn["agency"]}}, upsert=True)
         contrib = [c for c in asn["contrib"] if c[0] != "agency_headcounts"]
-        contrib.append([migrations.OLD_COHORTS, key, [["new_asn", 1]]])
+        contrib.append([reporting_store.OLD_COHORTS, key, [["new_asn", 1]]])
         rm.asns.update_one({"_id": asn["_id"]}, {"$set": {"contrib": contrib}})
     rm.agency_headcounts.drop()
     assert queries.known_asn(rm, 2026) == {}  # what the new release would read before migrating
 
-    migrations.prepare(fresh_store.db)
+    reporting_store.create_indexes(fresh_store.db)
 
     assert queries.known_asn(rm, 2026) == {"SETDA": 3, "DISKOMINFO": 2}
     assert queries.known_asn(rm, 2025) == {"SETDA": 0, "DISKOMINFO": 0}
     assert old.name not in rm.db.list_collection_names()
     # A second start finds nothing to move; a later event of a moved ASN changes nothing twice.
-    migrations.prepare(fresh_store.db)
+    reporting_store.create_indexes(fresh_store.db)
     again = scenario_events([f.completed("m0", prog, people[0], "passed", at="2026-03-20T04:00:00Z")])
     apply_directly(fresh_store, again, cfg)
-    rows = {r["agency"]: r for r in queries.compliance(rm, cfg, 2026, per_page=100)["agencies"]}
+    rows = {r["agency"]: r for r in queries.compliance(rm, cfg, 2026)["agencies"]}
     assert (rows["SETDA"]["known_asn"], rows["DISKOMINFO"]["known_asn"]) == (3, 2)

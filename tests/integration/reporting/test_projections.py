@@ -50,7 +50,7 @@ def test_any_arrival_order_with_duplicates_gives_the_same_figures_as_the_natural
 def test_the_scenario_gives_the_hand_computed_compliance(fresh_store, cfg):
     store = fresh_store()
     apply_directly(store, scenario_events(scenario.events()), cfg)
-    report = queries.compliance(current_models(store.db), cfg, 2026, per_page=1000)
+    report = queries.compliance(current_models(store.db), cfg, 2026)
 
     rows = {r["agency"]: r for r in report["agencies"] if r["known_asn"]}
     assert set(rows) == set(scenario.AGENCIES_2026)
@@ -60,8 +60,8 @@ def test_the_scenario_gives_the_hand_computed_compliance(fresh_store, cfg):
     assert report["totals"]["distribution"] == scenario.DISTRIBUTION_2026
     # the 1 Jan 01:00 WIB completion counts for 2026, not for 2025
     assert rows["DINKES"]["distribution"]["5-9"] == 1
-    last_year = {r["agency"]: r for r in queries.compliance(current_models(store.db), cfg, 2025,
-                                                             per_page=100)["agencies"] if r["known_asn"]}
+    last_year = {r["agency"]: r for r in queries.compliance(current_models(store.db), cfg, 2025)["agencies"]
+                 if r["known_asn"]}
     assert {c: (r["known_asn"], r["jp_total"]) for c, r in last_year.items()} == {"SETDA": (1, 12), "DINKES": (1, 0)}
 
 
@@ -70,13 +70,12 @@ def test_competency_type_and_kind_filters_count_only_that_slice(fresh_store, cfg
     apply_directly(store, scenario_events(scenario.events()), cfg)
     rm = current_models(store.db)
 
-    teknis = {r["agency"]: r for r in queries.compliance(rm, cfg, 2026, competency_type="teknis",
-                                                         per_page=100)["agencies"]}
+    teknis = {r["agency"]: r for r in queries.compliance(rm, cfg, 2026, competency_type="teknis")["agencies"]}
     assert (teknis["DISKOMINFO"]["jp_total"], teknis["DISKOMINFO"]["met_target"]) == (24, 1)
     assert (teknis["SETDA"]["jp_total"], teknis["SETDA"]["met_target"]) == (24, 1)
     assert teknis["DINKES"]["jp_total"] == 0
 
-    seminars = {r["agency"]: r for r in queries.compliance(rm, cfg, 2026, kind="seminar", per_page=100)["agencies"]}
+    seminars = {r["agency"]: r for r in queries.compliance(rm, cfg, 2026, kind="seminar")["agencies"]}
     assert (seminars["SETDA"]["jp_total"], seminars["SETDA"]["asn_with_jp"], seminars["SETDA"]["met_target"]) == (8, 2, 0)
     assert seminars["DISKOMINFO"]["jp_total"] == 4
 
@@ -101,7 +100,7 @@ def test_an_asn_who_moved_agency_counts_in_the_new_agency_whatever_the_arrival_o
         store = fresh_store()
         apply_directly(store, order, cfg)
         rm = current_models(store.db)
-        rows = {r["agency"]: r for r in queries.compliance(rm, cfg, 2026, per_page=100)["agencies"]}
+        rows = {r["agency"]: r for r in queries.compliance(rm, cfg, 2026)["agencies"]}
         assert (rows["DISKOMINFO"]["known_asn"], rows["DISKOMINFO"]["met_target"], rows["DISKOMINFO"]["jp_total"]) \
             == (1, 1, 24)
         assert (rows["SETDA"]["known_asn"], rows["SETDA"]["jp_total"]) == (0, 0)
@@ -131,6 +130,6 @@ def test_a_duplicate_event_is_skipped_and_changes_nothing(fresh_store, cfg):
     events = scenario_events(scenario.events())
     apply_directly(store, events, cfg)
     before = figures(store, cfg)
-    from services.reporting.projections import apply_event
+    from services.reporting.usecases import apply_event
     assert apply_event(store, f.parsed(events[5]), cfg) == 0
     assert figures(store, cfg) == before

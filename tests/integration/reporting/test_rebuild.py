@@ -7,7 +7,7 @@ from dataclasses import replace
 import requests
 from kombu import Connection, Producer
 
-from services.reporting import folding, rebuild
+from services.reporting import queries, usecases
 from services.reporting.store import consumer_of, pointer
 from shared import topology
 from shared.broker_security import user_of
@@ -82,7 +82,7 @@ def test_rebuilt_read_models_equal_the_live_ones_and_keep_events_arriving_during
     wait_for(lambda: settled(store, len(events)), timeout=60, message="live projection, counters folded")
     live = figures(store, cfg)
 
-    summary = rebuild.rebuild(settings, replay_outboxes(settings), cfg, idle_timeout_s=10)
+    summary = usecases.rebuild(settings, replay_outboxes(settings), cfg, idle_timeout_s=10)
     assert (summary["generation"], summary["events"], summary["applied"]) == (2, len(events), len(events))
     assert pointer(store.db).current == 2 and pointer(store.db).building is None
     assert figures(store, cfg) == live
@@ -91,12 +91,12 @@ def test_rebuilt_read_models_equal_the_live_ones_and_keep_events_arriving_during
     newcomer = f.participant(99, "DISHUB")
     late = scenario_events([f.enrolled("late-1", scenario.SEM_B, newcomer, at="2026-07-01T02:00:00Z")])
     late[0]["time"] = "2026-07-01T02:00:00Z"
-    second = rebuild.rebuild(settings, replay_outboxes(settings, also=lambda: emit_through_outboxes(settings, late)),
+    second = usecases.rebuild(settings, replay_outboxes(settings, also=lambda: emit_through_outboxes(settings, late)),
                              cfg, idle_timeout_s=10)
     assert second["generation"] == 3
     wait_for(lambda: store.db.processed_events.count_documents(
         {"event_id": late[0]["id"], "consumer": consumer_of(3)}) == 1, message="the late event in the new generation")
-    wait_for(lambda: folding.pending_deltas(store.db, 3) == 0, message="its counters folded")
+    wait_for(lambda: queries.pending_deltas(store.db, 3) == 0, message="its counters folded")
     rows = {r["agency"]: r for r in figures(store, cfg)["compliance2026"]["agencies"]}
     assert rows["DISHUB"]["known_asn"] == 1
     # the generation before the previous one is dropped; the previous stays for a rollback

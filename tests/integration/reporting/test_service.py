@@ -23,17 +23,27 @@ def test_events_out_of_order_with_duplicates_over_the_broker_give_the_hand_compu
     publish(settings.amqp_uri, shuffled_with_duplicates(events, seed=7))
     wait_for(lambda: settled(store, len(events)), timeout=60, message="every event applied once, counters folded")
 
-    body = api.get("/compliance?year=2026&per_page=100").json()
-    rows = {r["agency"]: r for r in body["agencies"] if r["known_asn"]}
+    body = api.get("/compliance?year=2026&limit=100").json()
+    rows = {r["agency"]: r for r in body["items"] if r["known_asn"]}
     for code, expected in scenario.AGENCIES_2026.items():
         assert {k: rows[code][k] for k in expected} == expected, code
     assert {k: body["totals"][k] for k in scenario.TOTALS_2026} == scenario.TOTALS_2026
-    assert body["total_agencies"] == 31
+    assert body["total_agencies"] == 31 and body["next_cursor"] is None
 
     one = api.get("/compliance", params={"year": 2026, "agency": "SETDA"}).json()
-    assert [(r["agency"], r["met_target"], r["known_asn"]) for r in one["agencies"]] == [("SETDA", 1, 3)]
-    page = api.get("/compliance?year=2026&sort=average_jp&per_page=2&page=1").json()
-    assert [r["agency"] for r in page["agencies"]] == ["SETDA", "DISKOMINFO"]
+    assert [(r["agency"], r["met_target"], r["known_asn"]) for r in one["items"]] == [("SETDA", 1, 3)]
+    first = api.get("/compliance?year=2026&sort=average_jp&limit=2").json()
+    assert [r["agency"] for r in first["items"]] == ["SETDA", "DISKOMINFO"]
+    # The totals are over every agency, whatever the page.
+    assert {k: first["totals"][k] for k in scenario.TOTALS_2026} == scenario.TOTALS_2026
+    second = api.get("/compliance", params={"year": 2026, "sort": "average_jp", "limit": 2,
+                                            "cursor": first["next_cursor"]}).json()
+    by_average = [r["agency"] for r in api.get("/compliance?year=2026&sort=average_jp&limit=31").json()["items"]]
+    assert [r["agency"] for r in second["items"]] == by_average[2:4]
+    # The first version's paging still works for one release: per_page, page and the agencies list.
+    legacy = api.get("/compliance?year=2026&sort=average_jp&per_page=2&page=2").json()
+    assert [r["agency"] for r in legacy["agencies"]] == by_average[2:4] == [r["agency"] for r in legacy["items"]]
+    assert (legacy["page"], legacy["per_page"], legacy["total_agencies"]) == (2, 2, 31)
 
 
 def test_the_ledger_lists_each_programme_with_its_jp_and_the_yearly_total_against_the_target(
@@ -63,7 +73,16 @@ def test_programme_stats_show_enrolled_waitlisted_cancelled_passed_no_shows_and_
     assert {k: stats[k] for k in scenario.PEL_A_STATS} == scenario.PEL_A_STATS
     assert api.get("/programmes/NOPE/stats").status_code == 404
     listing = api.get("/programmes?year=2026&kind=seminar").json()
-    assert [(p["code"], p["passed"]) for p in listing["programmes"]] == [("SEM-B-2026", 3)]
+    assert [(p["code"], p["passed"]) for p in listing["items"]] == [("SEM-B-2026", 3)]
+    assert listing["programmes"] == listing["items"] and listing["next_cursor"] is None  # the old name, one release
+    codes, cursor = [], None
+    while True:  # one programme a page, in code order, until no cursor comes back
+        page = api.get("/programmes", params={"year": 2026, "limit": 1, **({"cursor": cursor} if cursor else {})}).json()
+        codes += [p["code"] for p in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert codes == sorted(codes) and len(codes) == page["total"] > 1
 
 
 def test_exports_open_in_csv_and_openpyxl_with_the_right_rows(start, store, cfg, api):
@@ -103,13 +122,16 @@ def test_exports_open_in_csv_and_openpyxl_with_the_right_rows(start, store, cfg,
 def test_bad_filters_answer_422_naming_the_field(start, api):
     start()
     for path, field in [("/compliance?year=duaribu", "year"), ("/compliance?kind=kursus", "kind"),
-                        ("/compliance?per_page=0", "per_page"), ("/compliance?colour=red", "colour"),
-                        ("/exports/ledger.csv?nip=12", "nip")]:
+                        ("/compliance?limit=0", "limit"), ("/compliance?per_page=0", "limit"),
+                        ("/compliance?colour=red", "colour"), ("/exports/ledger.csv?nip=12", "nip")]:
         response = api.get(path)
         assert response.status_code == 422, path
         assert field in response.json()["errors"], path
     unknown_agency = api.get("/compliance?agency=DINAS-TIDAK-ADA")
     assert unknown_agency.status_code == 422 and unknown_agency.json()["field"] == "agency"
+    for path in ("/compliance?cursor=abc", "/programmes?cursor=abc"):  # not a cursor this service gave out
+        response = api.get(path)
+        assert response.status_code == 422 and response.json()["field"] == "cursor", path
 
 
 def test_openapi_documents_the_reporting_paths(start, api):

@@ -7,10 +7,11 @@ from datetime import datetime, timezone
 import pytest
 from kombu import Connection, Exchange, Queue
 
-from services.reporting.shortfall import ShortfallDetector
+from services.reporting.usecases import SHORTFALL_LOOP, ShortfallDetector
+from shared.background import LeasedLoop
 from tests.integration.reporting import scenario
 from tests.integration.reporting.conftest import ADMIN, apply_directly, free_port, scenario_events
-from tests.support import body_json, get_messages, queue_depth
+from tests.support import body_json, get_messages, queue_depth, wait_for
 from tests.unit.reporting import factory as f
 
 CAPTURE = "test.reporting.shortfall_detected"
@@ -88,16 +89,21 @@ def test_a_checkpoint_flags_each_asn_below_target_once_even_with_two_replicas_ra
 def test_the_scheduler_runs_the_checkpoint_that_just_passed_and_counts_consecutive_shortfalls(
         start, settings, seeded, captured, store, cfg):
     now = {"t": AFTER_Q2}
-    start(clock=lambda: now["t"])  # its relay publishes what the ticks record
-    tick = ShortfallDetector(store, cfg, lambda: now["t"]).run_due  # what the service's timer calls
-    runs = tick()
-    assert [(r["checkpoint"], r["flagged"]) for r in runs] == [("2026-Q2", len(BELOW_TARGET))]
-    assert tick() == []  # done: the next tick does nothing
+    container = start(clock=lambda: now["t"])
+    loop = next(e for e in container.extensions if isinstance(e, LeasedLoop) and e.name == SHORTFALL_LOOP)
+
+    def done(checkpoint: str) -> dict | None:
+        return store.db.shortfall_runs.find_one({"_id": checkpoint, "status": "done"})
+
+    # The service's loop runs the checkpoint that just passed, on its own.
+    wait_for(lambda: done("2026-Q2"), timeout=30, message="the loop ran 2026-Q2")
+    assert done("2026-Q2")["emitted"] == len(BELOW_TARGET)
+    assert ShortfallDetector(store, cfg, lambda: now["t"]).run_due() == []  # done: the next pass does nothing
     get_messages(settings.amqp_uri, captured, len(BELOW_TARGET), timeout=30)
 
     now["t"] = datetime(2026, 10, 1, 3, 0, tzinfo=timezone.utc)  # 1 Oct 10:00 WIB: Q3 is due
-    [q3] = tick()
-    assert q3["checkpoint"] == "2026-Q3"
+    loop.wake()
+    wait_for(lambda: done("2026-Q3"), timeout=30, message="the loop ran 2026-Q3")
     events = [body_json(m)["data"] for m in get_messages(settings.amqp_uri, captured, len(BELOW_TARGET), timeout=30)]
     assert {e["consecutive_shortfalls"] for e in events} == {2}
     assert all(e["suggested_programmes"] == [] for e in events)  # every window has closed by October

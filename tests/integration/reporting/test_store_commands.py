@@ -11,7 +11,7 @@ import pytest
 from pymongo import MongoClient, monitoring
 
 from services.reporting import queries
-from services.reporting.projections import apply_event
+from services.reporting.usecases import apply_event
 from services.reporting.store import create_indexes, current_models
 from shared.store import Store
 from tests.integration.reporting.conftest import fold_now, scenario_events
@@ -90,7 +90,7 @@ def test_a_completed_event_costs_at_most_eleven_store_commands_and_no_event_writ
     assert not [c for _, commands in per_event for c in commands if c.startswith("findAndModify")]
     # the figures the commands produced once folded: 3 ASN with 24 + 6 JP each
     fold_now(store)
-    rows = {r["agency"]: r for r in queries.compliance(current_models(store.db), cfg, 2026, per_page=100)["agencies"]}
+    rows = {r["agency"]: r for r in queries.compliance(current_models(store.db), cfg, 2026)["agencies"]}
     assert (rows["SETDA"]["known_asn"], rows["SETDA"]["jp_total"], rows["SETDA"]["met_target"]) == (3, 90, 3)
 
 

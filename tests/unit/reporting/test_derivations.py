@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 import pytest
 
 from services.reporting.config import load, parse_checkpoints
-from services.reporting.projections import (asn_year_contribution, credited_jp, difference, distribution_bucket,
-                                            enrolment_status, ledger_entry)
-from services.reporting.timefmt import parse_time, wib_year
+from services.reporting.domain import (asn_year_contribution, credited_jp, difference, distribution_bucket,
+                                       enrolment_status, ledger_entry)
+from shared.timefmt import parse_time, wib_year
 
 T = lambda h: datetime(2026, 3, 1, h, tzinfo=timezone.utc)  # noqa: E731
 

@@ -5,7 +5,7 @@ import csv
 import io
 from datetime import datetime, timezone
 
-from services.reporting import charts, exports
+from services.reporting.adapters import charts, exports
 
 
 def test_numbers_use_indonesian_separators():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from services.reporting.projections import add_deltas, same_document
+from services.reporting.domain import add_deltas, same_document
 
 
 def test_deltas_add_field_by_field_and_zero_sums_disappear():

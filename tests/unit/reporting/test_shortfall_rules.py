@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 
 from services.reporting.config import load
-from services.reporting.shortfall import checkpoint_at, due_checkpoints, parse_checkpoint, previous_checkpoint, suggest
+from services.reporting.domain import checkpoint_at, due_checkpoints, parse_checkpoint, previous_checkpoint, suggest
 from shared.errors import Invalid
 
 

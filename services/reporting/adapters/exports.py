@@ -15,9 +15,11 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
+from werkzeug.wrappers import Response
 
-from services.reporting.queries import agency_name
-from services.reporting.timefmt import wib
+from shared.timefmt import wib, wib_date
+
+from services.reporting.domain import agency_name
 
 KIND_LABELS = {"pelatihan": "Pelatihan", "sertifikasi": "Sertifikasi", "seminar": "Seminar",
                "lokakarya": "Lokakarya/Workshop", "e-learning": "E-Learning", "coaching": "Coaching",
@@ -48,7 +50,7 @@ def ledger_row(entry: dict) -> list:
             entry["year"], entry["programme_code"], entry.get("programme_title") or "",
             KIND_LABELS.get(entry.get("kind"), entry.get("kind") or ""),
             COMPETENCY_LABELS.get(entry.get("competency_type"), entry.get("competency_type") or ""),
-            entry["jp"], wib(entry["completed_at"]).date().isoformat(),
+            entry["jp"], wib_date(entry["completed_at"]).isoformat(),
             entry.get("score") if entry.get("score") is not None else "",
             entry.get("certificate_number") or "", entry.get("certificate_status") or ""]
 
@@ -132,4 +134,10 @@ def xlsx_bytes(title: str, header: list[str], rows: Iterable[list]) -> bytes:
     workbook.save(out)
     return out.getvalue()
 
+
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download(body, filename: str, mimetype: str) -> Response:
+    """An export as a file download (``body``: bytes or an iterator of chunks)."""
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

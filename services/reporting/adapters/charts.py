@@ -5,17 +5,12 @@ draws as ``<rect>``/``<line>``/``<text>``.
 """
 from __future__ import annotations
 
-from services.reporting.timefmt import MONTHS_ID_SHORT
+from shared import timefmt
 
 
 def number_id(value: float | int | None, digits: int = 1) -> str:
-    """Indonesian number format: ``1.234`` and ``12,5``."""
-    if value is None:
-        return "-"
-    if isinstance(value, int) or float(value).is_integer():
-        return f"{int(value):,}".replace(",", ".")
-    text = f"{value:,.{digits}f}"
-    return text.replace(",", "_").replace(".", ",").replace("_", ".")
+    """Indonesian number format (``1.234``, ``12,5``); ``-`` for no value."""
+    return "-" if value is None else timefmt.number_id(value, digits)
 
 
 def percent_id(ratio: float | None) -> str:
@@ -86,7 +81,7 @@ def trend_chart(months: list[dict], width: int = 760, height: int = 260) -> dict
         h1 = round(plot_h * m["completions"] / scale_max, 1)
         h2 = round(plot_h * m["certificates_issued"] / scale_max, 1)
         groups.append({
-            "month": m["month"], "label": MONTHS_ID_SHORT[int(m["month"][5:7]) - 1],
+            "month": m["month"], "label": timefmt.month_name_id(int(m["month"][5:7]), short=True),
             "completions": m["completions"], "certificates": m["certificates_issued"],
             "c_x": round(x0 + slot * 0.12, 1), "c_y": top + plot_h - h1, "c_h": h1,
             "s_x": round(x0 + slot * 0.12 + bar_w, 1), "s_y": top + plot_h - h2, "s_h": h2,

@@ -1,375 +1,40 @@
-"""Read models built from every public event: idempotent and order-independent.
+"""What changes the reporting database: functions and a class writing inside a transaction
+(``tx``, or the session of one), plus the few single writes of shortfall runs and rebuilds.
 
-Each event is merged into a *state document* (an enrolment, a certificate, an ASN, a
-programme) by rules that do not depend on arrival order: per event type the record with
-the latest domain time wins; snapshots (names, agency, programme details) follow the
-latest CloudEvents ``time``. Everything else is *derived* from the state document by pure
-functions: the ledger entry and the counters it contributes to. A state document stores
-what it last contributed; applying an event recomputes the contribution and ``$inc``s only
-the difference. So a duplicate changes nothing, ``completed`` before ``enrolled`` ends in
-the same figures, and a full replay gives the same figures again
-(docs/decisions/0040-order-independent-projections.md).
+- ``project``: one event into one generation of read models (``Projector``);
+- ``fold_batch``: counter deltas into the counters (docs/decisions/0043-folded-counters.md);
+- ``flag_shortfall`` and the checkpoint run records (docs/decisions/0042-shortfall-checkpoints.md);
+- the generation pointer of a rebuild (docs/decisions/0041-read-model-rebuild.md).
 """
 from __future__ import annotations
 
 import copy
-import zlib
+import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 
 from pymongo import UpdateOne
 
+from shared.timefmt import parse_time, wib_year
+
 from services.reporting.config import ReportingConfig
-from services.reporting.store import ReadModels
-from services.reporting.timefmt import parse_time, wib_month, wib_year
+from services.reporting.domain import (CERTIFICATE_EVENTS, ENROLMENT_EVENTS, PROGRAMME_EVENTS, add_deltas,
+                                       asn_contribution, asn_year_contribution, certificate_contribution,
+                                       certificate_status, decode_contribution, difference, encode_contribution,
+                                       enrolment_contribution, enrolment_status, later_record, ledger_entry,
+                                       ledger_entry_without_agency, newer, physical, same_document, shard_of,
+                                       slim_programme, version)
+from services.reporting.store import (POINTER_ID, SHORTFALL_RUNS, SHORTFALLS, STATE, ReadModels,
+                                      increment_counters)
 
-PROGRAMME_EVENTS = ("programme_published", "programme_updated", "programme_cancelled")
-ENROLMENT_EVENTS = ("enrolled", "waitlisted", "cancelled", "completed")
-CERTIFICATE_EVENTS = ("certified", "revoked", "expiring", "expired")
-CONSUMED = tuple(("enrollment", n) for n in PROGRAMME_EVENTS + ENROLMENT_EVENTS) + tuple(
-    ("certification", n) for n in CERTIFICATE_EVENTS)
-
-# Seminars and workshops credit JP for attendance; the rest for a pass.
-ATTENDANCE_KINDS = ("seminar", "lokakarya")
-STATUS_RANK = {"waitlisted": 0, "enrolled": 1, "cancelled": 2}
-# Counter documents every event of a programme, month or agency would otherwise rewrite are
-# split into shards; a source document always adds to the same shard, queries sum them.
-# This keeps concurrent handlers from conflicting on one hot document (docs/performance.md).
-# A programme's and a month's counters take every event of a burst; an agency-year slice
-# only its own ASN's, and an all-agency compliance answer reads every shard of 31 agencies
-# (4 shards: 124 documents, half the read time of 8 at 1,000,000 ledger entries).
-COUNTER_SHARDS = 8  # shard_of's range; each collection uses shard_of % its own count (a divisor)
-SHARDS = {"programme_stats": 8, "monthly": 8, "agency_years": 4}
-PROGRAMME_FIELDS = ("code", "title", "kind", "competency_type", "jp", "organisers", "speakers", "starts_at",
-                    "ends_at", "location", "grants_certificate", "certificate_validity_months",
-                    "certification_line")
-
-
-# -- ordering helpers ------------------------------------------------------------------------
-def version(event) -> list:
-    """The "latest wins" key of an event: its CloudEvents time, then its id for ties."""
-    return [parse_time(event.time), event.id]
-
-
-def newer(candidate: list | None, current: list | None) -> bool:
-    if current is None:
-        return True
-    if candidate is None:
-        return False
-    return (candidate[0], candidate[1]) > (current[0], current[1])
-
-
-def later_record(current: dict | None, candidate: dict) -> dict:
-    """Of two records of one event type, the one with the later domain time (then event id)."""
-    if current is None or (candidate["at"], candidate["event_id"]) > (current["at"], current["event_id"]):
-        return candidate
-    return current
-
-
-def slim_programme(snapshot: dict) -> dict:
-    return {k: snapshot.get(k) for k in PROGRAMME_FIELDS}
-
-
-# -- pure derivations ------------------------------------------------------------------------
-def enrolment_status(doc: dict) -> str | None:
-    """completed dominates; otherwise the latest of waitlisted/enrolled/cancelled."""
-    if doc.get("completed"):
-        return "completed"
-    records = [(doc[k]["at"], STATUS_RANK[k], k) for k in STATUS_RANK if doc.get(k)]
-    return max(records)[2] if records else None
-
-
-def credited_jp(doc: dict) -> int:
-    """JP this enrolment credits to the ledger (enrollment computed ``jp_earned``)."""
-    completion = doc.get("completed")
-    programme = doc.get("programme")
-    if not completion or not programme:
-        return 0
-    kind = programme.get("kind")
-    earned = int(completion.get("jp_earned") or 0)
-    if completion.get("passed") or (kind in ATTENDANCE_KINDS and completion.get("attended")):
-        return earned
-    return 0
-
-
-def ledger_entry(doc: dict, agency: str | None) -> dict | None:
-    """The JP ledger entry of an enrolment, or None when it credits nothing."""
-    jp = credited_jp(doc)
-    if jp <= 0 or not doc.get("participant"):
-        return None
-    completion, programme, participant = doc["completed"], doc["programme"], doc["participant"]
-    certificate = doc.get("certificate") or {}
-    return {
-        "_id": doc["_id"],
-        "nip": participant["nip"],
-        "name": participant.get("name"),
-        "agency": agency or participant.get("agency"),
-        "agency_at_completion": participant.get("agency"),
-        "year": wib_year(completion["at"]),
-        "completed_at": completion["at"],
-        "programme_code": programme["code"],
-        "programme_title": programme.get("title"),
-        "kind": programme.get("kind"),
-        "competency_type": programme.get("competency_type"),
-        "organisers": programme.get("organisers") or [],
-        "location": programme.get("location"),
-        "starts_at": parse_time(programme.get("starts_at")),
-        "ends_at": parse_time(programme.get("ends_at")),
-        "jp": jp,
-        "score": completion.get("score"),
-        "certificate_number": certificate.get("number"),
-        "certificate_status": certificate.get("status"),
-    }
-
-
-def enrolment_contribution(doc: dict) -> dict:
-    """{(collection, _id): {field: n}} this enrolment adds to the counters."""
-    out: dict = defaultdict(dict)
-    status = enrolment_status(doc)
-    programme, participant = doc.get("programme"), doc.get("participant")
-    if status is None or not programme or not participant:
-        return {}
-    stats = out[("programme_stats", programme["code"])]
-    stats[status] = 1
-    completion = doc.get("completed")
-    if completion:
-        stats[completion["result"]] = 1
-        month = out[("monthly", f"{wib_month(completion['at'])}|{participant['agency']}")]
-        month["completions"] = 1
-        jp = credited_jp(doc)
-        if completion.get("passed"):
-            month["passed"] = 1
-        if jp > 0:
-            month["jp_credited"] = jp
-            key = f"{programme.get('kind')}|{programme.get('competency_type')}"
-            year = out[("asn_years", f"{participant['nip']}|{wib_year(completion['at'])}")]
-            year.update({"jp_total": jp, "entries": 1, f"jp_by.{key}": jp})
-    return dict(out)
-
-
-def certificate_status(doc: dict) -> str:
-    if doc.get("revoked"):
-        return "revoked"
-    if doc.get("expired"):
-        return "expired"
-    return "valid"
-
-
-def certificate_contribution(doc: dict) -> dict:
-    out: dict = defaultdict(dict)
-    holder = doc.get("holder")
-    if not holder:
-        return {}
-    agency = holder["agency"]
-    if doc.get("issued_on"):
-        out[("monthly", f"{wib_month(doc['issued_on'])}|{agency}")]["certificates_issued"] = 1
-    valid_until = doc.get("valid_until")
-    if doc.get("revoked"):
-        out[("monthly", f"{wib_month(doc['revoked']['at'])}|{agency}")]["certificates_revoked"] = 1
-    elif doc.get("expired") and valid_until:
-        out[("monthly", f"{wib_month(valid_until)}|{agency}")]["certificates_expired"] = 1
-    elif valid_until:
-        # Forward-looking: valid certificates whose validity ends in that month.
-        out[("monthly", f"{wib_month(valid_until)}|{agency}")]["certificates_expiring"] = 1
-    return dict(out)
-
-
-def asn_contribution(doc: dict) -> dict:
-    """An ASN counts once, in their current agency, from the year the platform first saw them.
-
-    One headcount document per agency holds the ASN first seen in each year, so "ASN known in
-    year Y" is one document read per agency. It moves only when an ASN is first seen or
-    changes agency, so it is not a hot document and is not sharded.
-    """
-    if not doc.get("agency") or doc.get("first_seen_year") is None:
-        return {}
-    return {("agency_headcounts", doc["agency"]): {f"new_asn.{doc['first_seen_year']}": 1}}
-
-
-def distribution_bucket(jp: int, bounds: tuple[int, ...]) -> str:
-    """``"0"``, ``"1-4"``, ``"5-9"``, … ``"40+"`` for bounds (5, 10, …, 40)."""
-    if jp <= 0:
-        return "0"
-    low = 1
-    for bound in bounds:
-        if jp < bound:
-            return f"{low}-{bound - 1}"
-        low = bound
-    return f"{low}+"
-
-
-def bucket_labels(bounds: tuple[int, ...]) -> list[str]:
-    labels, low = ["0"], 1
-    for bound in bounds:
-        labels.append(f"{low}-{bound - 1}")
-        low = bound
-    return labels + [f"{low}+"]
-
-
-def slices_of(jp_by: dict) -> dict[str, dict]:
-    """JP of one ASN-year per slice (all, per kind, per competency type, per kind×type), each
-    with its own breakdown by competency type and by kind."""
-    slices: dict[str, dict] = {}
-    for key, jp in (jp_by or {}).items():
-        if jp <= 0:
-            continue
-        kind, _, ctype = key.partition("|")
-        for name in ("all", f"k:{kind}", f"t:{ctype}", f"kt:{kind}:{ctype}"):
-            s = slices.setdefault(name, {"jp": 0, "by_type": defaultdict(int), "by_kind": defaultdict(int)})
-            s["jp"] += jp
-            s["by_type"][ctype] += jp
-            s["by_kind"][kind] += jp
-    return slices
-
-
-def asn_year_contribution(doc: dict, cfg: ReportingConfig) -> dict:
-    """One small counter document per (year, agency, slice), so a compliance answer reads one
-    document per agency whatever the filter."""
-    if not doc.get("agency"):
-        return {}
-    out = {}
-    for name, s in slices_of(doc.get("jp_by")).items():
-        fields = {"asn": 1, "jp": s["jp"], f"d.{distribution_bucket(s['jp'], cfg.distribution_bounds)}": 1}
-        if s["jp"] >= cfg.jp_target:
-            fields["met"] = 1
-        fields.update({f"by_type.{t}": jp for t, jp in s["by_type"].items()})
-        fields.update({f"by_kind.{k}": jp for k, jp in s["by_kind"].items()})
-        out[("agency_years", f"{doc['year']}|{doc['agency']}|{name}")] = fields
-    return out
-
-
-# -- contribution bookkeeping ------------------------------------------------------------------
-def encode_contribution(contribution: dict) -> list:
-    # Field names hold dots, so store [[collection, id, [[field, n], ...]], ...].
-    return [[coll, _id, sorted([f, n] for f, n in fields.items())]
-            for (coll, _id), fields in sorted(contribution.items())]
-
-
-def decode_contribution(stored: list | None) -> dict:
-    return {(coll, _id): {f: n for f, n in fields} for coll, _id, fields in (stored or [])}
-
-
-def difference(old: dict, new: dict) -> dict:
-    delta: dict = defaultdict(dict)
-    for key in set(old) | set(new):
-        before, after = old.get(key, {}), new.get(key, {})
-        for field in set(before) | set(after):
-            change = after.get(field, 0) - before.get(field, 0)
-            if change:
-                delta[key][field] = change
-    return dict(delta)
-
-
-def add_deltas(total: dict, delta: dict) -> dict:
-    """``total`` plus ``delta`` field by field (zero sums dropped), so several deltas go to the
-    store as one write per collection."""
-    for key, fields in delta.items():
-        into = total.setdefault(key, {})
-        for field, n in fields.items():
-            into[field] = into.get(field, 0) + n
-            if not into[field]:
-                del into[field]
-        if not into:
-            del total[key]
-    return total
-
-
-def _stored_form(value):
-    """``value`` as BSON keeps it (UTC milliseconds, naive; tuples as lists), for comparing a
-    merged document with the stored one without a round trip."""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value.replace(microsecond=value.microsecond // 1000 * 1000)
-    if isinstance(value, dict):
-        return {k: _stored_form(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_stored_form(v) for v in value]
-    return value
-
-
-def same_document(a: dict | None, b: dict | None) -> bool:
-    """Whether writing ``b`` over the stored ``a`` would change nothing a reader sees.
-
-    Types count (1 vs 1.0, True vs 1 are different), so a doubt always means a write.
-    """
-    def typed(value):
-        if isinstance(value, dict):
-            return {k: typed(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [typed(v) for v in value]
-        return (type(value).__name__, value)
-
-    return typed(_stored_form(a)) == typed(_stored_form(b))
-
-
-def shard_of(source_id: str) -> int:
-    """The counter shard a state document adds to (stable across processes and restarts)."""
-    return zlib.crc32(source_id.encode()) % COUNTER_SHARDS
-
-
-def physical(contribution: dict, shard: int) -> dict:
-    """Contribution keys as stored: ``<id>#<shard>`` for sharded counters. A state document
-    keeps these stored keys, so one written before sharding still takes back exactly what it
-    added to the unsharded document, or to a shard of an earlier shard count."""
-    return {(coll, f"{_id}#{shard % SHARDS[coll]}" if coll in SHARDS else _id): fields
-            for (coll, _id), fields in contribution.items()}
-
-
-def logical_id(collection: str, _id: str) -> str:
-    if collection in SHARDS:
-        head, sep, tail = _id.rpartition("#")
-        if sep and tail.isdigit():
-            return head
-    return _id
-
-
-def _on_insert(collection: str, _id: str) -> dict:
-    _id = logical_id(collection, _id)
-    left, _, right = _id.partition("|")
-    if collection == "agency_years":
-        agency, _, slice_ = right.partition("|")
-        return {"year": int(left), "agency": agency, "slice": slice_}
-    if collection == "agency_headcounts":
-        return {"agency": _id}
-    if collection == "monthly":
-        return {"month": left, "year": int(left[:4]), "agency": right}
-    if collection == "programme_stats":
-        return {"code": _id}
-    return {}
-
-
-def increment_counters(rm: ReadModels, session, delta: dict) -> None:
-    """``$inc`` the shared counters by ``delta``: one command per collection, documents in
-    ``_id`` order (so concurrent writers take them in the same order)."""
-    groups: dict[str, list] = defaultdict(list)
-    for (collection, _id), fields in sorted(delta.items()):
-        groups[collection].append(UpdateOne({"_id": _id}, {"$inc": fields,
-                                                           "$setOnInsert": _on_insert(collection, _id)}, upsert=True))
-    for collection in sorted(groups):
-        getattr(rm, collection).bulk_write(groups[collection], ordered=False, session=session)
-
-
-# -- applying events ---------------------------------------------------------------------------
+# -- projection ----------------------------------------------------------------------------------
 # Programmes whose catalogue entry already holds a snapshot, per (store, database, generation,
 # code). A snapshot is never removed and a current generation's number is never reused (a
 # rebuild always picks a higher one), so once read the fact needs no further round trip.
 _CATALOGUED: set[tuple] = set()
 _CATALOGUED_MAX = 100_000
 _UNREAD = object()  # the ASN's agency has not been read in this event yet
-
-
-def _without_agency(doc: dict | None) -> dict | None:
-    """The ledger entry of ``doc`` minus its ``agency``: what a change of the enrolment can change.
-
-    The agency is the ASN's current one; a move rewrites it on every entry of the ASN
-    (``_merge_asn``), so comparing entries without it needs no read of ``asns``.
-    """
-    entry = ledger_entry(doc, None) if doc else None
-    if entry is not None:
-        entry.pop("agency")
-    return entry
 
 
 class Projector:
@@ -522,7 +187,7 @@ class Projector:
         delta = difference(old, new)
         self.apply_delta(delta, agency() if any(c == "asn_years" for c, _ in delta) else None)
         # The entry of the state before this event is what the ledger holds: write only what differs.
-        before, after = _without_agency(stored), _without_agency(doc)
+        before, after = ledger_entry_without_agency(stored), ledger_entry_without_agency(doc)
         if after is None:
             if before is not None:
                 self.rm.ledger_entries.delete_one({"_id": enrolment_id}, session=self.s)
@@ -541,7 +206,7 @@ class Projector:
     def apply_delta(self, delta: dict, asn_agency: str | None) -> None:
         """Move the counters by ``delta``: the ASN-year documents at once (one per ASN, not
         hot), then the shared counters those move, with the rest of ``delta``: recorded as
-        this event's delta for the folder (services.reporting.folding), or incremented now
+        this event's delta for the folder (``fold_batch``), or incremented now
         when the projector does not fold."""
         groups: dict[str, list] = defaultdict(list)
         for (collection, _id), fields in sorted(delta.items()):
@@ -681,25 +346,66 @@ class Projector:
             doc["valid_until"] = parse_time(valid_until)
 
 
-def apply_event(store, event, cfg: ReportingConfig, generations: tuple[int, ...] | None = None,
-                fold_counters: bool = True) -> int:
-    """Apply ``event`` once to every active generation; returns how many applied it anew.
 
-    The shared counters move when the folder folds the event's delta (services.reporting.folding);
-    ``fold_counters=False`` increments them in the event's transaction instead."""
-    from services.reporting.store import consumer_of, pointer
+def project(tx, event, generation: int, cfg: ReportingConfig, cache_catalogue: bool = False,
+            fold_counters: bool = True) -> None:
+    """Apply ``event`` to generation ``generation`` in transaction ``tx`` (``store.apply_once``
+    records it as applied in the same transaction)."""
+    Projector(ReadModels(tx.db, generation), tx.session, cfg, cache_catalogue=cache_catalogue,
+              fold_counters=fold_counters).apply(event)
 
-    if generations:
-        targets, current = generations, None  # a rebuild filling its own generation: no cache
-    else:
-        active = pointer(store.db)
-        targets, current = active.active, active.current
-    applied = 0
-    for generation in targets:
-        done, _ = store.apply_once(
-            event, lambda tx, g=generation: Projector(ReadModels(tx.db, g), tx.session, cfg,
-                                                      cache_catalogue=g == current,
-                                                      fold_counters=fold_counters).apply(event),
-            consumer=consumer_of(generation))
-        applied += int(done)
-    return applied
+
+# -- counter folding -------------------------------------------------------------------------------
+def fold_batch(tx, generation: int, limit: int) -> int:
+    """Fold up to ``limit`` deltas of ``generation`` into its counters and delete them, in one
+    transaction: a delta is counted exactly once. Returns how many were folded."""
+    rm = ReadModels(tx.db, generation)
+    deltas = list(rm.counter_deltas.find({}, session=tx.session).limit(limit))
+    if not deltas:
+        return 0
+    total: dict = {}
+    for delta in deltas:
+        add_deltas(total, decode_contribution(delta["d"]))
+    increment_counters(rm, tx.session, total)
+    rm.counter_deltas.delete_many({"_id": {"$in": [d["_id"] for d in deltas]}}, session=tx.session)
+    return len(deltas)
+
+
+# -- shortfall checkpoints ---------------------------------------------------------------------------
+def flag_shortfall(tx, checkpoint: str, year: int, asn: dict, jp: int, consecutive: int, now: datetime,
+                   data: dict) -> None:
+    """The ASN's notice of ``checkpoint`` and its ``shortfall_detected`` event; a second notice
+    of the same ASN and checkpoint is a DuplicateKeyError (``<checkpoint>|<nip>`` is unique)."""
+    nip = asn["_id"]
+    tx.db[SHORTFALLS].insert_one({"_id": f"{checkpoint}|{nip}", "checkpoint": checkpoint, "nip": nip,
+                                  "year": year, "jp_total": jp, "consecutive": consecutive,
+                                  "checkpoint_at": now, "agency": asn["agency"]}, session=tx.session)
+    tx.emit("shortfall_detected", nip, data)
+
+
+def start_checkpoint_run(db, checkpoint: str, year: int, holder: str, now: datetime) -> None:
+    db[SHORTFALL_RUNS].update_one({"_id": checkpoint},
+                                  {"$setOnInsert": {"started_at": now, "year": year},
+                                   "$set": {"status": "running", "holder": holder}}, upsert=True)
+
+
+def finish_checkpoint_run(db, checkpoint: str, checked: int, flagged: int, jp_target: int, now: datetime) -> None:
+    db[SHORTFALL_RUNS].update_one({"_id": checkpoint}, {"$set": {
+        "status": "done", "finished_at": now, "asn_checked": checked, "emitted": flagged, "jp_target": jp_target}})
+
+
+# -- rebuild: the generation pointer ---------------------------------------------------------------------
+def start_building(db, generation: int) -> None:
+    """Live handlers now apply each new event to ``generation`` as well."""
+    db[STATE].update_one({"_id": POINTER_ID}, {"$set": {"building": generation}})
+
+
+def abandon_building(db, generation: int) -> None:
+    db[STATE].update_one({"_id": POINTER_ID, "building": generation}, {"$set": {"building": None}})
+
+
+def make_current(db, generation: int, previous: int, jp_target: int) -> None:
+    """The swap: ``generation`` answers queries; ``previous`` stays for a rollback."""
+    db[STATE].update_one({"_id": POINTER_ID}, {"$set": {
+        "current": generation, "building": None, "previous": previous,
+        "rebuilt_at": time.time(), "target_jp": jp_target}})

@@ -1,0 +1,590 @@
+"""The rules of reporting as plain functions: no nameko, no pymongo, no I/O.
+
+Read models are built from every public event, idempotently and whatever the order. Each
+event is merged into a *state document* (an enrolment, a certificate, an ASN, a programme)
+by rules that do not depend on arrival order: per event type the record with the latest
+domain time wins; snapshots (names, agency, programme details) follow the latest
+CloudEvents ``time``. Everything else is *derived* from the state document by the pure
+functions below: the ledger entry and the counters it contributes to. A state document
+stores what it last contributed; applying an event recomputes the contribution and moves
+only the difference. So a duplicate changes nothing, ``completed`` before ``enrolled`` ends
+in the same figures, and a full replay gives the same figures again
+(docs/decisions/0040-order-independent-projections.md). ``commands.Projector`` writes them.
+
+Also here: the shortfall checkpoints' calendar and suggestions, the figures of an answer
+(compliance rows, ledger years, programme rates) and who may read whose ledger. Agency
+names come from the reference data shipped with the code (``shared.reference``).
+"""
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+from shared.auth import ADMIN, OPERATOR, Principal
+from shared.errors import Forbidden, Invalid
+from shared.events.common import COMPETENCY_TYPES, PROGRAMME_KINDS
+from shared.paging import decode_cursor, encode_cursor
+from shared.reference import agencies as reference_agencies
+from shared.timefmt import WIB, iso, parse_time, wib_month, wib_year
+
+from services.reporting.config import Checkpoint, ReportingConfig
+
+PROGRAMME_EVENTS = ("programme_published", "programme_updated", "programme_cancelled")
+ENROLMENT_EVENTS = ("enrolled", "waitlisted", "cancelled", "completed")
+CERTIFICATE_EVENTS = ("certified", "revoked", "expiring", "expired")
+CONSUMED = tuple(("enrollment", n) for n in PROGRAMME_EVENTS + ENROLMENT_EVENTS) + tuple(
+    ("certification", n) for n in CERTIFICATE_EVENTS)
+
+# Seminars and workshops credit JP for attendance; the rest for a pass.
+ATTENDANCE_KINDS = ("seminar", "lokakarya")
+STATUS_RANK = {"waitlisted": 0, "enrolled": 1, "cancelled": 2}
+# Counter documents every event of a programme, month or agency would otherwise rewrite are
+# split into shards; a source document always adds to the same shard, queries sum them.
+# This keeps concurrent handlers from conflicting on one hot document (docs/performance.md).
+# A programme's and a month's counters take every event of a burst; an agency-year slice
+# only its own ASN's, and an all-agency compliance answer reads every shard of 31 agencies
+# (4 shards: 124 documents, half the read time of 8 at 1,000,000 ledger entries).
+COUNTER_SHARDS = 8  # shard_of's range; each collection uses shard_of % its own count (a divisor)
+SHARDS = {"programme_stats": 8, "monthly": 8, "agency_years": 4}
+PROGRAMME_FIELDS = ("code", "title", "kind", "competency_type", "jp", "organisers", "speakers", "starts_at",
+                    "ends_at", "location", "grants_certificate", "certificate_validity_months",
+                    "certification_line")
+
+
+# -- ordering of events ------------------------------------------------------------------------
+def version(event) -> list:
+    """The "latest wins" key of an event: its CloudEvents time, then its id for ties."""
+    return [parse_time(event.time), event.id]
+
+
+def newer(candidate: list | None, current: list | None) -> bool:
+    if current is None:
+        return True
+    if candidate is None:
+        return False
+    return (candidate[0], candidate[1]) > (current[0], current[1])
+
+
+def later_record(current: dict | None, candidate: dict) -> dict:
+    """Of two records of one event type, the one with the later domain time (then event id)."""
+    if current is None or (candidate["at"], candidate["event_id"]) > (current["at"], current["event_id"]):
+        return candidate
+    return current
+
+
+def slim_programme(snapshot: dict) -> dict:
+    return {k: snapshot.get(k) for k in PROGRAMME_FIELDS}
+
+
+# -- pure derivations ------------------------------------------------------------------------
+def enrolment_status(doc: dict) -> str | None:
+    """completed dominates; otherwise the latest of waitlisted/enrolled/cancelled."""
+    if doc.get("completed"):
+        return "completed"
+    records = [(doc[k]["at"], STATUS_RANK[k], k) for k in STATUS_RANK if doc.get(k)]
+    return max(records)[2] if records else None
+
+
+def credited_jp(doc: dict) -> int:
+    """JP this enrolment credits to the ledger (enrollment computed ``jp_earned``)."""
+    completion = doc.get("completed")
+    programme = doc.get("programme")
+    if not completion or not programme:
+        return 0
+    kind = programme.get("kind")
+    earned = int(completion.get("jp_earned") or 0)
+    if completion.get("passed") or (kind in ATTENDANCE_KINDS and completion.get("attended")):
+        return earned
+    return 0
+
+
+def ledger_entry(doc: dict, agency: str | None) -> dict | None:
+    """The JP ledger entry of an enrolment, or None when it credits nothing."""
+    jp = credited_jp(doc)
+    if jp <= 0 or not doc.get("participant"):
+        return None
+    completion, programme, participant = doc["completed"], doc["programme"], doc["participant"]
+    certificate = doc.get("certificate") or {}
+    return {
+        "_id": doc["_id"],
+        "nip": participant["nip"],
+        "name": participant.get("name"),
+        "agency": agency or participant.get("agency"),
+        "agency_at_completion": participant.get("agency"),
+        "year": wib_year(completion["at"]),
+        "completed_at": completion["at"],
+        "programme_code": programme["code"],
+        "programme_title": programme.get("title"),
+        "kind": programme.get("kind"),
+        "competency_type": programme.get("competency_type"),
+        "organisers": programme.get("organisers") or [],
+        "location": programme.get("location"),
+        "starts_at": parse_time(programme.get("starts_at")),
+        "ends_at": parse_time(programme.get("ends_at")),
+        "jp": jp,
+        "score": completion.get("score"),
+        "certificate_number": certificate.get("number"),
+        "certificate_status": certificate.get("status"),
+    }
+
+
+def enrolment_contribution(doc: dict) -> dict:
+    """{(collection, _id): {field: n}} this enrolment adds to the counters."""
+    out: dict = defaultdict(dict)
+    status = enrolment_status(doc)
+    programme, participant = doc.get("programme"), doc.get("participant")
+    if status is None or not programme or not participant:
+        return {}
+    stats = out[("programme_stats", programme["code"])]
+    stats[status] = 1
+    completion = doc.get("completed")
+    if completion:
+        stats[completion["result"]] = 1
+        month = out[("monthly", f"{wib_month(completion['at'])}|{participant['agency']}")]
+        month["completions"] = 1
+        jp = credited_jp(doc)
+        if completion.get("passed"):
+            month["passed"] = 1
+        if jp > 0:
+            month["jp_credited"] = jp
+            key = f"{programme.get('kind')}|{programme.get('competency_type')}"
+            year = out[("asn_years", f"{participant['nip']}|{wib_year(completion['at'])}")]
+            year.update({"jp_total": jp, "entries": 1, f"jp_by.{key}": jp})
+    return dict(out)
+
+
+def certificate_status(doc: dict) -> str:
+    if doc.get("revoked"):
+        return "revoked"
+    if doc.get("expired"):
+        return "expired"
+    return "valid"
+
+
+def certificate_contribution(doc: dict) -> dict:
+    out: dict = defaultdict(dict)
+    holder = doc.get("holder")
+    if not holder:
+        return {}
+    agency = holder["agency"]
+    if doc.get("issued_on"):
+        out[("monthly", f"{wib_month(doc['issued_on'])}|{agency}")]["certificates_issued"] = 1
+    valid_until = doc.get("valid_until")
+    if doc.get("revoked"):
+        out[("monthly", f"{wib_month(doc['revoked']['at'])}|{agency}")]["certificates_revoked"] = 1
+    elif doc.get("expired") and valid_until:
+        out[("monthly", f"{wib_month(valid_until)}|{agency}")]["certificates_expired"] = 1
+    elif valid_until:
+        # Forward-looking: valid certificates whose validity ends in that month.
+        out[("monthly", f"{wib_month(valid_until)}|{agency}")]["certificates_expiring"] = 1
+    return dict(out)
+
+
+def asn_contribution(doc: dict) -> dict:
+    """An ASN counts once, in their current agency, from the year the platform first saw them.
+
+    One headcount document per agency holds the ASN first seen in each year, so "ASN known in
+    year Y" is one document read per agency. It moves only when an ASN is first seen or
+    changes agency, so it is not a hot document and is not sharded.
+    """
+    if not doc.get("agency") or doc.get("first_seen_year") is None:
+        return {}
+    return {("agency_headcounts", doc["agency"]): {f"new_asn.{doc['first_seen_year']}": 1}}
+
+
+def distribution_bucket(jp: int, bounds: tuple[int, ...]) -> str:
+    """``"0"``, ``"1-4"``, ``"5-9"``, … ``"40+"`` for bounds (5, 10, …, 40)."""
+    if jp <= 0:
+        return "0"
+    low = 1
+    for bound in bounds:
+        if jp < bound:
+            return f"{low}-{bound - 1}"
+        low = bound
+    return f"{low}+"
+
+
+def bucket_labels(bounds: tuple[int, ...]) -> list[str]:
+    labels, low = ["0"], 1
+    for bound in bounds:
+        labels.append(f"{low}-{bound - 1}")
+        low = bound
+    return labels + [f"{low}+"]
+
+
+def slices_of(jp_by: dict) -> dict[str, dict]:
+    """JP of one ASN-year per slice (all, per kind, per competency type, per kind×type), each
+    with its own breakdown by competency type and by kind."""
+    slices: dict[str, dict] = {}
+    for key, jp in (jp_by or {}).items():
+        if jp <= 0:
+            continue
+        kind, _, ctype = key.partition("|")
+        for name in ("all", f"k:{kind}", f"t:{ctype}", f"kt:{kind}:{ctype}"):
+            s = slices.setdefault(name, {"jp": 0, "by_type": defaultdict(int), "by_kind": defaultdict(int)})
+            s["jp"] += jp
+            s["by_type"][ctype] += jp
+            s["by_kind"][kind] += jp
+    return slices
+
+
+def asn_year_contribution(doc: dict, cfg: ReportingConfig) -> dict:
+    """One small counter document per (year, agency, slice), so a compliance answer reads one
+    document per agency whatever the filter."""
+    if not doc.get("agency"):
+        return {}
+    out = {}
+    for name, s in slices_of(doc.get("jp_by")).items():
+        fields = {"asn": 1, "jp": s["jp"], f"d.{distribution_bucket(s['jp'], cfg.distribution_bounds)}": 1}
+        if s["jp"] >= cfg.jp_target:
+            fields["met"] = 1
+        fields.update({f"by_type.{t}": jp for t, jp in s["by_type"].items()})
+        fields.update({f"by_kind.{k}": jp for k, jp in s["by_kind"].items()})
+        out[("agency_years", f"{doc['year']}|{doc['agency']}|{name}")] = fields
+    return out
+
+
+# -- contribution bookkeeping ------------------------------------------------------------------
+def encode_contribution(contribution: dict) -> list:
+    # Field names hold dots, so store [[collection, id, [[field, n], ...]], ...].
+    return [[coll, _id, sorted([f, n] for f, n in fields.items())]
+            for (coll, _id), fields in sorted(contribution.items())]
+
+
+def decode_contribution(stored: list | None) -> dict:
+    return {(coll, _id): {f: n for f, n in fields} for coll, _id, fields in (stored or [])}
+
+
+def difference(old: dict, new: dict) -> dict:
+    delta: dict = defaultdict(dict)
+    for key in set(old) | set(new):
+        before, after = old.get(key, {}), new.get(key, {})
+        for field in set(before) | set(after):
+            change = after.get(field, 0) - before.get(field, 0)
+            if change:
+                delta[key][field] = change
+    return dict(delta)
+
+
+def add_deltas(total: dict, delta: dict) -> dict:
+    """``total`` plus ``delta`` field by field (zero sums dropped), so several deltas go to the
+    store as one write per collection."""
+    for key, fields in delta.items():
+        into = total.setdefault(key, {})
+        for field, n in fields.items():
+            into[field] = into.get(field, 0) + n
+            if not into[field]:
+                del into[field]
+        if not into:
+            del total[key]
+    return total
+
+
+def _stored_form(value):
+    """``value`` as BSON keeps it (UTC milliseconds, naive; tuples as lists), for comparing a
+    merged document with the stored one without a round trip."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    if isinstance(value, dict):
+        return {k: _stored_form(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_stored_form(v) for v in value]
+    return value
+
+
+def same_document(a: dict | None, b: dict | None) -> bool:
+    """Whether writing ``b`` over the stored ``a`` would change nothing a reader sees.
+
+    Types count (1 vs 1.0, True vs 1 are different), so a doubt always means a write.
+    """
+    def typed(value):
+        if isinstance(value, dict):
+            return {k: typed(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [typed(v) for v in value]
+        return (type(value).__name__, value)
+
+    return typed(_stored_form(a)) == typed(_stored_form(b))
+
+
+def shard_of(source_id: str) -> int:
+    """The counter shard a state document adds to (stable across processes and restarts)."""
+    return zlib.crc32(source_id.encode()) % COUNTER_SHARDS
+
+
+def physical(contribution: dict, shard: int) -> dict:
+    """Contribution keys as stored: ``<id>#<shard>`` for sharded counters. A state document
+    keeps these stored keys, so one written before sharding still takes back exactly what it
+    added to the unsharded document, or to a shard of an earlier shard count."""
+    return {(coll, f"{_id}#{shard % SHARDS[coll]}" if coll in SHARDS else _id): fields
+            for (coll, _id), fields in contribution.items()}
+
+
+def logical_id(collection: str, _id: str) -> str:
+    if collection in SHARDS:
+        head, sep, tail = _id.rpartition("#")
+        if sep and tail.isdigit():
+            return head
+    return _id
+
+
+def counter_identity(collection: str, _id: str) -> dict:
+    """The fields a counter document is created with, read from its ``_id``: what queries filter on."""
+    _id = logical_id(collection, _id)
+    left, _, right = _id.partition("|")
+    if collection == "agency_years":
+        agency, _, slice_ = right.partition("|")
+        return {"year": int(left), "agency": agency, "slice": slice_}
+    if collection == "agency_headcounts":
+        return {"agency": _id}
+    if collection == "monthly":
+        return {"month": left, "year": int(left[:4]), "agency": right}
+    if collection == "programme_stats":
+        return {"code": _id}
+    return {}
+
+
+
+def ledger_entry_without_agency(doc: dict | None) -> dict | None:
+    """The ledger entry of ``doc`` minus its ``agency``: what a change of the enrolment can change.
+
+    The agency is the ASN's current one; a move rewrites it on every entry of the ASN
+    (``Projector._merge_asn``), so comparing entries without it needs no read of ``asns``.
+    """
+    entry = ledger_entry(doc, None) if doc else None
+    if entry is not None:
+        entry.pop("agency")
+    return entry
+
+
+# -- shortfall checkpoints -------------------------------------------------------------------
+STATUSES_HOLDING_A_PLACE = ("enrolled", "waitlisted", "completed")
+
+
+def checkpoint_id(year: int, checkpoint: Checkpoint) -> str:
+    return f"{year}-{checkpoint.label}"
+
+
+def checkpoint_at(year: int, checkpoint: Checkpoint) -> datetime:
+    """The moment a checkpoint is due: the end of its day in WIB."""
+    day_end = datetime(year, checkpoint.month, checkpoint.day, tzinfo=WIB) + timedelta(days=1)
+    return day_end.astimezone(timezone.utc)
+
+
+def parse_checkpoint(value: str, cfg: ReportingConfig) -> tuple[int, Checkpoint]:
+    year, _, label = value.partition("-")
+    checkpoint = cfg.checkpoint(label)
+    if not year.isdigit() or len(year) != 4 or checkpoint is None:
+        labels = ", ".join(c.label for c in cfg.checkpoints)
+        raise Invalid(f"checkpoint {value!r} is not YEAR-LABEL with a label among {labels}", field="checkpoint")
+    return int(year), checkpoint
+
+
+def previous_checkpoint(year: int, checkpoint: Checkpoint, cfg: ReportingConfig) -> str:
+    index = cfg.checkpoints.index(checkpoint)
+    if index == 0:
+        return checkpoint_id(year - 1, cfg.checkpoints[-1])
+    return checkpoint_id(year, cfg.checkpoints[index - 1])
+
+
+def due_checkpoints(now: datetime, cfg: ReportingConfig) -> list[str]:
+    """Checkpoints whose moment has passed, within the catch-up window, oldest first."""
+    window = timedelta(days=cfg.shortfall_catch_up_days)
+    due = []
+    for year in (now.astimezone(WIB).year - 1, now.astimezone(WIB).year):
+        for checkpoint in cfg.checkpoints:
+            at = checkpoint_at(year, checkpoint)
+            if at <= now <= at + window:
+                due.append((at, checkpoint_id(year, checkpoint)))
+    return [cid for _, cid in sorted(due)]
+
+
+def suggest(programmes: list[dict], jp_missing: int, exclude: set[str], limit: int) -> list[dict]:
+    """Programmes that close the gap in one go first, the closest fit first."""
+    candidates = [p for p in programmes if p["_id"] not in exclude and (p.get("jp") or 0) > 0]
+    candidates.sort(key=lambda p: (p["jp"] < jp_missing, abs(p["jp"] - jp_missing),
+                                   p.get("enrolment_closes_at") or datetime.max.replace(tzinfo=timezone.utc), p["_id"]))
+    return [{"code": p["_id"], "title": p["title"], "kind": p["kind"], "competency_type": p["competency_type"],
+             "jp": p["jp"], "starts_at": iso(p.get("starts_at")),
+             "enrolment_closes_at": iso(p.get("enrolment_closes_at"))} for p in candidates[:limit]]
+
+
+def participant_of(asn: dict) -> dict:
+    """The ``participant`` of a ``shortfall_detected`` event, from the ASN's state document."""
+    return {"nip": asn["_id"], "id_kind": asn.get("id_kind") or "nip", "name": asn.get("name") or "",
+            "agency": asn["agency"], "agency_name": asn.get("agency_name") or agency_name(asn["agency"]),
+            "position": asn.get("position")}
+
+
+def shortfall_data(checkpoint: str, year: int, asn: dict, jp: int, consecutive: int, suggestions: list,
+                   cfg: ReportingConfig) -> dict:
+    """The ``data`` of a ``shortfall_detected`` event."""
+    return {"participant": participant_of(asn), "year": year, "checkpoint": checkpoint, "jp_total": jp,
+            "jp_target": cfg.jp_target, "jp_missing": cfg.jp_target - jp,
+            "consecutive_shortfalls": consecutive, "suggested_programmes": suggestions}
+
+
+# -- figures of the answers --------------------------------------------------------------------
+SORTS = ("agency", "met_rate", "average_jp", "known_asn")
+MONTH_COUNTERS = ("completions", "passed", "jp_credited", "certificates_issued", "certificates_revoked",
+                  "certificates_expiring", "certificates_expired")
+CERTIFICATE_COUNTERS = ("certificates_issued", "certificates_revoked", "certificates_expiring",
+                        "certificates_expired")
+
+
+def slice_name(kind: str | None = None, competency_type: str | None = None) -> str:
+    if kind and competency_type:
+        return f"kt:{kind}:{competency_type}"
+    if kind:
+        return f"k:{kind}"
+    if competency_type:
+        return f"t:{competency_type}"
+    return "all"
+
+
+def agency_name(code: str | None) -> str | None:
+    agency = reference_agencies().get(code) if code else None
+    return agency.name if agency else None
+
+
+def add_counters(into: dict, doc: dict) -> dict:
+    """Sum the counters of one shard of a counter document into ``into`` (nested too)."""
+    for field, value in doc.items():
+        if isinstance(value, dict):
+            add_counters(into.setdefault(field, {}), value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and field != "year":
+            into[field] = into.get(field, 0) + value
+    return into
+
+
+def ratio(part: float, whole: float, digits: int = 4) -> float | None:
+    return round(part / whole, digits) if whole else None
+
+
+def agency_row(code: str, known: int, s: dict | None, cfg: ReportingConfig, kind: str | None,
+               ctype: str | None) -> dict:
+    """An agency's compliance figures from its summed agency-year counters ``s``."""
+    s = s or {}
+    with_jp, met, jp_total = s.get("asn", 0), s.get("met", 0), s.get("jp", 0)
+    distribution = {label: s.get("d", {}).get(label, 0) for label in bucket_labels(cfg.distribution_bounds)}
+    distribution["0"] = max(known - with_jp, 0)
+    by_type, by_kind = s.get("by_type", {}), s.get("by_kind", {})
+    return {
+        "agency": code,
+        "agency_name": agency_name(code),
+        "known_asn": known,
+        "asn_with_jp": with_jp,
+        "met_target": met,
+        "below_target": max(known - met, 0),
+        "met_rate": ratio(met, known),
+        "jp_total": jp_total,
+        "average_jp": ratio(jp_total, known, 2),
+        "distribution": distribution,
+        "jp_by_competency_type": {t: by_type.get(t, 0) for t in COMPETENCY_TYPES if not ctype or t == ctype},
+        "jp_by_kind": {k: by_kind.get(k, 0) for k in PROGRAMME_KINDS if not kind or k == kind},
+    }
+
+
+def sort_rows(rows: list[dict], sort: str) -> list[dict]:
+    """Agencies by ``sort`` (highest first; in code order for ``agency``), ties by code."""
+    if sort != "agency":
+        rows.sort(key=lambda r: (r[sort] is None, -(r[sort] or 0), r["agency"]))
+    return rows
+
+
+def compliance_totals(rows: list[dict], cfg: ReportingConfig) -> dict:
+    known = sum(r["known_asn"] for r in rows)
+    met = sum(r["met_target"] for r in rows)
+    jp_total = sum(r["jp_total"] for r in rows)
+    distribution = {label: sum(r["distribution"][label] for r in rows)
+                    for label in bucket_labels(cfg.distribution_bounds)}
+    return {"known_asn": known, "asn_with_jp": sum(r["asn_with_jp"] for r in rows), "met_target": met,
+            "below_target": known - met, "met_rate": ratio(met, known), "jp_total": jp_total,
+            "average_jp": ratio(jp_total, known, 2), "distribution": distribution}
+
+
+def page_rows(rows: list[dict], key: str, limit: int, cursor: str | None,
+              page: int | None = None) -> tuple[list[dict], str | None]:
+    """One page of rows computed in memory (in their order), after the row whose ``key`` the
+    cursor names; the deprecated ``page`` counts whole pages from the start."""
+    if cursor:
+        [last] = decode_cursor(cursor, 1)
+        keys = [str(r[key]) for r in rows]
+        if last not in keys:
+            raise Invalid("cursor is not one this service returned", field="cursor")
+        start = keys.index(last) + 1
+    else:
+        start = ((page or 1) - 1) * limit
+    items = rows[start:start + limit]
+    more = start + limit < len(rows)
+    return items, (encode_cursor(items[-1][key]) if more and items else None)
+
+
+def ledger_year(year: int, doc: dict | None, entries: list[dict], cfg: ReportingConfig) -> dict:
+    """One year of an ASN's ledger: its entries, JP total against the target, JP by type and kind."""
+    doc = doc or {}
+    total = doc.get("jp_total", 0)
+    by_type: dict[str, int] = defaultdict(int)
+    by_kind: dict[str, int] = defaultdict(int)
+    for key, jp in (doc.get("jp_by") or {}).items():
+        kind, _, ctype = key.partition("|")
+        by_type[ctype] += jp
+        by_kind[kind] += jp
+    return {"year": year, "jp_total": total, "target_met": total >= cfg.jp_target,
+            "jp_missing": max(cfg.jp_target - total, 0),
+            "jp_by_competency_type": {t: by_type.get(t, 0) for t in COMPETENCY_TYPES},
+            "jp_by_kind": {k: v for k, v in sorted(by_kind.items()) if v},
+            "entries": entries}
+
+
+def programme_figures(prog: dict | None, stats: dict | None, code: str) -> dict:
+    """A programme's catalogue entry with its enrolment and result counts and rates."""
+    prog, stats = prog or {}, stats or {}
+    enrolled, completed = stats.get("enrolled", 0), stats.get("completed", 0)
+    passed, failed, no_show = stats.get("passed", 0), stats.get("failed", 0), stats.get("no_show", 0)
+    capacity = prog.get("capacity")
+    seats_taken = enrolled + completed
+    status = "cancelled" if prog.get("cancelled") else ("published" if prog.get("published") else "unknown")
+    return {
+        "code": code, "title": prog.get("title"), "kind": prog.get("kind"),
+        "competency_type": prog.get("competency_type"), "jp": prog.get("jp"), "status": status,
+        "starts_at": prog.get("starts_at"), "capacity": capacity,
+        "enrolment_opens_at": prog.get("enrolment_opens_at"), "enrolment_closes_at": prog.get("enrolment_closes_at"),
+        "enrolled": enrolled, "waitlisted": stats.get("waitlisted", 0), "cancelled": stats.get("cancelled", 0),
+        "completed": completed, "passed": passed, "failed": failed, "no_shows": no_show,
+        # Of those who sat the assessment; no-shows count in no_show_rate instead.
+        "pass_rate": ratio(passed, passed + failed), "no_show_rate": ratio(no_show, completed),
+        "seats_taken": seats_taken, "fill_rate": ratio(seats_taken, capacity) if capacity else None,
+    }
+
+
+def year_months(year: int, counters: tuple[str, ...]) -> dict[str, dict]:
+    """``{"2026-01": {counter: 0, ...}, ...}``: twelve empty months."""
+    return {f"{year}-{m:02d}": dict.fromkeys(counters, 0) for m in range(1, 13)}
+
+
+def certificate_months(months: dict[str, dict]) -> list[dict]:
+    """Months of certificate counters as answered: ``issued``, ``revoked``, ... per month."""
+    return [{"month": m, **{c.removeprefix("certificates_"): v[c] for c in CERTIFICATE_COUNTERS}}
+            for m, v in months.items()]
+
+
+# -- access --------------------------------------------------------------------------------------
+def require_ledger_access(principal: Principal, nip: str, agency: str | None) -> None:
+    """Forbidden (403) unless ``principal`` may read the ledger of ``nip`` (whose current agency
+    is ``agency``, None when unknown; only an operator's check needs it).
+
+    An operator may read its own agency's staff, an ASN themself, an admin anyone. An operator
+    asking for any other NIP gets one answer, whether the NIP belongs to another agency or to
+    nobody: a 404 for unknown NIPs (or naming the agency it belongs to) would let any operator
+    probe which NIPs the platform knows, and where they work.
+    """
+    if principal.role == ADMIN or principal.may_access(nip=nip, agency=agency):
+        return
+    if principal.role == OPERATOR:
+        raise Forbidden(f"an operator of {principal.agency} may see only the ledgers of its own staff; "
+                        f"NIP {nip} is not one of them", field="nip")
+    raise Forbidden("an ASN may see only their own ledger", field="nip")

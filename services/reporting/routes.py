@@ -1,0 +1,43 @@
+"""The HTTP route table of reporting: its OpenAPI document, one ``openapi.route`` per route."""
+from __future__ import annotations
+
+from shared.openapi import OpenApi
+
+from services.reporting import schemas
+
+openapi = OpenApi("ASN reporting service", description="JP ledger, agency compliance, programme statistics, "
+                  "exports and the dashboard, built from every public event of the platform.")
+openapi.route("GET", "/ledger/{nip}", "An ASN's JP ledger by year", query=schemas.YearQuery,
+              response=schemas.LedgerResponse,
+              responses={403: "not the caller's to see (an operator: any NIP outside its agency, known or not)",
+                         404: "NIP not known (admin, or an ASN asking for themself)", 422: "invalid NIP or year"},
+              tags=["ledger"])
+openapi.route("GET", "/compliance", "Agency compliance with the yearly JP target", query=schemas.ComplianceQuery,
+              response=schemas.ComplianceResponse, responses={422: "invalid filter or cursor"}, tags=["compliance"])
+openapi.route("GET", "/programmes", "Programmes with their statistics", query=schemas.ProgrammesQuery,
+              response=schemas.ProgrammesResponse, responses={422: "invalid filter or cursor"}, tags=["programmes"])
+openapi.route("GET", "/programmes/{code}/stats", "Enrolment and result statistics of a programme",
+              response=schemas.ProgrammeStatsResponse, responses={404: "programme not known"}, tags=["programmes"])
+openapi.route("GET", "/certificates/monthly", "Certificates issued, revoked, expiring, expired by month and agency",
+              query=schemas.DashboardQuery, response=schemas.CertificatesMonthlyResponse, tags=["certificates"])
+openapi.route("GET", "/exports/compliance.csv", "Agency compliance as CSV", query=schemas.ComplianceExportQuery,
+              content_type="text/csv", tags=["exports"])
+openapi.route("GET", "/exports/compliance.xlsx", "Agency compliance as XLSX", query=schemas.ComplianceExportQuery,
+              content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", tags=["exports"])
+_LEDGER_EXPORT_ERRORS = {403: "an operator naming another agency, or a NIP outside its agency (known or not)"}
+openapi.route("GET", "/exports/ledger.csv", "JP ledger entries as CSV", query=schemas.LedgerExportQuery,
+              content_type="text/csv", responses=_LEDGER_EXPORT_ERRORS, tags=["exports"])
+openapi.route("GET", "/exports/ledger.xlsx", "JP ledger entries as XLSX", query=schemas.LedgerExportQuery,
+              content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              responses=_LEDGER_EXPORT_ERRORS, tags=["exports"])
+openapi.route("GET", "/exports/ledger-siasn.csv", "JP ledger in the shape of SIASN training-history records",
+              query=schemas.LedgerExportQuery, content_type="text/csv", responses=_LEDGER_EXPORT_ERRORS,
+              tags=["exports"])
+openapi.route("GET", "/dashboard", "Dashboard (HTML, Bahasa Indonesia)", query=schemas.DashboardQuery,
+              content_type="text/html", tags=["dashboard"])
+openapi.route("POST", "/admin/shortfall/{checkpoint}/run", "Run a shortfall checkpoint now (e.g. 2026-Q3)",
+              response=schemas.ShortfallRunResponse, responses={422: "unknown checkpoint"}, tags=["admin"])
+openapi.route("POST", "/admin/rebuild", "Rebuild every read model from the producers' event logs (ADR 0041)",
+              body=schemas.RebuildRequest, response=schemas.RebuildResponse,
+              responses={409: "a rebuild is already running", 502: "a producer refused or did not answer the replay"},
+              tags=["admin"])

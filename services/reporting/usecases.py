@@ -1,0 +1,456 @@
+"""The use cases of reporting: load the request schema → check the caller's scope → one
+transaction of commands (or a query) → dump the response schema. Also the jobs of the
+background loops (``dependencies.py``): counter folding and the shortfall checkpoints, and
+the rebuild of every read model that ``POST /admin/rebuild`` starts.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from marshmallow import Schema, ValidationError
+from prometheus_client import Counter, Gauge
+from pymongo.errors import DuplicateKeyError
+from werkzeug.wrappers import Response
+
+from shared.auth import OPERATOR, Principal
+from shared.background import LEASES, Lease, holder_id
+from shared.broker_security import expected_publisher
+from shared.config import Settings
+from shared.errors import Conflict, Invalid
+from shared.nip import NipField
+from shared.runtime import ServiceRuntime, clock_of
+from shared.store import Store, connect
+from shared.timefmt import wib_year
+
+from services.reporting import commands, config, domain, queries, schemas
+from services.reporting.adapters import dashboard, exports
+from services.reporting.adapters.producers import ReplayQueue, Replayed, replay_from_producers
+from services.reporting.config import ReportingConfig
+from services.reporting.store import (ReadModels, consumer_of, create_read_model_indexes, current_models,
+                                      drop_generation, pointer)
+
+log = logging.getLogger(__name__)
+
+
+# -- events: every public event feeds the read models -------------------------------------------
+def apply_event(store: Store, event, cfg: ReportingConfig, generations: tuple[int, ...] | None = None,
+                fold_counters: bool = True) -> int:
+    """Apply ``event`` once to every active generation (or to ``generations``), one transaction
+    each; returns how many applied it anew.
+
+    The shared counters move when the folder folds the event's delta (``CounterFolding``);
+    ``fold_counters=False`` increments them in the event's transaction instead."""
+    if generations:
+        targets, current = generations, None  # a rebuild filling its own generation: no cache
+    else:
+        active = pointer(store.db)
+        targets, current = active.active, active.current
+    applied = 0
+    for generation in targets:
+        done, _ = store.apply_once(
+            event, lambda tx, g=generation: commands.project(tx, event, g, cfg, cache_catalogue=g == current,
+                                                             fold_counters=fold_counters),
+            consumer=consumer_of(generation))
+        applied += int(done)
+    return applied
+
+
+# -- HTTP: figures -----------------------------------------------------------------------------------
+def _load(schema: type[Schema], args: Mapping) -> dict:
+    # An empty filter (``agency=``, as a form sends it) means no filter.
+    return schema().load({k: v for k, v in args.items() if v != ""})
+
+
+def _year(runtime: ServiceRuntime, year: int | None) -> int:
+    return year if year is not None else wib_year(runtime.now())
+
+
+def _agency(rm: ReadModels, caller: Principal, agency: str | None) -> str | None:
+    """The agency filter: an operator sees only its own agency's figures (another is 403)."""
+    agency = caller.agency_filter(agency)
+    if agency and not queries.known_agency(rm, agency):
+        raise Invalid(f"agency {agency!r} is not an OPD code of Kota Bukittinggi", field="agency")
+    return agency
+
+
+def _nip(value: str) -> str:
+    """A NIP from the path, printed form accepted; 422 naming ``nip`` otherwise."""
+    try:
+        return NipField().deserialize(value)
+    except ValidationError as exc:
+        raise Invalid(f"NIP {exc.messages[0]}", field="nip") from None
+
+
+def _require_ledger_access(rm: ReadModels, caller: Principal, nip: str) -> None:
+    # Only an operator's scope depends on where the ASN works.
+    domain.require_ledger_access(caller, nip, queries.asn_agency(rm, nip) if caller.role == OPERATOR else None)
+
+
+def ledger(store: Store, runtime: ServiceRuntime, caller: Principal, nip: str, args: Mapping) -> dict:
+    q = _load(schemas.YearQuery, args)
+    nip = _nip(nip)
+    rm = current_models(store.db)
+    # The scope first: a 404 before it would tell any operator which NIPs the platform knows.
+    _require_ledger_access(rm, caller, nip)
+    return schemas.LedgerResponse().dump(queries.ledger(rm, runtime.config, nip, q["year"]))
+
+
+def compliance(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping) -> dict:
+    q = _load(schemas.ComplianceQuery, args)
+    rm = current_models(store.db)
+    agency = _agency(rm, caller, q["agency"])
+    report = queries.compliance(rm, runtime.config, _year(runtime, q["year"]), agency=agency, kind=q["kind"],
+                                competency_type=q["competency_type"], sort=q["sort"])
+    limit = q["limit"] or runtime.config.default_page_size
+    # Every agency is computed anyway (the totals need them): the page is cut from the rows.
+    items, next_cursor = domain.page_rows(report["agencies"], "agency", limit, q["cursor"], q["page"])
+    return schemas.ComplianceResponse().dump({
+        **report, "items": items, "next_cursor": next_cursor, "total_agencies": len(report["agencies"]),
+        "page": q["page"] or 1, "per_page": limit, "agencies": items})
+
+
+def programmes(store: Store, runtime: ServiceRuntime, args: Mapping) -> dict:
+    q = _load(schemas.ProgrammesQuery, args)
+    limit = q["limit"] or runtime.config.default_page_size
+    items, next_cursor, total = queries.programmes(current_models(store.db), q["year"], q["kind"],
+                                                   q["competency_type"], limit, q["cursor"], q["page"])
+    return schemas.ProgrammesResponse().dump({"items": items, "next_cursor": next_cursor, "total": total,
+                                              "page": q["page"] or 1, "per_page": limit, "programmes": items})
+
+
+def programme_stats(store: Store, code: str) -> dict:
+    return schemas.ProgrammeStatsResponse().dump(queries.programme_stats(current_models(store.db), code))
+
+
+def certificates_monthly(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping) -> dict:
+    q = _load(schemas.DashboardQuery, args)
+    rm = current_models(store.db)
+    agency = _agency(rm, caller, q["agency"])
+    return schemas.CertificatesMonthlyResponse().dump(
+        queries.certificates_by_month(rm, _year(runtime, q["year"]), agency))
+
+
+def dashboard_page(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping) -> Response:
+    q = _load(schemas.DashboardQuery, args)
+    rm = current_models(store.db)
+    agency = _agency(rm, caller, q["agency"])
+    year = _year(runtime, q["year"])
+    report = queries.compliance(rm, runtime.config, year, agency=agency)
+    html = dashboard.render(report, queries.monthly(rm, year, agency), year, agency, runtime.now())
+    return Response(html, mimetype="text/html")
+
+
+# -- HTTP: exports -------------------------------------------------------------------------------------
+def compliance_export(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping,
+                      form: str) -> Response:
+    """Agency compliance as ``form`` ``csv`` or ``xlsx``."""
+    q = _load(schemas.ComplianceExportQuery, args)
+    rm = current_models(store.db)
+    year = _year(runtime, q["year"])
+    agency = _agency(rm, caller, q["agency"])
+    report = queries.compliance(rm, runtime.config, year, agency=agency, kind=q["kind"],
+                                competency_type=q["competency_type"])
+    name = f"kepatuhan-jp-{year}" + (f"-{agency}" if agency else "")
+    rows = exports.compliance_rows(report)
+    if form == "xlsx":
+        body = exports.xlsx_bytes(f"Kepatuhan JP {year}", exports.COMPLIANCE_HEADER, rows)
+        return exports.download(body, f"{name}.xlsx", exports.XLSX_MIMETYPE)
+    return exports.download(exports.csv_stream(exports.COMPLIANCE_HEADER, rows), f"{name}.csv", "text/csv")
+
+
+def ledger_export(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping, form: str) -> Response:
+    """Ledger entries as ``form`` ``csv``, ``xlsx`` or ``siasn`` (CSV in SIASN's field names)."""
+    q = _load(schemas.LedgerExportQuery, args)
+    rm = current_models(store.db)
+    year = _year(runtime, q["year"])
+    agency = _agency(rm, caller, q["agency"])
+    if q["nip"]:
+        # The same rule as GET /ledger/<nip>: naming a NIP must not reach past the agency scope.
+        _require_ledger_access(rm, caller, q["nip"])
+    name = f"buku-jp-{year}" + (f"-{agency}" if agency else "") + (f"-{q['nip']}" if q["nip"] else "")
+    entries = queries.ledger_rows(rm, year, agency, q["nip"])
+    if form == "xlsx":
+        body = exports.xlsx_bytes("Buku JP", exports.LEDGER_HEADER, map(exports.ledger_row, entries))
+        return exports.download(body, f"{name}.xlsx", exports.XLSX_MIMETYPE)
+    if form == "siasn":
+        return exports.download(exports.csv_stream(exports.SIASN_HEADER, map(exports.siasn_row, entries)),
+                                f"{name}-siasn.csv", "text/csv")
+    return exports.download(exports.csv_stream(exports.LEDGER_HEADER, map(exports.ledger_row, entries)),
+                            f"{name}.csv", "text/csv")
+
+
+# -- counter folding (docs/decisions/0043-folded-counters.md) ----------------------------------------------
+# Why: every completion of a burst adds to the same programme, month and agency-year counters.
+# Incremented in each event's own transaction (even in 8 shards), concurrent handlers of
+# several replicas conflicted on them and retried: the 2,000-completion scale proof with three
+# replicas fell to 0.4 events/s. Inserting one delta document per event conflicts with nothing,
+# and a single folder sums a batch and sends one ``$inc`` per counter document. The counters
+# (compliance, programme statistics, monthly figures) trail the events by about one pass; the
+# ledger, the ASN-year totals and the state documents are still written in the event's transaction.
+FOLD_LOOP = "counter-folding"
+FOLD_LEASE = "reporting-counter-folding"
+FOLD_INTERVAL_S = 0.25
+# Deltas summed in one transaction: ~500 events of a burst touch some hundred counter documents.
+FOLD_BATCH = 500
+# Batches one pass folds before the loop checks (and renews) its lease.
+FOLD_BATCHES_PER_PASS = 20
+# Longer than a transaction may retry (shared.store), so a slow fold never outlives its lease.
+FOLD_LEASE_S = 30.0
+
+PENDING_DELTAS = Gauge("asn_reporting_counter_deltas_pending",
+                       "Counter deltas recorded by event handlers and not yet folded (sampled by the folder)")
+FOLDED_DELTAS = Counter("asn_reporting_counter_deltas_folded_total", "Counter deltas folded by this replica")
+
+
+def fold_all(store: Store, generation: int, limit: int = FOLD_BATCH, max_batches: int | None = None) -> int:
+    """Fold batches (one transaction each) until none is full (or ``max_batches``); how many
+    deltas were folded."""
+    folded, batches = 0, 0
+    while max_batches is None or batches < max_batches:
+        n = store.transaction(lambda tx: commands.fold_batch(tx, generation, limit))
+        folded, batches = folded + n, batches + 1
+        if n < limit:
+            break
+    return folded
+
+
+class CounterFolding:
+    """The job of the counter-folding loop: one pass folds what waits in every active
+    generation. Only the lease holder runs it, for throughput, not correctness: two folds at
+    once conflict on the deltas they both delete, and one retries on what is left."""
+
+    def __init__(self, store: Store, client=None):
+        self.store, self.db, self._client = store, store.db, client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CounterFolding:
+        # Its own connection: the loop runs outside any worker's unit of work.
+        client = connect(settings)
+        return cls(Store(client, settings), client)
+
+    def run_once(self) -> int:
+        folded = 0
+        for generation in pointer(self.db).active:
+            n = fold_all(self.store, generation, max_batches=FOLD_BATCHES_PER_PASS)
+            if n >= FOLD_BATCH * FOLD_BATCHES_PER_PASS:
+                log.info("folded %d counter deltas of generation %d; more are waiting", n, generation)
+            folded += n
+        FOLDED_DELTAS.inc(folded)
+        # Counting costs a scan: only when the last batch was full is a backlog likely.
+        PENDING_DELTAS.set(queries.pending_deltas(self.db) if folded >= FOLD_BATCH else 0)
+        return folded
+
+    def drain(self) -> None:
+        self.run_once()  # entrypoints have stopped: fold what this replica recorded
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+# -- shortfall checkpoints (docs/decisions/0042-shortfall-checkpoints.md) ----------------------------------
+# At each checkpoint, every known ASN below the yearly JP target gets one ``shortfall_detected``
+# event, carrying suggestions of open programmes that fit. Safe with several replicas: a lease
+# per checkpoint makes one replica the runner (another takes over if it dies; the admin trigger
+# and the loop meet on it), and each notice is a unique ``<checkpoint>|<nip>`` record written
+# in the same transaction as its outbox event, so an ASN is flagged once per checkpoint.
+SHORTFALL_LOOP = "shortfall-checkpoints"
+SHORTFALL_LEASE = "reporting-shortfall-checkpoints"
+SHORTFALL_BATCH = 500
+
+
+class ShortfallDetector:
+    """Runs checkpoints over the current read models."""
+
+    def __init__(self, store: Store, cfg: ReportingConfig, clock: Callable[[], datetime], holder: str | None = None):
+        self.store, self.cfg, self.clock = store, cfg, clock
+        self.db = store.db
+        self.holder = holder or holder_id()
+
+    def run_due(self) -> list[dict]:
+        """Run every due checkpoint not yet done (the loop's pass)."""
+        return [self.run(cid) for cid in domain.due_checkpoints(self.clock(), self.cfg)
+                if queries.checkpoint_run(self.db, cid, done_only=True) is None]
+
+    def run(self, checkpoint: str) -> dict:
+        year, cp = domain.parse_checkpoint(checkpoint, self.cfg)
+        done = queries.checkpoint_run(self.db, checkpoint, done_only=True)
+        if done:
+            return self._summary(done, already_done=True)
+        lease = Lease(self.db[LEASES], f"shortfall:{checkpoint}", self.holder, self.cfg.shortfall_lease_s)
+        if not lease.acquire():
+            return {"checkpoint": checkpoint, "status": "running_elsewhere"}
+        try:
+            now = self.clock()
+            commands.start_checkpoint_run(self.db, checkpoint, year, self.holder, now)
+            checked, emitted = self._scan(checkpoint, year, cp, now, lease)
+            if checked is None:
+                return {"checkpoint": checkpoint, "status": "lease_lost"}
+            total = queries.flagged_count(self.db, checkpoint)
+            commands.finish_checkpoint_run(self.db, checkpoint, checked, total, self.cfg.jp_target, self.clock())
+            log.info("shortfall checkpoint %s done: %d ASN checked, %d flagged (%d in this run)",
+                     checkpoint, checked, total, emitted)
+            return self._summary(queries.checkpoint_run(self.db, checkpoint), already_done=False, emitted_now=emitted)
+        finally:
+            lease.release()
+
+    def _scan(self, checkpoint: str, year: int, cp: config.Checkpoint, now: datetime, lease: Lease):
+        rm = current_models(self.db)
+        programmes = queries.open_programmes(rm, now, year)
+        previous = domain.previous_checkpoint(year, cp, self.cfg)
+        checked = emitted = 0
+        last = ""
+        while True:
+            if not lease.acquire():  # renews it; lost only if we stalled past its expiry
+                return None, emitted
+            batch = queries.asns_known_in(rm, year, last, SHORTFALL_BATCH)
+            if not batch:
+                return checked, emitted
+            last = batch[-1]["_id"]
+            nips = [a["_id"] for a in batch]
+            totals = queries.jp_totals(rm, nips, year)
+            holding = queries.places_held(rm, nips)
+            flagged = queries.flagged_at(self.db, checkpoint, nips)
+            for asn in batch:
+                checked += 1
+                jp = totals.get(asn["_id"], 0)
+                if jp >= self.cfg.jp_target or asn["_id"] in flagged or not asn.get("agency"):
+                    continue
+                suggestions = domain.suggest(programmes, self.cfg.jp_target - jp, holding.get(asn["_id"], set()),
+                                             self.cfg.max_suggestions)
+                if self._flag(checkpoint, previous, year, asn, jp, suggestions, now):
+                    emitted += 1
+
+    def _flag(self, checkpoint: str, previous: str, year: int, asn: dict, jp: int, suggestions: list,
+              now: datetime) -> bool:
+        consecutive = queries.consecutive_shortfalls(self.db, previous, asn["_id"])
+        data = domain.shortfall_data(checkpoint, year, asn, jp, consecutive, suggestions, self.cfg)
+        try:
+            self.store.transaction(lambda tx: commands.flag_shortfall(tx, checkpoint, year, asn, jp, consecutive,
+                                                                      now, data))
+            return True
+        except DuplicateKeyError:  # another replica flagged this ASN a moment ago
+            return False
+
+    @staticmethod
+    def _summary(run: dict, already_done: bool, emitted_now: int = 0) -> dict:
+        return {"checkpoint": run["_id"], "status": run.get("status"), "already_done": already_done,
+                "asn_checked": run.get("asn_checked", 0), "flagged": run.get("emitted", 0),
+                "flagged_now": emitted_now, "started_at": run.get("started_at"),
+                "finished_at": run.get("finished_at")}
+
+
+def run_checkpoint(store: Store, runtime: ServiceRuntime, checkpoint: str) -> dict:
+    """``POST /admin/shortfall/<checkpoint>/run``: run it now (done already: its summary)."""
+    return schemas.ShortfallRunResponse().dump(
+        ShortfallDetector(store, runtime.config, runtime.clock).run(checkpoint))
+
+
+class ShortfallTick:
+    """The job of the shortfall loop: each pass runs the checkpoints that are due."""
+
+    def __init__(self, settings: Settings):
+        self.client = connect(settings)
+        self.detector = ShortfallDetector(Store(self.client, settings), config.load(settings), clock_of(settings))
+        self.db = self.detector.db
+
+    def run_once(self) -> int:
+        # Only checkpoints finished now count: one run elsewhere must not make the loop spin.
+        return sum(1 for r in self.detector.run_due() if r.get("status") == "done" and not r["already_done"])
+
+    def drain(self) -> None:
+        pass  # a checkpoint left unfinished is taken up by the next holder
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# -- rebuild (docs/decisions/0041-read-model-rebuild.md) -------------------------------------------------------
+# 1. take the rebuild lease; pick a fresh generation G and mark it ``building`` (live handlers
+#    now apply each new event to G as well);
+# 2. have each producer republish its sent outbox history into a temporary queue;
+# 3. apply every replayed event to G with the same projection code the live handlers use
+#    (idempotency keys are per generation, so a live copy and a replayed copy apply once); a
+#    replayed copy counts only when the broker vouches that its producer published it (ADR 0061);
+# 4. swap: G becomes ``current``; the old generation is kept as ``previous`` (a rollback), the
+#    one before it is dropped.
+REBUILD_LEASE = "read-model-rebuild"
+
+
+def rebuild_read_models(store: Store, runtime: ServiceRuntime, authorization: str, body: dict) -> dict:
+    """``POST /admin/rebuild``: the producers replay on the calling admin's authority (their
+    bearer token is passed on)."""
+    request = schemas.RebuildRequest().load(body)
+    token = authorization.partition(" ")[2].strip()
+    summary = rebuild(store.settings, lambda queue: replay_from_producers(token, queue), runtime.config,
+                      idle_timeout_s=request["idle_timeout_s"])
+    return schemas.RebuildResponse().dump(summary)
+
+
+def rebuild(settings: Settings, replay: Callable[[str], int], cfg: ReportingConfig,
+            idle_timeout_s: float | None = None, holder: str | None = None) -> dict:
+    """Rebuild all read models; ``replay(queue)`` makes the producers publish into ``queue``."""
+    idle_timeout_s = idle_timeout_s or cfg.rebuild_idle_timeout_s
+    started = time.monotonic()
+    client = connect(settings)
+    store = Store(client, settings)
+    db = store.db
+    lease = Lease(db[LEASES], REBUILD_LEASE, holder or holder_id(), max(60.0, idle_timeout_s * 2))
+    if not lease.acquire():
+        client.close()
+        raise Conflict("a rebuild of the read models is already running")
+    before = pointer(db)
+    target = max(g for g in (before.current, before.building, before.previous) if g) + 1
+    try:
+        with ReplayQueue(settings, idle_timeout_s) as queue:
+            try:
+                drop_generation(db, target)  # leftovers of an interrupted attempt
+                create_read_model_indexes(db, target)
+                commands.start_building(db, target)
+                log.info("rebuilding read models into generation %d from queue %s", target, queue.name)
+                expected = replay(queue.name)
+                counts = _apply_replayed(store, cfg, queue.receive(expected), target, lease, queue.own_user)
+                # The new generation answers with every replayed event counted.
+                fold_all(store, target)
+                commands.make_current(db, target, previous=pointer(db).current, jp_target=cfg.jp_target)
+            except BaseException:
+                commands.abandon_building(db, target)
+                drop_generation(db, target)
+                raise
+        # Handlers that read the pointer just before the swap may still write the old
+        # current generation: it stays as ``previous``; only the one before it goes.
+        if before.previous and before.previous not in (target, before.current):
+            drop_generation(db, before.previous)
+    finally:
+        lease.release()
+        client.close()
+    summary = {"generation": target, "previous_generation": before.current, "events": expected,
+               **counts, "seconds": round(time.monotonic() - started, 2)}
+    log.info("read models rebuilt: %s", summary)
+    return summary
+
+
+def _apply_replayed(store: Store, cfg: ReportingConfig, replayed, generation: int, lease: Lease,
+                    own_user: str) -> dict:
+    counts = {"applied": 0, "duplicates": 0, "ignored": 0, "malformed": 0, "unauthorised": 0}
+    for taken, r in enumerate(replayed, 1):
+        counts[_apply_one(store, cfg, r, generation, own_user)] += 1
+        if taken % 500 == 0:
+            lease.acquire()
+            log.info("rebuild progress: %d events", taken)
+    return counts
+
+
+def _apply_one(store: Store, cfg: ReportingConfig, r: Replayed, generation: int, own_user: str) -> str:
+    if r.event is None:
+        log.error("replayed message is malformed and skipped: %s", r.malformed)
+        return "malformed"
+    if r.publisher != expected_publisher(r.event.service, "reporting", own_user):
+        log.error("replayed event %s from broker user %s, not its producer: skipped", r.event.id, r.publisher)
+        return "unauthorised"
+    if (r.event.service, r.event.name) not in domain.CONSUMED:
+        return "ignored"
+    return "applied" if apply_event(store, r.event, cfg, generations=(generation,)) else "duplicates"
