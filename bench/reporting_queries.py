@@ -52,9 +52,9 @@ from pymongo import MongoClient  # noqa: E402
 
 from bench.common import SERVICE_ENV, log, machine, percentiles, write_result  # noqa: E402
 from services.reporting import config as reporting_config  # noqa: E402
-from services.reporting import projections, queries  # noqa: E402
+from services.reporting import domain, queries  # noqa: E402
 from services.reporting.store import ReadModels, create_indexes, current_models  # noqa: E402
-from services.reporting.timefmt import parse_time  # noqa: E402
+from shared.timefmt import parse_time  # noqa: E402
 from shared.events.common import COMPETENCY_TYPES  # noqa: E402
 from shared.reference import agencies  # noqa: E402
 
@@ -97,8 +97,7 @@ def start_store() -> tuple[str, object | None]:
 
 def stored(contribution: dict, source_id: str) -> dict:
     """Contribution keys as the projection stores them (counter shards, when it shards)."""
-    physical = getattr(projections, "physical", None)
-    return physical(contribution, projections.shard_of(source_id)) if physical else contribution
+    return domain.physical(contribution, domain.shard_of(source_id))
 
 
 def add(into: dict, contribution: dict) -> None:
@@ -225,8 +224,8 @@ def seed(rm: ReadModels, entries: int, asn_count: int, cfg, rng: random.Random) 
         asn = {"_id": nip, "snapshot_v": [first_seen, str(uuid.UUID(int=rng.getrandbits(128), version=4))],
                "name": participant["name"], "agency": current, "agency_name": names[current], "id_kind": "nip",
                "position": person["position"], "first_seen": first_seen, "first_seen_year": person["first_year"]}
-        contribution = stored(projections.asn_contribution(asn), nip)
-        asn["contrib"] = projections.encode_contribution(contribution)
+        contribution = stored(domain.asn_contribution(asn), nip)
+        asn["contrib"] = domain.encode_contribution(contribution)
         add(counters, contribution)
         asns.append(asn)
         per_year: dict = {}
@@ -257,8 +256,8 @@ def seed(rm: ReadModels, entries: int, asn_count: int, cfg, rng: random.Random) 
                     doc["certificate"] = {"certificate_id": certificate["_id"], "number": certificate["number"],
                                           "status": certificate["status"], "issued_on": certificate["issued_on"],
                                           "valid_until": certificate["valid_until"]}
-                ledger.append(projections.ledger_entry(doc, current))
-                contribution = stored(projections.enrolment_contribution(doc), eid)
+                ledger.append(domain.ledger_entry(doc, current))
+                contribution = stored(domain.enrolment_contribution(doc), eid)
                 for (collection, _id), fields in contribution.items():
                     if collection == "asn_years":  # kept apart: the ASN-year document itself
                         add(per_year, {(collection, _id): fields})
@@ -269,8 +268,8 @@ def seed(rm: ReadModels, entries: int, asn_count: int, cfg, rng: random.Random) 
             doc = {"_id": _id, "nip": nip_, "year": int(year), "agency": current}
             for field, n in fields.items():
                 set_dotted(doc, field, n)
-            contribution = stored(projections.asn_year_contribution(doc, cfg), _id)
-            doc["contrib"] = projections.encode_contribution(contribution)
+            contribution = stored(domain.asn_year_contribution(doc, cfg), _id)
+            doc["contrib"] = domain.encode_contribution(contribution)
             add(counters, contribution)
             asn_years.append(doc)
         flush()
@@ -282,7 +281,7 @@ def seed(rm: ReadModels, entries: int, asn_count: int, cfg, rng: random.Random) 
     writer.shutdown()
     by_collection: dict = defaultdict(list)
     for (collection, _id), fields in counters.items():
-        doc = {"_id": _id, **projections._on_insert(collection, _id)}
+        doc = {"_id": _id, **domain.counter_identity(collection, _id)}
         for field, n in fields.items():
             set_dotted(doc, field, n)
         by_collection[collection].append(doc)
@@ -311,8 +310,8 @@ def certificate_doc(seq: int, enrolment: dict, now: datetime, rng: random.Random
            "validity_v": [issued_on, cid], "valid_until": valid_until}
     if valid_until < now:
         doc["expired"] = True
-    doc["status"] = projections.certificate_status(doc)
-    doc["contrib"] = projections.encode_contribution(stored(projections.certificate_contribution(doc), cid))
+    doc["status"] = domain.certificate_status(doc)
+    doc["contrib"] = domain.encode_contribution(stored(domain.certificate_contribution(doc), cid))
     return doc
 
 

@@ -55,7 +55,7 @@ from services.notification import recipients  # noqa: E402
 from services.notification import store as notification_store  # noqa: E402
 from services.notification.worker import Dispatcher  # noqa: E402
 from services.reporting import config as reporting_config  # noqa: E402
-from services.reporting import projections  # noqa: E402
+from services.reporting import usecases as reporting_usecases  # noqa: E402
 from services.reporting import store as reporting_store  # noqa: E402
 from shared import topology  # noqa: E402
 from shared.config import SERVICES, load  # noqa: E402
@@ -120,7 +120,7 @@ class StoreBound:
         self.concurrency = concurrency
         self.workers = self.settings["reporting"].max_workers
         self.cert_config = certification_config.load(self.settings["certification"])
-        self.report_config = reporting_config.current()
+        self.report_config = reporting_config.load()
         self.notification_config = notification_config.load(self.settings["notification"])
         self.dispatcher = Dispatcher(self.settings["notification"], self.notification_config,
                                      notification_config.system_clock, client=self.client)
@@ -151,7 +151,7 @@ class StoreBound:
         outbox = self.stores["enrollment"].db[OUTBOX]
         for record in outbox.find({"sent": False}).sort("_id", 1):
             event = event_of(record["event"])
-            projections.apply_event(self.stores["reporting"], event, self.report_config, fold_counters=False)
+            reporting_usecases.apply_event(self.stores["reporting"], event, self.report_config, fold_counters=False)
             if event.name == "enrolled":
                 self.notify(event)
         for store in self.stores.values():
@@ -207,7 +207,7 @@ class StoreBound:
         self.wake_dispatcher.set()
 
     def project(self, event) -> None:
-        projections.apply_event(self.stores["reporting"], event, self.report_config, fold_counters=False)
+        reporting_usecases.apply_event(self.stores["reporting"], event, self.report_config, fold_counters=False)
 
     def consume(self, inbox: queue.Queue, handle, done_key: str) -> None:
         while True:

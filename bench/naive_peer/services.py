@@ -27,14 +27,14 @@ from services.notification.channels import PermanentFailure, SmtpChannel, Transi
 from services.notification.notify import Notifier, emit_delivered, emit_failed
 from services.notification.store import DELIVERIES, MESSAGES, RECIPIENTS
 from services.reporting import config as reporting_config
-from services.reporting import projections
+from services.reporting import usecases as reporting_usecases
 from services.reporting import store as reporting_store
 from shared.config import settings_of
 from shared.events import registry
 from shared.http import _default
 from bench.naive_peer.store import NaiveMongo, NaiveStore
 
-REPORTING_CONFIG = reporting_config.current()
+REPORTING_CONFIG = reporting_config.load()
 # The naive peer has no authentication: it acts as an admin, the only role that may register
 # new participants (enrollment, issue 17).
 ADMIN = Actor(role="admin", subject="naive-peer")
@@ -173,7 +173,7 @@ class ReportingNaive(NaiveBase):
     store = NaiveMongo(indexes=reporting_store.create_indexes)
 
     def _project(self, payload) -> None:
-        projections.apply_event(self.store, event_of(payload), REPORTING_CONFIG, fold_counters=False)
+        reporting_usecases.apply_event(self.store, event_of(payload), REPORTING_CONFIG, fold_counters=False)
 
     @event_handler("enrollment", "programme_published")
     def on_programme_published(self, payload):
