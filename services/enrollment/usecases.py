@@ -29,7 +29,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.enrollment import commands, domain, queries, schemas
 from services.enrollment.adapters import bulk_files
-from services.enrollment.adapters.web import CsvUpload
+from services.enrollment.adapters.web import Upload
 from services.enrollment.domain import CANCELLED, UNCHANGED, WAITLISTED, Actor, programme_code
 from services.enrollment.store import get_enrolment, get_programme
 from shared.errors import DomainError, Invalid, StoreUnavailable
@@ -215,7 +215,7 @@ def list_enrolments(store: Store, runtime: ServiceRuntime, actor: Actor, args) -
 
 # -- bulk uploads -------------------------------------------------------------------------------
 
-def bulk_enrol(store: Store, runtime: ServiceRuntime, actor: Actor, code: str, upload: CsvUpload) -> Iterator[dict]:
+def bulk_enrol(store: Store, runtime: ServiceRuntime, actor: Actor, code: str, upload: Upload) -> Iterator[dict]:
     """Checks the size, the programme, the row count and the header now (errors answer at
     once), then streams one result per row and a summary."""
     config = runtime.config
@@ -227,7 +227,7 @@ def bulk_enrol(store: Store, runtime: ServiceRuntime, actor: Actor, code: str, u
     return _answered(_enrol_rows(store, runtime, actor, code, rows))
 
 
-def bulk_complete(store: Store, runtime: ServiceRuntime, actor: Actor, code: str, upload: CsvUpload) -> Iterator[dict]:
+def bulk_complete(store: Store, runtime: ServiceRuntime, actor: Actor, code: str, upload: Upload) -> Iterator[dict]:
     config = runtime.config
     stream = upload.open(config.bulk_max_bytes)
     code = programme_code(code)

@@ -6,6 +6,7 @@ import io
 import shutil
 import tempfile
 from collections.abc import Iterable
+from typing import BinaryIO, Protocol
 
 from werkzeug.wrappers import Response
 
@@ -23,6 +24,12 @@ def actor_of(request) -> Actor:
     return Actor(role=p.role, agency=p.agency, nip=p.nip, subject=p.subject)
 
 
+class Upload(Protocol):
+    """A bulk upload's file: ``open(max_bytes)`` gives it to read, or refuses it as too large (413)."""
+
+    def open(self, max_bytes: int) -> BinaryIO: ...
+
+
 class CsvUpload:
     """The CSV of a bulk upload: a raw text/csv body or the first file of a form.
 
@@ -35,7 +42,7 @@ class CsvUpload:
     def __init__(self, request):
         self.request = request
 
-    def open(self, max_bytes: int):
+    def open(self, max_bytes: int) -> BinaryIO:
         request = self.request
         if request.content_length and request.content_length > max_bytes:
             raise PayloadTooLarge(f"request body over {max_bytes} bytes")
@@ -60,7 +67,7 @@ class BytesUpload:
     def __init__(self, data: bytes):
         self.data = data
 
-    def open(self, max_bytes: int):
+    def open(self, max_bytes: int) -> BinaryIO:
         if len(self.data) > max_bytes:
             raise PayloadTooLarge(f"request body over {max_bytes} bytes")
         return io.BytesIO(self.data)
