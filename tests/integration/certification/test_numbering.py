@@ -174,3 +174,24 @@ def test_when_the_numbering_replica_is_killed_another_takes_over_its_lease(start
     assert numbering_of(second).job.issued == 5
     assert db[LEASES].find_one({"_id": NUMBERING_LEASE})["holder"] == \
         numbering_of(second).lease.holder
+
+
+def test_a_replica_stopping_gracefully_numbers_what_was_recorded_publishes_it_and_hands_the_lease_over(
+        start, settings, db, store, probe, monkeypatch):
+    monkeypatch.setenv("CERTIFICATION_NUMBERING_INTERVAL_S", "600")  # no pass but the first, unless woken
+    replica = start()
+    holder = numbering_of(replica).lease.holder
+    wait_for(lambda: (db[LEASES].find_one({"_id": NUMBERING_LEASE}) or {}).get("holder") == holder,
+             message="the replica holding the numbering lease")
+    # recorded behind the loop's back: nothing wakes it before the stop
+    record(store, completion("late-1"), completion("late-2", nip="199001012015032001"))
+    time.sleep(0.5)
+    assert db.certificates.count_documents({}) == 0
+    replica.stop()
+    assert db.pending_issues.count_documents({}) == 0
+    assert sorted(c["enrolment_id"] for c in db.certificates.find()) == ["late-1", "late-2"]
+    # the relay's last flush published the final pass's events (it stops after the numbering)
+    assert sorted(json.loads(m.body)["data"]["enrolment_id"] for m in probe.take(2, timeout=5)) == ["late-1", "late-2"]
+    assert db.outbox.count_documents({"sent": False}) == 0
+    lease = db[LEASES].find_one({"_id": NUMBERING_LEASE})
+    assert lease["holder"] == holder and lease["until"].year == 1970  # handed over at once
