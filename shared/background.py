@@ -29,13 +29,14 @@ from prometheus_client import Counter, Gauge, Histogram
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.config import Settings, settings_of
+from shared.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 LEASES = "leases"
 # Errors a pass may meet when the store or the broker is away: back off and try again.
 # Uncaught, they would end the managed thread, which kills the whole service container.
-TRANSIENT = (PyMongoError, OSError, ConnectionError, KombuError, AMQPError)
+TRANSIENT = (PyMongoError, StoreUnavailable, OSError, ConnectionError, KombuError, AMQPError)
 
 LOOP_LEADING = Gauge("asn_background_leading", "1 while this replica holds the loop's lease", ["loop"])
 LOOP_PASSES = Counter("asn_background_passes_total", "passes of a background loop", ["loop"])
@@ -190,13 +191,16 @@ class LeasedLoop(SharedExtension):
                 failures = 0
                 LOOP_PASSES.labels(self.name).inc()
                 LOOP_SECONDS.labels(self.name).observe(time.monotonic() - started)
-            except TRANSIENT as exc:
+            except Exception as exc:  # noqa: BLE001 - a loop that dies kills its whole container
                 self.running = False
                 failures += 1
                 LOOP_FAILURES.labels(self.name).inc()
                 getattr(self.job, "reset", lambda: None)()
                 delay = min(5.0, 0.2 * 2 ** min(failures, 5))
-                log.warning("%s failed (%s); retrying in %.1fs", self.name, exc, delay)
+                if isinstance(exc, TRANSIENT):
+                    log.warning("%s failed (%s); retrying in %.1fs", self.name, exc, delay)
+                else:  # a bug, not an outage: say so loudly, keep the service up
+                    log.error("%s failed unexpectedly; retrying in %.1fs", self.name, delay, exc_info=True)
                 eventlet.sleep(delay)
                 continue
             if done:

@@ -20,12 +20,13 @@ def utc_now() -> datetime:
 
 
 def iso(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC with ``Z`` (events, API answers); None stays None."""
+    """RFC 3339 in UTC with ``Z`` and milliseconds (events, API answers: the store keeps
+    milliseconds, so the text of a stored moment and of the event about it are the same)."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(value) -> datetime | None:

@@ -2,6 +2,6 @@
 has the same template and the topology reads every service the same way."""
 from __future__ import annotations
 
-from shared.topology import Subscription, subscription_table
+from shared.topology import subscription_table
 
 SUBSCRIPTIONS = subscription_table("enrollment")
