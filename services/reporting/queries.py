@@ -200,10 +200,9 @@ def places_held(rm: ReadModels, nips: list[str]) -> dict[str, set]:
     return holding
 
 
-def flagged_at(db, checkpoint: str, nips: list[str] | None = None) -> set[str]:
-    """NIPs already flagged at ``checkpoint`` (of ``nips``)."""
-    query: dict = {"checkpoint": checkpoint, **({"nip": {"$in": nips}} if nips is not None else {})}
-    return {d["nip"] for d in db[SHORTFALLS].find(query, {"nip": 1})}
+def flagged_at(db, checkpoint: str, nips: list[str]) -> set[str]:
+    """Those of ``nips`` already flagged at ``checkpoint``."""
+    return {d["nip"] for d in db[SHORTFALLS].find({"checkpoint": checkpoint, "nip": {"$in": nips}}, {"nip": 1})}
 
 
 def flagged_count(db, checkpoint: str) -> int:
