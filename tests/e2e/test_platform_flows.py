@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from deploy.launcher import Stack, free_ports
-from services.reporting.timefmt import WIB
+from shared.timefmt import WIB
 from tests.e2e.client import Platform, Subscriber, person, programme
 from tests.e2e.conftest import text_of
 from tests.support import wait_for
