@@ -189,21 +189,21 @@ class NumberingLoop(RelayedLoop):
             self.wake()
 
     def stop(self):
-        # Stopped by ``Numbering`` with the dependencies, before the container's relay (a
+        # Stopped by ``NumberingBackground`` with the dependencies, before the container's relay (a
         # subextension): the relay's last flush then publishes the final pass's events.
         if not self._stopped:
             self._stopped = True
             super().stop()
 
 
-class Numbering(Background):
+class NumberingBackground(Background):
     """Declares the numbering loop and stops it first at a graceful stop (see NumberingLoop.stop)."""
 
     def stop(self):
         self.loop.stop()
 
 
-numbering = Numbering(NumberingLoop(
+numbering = NumberingBackground(NumberingLoop(
     NUMBERING_LOOP, NumberingJob.for_container, lease=NUMBERING_LEASE,
     lease_s=lambda settings: config_of(settings).numbering_lease_s,
     interval_s=lambda settings: config_of(settings).numbering_interval_s))

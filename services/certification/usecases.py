@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Protocol
 
 from marshmallow.experimental.context import Context
 from werkzeug.wrappers import Response
@@ -13,16 +14,30 @@ from shared.auth import Principal
 from shared.errors import Invalid, NotFound
 from shared.events.envelope import Event
 from shared.http import json_response
-from shared.ratelimit import client_address
+from shared.ratelimit import TokenBuckets, client_address
 from shared.runtime import ServiceRuntime
 from shared.store import Store
 from shared.timefmt import wib_date
 from services.certification import commands, domain, queries, schemas
 from services.certification.adapters import credential, pdf, verification_page
+from services.certification.adapters.status_lists import StatusLists
 from services.certification.config import CertificationConfig
 from services.certification.store import ensure_counters
 
 log = logging.getLogger(__name__)
+
+
+class Numbering(Protocol):
+    """This replica's numbering loop (``dependencies.numbering``)."""
+
+    def kick(self) -> None: ...
+
+
+class Caches(Protocol):
+    """What the public routes keep per replica (``dependencies.caches``)."""
+
+    limiter: TokenBuckets
+    status_lists: StatusLists
 
 
 def _seen(runtime: ServiceRuntime) -> Context:
@@ -32,7 +47,7 @@ def _seen(runtime: ServiceRuntime) -> Context:
 
 # -- issuing -------------------------------------------------------------------------------
 
-def record_completion(store: Store, runtime: ServiceRuntime, numbering, event: Event) -> None:
+def record_completion(store: Store, runtime: ServiceRuntime, numbering: Numbering, event: Event) -> None:
     """``enrollment.completed``: only a pending issue in the event's transaction; numbers come
     in batches (ADR 0025), so this replica's numbering pass is kicked once it commits."""
     _, recorded = store.apply_once(event, lambda tx: commands.record_pending_issue(tx, event.data, runtime.now()))
@@ -127,7 +142,7 @@ def certificate_credential(store: Store, runtime: ServiceRuntime, caller: Princi
     return credential.sign(credential.build_credential(certificate, issuer, url), issuer, certificate["issued_at"])
 
 
-def revoke(store: Store, runtime: ServiceRuntime, caches, caller: Principal, certificate_id: str,
+def revoke(store: Store, runtime: ServiceRuntime, caches: Caches, caller: Principal, certificate_id: str,
            body: dict) -> dict:
     """Revoke (admin, recorded as who revoked); idempotent."""
     certificate_id = schemas.certificate_id(certificate_id)
@@ -142,7 +157,7 @@ def revoke(store: Store, runtime: ServiceRuntime, caches, caller: Principal, cer
 
 # -- public --------------------------------------------------------------------------------
 
-def rate_limited(runtime: ServiceRuntime, caches, request) -> Response | None:
+def rate_limited(runtime: ServiceRuntime, caches: Caches, request) -> Response | None:
     """A 429 for a client address that verifies too often (a token bucket each, per replica)."""
     address = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
                              runtime.config.trusted_proxy_hops)
@@ -154,7 +169,7 @@ def rate_limited(runtime: ServiceRuntime, caches, request) -> Response | None:
                          429, {"Retry-After": str(max(1, int(wait + 0.999)))})
 
 
-def verify(store: Store, runtime: ServiceRuntime, caches, request, code: str) -> Response:
+def verify(store: Store, runtime: ServiceRuntime, caches: Caches, request, code: str) -> Response:
     """Public verification of a code: JSON for programs (Accept: application/json), else the
     page in Bahasa Indonesia. Unknown and malformed codes cost the same store look-ups."""
     limited = rate_limited(runtime, caches, request)
@@ -180,7 +195,7 @@ def verify(store: Store, runtime: ServiceRuntime, caches, request, code: str) ->
                     mimetype="text/html")
 
 
-def verify_credential(store: Store, runtime: ServiceRuntime, caches, request) -> Response | dict:
+def verify_credential(store: Store, runtime: ServiceRuntime, caches: Caches, request) -> Response | dict:
     """Check a presented credential: the signature (by this issuer) and the certificate's
     status now. Only a valid signature over an unchanged document of a currently valid
     certificate is ``verified``."""
@@ -203,7 +218,7 @@ def verify_credential(store: Store, runtime: ServiceRuntime, caches, request) ->
                                            "signature_valid": signature_valid, "status": status, "errors": errors})
 
 
-def revocation_list(store: Store, runtime: ServiceRuntime, caches, args: dict) -> Response:
+def revocation_list(store: Store, runtime: ServiceRuntime, caches: Caches, args: dict) -> Response:
     """A signed status list; each replica rebuilds one at most every STATUS_LIST_CACHE_S."""
     number = schemas.StatusListQuery().load(args)["list"]
 

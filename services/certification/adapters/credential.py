@@ -14,7 +14,7 @@ import gzip
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from services.certification.domain import COMPETENCY_LABELS_ID, organiser_names
-from shared.timefmt import end_of_day_wib, iso
+from shared.timefmt import end_of_day_wib
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,9 @@ def public_key_of_did(did: str) -> Ed25519PublicKey:
 
 
 def rfc3339(moment: datetime) -> str:
-    """A credential's times: UTC, whole seconds, with ``Z``."""
-    return iso(moment.replace(microsecond=0))
+    """A credential's times: UTC in whole seconds with ``Z`` (what issued credentials carry;
+    ``shared.timefmt.iso`` adds milliseconds)."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # -- keys ----------------------------------------------------------------------------------
