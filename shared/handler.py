@@ -10,35 +10,29 @@ nameko's handler acknowledges a message whose handler raised, which loses it. Th
   ``store.apply_once`` so a duplicate is skipped;
 - on an exception republishes the message to a delay queue (TTL, dead-lettered back to
   the original queue) and acks; after ``retry_max_attempts`` it goes to the DLQ with the
-  error, the attempt count and a traceback summary;
+  error, the attempt count and a traceback summary (the moves: shared.deadletters);
 - acks only after the effect committed (or after the message was safely moved).
 """
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
 from functools import partial
 
 from amqp.exceptions import AMQPError
 from eventlet.semaphore import Semaphore
-from kombu import Connection, Producer
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
 from nameko.messaging import QueueConsumer
 
 from shared import metrics, topology
-from shared.broker_security import (PUBLISHER_HEADER, expected_publisher, operator_users, publisher_of,
-                                    user_of)
+from shared.broker_security import expected_publisher, operator_users, publisher_of
 from shared.config import settings_of
+from shared.deadletters import ATTEMPT_HEADER, DeadLetters
 from shared.events.envelope import MalformedEvent, parse
 
 log = logging.getLogger(__name__)
-
-ATTEMPT_HEADER = "x-attempt"
-# Stamped for a message that came without a user_id: a replayed copy stays unverified.
-UNKNOWN_PUBLISHER = "(unknown)"
 
 
 class RawQueueConsumer(QueueConsumer):
@@ -84,75 +78,6 @@ class RawQueueConsumer(QueueConsumer):
             super().requeue_message(message)
         except (OSError, AMQPError) as exc:
             log.warning("requeue lost with the broker connection (%s); the broker takes it back", exc)
-
-
-class DeadLetters:
-    """Moves messages to the delay queues and the dead-letter queue of one service."""
-
-    def __init__(self, amqp_uri: str, service: str, delays_ms: tuple[int, ...]):
-        self.amqp_uri, self.service, self.delays_ms = amqp_uri, service, delays_ms
-        self.user = user_of(amqp_uri)
-        self._connection = None
-        self._producer = None
-        # nameko handles each message in its own greenthread; two publishes interleaved on
-        # one confirm channel mix up their confirms and a retry then duplicates a message.
-        self._lock = threading.Lock()  # green under eventlet's monkey patching
-
-    def _publish(self, body, exchange: str, routing_key: str, message, headers: dict) -> None:
-        with self._lock:
-            self._publish_locked(body, exchange, routing_key, message, headers)
-
-    def _publish_locked(self, body, exchange: str, routing_key: str, message, headers: dict) -> None:
-        for attempt in range(3):
-            try:
-                if self._producer is None:
-                    self._connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True},
-                                                  connect_timeout=5, heartbeat=30)
-                    self._producer = Producer(self._connection.channel())
-                self._producer.publish(
-                    body, exchange=exchange, routing_key=routing_key, delivery_mode=2, retry=False,
-                    content_type=message.content_type or "application/octet-stream",
-                    content_encoding=message.content_encoding or "binary",
-                    headers=headers, message_id=message.properties.get("message_id"),
-                    type=message.properties.get("type"), user_id=self.user)
-                return
-            except Exception:  # noqa: BLE001 - reconnect and try again, then give up (no ack)
-                self.close()
-                if attempt == 2:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-
-    def retry(self, body, message, queue: str, attempt: int, error: str, publisher: str | None) -> int:
-        delay = self.delays_ms[min(attempt - 1, len(self.delays_ms) - 1)]
-        headers = dict(message.headers or {})
-        headers.update({ATTEMPT_HEADER: attempt + 1, "x-last-error": error[:500],
-                        PUBLISHER_HEADER: publisher or UNKNOWN_PUBLISHER})
-        self._publish(body, topology.retry_exchange(self.service, delay).name, queue, message, headers)
-        return delay
-
-    def dead_letter(self, body, message, queue: str, reason: str, error: str, attempts: int,
-                    trace: str | None = None, publisher: str | None = None) -> None:
-        headers = dict(message.headers or {})
-        headers.update({
-            "x-reason": reason,  # "malformed", "unauthorised_publisher" or "failed"
-            PUBLISHER_HEADER: publisher or UNKNOWN_PUBLISHER,
-            "x-error": error[:2000],
-            "x-attempts": attempts,
-            "x-traceback": (trace or "")[-4000:],
-            "x-original-queue": queue,
-            "x-original-exchange": message.delivery_info.get("exchange", ""),
-            "x-original-routing-key": message.delivery_info.get("routing_key", ""),
-            "x-dead-lettered-at": time.time(),
-        })
-        self._publish(body, topology.dead_letter_exchange(self.service).name, queue, message, headers)
-
-    def close(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.release()
-            except Exception:  # noqa: BLE001
-                pass
-        self._connection = self._producer = None
 
 
 class ReliableEventHandler(Entrypoint):

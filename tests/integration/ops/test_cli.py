@@ -250,16 +250,18 @@ def test_events_tail_shows_a_readable_line_per_event_in_wib(ops_env):
     event = publish_event(amqp, "enrollment", "completed", completion("w1", agency="DISKOMINFO"), subject="w1")
     out, _ = proc.communicate(timeout=60)
     [line] = out.splitlines()
-    when = event["time"]  # UTC; the line shows WIB, seven hours later
+    when = event["time"]  # UTC; the line shows WIB, seven hours later, as the platform writes it
     assert line.split("  ")[:4] == [_wib(when), "enrollment.completed", "subject=w1", "nip=198503122010011002"]
     assert f"agency=DISKOMINFO  id={event['id']}" in line
 
 
 def _wib(utc: str) -> str:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-    return datetime.fromisoformat(utc.replace("Z", "+00:00")).astimezone(ZoneInfo("Asia/Jakarta")).strftime(
-        "%Y-%m-%d %H:%M:%S WIB")
+    """``5 Maret 2026 16.30 WIB`` (shared.timefmt.stamp_id)."""
+    from datetime import datetime, timedelta
+
+    from shared.timefmt import month_name_id
+    local = datetime.fromisoformat(utc.replace("Z", "+00:00")) + timedelta(hours=7)
+    return f"{local.day} {month_name_id(local.month)} {local.year} {local:%H.%M} WIB"
 
 
 def test_replay_republishes_a_producers_event_log_in_order_into_a_named_queue(start, ops_env, capsys):
