@@ -414,7 +414,7 @@ def local_admin_token() -> str:
         config = auth.load_config(require_signing=True)
     except auth.AuthConfigError:
         if not DEV_AUTH_SECRET.exists():
-            raise DemoError("no key to sign an admin token with: give --token (`python -m shared.cli token issue "
+            raise DemoError("no key to sign an admin token with: give --token (`python -m deploy.asn token issue "
                             "--role admin`), or set AUTH_SECRET_FILE to the services' secret (`make run` keeps "
                             f"it in {DEV_AUTH_SECRET})") from None
         config = auth.load_config(require_signing=True, environ={"AUTH_SECRET_FILE": str(DEV_AUTH_SECRET)})

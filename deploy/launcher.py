@@ -377,7 +377,7 @@ def _print_table(stack: Stack, management: str | None) -> None:
               f"(passwords in {stack.credentials_file}); `asn dlq replay` trusted from "
               f"{', '.join(stack.operator_users())}")
     print(f"databases  {', '.join(stack.db_prefix + s for s in stack.services)}")
-    print("API tokens `python -m shared.cli token issue --role admin` (development secret in "
+    print("API tokens `python -m deploy.asn token issue --role admin` (development secret in "
           f"{stack.auth_secret_file}); the API answers 401 without one")
     print("\nCtrl-C stops everything.", flush=True)
 
