@@ -1,26 +1,25 @@
-"""Settings of the notification service, read from environment variables in one place.
+"""The notification service's configuration: one frozen ``NotificationConfig`` built by
+``load(settings)`` when a container starts (``shared.runtime.Runtime`` and the background
+jobs call it), never at import time.
 
 Every variable may be prefixed with the service name (``NOTIFICATION_SMTP_HOST``) or not
-(``SMTP_HOST``); see ``shared.config.env``. Tests running the service in-process override
-fields through ``Settings.extra["notification"]`` (a dict of field name → value) and may
-inject a clock through ``Settings.extra["clock"]`` (a callable returning an aware UTC
-datetime), so quiet hours and schedules can be tested without waiting for them.
+(``SMTP_HOST``); see ``shared.config.env``. A value that does not parse raises ``ValueError``
+naming its variable. Tests running the service in-process override fields through
+``Settings.extra["notification"]`` (a dict of field name → value); the clock is
+``shared.runtime``'s (``Settings.extra["clock"]``), so quiet hours and schedules can be
+tested without waiting for them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, time, timedelta, timezone
-from typing import Callable
-from zoneinfo import ZoneInfo
+from datetime import time, timedelta
+from typing import Callable, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.config import Settings, env
 
 SERVICE = "notification"
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -93,41 +92,58 @@ def _quiet_hours(value: str) -> tuple[time, time]:
     return _hhmm(start), _hhmm(end)
 
 
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return value
+
+
 def from_env() -> NotificationConfig:
     """Read every setting from the environment; unset ones keep their defaults."""
     d = NotificationConfig()
 
-    def get(name: str, default) -> str:
-        return env(name, None if default is None else str(default), SERVICE)
+    def get(name: str, default, parse: Callable[[str], T] = str) -> T:
+        raw = env(name, None if default is None else str(default), SERVICE)
+        if raw is None:
+            return None
+        try:
+            return parse(raw)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{SERVICE.upper()}_{name} (or {name}) = {raw!r}: {exc}") from None
 
-    quiet_start, quiet_end = _quiet_hours(get("QUIET_HOURS", f"{d.quiet_start:%H:%M}-{d.quiet_end:%H:%M}"))
+    def floats(value: str) -> tuple[float, ...]:
+        return tuple(float(v) for v in _list(value))
+
+    quiet_start, quiet_end = get("QUIET_HOURS", f"{d.quiet_start:%H:%M}-{d.quiet_end:%H:%M}", _quiet_hours)
     return NotificationConfig(
         smtp_host=get("SMTP_HOST", d.smtp_host),
-        smtp_port=int(get("SMTP_PORT", d.smtp_port)),
+        smtp_port=get("SMTP_PORT", d.smtp_port, int),
         smtp_user=get("SMTP_USER", None),
         smtp_password=get("SMTP_PASSWORD", None),
-        smtp_starttls=_bool(get("SMTP_STARTTLS", "false")),
-        smtp_ssl=_bool(get("SMTP_SSL", "false")),
-        smtp_timeout_s=float(get("SMTP_TIMEOUT_S", d.smtp_timeout_s)),
+        smtp_starttls=get("SMTP_STARTTLS", "false", _bool),
+        smtp_ssl=get("SMTP_SSL", "false", _bool),
+        smtp_timeout_s=get("SMTP_TIMEOUT_S", d.smtp_timeout_s, float),
         mail_from=get("MAIL_FROM", d.mail_from),
         webhook_url=get("WEBHOOK_URL", None),
         webhook_secret=get("WEBHOOK_SECRET", d.webhook_secret),
-        webhook_timeout_s=float(get("WEBHOOK_TIMEOUT_S", d.webhook_timeout_s)),
-        max_attempts=int(get("DELIVERY_MAX_ATTEMPTS", d.max_attempts)),
-        backoff_s=tuple(float(v) for v in _list(get("DELIVERY_BACKOFF_S", ",".join(map(str, d.backoff_s))))),
-        claim_lease_s=float(get("DELIVERY_CLAIM_LEASE_S", d.claim_lease_s)),
-        poll_interval_s=float(get("DELIVERY_POLL_INTERVAL_S", d.poll_interval_s)),
-        concurrency=int(get("DELIVERY_CONCURRENCY", d.concurrency)),
-        default_channels=_list(get("DEFAULT_CHANNELS", ",".join(d.default_channels))),
-        timezone=get("TIMEZONE", d.timezone),
+        webhook_timeout_s=get("WEBHOOK_TIMEOUT_S", d.webhook_timeout_s, float),
+        max_attempts=get("DELIVERY_MAX_ATTEMPTS", d.max_attempts, int),
+        backoff_s=get("DELIVERY_BACKOFF_S", ",".join(map(str, d.backoff_s)), floats),
+        claim_lease_s=get("DELIVERY_CLAIM_LEASE_S", d.claim_lease_s, float),
+        poll_interval_s=get("DELIVERY_POLL_INTERVAL_S", d.poll_interval_s, float),
+        concurrency=get("DELIVERY_CONCURRENCY", d.concurrency, int),
+        default_channels=get("DEFAULT_CHANNELS", ",".join(d.default_channels), _list),
+        timezone=get("TIMEZONE", d.timezone, _zone),
         quiet_start=quiet_start,
         quiet_end=quiet_end,
-        urgent_kinds=_list(get("URGENT_KINDS", ",".join(d.urgent_kinds))),
-        reminder_before=_duration(get("REMINDER_BEFORE", "1d")),
-        nudge_period=_duration(get("NUDGE_PERIOD", "30d")),
-        nudge_max_suggestions=int(get("NUDGE_MAX_SUGGESTIONS", d.nudge_max_suggestions)),
-        escalation_threshold=int(get("ESCALATION_THRESHOLD", d.escalation_threshold)),
-        escalation_digest_delay=_duration(get("ESCALATION_DIGEST_DELAY", "15m")),
+        urgent_kinds=get("URGENT_KINDS", ",".join(d.urgent_kinds), _list),
+        reminder_before=get("REMINDER_BEFORE", "1d", _duration),
+        nudge_period=get("NUDGE_PERIOD", "30d", _duration),
+        nudge_max_suggestions=get("NUDGE_MAX_SUGGESTIONS", d.nudge_max_suggestions, int),
+        escalation_threshold=get("ESCALATION_THRESHOLD", d.escalation_threshold, int),
+        escalation_digest_delay=get("ESCALATION_DIGEST_DELAY", "15m", _duration),
         portal_url=get("PORTAL_URL", d.portal_url),
     )
 
@@ -140,7 +156,3 @@ def load(settings: Settings | None = None) -> NotificationConfig:
     if unknown:
         raise ValueError(f"unknown notification setting(s): {', '.join(sorted(unknown))}")
     return replace(config, **overrides)
-
-
-def clock_of(settings: Settings | None) -> Clock:
-    return (settings.extra.get("clock") if settings else None) or system_clock

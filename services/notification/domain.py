@@ -1,14 +1,19 @@
 """Notification rules as plain functions: which message an event causes, on which channels,
-when it may be sent (quiet hours, reminders, back-off), and when a nudge or an escalation
-is due. No nameko, no pymongo: everything here is unit-tested without I/O.
+when it may be sent (quiet hours, reminders, back-off), when a nudge or an escalation is
+due, what a template may show, and who may act on an ASN's notification data. No nameko,
+no pymongo: everything here is unit-tested without I/O.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Callable
 
 from services.notification.config import NotificationConfig
+from shared.auth import ADMIN, ASN, OPERATOR, Principal
+from shared.errors import Forbidden
+from shared.timefmt import parse_time
 
 CHANNELS = ("email", "webhook", "inbox")
 PUSH_CHANNELS = ("email", "webhook")  # the inbox is passive: never deferred, never opted out
@@ -164,6 +169,11 @@ def gives_up(attempts: int, config: NotificationConfig) -> bool:
     return attempts >= config.max_attempts
 
 
+def outcome_of(status: str) -> str:
+    """How a delivery's new status reads in its history (and the outcome metric)."""
+    return "retry" if status == "pending" else status
+
+
 def reminder_due(starts_at: datetime | None, now: datetime, config: NotificationConfig) -> datetime | None:
     """When to remind an enrolled ASN; None when there is no schedule or it is too late
     (the enrolment message itself already tells the date)."""
@@ -202,11 +212,137 @@ def suggestions(programmes: list[dict], now: datetime, limit: int) -> list[dict]
     return sorted((p for p in programmes if still_open(p)), key=start)[:limit]
 
 
-def parse_time(value) -> datetime | None:
-    """An RFC 3339 string (or datetime) as an aware UTC datetime."""
-    if value is None or isinstance(value, datetime):
-        return value.astimezone(timezone.utc) if value else None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+# -- what a message shows (template contexts; see templates/README.md) --------------------
+# Datetimes stay aware UTC ``datetime`` objects: the templates show them in WIB.
+
+def _programme(p: dict) -> dict:
+    return {**p, "starts_at": parse_time(p.get("starts_at")), "ends_at": parse_time(p.get("ends_at")),
+            "speakers": p.get("speakers") or [], "location": p.get("location"),
+            "grants_certificate": bool(p.get("grants_certificate"))}
+
+
+def _date(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def asn_context(kind: str, data: dict, config: NotificationConfig, now: datetime) -> dict:
+    """The context for an ASN's message of ``kind`` caused by an event with ``data``."""
+    participant = data.get("participant") or data.get("holder")
+    context = {"participant": participant, "nip": participant["nip"], "portal_url": config.portal_url,
+               "programme": _programme(data["programme"]) if "programme" in data else None}
+    if kind == "waitlisted":
+        context["position"] = data["position"]
+    elif kind == "cancelled":
+        context.update(reason=data["reason"], cancelled_by=data["cancelled_by"],
+                       previous_status=data["previous_status"], cancelled_at=parse_time(data["cancelled_at"]))
+    elif kind.startswith("completed_"):
+        completed_at = parse_time(data["completed_at"])
+        context.update(score=data.get("score"), jp_earned=data["jp_earned"], completed_at=completed_at,
+                       year=completed_at.astimezone(config.tz).year)
+    elif kind == "certified":
+        context.update(number=data["number"], issued_on=_date(data["issued_on"]),
+                       valid_until=_date(data.get("valid_until")), jp=data["jp"],
+                       verification_url=data["verification_url"])
+    elif kind == "revoked":
+        context.update(number=data["number"], reason=data["reason"], revoked_at=parse_time(data["revoked_at"]))
+    elif kind == "expiring":
+        context.update(number=data["number"], valid_until=_date(data["valid_until"]), days_left=data["days_left"])
+    elif kind == "nudge":
+        programmes = [{**p, "starts_at": parse_time(p.get("starts_at")),
+                       "enrolment_closes_at": parse_time(p.get("enrolment_closes_at"))}
+                      for p in suggestions(data.get("suggested_programmes") or [], now, config.nudge_max_suggestions)]
+        context.update(year=data["year"], checkpoint=data["checkpoint"], jp_total=data["jp_total"],
+                       jp_target=data["jp_target"], jp_missing=data["jp_missing"], programmes=programmes)
+    return context
+
+
+def escalation_context(digest: dict, items: list[dict], contact: dict | None, agency_name: str,
+                       config: NotificationConfig) -> dict:
+    """The context of the operator's summary of ASN repeatedly below target."""
+    return {"agency": digest["agency"], "agency_name": agency_name, "checkpoint": digest["checkpoint"],
+            "year": digest["year"], "items": items, "threshold": config.escalation_threshold,
+            "contact_name": (contact or {}).get("name") or "Bapak/Ibu", "portal_url": config.portal_url}
+
+
+# -- recipients --------------------------------------------------------------------------
+CONTACT_FIELDS = ("id_kind", "name", "agency", "email", "phone", "whatsapp", "channels", "opt_outs")
+
+
+def same_recipient(existing: dict | None, fields: dict) -> bool:
+    """Whether a registration changes nothing (then it answers ``unchanged``)."""
+    return existing is not None and all(existing.get(k) == fields.get(k) for k in ("nip", *CONTACT_FIELDS))
+
+
+# -- who may act on an ASN's notification data ---------------------------------------------
+# An ASN's agency is never taken from an operator's (or the ASN's own) word: an operator of
+# DINKES writing ``agency: DINKES`` for a NIP nobody knew would otherwise take over that ASN's
+# inbox and contact data. It comes from trusted sources only: enrollment's events
+# (``enrolled``, ``waitlisted``, ``cancelled``, ``completed`` carry the participant's agency;
+# recorded per NIP, newest event wins, and a recipient record follows it) and an admin, who
+# may register any recipient with any agency. An operator acts on an ASN only when one of
+# these places the ASN in the operator's agency, and gets one answer otherwise, whether the
+# NIP is unknown or another agency's (naming the other agency, or answering 404 for unknown
+# NIPs, would let an operator probe which NIPs the platform knows and where they work).
+
+# Enrollment's events that carry ``participant`` with the agency enrollment knows the ASN in.
+AGENCY_EVENTS = frozenset({"enrolled", "waitlisted", "cancelled", "completed"})
+
+# A recipient write by one caller: (new fields, stored record or None, the agency enrollment
+# knows the ASN in or None) -> the fields to store, or Forbidden.
+WriteCheck = Callable[[dict, "dict | None", "str | None"], dict]
+
+
+def agency_statement(service: str, event_name: str, data: dict) -> tuple[str, str] | None:
+    """(NIP, agency) an enrollment event states for its participant, or None."""
+    participant = data.get("participant") if service == "enrollment" else None
+    if event_name not in AGENCY_EVENTS or not participant or not participant.get("agency"):
+        return None
+    return participant["nip"], participant["agency"].strip().upper()
+
+
+def agency_of(recipient: dict | None, known: str | None) -> str | None:
+    """The ASN's agency: the recipient record's (an admin's word, kept in step with enrollment),
+    else what enrollment's events say."""
+    return (recipient or {}).get("agency") or known
+
+
+def not_staff(caller: Principal, nip: str) -> Forbidden:
+    """The one answer an operator gets for an ASN outside its agency, known or not."""
+    return Forbidden(f"an operator of {caller.agency} may act only on its own staff; NIP {nip} is not known as "
+                     f"staff of {caller.agency} (an ASN's agency comes from enrollment or an admin: enrol the ASN "
+                     f"or ask an admin to register them)", field="nip")
+
+
+def require_staff(caller: Principal, nip: str, agency: str | None, what: str) -> None:
+    """Forbidden (403) unless ``caller`` may act on ``nip``'s notification data: an admin
+    anyone, an ASN themself, an operator its own staff (``agency``: see ``agency_of``)."""
+    if caller.role != OPERATOR:
+        caller.require_scope(nip=nip, what=what)
+    elif agency != caller.agency:
+        raise not_staff(caller, nip)
+
+
+def recipient_write_check(caller: Principal) -> WriteCheck:
+    """The check of a recipient write by ``caller``. An admin may write anything. An operator
+    only its own staff, and an ASN only themself; neither chooses the agency: it is the
+    trusted one (filled in when omitted)."""
+    def check(fields: dict, existing: dict | None, known: str | None) -> dict:
+        nip = fields["nip"]
+        if caller.role == ADMIN:
+            return fields
+        trusted = agency_of(existing, known)
+        if caller.role == OPERATOR:
+            if trusted != caller.agency:
+                raise not_staff(caller, nip)
+            if fields.get("agency") not in (None, trusted):
+                raise Forbidden(f"an operator cannot move NIP {nip} to another agency; ask an admin",
+                                field="agency")
+        else:
+            caller.require_scope(nip=nip, what=f"recipient {nip}")
+            if caller.role == ASN and fields.get("agency") not in (None, trusted):
+                raise Forbidden("an ASN cannot set their own agency: it comes from enrollment or an admin; "
+                                "leave agency out", field="agency")
+        return {**fields, "agency": trusted}
+    return check

@@ -1,11 +1,17 @@
-"""marshmallow schemas of the HTTP API (requests and responses)."""
+"""marshmallow schemas of the HTTP API: requests and responses (an answer is what a
+response schema dumps from the stored record)."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
-from services.notification.domain import CHANNELS, KINDS, OPTABLE_KINDS, normalise_phone
+from services.notification.domain import CHANNELS, CONTACT_FIELDS, KINDS, OPTABLE_KINDS, normalise_phone
 from services.notification.store import MAX_PAGE
+from shared import nip as nip_rules
 from shared.events.common import ID_KINDS
+from shared.nip import NipField
+from shared.paging import page_query
+from shared.reference import agency as reference_agency
+from shared.timefmt import iso
 
 STATUSES = ("pending", "sending", "delivered", "failed", "undeliverable", "skipped", "dropped")
 
@@ -21,8 +27,27 @@ class Phone(fields.Str):
             raise ValidationError(f"not a valid phone number: {exc}") from None
 
 
-# Bounds on what a caller may send (docs/security.md): page sizes (store.MAX_PAGE), cursors, ids, lists.
-MAX_CURSOR = 256
+class Time(fields.DateTime):
+    """A stored time in an answer: RFC 3339 UTC with ``Z`` (``shared.timefmt.iso``)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return iso(value)
+
+
+class RecordView(Schema):
+    """A response dumped from a stored record: every field is in the answer (null when the
+    record lacks it) and ``id`` is the record's ``_id``."""
+
+    @pre_dump
+    def from_record(self, record: dict, **kwargs) -> dict:  # subclasses extend it by this name
+        view = {**dict.fromkeys(self.fields), **record}
+        if "id" in self.fields:
+            view["id"] = str(record["_id"])
+        return view
+
+
+# Bounds on what a caller may send (docs/security.md): page sizes (store.MAX_PAGE), ids, lists;
+# cursors are bounded by shared.paging.
 MAX_ID = 128
 MAX_LIST = 32
 
@@ -69,7 +94,21 @@ class RecipientSchema(ContactFields):
         return data
 
 
-class RecipientView(Schema):
+def load_recipient(nip: str, body: dict) -> dict:
+    """The stored fields of a recipient from a request body and the NIP of its path (or CSV
+    row); raises ValidationError (the body's fields first) or Invalid (the NIP, naming the
+    wrong part)."""
+    data = RecipientSchema().load(body)
+    parsed = nip_rules.validate(nip, data["id_kind"] or "auto", field="nip")
+    if data["agency"] is not None:
+        data["agency"] = data["agency"].strip().upper()
+        if reference_agency(data["agency"]) is None:
+            raise ValidationError({"agency": [f"unknown OPD code {data['agency']!r}"]})
+    data["id_kind"] = parsed.kind
+    return {"nip": nip, **{k: data.get(k) for k in CONTACT_FIELDS}}
+
+
+class RecipientView(RecordView):
     nip = fields.Str()
     id_kind = fields.Str()
     name = fields.Str(allow_none=True)
@@ -79,8 +118,8 @@ class RecipientView(Schema):
     whatsapp = fields.Str(allow_none=True)
     channels = fields.List(fields.Str())
     opt_outs = fields.List(fields.Str())
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = Time()
+    updated_at = Time()
 
 
 class BulkRowResult(Schema):
@@ -113,7 +152,7 @@ class AgencyContactSchema(ContactFields):
             raise ValidationError("give at least an email address or a phone number", field_name="email")
 
 
-class AgencyContactView(Schema):
+class AgencyContactView(RecordView):
     agency = fields.Str()
     agency_name = fields.Str()
     name = fields.Str()
@@ -121,37 +160,36 @@ class AgencyContactView(Schema):
     phone = fields.Str(allow_none=True)
     whatsapp = fields.Str(allow_none=True)
     channels = fields.List(fields.Str())
-    updated_at = fields.DateTime()
+    updated_at = Time()
 
 
-class PageQuery(Schema):
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
-    cursor = fields.Str(load_default=None, validate=validate.Length(max=MAX_CURSOR),
-                        metadata={"description": "next_cursor of the previous page"})
-
-
-class InboxQuery(PageQuery):
+class InboxQuery(page_query(MAX_PAGE)):
     unread = fields.Bool(load_default=False, metadata={"description": "only unread messages"})
 
 
-class DeliveriesQuery(PageQuery):
-    nip = fields.Str(load_default=None, validate=validate.Regexp(r"^\d{18}$", error="must be 18 digits"))
+class DeliveriesQuery(page_query(MAX_PAGE)):
+    nip = NipField(load_default=None)
     event_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=MAX_ID),
                           metadata={"description": "id of the event that caused the message"})
     status = fields.Str(load_default=None, validate=validate.OneOf(STATUSES))
     channel = fields.Str(load_default=None, validate=validate.OneOf(CHANNELS))
 
 
-class InboxMessage(Schema):
+class InboxMessage(RecordView):
     id = fields.Str()
     kind = fields.Str(metadata={"description": ", ".join(KINDS)})
     subject = fields.Str()
     text = fields.Str()
     html = fields.Str()
-    received_at = fields.DateTime()
-    read_at = fields.DateTime(allow_none=True)
+    received_at = Time()
+    read_at = Time(allow_none=True)
     read = fields.Bool()
     source_event_id = fields.Str(allow_none=True)
+
+    @pre_dump
+    def from_record(self, record: dict, **kwargs) -> dict:
+        return {**super().from_record(record), "received_at": record["visible_at"],
+                "read": record.get("read_at") is not None}
 
 
 class InboxPage(Schema):
@@ -162,12 +200,12 @@ class InboxPage(Schema):
 
 
 class HistoryEntry(Schema):
-    at = fields.DateTime()
+    at = Time()
     outcome = fields.Str()
     detail = fields.Str()
 
 
-class DeliveryView(Schema):
+class DeliveryView(RecordView):
     id = fields.Str()
     message_id = fields.Str()
     nip = fields.Str(allow_none=True)
@@ -178,12 +216,18 @@ class DeliveryView(Schema):
     attempts = fields.Int()
     last_error = fields.Str(allow_none=True)
     source_event_id = fields.Str(allow_none=True)
-    due_at = fields.DateTime()
-    next_attempt_at = fields.DateTime(allow_none=True)
-    delivered_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    due_at = Time()
+    next_attempt_at = Time(allow_none=True)
+    delivered_at = Time(allow_none=True)
+    created_at = Time()
+    updated_at = Time()
     history = fields.List(fields.Nested(HistoryEntry))
+
+    @pre_dump
+    def from_record(self, record: dict, **kwargs) -> dict:
+        view = super().from_record(record)
+        return {**view, "message_id": str(record["message_id"]), "attempts": record.get("attempts", 0),
+                "history": record.get("history", [])}
 
 
 class DeliveriesPage(Schema):
@@ -193,4 +237,4 @@ class DeliveriesPage(Schema):
 
 class ReadResult(Schema):
     id = fields.Str()
-    read_at = fields.DateTime()
+    read_at = Time()

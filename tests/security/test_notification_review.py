@@ -251,7 +251,7 @@ def test_the_webhook_is_signed_over_id_timestamp_and_body_and_a_replay_is_detect
 
 
 def test_production_refuses_to_start_a_webhook_without_a_secret_and_development_warns(monkeypatch, caplog):
-    from services.notification.channels import check_config
+    from services.notification.adapters.channels import check_config
     from shared.production import ProductionConfigError
 
     unsigned = NotificationConfig(webhook_url="https://gateway.example/sms", webhook_secret="")
@@ -293,7 +293,7 @@ def test_a_failing_webhook_leaves_neither_its_url_nor_its_token_in_the_log_or_th
 
 
 def test_a_webhook_refusal_keeps_the_http_status_but_not_the_body_it_echoes():
-    from services.notification.channels import PermanentFailure, WebhookChannel
+    from services.notification.adapters.channels import PermanentFailure, WebhookChannel
 
     class Echo:
         status_code, text = 401, f"invalid token {TOKEN} for https://gateway.example/sms?token={TOKEN}"

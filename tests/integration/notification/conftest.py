@@ -23,7 +23,8 @@ import requests
 
 from services.notification.service import NotificationService
 from services.notification.store import DELIVERIES, MESSAGES
-from services.notification.worker import DeliveryWorker
+from services.notification.dependencies import DELIVERY_LOOP, DIGEST_LOOP
+from shared.background import LeasedLoop
 from shared import topology
 from shared.store import OUTBOX, connect
 from tests.support import auth_headers, make_settings, wait_for
@@ -172,9 +173,9 @@ class Running:
         self.db = self.client[settings.db_name]
 
     def wake(self) -> None:
-        for extension in self.container.subextensions:
-            if isinstance(extension, DeliveryWorker):
-                extension.wake()
+        """Run the delivery and digest loops now (after a test moved the clock)."""
+        for name in (DIGEST_LOOP, DELIVERY_LOOP):
+            self.container.shared_extensions[(LeasedLoop, name)].wake()
 
     def http(self, method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
         """As an admin unless the test names other credentials."""

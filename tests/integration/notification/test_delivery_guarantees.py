@@ -9,7 +9,7 @@ from kombu import Connection, Exchange, Queue
 import pytest
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from services.notification.channels import DELIVERY_HEADER, ID_HEADER, new_secret, verify
+from services.notification.adapters.channels import DELIVERY_HEADER, ID_HEADER, new_secret, verify
 from shared.events import registry
 from tests.integration.notification.conftest import WEBHOOK_SECRET, wib
 from tests.support import body_json, get_messages, publish_event, wait_for

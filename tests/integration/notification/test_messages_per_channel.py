@@ -6,7 +6,7 @@ import email.policy
 import json
 from email.parser import BytesParser
 
-from services.notification.channels import DELIVERY_HEADER, verify
+from services.notification.adapters.channels import DELIVERY_HEADER, verify
 from shared import metrics
 from shared.events import registry
 from tests.integration.notification.conftest import WEBHOOK_SECRET

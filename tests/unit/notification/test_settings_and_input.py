@@ -9,8 +9,9 @@ import pytest
 from marshmallow import ValidationError
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from services.notification import config, recipients
-from services.notification.channels import new_secret, secret_key, signature_headers, verify
+from services.notification import config, schemas
+from services.notification.adapters import recipients_csv
+from services.notification.adapters.channels import new_secret, secret_key, signature_headers, verify
 from shared.config import load as load_settings
 from shared.errors import Invalid
 
@@ -39,14 +40,14 @@ def test_a_test_can_override_settings_and_rejects_a_misspelt_one():
 
 def test_a_recipient_with_an_impossible_nip_is_refused_naming_the_wrong_part():
     with pytest.raises(Invalid) as caught:
-        recipients.validate_recipient("198513122010011002", {"email": "a@b.go.id"})
+        schemas.load_recipient("198513122010011002", {"email": "a@b.go.id"})
     assert caught.value.field == "nip"
     assert caught.value.details["part"] == "birth_date"
 
 
 def test_choosing_a_channel_without_its_contact_is_refused():
     with pytest.raises(ValidationError) as caught:
-        recipients.validate_recipient(NIP, {"channels": ["email", "webhook"]})
+        schemas.load_recipient(NIP, {"channels": ["email", "webhook"]})
     assert caught.value.messages["channels"] == [
         "email is chosen but no email address is given",
         "webhook (SMS/WhatsApp) is chosen but no phone or whatsapp number is given"]
@@ -54,15 +55,15 @@ def test_choosing_a_channel_without_its_contact_is_refused():
 
 def test_unknown_agencies_channels_and_message_kinds_are_refused():
     with pytest.raises(ValidationError) as caught:
-        recipients.validate_recipient(NIP, {"agency": "DINAS-X", "channels": ["fax"], "opt_outs": ["spam"]})
+        schemas.load_recipient(NIP, {"agency": "DINAS-X", "channels": ["fax"], "opt_outs": ["spam"]})
     assert set(caught.value.messages) == {"channels", "opt_outs"}
     with pytest.raises(ValidationError) as caught:
-        recipients.validate_recipient(NIP, {"agency": "dinas-x"})
+        schemas.load_recipient(NIP, {"agency": "dinas-x"})
     assert "unknown OPD code 'DINAS-X'" in caught.value.messages["agency"][0]
 
 
 def test_a_pppk_number_is_accepted_as_its_own_kind():
-    fields = recipients.validate_recipient("199203152021212003", {"email": "siti@bukittinggikota.go.id"})
+    fields = schemas.load_recipient("199203152021212003", {"email": "siti@bukittinggikota.go.id"})
     assert fields["id_kind"] == "ni_pppk"
 
 
@@ -70,16 +71,16 @@ def test_a_csv_exported_by_excel_in_indonesian_with_semicolons_and_a_bom_is_read
     raw = ("\ufeffNIP;Name;Email;Channels;Opt_outs\r\n"
            f"{NIP};Rahmat Hidayat;rahmat@bukittinggikota.go.id;email|webhook;nudge\r\n"
            ";;;;\r\n").encode("utf-8")
-    [(line, row)] = recipients.parse_csv(raw)
+    [(line, row)] = recipients_csv.parse_csv(raw)
     assert line == 2
     assert row["nip"] == NIP and row["channels"] == "email|webhook"
 
 
 def test_a_csv_without_a_nip_column_or_with_an_unknown_column_is_refused():
     with pytest.raises(Invalid, match="column nip"):
-        recipients.parse_csv(b"name,email\nA,a@b.go.id\n")
+        recipients_csv.parse_csv(b"name,email\nA,a@b.go.id\n")
     with pytest.raises(Invalid, match="unknown column"):
-        recipients.parse_csv(b"nip,fax\n198503122010011002,123\n")
+        recipients_csv.parse_csv(b"nip,fax\n198503122010011002,123\n")
 
 
 def test_the_webhook_signature_verifies_only_for_the_same_secret_id_time_and_body():

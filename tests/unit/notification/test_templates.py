@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.notification import domain, messages
+from services.notification import domain
 from services.notification.config import NotificationConfig
-from services.notification.templates import PARTS, TEMPLATE_DIR, Renderer, angka
+from services.notification.adapters.templates import PARTS, TEMPLATE_DIR, Renderer, angka
 from shared.events import registry
 
 CONFIG = NotificationConfig()
@@ -23,7 +23,7 @@ def example(service: str, name: str, **changes) -> dict:
 
 
 def render(kind: str, data: dict):
-    return RENDERER.render(kind, messages.asn_context(kind, data, CONFIG, NOW))
+    return RENDERER.render(kind, domain.asn_context(kind, data, CONFIG, NOW))
 
 
 def test_every_message_kind_has_all_four_template_files():
@@ -90,7 +90,7 @@ def test_the_nudge_lists_only_programmes_still_open_for_enrolment():
 
 
 def test_the_operator_summary_lists_each_asn_with_their_jp():
-    context = messages.escalation_context(
+    context = domain.escalation_context(
         {"agency": "DISKOMINFO", "checkpoint": "2026-Q3", "year": 2026},
         [{"nip": "198503122010011002", "name": "Rahmat Hidayat", "jp_total": 8, "jp_target": 20, "jp_missing": 12,
           "consecutive_shortfalls": 2},

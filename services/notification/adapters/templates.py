@@ -9,23 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-TEMPLATE_DIR = Path(__file__).with_name("templates")
+from shared.timefmt import LOCALE, ZONE_LABELS, long_date_id, parse_time
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 PARTS = ("subject.txt", "body.txt", "body.html", "short.txt")
 
-BULAN = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
-         "Oktober", "November", "Desember")
-HARI = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
 PROGRAMME_KIND_LABELS = {
     "pelatihan": "Pelatihan", "sertifikasi": "Sertifikasi", "seminar": "Seminar", "lokakarya": "Lokakarya",
     "e-learning": "E-learning", "coaching": "Coaching", "mentoring": "Mentoring",
 }
-# Zone abbreviations as Indonesians write them.
-ZONE_LABELS = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,17 @@ class Rendered:
 
 
 def angka(value, decimals: int = 1) -> str:
-    """A number as Indonesians write it: ``1.234,5``."""
-    text = f"{float(value):,.{decimals}f}"
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    """A number as Indonesians write it, always with ``decimals`` digits: ``1.234,5``, ``52,0``
+    (a score reads as a score; ``shared.timefmt.number_id`` drops the decimals of whole numbers)."""
+    pattern = "#,##0." + "0" * decimals if decimals > 0 else "#,##0"
+    return format_decimal(value, format=pattern, locale=LOCALE)
+
+
+@lru_cache(maxsize=None)
+def renderer(timezone: str = "Asia/Jakarta") -> "Renderer":
+    """The renderer of a zone, built on first use and kept: its Jinja2 environment caches the
+    compiled templates."""
+    return Renderer(timezone)
 
 
 class Renderer:
@@ -69,7 +77,7 @@ class Renderer:
         if value is None:
             return None
         if isinstance(value, str):
-            value = datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value else date.fromisoformat(value)
+            value = parse_time(value) if "T" in value else date.fromisoformat(value)
         if isinstance(value, datetime):
             return value.astimezone(self.tz)
         return value
@@ -79,7 +87,8 @@ class Renderer:
         local = self._local(value)
         if local is None:
             return "(belum ditentukan)"
-        return f"{HARI[local.weekday()]}, {local.day} {BULAN[local.month - 1]} {local.year}"
+        day = local.date() if isinstance(local, datetime) else local
+        return f"{format_date(day, 'EEEE', locale=LOCALE)}, {long_date_id(day)}"
 
     def jam(self, value) -> str:
         """``08.00 WIB``."""

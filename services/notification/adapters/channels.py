@@ -8,7 +8,7 @@ The inbox needs no channel: a message shows there once its inbox delivery is rec
 Failure texts end up in the delivery history (``GET /deliveries``) and in the public
 ``notification.failed`` event, so they name a channel by a non-secret name and keep the
 error class and the status only: never the webhook URL (its query string may hold a token),
-nor a response body (the worker also applies ``domain.redact`` on top).
+nor a response body (the delivery use case also applies ``domain.redact`` on top).
 
 Webhooks follow the Standard Webhooks convention (https://www.standardwebhooks.com/):
 ``webhook-id`` (the delivery id: stable across retries, so a receiver drops a resend),
@@ -36,6 +36,7 @@ from standardwebhooks.webhooks import Webhook
 
 from services.notification.config import NotificationConfig
 from shared import production
+from shared.timefmt import iso
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def secret_key(secret: str) -> bytes:
     """The key of a ``whsec_<base64>`` secret; ValueError naming WEBHOOK_SECRET otherwise."""
     if not secret.startswith(SECRET_PREFIX):
         raise ValueError(f"WEBHOOK_SECRET must be {SECRET_PREFIX}<base64> (Standard Webhooks); "
-                         "make one with: python -m services.notification.channels")
+                         "make one with: python -m services.notification.adapters.channels")
     try:
         key = base64.b64decode(secret[len(SECRET_PREFIX):], validate=True)
     except (binascii.Error, ValueError):
@@ -99,7 +100,7 @@ def check_config(config: NotificationConfig) -> None:
         return
     production.require(False, "WEBHOOK_SECRET", "the webhook channel is enabled (WEBHOOK_URL) but its requests "
                        "would be unsigned: set WEBHOOK_SECRET=whsec_<base64>, made with "
-                       "`python -m services.notification.channels`", service="notification")
+                       "`python -m services.notification.adapters.channels`", service="notification")
     log.warning("WEBHOOK_SECRET is not set: webhook requests go out unsigned; a receiver cannot tell them from "
                 "forged ones (development only: ASN_ENV=production refuses to start like this)")
 
@@ -165,13 +166,13 @@ class WebhookChannel:
             "delivery_id": str(delivery["_id"]), "message_id": str(message["_id"]), "kind": message["kind"],
             "nip": message.get("nip"), "agency": message.get("agency"), "to": to,
             "subject": message["subject"], "text": message["short"],
-            "sent_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "sent_at": iso(now),
         }
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     def headers(self, delivery: dict, body: bytes) -> dict[str, str]:
         headers = {"Content-Type": "application/json; charset=utf-8", DELIVERY_HEADER: str(delivery["_id"])}
-        if self.config.webhook_secret:  # unsigned only in development (config.check_startup warns)
+        if self.config.webhook_secret:  # unsigned only in development (check_config warns)
             # Real time, not the service's clock: the receiver compares it with its own clock.
             headers.update(signature_headers(self.config.webhook_secret, str(delivery["_id"]), int(time.time()),
                                              body))
@@ -199,6 +200,22 @@ class WebhookChannel:
         raise PermanentFailure(detail)
 
 
+class Channels:
+    """The push channels a delivery goes out on (the inbox needs none)."""
+
+    def __init__(self, config: NotificationConfig):
+        self.smtp = SmtpChannel(config)
+        self.webhook = WebhookChannel(config)
+
+    def send(self, delivery: dict, message: dict, address: str, contact: dict, now: datetime) -> str:
+        """Send on the delivery's channel; returns what the receiver said, or raises
+        TransientFailure / PermanentFailure."""
+        if delivery["channel"] == "email":
+            return self.smtp.send(delivery, message, address, contact.get("name"), now)
+        to = {"phone": contact.get("phone"), "whatsapp": contact.get("whatsapp"), "name": contact.get("name")}
+        return self.webhook.send(delivery, message, to, now)
+
+
 def _by_code(code: int, detail: str) -> Exception:
     return TransientFailure(detail) if 400 <= code < 500 else PermanentFailure(detail)
 
@@ -207,5 +224,5 @@ def _text(reply) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
-if __name__ == "__main__":  # python -m services.notification.channels: a new WEBHOOK_SECRET
+if __name__ == "__main__":  # python -m services.notification.adapters.channels: a new WEBHOOK_SECRET
     print(new_secret())

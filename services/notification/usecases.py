@@ -1,0 +1,193 @@
+"""notification's use cases: load the request schema → check the caller's scope → one
+transaction of commands (or a query) → dump the response schema. Besides the HTTP routes:
+what an event does (``notify``) and the background work (``deliver`` one claimed delivery,
+``send_due_digests``)."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Callable
+
+from prometheus_client import Counter
+
+from services.notification import commands, domain, queries, schemas
+from services.notification.adapters import recipients_csv
+from services.notification.adapters.channels import Channels, PermanentFailure, TransientFailure
+from services.notification.config import NotificationConfig
+from services.notification.store import object_id
+from shared import nip as nip_rules
+from shared.auth import OPERATOR, Principal
+from shared.errors import NotFound
+from shared.events.envelope import Event
+from shared.reference import agency as reference_agency
+from shared.runtime import ServiceRuntime
+from shared.store import Duplicate, Store
+from shared.timefmt import parse_time
+
+log = logging.getLogger(__name__)
+
+DELIVERY_OUTCOMES = Counter("asn_notification_deliveries_total", "Delivery attempts by channel and outcome",
+                            ["channel", "outcome"])
+
+
+def _stored(runtime: ServiceRuntime) -> datetime:
+    """Now at the store's millisecond precision, so an answer equals what a later read returns."""
+    return parse_time(runtime.now())
+
+
+def _require_staff(db, caller: Principal, nip: str, what: str) -> None:
+    """An admin anyone, an ASN themself, an operator its own staff (domain.require_staff)."""
+    agency = queries.trusted_agency(db, nip) if caller.role == OPERATOR else None
+    domain.require_staff(caller, nip, agency, what)
+
+
+# -- events -------------------------------------------------------------------------------------
+def notify(store: Store, runtime: ServiceRuntime, deliveries, event: Event) -> None:
+    """Apply a public event (once) and wake the delivery loop for what it created."""
+    store.apply_once(event, lambda tx: commands.apply_event(tx, event, runtime.config, runtime.now()))
+    deliveries.wake()
+
+
+# -- recipients ---------------------------------------------------------------------------------
+def put_recipient(store: Store, runtime: ServiceRuntime, caller: Principal, nip: str,
+                  body: dict) -> tuple[int, dict]:
+    fields = schemas.load_recipient(nip, body)
+    check, now = domain.recipient_write_check(caller), _stored(runtime)
+    outcome, record = store.transaction(lambda tx: commands.put_recipient(tx, fields, now, check))
+    return (201 if outcome == "created" else 200), schemas.RecipientView().dump(record)
+
+
+def get_recipient(store: Store, caller: Principal, nip: str) -> dict:
+    nip_rules.validate(nip, "auto")
+    _require_staff(store.db, caller, nip, what=f"recipient {nip}")
+    return schemas.RecipientView().dump(queries.recipient(store.db, nip))
+
+
+def put_recipients_csv(store: Store, runtime: ServiceRuntime, caller: Principal, raw: bytes) -> dict:
+    rows = recipients_csv.read_rows(raw)
+    result = commands.register_recipients(store.db, rows, _stored(runtime), domain.recipient_write_check(caller))
+    return schemas.BulkResult().dump(result)
+
+
+def put_agency_contact(store: Store, runtime: ServiceRuntime, caller: Principal, code: str,
+                       body: dict) -> tuple[int, dict]:
+    caller.require_scope(agency=code, what=f"the contact of {code.upper()}")
+    code = code.strip().upper()
+    known = reference_agency(code)
+    if known is None:
+        raise NotFound(f"unknown OPD code {code!r}", field="code")
+    data = schemas.AgencyContactSchema().load(body)
+    channels = data["channels"] or (["email"] if data["email"] else ["webhook"])
+    fields = {"agency": code, "agency_name": known.name, "name": data["name"], "email": data["email"],
+              "phone": data["phone"], "whatsapp": data["whatsapp"], "channels": list(dict.fromkeys(channels))}
+    now = _stored(runtime)
+    outcome, record = store.transaction(lambda tx: commands.put_agency_contact(tx, fields, now))
+    return (201 if outcome == "created" else 200), schemas.AgencyContactView().dump(record)
+
+
+def get_agency_contact(store: Store, caller: Principal, code: str) -> dict:
+    caller.require_scope(agency=code, what=f"the contact of {code.upper()}")
+    return schemas.AgencyContactView().dump(queries.agency_contact(store.db, code))
+
+
+# -- the inbox and the delivery log -------------------------------------------------------------
+def inbox(store: Store, caller: Principal, nip: str, args: dict) -> dict:
+    nip_rules.validate(nip, "auto")
+    _require_staff(store.db, caller, nip, what=f"the inbox of {nip}")
+    query = schemas.InboxQuery().load(args)
+    page = queries.inbox_page(store.db, nip, unread_only=query["unread"], limit=query["limit"],
+                              cursor=query["cursor"], page=query["page"])
+    return schemas.InboxPage().dump(page)
+
+
+def read_message(store: Store, runtime: ServiceRuntime, caller: Principal, nip: str, message_id: str) -> dict:
+    nip_rules.validate(nip, "auto")
+    _require_staff(store.db, caller, nip, what=f"the inbox of {nip}")
+    oid, now = object_id(message_id, "message_id"), runtime.now()
+    message = store.transaction(lambda tx: commands.mark_read(tx, nip, oid, now))
+    if message is None:
+        raise NotFound(f"no message {message_id} in the inbox of {nip}", field="message_id")
+    return schemas.ReadResult().dump({"id": message_id, "read_at": message["read_at"]})
+
+
+def deliveries(store: Store, caller: Principal, args: dict) -> dict:
+    query = schemas.DeliveriesQuery().load(args)
+    query["nip"] = caller.nip_filter(query["nip"])
+    if caller.role == OPERATOR:
+        if query["nip"]:  # one of its staff
+            _require_staff(store.db, caller, query["nip"], what=f"the inbox of {query['nip']}")
+        else:  # else only what was addressed to its agency (operator summaries)
+            query["agency"] = caller.agency
+    return schemas.DeliveriesPage().dump(queries.deliveries_page(store.db, **query))
+
+
+# -- background: one claimed delivery, due operator summaries -----------------------------------
+def deliver(store: Store, channels: Channels, config: NotificationConfig, clock: Callable[[], datetime],
+            delivery: dict, inputs: tuple[dict | None, dict | None] | None = None) -> str:
+    """Send one claimed delivery and record the outcome; returns the new status. ``inputs``:
+    the (message, ASN contact) read with the claim, else they are read here."""
+    channel, kind = delivery["channel"], delivery["kind"]
+
+    def finish(status: str, detail: str, attempts: int | None = None) -> str:
+        return _record(store, config, clock, delivery, status, detail, attempts)
+
+    message = inputs[0] if inputs else queries.message_of(store.db, delivery)
+    if message is None or message.get("dropped"):
+        return finish("dropped", "message dropped")
+    if channel == "inbox":
+        return finish("delivered", "in inbox")
+
+    if delivery.get("agency"):
+        contact = queries.contact_of(store.db, delivery)
+        who = f"agency {delivery['agency']}"
+    else:
+        contact = inputs[1] if inputs else queries.contact_of(store.db, delivery)
+        who = f"ASN {delivery['nip']}"
+        if contact and kind in (contact.get("opt_outs") or ()):
+            return finish("skipped", f"opted out of {kind}")
+    address = domain.address_for(channel, contact)
+    if address is None:
+        return finish("undeliverable", domain.missing_contact_reason(channel, who))
+
+    attempts = delivery.get("attempts", 0) + 1
+    try:
+        detail = channels.send(delivery, message, address, contact, clock())
+    except TransientFailure as exc:
+        if domain.gives_up(attempts, config):
+            return finish("failed", f"gave up after {attempts} attempts: {exc}", attempts)
+        return finish("pending", str(exc), attempts)
+    except PermanentFailure as exc:
+        return finish("failed", str(exc), attempts)
+    return finish("delivered", detail, attempts)
+
+
+def _record(store: Store, config: NotificationConfig, clock: Callable[[], datetime], delivery: dict,
+            status: str, detail: str, attempts: int | None) -> str:
+    """Record the outcome while the claim holds (with its event); "lost" when it expired."""
+    detail = domain.redact(detail)  # the channels name no URL; this catches what they missed
+    now = clock()
+    attempts = delivery.get("attempts", 0) if attempts is None else attempts
+    update = store.transaction(
+        lambda tx: commands.record_outcome(tx, delivery, status, detail, attempts, config, now))
+    if update is None:
+        log.warning("delivery %s: claim lost before recording %s", delivery["_id"], status)
+        return "lost"
+    DELIVERY_OUTCOMES.labels(delivery["channel"], domain.outcome_of(status)).inc()
+    if status == "pending":
+        log.info("delivery %s (%s) failed, retry at %s: %s", delivery["_id"], delivery["channel"],
+                 update["next_attempt_at"], detail)
+    elif status in ("failed", "undeliverable"):
+        log.warning("delivery %s (%s) not delivered: %s", delivery["_id"], delivery["channel"], detail)
+    return status
+
+
+def send_due_digests(store: Store, config: NotificationConfig, now: datetime) -> int:
+    """Each operator summary whose collection time is over becomes one message; returns how many."""
+    sent = 0
+    for digest_id in queries.due_digests(store.db, now):
+        try:
+            if store.transaction(lambda tx, digest_id=digest_id: commands.send_digest(tx, digest_id, config, now)):
+                sent += 1
+        except Duplicate:
+            pass  # another replica sent it
+    return sent
