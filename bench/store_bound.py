@@ -50,10 +50,10 @@ from services.enrollment import usecases as enrollment  # noqa: E402
 from services.enrollment.adapters.web import BytesUpload  # noqa: E402
 from services.enrollment.domain import Actor  # noqa: E402
 from services.enrollment.schemas import CompletionSchema  # noqa: E402
-from services.notification import config as notification_config  # noqa: E402
-from services.notification import recipients  # noqa: E402
+from services.notification import commands as notification_commands  # noqa: E402
 from services.notification import store as notification_store  # noqa: E402
-from services.notification.worker import Dispatcher  # noqa: E402
+from services.notification.adapters import recipients_csv  # noqa: E402
+from services.notification.dependencies import DeliveryJob  # noqa: E402
 from services.reporting import config as reporting_config  # noqa: E402
 from services.reporting import usecases as reporting_usecases  # noqa: E402
 from services.reporting import store as reporting_store  # noqa: E402
@@ -121,11 +121,9 @@ class StoreBound:
         self.workers = self.settings["reporting"].max_workers
         self.cert_config = certification_config.load(self.settings["certification"])
         self.report_config = reporting_config.load()
-        self.notification_config = notification_config.load(self.settings["notification"])
-        self.dispatcher = Dispatcher(self.settings["notification"], self.notification_config,
-                                     notification_config.system_clock, client=self.client)
-        self.dispatcher.smtp = AcceptingSmtp()
-        self.notifier = self.dispatcher.notifier
+        self.dispatcher = DeliveryJob(self.settings["notification"], client=self.client)
+        self.dispatcher.channels.smtp = AcceptingSmtp()
+        self.notification_config = self.dispatcher.config
         self.counter = Counter()
         self.wake_relays = threading.Event()
         self.wake_dispatcher = threading.Event()
@@ -139,9 +137,10 @@ class StoreBound:
         store, admin = self.stores["enrollment"], Actor(role="admin", subject="store-bound")
         enrollment.create_programme(store, self.enrollment, admin, programme_body(code, len(people)))
         enrollment.publish_programme(store, self.enrollment, admin, code)
-        recipients.bulk_put(self.stores["notification"].db,
-                            csv_bytes(people, ["nip", "name", "agency", "email", "opt_outs"]),
-                            datetime.now(timezone.utc))
+        notification_commands.register_recipients(
+            self.stores["notification"].db,
+            recipients_csv.read_rows(csv_bytes(people, ["nip", "name", "agency", "email", "opt_outs"])),
+            datetime.now(timezone.utc))
         upload = csv_bytes(people, ["nip", "name", "agency"])
         rows = list(enrollment.bulk_enrol(store, self.enrollment, admin, code, BytesUpload(upload)))
         ids = {r["nip"]: r["enrolment_id"] for r in rows if "summary" not in r and r.get("accepted")}
@@ -201,7 +200,8 @@ class StoreBound:
 
     def notify(self, event) -> None:
         self.stores["notification"].apply_once(
-            event, lambda tx: self.notifier.handle(tx, event),
+            event, lambda tx: notification_commands.apply_event(tx, event, self.notification_config,
+                                                               datetime.now(timezone.utc)),
             consumer=topology.consumer_queue_name("notification", event.service, event.name))
         self.wake_relays.set()
         self.wake_dispatcher.set()

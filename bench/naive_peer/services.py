@@ -19,12 +19,13 @@ from services.enrollment import usecases as enrollment
 from services.enrollment.adapters.bulk_files import ndjson
 from services.enrollment.adapters.web import BytesUpload
 from services.enrollment.domain import Actor
+from services.notification import commands as notification_commands
 from services.notification import config as notification_config
 from services.notification import domain as notification_domain
-from services.notification import recipients
 from services.notification import store as notification_store
-from services.notification.channels import PermanentFailure, SmtpChannel, TransientFailure
-from services.notification.notify import Notifier, emit_delivered, emit_failed
+from services.notification.adapters import recipients_csv
+from services.notification.adapters.channels import PermanentFailure, SmtpChannel, TransientFailure
+from services.notification.commands import emit_delivered, emit_failed
 from services.notification.store import DELIVERIES, MESSAGES, RECIPIENTS
 from services.reporting import config as reporting_config
 from services.reporting import usecases as reporting_usecases
@@ -32,6 +33,7 @@ from services.reporting import store as reporting_store
 from shared.config import settings_of
 from shared.events import registry
 from shared.http import _default
+from shared.runtime import clock_of
 from bench.naive_peer.store import NaiveMongo, NaiveStore
 
 REPORTING_CONFIG = reporting_config.load()
@@ -105,8 +107,7 @@ class NaiveNotifier(DependencyProvider):
     def setup(self):
         settings = settings_of(self.container)
         self.config = notification_config.load(settings)
-        self.clock = notification_config.clock_of(settings)
-        self.notifier = Notifier(self.config, self.clock)
+        self.clock = clock_of(settings)
         self.smtp = SmtpChannel(self.config)
 
     def get_dependency(self, worker_ctx):
@@ -120,7 +121,8 @@ class NotificationNaive(NaiveBase):
 
     @http("POST", "/recipients/bulk")
     def bulk_recipients(self, request):
-        return _json(200, recipients.bulk_put(self.store.db, request.get_data(), self.notifications.clock()))
+        return _json(200, notification_commands.register_recipients(
+            self.store.db, recipients_csv.read_rows(request.get_data()), self.notifications.clock()))
 
     @event_handler("enrollment", "enrolled")
     def on_enrolled(self, payload):
@@ -137,7 +139,8 @@ class NotificationNaive(NaiveBase):
     def _notify(self, payload) -> None:
         event = event_of(payload)
         store = self.store
-        applied, created = store.apply_once(event, lambda tx: self.notifications.notifier.handle(tx, event))
+        applied, created = store.apply_once(event, lambda tx: notification_commands.apply_event(
+            tx, event, self.notifications.config, self.notifications.clock()))
         if applied and created:
             now = self.notifications.clock()
             # Send inside the handler, as a plain nameko service would.
