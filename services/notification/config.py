@@ -37,7 +37,7 @@ class NotificationConfig:
     webhook_url: str | None = None
     webhook_secret: str = ""
     webhook_timeout_s: float = 10.0
-    # Delivery worker.
+    # Delivery loop (dependencies.DeliveryJob).
     max_attempts: int = 5
     backoff_s: tuple[float, ...] = (30.0, 120.0, 600.0, 1800.0)
     claim_lease_s: float = 120.0

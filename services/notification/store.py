@@ -3,7 +3,7 @@
 recipients        _id = NIP: contact data, preferred channels, opt-outs per message kind
 agency_contacts   _id = OPD code: the operator who receives escalation summaries
 messages          one rendered message per (event, recipient, kind); the inbox reads it
-deliveries        one per (event, kind, recipient, channel), unique ``key``; the worker's queue
+deliveries        one per (event, kind, recipient, channel), unique ``key``; the delivery loop's queue
 enrolments        _id = enrolment id: latest enrolled/cancelled times (order-independent)
 nudges            _id = NIP: when the last nudge was created (throttling)
 escalations       _id = "<agency>|<checkpoint>": ASN waiting to be summarised to the operator

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import wait_for
+import copy
+
+from shared.events import registry
+from tests.support import publish_event, wait_for
 
 
 NIP = "198503122010011002"
@@ -96,6 +99,46 @@ def test_inbox_of_an_invalid_nip_or_unknown_message_is_an_error_not_an_empty_ans
     assert service.http("POST", f"/inbox/{NIP}/6752c5aa0b1c2d3e4f506099/read").status_code == 404
     assert service.http("POST", f"/inbox/{NIP}/not-an-id/read").status_code == 422
     assert service.http("GET", "/deliveries?cursor=%%%").status_code == 422
+
+
+def _completed(enrolment_id: str) -> dict:
+    data = copy.deepcopy(registry.latest("enrollment", "completed").example)
+    data["enrolment_id"] = enrolment_id
+    data["participant"] = {**data["participant"], "nip": NIP_SITI}
+    return data
+
+
+def test_the_inbox_and_the_delivery_log_page_by_cursor_and_still_take_page_and_per_page(service):
+    for enrolment_id in ("e-1", "e-2"):  # no contact data: email undeliverable, inbox delivered
+        publish_event(service.settings.amqp_uri, "enrollment", "completed", _completed(enrolment_id))
+    wait_for(lambda: len(service.deliveries(nip=NIP_SITI, status={"$ne": "pending"})) == 4,
+             message="two events' deliveries recorded")
+
+    log = service.http("GET", "/deliveries", params={"nip": NIP_SITI}).json()
+    assert len(log["items"]) == 4 and log["next_cursor"] is None
+    first = service.http("GET", "/deliveries", params={"nip": NIP_SITI, "limit": 3}).json()
+    rest = service.http("GET", "/deliveries", params={"nip": NIP_SITI, "limit": 3,
+                                                      "cursor": first["next_cursor"]}).json()
+    assert [d["id"] for d in first["items"] + rest["items"]] == [d["id"] for d in log["items"]]
+    assert rest["next_cursor"] is None
+    legacy = service.http("GET", "/deliveries", params={"nip": NIP_SITI, "per_page": 3, "page": 2}).json()
+    assert [d["id"] for d in legacy["items"]] == [d["id"] for d in rest["items"]]
+
+    inbox = service.http("GET", f"/inbox/{NIP_SITI}", params={"limit": 1}).json()
+    assert inbox["unread"] == 2 and len(inbox["items"]) == 1 and inbox["next_cursor"]
+    older = service.http("GET", f"/inbox/{NIP_SITI}", params={"limit": 1, "cursor": inbox["next_cursor"]}).json()
+    assert older["next_cursor"] is None
+    both = service.http("GET", f"/inbox/{NIP_SITI}").json()["items"]
+    assert [m["id"] for m in inbox["items"] + older["items"]] == [m["id"] for m in both]
+    assert both[0]["received_at"] >= both[1]["received_at"]  # newest first
+    assert service.http("GET", f"/inbox/{NIP_SITI}", params={"per_page": 1, "page": 2}).json()["items"] == older["items"]
+    assert service.http("GET", f"/inbox/{NIP_SITI}", params={"cursor": "bm90LWEtY3Vyc29y"}).status_code == 422
+
+
+def test_the_delivery_log_takes_a_nip_in_its_printed_form(service):
+    reply = service.http("GET", "/deliveries", params={"nip": "19900101 201503 2 001"})
+    assert reply.status_code == 200 and reply.json() == {"items": [], "next_cursor": None}
+    assert service.http("GET", "/deliveries", params={"nip": "1990"}).status_code == 422
 
 
 def test_openapi_documents_every_route(service):

@@ -30,6 +30,14 @@ def test_quiet_hours_reminder_lead_and_nudge_period_come_from_the_environment(mo
     assert loaded.backoff_s == (5.0, 10.0)
 
 
+@pytest.mark.parametrize("name, value", [("NOTIFICATION_DELIVERY_MAX_ATTEMPTS", "lima"),
+                                         ("QUIET_HOURS", "malam"), ("NOTIFICATION_TIMEZONE", "Asia/Bukittinggi")])
+def test_a_setting_that_does_not_parse_is_refused_naming_its_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name.removeprefix("NOTIFICATION_")):
+        config.from_env()
+
+
 def test_a_test_can_override_settings_and_rejects_a_misspelt_one():
     settings = load_settings("notification")
     tuned = replace(settings, extra={"notification": {"max_attempts": 2}})
