@@ -13,8 +13,9 @@ from shared.errors import Invalid, NotFound
 from shared.paging import page_of
 from shared.timefmt import parse_time
 
-# The messages that reached an ASN's inbox (the inbox delivery was recorded).
+
 def _in_inbox(nip: str) -> dict:
+    """The messages that reached an ASN's inbox (the inbox delivery was recorded)."""
     return {"nip": nip, "visible_at": {"$ne": None}, "dropped": {"$ne": True}}
 
 

@@ -17,6 +17,7 @@ from services.notification.config import NotificationConfig
 from services.notification.store import object_id
 from shared import nip as nip_rules
 from shared.auth import OPERATOR, Principal
+from shared.background import LeasedLoop
 from shared.errors import NotFound
 from shared.events.envelope import Event
 from shared.reference import agency as reference_agency
@@ -42,7 +43,7 @@ def _require_staff(db, caller: Principal, nip: str, what: str) -> None:
 
 
 # -- events -------------------------------------------------------------------------------------
-def notify(store: Store, runtime: ServiceRuntime, deliveries, event: Event) -> None:
+def notify(store: Store, runtime: ServiceRuntime, deliveries: LeasedLoop, event: Event) -> None:
     """Apply a public event (once) and wake the delivery loop for what it created."""
     store.apply_once(event, lambda tx: commands.apply_event(tx, event, runtime.config, runtime.now()))
     deliveries.wake()
