@@ -176,3 +176,15 @@ def OutboxRelay() -> LeasedLoop:  # noqa: N802 - reads as the extension it decla
     replica; the relay checks its own lease (see ``Relay.run_once`` for why the page comes
     first)."""
     return LeasedLoop(RELAY_LOOP, Relay, interval_s=lambda settings: settings.relay_poll_interval_s)
+
+
+class RelayedLoop(LeasedLoop):
+    """A loop whose job commits events through ``job.store``: that store wakes the container's
+    outbox relay after each commit, as the service's own store does (a job is built from the
+    settings alone, so the loop hands it the relay)."""
+
+    relay = OutboxRelay()
+
+    def setup(self):
+        super().setup()
+        self.job.store.relay = self.relay

@@ -19,10 +19,9 @@ from typing import Callable
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter, Gauge
 
-from shared.background import TRANSIENT, Background, LeasedLoop
+from shared.background import Background
 from shared.config import Settings, settings_of
-from shared.errors import StoreUnavailable
-from shared.outbox import OutboxRelay
+from shared.outbox import RelayedLoop
 from shared.ratelimit import TokenBuckets
 from shared.runtime import Runtime, clock_of
 from shared.store import Store, connect
@@ -75,21 +74,6 @@ caches = ReplicaCaches()
 
 # -- background jobs -----------------------------------------------------------------------
 
-def _pass(job_name: str, run: Callable[[], int]) -> int:
-    """One pass of a job, as the shared loop expects its errors: the store being away is
-    transient (the loop backs off and retries); anything else is logged and the next pass
-    retries, since an exception out of the loop would end the whole service container."""
-    try:
-        return run()
-    except TRANSIENT:
-        raise
-    except StoreUnavailable as exc:
-        raise ConnectionError(str(exc)) from exc
-    except Exception:  # noqa: BLE001 - see above
-        log.exception("%s failed; the next pass retries", job_name)
-        return 0
-
-
 class NumberingJob:
     """Batched numbering (ADR 0025) on its own store connection: the pass runs outside any
     worker. The loop runs it only while this replica holds the numbering lease. Correctness
@@ -128,7 +112,8 @@ class NumberingJob:
         """A pass of the loop: how many were numbered if the batch was full (more may wait),
         else 0 (the loop then waits to be woken or for its interval)."""
         limit = self.batch
-        issued = _pass("certificate numbering", lambda: len(self.number_batch()))
+        # an error backs the shared loop off (and is logged); the pass is retried
+        issued = len(self.number_batch())
         return issued if issued >= limit else 0
 
     def drain(self) -> None:
@@ -150,8 +135,7 @@ class ExpiryScanJob:
         self.config, self.clock = config_of(settings), clock_of(settings)
 
     def run_once(self) -> int:
-        return _pass("expiry scan", lambda: sum(
-            usecases.run_expiry_scan(self.store, self.config, self.clock()).values()))
+        return sum(usecases.run_expiry_scan(self.store, self.config, self.clock()).values())
 
     def drain(self) -> None:
         pass  # nothing is left half done: each certificate is claimed in its own transaction
@@ -160,24 +144,12 @@ class ExpiryScanJob:
         self.client.close()
 
 
-class RelayedLoop(LeasedLoop):
-    """A loop whose job commits events: its store wakes the container's outbox relay (the
-    shared extension the service's store wakes too) after each commit."""
-
-    relay = OutboxRelay()
-
-    def setup(self):
-        super().setup()
-        self.job.store.relay = self.relay
-
-
 class NumberingLoop(RelayedLoop):
     """The numbering loop; ``kick()`` wakes it after a pending issue commits, but only on
     the lease holder: another replica would only look at the lease again (it looks on its
     interval, and so takes over a dead holder's pending issues)."""
 
     leading = False
-    _stopped = False
 
     def leads(self) -> bool:
         self.leading = super().leads()
@@ -188,22 +160,9 @@ class NumberingLoop(RelayedLoop):
         if self.leading:
             self.wake()
 
-    def stop(self):
-        # Stopped by ``NumberingBackground`` with the dependencies, before the container's relay (a
-        # subextension): the relay's last flush then publishes the final pass's events.
-        if not self._stopped:
-            self._stopped = True
-            super().stop()
 
 
-class NumberingBackground(Background):
-    """Declares the numbering loop and stops it first at a graceful stop (see NumberingLoop.stop)."""
-
-    def stop(self):
-        self.loop.stop()
-
-
-numbering = NumberingBackground(NumberingLoop(
+numbering = Background(NumberingLoop(
     NUMBERING_LOOP, NumberingJob.for_container, lease=NUMBERING_LEASE,
     lease_s=lambda settings: config_of(settings).numbering_lease_s,
     interval_s=lambda settings: config_of(settings).numbering_interval_s))

@@ -8,16 +8,14 @@ usecases.sweep_cascades).
 """
 from __future__ import annotations
 
-import logging
-
-from services.enrollment import config, usecases
-from shared.background import Background, LeasedLoop
+from shared.background import Background
 from shared.config import Settings
-from shared.errors import StoreUnavailable
+from shared.outbox import RelayedLoop
 from shared.runtime import Runtime, clock_of
 from shared.store import Store, connect
 
-log = logging.getLogger(__name__)
+from services.enrollment import config, usecases
+
 
 runtime = Runtime(config.load)
 
@@ -28,19 +26,12 @@ class CascadeSweep:
 
     def __init__(self, settings: Settings):
         self.client = connect(settings)
-        # No relay to wake from here: the outbox relay publishes these events on its next poll.
-        self.store = Store(self.client, settings)
+        self.store = Store(self.client, settings)  # RelayedLoop gives it the container's relay
         self.db = self.store.db
         self.clock = clock_of(settings)
 
     def run_once(self) -> int:
-        try:
-            return usecases.sweep_cascades(self.store, self.clock())
-        except StoreUnavailable as exc:  # the loop backs off on connection errors, not on this one
-            raise ConnectionError(str(exc)) from exc
-        except Exception:  # noqa: BLE001 - as the timer it replaces: log, try again next interval
-            log.exception("cascade sweep failed; trying again in the next pass")
-            return 0
+        return usecases.sweep_cascades(self.store, self.clock())
 
     def drain(self) -> None:
         """Nothing to finish at a stop: a pending cascade waits for the next sweep or cancel."""
@@ -49,5 +40,5 @@ class CascadeSweep:
         self.client.close()
 
 
-cascade_sweep = Background(LeasedLoop(
+cascade_sweep = Background(RelayedLoop(
     "cascade_sweep", CascadeSweep, interval_s=lambda settings: config.load(settings).cascade_sweep_interval_s))

@@ -25,7 +25,7 @@ from services.notification import commands, config, queries, usecases
 from services.notification.adapters.channels import Channels, check_config
 from shared.background import Background, LeasedLoop, holder_id
 from shared.config import Settings
-from shared.outbox import OutboxRelay
+from shared.outbox import RelayedLoop
 from shared.runtime import Runtime, clock_of
 from shared.store import Store, connect
 from shared.timefmt import utc_now
@@ -147,17 +147,6 @@ class DigestJob:
 
     def close(self) -> None:
         self.client.close()
-
-
-class RelayedLoop(LeasedLoop):
-    """A loop whose job commits events: its store wakes the container's outbox relay (the
-    shared extension the service's store wakes too) after each commit."""
-
-    relay = OutboxRelay()
-
-    def setup(self):
-        super().setup()
-        self.job.store.relay = self.relay
 
 
 deliveries = Background(RelayedLoop(
