@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 SERVICES = ("enrollment", "certification", "notification", "reporting")
 DEFAULT_PORTS = {"enrollment": 8001, "certification": 8002, "notification": 8003, "reporting": 8004}
@@ -25,6 +28,38 @@ def env(name: str, default: str | None = None, service: str | None = None) -> st
             return value
     value = os.environ.get(name)
     return default if value in (None, "") else value
+
+
+def variable(name: str, service: str) -> str:
+    """The variable a setting came from, for error messages: ``<SERVICE>_<NAME>`` wins over
+    ``<NAME>``; when neither is set (a bad default), both are named."""
+    prefixed = f"{service.upper()}_{name}"
+    if os.environ.get(prefixed):
+        return prefixed
+    if os.environ.get(name):
+        return name
+    return f"{prefixed} (or {name})"
+
+
+_KIND_WORDS = {int: "a whole number", float: "a number"}
+
+
+def setting(name: str, default, service: str, parse: Callable[[str], T] = str, *,
+            low: float | None = None, high: float | None = None) -> T:
+    """A service's setting, parsed (``int``, ``float`` or any function raising ValueError);
+    a value that does not parse, or lies outside ``low``..``high``, stops the service with a
+    ValueError naming the variable, the value and why. None when unset without a default."""
+    raw = env(name, None if default is None else str(default), service)
+    if raw is None:
+        return None
+    try:
+        value = parse(raw)
+    except (ValueError, TypeError) as exc:
+        reason = f"must be {_KIND_WORDS[parse]}" if parse in _KIND_WORDS else str(exc)
+        raise ValueError(f"{variable(name, service)} = {raw!r}: {reason}") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{variable(name, service)} = {raw!r}: must be between {low:g} and {high:g}")
+    return value
 
 
 def _int(name: str, default: int, service: str | None = None) -> int:

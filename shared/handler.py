@@ -114,11 +114,12 @@ class ReliableEventHandler(Entrypoint):
                 raise MalformedEvent(f"event {event.type} arrived on the queue for "
                                      f"{self.source_service}.{self.event_name}")
         except MalformedEvent as exc:
-            log.error("malformed message sent to the dead-letter queue: %s", exc.reason,
+            why = exc.reason
+            log.error("malformed message sent to the dead-letter queue: %s", why,
                       extra={"fields": {"queue": self.queue_name}})
             metrics.EVENTS_DEAD_LETTERED.labels("malformed", "malformed").inc()
             self._settle(lambda: self.dead_letters.dead_letter(body, message, self.queue_name, "malformed",
-                                                               exc.reason, attempt, publisher=publisher), message)
+                                                               why, attempt, publisher=publisher), message)
             return
         if publisher != self.expected_publisher:
             # A schema-valid event is not enough: only the producing service's broker user

@@ -16,7 +16,7 @@ from kombu.exceptions import ChannelError
 from shared import metrics
 from shared.background import LEASES, Lease, LeasedLoop, holder_id
 from shared.broker_security import user_of
-from shared.config import Settings, settings_of
+from shared.config import Settings
 from shared.events.envelope import CONTENT_TYPE, encode
 from shared.mongo import OUTBOX, connect
 

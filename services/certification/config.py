@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from shared.config import DEFAULT_PORTS, Settings, env
+from shared.config import DEFAULT_PORTS, Settings, env, setting, variable
 from shared.config import load as load_settings
 from shared.production import is_dev_secret, require
 
@@ -74,32 +74,12 @@ class CertificationConfig:
         return Issuer(load_signing_key(self.signing_key), self.issuer_name, self.base_url)
 
 
-def _variable(name: str) -> str:
-    return f"{SERVICE.upper()}_{name} (or {name})"
-
-
-def _int(name: str, default: int) -> int:
-    raw = env(name, str(default), SERVICE)
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{_variable(name)} must be a whole number, got {raw!r}") from None
-
-
-def _float(name: str, default: float) -> float:
-    raw = env(name, str(default), SERVICE)
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{_variable(name)} must be a number, got {raw!r}") from None
-
-
 def _number_format() -> str:
     number_format = env("NUMBER_FORMAT", DEFAULT_NUMBER_FORMAT, SERVICE)
     try:  # fail at start-up, not on the first certificate, when the format is broken
         number_format.format(seq=1, year=2026, line="X")
     except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(f"{_variable('NUMBER_FORMAT')} is not a usable format ({exc!r}); it may use "
+        raise ValueError(f"{variable('NUMBER_FORMAT', SERVICE)} is not a usable format ({exc!r}); it may use "
                          "{seq}, {year} and {line}") from None
     return number_format
 
@@ -148,19 +128,19 @@ def load(settings: Settings | None = None) -> CertificationConfig:
         load_signing_key(signing_key)  # a malformed key fails at start, naming its variable
     return CertificationConfig(
         number_format=number_format,
-        expiry_notice_days=_int("EXPIRY_NOTICE_DAYS", 30),
-        expiry_scan_interval_s=_float("EXPIRY_SCAN_INTERVAL_S", 3600),
-        expiry_scan_batch=_int("EXPIRY_SCAN_BATCH", 500),
+        expiry_notice_days=setting("EXPIRY_NOTICE_DAYS", 30, SERVICE, int),
+        expiry_scan_interval_s=setting("EXPIRY_SCAN_INTERVAL_S", 3600, SERVICE, float),
+        expiry_scan_batch=setting("EXPIRY_SCAN_BATCH", 500, SERVICE, int),
         signatories=signatories,
         issuer_name=env("ISSUER_NAME", DEFAULT_ISSUER_NAME, SERVICE),
         place=env("CERTIFICATE_PLACE", "Bukittinggi", SERVICE),
         base_url=settings.public_base_url.rstrip("/"),
         signing_key=signing_key,
-        verify_rate_per_minute=_float("VERIFY_RATE_PER_MINUTE", 30),
-        verify_burst=_int("VERIFY_BURST", 10),
-        status_list_cache_s=_float("STATUS_LIST_CACHE_S", 30),
-        trusted_proxy_hops=_int("TRUSTED_PROXY_HOPS", 0),
-        numbering_interval_s=_float("NUMBERING_INTERVAL_S", 0.3),
-        numbering_batch=max(1, _int("NUMBERING_BATCH", 200)),
-        numbering_lease_s=_float("NUMBERING_LEASE_S", 30),
+        verify_rate_per_minute=setting("VERIFY_RATE_PER_MINUTE", 30, SERVICE, float),
+        verify_burst=setting("VERIFY_BURST", 10, SERVICE, int),
+        status_list_cache_s=setting("STATUS_LIST_CACHE_S", 30, SERVICE, float),
+        trusted_proxy_hops=setting("TRUSTED_PROXY_HOPS", 0, SERVICE, int),
+        numbering_interval_s=setting("NUMBERING_INTERVAL_S", 0.3, SERVICE, float),
+        numbering_batch=max(1, setting("NUMBERING_BATCH", 200, SERVICE, int)),
+        numbering_lease_s=setting("NUMBERING_LEASE_S", 30, SERVICE, float),
     )

@@ -11,7 +11,6 @@ expiry scan  every replica scans every EXPIRY_SCAN_INTERVAL_S (no lease: the per
 from __future__ import annotations
 
 import logging
-import time
 import weakref
 from datetime import datetime
 from typing import Callable

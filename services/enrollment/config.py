@@ -6,14 +6,13 @@ Each value is read through ``shared.config.env``, so ``ENROLLMENT_<NAME>`` overr
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from services.enrollment.domain import JpRules, parse_rules
-from shared.config import Settings, env
+from shared.config import Settings, env, setting, variable
 
 SERVICE = "enrollment"
 DEFAULT_JP_RULES = Path(__file__).with_name("jp_rules.yaml")
@@ -36,11 +35,11 @@ def load(settings: Settings) -> Config:
     """The configuration from the environment (``settings``: the container's shared settings)."""
     return Config(
         jp_rules=read_jp_rules(Path(env("JP_RULES", str(DEFAULT_JP_RULES), SERVICE))),
-        bulk_chunk_rows=_number("BULK_CHUNK_ROWS", Config.bulk_chunk_rows, int, 1, 100_000),
-        bulk_max_bytes=_number("BULK_MAX_BYTES", Config.bulk_max_bytes, int, 1, BULK_BODY_CEILING),
-        bulk_max_rows=_number("BULK_MAX_ROWS", Config.bulk_max_rows, int, 1, 10_000_000),
-        cascade_sweep_interval_s=_number("CASCADE_SWEEP_INTERVAL_S", Config.cascade_sweep_interval_s, float,
-                                         0.1, 86_400),
+        bulk_chunk_rows=setting("BULK_CHUNK_ROWS", Config.bulk_chunk_rows, SERVICE, int, low=1, high=100_000),
+        bulk_max_bytes=setting("BULK_MAX_BYTES", Config.bulk_max_bytes, SERVICE, int, low=1, high=BULK_BODY_CEILING),
+        bulk_max_rows=setting("BULK_MAX_ROWS", Config.bulk_max_rows, SERVICE, int, low=1, high=10_000_000),
+        cascade_sweep_interval_s=setting("CASCADE_SWEEP_INTERVAL_S", Config.cascade_sweep_interval_s, SERVICE,
+                                         float, low=0.1, high=86_400),
     )
 
 
@@ -50,22 +49,4 @@ def read_jp_rules(path: Path) -> JpRules:
         with path.open(encoding="utf-8") as f:
             return parse_rules(yaml.safe_load(f))
     except (OSError, yaml.YAMLError, ValueError) as exc:
-        raise ValueError(f"{_variable('JP_RULES')}: {path}: {exc}") from exc
-
-
-def _number(name: str, default: int | float, kind: type, low: float, high: float) -> int | float:
-    raw = env(name, str(default), SERVICE)
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{_variable(name)} must be {'a whole number' if kind is int else 'a number'}, "
-                         f"got {raw!r}") from None
-    if not low <= value <= high:
-        raise ValueError(f"{_variable(name)} must be between {low:g} and {high:g}, got {raw!r}")
-    return value
-
-
-def _variable(name: str) -> str:
-    """The variable a value came from (``ENROLLMENT_<NAME>`` wins over ``<NAME>``), for errors."""
-    prefixed = f"{SERVICE.upper()}_{name}"
-    return name if not os.environ.get(prefixed) and os.environ.get(name) else prefixed
+        raise ValueError(f"{variable('JP_RULES', SERVICE)}: {path}: {exc}") from exc

@@ -16,7 +16,7 @@ from datetime import time, timedelta
 from typing import Callable, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shared.config import Settings, env
+from shared.config import Settings, setting
 
 SERVICE = "notification"
 T = TypeVar("T")
@@ -105,13 +105,7 @@ def from_env() -> NotificationConfig:
     d = NotificationConfig()
 
     def get(name: str, default, parse: Callable[[str], T] = str) -> T:
-        raw = env(name, None if default is None else str(default), SERVICE)
-        if raw is None:
-            return None
-        try:
-            return parse(raw)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{SERVICE.upper()}_{name} (or {name}) = {raw!r}: {exc}") from None
+        return setting(name, default, SERVICE, parse)
 
     def floats(value: str) -> tuple[float, ...]:
         return tuple(float(v) for v in _list(value))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.config import Settings, env
+from shared.config import Settings, env, setting
 
 SERVICE = "reporting"
 
@@ -67,11 +67,7 @@ def _get(name: str, default: str) -> str:
 
 def _parsed(name: str, default: str, parse):
     """``parse`` of the variable's value; a bad value names the variable."""
-    value = _get(name, default)
-    try:
-        return parse(value)
-    except ValueError as exc:
-        raise ValueError(f"{SERVICE.upper()}_{name} (or {name}) = {value!r}: {exc}") from None
+    return setting(name, default, SERVICE, parse)
 
 
 def _ints(text: str) -> tuple[int, ...]:

@@ -114,7 +114,7 @@ def _env_reads_in(module: str) -> list[EnvRead]:
     tree = ast.parse(path.read_text())
     # Helpers: functions whose first parameter goes on as the name given to env() (or to
     # another helper). Resolved to a fixpoint; value: whether they pass a service along.
-    readers: dict[str, bool] = {"env": True}
+    readers: dict[str, bool] = {"env": True, "setting": True}  # shared.config's readers
     changed = True
     functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     while changed:
