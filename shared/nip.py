@@ -148,14 +148,24 @@ def digits_only(value: str) -> str:
     return "".join(str(value).split())
 
 
+# What a request may send: 18 ASCII digits, spaced as printed or not (the OpenAPI pattern).
+TYPED_PATTERN = r"^\s*([0-9]\s*){18}$"
+
+
 class NipField(fields.Str):
     """A NIP (or NI PPPK) in a request: the printed form with spaces is accepted; 18 digits
     come out. Structure is not checked here (``validate`` does that where it matters)."""
 
     default_error_messages = {"invalid_nip": "must be an 18-digit NIP or NI PPPK"}
 
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"] = {"pattern": TYPED_PATTERN, **kwargs["metadata"]}
+        super().__init__(**kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         text = digits_only(super()._deserialize(value, attr, data, **kwargs))
-        if len(text) != LENGTH or not text.isdigit():
+        # isdigit alone takes other scripts' digits ("١٩٨٥…"): a NIP is ASCII
+        if len(text) != LENGTH or not (text.isascii() and text.isdigit()):
             raise self.make_error("invalid_nip")
         return text

@@ -100,3 +100,18 @@ def test_appointment_in_the_month_of_the_18th_birthday_is_a_working_age():
 
 def test_a_birth_on_29_february_is_a_real_date():
     assert nip.validate("198402292005011001", today=TODAY).birth_date == date(1984, 2, 29)
+
+
+def test_a_nip_field_takes_the_printed_form_and_refuses_other_scripts_digits():
+    from marshmallow import Schema, ValidationError
+
+    from shared.nip import TYPED_PATTERN, NipField
+
+    class Query(Schema):
+        nip = NipField(required=True)
+
+    assert Query().load({"nip": "19850312 201001 1 002"}) == {"nip": "198503122010011002"}
+    for wrong in ("١٩٨٥٠٣١٢٢٠١٠٠١١٠٠٢", "19850312 201001 1 00", "1985031220100110021"):
+        with pytest.raises(ValidationError):
+            Query().load({"nip": wrong})
+    assert NipField().metadata["pattern"] == TYPED_PATTERN
