@@ -1,8 +1,8 @@
 """A small kustomize, enough to render deploy/k8s without a kubectl binary.
 
 It implements exactly the features the project's kustomizations use (resources, namespace,
-labels, configMapGenerator, images, strategic-merge patches with an optional target) and
-refuses any other field, so a kustomization that grows a new feature fails loudly here
+labels, configMapGenerator (envs, literals, files, options.labels), images, strategic-merge
+patches with an optional target) and refuses any other field, so a kustomization that grows a new feature fails loudly here
 instead of being validated wrongly. Generated ConfigMaps keep their plain names (real
 kustomize appends a content hash and rewrites the references; ``normalise`` strips those
 hashes from kubectl's output so both renders compare equal).
@@ -89,13 +89,22 @@ def _generate_config_map(directory: Path, generator: dict, resources: list[dict]
     for literal in generator.get("literals", []):
         name, _, value = literal.partition("=")
         data[name] = value
+    for entry in generator.get("files", []):  # "path" or "key=path"; the key defaults to the file name
+        name, sep, path = entry.partition("=")
+        path = path if sep else name
+        data[name if sep else Path(path).name] = (directory / path).read_text()
+    options = generator.get("options", {})
+    if set(options) - {"labels"}:
+        raise KustomizeError(f"configMapGenerator options {sorted(set(options) - {'labels'})} are not implemented")
     behavior = generator.get("behavior", "create")
     existing = next((r for r in resources if key(r) == ("ConfigMap", generator["name"])), None)
     if behavior == "create":
         if existing is not None:
             raise KustomizeError(f"ConfigMap {generator['name']} already exists; use behavior: merge")
-        resources.append({"apiVersion": "v1", "kind": "ConfigMap",
-                          "metadata": {"name": generator["name"]}, "data": data})
+        metadata = {"name": generator["name"]}
+        if options.get("labels"):
+            metadata["labels"] = dict(options["labels"])
+        resources.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data})
     elif existing is None:
         raise KustomizeError(f"ConfigMap {generator['name']} to {behavior} does not exist")
     elif behavior == "merge":

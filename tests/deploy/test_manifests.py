@@ -43,7 +43,9 @@ SERVICE_IMAGE = "asn-bangkom"
 DEV_LABEL = "asn-bangkom/development-only"
 # Keys the MongoDB Community Operator writes into a user's connection-string Secret.
 # Operator resources: no Kubernetes API schema; the tests below check what the platform needs.
-OPERATOR_KINDS = {"RabbitmqCluster", "User", "Permission", "Policy", "MongoDBCommunity"}
+# PrometheusRule and ServiceMonitor (Prometheus Operator): fields checked in test_monitoring.py.
+OPERATOR_KINDS = {"RabbitmqCluster", "User", "Permission", "Policy", "MongoDBCommunity",
+                  "PrometheusRule", "ServiceMonitor"}
 # The oldest Kubernetes the manifests are meant for, and the newest the schemas know.
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 MONGO_OPERATOR_KEYS = {"connectionString.standard", "connectionString.standardSrv", "username", "password"}
