@@ -45,7 +45,7 @@ DEV_LABEL = "asn-bangkom/development-only"
 # Operator resources: no Kubernetes API schema; the tests below check what the platform needs.
 # PrometheusRule and ServiceMonitor (Prometheus Operator): fields checked in test_monitoring.py.
 OPERATOR_KINDS = {"RabbitmqCluster", "User", "Permission", "Policy", "MongoDBCommunity",
-                  "PrometheusRule", "ServiceMonitor"}
+                  "PrometheusRule", "ServiceMonitor", "Certificate"}
 # The oldest Kubernetes the manifests are meant for, and the newest the schemas know.
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 MONGO_OPERATOR_KEYS = {"connectionString.standard", "connectionString.standardSrv", "username", "password"}
