@@ -83,7 +83,9 @@ def test_a_checkpoint_flags_each_asn_below_target_once_even_with_two_replicas_ra
     again = api.post("/admin/shortfall/2026-Q2/run").json()
     assert (again["already_done"], again["flagged"]) == (True, len(BELOW_TARGET))
     assert queue_depth(settings.amqp_uri, captured) == 0
-    assert "done" in {a["status"] for a in answers} <= {"done", "running_elsewhere"}
+    # One of the two replicas ran it, or the scheduled loop of either did (it makes a pass at
+    # start and Q2 is due on this clock): the others answered that it runs elsewhere.
+    assert {a["status"] for a in answers} <= {"done", "running_elsewhere"}
 
 
 def test_the_scheduler_runs_the_checkpoint_that_just_passed_and_counts_consecutive_shortfalls(
