@@ -62,14 +62,6 @@ def setting(name: str, default, service: str, parse: Callable[[str], T] = str, *
     return value
 
 
-def _int(name: str, default: int, service: str | None = None) -> int:
-    return int(env(name, str(default), service))
-
-
-def _float(name: str, default: float, service: str | None = None) -> float:
-    return float(env(name, str(default), service))
-
-
 # Worker slots kept for HTTP requests and timers on top of MAX_WORKERS event handlers.
 RESERVED_WORKERS = 4
 
@@ -128,12 +120,12 @@ def load(service: str) -> Settings:
         mongo_uri=env("MONGO_URI", DEFAULT_MONGO_URI, service),
         db_name=env("MONGO_DB", None, service) or f"{env('MONGO_DB_PREFIX', 'asn_')}{service}",
         http_address=env("HTTP_ADDRESS", f"127.0.0.1:{port}", service),
-        max_workers=_int("MAX_WORKERS", 10, service),
-        retry_max_attempts=_int("RETRY_MAX_ATTEMPTS", 5, service),
+        max_workers=setting("MAX_WORKERS", 10, service, int),
+        retry_max_attempts=setting("RETRY_MAX_ATTEMPTS", 5, service, int),
         retry_delays_ms=tuple(int(d) for d in delays.split(",") if d.strip()),
-        relay_batch_size=_int("RELAY_BATCH_SIZE", 200, service),
-        relay_poll_interval_s=_float("RELAY_POLL_INTERVAL_S", 0.5, service),
-        relay_lease_s=_float("RELAY_LEASE_S", 10.0, service),
+        relay_batch_size=setting("RELAY_BATCH_SIZE", 200, service, int),
+        relay_poll_interval_s=setting("RELAY_POLL_INTERVAL_S", 0.5, service, float),
+        relay_lease_s=setting("RELAY_LEASE_S", 10.0, service, float),
         public_base_url=env("PUBLIC_BASE_URL", f"http://127.0.0.1:{DEFAULT_PORTS['certification']}"),
         log_level=env("LOG_LEVEL", "INFO", service),
     )

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from marshmallow import ValidationError
 
 from shared.events import registry
 from shared.events.registry import EventDefinition
+from shared.timefmt import iso, utc_now
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -53,7 +53,7 @@ class Event:
 
 
 def utc_now_rfc3339() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(utc_now())
 
 
 def new_event(definition: EventDefinition, subject: str, data: dict,
