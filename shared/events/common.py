@@ -9,6 +9,11 @@ PROGRAMME_KINDS = ("pelatihan", "sertifikasi", "seminar", "lokakarya", "e-learni
 COMPETENCY_TYPES = ("teknis", "manajerial", "sosial_kultural", "pemerintahan")
 ORGANISERS = ("BKN", "PEMKOT_BUKITTINGGI")
 ID_KINDS = ("nip", "ni_pppk")
+JENIS_ASN = ("PNS", "PPPK")
+# On the roster: ``aktif`` counts; the others have left (``tidak_tercantum``: missing from a
+# full import of their agency).
+ROSTER_STATUSES = ("aktif", "pensiun", "pindah", "berhenti", "meninggal", "tidak_tercantum")
+LEFT_STATUSES = ROSTER_STATUSES[1:]
 
 
 class ProgrammeSnapshot(Schema):
@@ -39,6 +44,40 @@ class ParticipantSnapshot(Schema):
     agency = fields.Str(required=True)  # OPD code, e.g. DISKOMINFO
     agency_name = fields.Str(allow_none=True, load_default=None)
     position = fields.Str(allow_none=True, load_default=None)
+    # From the roster (issue 19); absent in events of ASN enrolled before it or not on it.
+    golongan = fields.Str(allow_none=True, load_default=None)  # pangkat/golongan, e.g. "III/c"
+    jenis_asn = fields.Str(allow_none=True, load_default=None, validate=validate.OneOf(JENIS_ASN))
+    listed = fields.Bool(allow_none=True, load_default=None)  # on the roster (False: accepted as unlisted)
+
+
+class RosterEntrySnapshot(Schema):
+    """An ASN as the roster (daftar ASN) of enrollment knows them. No contact data: e-mail and
+    telephone reach notification on enrollment's private exchange (ADR 0080)."""
+
+    nip = fields.Str(required=True, validate=validate.Regexp(nip_rules.PATTERN))
+    id_kind = fields.Str(required=True, validate=validate.OneOf(ID_KINDS))
+    name = fields.Str(required=True)
+    jenis_asn = fields.Str(required=True, validate=validate.OneOf(JENIS_ASN))
+    agency = fields.Str(required=True)  # OPD code
+    agency_name = fields.Str(allow_none=True, load_default=None)
+    position = fields.Str(allow_none=True, load_default=None)  # jabatan
+    golongan = fields.Str(allow_none=True, load_default=None)  # pangkat/golongan
+    supervisor_nip = fields.Str(allow_none=True, load_default=None,  # nip_atasan (atasan langsung)
+                                validate=validate.Regexp(nip_rules.PATTERN))
+    status = fields.Str(required=True, validate=validate.OneOf(ROSTER_STATUSES))
+    # Start of service (TMT) when known: the ``tmt`` column, or a new CPNS's appointment month
+    # from the NIP. A target is pro-rated from it in the year it falls in.
+    tmt = fields.Date(allow_none=True, load_default=None)
+    # Increases with every change of this ASN's entry: a consumer keeps the highest it saw.
+    version = fields.Int(required=True, validate=validate.Range(min=1))
+
+
+EXAMPLE_ROSTER_ENTRY = {
+    "nip": "198503122010011002", "id_kind": "nip", "name": "Rahmat Hidayat", "jenis_asn": "PNS",
+    "agency": "DISKOMINFO", "agency_name": "Dinas Komunikasi dan Informatika",
+    "position": "Pranata Komputer Ahli Muda", "golongan": "III/c", "supervisor_nip": "197801052003121004",
+    "status": "aktif", "tmt": "2010-01-01", "version": 1,
+}
 
 
 EXAMPLE_PROGRAMME = {

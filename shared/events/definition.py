@@ -21,6 +21,10 @@ class EventDefinition:
     schema: type[Schema]
     description: str
     example: dict = field(default_factory=dict)
+    # A private event goes to ``<service>.private``, which only the platform's own consumers
+    # may read (never an external subscriber), and is left out of the AsyncAPI document: it
+    # carries personal data such as contact details (ADR 0080).
+    private: bool = False
 
     @property
     def type(self) -> str:
@@ -32,7 +36,7 @@ class EventDefinition:
 
     @property
     def exchange(self) -> str:
-        return f"{self.service}.events"
+        return f"{self.service}.{'private' if self.private else 'events'}"
 
     def validate_outgoing(self, data: dict) -> dict:
         """Strict check before an event is stored: unknown fields are a producer bug."""
@@ -49,9 +53,9 @@ _REGISTRY: dict[str, EventDefinition] = {}
 
 
 def define(service: str, name: str, version: int, schema: type[Schema], description: str,
-           example: dict) -> EventDefinition:
+           example: dict, private: bool = False) -> EventDefinition:
     """Define (and keep) one event type and version; a type defined twice is a bug."""
-    definition = EventDefinition(service, name, version, schema, description, example)
+    definition = EventDefinition(service, name, version, schema, description, example, private)
     if definition.type in _REGISTRY:
         raise ValueError(f"event type {definition.type} defined twice")
     try:

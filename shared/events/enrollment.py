@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from shared.events.common import EXAMPLE_PARTICIPANT, EXAMPLE_PROGRAMME, ParticipantSnapshot, ProgrammeSnapshot
+from shared.events.common import (EXAMPLE_PARTICIPANT, EXAMPLE_PROGRAMME, EXAMPLE_ROSTER_ENTRY, LEFT_STATUSES,
+                                  ParticipantSnapshot, ProgrammeSnapshot, RosterEntrySnapshot)
 from shared.events.definition import define
 
 
@@ -59,6 +60,35 @@ class CompletedV1(Schema):
     completed_at = fields.DateTime(required=True)
 
 
+class AsnRegisteredV1(Schema):
+    asn = fields.Nested(RosterEntrySnapshot, required=True)
+    registered_at = fields.DateTime(required=True)
+
+
+class AsnUpdatedV1(Schema):
+    asn = fields.Nested(RosterEntrySnapshot, required=True)
+    # The fields of ``asn`` that changed (e.g. ["agency", "status"] when someone comes back).
+    changed = fields.List(fields.Str(), required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class AsnLeftV1(Schema):
+    asn = fields.Nested(RosterEntrySnapshot, required=True)  # its status says why
+    left_at = fields.DateTime(required=True)
+    reason = fields.Str(required=True, validate=validate.OneOf(LEFT_STATUSES))
+
+
+class AsnContactV1(Schema):
+    """Private (``enrollment.private``): an ASN's contact data from the roster upload, for
+    notification only. ``None`` clears a value; the highest ``version`` wins."""
+
+    nip = fields.Str(required=True)
+    email = fields.Str(allow_none=True, load_default=None)
+    phone = fields.Str(allow_none=True, load_default=None)  # E.164, e.g. +6281234567890
+    version = fields.Int(required=True, validate=validate.Range(min=1))
+    changed_at = fields.DateTime(required=True)
+
+
 _ENROLMENT_ID = "6752c1f0a4b1c2d3e4f50607"
 
 PROGRAMME_PUBLISHED = define(
@@ -103,4 +133,31 @@ COMPLETED = define(
     {"enrolment_id": _ENROLMENT_ID, "programme": EXAMPLE_PROGRAMME, "participant": EXAMPLE_PARTICIPANT,
      "result": "passed", "passed": True, "attended": True, "score": 86.5, "jp_earned": 32,
      "completed_at": "2026-03-05T09:30:00Z"},
+)
+
+ASN_REGISTERED = define(
+    "enrollment", "asn_registered", 1, AsnRegisteredV1,
+    "An ASN appeared on the roster (daftar ASN) of Bukittinggi. Carries no contact data.",
+    {"asn": EXAMPLE_ROSTER_ENTRY, "registered_at": "2026-01-05T02:00:00Z"},
+)
+ASN_UPDATED = define(
+    "enrollment", "asn_updated", 1, AsnUpdatedV1,
+    "An ASN's roster entry changed (agency, jabatan, golongan, supervisor, or back to aktif); "
+    "carries the whole new entry.",
+    {"asn": {**EXAMPLE_ROSTER_ENTRY, "golongan": "III/d", "version": 2}, "changed": ["golongan"],
+     "updated_at": "2026-04-01T02:00:00Z"},
+)
+ASN_LEFT = define(
+    "enrollment", "asn_left", 1, AsnLeftV1,
+    "An ASN left the roster: retired, moved away, stopped, died, or missing from a confirmed full "
+    "import of their agency. They no longer count in their agency's figures from then on.",
+    {"asn": {**EXAMPLE_ROSTER_ENTRY, "status": "pensiun", "version": 3}, "left_at": "2026-07-01T02:00:00Z",
+     "reason": "pensiun"},
+)
+ASN_CONTACT = define(
+    "enrollment", "asn_contact", 1, AsnContactV1,
+    "Private: the e-mail and telephone of an ASN from the roster upload, for notification only.",
+    {"nip": "198503122010011002", "email": "rahmat.hidayat@bukittinggikota.go.id", "phone": "+6281266001122",
+     "version": 1, "changed_at": "2026-01-05T02:00:00Z"},
+    private=True,
 )

@@ -43,5 +43,12 @@ def get(service: str, name: str, version: int) -> EventDefinition:
 
 
 def all_definitions() -> list[EventDefinition]:
+    """The public event types (the contract with subscribers: AsyncAPI, snapshots)."""
     _load_all()
-    return sorted(_REGISTRY.values(), key=lambda d: (d.service, d.name, d.version))
+    return sorted((d for d in _REGISTRY.values() if not d.private), key=lambda d: (d.service, d.name, d.version))
+
+
+def private_definitions() -> list[EventDefinition]:
+    """The private event types: only the platform's own services consume them (ADR 0080)."""
+    _load_all()
+    return sorted((d for d in _REGISTRY.values() if d.private), key=lambda d: (d.service, d.name, d.version))
