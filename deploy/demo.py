@@ -5,14 +5,17 @@ through the public HTTP APIs of a running platform.
     python -m deploy.demo                         (against a platform already running on 8001-8004)
     python -m deploy.demo --base-urls enrollment=http://10.0.0.5:8001,reporting=http://10.0.0.5:8004
 
-What it does, in order: registers ~500 ASN of the city's real OPD as notification
-recipients (bulk CSV); creates and publishes a dozen programmes (pelatihan, sertifikasi, a
+What it does, in order: imports the roster (daftar ASN) of ~1,000 ASN of the city's real OPD,
+each with a supervisor (atasan langsung) in their OPD, e-mail and telephone (enrollment passes
+the contact data to notification privately); registers their notification channels (bulk CSV);
+creates and publishes a dozen programmes (pelatihan, sertifikasi, a
 seminar with narasumber, a lokakarya run jointly by BKN and the city, e-learning, coaching,
-mentoring, one still to come); enrols the ASN (bulk CSV), one programme beyond its capacity
-so a waitlist forms; cancels a few seats so the waitlist moves up; records completions with
+mentoring, one still to come); enrols about two thirds of them (bulk CSV) — the rest never come, which
+is what the roster makes visible — one programme beyond its capacity so a waitlist forms; cancels a few seats so the waitlist moves up; records completions with
 passes, failures and no-shows (bulk CSV); waits for the certificates and revokes one; waits
-for the JP ledger; runs the shortfall checkpoint so ASN below 20 JP get a nudge; and prints
-where to look.
+for the JP ledger and the never-enrolled figures; runs the shortfall checkpoint as a job
+(ASN below the checkpoint's pro-rated target get a nudge, their supervisors a summary); and
+prints where to look.
 
 The data are generated from a seeded random generator, so two runs on the same day send the
 same requests, and the platform's idempotency makes a second run change nothing. Only HTTP
@@ -41,7 +44,13 @@ from shared.config import DEFAULT_PORTS, SERVICES, env
 from shared.reference import Agency, agencies
 
 WIB = ZoneInfo("Asia/Jakarta")
-DEFAULT_ASN = 500
+DEFAULT_ASN = 1000
+# Of the roster, about this share applies for a programme in the demo's season; the others
+# never enrol (the reluctant ASN the roster makes visible).
+ENROLLING_SHARE = 0.65
+# Staff per supervisor (a kepala seksi/subbagian); supervisors report to the head of the OPD,
+# whose own supervisor (the Sekretaris Daerah or the Wali Kota) is not on the city's roster.
+STAFF_PER_SUPERVISOR = 8
 DEFAULT_SEED = 2026
 DEFAULT_TIMEOUT_S = 600.0
 # Reserved for documentation (RFC 2606): a misconfigured relay can never mail a real person.
@@ -106,6 +115,16 @@ class Asn:
     gender: str
     email: str
     phone: str
+    golongan: str = ""
+    supervisor_nip: str | None = None  # nip_atasan; None for the head of an OPD
+
+    @property
+    def jenis_asn(self) -> str:
+        return "PPPK" if self.id_kind == "ni_pppk" else "PNS"
+
+
+PNS_GOLONGAN = ("II/c", "II/d", "III/a", "III/b", "III/c", "III/d", "IV/a", "IV/b")
+PPPK_GOLONGAN = ("V", "VII", "IX", "X")
 
 
 def make_identifier(rng: random.Random, year: int, gender_digit: str, pppk: bool) -> str:
@@ -139,8 +158,36 @@ def generate_asn(rng: random.Random, count: int, year: int) -> list[Asn]:
         position = rng.choice(AGENCY_POSITIONS.get(agency.code, ()) + GENERIC_POSITIONS)
         email = f"{given}.{family}.{identifier[-3:]}{identifier[2:4]}@{EMAIL_DOMAIN}".lower()
         phone = f"+62812{rng.randint(0, 99_999_999):08d}"
-        people.append(Asn(identifier, parsed.kind, name, agency.code, position, parsed.gender, email, phone))
-    return people
+        golongan = rng.choice(PPPK_GOLONGAN if pppk else PNS_GOLONGAN)
+        people.append(Asn(identifier, parsed.kind, name, agency.code, position, parsed.gender, email, phone,
+                          golongan))
+    return assign_supervisors(rng, people)
+
+
+def assign_supervisors(rng: random.Random, people: list[Asn]) -> list[Asn]:
+    """Give each OPD a head (a PNS of the highest golongan) and about one supervisor per
+    ``STAFF_PER_SUPERVISOR`` staff, reporting to the head; everyone else reports to one of them.
+    People keep their order."""
+    from dataclasses import replace
+
+    boss: dict[str, str | None] = {}
+    by_agency: dict[str, list[Asn]] = {}
+    for person in people:
+        by_agency.setdefault(person.agency, []).append(person)
+    for members in by_agency.values():
+        # The head is a PNS (a PPPK only in an OPD without one): the highest golongan.
+        head = max(members, key=lambda a: (a.id_kind == "nip", a.golongan, a.nip))
+        rest = [a for a in members if a.nip != head.nip]
+        pns = sorted((a for a in rest if a.id_kind == "nip"), key=lambda a: (a.golongan, a.nip), reverse=True)
+        supervisors = pns[:max(0, math.ceil(len(rest) / (STAFF_PER_SUPERVISOR + 1)))]
+        boss[head.nip] = None
+        for s in supervisors:
+            boss[s.nip] = head.nip
+        leads = [s.nip for s in supervisors] or [head.nip]
+        for a in rest:
+            if a.nip not in boss:
+                boss[a.nip] = rng.choice(leads)
+    return [replace(a, supervisor_nip=boss[a.nip]) for a in people]
 
 
 # --- the programmes ------------------------------------------------------------------------
@@ -303,10 +350,13 @@ def build_plan(asn: int = DEFAULT_ASN, seed: int = DEFAULT_SEED, today: date | N
             capacity = 0  # sized below, once every ASN has a place somewhere
             cancellations = 0
         plans.append(ProgrammePlan(spec, capacity, _weighted_sample(rng, people, weight, count), cancellations))
-    # Everyone applies somewhere, so reporting knows every ASN: the rest wait for the next programme.
+    # About ENROLLING_SHARE of the roster applies somewhere (some wait for the next programme);
+    # the others never enrol: the roster counts them, and the checkpoint nudges them.
     placed = {a.nip for p in plans for a in p.applicants}
     upcoming = next(p for p in plans if p.spec.upcoming)
-    upcoming.applicants += [a for a in people if a.nip not in placed]
+    unplaced = [a for a in people if a.nip not in placed]
+    wanted = max(0, round(len(people) * ENROLLING_SHARE) - len(placed))
+    upcoming.applicants += unplaced[:wanted]
     for p in plans:
         if not p.spec.oversubscribed:
             p.capacity = int(math.ceil(len(p.applicants) * 1.2 / 5.0) * 5)
@@ -350,6 +400,22 @@ def enrolment_csv(people: Iterable[Asn]) -> str:
     writer.writerow(["nip", "nama", "opd", "jabatan"])
     for person in people:
         writer.writerow([person.nip, person.name, person.agency, person.position])
+    return out.getvalue()
+
+
+ROSTER_COLUMNS = ("nip", "nama", "jenis_asn", "kode_opd", "jabatan", "golongan", "nip_atasan", "status", "email",
+                  "telepon")
+
+
+def roster_csv(people: Iterable[Asn]) -> str:
+    """The roster as BKPSDM exports it from its personnel records (';'-separated, Excel in an
+    Indonesian locale)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\n")
+    writer.writerow(ROSTER_COLUMNS)
+    for a in people:
+        writer.writerow([a.nip, a.name, a.jenis_asn, a.agency, a.position, a.golongan, a.supervisor_nip or "",
+                         "aktif", a.email, a.phone])
     return out.getvalue()
 
 
@@ -562,6 +628,7 @@ class Demo:
     def play(self) -> Result:
         deadline = time.monotonic() + self.timeout_s
         self.wait_until_ready(deadline)
+        self.import_roster()
         self.register_recipients()
         self.create_programmes()
         self.enrol()
@@ -589,6 +656,17 @@ class Demo:
         self.progress.step(f"demo of {len(self.plan.people)} ASN (seed {self.plan.seed}) against "
                            + ", ".join(f"{s} {self.platform[s]}" for s in SERVICES))
         wait(self.progress, "the platform", ready, min(deadline, time.monotonic() + 60))
+
+    def import_roster(self) -> None:
+        rows, summary = self.api.ndjson("enrollment", "/roster/import", roster_csv(self.plan.people))
+        refused = [r for r in rows if not r.get("accepted")]
+        if refused or summary.get("error"):
+            raise DemoError(f"enrollment refused {len(refused)} roster rows: {refused[:3]} {summary.get('error', '')}")
+        supervisors = {a.supervisor_nip for a in self.plan.people if a.supervisor_nip}
+        outcomes = ", ".join(f"{summary[k]} {k}" for k in ("created", "updated", "unchanged") if summary.get(k))
+        self.progress.step(f"imported the roster: {len(rows)} ASN of {len({a.agency for a in self.plan.people})} "
+                           f"OPD, {len(supervisors)} of them supervisors ({outcomes})")
+        self.result.counts["roster"] = len(rows)
 
     def register_recipients(self) -> None:
         answer = self.api.csv("notification", "/recipients/bulk",
@@ -753,6 +831,18 @@ class Demo:
             return not pending, f"{len(expected) - len(pending)}/{len(expected)} programmes up to date"
         wait(self.progress, "reporting", caught_up, deadline)
 
+        rostered = len(self.plan.people)
+
+        def roster_counted() -> tuple[bool, str]:
+            totals = self.api.get("reporting", "/compliance", params={"year": self.plan.year})["totals"]
+            self.result.counts["never_enrolled"] = totals.get("never_enrolled", 0)
+            return (totals.get("rostered_asn") == rostered,
+                    f"{totals.get('rostered_asn')}/{rostered} rostered ASN counted")
+        wait(self.progress, "the roster in the figures", roster_counted, deadline)
+        enrolling = len({a.nip for p in self.plan.programmes for a in p.applicants})
+        self.progress.step(f"reporting counts {rostered} ASN on the roster: {self.result.counts['never_enrolled']} "
+                           f"never enrolled (the plan had {rostered - enrolling} never applying)")
+
         revoked = self.result.revoked
         if revoked:
             def revocation_in_ledger() -> tuple[bool, str]:
@@ -764,13 +854,23 @@ class Demo:
             wait(self.progress, "the revocation in the ledger", revocation_in_ledger, deadline)
 
     def run_shortfall_checkpoint(self, deadline: float) -> None:
-        # The scan answers when it is done: as long as the demo may still wait.
-        run = self.api.post("reporting", f"/admin/shortfall/{self.checkpoint}/run",
-                            timeout=max(HTTP_TIMEOUT_S, deadline - time.monotonic()))
-        self.result.checkpoint = run
-        state = "was already done" if run.get("already_done") else "ran"
-        self.progress.step(f"shortfall checkpoint {self.checkpoint} {state}: {run.get('asn_checked')} ASN checked, "
-                           f"{run.get('flagged')} below {self.target} JP get a nudge")
+        # A job: 202 at once (200 when it was done before), then its progress until done.
+        path = f"/admin/shortfall/{self.checkpoint}"
+        started = self.api.call("POST", "reporting", f"{path}/run", expect=(200, 202))
+        already = started.status_code == 200
+
+        def finished() -> tuple[bool, str]:
+            job = self.api.get("reporting", path)
+            self.result.checkpoint = job
+            return job.get("status") == "done", (f"{job.get('checked', 0)}/{job.get('total', '?')} ASN checked, "
+                                                 f"{job.get('nudged', 0)} nudged")
+        wait(self.progress, f"checkpoint {self.checkpoint}", finished, deadline)
+        run = self.result.checkpoint
+        state = "was already done" if already else "ran"
+        self.progress.step(f"shortfall checkpoint {self.checkpoint} {state}: {run.get('checked')} ASN checked, "
+                           f"{run.get('nudged')} below their target get a nudge, "
+                           f"{run.get('supervisor_summaries', 0)} listed to their supervisor, "
+                           f"{run.get('escalated', 0)} to their OPD")
         showcase = self.choose_showcase()
         self.result.showcase_nip = showcase["nip"]
         if showcase["short"]:
@@ -798,7 +898,7 @@ class Demo:
             raise DemoError("no valid certificate to show")
         holder_met, _, self.result.certificate = min(candidates, key=lambda t: (t[0], t[1]))
         holder = self.result.certificate["holder"]["nip"]
-        flagged = bool(self.result.checkpoint and self.result.checkpoint.get("flagged"))
+        flagged = bool(self.result.checkpoint and self.result.checkpoint.get("nudged"))
         if not holder_met:
             return {"nip": holder, "short": flagged}
         short = sorted((-points, nip) for nip, points in jp.items() if 0 < points < self.target)
@@ -810,6 +910,7 @@ class Demo:
         r.urls.update({
             "dashboard": f"{p['reporting']}/dashboard",
             "compliance": f"{p['reporting']}/compliance?year={self.plan.year}",
+            "never_enrolled": f"{p['reporting']}/exports/never-enrolled.csv?year={self.plan.year}",
             "verification": r.certificate["verification_url"],
             "pdf": r.certificate["pdf_url"],
             "revoked_verification": r.revoked["verification_url"] if r.revoked else "",
@@ -821,6 +922,7 @@ class Demo:
         rows = [
             ("dashboard", r.urls["dashboard"]),
             ("compliance", r.urls["compliance"]),
+            ("never enrolled", f"{r.urls['never_enrolled']}  ({r.counts.get('never_enrolled', 0)} ASN)"),
             ("waitlist", r.urls.get("waitlist", "-")),
             ("certificate", f"{c['number']}  {holder['name']} ({holder['agency']})"),
             ("verification", r.urls["verification"]),

@@ -55,7 +55,18 @@ def test_the_demo_people_are_plausible_asn_of_the_real_opd_and_the_same_for_the_
     assert seminar.speakers and workshop.speakers and set(workshop.organisers) == {"BKN", "PEMKOT_BUKITTINGGI"}
     full = next(p for p in plan.programmes if p.spec.oversubscribed)
     assert len(full.applicants) > full.capacity
-    assert {p.nip for prog in plan.programmes for p in prog.applicants} == {p.nip for p in people}
+    applying = {p.nip for prog in plan.programmes for p in prog.applicants}
+    assert applying < {p.nip for p in people}  # some never enrol: the roster counts them
+    assert 0.55 <= len(applying) / len(people) <= 0.75
+    # every OPD has one head (supervisor unknown to the city's roster); everyone else reports to
+    # someone of their own OPD, and each supervisor has a handful of staff
+    by_nip = {p.nip: p for p in people}
+    heads = [p for p in people if p.supervisor_nip is None]
+    assert len(heads) == len({p.agency for p in people})
+    assert all(by_nip[p.supervisor_nip].agency == p.agency for p in people if p.supervisor_nip)
+    staff = Counter(p.supervisor_nip for p in people if p.supervisor_nip)
+    assert max(staff.values()) <= 3 * demo.STAFF_PER_SUPERVISOR
+    assert {p.jenis_asn for p in people} == {"PNS", "PPPK"} and all(p.golongan for p in people)
     assert demo.build_plan(500, seed=7, today=date(2026, 11, 30)).people == people
     assert demo.build_plan(500, seed=8, today=date(2026, 11, 30)).people != people
 
@@ -64,7 +75,12 @@ def test_the_demo_plays_the_whole_season_and_points_at_what_it_made(stack, playe
     result, printed = played
     platform = Platform(stack)
     counts = result.counts
-    assert counts["recipients"] == SIZE and counts["programmes"] == 12
+    assert counts["roster"] == counts["recipients"] == SIZE and counts["programmes"] == 12
+    plan = demo.build_plan(SIZE)
+    applying = {a.nip for p in plan.programmes for a in p.applicants}
+    assert counts["never_enrolled"] == SIZE - len(applying) > 0
+    compliance = platform.get("reporting", "/compliance", params={"year": plan.year})["totals"]
+    assert (compliance["rostered_asn"], compliance["never_enrolled"]) == (SIZE, counts["never_enrolled"])
     assert counts["waitlisted"] > 0 and counts["promoted"] >= 1  # a full programme, and seats that moved up
     assert counts["completed_passed"] > counts["completed_failed"] > 0 and counts["completed_no_show"] > 0
     assert counts["certificates"] > 0
@@ -87,7 +103,7 @@ def test_the_demo_plays_the_whole_season_and_points_at_what_it_made(stack, playe
     assert result.certificate["number"] in {e["certificate_number"] for y in holder["years"] for e in y["entries"]}
     waiting = platform.http.get(result.urls["waitlist"], timeout=30).json()
     assert waiting["total"] == counts["waitlisted"]
-    assert result.checkpoint["flagged"] > 0
+    assert result.checkpoint["status"] == "done" and result.checkpoint["nudged"] > 0
 
     for key in ("dashboard", "verification", "pdf", "inbox", "ledger"):
         assert result.urls[key] in printed
