@@ -8,6 +8,8 @@ A service S may
              dead-letter plumbing. Not another service's exchange, not nameko RPC, not the
              default exchange (which would reach any queue by name);
   read       its own queues and the exchanges it binds to.
+``P.private`` (private events: contact data, ADR 0080) is configured and read only by a
+service that subscribes to one of P's private events; P writes it as one of its own.
 So notification's credentials cannot publish to ``enrollment.events``: only enrollment's can.
 And since every publisher sets the AMQP ``user_id`` (RabbitMQ refuses one that is not the
 connection's user), a consumer knows who published an event (``publisher_of``) and
@@ -15,12 +17,14 @@ dead-letters one whose publisher is not the user of the service the event claims
 from (shared.handler).
 
 An external subscriber ``ext-<system>`` configures and reads only its own ``ext.<system>.*``
-queues and reads only the exchanges it was granted; it writes nothing of the platform's
+queues and reads only the exchanges it was granted, which can only be a service's
+``.events`` (and its ``.replay``), never ``.private``; it writes nothing of the platform's
 (docs/subscribing.md).
 """
 from __future__ import annotations
 
 import re
+from typing import Iterable
 
 from shared.config import SERVICES, env
 
@@ -42,10 +46,12 @@ def _alternatives(patterns: list[str]) -> str:
     return "^(" + "|".join(patterns) + ")$"
 
 
-def service_permissions(service: str, sources: list[str]) -> dict[str, str]:
-    """The configure/write/read regexes of ``service``, consuming events of ``sources``."""
+def service_permissions(service: str, sources: list[str], private_sources: Iterable[str] = ()) -> dict[str, str]:
+    """The configure/write/read regexes of ``service``, consuming public events of ``sources``
+    and private events of ``private_sources`` (through ``<source>.private``)."""
     own = [rf"{re.escape(service)}\..*"]
     consumed = [rf"{re.escape(source)}\.(events|replay)" for source in sorted(set(sources))]
+    consumed += [rf"{re.escape(source)}\.private" for source in sorted(set(private_sources) - {service})]
     return {"configure": _alternatives(own + consumed),
             "write": _alternatives(own),
             "read": _alternatives(own + consumed)}
@@ -56,6 +62,12 @@ def subscriber_permissions(system: str, exchanges: list[str]) -> dict[str, str]:
     their producers' replay exchanges)."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,40}", system):
         raise ValueError("a subscriber name is 2-41 lowercase letters, digits or '-'")
+    public = {f"{service}.{kind}" for service in SERVICES for kind in ("events", "replay")}
+    refused = sorted(set(exchanges) - public)
+    if refused:
+        # above all never ``<service>.private``: it carries personal data (ADR 0080)
+        raise ValueError(f"an external subscriber may read only a service's .events (and its .replay), "
+                         f"not {', '.join(refused)}")
     own = rf"ext\.{re.escape(system)}\..*"
     # a granted ``P.events`` brings ``P.replay``: binding there lets a lost queue be refilled
     replays = [e[: -len(".events")] + ".replay" for e in exchanges if e.endswith(".events")]
@@ -113,10 +125,20 @@ def publisher_of(properties: dict, headers: dict | None, own_user: str, relays: 
 
 
 def service_sources() -> dict[str, list[str]]:
-    """For each service, the services whose events it consumes (from its subscription table)."""
+    """For each service, the services whose public events it consumes (from its subscription
+    table; their private events: ``service_private_sources``)."""
     from shared import topology  # one way only: topology never imports this module
 
-    return {service: sorted({source for source, _ in topology.subscriptions_of(service)}) for service in SERVICES}
+    return {service: sorted({source for source, event in topology.subscriptions_of(service)
+                             if not topology.is_private(source, event)}) for service in SERVICES}
+
+
+def service_private_sources() -> dict[str, list[str]]:
+    """For each service, the services whose private events it consumes (through ``<source>.private``)."""
+    from shared import topology
+
+    return {service: sorted({source for source, event in topology.subscriptions_of(service)
+                             if topology.is_private(source, event)}) for service in SERVICES}
 
 
 def definitions(vhost: str = "/") -> dict:
@@ -124,10 +146,10 @@ def definitions(vhost: str = "/") -> dict:
 
     Users carry no password: each is set from a Secret (``rabbitmqctl change_password``, or
     the launcher locally), never committed."""
-    sources = service_sources()
+    sources, private = service_sources(), service_private_sources()
     users = [{"name": service_user(s), "password_hash": "", "hashing_algorithm": "rabbit_password_hashing_sha256",
               "tags": []} for s in SERVICES]
-    permissions = [{"user": service_user(s), "vhost": vhost, **service_permissions(s, sources[s])}
+    permissions = [{"user": service_user(s), "vhost": vhost, **service_permissions(s, sources[s], private[s])}
                    for s in SERVICES]
     return {"users": users, "permissions": permissions}
 
@@ -139,7 +161,7 @@ def apply(management_url: str, admin: tuple[str, str], vhost: str, passwords: di
     import requests
     from urllib.parse import quote
 
-    sources = service_sources()
+    sources, private = service_sources(), service_private_sources()
     users = {}
     for service in SERVICES:
         user = service_user(service, prefix)
@@ -148,7 +170,7 @@ def apply(management_url: str, admin: tuple[str, str], vhost: str, passwords: di
                                 json={"password": passwords[service], "tags": ""})
         response.raise_for_status()
         response = requests.put(f"{base}/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}", auth=admin,
-                                timeout=10, json=service_permissions(service, sources[service]))
+                                timeout=10, json=service_permissions(service, sources[service], private[service]))
         response.raise_for_status()
         users[service] = user
     return users

@@ -9,10 +9,15 @@ into one queue (shared.replay) goes through ``P.replay`` with the queue's name a
 key, so only queues bound there for it receive copies, and P needs no write access to
 the default exchange (which reaches every queue by name).
 
+Per producer P of private events (``EventDefinition.private``, ADR 0080): ``P.private``
+(topic), which only the platform services that consume one of those events may read; never
+an external subscriber, and never replayed.
+
 Per consuming service S:
   S.<source>.<event>   one durable queue per handled event, bound to ``<source>.events``
                        with routing key ``<event>``, to ``<source>.replay`` and to
-                       ``S.requeue`` with its own name
+                       ``S.requeue`` with its own name; for a private event, to
+                       ``<source>.private`` (routing key ``<event>``) and ``S.requeue`` only
   S.retry.<d>ms        delay queues (TTL d, dead-lettered to ``S.requeue``), fed through
                        a fanout exchange of the same name, keeping the original queue name
                        as routing key so the message returns to the queue it came from
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 from kombu import Connection, Exchange, Queue, binding
 
 from shared.config import SERVICES, Settings, load
+from shared.events import registry
 
 ENTRYPOINT_ATTR = "reliable_subscription"
 
@@ -56,6 +62,23 @@ def events_exchange(service: str) -> Exchange:
     return Exchange(f"{service}.events", "topic", durable=True)
 
 
+def private_exchange(service: str) -> Exchange:
+    return Exchange(f"{service}.private", "topic", durable=True)
+
+
+def is_private(source: str, event: str) -> bool:
+    """Whether ``source``'s ``event`` is private; an event the registry does not know (a
+    test's own) is public."""
+    try:
+        return registry.latest(source, event).private
+    except KeyError:
+        return False
+
+
+def has_private_events(service: str) -> bool:
+    return any(d.service == service for d in registry.private_definitions())
+
+
 def replay_exchange(service: str) -> Exchange:
     return Exchange(f"{service}.replay", "direct", durable=True)
 
@@ -82,6 +105,12 @@ def dlq_name(service: str) -> str:
 
 def consumer_queue(service: str, source: str, event: str) -> Queue:
     name = consumer_queue_name(service, source, event)
+    if is_private(source, event):
+        # contact data never passes a public exchange, and private records are never replayed
+        return Queue(name, durable=True, bindings=[
+            binding(private_exchange(source), routing_key=event),
+            binding(requeue_exchange(service), routing_key=name),
+        ])
     return Queue(name, durable=True, bindings=[
         binding(events_exchange(source), routing_key=event),
         binding(replay_exchange(source), routing_key=name),
@@ -129,10 +158,14 @@ def service_entities(settings: Settings, subscriptions: list[tuple[str, str]]) -
     service = settings.service
     entities: list = [events_exchange(service), replay_exchange(service), requeue_exchange(service),
                       dead_letter_exchange(service), dead_letter_queue(service)]
+    if has_private_events(service):
+        entities.append(private_exchange(service))
     for delay in sorted(set(settings.retry_delays_ms)):
         entities += [retry_exchange(service, delay), retry_queue(service, delay)]
     for source, event in subscriptions:
-        entities += [events_exchange(source), replay_exchange(source), consumer_queue(service, source, event)]
+        exchanges = ([private_exchange(source)] if is_private(source, event)
+                     else [events_exchange(source), replay_exchange(source)])
+        entities += [*exchanges, consumer_queue(service, source, event)]
     return entities
 
 

@@ -24,8 +24,9 @@ import yaml
 
 from deploy import rabbit
 from shared import topology
-from shared.broker_security import (SUBSCRIBER_PREFIX, expected_publisher, service_permissions, service_sources,
-                                    service_user, subscriber_permissions, user_of)
+from shared.broker_security import (SUBSCRIBER_PREFIX, expected_publisher, service_permissions,
+                                    service_private_sources, service_sources, service_user, subscriber_permissions,
+                                    user_of)
 from shared.config import SERVICES
 from shared.production import DEV_MARKER, PRODUCTION, ProductionConfigError
 from tests.deploy import code_facts
@@ -555,8 +556,8 @@ def test_each_service_connects_as_its_own_broker_user_with_exactly_the_permissio
     assert user["spec"]["rabbitmqClusterReference"]["name"] == cluster
     assert _username(renders, secret) == service_user(service)
     permission = _permission_of(rendered, user)
-    sources = service_sources()[service]
-    assert permission["spec"]["permissions"] == service_permissions(service, sources), (
+    sources, private = service_sources()[service], service_private_sources()[service]
+    assert permission["spec"]["permissions"] == service_permissions(service, sources, private), (
         f"the Permission of {service_user(service)} differs from shared.broker_security.service_permissions: "
         "copy its regexes into deploy/k8s/base/rabbitmq.yaml")
     assert permission["spec"]["vhost"] == "/" and permission["spec"]["rabbitmqClusterReference"]["name"] == cluster
@@ -564,7 +565,7 @@ def test_each_service_connects_as_its_own_broker_user_with_exactly_the_permissio
     definitions = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())
     [listed] = [p for p in definitions["permissions"] if p["user"] == service_user(service)]
     assert {k: listed[k] for k in ("configure", "write", "read")} == permission["spec"]["permissions"]
-    for source in sources:
+    for source in sorted(set(sources) | set(private)):
         assert expected_publisher(source, service, _username(renders, secret)) == \
             _username(renders, f"{source}-rabbitmq"), f"{service} would not recognise {source}'s publisher"
 
@@ -610,7 +611,7 @@ def test_the_topology_account_declares_every_entity_and_publishes_no_event(rende
         need("write", exchange, f"dead-letter target of {queue}")
     assert not refused, f"declare_all() as asn-topology would be refused: {refused}"
     for service in SERVICES:
-        for exchange in (f"{service}.events", f"{service}.replay"):
+        for exchange in (f"{service}.events", f"{service}.replay", f"{service}.private"):
             assert not _allows(permission, "write", exchange), f"the topology account could publish to {exchange}"
     for queue in facts.consumer_queues():
         assert not _allows(permission, "read", queue), f"the topology account could consume {queue}"
@@ -706,7 +707,7 @@ def test_launcher_broker_users_mode_runs_each_service_as_its_user_and_trusts_the
         env = stack.env_for(service)
         assert env["BROKER_OPERATOR_USERS"] == "admin", "`asn dlq replay` runs as the stack's administrator"
         assert urlsplit(env["AMQP_URI"]).path == "/asn-vhost"
-        for source in service_sources()[service]:
+        for source in service_sources()[service] + service_private_sources()[service]:
             assert expected_publisher(source, service, users[service]) == users[source]
     monkeypatch.setenv("BROKER_OPERATOR_USERS", "ops-1")
     assert stack.env_for("enrollment")["BROKER_OPERATOR_USERS"] == "ops-1,admin"
@@ -916,8 +917,9 @@ def test_compose_topology_job_sets_the_service_users_of_definitions_json_then_de
     ], "users first (with their passwords), then the topology, as the administrator"
     # apply() grants exactly the users and permissions of deploy/rabbitmq/definitions.json
     definitions = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())
-    sources = service_sources()
-    assert [{"user": service_user(s), "vhost": "/", **service_permissions(s, sources[s])} for s in SERVICES] == \
+    sources, private = service_sources(), service_private_sources()
+    assert [{"user": service_user(s), "vhost": "/", **service_permissions(s, sources[s], private[s])}
+            for s in SERVICES] == \
         definitions["permissions"]
     for service in SERVICES:
         assert compose["services"][service]["depends_on"]["topology"]["condition"] == "service_completed_successfully"
