@@ -87,9 +87,35 @@ def service_of(name: str) -> str:
 
 def cloud_event(name: str, data: dict, time: str | None = None, event_id: str | None = None) -> dict:
     definition = registry.latest(service_of(name), name)
-    subject = data.get("enrolment_id") or data.get("certificate_id") or data["programme"]["code"]
+    subject = (data.get("enrolment_id") or data.get("certificate_id") or (data.get("asn") or {}).get("nip")
+               or data["programme"]["code"])
     return envelope.new_event(definition, subject, data, event_id=event_id or str(uuid.uuid4()), time=time)
 
 
 def parsed(event: dict):
     return envelope.parse(envelope.encode(event), "application/json")
+
+
+# -- the roster (daftar ASN): asn_registered / asn_updated / asn_left -----------------------------
+def roster_entry(person: dict, version: int = 1, status: str = "aktif", jenis_asn: str = "PNS",
+                 tmt: str | None = None, supervisor: str | None = None, golongan: str | None = "III/a",
+                 agency: str | None = None) -> dict:
+    """The roster entry of ``person`` (a ``participant``), optionally in another agency."""
+    agency = agency or person["agency"]
+    return {"nip": person["nip"], "id_kind": person.get("id_kind") or "nip", "name": person["name"],
+            "jenis_asn": jenis_asn, "agency": agency,
+            "agency_name": agencies()[agency].name if agency in agencies() else None,
+            "position": person.get("position"), "golongan": golongan, "supervisor_nip": supervisor,
+            "status": status, "tmt": tmt, "version": version}
+
+
+def registered(entry: dict, at: str = "2026-01-05T02:00:00Z") -> tuple[str, dict]:
+    return "asn_registered", {"asn": entry, "registered_at": at}
+
+
+def updated(entry: dict, changed: list[str], at: str = "2026-04-01T02:00:00Z") -> tuple[str, dict]:
+    return "asn_updated", {"asn": entry, "changed": changed, "updated_at": at}
+
+
+def left(entry: dict, at: str = "2026-07-01T02:00:00Z") -> tuple[str, dict]:
+    return "asn_left", {"asn": entry, "left_at": at, "reason": entry["status"]}
