@@ -1,7 +1,7 @@
 """What changes the notification database, inside a transaction (functions taking ``tx``):
-what an event does (messages, deliveries, reminders, nudges, operator summaries, the agency
-enrollment places an ASN in), the delivery job's claims and outcomes, recipients, agency
-contacts and the inbox's read marks.
+what an event does (messages, deliveries, reminders, nudges, supervisor and operator
+summaries, the roster entry and contact data of an ASN, the agency an ASN works in), the
+delivery job's claims and outcomes, recipients, agency contacts and the inbox's read marks.
 
 Each event creates its message(s) and one delivery per (event, kind, recipient, channel);
 the delivery job sends them later. Inbox deliveries that are due at once are delivered
@@ -23,10 +23,10 @@ from services.notification import domain, queries, schemas
 from services.notification.adapters.templates import renderer
 from services.notification.config import NotificationConfig
 from services.notification.store import (AGENCY_CONTACTS, ASN_AGENCIES, DELIVERIES, ENROLMENTS, ESCALATIONS,
-                                         MESSAGES, NUDGES, RECIPIENTS)
+                                         MESSAGES, NUDGES, RECIPIENTS, ROSTER)
+from shared import nip as nip_rules
 from shared.errors import Forbidden, Invalid
 from shared.events.envelope import Event
-from shared.reference import agency as reference_agency
 from shared.store import Duplicate, Tx
 from shared.timefmt import iso, parse_time
 
@@ -38,8 +38,9 @@ def record_agency(tx: Tx, event: Event, now: datetime) -> bool:
     """Record the agency an enrollment event states for its participant; the recipient record
     (if any) follows it. Returns whether this event changed what is known.
 
-    Events arrive in any order: only a statement newer than the one on record counts, so a
-    late, older event cannot move an ASN back to a previous agency.
+    Only for an ASN the roster does not list (``apply_roster_event`` is the authority on the
+    others). Events arrive in any order: only a statement newer than the one on record
+    counts, so a late, older event cannot move an ASN back to a previous agency.
     """
     statement = domain.agency_statement(event.service, event.name, event.data)
     if statement is None:
@@ -47,7 +48,7 @@ def record_agency(tx: Tx, event: Event, now: datetime) -> bool:
     nip, agency = statement
     at = parse_time(event.time)
     known = tx.db[ASN_AGENCIES].find_one({"_id": nip}, session=tx.session)
-    if known is not None and parse_time(known["as_of"]) >= at:
+    if known is not None and (known.get("roster_version") or parse_time(known["as_of"]) >= at):
         return False
     tx.db[ASN_AGENCIES].replace_one({"_id": nip}, {"_id": nip, "agency": agency, "as_of": at,
                                                    "source_event_id": event.id, "updated_at": now},
@@ -56,6 +57,91 @@ def record_agency(tx: Tx, event: Event, now: datetime) -> bool:
     tx.db[RECIPIENTS].update_one({"_id": nip, "agency": {"$ne": agency}},
                                  {"$set": {"agency": agency, "updated_at": now}}, session=tx.session)
     return True
+
+
+# -- the roster (daftar ASN): who an ASN is, where they work, whether they left, their contact ----
+def apply_roster_event(tx: Tx, event: Event, now: datetime) -> bool:
+    """``asn_registered`` / ``asn_updated`` / ``asn_left``: keep the roster entry when its
+    version is higher than the one on record (events arrive in any order). The roster is the
+    authority on an ASN's name and agency: the agency record and the recipient follow it. An
+    ASN who left gets no more nudges or reminders: waiting ones are dropped. Returns whether
+    the entry was newer."""
+    entry = event.data["asn"]
+    nip, version = entry["nip"], entry["version"]
+    known = tx.db[ROSTER].find_one({"_id": nip}, session=tx.session)
+    if known is not None and (known.get("version") or 0) >= version:
+        log.info("%s of %s (roster version %d) is not newer than version %d; ignored", event.name, nip, version,
+                 known["version"])
+        return False
+    agency, at = entry["agency"].strip().upper(), parse_time(event.time)
+    tx.db[ROSTER].update_one({"_id": nip}, {"$set": {
+        "name": entry["name"], "agency": agency, "agency_name": entry.get("agency_name"),
+        "position": entry.get("position"), "golongan": entry.get("golongan"), "jenis_asn": entry["jenis_asn"],
+        "supervisor_nip": entry.get("supervisor_nip"), "status": entry["status"], "version": version,
+        "as_of": at, "source_event_id": event.id, "updated_at": now}}, upsert=True, session=tx.session)
+    tx.db[ASN_AGENCIES].replace_one({"_id": nip}, {"_id": nip, "agency": agency, "roster_version": version,
+                                                   "as_of": at, "source_event_id": event.id, "updated_at": now},
+                                    upsert=True, session=tx.session)
+    tx.db[RECIPIENTS].update_one(
+        {"_id": nip, "$or": [{"agency": {"$ne": agency}}, {"name": {"$ne": entry["name"]}}]},
+        {"$set": {"agency": agency, "name": entry["name"], "updated_at": now}}, session=tx.session)
+    if domain.has_left(entry):
+        _stop_for_left(tx, nip, entry["status"], now)
+    return True
+
+
+def _stop_for_left(tx: Tx, nip: str, status: str, now: datetime) -> None:
+    """Drop the nudges and reminders still waiting for an ASN who left the roster."""
+    reason = f"ASN left the roster ({status})"
+    waiting = {"nip": nip, "kind": {"$in": list(domain.ENDED_BY_LEAVING)}}
+    result = tx.db[DELIVERIES].update_many(
+        {**waiting, "status": "pending"},
+        {"$set": {"status": "dropped", "next_attempt_at": None, "updated_at": now, "last_error": reason},
+         "$inc": {"version": 1}, "$push": {"history": {"at": now, "outcome": "dropped", "detail": reason}}},
+        session=tx.session)
+    tx.db[MESSAGES].update_many({**waiting, "visible_at": None}, {"$set": {"dropped": True}}, session=tx.session)
+    if result.modified_count:
+        log.info("dropped %d waiting deliveries of %s: %s", result.modified_count, nip, reason)
+
+
+def apply_contact(tx: Tx, event: Event, now: datetime) -> bool:
+    """The private ``asn_contact``: the e-mail and telephone the roster upload gives an ASN
+    become their recipient record's (created if none), when its version is higher than the
+    one applied; ``None`` clears a value. The channels and opt-outs the ASN chose stay.
+    Contact data is never logged. Returns whether the record changed."""
+    data = event.data
+    nip, version = data["nip"], data["version"]
+    if not (len(nip) == nip_rules.LENGTH and nip.isascii() and nip.isdigit()):
+        log.warning("asn_contact %s names no 18-digit NIP; ignored", event.id)
+        return False
+    entry = tx.db[ROSTER].find_one({"_id": nip}, session=tx.session)
+    if entry is not None and (entry.get("contact_version") or 0) >= version:
+        log.info("contact of %s (version %d) is not newer than version %d; ignored", nip, version,
+                 entry["contact_version"])
+        return False
+    email, phone, problems = domain.roster_contact(data.get("email"), data.get("phone"))
+    for problem in problems:
+        log.warning("contact of %s from the roster left out: %s", nip, problem)
+    tx.db[ROSTER].update_one({"_id": nip}, {"$set": {"contact_version": version,
+                                                     "contact_changed_at": parse_time(data["changed_at"])}},
+                             upsert=True, session=tx.session)
+    recipient = tx.db[RECIPIENTS].find_one({"_id": nip}, session=tx.session)
+    if recipient is None:
+        tx.db[RECIPIENTS].insert_one({
+            "_id": nip, "nip": nip, "id_kind": nip_rules.detect_kind(nip), "name": (entry or {}).get("name"),
+            "agency": (entry or {}).get("agency") or queries.known_agency(tx.db, nip, session=tx.session),
+            "email": email, "phone": phone, "whatsapp": None, "channels": None, "opt_outs": [],
+            "created_at": now, "updated_at": now}, session=tx.session)
+    elif (recipient.get("email"), recipient.get("phone")) != (email, phone):
+        tx.db[RECIPIENTS].update_one({"_id": nip}, {"$set": {"email": email, "phone": phone, "updated_at": now}},
+                                     session=tx.session)
+    log.info("contact of %s from the roster applied (version %d: e-mail %s, telephone %s)", nip, version,
+             "given" if email else "none", "given" if phone else "none")
+    return True
+
+
+def roster_entry(tx: Tx, nip: str) -> dict | None:
+    return tx.db[ROSTER].find_one({"_id": nip}, session=tx.session)
 
 
 # -- one event ----------------------------------------------------------------------------------
@@ -81,7 +167,7 @@ def apply_event(tx: Tx, event: Event, config: NotificationConfig, now: datetime)
 
     created = [create_message(tx, event, kind, domain.asn_context(kind, data, config, now), config, now,
                               enrolment_id=data.get("enrolment_id"))]
-    if event.name == "enrolled":
+    if event.name == "enrolled" and not domain.has_left(roster_entry(tx, data["participant"]["nip"])):
         reminder = _schedule_reminder(tx, event, config, now)
         if reminder:
             created.append(reminder)
@@ -241,43 +327,59 @@ def _reschedule_reminders(tx: Tx, programme: dict, config: NotificationConfig, n
                 session=tx.session)
 
 
-# -- shortfalls: throttled nudges and the operator's summary ------------------------------------
+# -- shortfalls: a nudge once per checkpoint, the supervisor's and the operator's summaries -----
 def _shortfall(tx: Tx, event: Event, config: NotificationConfig, now: datetime) -> list[ObjectId]:
     data = event.data
-    nip = data["participant"]["nip"]
+    participant, checkpoint = data["participant"], data["checkpoint"]
+    nip = participant["nip"]
+    entry = roster_entry(tx, nip)
+    if domain.has_left(entry):
+        # The checkpoint may have been computed before the ASN left: nobody is told any more.
+        log.info("shortfall of %s at %s ignored: left the roster (%s)", nip, checkpoint, entry["status"])
+        return []
     created = []
-    last = tx.db[NUDGES].find_one({"_id": nip}, session=tx.session)
-    if domain.nudge_allowed((last or {}).get("last_nudged_at"), now, config):
+    state = tx.db[NUDGES].find_one({"_id": nip}, session=tx.session)
+    why_not = domain.nudge_decision(state, checkpoint, now, config)
+    if why_not is None:
         context = domain.asn_context("nudge", data, config, now)
         created.append(create_message(tx, event, "nudge", context, config, now))
         tx.db[NUDGES].update_one({"_id": nip}, {"$set": {"last_nudged_at": now, "last_event_id": event.id,
-                                                         "checkpoint": data["checkpoint"]}},
+                                                         "checkpoint": checkpoint},
+                                                "$addToSet": {"checkpoints": checkpoint}},
                                  upsert=True, session=tx.session)
     else:
         tx.db[NUDGES].update_one({"_id": nip}, {"$inc": {"throttled": 1}}, session=tx.session)
-        log.info("nudge for %s throttled (last one at %s)", nip, last["last_nudged_at"])
-    if domain.escalates(data["consecutive_shortfalls"], config):
-        _add_to_digest(tx, data, config, now)
+        log.info("no nudge for %s at %s: %s", nip, checkpoint, why_not)
+
+    targets = domain.escalation_targets(data, config)
+    item = domain.shortfall_item(data, now)
+    supervisor = data.get("supervisor") or {}
+    if "supervisor" in targets and domain.has_left(roster_entry(tx, supervisor["nip"])):
+        log.info("the supervisor of %s left the roster: %s goes to the OPD's summary", nip, checkpoint)
+        targets = ("agency",)
+    if "supervisor" in targets:
+        _add_to_digest(tx, domain.supervisor_digest_id(supervisor["nip"], checkpoint), {
+            "audience": "supervisor", "supervisor_nip": supervisor["nip"], "supervisor_name": supervisor.get("name"),
+            "agency": participant["agency"], "checkpoint": checkpoint, "year": data["year"]}, item, config, now)
+    if "agency" in targets:
+        _add_to_digest(tx, domain.agency_digest_id(participant["agency"], checkpoint), {
+            "audience": "agency", "agency": participant["agency"], "agency_name": participant.get("agency_name"),
+            "checkpoint": checkpoint, "year": data["year"]}, item, config, now)
     return created
 
 
-def _add_to_digest(tx: Tx, data: dict, config: NotificationConfig, now: datetime) -> None:
-    participant = data["participant"]
-    digest_id = f"{participant['agency']}|{data['checkpoint']}"
+def _add_to_digest(tx: Tx, digest_id: str, header: dict, item: dict, config: NotificationConfig,
+                   now: datetime) -> None:
+    """Add an ASN to a summary (to an OPD's operator or to a supervisor): collected for
+    ``ESCALATION_DIGEST_DELAY`` after its first entry, then sent as one message by the
+    digest job; an ASN is listed once per summary, re-sent events or not."""
     digest = tx.db[ESCALATIONS].find_one({"_id": digest_id}, session=tx.session)
-    if digest and any(i["nip"] == participant["nip"] for i in digest["items"]):
+    if digest and any(i["nip"] == item["nip"] for i in digest["items"]):
         return  # this ASN is already in (or was already sent in) this checkpoint's summary
-    item = {"nip": participant["nip"], "name": participant["name"], "jp_total": data["jp_total"],
-            "jp_target": data["jp_target"], "jp_missing": data["jp_missing"],
-            "consecutive_shortfalls": data["consecutive_shortfalls"], "notified": False, "added_at": now}
-    # Collect the checkpoint's shortfalls for a while, then send the operator one summary.
     due = now + config.escalation_digest_delay
     if digest is None:
-        tx.db[ESCALATIONS].insert_one({
-            "_id": digest_id, "agency": participant["agency"],
-            "agency_name": participant.get("agency_name"), "checkpoint": data["checkpoint"],
-            "year": data["year"], "items": [item], "pending": True, "due_at": due, "sent": 0,
-            "created_at": now}, session=tx.session)
+        tx.db[ESCALATIONS].insert_one({"_id": digest_id, **header, "items": [item], "pending": True, "due_at": due,
+                                       "sent": 0, "created_at": now}, session=tx.session)
     else:
         update = {"$push": {"items": item}, "$set": {"pending": True}}
         if not digest.get("pending"):
@@ -286,7 +388,8 @@ def _add_to_digest(tx: Tx, data: dict, config: NotificationConfig, now: datetime
 
 
 def send_digest(tx: Tx, digest_id: str, config: NotificationConfig, now: datetime) -> ObjectId | None:
-    """Turn a due summary into one message to the agency's operator (the digest job)."""
+    """Turn a due summary into one message (the digest job): to the supervisor as a person
+    (their inbox, and their channels), or to the agency's operator."""
     digest = tx.db[ESCALATIONS].find_one({"_id": digest_id, "pending": True}, session=tx.session)
     if digest is None:
         return None
@@ -297,12 +400,16 @@ def send_digest(tx: Tx, digest_id: str, config: NotificationConfig, now: datetim
          "$inc": {"sent": 1}}, session=tx.session)
     if not items:
         return None
+    key = f"digest:{digest_id}:{digest['sent'] + 1}"
+    if digest.get("audience") == "supervisor":
+        # The roster's name of the supervisor first (newest), else the one the event carried.
+        name = (roster_entry(tx, digest["supervisor_nip"]) or {}).get("name") or digest.get("supervisor_name")
+        context = domain.supervisor_summary_context(digest, items, name, config)
+        return create_message(tx, None, "supervisor_summary", context, config, now, key=key)
     contact = tx.db[AGENCY_CONTACTS].find_one({"_id": digest["agency"]}, session=tx.session)
-    known = reference_agency(digest["agency"])
-    agency_name = digest.get("agency_name") or (known.name if known else digest["agency"])
+    agency_name = domain.agency_name(digest["agency"], digest.get("agency_name"))
     context = domain.escalation_context(digest, items, contact, agency_name, config)
-    return create_message(tx, None, "escalation", context, config, now, agency=digest["agency"],
-                          key=f"digest:{digest_id}:{digest['sent'] + 1}")
+    return create_message(tx, None, "escalation", context, config, now, agency=digest["agency"], key=key)
 
 
 # -- the delivery job: claims and outcomes ------------------------------------------------------

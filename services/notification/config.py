@@ -52,7 +52,9 @@ class NotificationConfig:
     urgent_kinds: tuple[str, ...] = ("promoted", "cancelled", "revoked")
     # Reminder before a programme starts.
     reminder_before: timedelta = timedelta(days=1)
-    # Nudges and escalation on shortfall_detected.
+    # Nudges and summaries on shortfall_detected: a nudge once per checkpoint and at most one
+    # per period (at most MAX_NUDGE_PERIOD, ADR 0031); the threshold decides the OPD summary
+    # only for events without ``escalate_to`` (older reporting; 0 turns that rule off).
     nudge_period: timedelta = timedelta(days=30)
     nudge_max_suggestions: int = 3
     escalation_threshold: int = 2
@@ -85,6 +87,19 @@ def _duration(value: str) -> timedelta:
     if value and value[-1] in units:
         return timedelta(**{units[value[-1]]: float(value[:-1])})
     return timedelta(seconds=float(value))
+
+
+# Quarterly checkpoints are at least ~77 days apart (a quarter, less the 14-day catch-up of a
+# late run): a longer period would silently skip a checkpoint's nudges (ADR 0031).
+MAX_NUDGE_PERIOD = timedelta(days=60)
+
+
+def _nudge_period(value: str) -> timedelta:
+    period = _duration(value)
+    if not timedelta(0) <= period <= MAX_NUDGE_PERIOD:
+        raise ValueError(f"must be between 0 and {MAX_NUDGE_PERIOD.days}d, so that no checkpoint's nudges are "
+                         f"skipped")
+    return period
 
 
 def _quiet_hours(value: str) -> tuple[time, time]:
@@ -134,7 +149,7 @@ def from_env() -> NotificationConfig:
         quiet_end=quiet_end,
         urgent_kinds=get("URGENT_KINDS", ",".join(d.urgent_kinds), _list),
         reminder_before=get("REMINDER_BEFORE", "1d", _duration),
-        nudge_period=get("NUDGE_PERIOD", "30d", _duration),
+        nudge_period=get("NUDGE_PERIOD", "30d", _nudge_period),
         nudge_max_suggestions=get("NUDGE_MAX_SUGGESTIONS", d.nudge_max_suggestions, int),
         escalation_threshold=get("ESCALATION_THRESHOLD", d.escalation_threshold, int),
         escalation_digest_delay=get("ESCALATION_DIGEST_DELAY", "15m", _duration),

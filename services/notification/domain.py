@@ -8,11 +8,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
 from typing import Callable
 
 from services.notification.config import NotificationConfig
 from shared.auth import ADMIN, ASN, OPERATOR, Principal
 from shared.errors import Forbidden
+from shared.events.common import LEFT_STATUSES
+from shared.reference import agency as reference_agency
 from shared.timefmt import parse_time
 
 CHANNELS = ("email", "webhook", "inbox")
@@ -38,10 +41,14 @@ KINDS = {k.name: k for k in (
     MessageKind("expiring", "Sertifikat akan habis masa berlakunya"),
     MessageKind("reminder", "Pengingat sebelum program dimulai"),
     MessageKind("nudge", "Ajakan memenuhi target JP tahunan"),
-    MessageKind("escalation", "Ringkasan ASN yang berulang kali di bawah target JP (untuk operator OPD)"),
+    MessageKind("escalation", "Ringkasan ASN di bawah target JP (untuk operator OPD)"),
+    MessageKind("supervisor_summary", "Ringkasan staf di bawah target JP (untuk atasan langsung)"),
 )}
-# Kinds an ASN may opt out of (the escalation goes to an agency operator, not to an ASN).
-OPTABLE_KINDS = tuple(k for k in KINDS if k != "escalation")
+# Summaries are duty, not a service to the person: the OPD operator's goes to the agency, and
+# an atasan langsung cannot opt out of hearing which of their staff fall behind.
+DUTY_KINDS = ("escalation", "supervisor_summary")
+# Kinds an ASN may opt out of (pushes by email/webhook; the inbox always receives them).
+OPTABLE_KINDS = tuple(k for k in KINDS if k not in DUTY_KINDS)
 
 
 def kind_of(service: str, event_name: str, data: dict) -> str:
@@ -68,14 +75,18 @@ def channels_for(recipient: dict | None, kind: str, config: NotificationConfig) 
     preferred = list((recipient or {}).get("channels") or config.default_channels)
     if "inbox" not in preferred:
         preferred.append("inbox")
-    opted_out = set((recipient or {}).get("opt_outs") or ())
     result = []
     for channel in CHANNELS:
         if channel not in preferred:
             continue
-        skip = f"opted out of {kind}" if channel != "inbox" and kind in opted_out else None
+        skip = f"opted out of {kind}" if channel != "inbox" and opted_out(recipient, kind) else None
         result.append((channel, skip))
     return result
+
+
+def opted_out(recipient: dict | None, kind: str) -> bool:
+    """Whether the recipient opted out of pushes of ``kind`` (never of a duty kind)."""
+    return kind in OPTABLE_KINDS and kind in ((recipient or {}).get("opt_outs") or ())
 
 
 def address_for(channel: str, contact: dict | None) -> str | None:
@@ -196,8 +207,86 @@ def nudge_allowed(last_nudged_at: datetime | None, now: datetime, config: Notifi
     return last_nudged_at is None or now - last_nudged_at >= config.nudge_period
 
 
+def nudge_decision(state: dict | None, checkpoint: str, now: datetime, config: NotificationConfig) -> str | None:
+    """None when the ASN is nudged for ``checkpoint``, else why not (ADR 0031): once per ASN
+    per checkpoint whatever the time since, and at most one per ``NUDGE_PERIOD`` between
+    checkpoints (bounded in config so that it cannot swallow a quarterly checkpoint)."""
+    state = state or {}
+    if checkpoint in (state.get("checkpoints") or ()) or state.get("checkpoint") == checkpoint:
+        return f"already nudged for {checkpoint}"
+    if not nudge_allowed(state.get("last_nudged_at"), now, config):
+        return f"last nudge at {state['last_nudged_at']:%Y-%m-%d %H:%M}Z, within NUDGE_PERIOD"
+    return None
+
+
 def escalates(consecutive_shortfalls: int, config: NotificationConfig) -> bool:
     return config.escalation_threshold > 0 and consecutive_shortfalls >= config.escalation_threshold
+
+
+def escalation_targets(data: dict, config: NotificationConfig) -> tuple[str, ...]:
+    """Who gets a summary listing the ASN of a ``shortfall_detected``: ``"supervisor"`` and/or
+    ``"agency"``. Reporting decides (``escalate_to``); an older event without it keeps the
+    threshold rule (``ESCALATION_THRESHOLD`` consecutive misses → the OPD operator). A
+    supervisor summary without a known supervisor goes to the OPD instead."""
+    wanted = data.get("escalate_to")
+    if wanted is None:
+        return ("agency",) if escalates(data["consecutive_shortfalls"], config) else ()
+    targets = set(wanted)
+    if "supervisor" in targets and not (data.get("supervisor") or {}).get("nip"):
+        targets = (targets - {"supervisor"}) | {"agency"}
+    return tuple(t for t in ("supervisor", "agency") if t in targets)
+
+
+def supervisor_digest_id(supervisor_nip: str, checkpoint: str) -> str:
+    return f"supervisor:{supervisor_nip}|{checkpoint}"
+
+
+def agency_digest_id(agency: str, checkpoint: str) -> str:
+    return f"{agency}|{checkpoint}"
+
+
+def peer_percent(met_share: float) -> int:
+    """The share of colleagues who met the target as a whole percent, rounded down (a figure
+    never claims more than is true: 0.29 is 29 %, not 28 % from a binary 28.999…)."""
+    return int(Decimal(str(met_share)) * 100)
+
+
+_QUARTER = re.compile(r"-Q[1-4]$")
+
+
+def checkpoint_label(checkpoint: str) -> str:
+    """How a nudge names the moment its target is for: a quarter's end, else the checkpoint."""
+    return "akhir triwulan ini" if _QUARTER.search(checkpoint) else f"pemantauan {checkpoint}"
+
+
+# What an ASN who left the roster no longer gets (what is waiting is dropped).
+ENDED_BY_LEAVING = ("nudge", "reminder")
+
+_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def roster_contact(email: str | None, phone: str | None) -> tuple[str | None, str | None, list[str]]:
+    """(e-mail, telephone in E.164, problems) from an ``asn_contact``: blank is none, an
+    unusable value is left out with the reason (which never repeats the value: contact
+    data is not logged)."""
+    problems = []
+    email = (email or "").strip() or None
+    if email and not _EMAIL_SHAPE.match(email):
+        problems.append("e-mail is not an address")
+        email = None
+    phone = (phone or "").strip() or None
+    if phone:
+        try:
+            phone = normalise_phone(phone)
+        except ValueError as exc:
+            problems.append(f"telephone {exc}")
+            phone = None
+    return email, phone, problems
+
+
+def has_left(entry: dict | None) -> bool:
+    """Whether the roster says the ASN left (pensiun, pindah, ...): no more nudges or reminders."""
+    return bool(entry) and entry.get("status") in LEFT_STATUSES
 
 
 def suggestions(programmes: list[dict], now: datetime, limit: int) -> list[dict]:
@@ -253,17 +342,56 @@ def asn_context(kind: str, data: dict, config: NotificationConfig, now: datetime
         programmes = [{**p, "starts_at": parse_time(p.get("starts_at")),
                        "enrolment_closes_at": parse_time(p.get("enrolment_closes_at"))}
                       for p in suggestions(data.get("suggested_programmes") or [], now, config.nudge_max_suggestions)]
+        peers = data.get("peers")
         context.update(year=data["year"], checkpoint=data["checkpoint"], jp_total=data["jp_total"],
-                       jp_target=data["jp_target"], jp_missing=data["jp_missing"], programmes=programmes)
+                       jp_target=data["jp_target"], jp_missing=data["jp_missing"], programmes=programmes,
+                       # Older events carry the yearly target in jp_target and nothing of the rest.
+                       yearly_target=data.get("yearly_target"), never_enrolled=bool(data.get("never_enrolled")),
+                       target_label=checkpoint_label(data["checkpoint"]),
+                       peer_percent=peer_percent(peers["met_share"]) if peers else None,
+                       agency_name=agency_name(participant["agency"], participant.get("agency_name")))
     return context
+
+
+def agency_name(code: str, stated: str | None = None) -> str:
+    """An OPD's name as people know it: the event's, else the reference list's, else the code."""
+    known = reference_agency(code)
+    return stated or (known.name if known else code)
+
+
+# A summary line stored before issue 19 lacks the roster's fields.
+_ITEM_DEFAULTS = {"position": None, "yearly_target": None, "never_enrolled": False, "has_supervisor": True}
 
 
 def escalation_context(digest: dict, items: list[dict], contact: dict | None, agency_name: str,
                        config: NotificationConfig) -> dict:
-    """The context of the operator's summary of ASN repeatedly below target."""
+    """The context of the operator's summary of ASN below target (repeatedly, or without a
+    known supervisor)."""
     return {"agency": digest["agency"], "agency_name": agency_name, "checkpoint": digest["checkpoint"],
-            "year": digest["year"], "items": items, "threshold": config.escalation_threshold,
+            "year": digest["year"], "items": [{**_ITEM_DEFAULTS, **i} for i in items],
+            "threshold": config.escalation_threshold,
+            "repeated_only": all(i.get("consecutive_shortfalls", 0) >= 2 for i in items),
             "contact_name": (contact or {}).get("name") or "Bapak/Ibu", "portal_url": config.portal_url}
+
+
+def supervisor_summary_context(digest: dict, items: list[dict], supervisor_name: str | None,
+                               config: NotificationConfig) -> dict:
+    """The context of an atasan langsung's summary of their staff below this checkpoint's target."""
+    return {"nip": digest["supervisor_nip"], "supervisor_name": supervisor_name or "Bapak/Ibu",
+            "checkpoint": digest["checkpoint"], "target_label": checkpoint_label(digest["checkpoint"]),
+            "year": digest["year"],
+            "items": sorted(({**_ITEM_DEFAULTS, **i} for i in items), key=lambda i: (i["name"], i["nip"])),
+            "portal_url": config.portal_url}
+
+
+def shortfall_item(data: dict, now: datetime) -> dict:
+    """One ASN's line in a summary, from their ``shortfall_detected``."""
+    participant = data["participant"]
+    return {"nip": participant["nip"], "name": participant["name"], "position": participant.get("position"),
+            "jp_total": data["jp_total"], "jp_target": data["jp_target"], "jp_missing": data["jp_missing"],
+            "yearly_target": data.get("yearly_target"), "never_enrolled": bool(data.get("never_enrolled")),
+            "consecutive_shortfalls": data["consecutive_shortfalls"],
+            "has_supervisor": bool((data.get("supervisor") or {}).get("nip")), "notified": False, "added_at": now}
 
 
 # -- recipients --------------------------------------------------------------------------
@@ -278,10 +406,12 @@ def same_recipient(existing: dict | None, fields: dict) -> bool:
 # -- who may act on an ASN's notification data ---------------------------------------------
 # An ASN's agency is never taken from an operator's (or the ASN's own) word: an operator of
 # DINKES writing ``agency: DINKES`` for a NIP nobody knew would otherwise take over that ASN's
-# inbox and contact data. It comes from trusted sources only: enrollment's events
-# (``enrolled``, ``waitlisted``, ``cancelled``, ``completed`` carry the participant's agency;
-# recorded per NIP, newest event wins, and a recipient record follows it) and an admin, who
-# may register any recipient with any agency. An operator acts on an ASN only when one of
+# inbox and contact data. It comes from trusted sources only: the roster (daftar ASN) that
+# enrollment keeps (``asn_registered``, ``asn_updated``, ``asn_left``: the highest roster
+# version wins, whatever the order of arrival), for an ASN not on the roster enrollment's
+# events (``enrolled``, ``waitlisted``, ``cancelled``, ``completed`` carry the participant's
+# agency; newest event wins), and an admin, who may register any recipient with any agency.
+# A recipient record follows the first two. An operator acts on an ASN only when one of
 # these places the ASN in the operator's agency, and gets one answer otherwise, whether the
 # NIP is unknown or another agency's (naming the other agency, or answering 404 for unknown
 # NIPs, would let an operator probe which NIPs the platform knows and where they work).

@@ -56,6 +56,23 @@ class NotificationService(ServiceBase):
     def on_shortfall_detected(self, event):
         usecases.notify(self.store, self.runtime, self.deliveries, event)
 
+    # -- the roster: who an ASN is and where they work, and (privately) how to reach them --------
+    @reliable_handler(subscriptions.ENROLLMENT_ASN_REGISTERED)
+    def on_asn_registered(self, event):
+        usecases.record_roster(self.store, self.runtime, event)
+
+    @reliable_handler(subscriptions.ENROLLMENT_ASN_UPDATED)
+    def on_asn_updated(self, event):
+        usecases.record_roster(self.store, self.runtime, event)
+
+    @reliable_handler(subscriptions.ENROLLMENT_ASN_LEFT)
+    def on_asn_left(self, event):
+        usecases.record_roster(self.store, self.runtime, event)
+
+    @reliable_handler(subscriptions.ENROLLMENT_ASN_CONTACT)
+    def on_asn_contact(self, event):
+        usecases.record_contact(self.store, self.runtime, event)
+
     # -- recipients and agency contacts -------------------------------------------------------
     @api("PUT", "/recipients/<string:nip>", auth=MEMBER)
     def put_recipient(self, request, nip):

@@ -5,9 +5,13 @@ agency_contacts   _id = OPD code: the operator who receives escalation summaries
 messages          one rendered message per (event, recipient, kind); the inbox reads it
 deliveries        one per (event, kind, recipient, channel), unique ``key``; the delivery loop's queue
 enrolments        _id = enrolment id: latest enrolled/cancelled times (order-independent)
-nudges            _id = NIP: when the last nudge was created (throttling)
-escalations       _id = "<agency>|<checkpoint>": ASN waiting to be summarised to the operator
-asn_agencies      _id = NIP: the agency enrollment's newest event places the ASN in (domain: who may act)
+nudges            _id = NIP: when the last nudge was created and for which checkpoints (throttling)
+escalations       _id = "<agency>|<checkpoint>" or "supervisor:<NIP>|<checkpoint>": ASN waiting to be
+                  summarised to the OPD operator or to their atasan langsung
+asn_agencies      _id = NIP: the agency the roster (else enrollment's newest event) places the ASN in
+                  (domain: who may act)
+roster            _id = NIP: the roster entry as enrollment's asn_* events last stated it (name,
+                  agency, supervisor, status, version) and the version of the contact data applied
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ ENROLMENTS = "enrolments"
 NUDGES = "nudges"
 ESCALATIONS = "escalations"
 ASN_AGENCIES = "asn_agencies"
+ROSTER = "roster"
 
 MAX_PAGE = 200  # the most items a list route answers at once (docs/security.md)
 

@@ -13,6 +13,11 @@ CERTIFICATION_CERTIFIED = Subscription("certification", "certified")
 CERTIFICATION_REVOKED = Subscription("certification", "revoked")
 CERTIFICATION_EXPIRING = Subscription("certification", "expiring")
 REPORTING_SHORTFALL_DETECTED = Subscription("reporting", "shortfall_detected")
+# The roster (daftar ASN): public entries, and the private contact data (enrollment.private).
+ENROLLMENT_ASN_REGISTERED = Subscription("enrollment", "asn_registered")
+ENROLLMENT_ASN_UPDATED = Subscription("enrollment", "asn_updated")
+ENROLLMENT_ASN_LEFT = Subscription("enrollment", "asn_left")
+ENROLLMENT_ASN_CONTACT = Subscription("enrollment", "asn_contact")
 
 SUBSCRIPTIONS = subscription_table(
     "notification",
@@ -25,4 +30,8 @@ SUBSCRIPTIONS = subscription_table(
     CERTIFICATION_REVOKED,
     CERTIFICATION_EXPIRING,
     REPORTING_SHORTFALL_DETECTED,
+    ENROLLMENT_ASN_REGISTERED,
+    ENROLLMENT_ASN_UPDATED,
+    ENROLLMENT_ASN_LEFT,
+    ENROLLMENT_ASN_CONTACT,
 )

@@ -49,6 +49,16 @@ def notify(store: Store, runtime: ServiceRuntime, deliveries: LeasedLoop, event:
     deliveries.wake()
 
 
+def record_roster(store: Store, runtime: ServiceRuntime, event: Event) -> None:
+    """``asn_registered`` / ``asn_updated`` / ``asn_left``: the roster entry (once, newest version)."""
+    store.apply_once(event, lambda tx: commands.apply_roster_event(tx, event, _stored(runtime)))
+
+
+def record_contact(store: Store, runtime: ServiceRuntime, event: Event) -> None:
+    """The private ``asn_contact``: the roster's e-mail and telephone of an ASN (once, newest version)."""
+    store.apply_once(event, lambda tx: commands.apply_contact(tx, event, _stored(runtime)))
+
+
 # -- recipients ---------------------------------------------------------------------------------
 def put_recipient(store: Store, runtime: ServiceRuntime, caller: Principal, nip: str,
                   body: dict) -> tuple[int, dict]:
@@ -144,7 +154,7 @@ def deliver(store: Store, channels: Channels, config: NotificationConfig, clock:
     else:
         contact = inputs[1] if inputs else queries.contact_of(store.db, delivery)
         who = f"ASN {delivery['nip']}"
-        if contact and kind in (contact.get("opt_outs") or ()):
+        if domain.opted_out(contact, kind):
             return finish("skipped", f"opted out of {kind}")
     address = domain.address_for(channel, contact)
     if address is None:
@@ -183,7 +193,8 @@ def _record(store: Store, config: NotificationConfig, clock: Callable[[], dateti
 
 
 def send_due_digests(store: Store, config: NotificationConfig, now: datetime) -> int:
-    """Each operator summary whose collection time is over becomes one message; returns how many."""
+    """Each summary (to a supervisor or an OPD operator) whose collection time is over becomes
+    one message; returns how many."""
     sent = 0
     for digest_id in queries.due_digests(store.db, now):
         try:

@@ -3,7 +3,9 @@
 Each message kind has a folder with four files a non-programmer can edit:
 ``subject.txt`` (email subject), ``body.txt`` (plain text), ``body.html`` (HTML email,
 extends ``_layout.html``) and ``short.txt`` (SMS / WhatsApp via the webhook).
-Dates and times are shown in WIB with the filters ``tanggal``, ``waktu`` and ``jam``.
+Dates and times are shown in WIB with the filters ``tanggal``, ``waktu`` and ``jam``;
+numbers with ``angka`` (always with decimals) and ``bilangan`` (``shared.timefmt.number_id``);
+a NIP as printed with ``nip_cetak``.
 """
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from shared.timefmt import LOCALE, ZONE_LABELS, long_date_id, parse_time
+from shared.nip import LENGTH as NIP_LENGTH
+from shared.nip import digits_only
+from shared.timefmt import LOCALE, ZONE_LABELS, long_date_id, number_id, parse_time
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 PARTS = ("subject.txt", "body.txt", "body.html", "short.txt")
@@ -43,6 +47,15 @@ def angka(value, decimals: int = 1) -> str:
     return format_decimal(value, format=pattern, locale=LOCALE)
 
 
+def nip_cetak(value: str) -> str:
+    """A NIP (or NI PPPK) as printed on an ASN's documents: ``19850312 201001 1 002`` (birth
+    date, appointment, gender, sequence); anything else as it is."""
+    digits = digits_only(value)
+    if len(digits) != NIP_LENGTH or not digits.isdigit():
+        return value
+    return f"{digits[:8]} {digits[8:14]} {digits[14]} {digits[15:]}"
+
+
 @lru_cache(maxsize=None)
 def renderer(timezone: str = "Asia/Jakarta") -> "Renderer":
     """The renderer of a zone, built on first use and kept: its Jinja2 environment caches the
@@ -61,6 +74,7 @@ class Renderer:
             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
         )
         self.env.filters.update(tanggal=self.tanggal, waktu=self.waktu, jam=self.jam, angka=angka,
+                                bilangan=number_id, nip_cetak=nip_cetak,
                                 jenis=lambda kind: PROGRAMME_KIND_LABELS.get(kind, kind))
 
     def kinds(self) -> list[str]:

@@ -48,7 +48,7 @@ def test_every_message_kind_has_all_four_template_files():
     ("revoked", "certification", "revoked", {}, "Data peserta tidak sesuai"),
     ("expiring", "certification", "expiring", {}, "Senin, 5 Maret 2029"),
     ("reminder", "enrollment", "enrolled", {}, "akan segera dimulai"),
-    ("nudge", "reporting", "shortfall_detected", {}, "baru 8 dari\ntarget 20 JP"),
+    ("nudge", "reporting", "shortfall_detected", {}, "Capaian Anda: 8 JP; target sampai akhir triwulan ini: 20 JP"),
 ])
 def test_each_kind_renders_subject_text_html_and_short_text(kind, service, name, changes, expected):
     out = render(kind, example(service, name, **changes))
