@@ -15,16 +15,18 @@ from collections.abc import Callable
 from datetime import datetime
 
 from pymongo import UpdateOne
+from pymongo.errors import DuplicateKeyError
 
 from shared.timefmt import parse_time, wib_year
 
 from services.reporting.config import ReportingConfig
-from services.reporting.domain import (CERTIFICATE_EVENTS, ENROLMENT_EVENTS, PROGRAMME_EVENTS, add_deltas,
-                                       asn_contribution, asn_year_contribution, certificate_contribution,
-                                       certificate_status, decode_contribution, difference, encode_contribution,
-                                       enrolment_contribution, enrolment_status, later_record, ledger_entry,
-                                       ledger_entry_without_agency, newer, physical, same_document, shard_of,
-                                       slim_programme, version)
+from services.reporting.domain import (CERTIFICATE_EVENTS, ENROLMENT_EVENTS, PROGRAMME_EVENTS, ROSTER_EVENTS,
+                                       add_deltas, asn_contribution, asn_year_contribution, asn_year_standing,
+                                       certificate_contribution, certificate_status, decode_contribution,
+                                       difference, encode_contribution, enrolment_contribution, enrolment_status,
+                                       later_record, ledger_entry, ledger_entry_without_agency,
+                                       merge_enrolment_identity, merge_roster_event, newer, physical,
+                                       same_document, shard_of, slim_programme, standing_changed, version)
 from services.reporting.store import (POINTER_ID, SHORTFALL_RUNS, SHORTFALLS, STATE, ReadModels,
                                       increment_counters)
 
@@ -34,7 +36,9 @@ from services.reporting.store import (POINTER_ID, SHORTFALL_RUNS, SHORTFALLS, ST
 # rebuild always picks a higher one), so once read the fact needs no further round trip.
 _CATALOGUED: set[tuple] = set()
 _CATALOGUED_MAX = 100_000
-_UNREAD = object()  # the ASN's agency has not been read in this event yet
+_UNREAD = object()  # the ASN's state has not been read in this event yet
+# What an enrolment's counters need of its ASN: the agency, and the standing on the roster.
+ASN_STANDING = {"agency": 1, "listed": 1, "roster": 1}
 
 
 class Projector:
@@ -54,6 +58,7 @@ class Projector:
         # Shared counters (all but asn_years) go to one delta document per event instead of ``$inc``.
         self.fold_counters = fold_counters
         self.deferred: dict = {}
+        self.asns_written: set[str] = set()  # ASN documents this event wrote (see _increment_asn_year)
 
     def apply(self, event) -> None:
         name = event.name
@@ -63,6 +68,8 @@ class Projector:
             self.enrolment_event(event)
         elif name in CERTIFICATE_EVENTS:
             self.certificate_event(event)
+        elif name in ROSTER_EVENTS:
+            self.roster_event(event)
         self.flush()
 
     def flush(self) -> None:
@@ -137,7 +144,7 @@ class Projector:
         name = event.name
         at = parse_time(data[f"{name}_at"])
         self._catalogue_snapshot(data["programme"], v)
-        asn_agency = self._merge_asn(data["participant"], v, at)
+        asn = self._merge_asn(data["participant"], v, at)
         record = {"at": at, "event_id": event.id}
         if name == "enrolled":
             record["promoted_from_waitlist"] = data["promoted_from_waitlist"]
@@ -156,15 +163,15 @@ class Projector:
                            programme_code=data["programme"]["code"])
             doc[name] = later_record(doc.get(name), record)
 
-        # The enrolment's ASN is the event's participant: _merge_asn just read their agency.
-        self.reproject_enrolment(data["enrolment_id"], merge, asn_agency)
+        # The enrolment's ASN is the event's participant: _merge_asn just read their state.
+        self.reproject_enrolment(data["enrolment_id"], merge, asn)
 
     def reproject_enrolment(self, enrolment_id: str, merge: Callable[[dict], None],
-                            asn_agency: str | None | object = _UNREAD) -> None:
+                            asn: dict | None | object = _UNREAD) -> None:
         """Merge into the enrolment's state and move its counters and ledger entry along.
 
-        ``asn_agency`` is the ASN's current agency when the caller knows it; otherwise it is
-        read only if a new ledger entry or a new ASN-year document needs it.
+        ``asn`` is the ASN's state document when the caller has it; otherwise its agency and
+        standing are read only if a new ledger entry or a new ASN-year document needs them.
         """
         stored = self.rm.enrolments.find_one({"_id": enrolment_id}, session=self.s)
         doc = copy.deepcopy(stored) if stored else {"_id": enrolment_id}
@@ -176,16 +183,18 @@ class Projector:
         if not same_document(stored, doc):
             self.rm.enrolments.replace_one({"_id": enrolment_id}, doc, upsert=True, session=self.s)
 
-        def agency() -> str | None:
-            nonlocal asn_agency
-            if asn_agency is _UNREAD:
-                asn = self.rm.asns.find_one({"_id": doc["nip"]}, {"agency": 1}, session=self.s) \
+        def standing() -> dict | None:
+            nonlocal asn
+            if asn is _UNREAD:
+                asn = self.rm.asns.find_one({"_id": doc["nip"]}, ASN_STANDING, session=self.s) \
                     if doc.get("nip") else None
-                asn_agency = asn and asn.get("agency")
-            return asn_agency
+            return asn
+
+        def agency() -> str | None:
+            return (standing() or {}).get("agency")
 
         delta = difference(old, new)
-        self.apply_delta(delta, agency() if any(c == "asn_years" for c, _ in delta) else None)
+        self.apply_delta(delta, standing() if any(c == "asn_years" for c, _ in delta) else None)
         # The entry of the state before this event is what the ledger holds: write only what differs.
         before, after = ledger_entry_without_agency(stored), ledger_entry_without_agency(doc)
         if after is None:
@@ -203,7 +212,7 @@ class Projector:
         self.rm.ledger_entries.replace_one({"_id": enrolment_id}, ledger_entry(doc, agency()),
                                            upsert=True, session=self.s)
 
-    def apply_delta(self, delta: dict, asn_agency: str | None) -> None:
+    def apply_delta(self, delta: dict, asn: dict | None) -> None:
         """Move the counters by ``delta``: the ASN-year documents at once (one per ASN, not
         hot), then the shared counters those move, with the rest of ``delta``: recorded as
         this event's delta for the folder (``fold_batch``), or incremented now
@@ -215,7 +224,7 @@ class Projector:
         for collection in sorted(groups):
             if collection == "asn_years":
                 for _id, fields in groups[collection]:
-                    add_deltas(follow, self._increment_asn_year(_id, fields, asn_agency))
+                    add_deltas(follow, self._increment_asn_year(_id, fields, asn))
                 continue
             part = {(collection, _id): fields for _id, fields in groups[collection]}
             if self.fold_counters:
@@ -225,17 +234,18 @@ class Projector:
         if follow:
             self.apply_delta(follow, None)
 
-    def _increment_asn_year(self, _id: str, fields: dict, asn_agency: str | None) -> dict:
+    def _increment_asn_year(self, _id: str, fields: dict, asn: dict | None) -> dict:
         """``$inc`` one ASN-year document and store its new contribution in the same command
         (derived from the document as read plus the increment); returns the change of the
-        agency-year counters.
+        agency-year counters. A new document takes its ASN's (``asn``) agency and standing.
 
         Not ``findAndModify``: SecantusDB answers it by scanning the collection (~15 ms at
         1,000 documents, ~60 ms at 4,000), where a find and an update by ``_id`` cost ~1 ms each.
         """
         stored = self.rm.asn_years.find_one({"_id": _id}, session=self.s)
         nip, _, year = _id.partition("|")
-        insert = {"nip": nip, "year": int(year), "agency": asn_agency}
+        insert = {"nip": nip, "year": int(year), "agency": (asn or {}).get("agency"),
+                  **asn_year_standing(asn, int(year))}
         doc = copy.deepcopy(stored) if stored else {"_id": _id, **insert}
         for path, n in fields.items():
             *parents, leaf = path.split(".")
@@ -248,56 +258,69 @@ class Projector:
         update = {"$inc": fields, "$set": {"contrib": encode_contribution(new)}}
         if stored is None:
             update["$setOnInsert"] = insert
+            if nip not in self.asns_written:
+                # A new ASN-year takes its ASN's standing: this transaction must write the ASN's
+                # document, so that a roster event changing that standing at the same moment
+                # (which writes it too) conflicts and retries, and sees the new year. Otherwise
+                # neither would see the other's write and this year would keep a stale standing.
+                self.rm.asns.update_one({"_id": nip}, {"$inc": {"asn_years_created": 1}}, session=self.s)
         self.rm.asn_years.update_one({"_id": _id}, update, upsert=True, session=self.s)
         return difference(old, new)
 
-    def _recontribute_asn_years(self, docs: list, agency: str | None = None) -> dict:
-        """Store each ASN-year document's new contribution (and ``agency`` when it moves),
-        in one command; returns the summed change of the agency-year counters."""
+    def _recontribute_asn_years(self, docs: list, asn: dict) -> dict:
+        """Store each ASN-year document's new contribution with its ASN's (``asn``) agency and
+        standing, in one command; returns the summed change of the agency-year counters."""
         ops, delta = [], {}
         for doc in sorted((d for d in docs if d is not None), key=lambda d: d["_id"]):
-            before_agency = doc.get("agency")
-            if agency is not None:
-                doc["agency"] = agency
+            kept = {"agency": doc.get("agency"), "listed": doc.get("listed"), "counted": doc.get("counted")}
+            follow = {**({"agency": asn["agency"]} if asn.get("agency") is not None else {}),
+                      **asn_year_standing(asn, doc["year"])}
+            doc.update(follow)
             old = decode_contribution(doc.get("contrib"))
             new = physical(asn_year_contribution(doc, self.cfg), shard_of(doc["_id"]))
             encoded = encode_contribution(new)
-            if doc.get("agency") != before_agency or not same_document({"v": doc.get("contrib")}, {"v": encoded}):
-                ops.append(UpdateOne({"_id": doc["_id"]}, {"$set": {"agency": doc.get("agency"),
-                                                                    "contrib": encoded}}))
+            if any(doc.get(k) != kept[k] for k in kept) or not same_document({"v": doc.get("contrib")}, {"v": encoded}):
+                ops.append(UpdateOne({"_id": doc["_id"]}, {"$set": {**follow, "contrib": encoded}}))
             add_deltas(delta, difference(old, new))
         if ops:
             self.rm.asn_years.bulk_write(ops, ordered=False, session=self.s)
         return delta
 
-    # ASN identity and agency
-    def _merge_asn(self, participant: dict, v: list, seen_at: datetime) -> str | None:
-        """Merge the participant into their ASN document; returns the ASN's current agency."""
-        nip = participant["nip"]
-        identity = dict(snapshot_v=v, name=participant["name"], agency=participant["agency"],
-                        agency_name=participant.get("agency_name"), id_kind=participant["id_kind"],
-                        position=participant.get("position"))
+    # ASN identity, agency and roster standing
+    def _merge_asn(self, participant: dict, v: list, seen_at: datetime) -> dict:
+        """Merge the participant into their ASN document; returns the ASN's state document."""
+        return self._update_asn(participant["nip"], lambda doc: merge_enrolment_identity(doc, participant, v, seen_at))
+
+    def roster_event(self, event) -> None:
+        """An ``asn_registered``/``asn_updated``/``asn_left``: the ASN's roster entry (the
+        highest version wins), and the figures of every year their standing changes."""
+        self._update_asn(event.data["asn"]["nip"], lambda doc: merge_roster_event(doc, event.name, event.data))
+
+    def _update_asn(self, nip: str, merge: Callable[[dict], None]) -> dict:
+        """Merge into the ASN's state document and move what follows it: their headcount
+        contribution; when their agency or the years they count in change, their ASN-year
+        documents (and, for a move, their ledger entries)."""
         stored = self.rm.asns.find_one({"_id": nip}, session=self.s)
         doc = copy.deepcopy(stored) if stored else {"_id": nip}
         old = decode_contribution(doc.get("contrib"))
-        before_agency = doc.get("agency")
-        if newer(v, doc.get("snapshot_v")):
-            doc.update(identity)
-        if doc.get("first_seen") is None or seen_at < doc["first_seen"]:
-            doc["first_seen"] = seen_at
-            doc["first_seen_year"] = wib_year(seen_at)
+        merge(doc)
         new = physical(asn_contribution(doc), shard_of(nip))
         doc["contrib"] = encode_contribution(new)
         # Unchanged for an older or repeated event of a known ASN: nothing to write.
         if not same_document(stored, doc):
             self.rm.asns.replace_one({"_id": nip}, doc, upsert=True, session=self.s)
+            self.asns_written.add(nip)
         self.apply_delta(difference(old, new), None)
-        if before_agency is not None and doc["agency"] != before_agency:
-            # The ASN moved: their years and ledger follow them to the new agency.
+        if stored is None:
+            return doc  # no ASN-year document or ledger entry can exist before their ASN document
+        moved = stored.get("agency") is not None and doc.get("agency") != stored.get("agency")
+        if moved or standing_changed(stored, doc):
+            # Their years follow them to the new agency, and count (or not) as their roster standing says.
             years = list(self.rm.asn_years.find({"nip": nip}, session=self.s))
-            self.apply_delta(self._recontribute_asn_years(years, agency=doc["agency"]), None)
+            self.apply_delta(self._recontribute_asn_years(years, doc), None)
+        if moved:
             self.rm.ledger_entries.update_many({"nip": nip}, {"$set": {"agency": doc["agency"]}}, session=self.s)
-        return doc.get("agency")
+        return doc
 
     # certificates
     def certificate_event(self, event) -> None:
@@ -375,23 +398,58 @@ def fold_batch(tx, generation: int, limit: int) -> int:
 def flag_shortfall(tx, checkpoint: str, year: int, asn: dict, jp: int, consecutive: int, now: datetime,
                    data: dict) -> None:
     """The ASN's notice of ``checkpoint`` and its ``shortfall_detected`` event; a second notice
-    of the same ASN and checkpoint is a DuplicateKeyError (``<checkpoint>|<nip>`` is unique)."""
+    of the same ASN and checkpoint is a DuplicateKeyError (``<checkpoint>|<nip>`` is unique).
+    The notice keeps who is told (``escalate_to``) so the run's figures count from the notices."""
     nip = asn["_id"]
     tx.db[SHORTFALLS].insert_one({"_id": f"{checkpoint}|{nip}", "checkpoint": checkpoint, "nip": nip,
-                                  "year": year, "jp_total": jp, "consecutive": consecutive,
-                                  "checkpoint_at": now, "agency": asn["agency"]}, session=tx.session)
+                                  "year": year, "jp_total": jp, "jp_target": data["jp_target"],
+                                  "consecutive": consecutive, "checkpoint_at": now, "agency": asn["agency"],
+                                  "never_enrolled": data["never_enrolled"],
+                                  "supervisor_nip": (data["supervisor"] or {}).get("nip"),
+                                  "escalate_to": data["escalate_to"]}, session=tx.session)
     tx.emit("shortfall_detected", nip, data)
 
 
-def start_checkpoint_run(db, checkpoint: str, year: int, holder: str, now: datetime) -> None:
-    db[SHORTFALL_RUNS].update_one({"_id": checkpoint},
-                                  {"$setOnInsert": {"started_at": now, "year": year},
-                                   "$set": {"status": "running", "holder": holder}}, upsert=True)
+def request_checkpoint_run(db, checkpoint: str, year: int, now: datetime) -> dict:
+    """An admin asked for ``checkpoint``: the run document says so (``requested``) until a replica
+    has done it, so a run that no replica finished (a crash) is taken up by the next loop pass."""
+    update = {"$set": {"requested": True, "requested_at": now},
+              "$setOnInsert": {"status": "queued", "year": year, "checked": 0}}
+    try:
+        db[SHORTFALL_RUNS].update_one({"_id": checkpoint}, update, upsert=True)
+    except DuplicateKeyError:  # two requests inserting at once: the document exists now
+        db[SHORTFALL_RUNS].update_one({"_id": checkpoint}, update, upsert=True)
+    return db[SHORTFALL_RUNS].find_one({"_id": checkpoint})
 
 
-def finish_checkpoint_run(db, checkpoint: str, checked: int, flagged: int, jp_target: int, now: datetime) -> None:
+def start_checkpoint_run(db, checkpoint: str, year: int, holder: str, now: datetime, total: int,
+                         targets: dict, checked: int, first_start: bool) -> None:
+    """The run starts (or resumes, after ``checked`` ASN) with its population counted."""
+    fields = {"status": "running", "holder": holder, "year": year, "total": total, "checked": checked,
+              "targets": targets}
+    if first_start:
+        fields["started_at"] = now
+    db[SHORTFALL_RUNS].update_one({"_id": checkpoint}, {"$set": fields}, upsert=True)
+
+
+def record_checkpoint_progress(db, checkpoint: str, holder: str, cursor: str, checked: int,
+                               counts: dict) -> None:
+    """Progress after a batch: where a resumed run goes on (``cursor``: the last NIP done)."""
+    db[SHORTFALL_RUNS].update_one({"_id": checkpoint, "holder": holder, "status": "running"},
+                                  {"$set": {"cursor": cursor, "checked": checked, **counts}})
+
+
+def pause_checkpoint_run(db, checkpoint: str, holder: str) -> None:
+    """A graceful stop ended the run after a batch: it waits (``queued``) for a replica to resume it."""
+    db[SHORTFALL_RUNS].update_one({"_id": checkpoint, "holder": holder, "status": "running"},
+                                  {"$set": {"status": "queued"}})
+
+
+def finish_checkpoint_run(db, checkpoint: str, checked: int, counts: dict, jp_target: int, now: datetime) -> None:
     db[SHORTFALL_RUNS].update_one({"_id": checkpoint}, {"$set": {
-        "status": "done", "finished_at": now, "asn_checked": checked, "emitted": flagged, "jp_target": jp_target}})
+        "status": "done", "finished_at": now, "checked": checked, **counts,
+        # the first version's names, read by older tools
+        "asn_checked": checked, "emitted": counts["nudged"], "jp_target": jp_target}})
 
 
 # -- rebuild: the generation pointer ---------------------------------------------------------------------

@@ -17,9 +17,11 @@ names come from the reference data shipped with the code (``shared.reference``).
 """
 from __future__ import annotations
 
+import math
 import zlib
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from fractions import Fraction
 
 from shared.auth import ADMIN, OPERATOR, Principal
 from shared.errors import Forbidden, Invalid
@@ -33,7 +35,9 @@ from services.reporting.config import Checkpoint, ReportingConfig
 PROGRAMME_EVENTS = ("programme_published", "programme_updated", "programme_cancelled")
 ENROLMENT_EVENTS = ("enrolled", "waitlisted", "cancelled", "completed")
 CERTIFICATE_EVENTS = ("certified", "revoked", "expiring", "expired")
-CONSUMED = tuple(("enrollment", n) for n in PROGRAMME_EVENTS + ENROLMENT_EVENTS) + tuple(
+# The roster (daftar ASN): who counts in an agency's figures, and each ASN's identity.
+ROSTER_EVENTS = ("asn_registered", "asn_updated", "asn_left")
+CONSUMED = tuple(("enrollment", n) for n in PROGRAMME_EVENTS + ENROLMENT_EVENTS + ROSTER_EVENTS) + tuple(
     ("certification", n) for n in CERTIFICATE_EVENTS)
 
 # Seminars and workshops credit JP for attendance; the rest for a pass.
@@ -99,6 +103,14 @@ def credited_jp(doc: dict) -> int:
     return 0
 
 
+def credit_year(programme: dict | None, completed_at: datetime) -> int:
+    """The year a JP entry counts in: the (WIB) year the programme ended, so a December course
+    recorded in January belongs to December's year; the completion's year when the programme
+    has no end (self-paced)."""
+    ends_at = parse_time((programme or {}).get("ends_at"))
+    return wib_year(ends_at or completed_at)
+
+
 def ledger_entry(doc: dict, agency: str | None) -> dict | None:
     """The JP ledger entry of an enrolment, or None when it credits nothing."""
     jp = credited_jp(doc)
@@ -112,7 +124,7 @@ def ledger_entry(doc: dict, agency: str | None) -> dict | None:
         "name": participant.get("name"),
         "agency": agency or participant.get("agency"),
         "agency_at_completion": participant.get("agency"),
-        "year": wib_year(completion["at"]),
+        "year": credit_year(programme, completion["at"]),
         "completed_at": completion["at"],
         "programme_code": programme["code"],
         "programme_title": programme.get("title"),
@@ -149,7 +161,7 @@ def enrolment_contribution(doc: dict) -> dict:
         if jp > 0:
             month["jp_credited"] = jp
             key = f"{programme.get('kind')}|{programme.get('competency_type')}"
-            year = out[("asn_years", f"{participant['nip']}|{wib_year(completion['at'])}")]
+            year = out[("asn_years", f"{participant['nip']}|{credit_year(programme, completion['at'])}")]
             year.update({"jp_total": jp, "entries": 1, f"jp_by.{key}": jp})
     return dict(out)
 
@@ -182,15 +194,161 @@ def certificate_contribution(doc: dict) -> dict:
 
 
 def asn_contribution(doc: dict) -> dict:
-    """An ASN counts once, in their current agency, from the year the platform first saw them.
+    """What an ASN on the roster adds to their agency's headcount document, as year-keyed
+    counters: on the roster from the year of their TMT (``ROSTERED_SINCE_EVER`` when unknown)
+    until the year they left, and never enrolled from then until the year of their first
+    enrolment (or leaving). "Active in year Y" is then the sum of the ``*_from`` years <= Y minus
+    the sum of the ``*_until`` years <= Y: one document read per agency, whatever the year.
 
-    One headcount document per agency holds the ASN first seen in each year, so "ASN known in
-    year Y" is one document read per agency. It moves only when an ASN is first seen or
-    changes agency, so it is not a hot document and is not sharded.
+    An ASN not on the roster adds nothing here: they count (``unlisted.<Y>``) through the years
+    in which they earned JP (``asn_year_contribution``). The document moves only when an ASN
+    joins, leaves, first enrols or changes agency, so it is not a hot document and is not sharded.
     """
-    if not doc.get("agency") or doc.get("first_seen_year") is None:
+    window = roster_window(doc)
+    if not doc.get("agency") or window is None:
         return {}
-    return {("agency_headcounts", doc["agency"]): {f"new_asn.{doc['first_seen_year']}": 1}}
+    start, until = window
+    if until <= start:
+        return {}  # left before their TMT's year: never active
+    fields = {f"rostered_from.{start}": 1}
+    if until != FOREVER:
+        fields[f"rostered_until.{until}"] = 1
+    never_until = min(until, doc.get("first_seen_year") or FOREVER)
+    if never_until > start:
+        fields[f"never_from.{start}"] = 1
+        if never_until != FOREVER:
+            fields[f"never_until.{never_until}"] = 1
+    return {("agency_headcounts", doc["agency"]): fields}
+
+
+# -- the roster (daftar ASN) -------------------------------------------------------------------
+# An ASN's state document merges two sources: enrolment events (``enrolled_as``, the latest by
+# CloudEvents time; ``first_seen``: the earliest enrolment event) and roster events
+# (``roster_entry``, the highest roster version). The roster is the authority on identity and
+# agency for an ASN on it; an ASN never seen on it keeps the identity of their enrolments.
+# Everything else on the document is derived from those by ``derive_asn``, so any arrival
+# order ends in the same document.
+IDENTITY_FIELDS = ("name", "agency", "agency_name", "id_kind", "position")
+ROSTER_FIELDS = ("status", "jenis_asn", "tmt", "supervisor_nip", "golongan", "version")
+ROSTERED_SINCE_EVER = 0  # the "from" year of an ASN whose TMT is not known: active in every year
+FOREVER = 9999  # the "until" year of an ASN who has not left (or never enrolled, for never_until)
+
+
+def _tmt_text(value) -> str | None:
+    if value is None or value == "":
+        return None
+    return value.isoformat()[:10] if hasattr(value, "isoformat") else str(value)[:10]
+
+
+def merge_enrolment_identity(doc: dict, participant: dict, v: list, seen_at: datetime) -> None:
+    """Merge the participant of an enrolment event into the ASN's state document ``doc``."""
+    if "enrolled_as" not in doc and doc.get("snapshot_v") is not None:
+        # Stored before the roster: the top-level identity is the enrolments' own.
+        doc["enrolled_as"] = {k: doc.get(k) for k in IDENTITY_FIELDS}
+    if newer(v, doc.get("snapshot_v")):
+        doc["snapshot_v"] = v
+        doc["enrolled_as"] = {k: participant.get(k) for k in IDENTITY_FIELDS}
+    if doc.get("first_seen") is None or seen_at < doc["first_seen"]:
+        doc["first_seen"] = seen_at
+        doc["first_seen_year"] = wib_year(seen_at)
+    derive_asn(doc)
+
+
+def merge_roster_event(doc: dict, name: str, data: dict) -> None:
+    """Merge an ``asn_registered``/``asn_updated``/``asn_left`` event into the ASN's state
+    document ``doc``. Every merge keeps a maximum (of roster versions), so a repeat or any
+    arrival order ends in the same document."""
+    entry = data["asn"]
+    version = int(entry["version"])
+    at = parse_time(data.get("left_at") or data.get("updated_at") or data.get("registered_at"))
+    doc["listed"] = True
+    if name == "asn_left" and version > (doc.get("left") or {}).get("version", 0):
+        doc["left"] = {"version": version, "at": at}
+    if entry["status"] == "aktif" and version > doc.get("aktif_version", 0):
+        doc["aktif_version"] = version  # back (or still) on the roster from this version on
+    if version > (doc.get("roster_entry") or {}).get("version", 0):
+        doc["roster_entry"] = {**{k: entry.get(k) for k in IDENTITY_FIELDS + ROSTER_FIELDS},
+                               "tmt": _tmt_text(entry.get("tmt")), "version": version, "at": at}
+    derive_asn(doc)
+
+
+def derive_asn(doc: dict) -> None:
+    """The derived fields of an ASN's state document: identity (the roster's for an ASN on it),
+    ``roster`` (status, jenis_asn, tmt, supervisor_nip, golongan, version, left_at) and the
+    years it counts in (``count_from`` <= Y < ``count_until``; never enrolled while Y <
+    ``never_until``), which the never-enrolled list queries."""
+    entry = doc.get("roster_entry")
+    identity = entry if entry else doc.get("enrolled_as")
+    if identity:
+        doc.update({k: identity.get(k) for k in IDENTITY_FIELDS if k in identity})
+    if not entry:
+        for key in ("roster", "count_from", "count_until", "never_until"):
+            doc.pop(key, None)
+        return
+    left_at = None
+    if entry["status"] != "aktif":
+        left = doc.get("left")
+        # The asn_left that began this absence; a later non-aktif update keeps its date.
+        left_at = left["at"] if left and left["version"] > doc.get("aktif_version", 0) else entry["at"]
+    doc["roster"] = {**{k: entry.get(k) for k in ROSTER_FIELDS}, "left_at": left_at}
+    start, until = roster_window(doc)
+    doc["count_from"], doc["count_until"] = start, until
+    doc["never_until"] = max(start, min(until, doc.get("first_seen_year") or FOREVER))
+
+
+def roster_window(doc: dict) -> tuple[int, int] | None:
+    """(from, until) years of an ASN on the roster: active in Y when from <= Y < until (left in
+    or before Y: out of Y's figures); None for an ASN not on it."""
+    roster = doc.get("roster") if doc.get("listed") else None
+    if not roster:
+        return None
+    tmt = roster.get("tmt")
+    start = int(str(tmt)[:4]) if tmt else ROSTERED_SINCE_EVER
+    until = wib_year(roster["left_at"]) if roster.get("left_at") else FOREVER
+    return start, until
+
+
+def counts_in(asn: dict, year: int) -> bool:
+    """Whether the ASN's JP of ``year`` count in ``year``'s figures: an ASN on the roster only
+    while active in it; one not on it wherever they earned JP."""
+    window = roster_window(asn)
+    return window is None or window[0] <= year < window[1]
+
+
+def asn_year_standing(asn: dict | None, year: int) -> dict:
+    """What an ASN-year document keeps of its ASN for its contribution: on the roster or not,
+    and whether that year counts."""
+    asn = asn or {}
+    return {"listed": bool(asn.get("listed")), "counted": counts_in(asn, year)}
+
+
+def standing_changed(before: dict | None, after: dict) -> bool:
+    """Whether the years an ASN counts in changed (their ASN-year documents must follow)."""
+    before = before or {}
+    return (bool(before.get("listed")), roster_window(before)) != (bool(after.get("listed")), roster_window(after))
+
+
+def headcount(doc: dict | None, year: int) -> dict:
+    """An agency's headcount in ``year`` from its headcount document (see ``asn_contribution``)."""
+    doc = doc or {}
+
+    def upto(name: str) -> int:
+        return sum(n for y, n in (doc.get(name) or {}).items() if int(y) <= year)
+
+    rostered = upto("rostered_from") - upto("rostered_until")
+    never = upto("never_from") - upto("never_until")
+    return {"rostered": rostered, "never_enrolled": never,
+            "unlisted": (doc.get("unlisted") or {}).get(str(year), 0)}
+
+
+def never_enrolled_item(asn: dict) -> dict:
+    """An ASN of the never-enrolled list, from their state document."""
+    roster = asn.get("roster") or {}
+    return {"nip": asn["_id"], "name": asn.get("name"), "agency": asn.get("agency"),
+            "agency_name": asn.get("agency_name") or agency_name(asn.get("agency")),
+            "position": asn.get("position"), "golongan": roster.get("golongan"),
+            "jenis_asn": roster.get("jenis_asn"), "tmt": roster.get("tmt"),
+            "supervisor_nip": roster.get("supervisor_nip")}
 
 
 def distribution_bucket(jp: int, bounds: tuple[int, ...]) -> str:
@@ -231,8 +389,13 @@ def slices_of(jp_by: dict) -> dict[str, dict]:
 
 def asn_year_contribution(doc: dict, cfg: ReportingConfig) -> dict:
     """One small counter document per (year, agency, slice), so a compliance answer reads one
-    document per agency whatever the filter."""
-    if not doc.get("agency"):
+    document per agency whatever the filter.
+
+    The document keeps its ASN's standing (``asn_year_standing``): an ASN on the roster who is
+    not active in the year (left in or before it, or not yet appointed) adds nothing to it; an
+    ASN not on the roster who earned JP adds one ``unlisted.<year>`` to their agency's headcount.
+    """
+    if not doc.get("agency") or (doc.get("listed") and not doc.get("counted", True)):
         return {}
     out = {}
     for name, s in slices_of(doc.get("jp_by")).items():
@@ -242,6 +405,8 @@ def asn_year_contribution(doc: dict, cfg: ReportingConfig) -> dict:
         fields.update({f"by_type.{t}": jp for t, jp in s["by_type"].items()})
         fields.update({f"by_kind.{k}": jp for k, jp in s["by_kind"].items()})
         out[("agency_years", f"{doc['year']}|{doc['agency']}|{name}")] = fields
+        if name == "all" and not doc.get("listed"):
+            out[("agency_headcounts", doc["agency"])] = {f"unlisted.{doc['year']}": 1}
     return out
 
 
@@ -413,22 +578,117 @@ def suggest(programmes: list[dict], jp_missing: int, exclude: set[str], limit: i
 
 
 def participant_of(asn: dict) -> dict:
-    """The ``participant`` of a ``shortfall_detected`` event, from the ASN's state document."""
+    """The ``participant`` of a ``shortfall_detected`` event, from the ASN's state document
+    (identity from the roster when the ASN is on it)."""
+    roster = asn.get("roster") or {}
     return {"nip": asn["_id"], "id_kind": asn.get("id_kind") or "nip", "name": asn.get("name") or "",
             "agency": asn["agency"], "agency_name": asn.get("agency_name") or agency_name(asn["agency"]),
-            "position": asn.get("position")}
+            "position": asn.get("position"), "golongan": roster.get("golongan") or asn.get("golongan"),
+            "jenis_asn": jenis_of(asn), "listed": bool(asn.get("listed"))}
 
 
-def shortfall_data(checkpoint: str, year: int, asn: dict, jp: int, consecutive: int, suggestions: list,
-                   cfg: ReportingConfig) -> dict:
+# Pro-rated targets: a full-year PNS owes ``cfg.checkpoint_targets[label]`` JP at a checkpoint
+# (5/10/15/20 by default); another ``jenis_asn`` the same table scaled to its yearly target; an
+# ASN whose TMT falls in the checkpoint's year owes the share of the months served since the
+# TMT's month (inclusive) among the months elapsed by the checkpoint, rounded up to whole JP.
+def jenis_of(asn: dict) -> str | None:
+    return (asn.get("roster") or {}).get("jenis_asn") or asn.get("jenis_asn")
+
+
+def tmt_of(asn: dict) -> date | None:
+    """The ASN's start of service (TMT) from the roster, as a date; None when unknown."""
+    value = (asn.get("roster") or {}).get("tmt")
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def checkpoint_day(year: int, checkpoint: Checkpoint) -> date:
+    """The (WIB) day of a checkpoint: an ASN whose TMT is later is not checked at it."""
+    return date(year, checkpoint.month, checkpoint.day)
+
+
+def checkpoint_target(cfg: ReportingConfig, year: int, checkpoint: Checkpoint, jenis_asn: str | None,
+                      tmt: date | None) -> int | None:
+    """JP an ASN owes at ``checkpoint`` of ``year``; None when their TMT is after it (not checked).
+
+    ceil(table[cp] × yearly_target(jenis) / table[last] × months served / months elapsed),
+    months counted from the TMT's month inclusive when the TMT falls in ``year``.
+    """
+    table = cfg.checkpoint_targets
+    last = cfg.checkpoints[-1].label
+    owed = Fraction(table[checkpoint.label]) * cfg.yearly_target(jenis_asn) / table[last]
+    if tmt is not None and tmt > checkpoint_day(year, checkpoint):
+        return None
+    if tmt is not None and tmt.year == year:
+        owed = owed * (checkpoint.month - tmt.month + 1) / checkpoint.month
+    return math.ceil(owed)
+
+
+def yearly_target_of(cfg: ReportingConfig, year: int, jenis_asn: str | None, tmt: date | None) -> int:
+    """The ASN's own target of ``year``: what they owe at its last checkpoint (pro-rated from a
+    TMT in that year)."""
+    last = cfg.checkpoints[-1]
+    return checkpoint_target(cfg, year, last, jenis_asn, tmt) or 0
+
+
+def learning_mode(kind: str | None, cfg: ReportingConfig) -> str:
+    """``klasikal`` for the programme kinds of ``REPORTING_KLASIKAL_KINDS``, else ``non-klasikal``."""
+    return "klasikal" if kind in cfg.klasikal_kinds else "non-klasikal"
+
+
+def checked_target(asn: dict, year: int, checkpoint: Checkpoint, cfg: ReportingConfig) -> int | None:
+    """The target of ``asn`` at ``checkpoint``, or None when the checkpoint does not check them:
+    a rostered ASN no longer ``aktif``, or whose TMT is after the checkpoint. (An ASN not on the
+    roster is checked when seen in the year: the query decides that.)"""
+    if asn.get("listed") and (asn.get("roster") or {}).get("status") != "aktif":
+        return None
+    return checkpoint_target(cfg, year, checkpoint, jenis_of(asn), tmt_of(asn))
+
+
+def peer_figures(counts: dict[str, list[int]], minimum: int) -> dict[str, dict | None]:
+    """Per agency, {agency_asn, met_share} from [active rostered ASN checked, of whom met their
+    target]; None for an agency with fewer than ``minimum`` (a share of a few singles people out)."""
+    return {agency: ({"agency_asn": asn, "met_share": round(met / asn, 4)} if asn >= minimum else None)
+            for agency, (asn, met) in counts.items()}
+
+
+def escalation(consecutive: int, supervisor_known: bool, threshold: int) -> list[str]:
+    """Who gets a summary listing the ASN: the supervisor (atasan langsung) after a first miss,
+    the OPD operator as well from ``threshold`` misses in a row; the OPD alone when the
+    supervisor is not known."""
+    if not supervisor_known:
+        return ["agency"]
+    return ["supervisor", "agency"] if consecutive >= threshold else ["supervisor"]
+
+
+def shortfall_data(checkpoint: str, year: int, asn: dict, jp: int, target: int, yearly_target: int,
+                   consecutive: int, suggestions: list, peers: dict | None, supervisor: dict | None,
+                   escalate_to: list[str]) -> dict:
     """The ``data`` of a ``shortfall_detected`` event."""
     return {"participant": participant_of(asn), "year": year, "checkpoint": checkpoint, "jp_total": jp,
-            "jp_target": cfg.jp_target, "jp_missing": cfg.jp_target - jp,
-            "consecutive_shortfalls": consecutive, "suggested_programmes": suggestions}
+            "jp_target": target, "jp_missing": max(target - jp, 0), "yearly_target": yearly_target,
+            "never_enrolled": asn.get("first_seen") is None, "consecutive_shortfalls": consecutive,
+            "suggested_programmes": suggestions, "peers": peers, "supervisor": supervisor,
+            "escalate_to": escalate_to}
+
+
+def job_progress(run: dict) -> float | None:
+    """Share of the checkpoint's population checked (1.0 once done); None before it is counted."""
+    if run.get("status") == "done":
+        return 1.0
+    total = run.get("total")
+    if not total:
+        return None
+    return round(min(run.get("checked", 0) / total, 1.0), 4)
 
 
 # -- figures of the answers --------------------------------------------------------------------
-SORTS = ("agency", "met_rate", "average_jp", "known_asn")
+SORTS = ("agency", "met_rate", "average_jp", "known_asn", "never_enrolled")
 MONTH_COUNTERS = ("completions", "passed", "jp_credited", "certificates_issued", "certificates_revoked",
                   "certificates_expiring", "certificates_expired")
 CERTIFICATE_COUNTERS = ("certificates_issued", "certificates_revoked", "certificates_expiring",
@@ -464,10 +724,14 @@ def ratio(part: float, whole: float, digits: int = 4) -> float | None:
     return round(part / whole, digits) if whole else None
 
 
-def agency_row(code: str, known: int, s: dict | None, cfg: ReportingConfig, kind: str | None,
+def agency_row(code: str, heads: dict | None, s: dict | None, cfg: ReportingConfig, kind: str | None,
                ctype: str | None) -> dict:
-    """An agency's compliance figures from its summed agency-year counters ``s``."""
-    s = s or {}
+    """An agency's compliance figures from its headcount of the year ``heads`` (``headcount``) and
+    its summed agency-year counters ``s``: ``known_asn`` are the ASN active on the roster plus
+    those not on it who earned JP; the figures are over them (never enrolled count as 0 JP)."""
+    s, heads = s or {}, heads or {}
+    rostered, unlisted = heads.get("rostered", 0), heads.get("unlisted", 0)
+    known = rostered + unlisted
     with_jp, met, jp_total = s.get("asn", 0), s.get("met", 0), s.get("jp", 0)
     distribution = {label: s.get("d", {}).get(label, 0) for label in bucket_labels(cfg.distribution_bounds)}
     distribution["0"] = max(known - with_jp, 0)
@@ -476,6 +740,9 @@ def agency_row(code: str, known: int, s: dict | None, cfg: ReportingConfig, kind
         "agency": code,
         "agency_name": agency_name(code),
         "known_asn": known,
+        "rostered_asn": rostered,
+        "unlisted_asn": unlisted,
+        "never_enrolled": heads.get("never_enrolled", 0),
         "asn_with_jp": with_jp,
         "met_target": met,
         "below_target": max(known - met, 0),
@@ -501,7 +768,8 @@ def compliance_totals(rows: list[dict], cfg: ReportingConfig) -> dict:
     jp_total = sum(r["jp_total"] for r in rows)
     distribution = {label: sum(r["distribution"][label] for r in rows)
                     for label in bucket_labels(cfg.distribution_bounds)}
-    return {"known_asn": known, "asn_with_jp": sum(r["asn_with_jp"] for r in rows), "met_target": met,
+    heads = {k: sum(r[k] for r in rows) for k in ("rostered_asn", "unlisted_asn", "never_enrolled")}
+    return {"known_asn": known, **heads, "asn_with_jp": sum(r["asn_with_jp"] for r in rows), "met_target": met,
             "below_target": known - met, "met_rate": ratio(met, known), "jp_total": jp_total,
             "average_jp": ratio(jp_total, known, 2), "distribution": distribution}
 
@@ -533,10 +801,17 @@ def ledger_year(year: int, doc: dict | None, entries: list[dict], cfg: Reporting
         kind, _, ctype = key.partition("|")
         by_type[ctype] += jp
         by_kind[kind] += jp
+    # klasikal or non-klasikal by programme kind (REPORTING_KLASIKAL_KINDS): labelled when
+    # answering, so a change of the setting needs no rebuild.
+    by_mode = {"klasikal": 0, "non-klasikal": 0}
+    for entry in entries:
+        entry["learning_mode"] = learning_mode(entry.get("kind"), cfg)
+        by_mode[entry["learning_mode"]] += entry.get("jp") or 0
     return {"year": year, "jp_total": total, "target_met": total >= cfg.jp_target,
             "jp_missing": max(cfg.jp_target - total, 0),
             "jp_by_competency_type": {t: by_type.get(t, 0) for t in COMPETENCY_TYPES},
             "jp_by_kind": {k: v for k, v in sorted(by_kind.items()) if v},
+            "jp_by_learning_mode": by_mode,
             "entries": entries}
 
 

@@ -14,8 +14,9 @@ from shared.timefmt import year_end_wib
 
 from services.reporting.config import ReportingConfig
 from services.reporting.domain import (CERTIFICATE_COUNTERS, MONTH_COUNTERS, STATUSES_HOLDING_A_PLACE, add_counters,
-                                       agency_name, agency_row, certificate_months, compliance_totals, ledger_year,
-                                       programme_figures, slice_name, sort_rows, year_months)
+                                       agency_name, agency_row, certificate_months, compliance_totals, headcount,
+                                       ledger_year, never_enrolled_item, programme_figures, slice_name, sort_rows,
+                                       year_months)
 from services.reporting.store import SHORTFALL_RUNS, SHORTFALLS, ReadModels, pointer
 
 
@@ -23,12 +24,17 @@ def known_agency(rm: ReadModels, code: str) -> bool:
     return code in reference_agencies() or rm.agency_headcounts.find_one({"_id": code}, {"_id": 1}) is not None
 
 
+def headcounts(rm: ReadModels, year: int, agency: str | None = None) -> dict[str, dict]:
+    """Per agency, its ASN of ``year``: active on the roster (``rostered``), of whom never
+    enrolled by the end of it (``never_enrolled``), and not on the roster with JP of it
+    (``unlisted``). One headcount document per agency (``domain.asn_contribution``)."""
+    return {doc["_id"]: headcount(doc, year)
+            for doc in rm.agency_headcounts.find({"_id": agency} if agency else {})}
+
+
 def known_asn(rm: ReadModels, year: int, agency: str | None = None) -> dict[str, int]:
-    """ASN known to the platform in ``year`` per agency: first seen in that year or before."""
-    known: dict[str, int] = {}
-    for doc in rm.agency_headcounts.find({"_id": agency} if agency else {}, {"new_asn": 1}):
-        known[doc["_id"]] = sum(n for y, n in (doc.get("new_asn") or {}).items() if int(y) <= year)
-    return known
+    """The ``known_asn`` of ``year`` per agency: active on the roster, or not on it with JP."""
+    return {code: h["rostered"] + h["unlisted"] for code, h in headcounts(rm, year, agency).items()}
 
 
 def compliance(rm: ReadModels, cfg: ReportingConfig, year: int, agency: str | None = None, kind: str | None = None,
@@ -39,7 +45,7 @@ def compliance(rm: ReadModels, cfg: ReportingConfig, year: int, agency: str | No
     With ``kind``/``competency_type`` only the JP of that slice count (``met_target``: ASN
     whose JP of that slice alone reach the target).
     """
-    known = known_asn(rm, year, agency)
+    heads = headcounts(rm, year, agency)
     query = {"year": year, "slice": slice_name(kind, competency_type), **({"agency": agency} if agency else {})}
     this_year: dict[str, dict] = {}
     # No projection: SecantusDB applies one document by document and it cost a third more.
@@ -49,8 +55,8 @@ def compliance(rm: ReadModels, cfg: ReportingConfig, year: int, agency: str | No
         codes = [agency]
     else:
         codes = list(reference_agencies())
-        codes += sorted(set(known) - set(codes))
-    rows = sort_rows([agency_row(code, known.get(code, 0), this_year.get(code), cfg, kind, competency_type)
+        codes += sorted(set(heads) - set(codes))
+    rows = sort_rows([agency_row(code, heads.get(code), this_year.get(code), cfg, kind, competency_type)
                       for code in codes], sort)
     return {"year": year, "target_jp": cfg.jp_target,
             "filters": {"agency": agency, "kind": kind, "competency_type": competency_type},
@@ -167,6 +173,28 @@ def ledger_rows(rm: ReadModels, year: int, agency: str | None = None, nip: str |
     return rm.ledger_entries.find(query).sort(sort).batch_size(1000)
 
 
+def _never_enrolled_query(year: int, agency: str | None) -> dict:
+    # Active on the roster in ``year`` and not enrolled by its end: count_from <= year <
+    # never_until (which is at most count_until; domain.derive_asn).
+    return {**({"agency": agency} if agency else {}), "count_from": {"$lte": year}, "never_until": {"$gt": year}}
+
+
+def never_enrolled(rm: ReadModels, year: int, agency: str | None = None, limit: int = 50,
+                   cursor: str | None = None, page: int | None = None) -> tuple[list[dict], str | None, int]:
+    """One page of the ASN on the roster active in ``year`` who never enrolled by its end, in NIP
+    order: (items, next_cursor, total)."""
+    query = _never_enrolled_query(year, agency)
+    total = rm.asns.count_documents(query)
+    found, next_cursor = page_of(rm.asns, query, limit=limit, cursor=cursor, page=page)
+    return [never_enrolled_item(a) for a in found], next_cursor, total
+
+
+def never_enrolled_rows(rm: ReadModels, year: int, agency: str | None = None):
+    """Every never-enrolled ASN of ``year`` for the exports, by agency then NIP, streamed."""
+    found = rm.asns.find(_never_enrolled_query(year, agency)).sort([("agency", 1), ("_id", 1)]).batch_size(1000)
+    return (never_enrolled_item(a) for a in found)
+
+
 def pending_deltas(db, generation: int | None = None) -> int:
     """Counter deltas not folded yet (of the current generation by default)."""
     generation = pointer(db).current if generation is None else generation
@@ -182,9 +210,31 @@ def open_programmes(rm: ReadModels, now: datetime, year: int) -> list[dict]:
     return [p for p in found if p.get("kind") and (p.get("starts_at") is None or p["starts_at"] <= year_end)]
 
 
-def asns_known_in(rm: ReadModels, year: int, after: str, limit: int) -> list[dict]:
-    """The next ``limit`` ASN (NIP order, after ``after``) first seen in ``year`` or before."""
-    return list(rm.asns.find({"first_seen_year": {"$lte": year}, "_id": {"$gt": after}}).sort("_id", 1).limit(limit))
+# What a checkpoint needs of an ASN's state document.
+CHECKPOINT_FIELDS = {"name": 1, "agency": 1, "agency_name": 1, "position": 1, "id_kind": 1, "golongan": 1,
+                     "jenis_asn": 1, "listed": 1, "roster": 1, "first_seen": 1, "first_seen_year": 1}
+
+
+def rostered_active(rm: ReadModels):
+    """ASN on the roster with status ``aktif`` (streamed)."""
+    return rm.asns.find({"listed": True, "roster.status": "aktif"}, CHECKPOINT_FIELDS).batch_size(1000)
+
+
+def unlisted_seen_in(rm: ReadModels, year: int, with_jp: set[str]) -> list[dict]:
+    """ASN not on the roster seen in ``year``: first seen (enrolled) in it, or with JP of it
+    (``with_jp``: the NIPs with an ASN-year of ``year``)."""
+    found = {d["_id"]: d for d in rm.asns.find({"listed": {"$ne": True}, "first_seen_year": year},
+                                               CHECKPOINT_FIELDS)}
+    rest = sorted(with_jp - set(found))
+    for i in range(0, len(rest), 1000):
+        for d in rm.asns.find({"_id": {"$in": rest[i:i + 1000]}, "listed": {"$ne": True}}, CHECKPOINT_FIELDS):
+            found[d["_id"]] = d
+    return list(found.values())
+
+
+def jp_of_year(rm: ReadModels, year: int) -> dict[str, int]:
+    """JP of ``year`` per NIP, for every ASN with an ASN-year of it."""
+    return {d["nip"]: d.get("jp_total", 0) for d in rm.asn_years.find({"year": year}, {"nip": 1, "jp_total": 1})}
 
 
 def jp_totals(rm: ReadModels, nips: list[str], year: int) -> dict[str, int]:
@@ -205,14 +255,25 @@ def flagged_at(db, checkpoint: str, nips: list[str]) -> set[str]:
     return {d["nip"] for d in db[SHORTFALLS].find({"checkpoint": checkpoint, "nip": {"$in": nips}}, {"nip": 1})}
 
 
-def flagged_count(db, checkpoint: str) -> int:
-    return db[SHORTFALLS].count_documents({"checkpoint": checkpoint})
+def consecutive_shortfalls(db, previous: str, nips: list[str]) -> dict[str, int]:
+    """Per NIP, how many checkpoints in a row the ASN fell short of, counting this one."""
+    before = {d["nip"]: d.get("consecutive", 1)
+              for d in db[SHORTFALLS].find({"_id": {"$in": [f"{previous}|{n}" for n in nips]}},
+                                           {"nip": 1, "consecutive": 1})}
+    return {nip: before.get(nip, 0) + 1 for nip in nips}
 
 
-def consecutive_shortfalls(db, previous: str, nip: str) -> int:
-    """How many checkpoints in a row the ASN fell short of, counting this one."""
-    before = db[SHORTFALLS].find_one({"_id": f"{previous}|{nip}"}, {"consecutive": 1})
-    return (before["consecutive"] + 1) if before else 1
+def shortfall_counts(db, checkpoint: str) -> dict[str, int]:
+    """The notices of ``checkpoint``: ASN nudged, listed to their OPD, listed to their supervisor."""
+    return {"nudged": db[SHORTFALLS].count_documents({"checkpoint": checkpoint}),
+            "escalated": db[SHORTFALLS].count_documents({"checkpoint": checkpoint, "escalate_to": "agency"}),
+            "supervisor_summaries": db[SHORTFALLS].count_documents({"checkpoint": checkpoint,
+                                                                    "escalate_to": "supervisor"})}
+
+
+def requested_checkpoints(db) -> list[str]:
+    """Checkpoints an admin asked for that no replica has finished."""
+    return [d["_id"] for d in db[SHORTFALL_RUNS].find({"requested": True, "status": {"$ne": "done"}}, {"_id": 1})]
 
 
 def checkpoint_run(db, checkpoint: str, done_only: bool = False) -> dict | None:

@@ -14,6 +14,17 @@ openapi.route("GET", "/ledger/{nip}", "An ASN's JP ledger by year", query=schema
               tags=["ledger"])
 openapi.route("GET", "/compliance", "Agency compliance with the yearly JP target", query=schemas.ComplianceQuery,
               response=schemas.ComplianceResponse, responses={422: "invalid filter or cursor"}, tags=["compliance"])
+_NEVER_ENROLLED_ERRORS = {403: "an operator naming another agency, or an ASN",
+                          422: "invalid year, agency, limit or cursor"}
+openapi.route("GET", "/never-enrolled", "ASN on the roster who never took part in competency development "
+              "(belum pernah ikut pengembangan kompetensi)", query=schemas.NeverEnrolledQuery,
+              response=schemas.NeverEnrolledResponse, responses=_NEVER_ENROLLED_ERRORS, tags=["compliance"])
+openapi.route("GET", "/exports/never-enrolled.csv", "Never-enrolled ASN as CSV", query=schemas.NeverEnrolledExportQuery,
+              content_type="text/csv", responses=_NEVER_ENROLLED_ERRORS, tags=["exports"])
+openapi.route("GET", "/exports/never-enrolled.xlsx", "Never-enrolled ASN as XLSX",
+              query=schemas.NeverEnrolledExportQuery,
+              content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              responses=_NEVER_ENROLLED_ERRORS, tags=["exports"])
 openapi.route("GET", "/programmes", "Programmes with their statistics", query=schemas.ProgrammesQuery,
               response=schemas.ProgrammesResponse, responses={422: "invalid filter or cursor"}, tags=["programmes"])
 openapi.route("GET", "/programmes/{code}/stats", "Enrolment and result statistics of a programme",
@@ -35,8 +46,17 @@ openapi.route("GET", "/exports/ledger-siasn.csv", "JP ledger in the shape of SIA
               tags=["exports"])
 openapi.route("GET", "/dashboard", "Dashboard (HTML, Bahasa Indonesia)", query=schemas.DashboardQuery,
               content_type="text/html", tags=["dashboard"])
-openapi.route("POST", "/admin/shortfall/{checkpoint}/run", "Run a shortfall checkpoint now (e.g. 2026-Q3)",
-              response=schemas.ShortfallRunResponse, responses={422: "unknown checkpoint"}, tags=["admin"])
+openapi.route("POST", "/admin/shortfall/{checkpoint}/run",
+              "Run a shortfall checkpoint (e.g. 2026-Q3) as a job: 202 at once with the job, which runs in the "
+              "background (follow it with GET /admin/shortfall/{checkpoint}); 200 with the same job, done, "
+              "when the checkpoint is done already",
+              response=schemas.ShortfallJob, status=202,
+              responses={403: "not an admin", 422: "unknown checkpoint"}, tags=["admin"])
+openapi.route("GET", "/admin/shortfall/{checkpoint}",
+              "A shortfall checkpoint's job: status, progress and result (checked, nudged, escalated, "
+              "supervisor summaries)", response=schemas.ShortfallJob,
+              responses={403: "not an admin", 404: "neither run nor requested", 422: "unknown checkpoint"},
+              tags=["admin"])
 openapi.route("POST", "/admin/rebuild", "Rebuild every read model from the producers' event logs (ADR 0041)",
               body=schemas.RebuildRequest, response=schemas.RebuildResponse,
               responses={409: "a rebuild is already running", 502: "a producer refused or did not answer the replay"},

@@ -54,6 +54,14 @@ class LedgerExportQuery(YearQuery):
     nip = NipField(load_default=None)
 
 
+class NeverEnrolledQuery(YearQuery, PageQuery):
+    agency = fields.Str(load_default=None, metadata={"description": "OPD code; an operator: its own (the default)"})
+
+
+class NeverEnrolledExportQuery(YearQuery):
+    agency = fields.Str(load_default=None, metadata={"description": "OPD code; an operator: its own (the default)"})
+
+
 class ComplianceExportQuery(YearQuery):
     agency = fields.Str(load_default=None)
     kind = fields.Str(load_default=None, validate=validate.OneOf(PROGRAMME_KINDS))
@@ -64,13 +72,19 @@ class ComplianceExportQuery(YearQuery):
 class AgencyRow(Schema):
     agency = fields.Str()
     agency_name = fields.Str(allow_none=True)
-    known_asn = fields.Int(metadata={"description": "ASN the platform has seen, in this agency, by this year"})
+    known_asn = fields.Int(metadata={"description": "rostered_asn + unlisted_asn: the ASN the figures are over"})
+    rostered_asn = fields.Int(metadata={"description": "ASN active on the roster in this year (at its end, or now "
+                                                       "for the current year): TMT in or before it, not left in "
+                                                       "or before it"})
+    unlisted_asn = fields.Int(metadata={"description": "ASN not on the roster who earned JP in this year"})
+    never_enrolled = fields.Int(metadata={"description": "of rostered_asn, those with no enrolment by the end of "
+                                                         "this year (they count as 0 JP)"})
     asn_with_jp = fields.Int()
     met_target = fields.Int()
     below_target = fields.Int()
     met_rate = fields.Float(allow_none=True)
     jp_total = fields.Int()
-    average_jp = fields.Float(allow_none=True, metadata={"description": "JP per known ASN"})
+    average_jp = fields.Float(allow_none=True, metadata={"description": "JP per known ASN (over known_asn)"})
     distribution = fields.Dict(keys=fields.Str(), values=fields.Int(),
                                metadata={"description": "ASN per JP bucket: 0, 1-4, 5-9, ..."})
     jp_by_competency_type = fields.Dict(keys=fields.Str(), values=fields.Int())
@@ -90,6 +104,26 @@ class ComplianceResponse(Schema):
     agencies = fields.List(fields.Nested(AgencyRow), metadata={"description": "deprecated (one release): items"})
 
 
+class NeverEnrolledAsn(Schema):
+    nip = fields.Str()
+    name = fields.Str(allow_none=True)
+    agency = fields.Str(allow_none=True)
+    agency_name = fields.Str(allow_none=True)
+    position = fields.Str(allow_none=True, metadata={"description": "jabatan"})
+    golongan = fields.Str(allow_none=True, metadata={"description": "pangkat/golongan"})
+    jenis_asn = fields.Str(allow_none=True, metadata={"description": "PNS or PPPK"})
+    tmt = fields.Str(allow_none=True, metadata={"description": "start of service, YYYY-MM-DD, when known"})
+    supervisor_nip = fields.Str(allow_none=True, metadata={"description": "NIP of the atasan langsung"})
+
+
+class NeverEnrolledResponse(Schema):
+    year = fields.Int()
+    agency = fields.Str(allow_none=True, metadata={"description": "the agency listed; null: every agency"})
+    total = fields.Int(metadata={"description": "never-enrolled ASN of the answer, over every page"})
+    items = fields.List(fields.Nested(NeverEnrolledAsn), metadata={"description": "this page, in NIP order"})
+    next_cursor = fields.Str(allow_none=True, metadata={"description": "cursor of the next page; null on the last"})
+
+
 class LedgerEntry(Schema):
     enrolment_id = fields.Str(attribute="_id")
     programme_code = fields.Str()
@@ -102,6 +136,8 @@ class LedgerEntry(Schema):
     agency_at_completion = fields.Str()
     certificate_number = fields.Str(allow_none=True)
     certificate_status = fields.Str(allow_none=True)
+    learning_mode = fields.Str(metadata={"description": "klasikal or non-klasikal, by programme kind "
+                                                        "(REPORTING_KLASIKAL_KINDS)"})
 
 
 class LedgerYear(Schema):
@@ -111,6 +147,8 @@ class LedgerYear(Schema):
     jp_missing = fields.Int()
     jp_by_competency_type = fields.Dict(keys=fields.Str(), values=fields.Int())
     jp_by_kind = fields.Dict(keys=fields.Str(), values=fields.Int())
+    jp_by_learning_mode = fields.Dict(keys=fields.Str(), values=fields.Int(),
+                                      metadata={"description": "JP of the year's entries: klasikal, non-klasikal"})
     entries = fields.List(fields.Nested(LedgerEntry))
 
 
@@ -171,15 +209,33 @@ class CertificatesMonthlyResponse(Schema):
     agencies = fields.List(fields.Dict())
 
 
-class ShortfallRunResponse(Schema):
-    checkpoint = fields.Str()
-    status = fields.Str()
-    already_done = fields.Bool()
-    asn_checked = fields.Int()
-    flagged = fields.Int()
-    flagged_now = fields.Int()
+class ShortfallJob(Schema):
+    """A shortfall checkpoint run as a job: ``POST /admin/shortfall/<checkpoint>/run`` and
+    ``GET /admin/shortfall/<checkpoint>``."""
+
+    checkpoint = fields.Str(attribute="_id", metadata={"description": "e.g. 2026-Q2"})
+    status = fields.Str(metadata={"description": "queued, running or done"})
+    progress = fields.Float(allow_none=True, metadata={"description": "share of the population checked, 0 to 1 "
+                                                                      "(null until it is counted)"})
+    total = fields.Int(allow_none=True, metadata={"description": "ASN the checkpoint checks, counted at its start: "
+                                                                 "active on the roster by its day, and ASN not on "
+                                                                 "the roster seen in its year"})
+    checked = fields.Int(load_default=0, dump_default=0)
+    nudged = fields.Int(dump_default=0, metadata={"description": "ASN below their pro-rated target, nudged once"})
+    escalated = fields.Int(dump_default=0, metadata={"description": "nudged ASN listed to their OPD operator"})
+    supervisor_summaries = fields.Int(dump_default=0,
+                                      metadata={"description": "nudged ASN listed to their supervisor"})
+    targets = fields.Dict(keys=fields.Str(), values=fields.Int(), allow_none=True,
+                          metadata={"description": "the checkpoint's JP target of a full-year PNS and PPPK"})
+    requested = fields.Bool(dump_default=False, metadata={"description": "asked for by an admin (a replica "
+                                                                         "takes it up until it is done)"})
+    requested_at = UtcTime(allow_none=True)
     started_at = UtcTime(allow_none=True)
     finished_at = UtcTime(allow_none=True)
+    # The synchronous answer's names, deprecated (one release): checked, nudged, status.
+    already_done = fields.Bool(metadata={"description": "deprecated (one release): status is done"})
+    asn_checked = fields.Int(dump_default=0, metadata={"description": "deprecated (one release): checked"})
+    flagged = fields.Int(dump_default=0, metadata={"description": "deprecated (one release): nudged"})
 
 
 class RebuildRequest(Schema):

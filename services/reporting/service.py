@@ -17,6 +17,7 @@ class ReportingService(ServiceBase):
     runtime = dependencies.runtime
     counter_folding = dependencies.counter_folding
     shortfall_checkpoints = dependencies.shortfall_checkpoints
+    checkpoint_runs = dependencies.checkpoint_runs
 
     # -- events: every public event feeds the read models ---------------------------------
     @reliable_handler(subscriptions.ENROLLMENT_PROGRAMME_PUBLISHED)
@@ -47,6 +48,18 @@ class ReportingService(ServiceBase):
     def on_completed(self, event):
         usecases.apply_event(self.store, event, self.runtime.config)
 
+    @reliable_handler(subscriptions.ENROLLMENT_ASN_REGISTERED)
+    def on_asn_registered(self, event):
+        usecases.apply_event(self.store, event, self.runtime.config)
+
+    @reliable_handler(subscriptions.ENROLLMENT_ASN_UPDATED)
+    def on_asn_updated(self, event):
+        usecases.apply_event(self.store, event, self.runtime.config)
+
+    @reliable_handler(subscriptions.ENROLLMENT_ASN_LEFT)
+    def on_asn_left(self, event):
+        usecases.apply_event(self.store, event, self.runtime.config)
+
     @reliable_handler(subscriptions.CERTIFICATION_CERTIFIED)
     def on_certified(self, event):
         usecases.apply_event(self.store, event, self.runtime.config)
@@ -71,6 +84,10 @@ class ReportingService(ServiceBase):
     @api("GET", "/compliance", auth=STAFF)
     def compliance(self, request):
         return usecases.compliance(self.store, self.runtime, principal_of(request), request.args)
+
+    @api("GET", "/never-enrolled", auth=STAFF)
+    def never_enrolled(self, request):
+        return usecases.never_enrolled(self.store, self.runtime, principal_of(request), request.args)
 
     @api("GET", "/programmes", auth=STAFF)
     def programmes(self, request):
@@ -97,6 +114,14 @@ class ReportingService(ServiceBase):
     def compliance_xlsx(self, request):
         return usecases.compliance_export(self.store, self.runtime, principal_of(request), request.args, "xlsx")
 
+    @api("GET", "/exports/never-enrolled.csv", auth=STAFF)
+    def never_enrolled_csv(self, request):
+        return usecases.never_enrolled_export(self.store, self.runtime, principal_of(request), request.args, "csv")
+
+    @api("GET", "/exports/never-enrolled.xlsx", auth=STAFF)
+    def never_enrolled_xlsx(self, request):
+        return usecases.never_enrolled_export(self.store, self.runtime, principal_of(request), request.args, "xlsx")
+
     @api("GET", "/exports/ledger.csv", auth=STAFF)
     def ledger_csv(self, request):
         return usecases.ledger_export(self.store, self.runtime, principal_of(request), request.args, "csv")
@@ -112,7 +137,11 @@ class ReportingService(ServiceBase):
     # -- operations ----------------------------------------------------------------------------
     @api("POST", "/admin/shortfall/<string:checkpoint>/run", auth=ADMIN_ONLY)
     def run_checkpoint_http(self, request, checkpoint):
-        return usecases.run_checkpoint(self.store, self.runtime, checkpoint)
+        return usecases.request_checkpoint(self.store, self.runtime, self.checkpoint_runs, checkpoint)
+
+    @api("GET", "/admin/shortfall/<string:checkpoint>", auth=ADMIN_ONLY)
+    def checkpoint_job(self, request, checkpoint):
+        return usecases.checkpoint_job(self.store, self.runtime, checkpoint)
 
     @api("POST", "/admin/rebuild", auth=ADMIN_ONLY)
     def rebuild_read_models(self, request):

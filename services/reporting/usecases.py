@@ -5,10 +5,12 @@ the rebuild of every read model that ``POST /admin/rebuild`` starts.
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Protocol
 
 from marshmallow import Schema, ValidationError
 from prometheus_client import Counter, Gauge
@@ -19,7 +21,8 @@ from shared.auth import OPERATOR, Principal
 from shared.background import LEASES, Lease, holder_id
 from shared.broker_security import expected_publisher
 from shared.config import Settings
-from shared.errors import Conflict, Invalid
+from shared.errors import Conflict, Invalid, NotFound
+from shared.events.common import JENIS_ASN
 from shared.nip import NipField
 from shared.runtime import ServiceRuntime, clock_of
 from shared.store import Store, connect
@@ -112,6 +115,19 @@ def compliance(store: Store, runtime: ServiceRuntime, caller: Principal, args: M
         "page": q["page"] or 1, "per_page": limit, "agencies": items})
 
 
+def never_enrolled(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping) -> dict:
+    """``GET /never-enrolled``: the ASN on the roster who never enrolled (an operator: its own
+    agency's; an admin: one agency's, or every agency's)."""
+    q = _load(schemas.NeverEnrolledQuery, args)
+    rm = current_models(store.db)
+    agency = _agency(rm, caller, q["agency"])
+    year = _year(runtime, q["year"])
+    items, next_cursor, total = queries.never_enrolled(rm, year, agency, q["limit"] or runtime.config.default_page_size,
+                                                       q["cursor"], q["page"])
+    return schemas.NeverEnrolledResponse().dump({"year": year, "agency": agency, "total": total, "items": items,
+                                                 "next_cursor": next_cursor})
+
+
 def programmes(store: Store, runtime: ServiceRuntime, args: Mapping) -> dict:
     q = _load(schemas.ProgrammesQuery, args)
     limit = q["limit"] or runtime.config.default_page_size
@@ -139,7 +155,12 @@ def dashboard_page(store: Store, runtime: ServiceRuntime, caller: Principal, arg
     agency = _agency(rm, caller, q["agency"])
     year = _year(runtime, q["year"])
     report = queries.compliance(rm, runtime.config, year, agency=agency)
-    html = dashboard.render(report, queries.monthly(rm, year, agency), year, agency, runtime.now())
+    # One agency's page lists its never-enrolled ASN (the first ones; the exports have them all).
+    never: list[dict] = []
+    if agency:
+        never, _, _ = queries.never_enrolled(rm, year, agency, dashboard.NEVER_ENROLLED_SHOWN)
+    html = dashboard.render(report, queries.monthly(rm, year, agency), year, agency, runtime.now(),
+                            never_enrolled=never)
     return Response(html, mimetype="text/html")
 
 
@@ -159,6 +180,21 @@ def compliance_export(store: Store, runtime: ServiceRuntime, caller: Principal, 
         body = exports.xlsx_bytes(f"Kepatuhan JP {year}", exports.COMPLIANCE_HEADER, rows)
         return exports.download(body, f"{name}.xlsx", exports.XLSX_MIMETYPE)
     return exports.download(exports.csv_stream(exports.COMPLIANCE_HEADER, rows), f"{name}.csv", "text/csv")
+
+
+def never_enrolled_export(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping,
+                          form: str) -> Response:
+    """The never-enrolled ASN as ``form`` ``csv`` or ``xlsx`` (an operator: its own agency's)."""
+    q = _load(schemas.NeverEnrolledExportQuery, args)
+    rm = current_models(store.db)
+    year = _year(runtime, q["year"])
+    agency = _agency(rm, caller, q["agency"])
+    name = f"belum-pernah-ikut-{year}" + (f"-{agency}" if agency else "")
+    rows = (exports.never_enrolled_row(year, asn) for asn in queries.never_enrolled_rows(rm, year, agency))
+    if form == "xlsx":
+        body = exports.xlsx_bytes(f"Belum pernah ikut {year}", exports.NEVER_ENROLLED_HEADER, rows)
+        return exports.download(body, f"{name}.xlsx", exports.XLSX_MIMETYPE)
+    return exports.download(exports.csv_stream(exports.NEVER_ENROLLED_HEADER, rows), f"{name}.csv", "text/csv")
 
 
 def ledger_export(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping, form: str) -> Response:
@@ -252,114 +288,211 @@ class CounterFolding:
 
 
 # -- shortfall checkpoints (docs/decisions/0042-shortfall-checkpoints.md) ----------------------------------
-# At each checkpoint, every known ASN below the yearly JP target gets one ``shortfall_detected``
-# event, carrying suggestions of open programmes that fit. Safe with several replicas: a lease
-# per checkpoint makes one replica the runner (another takes over if it dies; the admin trigger
-# and the loop meet on it), and each notice is a unique ``<checkpoint>|<nip>`` record written
-# in the same transaction as its outbox event, so an ASN is flagged once per checkpoint.
+# At each checkpoint every ASN it checks (active on the roster by its day, and ASN not on the
+# roster seen in its year) who is below their pro-rated target gets one ``shortfall_detected``
+# event: suggestions of open programmes, how their agency's colleagues stand, their supervisor
+# and who gets a summary listing them. A run is a job: a first pass counts the population and
+# the agencies' figures, then batches nudge and save the progress (``shortfall_runs``). Safe
+# with several replicas: a lease per checkpoint makes one replica the runner (another takes
+# over if it dies; the admin trigger and the loop meet on it), and each notice is a unique
+# ``<checkpoint>|<nip>`` record written in the same transaction as its outbox event, so an ASN
+# is nudged once per checkpoint.
 SHORTFALL_LOOP = "shortfall-checkpoints"
 SHORTFALL_LEASE = "reporting-shortfall-checkpoints"
 SHORTFALL_BATCH = 500
 
+# What ``ShortfallDetector.run`` did.
+DONE, ALREADY_DONE, RUNNING_ELSEWHERE, LEASE_LOST, STOPPED = (
+    "done", "already_done", "running_elsewhere", "lease_lost", "stopped")
+
+
+class Population:
+    """Whom a checkpoint checks, with each one's target, and what the nudges compare with:
+    counted in one pass before any nudge, so the colleague figures are the whole roster's."""
+
+    def __init__(self, rm: ReadModels, cfg: ReportingConfig, year: int, cp: config.Checkpoint):
+        self.jp = queries.jp_of_year(rm, year)
+        self.members: dict[str, tuple[dict, int]] = {}  # NIP -> (ASN, target at the checkpoint)
+        self.active_names: dict[str, str | None] = {}  # every active rostered ASN: who may be a supervisor
+        counts: dict[str, list[int]] = {}  # agency -> [active rostered ASN checked, of whom met their target]
+        for asn in queries.rostered_active(rm):
+            self.active_names[asn["_id"]] = asn.get("name")
+            target = domain.checked_target(asn, year, cp, cfg)
+            if target is None or not asn.get("agency"):
+                continue
+            self.members[asn["_id"]] = (asn, target)
+            agency = counts.setdefault(asn["agency"], [0, 0])
+            agency[0] += 1
+            agency[1] += int(self.jp.get(asn["_id"], 0) >= target)
+        for asn in queries.unlisted_seen_in(rm, year, set(self.jp)):
+            target = domain.checked_target(asn, year, cp, cfg)
+            if target is not None and asn.get("agency"):
+                self.members[asn["_id"]] = (asn, target)
+        self.nips = sorted(self.members)
+        self.peers = domain.peer_figures(counts, cfg.peers_min_asn)
+
+    def supervisor_of(self, asn: dict) -> dict | None:
+        """The ASN's supervisor (atasan langsung) from the roster, when an active rostered ASN."""
+        nip = (asn.get("roster") or {}).get("supervisor_nip")
+        if not nip or nip == asn["_id"] or nip not in self.active_names:
+            return None
+        return {"nip": nip, "name": self.active_names[nip]}
+
 
 class ShortfallDetector:
-    """Runs checkpoints over the current read models."""
+    """Runs checkpoints over the current read models. ``stopping`` says when a graceful stop
+    wants the run to end after its batch (the progress is saved; the run resumes later)."""
 
-    def __init__(self, store: Store, cfg: ReportingConfig, clock: Callable[[], datetime], holder: str | None = None):
-        self.store, self.cfg, self.clock = store, cfg, clock
+    def __init__(self, store: Store, cfg: ReportingConfig, clock: Callable[[], datetime], holder: str | None = None,
+                 stopping: Callable[[], bool] = lambda: False):
+        self.store, self.cfg, self.clock, self.stopping = store, cfg, clock, stopping
         self.db = store.db
         self.holder = holder or holder_id()
 
-    def run_due(self) -> list[dict]:
-        """Run every due checkpoint not yet done (the loop's pass)."""
-        return [self.run(cid) for cid in domain.due_checkpoints(self.clock(), self.cfg)
+    def run_due(self) -> list[tuple[str, str]]:
+        """Run every due checkpoint and every requested one not yet done (the loop's pass),
+        oldest first; [(checkpoint, what happened)]."""
+        wanted = {}
+        for cid in domain.due_checkpoints(self.clock(), self.cfg) + queries.requested_checkpoints(self.db):
+            try:
+                year, cp = domain.parse_checkpoint(cid, self.cfg)
+            except Invalid:
+                log.warning("requested checkpoint %s is not one of REPORTING_SHORTFALL_CHECKPOINTS: skipped", cid)
+                continue
+            wanted[cid] = domain.checkpoint_at(year, cp)
+        return [(cid, self.run(cid)) for cid in sorted(wanted, key=lambda c: (wanted[c], c))
                 if queries.checkpoint_run(self.db, cid, done_only=True) is None]
 
-    def run(self, checkpoint: str) -> dict:
+    def run(self, checkpoint: str) -> str:
         year, cp = domain.parse_checkpoint(checkpoint, self.cfg)
-        done = queries.checkpoint_run(self.db, checkpoint, done_only=True)
-        if done:
-            return self._summary(done, already_done=True)
+        if queries.checkpoint_run(self.db, checkpoint, done_only=True):
+            return ALREADY_DONE
         lease = Lease(self.db[LEASES], f"shortfall:{checkpoint}", self.holder, self.cfg.shortfall_lease_s)
         if not lease.acquire():
-            return {"checkpoint": checkpoint, "status": "running_elsewhere"}
+            return RUNNING_ELSEWHERE
         try:
-            now = self.clock()
-            commands.start_checkpoint_run(self.db, checkpoint, year, self.holder, now)
-            checked, emitted = self._scan(checkpoint, year, cp, now, lease)
-            if checked is None:
-                return {"checkpoint": checkpoint, "status": "lease_lost"}
-            total = queries.flagged_count(self.db, checkpoint)
-            commands.finish_checkpoint_run(self.db, checkpoint, checked, total, self.cfg.jp_target, self.clock())
-            log.info("shortfall checkpoint %s done: %d ASN checked, %d flagged (%d in this run)",
-                     checkpoint, checked, total, emitted)
-            return self._summary(queries.checkpoint_run(self.db, checkpoint), already_done=False, emitted_now=emitted)
+            run = queries.checkpoint_run(self.db, checkpoint) or {}
+            if run.get("status") == "done":  # finished by another replica since we looked
+                return ALREADY_DONE
+            return self._run(checkpoint, year, cp, run, lease)
         finally:
             lease.release()
 
-    def _scan(self, checkpoint: str, year: int, cp: config.Checkpoint, now: datetime, lease: Lease):
+    def _run(self, checkpoint: str, year: int, cp: config.Checkpoint, run: dict, lease: Lease) -> str:
+        now = self.clock()
         rm = current_models(self.db)
+        population = Population(rm, self.cfg, year, cp)
+        # A run that stopped (a crash, a graceful stop) goes on after the last NIP it saved.
+        cursor = run.get("cursor")
+        start = bisect.bisect_right(population.nips, cursor) if cursor else 0
+        targets = {jenis: domain.checkpoint_target(self.cfg, year, cp, jenis, None) for jenis in JENIS_ASN}
+        commands.start_checkpoint_run(self.db, checkpoint, year, self.holder, now, len(population.nips), targets,
+                                      checked=start, first_start=not run.get("started_at"))
+        counts = queries.shortfall_counts(self.db, checkpoint)
         programmes = queries.open_programmes(rm, now, year)
         previous = domain.previous_checkpoint(year, cp, self.cfg)
-        checked = emitted = 0
-        last = ""
-        while True:
+        for i in range(start, len(population.nips), SHORTFALL_BATCH):
+            if self.stopping():
+                log.info("shortfall checkpoint %s stopped after %d of %d ASN; it resumes later",
+                         checkpoint, i, len(population.nips))
+                commands.pause_checkpoint_run(self.db, checkpoint, self.holder)
+                return STOPPED
             if not lease.acquire():  # renews it; lost only if we stalled past its expiry
-                return None, emitted
-            batch = queries.asns_known_in(rm, year, last, SHORTFALL_BATCH)
-            if not batch:
-                return checked, emitted
-            last = batch[-1]["_id"]
-            nips = [a["_id"] for a in batch]
-            totals = queries.jp_totals(rm, nips, year)
-            holding = queries.places_held(rm, nips)
-            flagged = queries.flagged_at(self.db, checkpoint, nips)
-            for asn in batch:
-                checked += 1
-                jp = totals.get(asn["_id"], 0)
-                if jp >= self.cfg.jp_target or asn["_id"] in flagged or not asn.get("agency"):
-                    continue
-                suggestions = domain.suggest(programmes, self.cfg.jp_target - jp, holding.get(asn["_id"], set()),
-                                             self.cfg.max_suggestions)
-                if self._flag(checkpoint, previous, year, asn, jp, suggestions, now):
-                    emitted += 1
+                return LEASE_LOST
+            batch = population.nips[i:i + SHORTFALL_BATCH]
+            self._check(checkpoint, year, rm, population, batch, programmes, previous, now, counts)
+            commands.record_checkpoint_progress(self.db, checkpoint, self.holder, batch[-1], i + len(batch), counts)
+        # Counted from the notices: exact even when a replica that lost its lease also nudged.
+        counts = queries.shortfall_counts(self.db, checkpoint)
+        commands.finish_checkpoint_run(self.db, checkpoint, len(population.nips), counts, self.cfg.jp_target,
+                                       self.clock())
+        log.info("shortfall checkpoint %s done: %d ASN checked, %d nudged, %d listed to a supervisor, "
+                 "%d to their OPD", checkpoint, len(population.nips), counts["nudged"],
+                 counts["supervisor_summaries"], counts["escalated"])
+        return DONE
 
-    def _flag(self, checkpoint: str, previous: str, year: int, asn: dict, jp: int, suggestions: list,
-              now: datetime) -> bool:
-        consecutive = queries.consecutive_shortfalls(self.db, previous, asn["_id"])
-        data = domain.shortfall_data(checkpoint, year, asn, jp, consecutive, suggestions, self.cfg)
-        try:
-            self.store.transaction(lambda tx: commands.flag_shortfall(tx, checkpoint, year, asn, jp, consecutive,
-                                                                      now, data))
-            return True
-        except DuplicateKeyError:  # another replica flagged this ASN a moment ago
-            return False
+    def _check(self, checkpoint: str, year: int, rm: ReadModels, population: Population, batch: list[str],
+               programmes: list[dict], previous: str, now: datetime, counts: dict) -> None:
+        """Nudge the ASN of ``batch`` below their target and not nudged yet; ``counts`` follows."""
+        below = [n for n in batch if population.jp.get(n, 0) < population.members[n][1]]
+        if not below:
+            return
+        flagged = queries.flagged_at(self.db, checkpoint, below)
+        below = [n for n in below if n not in flagged]
+        holding = queries.places_held(rm, below)
+        consecutive = queries.consecutive_shortfalls(self.db, previous, below)
+        for nip in below:
+            asn, target = population.members[nip]
+            jp = population.jp.get(nip, 0)
+            supervisor = population.supervisor_of(asn)
+            escalate_to = domain.escalation(consecutive[nip], supervisor is not None, self.cfg.escalation_threshold)
+            data = domain.shortfall_data(
+                checkpoint, year, asn, jp, target,
+                domain.yearly_target_of(self.cfg, year, domain.jenis_of(asn), domain.tmt_of(asn)),
+                consecutive[nip],
+                domain.suggest(programmes, target - jp, holding.get(nip, set()), self.cfg.max_suggestions),
+                population.peers.get(asn["agency"]), supervisor, escalate_to)
+            try:
+                self.store.transaction(lambda tx: commands.flag_shortfall(tx, checkpoint, year, asn, jp,
+                                                                          consecutive[nip], now, data))
+            except DuplicateKeyError:  # another replica nudged this ASN a moment ago
+                continue
+            counts["nudged"] += 1
+            counts["escalated"] += int("agency" in escalate_to)
+            counts["supervisor_summaries"] += int("supervisor" in escalate_to)
 
-    @staticmethod
-    def _summary(run: dict, already_done: bool, emitted_now: int = 0) -> dict:
-        return {"checkpoint": run["_id"], "status": run.get("status"), "already_done": already_done,
-                "asn_checked": run.get("asn_checked", 0), "flagged": run.get("emitted", 0),
-                "flagged_now": emitted_now, "started_at": run.get("started_at"),
-                "finished_at": run.get("finished_at")}
+
+class CheckpointRunner(Protocol):
+    """What starts a requested run in the background (``dependencies.CheckpointRuns``)."""
+
+    def start_run(self, checkpoint: str) -> None: ...
 
 
-def run_checkpoint(store: Store, runtime: ServiceRuntime, checkpoint: str) -> dict:
-    """``POST /admin/shortfall/<checkpoint>/run``: run it now (done already: its summary)."""
-    return schemas.ShortfallRunResponse().dump(
-        ShortfallDetector(store, runtime.config, runtime.clock).run(checkpoint))
+def shortfall_job(run: dict) -> dict:
+    """A run document as the job the API answers."""
+    # Runs of the first version kept asn_checked and emitted.
+    checked, nudged = run.get("checked", run.get("asn_checked", 0)), run.get("nudged", run.get("emitted", 0))
+    return {**run, "checked": checked, "nudged": nudged, "progress": domain.job_progress(run),
+            "already_done": run.get("status") == "done", "asn_checked": checked, "flagged": nudged}
+
+
+def request_checkpoint(store: Store, runtime: ServiceRuntime, runs: CheckpointRunner,
+                       checkpoint: str) -> tuple[int, dict]:
+    """``POST /admin/shortfall/<checkpoint>/run``: 202 with the job, run in the background
+    (``runs``: this container's ``dependencies.CheckpointRuns``); a checkpoint done already: 200
+    with its result. The run document keeps the request, so the loop takes it up if this
+    replica stops before it is done."""
+    year, _ = domain.parse_checkpoint(checkpoint, runtime.config)
+    done = queries.checkpoint_run(store.db, checkpoint, done_only=True)
+    if done:
+        return 200, schemas.ShortfallJob().dump(shortfall_job(done))
+    run = commands.request_checkpoint_run(store.db, checkpoint, year, runtime.now())
+    runs.start_run(checkpoint)
+    return 202, schemas.ShortfallJob().dump(shortfall_job(run))
+
+
+def checkpoint_job(store: Store, runtime: ServiceRuntime, checkpoint: str) -> dict:
+    """``GET /admin/shortfall/<checkpoint>``: the job's status, progress and result."""
+    domain.parse_checkpoint(checkpoint, runtime.config)
+    run = queries.checkpoint_run(store.db, checkpoint)
+    if run is None:
+        raise NotFound(f"checkpoint {checkpoint} has not been run nor requested", field="checkpoint")
+    return schemas.ShortfallJob().dump(shortfall_job(run))
 
 
 class ShortfallTick:
-    """The job of the shortfall loop: each pass runs the checkpoints that are due."""
+    """The job of the shortfall loop: each pass runs the checkpoints that are due, and those
+    an admin requested that no replica finished."""
 
     def __init__(self, settings: Settings):
         self.client = connect(settings)
-        self.detector = ShortfallDetector(Store(self.client, settings), config.load(settings), clock_of(settings))
+        self.store = Store(self.client, settings)  # RelayedLoop gives it the container's relay
+        self.detector = ShortfallDetector(self.store, config.load(settings), clock_of(settings))
         self.db = self.detector.db
 
     def run_once(self) -> int:
         # Only checkpoints finished now count: one run elsewhere must not make the loop spin.
-        return sum(1 for r in self.detector.run_due() if r.get("status") == "done" and not r["already_done"])
+        return sum(1 for _, outcome in self.detector.run_due() if outcome == DONE)
 
     def drain(self) -> None:
         pass  # a checkpoint left unfinished is taken up by the next holder

@@ -5,6 +5,7 @@
     asn events tail [--type T] [--nip N] [--agency A]                                          (events.py)
     asn replay [--queue Q]                       rebuild reporting, or replay event logs into a queue (replay.py)
     asn token issue --role R [--agency A] [--nip N] [--ttl 8h]   a signed API token          (token.py)
+    asn checkpoint run|status 2026-Q2            run a shortfall checkpoint with a progress bar (checkpoint.py)
 
 Every command prints a table for people and, with ``--json``, JSON for scripts (common.py,
 with where things are). The broker and the stores are found through the same environment
@@ -26,13 +27,13 @@ import warnings
 # eventlet (imported through nameko) warns on import; an operator needs no such noise.
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
-from shared.cli import dlq, events, replay, status, token  # noqa: E402
+from shared.cli import checkpoint, dlq, events, replay, status, token  # noqa: E402
 from shared.cli.common import CliError, management_get, vhost_of  # noqa: E402
 from shared.cli.token import admin_token  # noqa: E402
 
 __all__ = ["CliError", "admin_token", "main", "management_get", "parser", "vhost_of"]
 
-COMMANDS = (status, dlq, events, replay, token)
+COMMANDS = (status, dlq, events, replay, token, checkpoint)
 
 
 def parser() -> argparse.ArgumentParser:

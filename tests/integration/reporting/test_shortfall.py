@@ -51,7 +51,7 @@ def seeded(store, cfg):
 
 
 def test_a_checkpoint_flags_each_asn_below_target_once_even_with_two_replicas_racing(
-        start, settings, seeded, captured, api):
+        start, settings, seeded, captured, api, store):
     clock = lambda: AFTER_Q2  # noqa: E731
     start(clock=clock)
     second_port = free_port()
@@ -60,32 +60,40 @@ def test_a_checkpoint_flags_each_asn_below_target_once_even_with_two_replicas_ra
     answers = []
 
     def trigger(port):
-        answers.append(requests.post(f"http://127.0.0.1:{port}/admin/shortfall/2026-Q2/run", timeout=60,
-                                     headers=ADMIN).json())
+        response = requests.post(f"http://127.0.0.1:{port}/admin/shortfall/2026-Q2/run", timeout=60, headers=ADMIN)
+        answers.append((response.status_code, response.json()))
 
     threads = [threading.Thread(target=trigger, args=(p,)) for p in (settings.http_port, second_port)]
     [t.start() for t in threads]
     [t.join() for t in threads]
+    # Each answers at once with the job; the run goes on in the background.
+    assert all(code in (200, 202) and job["checkpoint"] == "2026-Q2" for code, job in answers)
+    assert all(job["status"] in ("queued", "running", "done") for _, job in answers)
+    job = wait_for(lambda: (j := api.get("/admin/shortfall/2026-Q2").json())["status"] == "done" and j,
+                   timeout=60, message="the checkpoint job done")
+    assert (job["nudged"], job["checked"], job["progress"]) == (len(BELOW_TARGET), job["total"], 1.0)
 
     messages = get_messages(settings.amqp_uri, captured, len(BELOW_TARGET), timeout=30)
     events = [body_json(m) for m in messages]
     assert {e["data"]["participant"]["nip"]: e["data"]["jp_total"] for e in events} == BELOW_TARGET
     assert len(events) == len(BELOW_TARGET)  # once each, though two replicas ran the checkpoint
     a2 = next(e["data"] for e in events if e["data"]["participant"]["nip"] == scenario.A2["nip"])
-    assert (a2["checkpoint"], a2["year"], a2["jp_target"], a2["jp_missing"], a2["consecutive_shortfalls"]) == \
-        ("2026-Q2", 2026, 20, 11, 1)
+    # Q2's target of a full-year PNS is 10 JP (the yearly 20 stays beside it)
+    assert (a2["checkpoint"], a2["year"], a2["jp_target"], a2["jp_missing"], a2["yearly_target"],
+            a2["consecutive_shortfalls"]) == ("2026-Q2", 2026, 10, 1, 20, 1)
     assert a2["participant"]["agency_name"] == "Dinas Komunikasi dan Informatika"
-    # open now and starting this year; the one that closes the gap first
-    assert [p["code"] for p in a2["suggested_programmes"]] == ["PEL-OPEN", "SEM-OPEN"]
+    # open now and starting this year; the one that closes the 1 JP gap most closely first
+    assert [p["code"] for p in a2["suggested_programmes"]] == ["SEM-OPEN", "PEL-OPEN"]
     c1 = next(e["data"] for e in events if e["data"]["participant"]["nip"] == scenario.C1["nip"])
     assert [p["code"] for p in c1["suggested_programmes"]] == ["SEM-OPEN"]  # already enrolled in PEL-OPEN
+    # Not on any roster: nobody to compare with and no supervisor known, so the OPD is told.
+    assert (a2["peers"], a2["supervisor"], a2["escalate_to"], a2["participant"]["listed"]) == \
+        (None, None, ["agency"], False)
 
-    again = api.post("/admin/shortfall/2026-Q2/run").json()
-    assert (again["already_done"], again["flagged"]) == (True, len(BELOW_TARGET))
+    again = api.post("/admin/shortfall/2026-Q2/run")
+    assert again.status_code == 200
+    assert (again.json()["status"], again.json()["nudged"]) == ("done", len(BELOW_TARGET))
     assert queue_depth(settings.amqp_uri, captured) == 0
-    # One of the two replicas ran it, or the scheduled loop of either did (it makes a pass at
-    # start and Q2 is due on this clock): the others answered that it runs elsewhere.
-    assert {a["status"] for a in answers} <= {"done", "running_elsewhere"}
 
 
 def test_the_scheduler_runs_the_checkpoint_that_just_passed_and_counts_consecutive_shortfalls(
@@ -99,7 +107,7 @@ def test_the_scheduler_runs_the_checkpoint_that_just_passed_and_counts_consecuti
 
     # The service's loop runs the checkpoint that just passed, on its own.
     wait_for(lambda: done("2026-Q2"), timeout=30, message="the loop ran 2026-Q2")
-    assert done("2026-Q2")["emitted"] == len(BELOW_TARGET)
+    assert done("2026-Q2")["nudged"] == len(BELOW_TARGET)
     assert ShortfallDetector(store, cfg, lambda: now["t"]).run_due() == []  # done: the next pass does nothing
     get_messages(settings.amqp_uri, captured, len(BELOW_TARGET), timeout=30)
 
@@ -108,6 +116,7 @@ def test_the_scheduler_runs_the_checkpoint_that_just_passed_and_counts_consecuti
     wait_for(lambda: done("2026-Q3"), timeout=30, message="the loop ran 2026-Q3")
     events = [body_json(m)["data"] for m in get_messages(settings.amqp_uri, captured, len(BELOW_TARGET), timeout=30)]
     assert {e["consecutive_shortfalls"] for e in events} == {2}
+    assert {e["jp_target"] for e in events} == {15}  # Q3's step of the yearly 20
     assert all(e["suggested_programmes"] == [] for e in events)  # every window has closed by October
 
 

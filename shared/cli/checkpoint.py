@@ -1,0 +1,151 @@
+"""``asn checkpoint run|status <checkpoint>``: start a shortfall checkpoint of reporting (e.g.
+``2026-Q2``) and follow it to the end, or show where it stands (reporting's
+``/admin/shortfall/<checkpoint>`` routes, with an admin token).
+
+``run`` starts the job (reporting answers at once and runs it in the background), then shows a
+progress bar on a terminal, one line per change otherwise (logs, pipes); it exits 0 once the
+checkpoint is done, 1 when it is not done within ``--timeout``, 2 on an error.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+import requests
+
+from shared.cli.common import CliError, emit_json, service_url, shown_time, table
+from shared.cli.token import admin_token
+from shared.config import load
+
+HTTP_TIMEOUT_S = 30.0
+BAR_WIDTH = 30
+COLUMNS = [("checkpoint", "CHECKPOINT"), ("status", "STATUS"), ("total", "TOTAL"), ("checked", "CHECKED"),
+           ("nudged", "NUDGED"), ("supervisor_summaries", "TO SUPERVISOR"), ("escalated", "TO OPD"),
+           ("started", "STARTED"), ("finished", "FINISHED")]
+
+
+def _call(method: str, checkpoint: str, token: str, suffix: str = "") -> tuple[int, dict]:
+    """One call to reporting's checkpoint routes; CliError with reporting's own message otherwise."""
+    url = f"{service_url(load('reporting'))}/admin/shortfall/{checkpoint}{suffix}"
+    try:
+        response = requests.request(method, url, headers={"Authorization": f"Bearer {token}"},
+                                    timeout=HTTP_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise CliError(f"reporting did not answer at {url}: {exc}") from None
+    if response.status_code >= 400:
+        try:
+            message = response.json().get("message")
+        except ValueError:
+            message = response.text[:200]
+        raise CliError(f"reporting answered {response.status_code} for checkpoint {checkpoint}: {message}")
+    return response.status_code, response.json()
+
+
+def progress_line(job: dict) -> str:
+    """``2026-Q2 running  1,500/5,000 ASN checked (30%), 212 nudged``"""
+    total, checked = job.get("total"), job.get("checked") or 0
+    share = f" ({job['progress']:.0%})" if job.get("progress") is not None else ""
+    counted = f"{checked:,}/{total:,}" if total is not None else f"{checked:,}"
+    return f"{job['checkpoint']} {job['status']}  {counted} ASN checked{share}, {job.get('nudged') or 0:,} nudged"
+
+
+def progress_bar(job: dict) -> str:
+    share = job.get("progress") or 0.0
+    filled = int(round(share * BAR_WIDTH))
+    return f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {progress_line(job)}"
+
+
+class Follower:
+    """Shows a job's progress: a bar redrawn in place on a terminal, a line per change otherwise."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.tty = out.isatty()
+        self.last = None
+
+    def show(self, job: dict) -> None:
+        if self.tty:
+            self.out.write("\r\033[K" + progress_bar(job))
+            self.out.flush()
+            return
+        line = progress_line(job)
+        if line != self.last:
+            print(line, file=self.out, flush=True)
+            self.last = line
+
+    def end(self) -> None:
+        if self.tty:
+            self.out.write("\n")
+            self.out.flush()
+
+
+def _row(job: dict) -> dict:
+    return {**job, "started": shown_time(job.get("started_at")), "finished": shown_time(job.get("finished_at"))}
+
+
+def _result(job: dict, as_json: bool) -> None:
+    if as_json:
+        emit_json(job)
+        return
+    print(table([_row(job)], COLUMNS))
+
+
+def cmd_run(args) -> int:
+    token = admin_token(args.token)
+    code, job = _call("POST", args.checkpoint, token, "/run")
+    if code == 200 and job["status"] == "done":
+        if not args.json:
+            print(f"checkpoint {args.checkpoint} was already done")
+        _result(job, args.json)
+        return 0
+    if args.no_wait:
+        _result(job, args.json)
+        return 0
+    follower = Follower(sys.stderr if args.json else sys.stdout)
+    deadline = time.monotonic() + args.timeout
+    while True:
+        follower.show(job)
+        if job["status"] == "done":
+            break
+        if time.monotonic() > deadline:
+            follower.end()
+            print(f"asn: checkpoint {args.checkpoint} is not done after {args.timeout:g}s; it goes on in "
+                  f"reporting (asn checkpoint status {args.checkpoint})", file=sys.stderr)
+            return 1
+        time.sleep(args.interval)
+        _, job = _call("GET", args.checkpoint, token)
+    follower.end()
+    _result(job, args.json)
+    return 0
+
+
+def cmd_status(args) -> int:
+    _, job = _call("GET", args.checkpoint, admin_token(args.token))
+    if args.json:
+        emit_json(job)
+    else:
+        print(progress_line(job))
+        print(table([_row(job)], COLUMNS))
+    return 0
+
+
+def register(commands, common) -> None:
+    checkpoint = commands.add_parser(
+        "checkpoint", help="run a shortfall checkpoint of reporting and follow it, or show where it stands",
+        description="A shortfall checkpoint (YEAR-LABEL, e.g. 2026-Q2) nudges every ASN below their pro-rated JP "
+                    "target once. `run` starts it on reporting (POST /admin/shortfall/<checkpoint>/run) and "
+                    "follows it to the end; `status` shows its progress and result.")
+    actions = checkpoint.add_subparsers(dest="action", required=True)
+    run = actions.add_parser("run", parents=[common], help="start a checkpoint and follow it to the end")
+    run.add_argument("checkpoint", help="e.g. 2026-Q2")
+    run.add_argument("--no-wait", action="store_true", help="start it and return at once")
+    run.add_argument("--timeout", type=float, default=3600.0, help="seconds to follow it (default 3600)")
+    run.add_argument("--interval", type=float, default=1.0, help="seconds between two looks (default 1)")
+    run.add_argument("--token", help="an admin bearer token (default: ASN_TOKEN, or one minted with the signing key)")
+    run.set_defaults(func=cmd_run)
+    status = actions.add_parser("status", parents=[common], help="progress and result of a checkpoint")
+    status.add_argument("checkpoint", help="e.g. 2026-Q2")
+    status.add_argument("--token", help="an admin bearer token (default: ASN_TOKEN, or one minted with the "
+                                        "signing key)")
+    status.set_defaults(func=cmd_status)
