@@ -463,11 +463,13 @@ def record_outcome(tx: Tx, delivery: dict, status: str, detail: str, attempts: i
 
 # -- recipients, agency contacts, the inbox -----------------------------------------------------
 def put_recipient(tx: Tx, fields: dict, now: datetime, check: domain.WriteCheck | None = None) -> tuple[str, dict]:
-    """Create or replace one recipient; returns (created|updated|unchanged, record)."""
+    """Create or replace one recipient; returns (created|updated|unchanged, record). The name
+    and agency of an ASN on the roster are the roster's, whoever writes."""
     nip = fields["nip"]
     existing = tx.db[RECIPIENTS].find_one({"_id": nip}, session=tx.session)
     if check is not None:
         fields = check(fields, existing, queries.known_agency(tx.db, nip, session=tx.session))
+    fields = domain.as_on_roster(fields, queries.listed(tx.db, [nip], session=tx.session).get(nip))
     if domain.same_recipient(existing, fields):
         return "unchanged", existing
     record = {"_id": nip, **fields, "created_at": (existing or {}).get("created_at", now), "updated_at": now}
@@ -488,6 +490,7 @@ def register_recipients(db, rows: list[tuple[int, str, dict]], now: datetime,
     nips = [nip for _, nip, _ in rows]
     existing = {r["_id"]: r for r in db[RECIPIENTS].find({"_id": {"$in": nips}})}
     known = queries.known_agencies(db, nips) if check is not None else {}
+    listed = queries.listed(db, nips)
     for line, nip, body in rows:
         result = {"row": line, "nip": nip or None}
         try:
@@ -497,6 +500,7 @@ def register_recipients(db, rows: list[tuple[int, str, dict]], now: datetime,
             fields = schemas.load_recipient(nip, body)
             if check is not None:
                 fields = check(fields, existing.get(nip), known.get(nip))
+            fields = domain.as_on_roster(fields, listed.get(nip))
         except ValidationError as exc:
             results.append({**result, "status": "invalid", "errors": exc.messages})
             continue

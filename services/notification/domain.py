@@ -398,6 +398,14 @@ def shortfall_item(data: dict, now: datetime) -> dict:
 CONTACT_FIELDS = ("id_kind", "name", "agency", "email", "phone", "whatsapp", "channels", "opt_outs")
 
 
+def as_on_roster(fields: dict, entry: dict | None) -> dict:
+    """A recipient write with the roster's name and agency for an ASN the roster lists (the
+    roster is the authority on both; the contact data and preferences are the writer's)."""
+    if not entry:
+        return fields
+    return {**fields, "name": entry["name"], "agency": entry["agency"]}
+
+
 def same_recipient(existing: dict | None, fields: dict) -> bool:
     """Whether a registration changes nothing (then it answers ``unchanged``)."""
     return existing is not None and all(existing.get(k) == fields.get(k) for k in ("nip", *CONTACT_FIELDS))

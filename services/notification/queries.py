@@ -8,7 +8,7 @@ from datetime import datetime
 
 from services.notification import domain
 from services.notification.store import (AGENCY_CONTACTS, ASN_AGENCIES, DELIVERIES, ESCALATIONS, MESSAGES,
-                                         RECIPIENTS, object_id)
+                                         RECIPIENTS, ROSTER, object_id)
 from shared.errors import Invalid, NotFound
 from shared.paging import page_of
 from shared.timefmt import parse_time
@@ -43,6 +43,12 @@ def known_agency(db, nip: str, session=None) -> str | None:
 def known_agencies(db, nips: list[str]) -> dict[str, str]:
     """``known_agency`` for many NIPs with one read (bulk uploads)."""
     return {r["_id"]: r["agency"] for r in db[ASN_AGENCIES].find({"_id": {"$in": nips}}, {"agency": 1})}
+
+
+def listed(db, nips: list[str], session=None) -> dict[str, dict]:
+    """The roster entries (name, agency) of those of ``nips`` the roster lists, by NIP."""
+    return {r["_id"]: r for r in db[ROSTER].find({"_id": {"$in": nips}, "version": {"$exists": True}},
+                                                  {"name": 1, "agency": 1}, session=session)}
 
 
 def trusted_agency(db, nip: str) -> str | None:

@@ -40,7 +40,7 @@ EVENTS = [  # (source, event, data, message kind, words the email must contain)
     ("certification", "revoked", example("certification", "revoked"), "revoked", "DICABUT"),
     ("certification", "expiring", example("certification", "expiring"), "expiring", "30 hari"),
     ("reporting", "shortfall_detected", example("reporting", "shortfall_detected", consecutive_shortfalls=1),
-     "nudge", "baru 8 dari"),
+     "nudge", "Capaian Anda: 8 JP"),
 ]
 
 
