@@ -4,6 +4,11 @@ One relay per replica; a lease in the store makes one of them the publisher at a
 so several replicas do not publish the same record twice in normal operation. A record
 is marked sent only after the broker confirmed it; a crash in between republishes it
 (consumers are idempotent). Sent records stay as the service's event log for replay.
+
+A private record (``<service>.private``: contact data, ADR 0080) is never replayed, so once
+the broker has it its personal fields serve no purpose in the log: the update that marks it
+sent also sets them to None and the record ``redacted`` (data minimisation; the roster upload
+is the source of truth).
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from kombu.exceptions import ChannelError
 from shared import metrics
 from shared.background import LEASES, Lease, LeasedLoop, holder_id
 from shared.broker_security import user_of
+from shared import topology
 from shared.config import Settings
 from shared.events.envelope import CONTENT_TYPE, encode
 from shared.mongo import OUTBOX, connect
@@ -24,6 +30,8 @@ log = logging.getLogger(__name__)
 RELAY_LEASE = RELAY_LOOP = "outbox-relay"
 FULL_SWEEP_EVERY_S = 2.0  # records committed late with a lower _id are caught by a full sweep
 BACKLOG_EVERY_S = 5.0
+# What a sent private event keeps: whom it was about and which version it was.
+KEPT_PRIVATE_FIELDS = frozenset({"nip", "version", "changed_at"})
 
 
 def amqp_connection(amqp_uri: str) -> Connection:
@@ -57,6 +65,8 @@ class Relay:
             self.connection.ensure_connection(max_retries=1)
             channel = self.connection.channel()
             Exchange(self.settings.events_exchange, "topic", durable=True)(channel).declare()
+            if topology.has_private_events(self.settings.service):
+                topology.private_exchange(self.settings.service)(channel).declare()
             self.producer = Producer(channel)
         return self.producer
 
@@ -128,13 +138,11 @@ class Relay:
 
     def _mark_sent(self, routed: list[dict], returned: list[dict]) -> None:
         now = time.time()
-        if routed:
-            self.db[OUTBOX].update_many({"_id": {"$in": [r["_id"] for r in routed]}},
-                                        {"$set": {"sent": True, "sent_at": now}})
-        if returned:
-            # Kept in the log, flagged: an operator can replay once a subscriber is bound.
-            self.db[OUTBOX].update_many({"_id": {"$in": [r["_id"] for r in returned]}},
-                                        {"$set": {"sent": True, "sent_at": now, "unroutable": True}})
+        # Kept in the log, flagged: an operator can replay once a subscriber is bound.
+        for records, sent in ((routed, {"sent": True, "sent_at": now}),
+                              (returned, {"sent": True, "sent_at": now, "unroutable": True})):
+            for ids, update in _sent_updates(records, sent):
+                self.db[OUTBOX].update_many({"_id": {"$in": ids}}, {"$set": update})
             for record in returned:
                 metrics.EVENTS_UNROUTABLE.labels(record["event"]["type"]).inc()
                 log.warning("unroutable event returned by the broker: %s %s", record["event"]["type"],
@@ -161,6 +169,27 @@ class Relay:
         backlog, oldest_age = backlog_of(self.db)
         metrics.OUTBOX_BACKLOG.set(backlog)
         metrics.OUTBOX_OLDEST_AGE.set(oldest_age)
+
+
+def is_private_record(record: dict) -> bool:
+    """Whether an outbox record went to a ``<service>.private`` exchange (ADR 0080)."""
+    return record.get("exchange", "").endswith(".private")
+
+
+def _sent_updates(records: list[dict], sent: dict) -> list[tuple[list, dict]]:
+    """(ids, $set) pairs marking ``records`` sent: one for the public ones; for the private
+    ones, one per set of personal fields, which the same update sets to None (a returned
+    private record too: it is never replayed, so its data could serve no one)."""
+    public = [r["_id"] for r in records if not is_private_record(r)]
+    updates: list[tuple[list, dict]] = [(public, dict(sent))] if public else []
+    redactions: dict[tuple[str, ...], list] = {}
+    for record in records:
+        if is_private_record(record):
+            personal = tuple(sorted(set(record["event"].get("data") or {}) - KEPT_PRIVATE_FIELDS))
+            redactions.setdefault(personal, []).append(record["_id"])
+    for personal, ids in redactions.items():
+        updates.append((ids, {**sent, "redacted": True, **{f"event.data.{name}": None for name in personal}}))
+    return updates
 
 
 def backlog_of(db) -> tuple[int, float]:

@@ -8,6 +8,9 @@ must be bound there with its own name, as every platform consumer queue is), so 
 subscriber sees the copies. An admin starts it over HTTP (``POST /admin/replay``).
 The events keep their ids: an idempotent consumer that kept its processed-event records
 skips them; one that dropped its read model and those records applies them again.
+Only public records are replayed (those sent to ``<service>.events``): a private one
+(``<service>.private``, contact data, ADR 0080) never goes through ``<service>.replay``,
+which external subscribers may read, and its personal fields are redacted once sent.
 """
 from __future__ import annotations
 
@@ -53,8 +56,9 @@ class ReplayResult(Schema):
     replayed = fields.Int(required=True, metadata={"description": "events republished"})
 
 
-def _selector(types: Iterable[str] | None) -> dict:
-    query: dict = {"sent": True}
+def _selector(service: str, types: Iterable[str] | None) -> dict:
+    # the public log only: never a record of <service>.private
+    query: dict = {"sent": True, "exchange": topology.events_exchange(service).name}
     wanted = sorted(set(types or ()))
     if wanted:
         # A full CloudEvents type or the short name (the routing key) both select.
@@ -71,7 +75,7 @@ def replay_outbox(db, amqp_uri: str, service: str, queue: str, types: Iterable[s
     not bound to ``<service>.replay`` or disappears half-way stops the replay with
     ``ReplayError`` instead of dropping events. Returns the number of events republished.
     """
-    query = _selector(types)
+    query = _selector(service, types)
     sent = 0
     exchange = topology.replay_exchange(service)
     with Connection(amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=5,
