@@ -177,3 +177,19 @@ def test_a_superseded_version_is_marked_in_its_description():
     assert sorted(channel["messages"]) == ["completed.v1", "completed.v2"]  # side by side, same key
     assert "Superseded by v2" in doc["components"]["messages"]["enrollment.completed.v1"]["description"]
     assert "Superseded" not in doc["components"]["messages"]["enrollment.completed.v2"]["description"]
+
+
+def test_no_private_event_nor_private_exchange_is_in_any_published_document():
+    """Contact data (ADR 0080) is for the platform's own consumers: a subscriber reading the
+    contract must not even learn of ``enrollment.private``."""
+    private = registry.private_definitions()
+    assert private, "asn_contact is a private event"
+    committed = asyncapi.COMMITTED_PATH.read_text(encoding="utf-8")
+    served = [json.dumps(asyncapi.document_for(service)) for service in SERVICES]
+    for text in [committed, *served]:
+        assert ".private" not in text
+        for definition in private:
+            assert definition.type not in text and definition.name not in text
+    guide = (asyncapi.REPO_ROOT / "docs" / "subscribing.md").read_text(encoding="utf-8")
+    assert not [d.type for d in private if d.type in guide or f"`{d.name}`" in guide]
+    assert ".private" not in guide

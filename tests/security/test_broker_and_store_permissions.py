@@ -92,3 +92,18 @@ def test_one_services_store_credentials_cannot_read_another_services_database(tm
             client.close()
     finally:
         server.stop()
+
+
+def test_only_notification_and_its_producer_may_touch_enrollment_private_in_the_committed_definitions():
+    import json
+    import re
+
+    committed = json.loads((Path(__file__).parents[2] / "deploy" / "rabbitmq" / "definitions.json").read_text())
+    rules = {p["user"]: p for p in committed["permissions"]}
+    readers = sorted(user for user, p in rules.items() if re.search(p["read"], "enrollment.private"))
+    writers = sorted(user for user, p in rules.items() if re.search(p["write"], "enrollment.private"))
+    assert readers == ["asn-enrollment", "asn-notification"]
+    assert writers == ["asn-enrollment"]
+    assert "enrollment.private" in {e["name"] for e in committed["exchanges"]}
+    assert {b["destination"] for b in committed["bindings"] if b["source"] == "enrollment.private"} == {
+        "notification.enrollment.asn_contact"}

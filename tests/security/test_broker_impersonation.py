@@ -128,3 +128,50 @@ def test_a_replay_by_the_producer_reaches_the_consumer_through_its_replay_exchan
     # notification's user may not replay into enrollment's replay exchange
     with pytest.raises(Exception, match="ACCESS_REFUSED"):
         _publish(broker_users["notification"], "enrollment.replay", queue, envelope.encode(_completed_event()))
+
+
+CONTACT = registry.latest("enrollment", "asn_contact")
+
+
+class ContactListener:
+    """A consumer of the private enrollment.asn_contact running as notification (its queue on
+    enrollment.private, its user)."""
+
+    name = "notification"
+    applied: list = []
+
+    @reliable_handler("enrollment", "asn_contact")
+    def on_contact(self, event):
+        ContactListener.applied.append(event.id)
+
+
+@pytest.fixture
+def contact_listener(broker_users, service_env):
+    settings = replace(load("notification"), amqp_uri=broker_users["notification"],
+                       mongo_uri=service_env["MONGO_URI"], retry_delays_ms=(100,), http_address="127.0.0.1:0")
+    topology.declare_service(settings, [("enrollment", "asn_contact")])
+    ContactListener.applied = []
+    container = ServiceContainer(ContactListener, settings.nameko_config())
+    container.start()
+    yield settings
+    container.stop()
+
+
+def test_a_contact_event_on_the_private_exchange_from_anyone_but_enrollment_is_dead_lettered(contact_listener,
+                                                                                            broker_users, amqp_uri):
+    """A forged asn_contact would send an ASN's notifications to someone else's address."""
+    def contact() -> dict:
+        return envelope.new_event(CONTACT, CONTACT.example["nip"], copy.deepcopy(CONTACT.example))
+
+    genuine, forged = contact(), {**contact(), "data": {**CONTACT.example, "email": "penyusup@contoh.id"}}
+    _publish(amqp_uri, "enrollment.private", "asn_contact", envelope.encode(forged), user_id=user_of(amqp_uri))
+    _publish(broker_users["enrollment"], "enrollment.private", "asn_contact", envelope.encode(genuine),
+             user_id=user_of(broker_users["enrollment"]))
+    wait_for(lambda: genuine["id"] in ContactListener.applied, timeout=20, message="the genuine contact event")
+    [dead] = get_messages(amqp_uri, topology.dlq_name("notification"), 1)
+    assert json.loads(dead.body)["id"] == forged["id"] and dead.headers["x-reason"] == "unauthorised_publisher"
+    assert forged["id"] not in ContactListener.applied
+    # and notification's own user cannot even put one there
+    with pytest.raises(Exception, match="ACCESS_REFUSED"):
+        _publish(broker_users["notification"], "enrollment.private", "asn_contact", envelope.encode(contact()),
+                 user_id=user_of(broker_users["notification"]))

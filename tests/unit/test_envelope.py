@@ -91,3 +91,22 @@ def _field_names(schema) -> set[str]:
         if nested is not None:
             names |= _field_names(nested)
     return names
+
+
+def test_a_private_event_goes_to_its_producers_private_exchange_and_is_found_but_never_listed_as_public():
+    contact = registry.latest("enrollment", "asn_contact")
+    assert contact.private and contact.exchange == "enrollment.private"
+    assert [d.type for d in registry.private_definitions()] == [contact.type]
+    assert contact.type not in {d.type for d in registry.all_definitions()}
+    assert registry.by_type(contact.type) is contact  # a consumer parses it like any event
+    assert all(d.exchange.endswith(".private") for d in registry.private_definitions())
+
+
+def test_a_private_event_round_trips_through_the_envelope_with_its_contact_data():
+    contact = registry.latest("enrollment", "asn_contact")
+    event = envelope.new_event(contact, contact.example["nip"], copy.deepcopy(contact.example))
+    parsed = envelope.parse(envelope.encode(event))
+    assert (parsed.service, parsed.name) == ("enrollment", "asn_contact")
+    assert parsed.data["email"] == contact.example["email"] and parsed.data["phone"] == contact.example["phone"]
+    with pytest.raises(ValueError, match="phone"):
+        envelope.new_event(contact, "x", {**contact.example, "phone": 6281266001122})
