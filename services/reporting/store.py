@@ -25,10 +25,10 @@ READ_MODELS = (
     "programmes",      # catalogue: latest snapshot, capacity, enrolment window, cancellation
     "enrolments",      # per-enrolment state: one timestamped record per event type
     "ledger_entries",  # JP ledger: one entry per credited enrolment
-    "asns",            # per ASN: latest identity and agency, first seen
+    "asns",            # per ASN: identity and agency (the roster's when on it), roster standing, first seen
     "asn_years",       # per ASN and year: JP totals (pre-aggregated with the ledger entry)
     "agency_years",    # per year, agency and slice (all, kind, competency type): compliance counters
-    "agency_headcounts",  # per agency: ASN first seen in each year (known in Y = sum of years <= Y)
+    "agency_headcounts",  # per agency: ASN on the roster, never enrolled (from/until years), unlisted with JP per year
     "programme_stats",  # per programme: counters by enrolment status and result
     "monthly",         # per month and agency: completions and certificates
     "certificates",    # per certificate: state from certified/revoked/expiring/expired
@@ -91,6 +91,8 @@ def create_read_model_indexes(db, generation: int) -> None:
     rm.ledger_entries.create_index([("year", ASCENDING), ("nip", ASCENDING), ("completed_at", ASCENDING)])
     rm.asns.create_index([("first_seen_year", ASCENDING), ("_id", ASCENDING)])
     rm.asns.create_index([("agency", ASCENDING)])
+    # The never-enrolled list of an agency (queries.never_enrolled), in NIP order.
+    rm.asns.create_index([("agency", ASCENDING), ("never_until", ASCENDING), ("_id", ASCENDING)])
     rm.asn_years.create_index([("nip", ASCENDING), ("year", DESCENDING)])
     rm.asn_years.create_index([("year", ASCENDING), ("agency", ASCENDING)])
     rm.agency_years.create_index([("year", ASCENDING), ("slice", ASCENDING), ("agency", ASCENDING)])

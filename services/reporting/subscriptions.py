@@ -11,6 +11,9 @@ ENROLLMENT_ENROLLED = Subscription("enrollment", "enrolled")
 ENROLLMENT_WAITLISTED = Subscription("enrollment", "waitlisted")
 ENROLLMENT_CANCELLED = Subscription("enrollment", "cancelled")
 ENROLLMENT_COMPLETED = Subscription("enrollment", "completed")
+ENROLLMENT_ASN_REGISTERED = Subscription("enrollment", "asn_registered")
+ENROLLMENT_ASN_UPDATED = Subscription("enrollment", "asn_updated")
+ENROLLMENT_ASN_LEFT = Subscription("enrollment", "asn_left")
 CERTIFICATION_CERTIFIED = Subscription("certification", "certified")
 CERTIFICATION_REVOKED = Subscription("certification", "revoked")
 CERTIFICATION_EXPIRING = Subscription("certification", "expiring")
@@ -25,6 +28,9 @@ SUBSCRIPTIONS = subscription_table(
     ENROLLMENT_WAITLISTED,
     ENROLLMENT_CANCELLED,
     ENROLLMENT_COMPLETED,
+    ENROLLMENT_ASN_REGISTERED,
+    ENROLLMENT_ASN_UPDATED,
+    ENROLLMENT_ASN_LEFT,
     CERTIFICATION_CERTIFIED,
     CERTIFICATION_REVOKED,
     CERTIFICATION_EXPIRING,

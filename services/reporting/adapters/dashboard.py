@@ -16,11 +16,15 @@ _ENV = Environment(loader=FileSystemLoader(Path(__file__).parent.parent / "templ
                    autoescape=select_autoescape(("html",)), trim_blocks=True, lstrip_blocks=True)
 _ENV.filters["num"] = charts.number_id
 _ENV.filters["pct"] = charts.percent_id
+# ASN of one agency's never-enrolled list shown on its page; the exports hold them all.
+NEVER_ENROLLED_SHOWN = 200
 
 
-def context(report: dict, months: list[dict], year: int, agency: str | None, now: datetime) -> dict:
+def context(report: dict, months: list[dict], year: int, agency: str | None, now: datetime,
+            never_enrolled: list[dict] | None = None) -> dict:
     """What the template shows: ``report`` is the compliance of every agency (queries.compliance),
-    ``months`` the year's monthly figures (queries.monthly)."""
+    ``months`` the year's monthly figures (queries.monthly), ``never_enrolled`` the first ASN of
+    the chosen agency who never took part (queries.never_enrolled)."""
     totals = report["totals"]
     years = list(range(now.year + 1, now.year - 5, -1))
     if year not in years:
@@ -29,6 +33,9 @@ def context(report: dict, months: list[dict], year: int, agency: str | None, now
         "year": year, "agency": agency, "agency_name": agency_name(agency) if agency else None,
         "target": report["target_jp"], "totals": totals,
         "rows": [r for r in report["agencies"] if r["known_asn"] > 0],
+        # Per OPD with anyone who never took part: how many, and (one OPD's page) who.
+        "never_rows": [r for r in report["agencies"] if r["never_enrolled"] > 0],
+        "never_enrolled": never_enrolled or [],
         "certificates_issued": sum(m["certificates_issued"] for m in months),
         "completions": sum(m["completions"] for m in months),
         "agencies": [(code, a.name) for code, a in reference_agencies().items()],
@@ -40,5 +47,6 @@ def context(report: dict, months: list[dict], year: int, agency: str | None, now
     }
 
 
-def render(report: dict, months: list[dict], year: int, agency: str | None, now: datetime) -> str:
-    return _ENV.get_template("dashboard.html").render(**context(report, months, year, agency, now))
+def render(report: dict, months: list[dict], year: int, agency: str | None, now: datetime,
+           never_enrolled: list[dict] | None = None) -> str:
+    return _ENV.get_template("dashboard.html").render(**context(report, months, year, agency, now, never_enrolled))

@@ -28,10 +28,15 @@ COMPETENCY_LABELS = {"teknis": "Teknis", "manajerial": "Manajerial", "sosial_kul
                      "pemerintahan": "Pemerintahan"}
 ORGANISER_LABELS = {"BKN": "Badan Kepegawaian Negara", "PEMKOT_BUKITTINGGI": "Pemerintah Kota Bukittinggi"}
 
+# The roster's columns (issue 19) come last, so spreadsheets reading the earlier ones by
+# position keep working.
 COMPLIANCE_HEADER = ["tahun", "kode_opd", "nama_opd", "asn_terdata", "asn_memenuhi_target", "asn_di_bawah_target",
-                     "persen_memenuhi", "total_jp", "rata_rata_jp", "target_jp"]
+                     "persen_memenuhi", "total_jp", "rata_rata_jp", "target_jp", "asn_terdaftar",
+                     "asn_di_luar_daftar", "belum_pernah_ikut"]
 LEDGER_HEADER = ["nip", "nama", "kode_opd", "nama_opd", "tahun", "kode_program", "nama_program", "jenis_program",
                  "jenis_kompetensi", "jp", "tanggal_selesai", "nilai", "nomor_sertifikat", "status_sertifikat"]
+NEVER_ENROLLED_HEADER = ["tahun", "nip", "nama", "jenis_asn", "golongan", "jabatan", "kode_opd", "nama_opd", "tmt",
+                         "nip_atasan"]
 SIASN_HEADER = ["nip", "nama", "namaKursus", "jenisKursusSertipikat", "jenisKompetensi", "jumlahJam", "tahunKursus",
                 "tanggalKursus", "tanggalSelesaiKursus", "institusiPenyelenggara", "nomorSertipikat", "lokasi"]
 
@@ -41,7 +46,8 @@ def compliance_rows(report: dict) -> list[list]:
     for r in report["agencies"]:
         rows.append([report["year"], r["agency"], r["agency_name"] or "", r["known_asn"], r["met_target"],
                      r["below_target"], round((r["met_rate"] or 0) * 100, 1), r["jp_total"],
-                     r["average_jp"] if r["average_jp"] is not None else 0, report["target_jp"]])
+                     r["average_jp"] if r["average_jp"] is not None else 0, report["target_jp"],
+                     r.get("rostered_asn", 0), r.get("unlisted_asn", 0), r.get("never_enrolled", 0)])
     return rows
 
 
@@ -53,6 +59,14 @@ def ledger_row(entry: dict) -> list:
             entry["jp"], wib_date(entry["completed_at"]).isoformat(),
             entry.get("score") if entry.get("score") is not None else "",
             entry.get("certificate_number") or "", entry.get("certificate_status") or ""]
+
+
+def never_enrolled_row(year: int, asn: dict) -> list:
+    """A row of the never-enrolled export; the NIP stays text (18 digits would lose precision
+    as a number in a spreadsheet)."""
+    return [year, str(asn["nip"]), asn.get("name") or "", asn.get("jenis_asn") or "", asn.get("golongan") or "",
+            asn.get("position") or "", asn.get("agency") or "", asn.get("agency_name") or "", asn.get("tmt") or "",
+            asn.get("supervisor_nip") or ""]
 
 
 def _dmy(dt) -> str:

@@ -131,6 +131,7 @@ def figures(store: Store, cfg, years=(2025, 2026)) -> dict:
         out[f"certs{year}"] = queries.certificates_by_month(rm, year)
         out[f"programmes{year}"] = queries.programmes(rm, year, limit=1000)
         out[f"ledger_rows{year}"] = [{k: v for k, v in e.items()} for e in queries.ledger_rows(rm, year)]
+        out[f"never_enrolled{year}"] = queries.never_enrolled(rm, year, limit=1000)
     for nip in sorted(a["_id"] for a in rm.asns.find({}, {"_id": 1})):
         out[f"ledger{nip}"] = schemas.LedgerResponse().dump(queries.ledger(rm, cfg, nip))
     return out

@@ -4,8 +4,12 @@ DISKOMINFO  A1 PEL-A passed 24 · A2 SEM-B 4 + LOK-C 5 = 9 · A3 PEL-A failed ·
 SETDA       B1 PEL-A 24 + SEM-B 4 = 28 · B2 PEL-D 12 in 2025, SEM-B 4 in 2026 · B3 waitlisted for PEL-A
 DINKES      C1 PEL-A no-show · C2 LOK-C 5 completed 2025-12-31 18:00 UTC = 1 Jan 2026 01:00 WIB
 
-2026: DISKOMINFO known 4, met 1, JP 33 · SETDA known 3, met 1, JP 32 · DINKES known 2, met 0, JP 5
-      city: known 9, met 2, JP 70, average 7.78
+The roster (``with_roster``) lists all nine and N1 (DINKES, TMT February 2026), who never enrols.
+
+2026: DISKOMINFO known 4, met 1, JP 33 · SETDA known 3, met 1, JP 32 · DINKES known 3 (N1 never
+      enrolled), met 0, JP 5 · city: known 10, met 2, JP 70, average 7.0
+      Without the roster (``events`` alone) only those with JP count: 2 + 2 + 1.
+2025: on the roster all but N1 (TMT 2026): DISKOMINFO 4, SETDA 3 (B2 12 JP), DINKES 2
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ PEL_D = f.programme("PEL-D-2025", kind="pelatihan", competency_type="teknis", jp
 A1, A2, A3, A4 = (f.participant(i, "DISKOMINFO") for i in (1, 2, 3, 4))
 B1, B2, B3 = (f.participant(i, "SETDA") for i in (11, 12, 13))
 C1, C2 = (f.participant(i, "DINKES") for i in (21, 22))
+N1 = f.participant(23, "DINKES", name="Nurhayati")  # on the roster, never enrolled
 
 MARCH = "2026-03-05T09:30:00Z"
 
@@ -52,13 +57,27 @@ def events() -> list[tuple[str, dict]]:
     ]
 
 
-# Hand-computed figures of 2026.
+def roster() -> list[tuple[str, dict]]:
+    """Everyone of the scenario on the roster (registered in January), and N1 who never enrols."""
+    return [f.registered(f.roster_entry(p)) for p in (A1, A2, A3, A4, B1, B2, B3, C1, C2)] + [
+        f.registered(f.roster_entry(N1, tmt="2026-02-01", jenis_asn="PPPK"), at="2026-02-01T02:00:00Z")]
+
+
+def with_roster() -> list[tuple[str, dict]]:
+    return roster() + events()
+
+
+# Hand-computed figures of 2026 (with the roster).
 AGENCIES_2026 = {
-    "DISKOMINFO": {"known_asn": 4, "asn_with_jp": 2, "met_target": 1, "jp_total": 33, "average_jp": 8.25},
-    "SETDA": {"known_asn": 3, "asn_with_jp": 2, "met_target": 1, "jp_total": 32, "average_jp": 10.67},
-    "DINKES": {"known_asn": 2, "asn_with_jp": 1, "met_target": 0, "jp_total": 5, "average_jp": 2.5},
+    "DISKOMINFO": {"known_asn": 4, "rostered_asn": 4, "unlisted_asn": 0, "never_enrolled": 0, "asn_with_jp": 2,
+                   "met_target": 1, "jp_total": 33, "average_jp": 8.25},
+    "SETDA": {"known_asn": 3, "rostered_asn": 3, "unlisted_asn": 0, "never_enrolled": 0, "asn_with_jp": 2,
+              "met_target": 1, "jp_total": 32, "average_jp": 10.67},
+    "DINKES": {"known_asn": 3, "rostered_asn": 3, "unlisted_asn": 0, "never_enrolled": 1, "asn_with_jp": 1,
+               "met_target": 0, "jp_total": 5, "average_jp": 1.67},
 }
-TOTALS_2026 = {"known_asn": 9, "met_target": 2, "jp_total": 70, "average_jp": 7.78, "met_rate": 0.2222}
-DISTRIBUTION_2026 = {"0": 4, "1-4": 1, "5-9": 2, "10-14": 0, "15-19": 0, "20-29": 2, "30-39": 0, "40+": 0}
+TOTALS_2026 = {"known_asn": 10, "rostered_asn": 10, "unlisted_asn": 0, "never_enrolled": 1, "met_target": 2,
+               "jp_total": 70, "average_jp": 7.0, "met_rate": 0.2}
+DISTRIBUTION_2026 = {"0": 5, "1-4": 1, "5-9": 2, "10-14": 0, "15-19": 0, "20-29": 2, "30-39": 0, "40+": 0}
 PEL_A_STATS = {"enrolled": 0, "waitlisted": 1, "cancelled": 1, "completed": 4, "passed": 2, "failed": 1,
                "no_shows": 1, "pass_rate": 0.6667, "seats_taken": 4, "fill_rate": 0.1333, "capacity": 30}

@@ -92,10 +92,12 @@ def test_known_asn_counted_in_the_old_sharded_cohorts_move_to_the_agency_headcou
     people = [f.participant(i, "SETDA" if i < 3 else "DISKOMINFO") for i in range(5)]
     items = [f.published(prog, capacity=10)]
     for i, person in enumerate(people):
-        items += [f.enrolled(f"m{i}", prog, person), f.completed(f"m{i}", prog, person, "passed")]
+        # On the roster since 2026: the headcount is the roster's (issue 19).
+        items += [f.registered(f.roster_entry(person, tmt="2026-01-02")),
+                  f.enrolled(f"m{i}", prog, person), f.completed(f"m{i}", prog, person, "passed")]
     apply_directly(fresh_store, scenario_events(items), cfg)
     rm = current_models(fresh_store.db)
-    # Rewrite the headcounts into the layout of the previous release: per (year, agency), sharded.
+    # Rewrite the headcounts into the layout of an earlier release: per (year, agency), sharded.
     old = rm.db[f"rm{rm.generation}_{reporting_store.OLD_COHORTS}"]
     for asn in rm.asns.find():
         key = f"{asn['first_seen_year']}|{asn['agency']}#{shard_of(asn['_id'])}"

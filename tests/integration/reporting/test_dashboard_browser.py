@@ -44,7 +44,7 @@ def text(driver, css: str) -> str:
 
 
 def test_the_dashboard_shows_the_seeded_figures_and_charts_and_filters_by_agency(start, settings, store, cfg, browser):
-    apply_directly(store, scenario_events(scenario.events()), cfg)
+    apply_directly(store, scenario_events(scenario.with_roster()), cfg)
     start(clock=lambda: datetime(2026, 7, 1, 3, 0, tzinfo=timezone.utc))
     # a browser carries the token as the dashboard cookie (set on the service's origin first)
     browser.get(f"http://{settings.http_address}/health/live")
@@ -52,10 +52,10 @@ def test_the_dashboard_shows_the_seeded_figures_and_charts_and_filters_by_agency
     browser.get(f"http://{settings.http_address}/dashboard?year=2026")
 
     assert "Dasbor Pengembangan Kompetensi ASN" in browser.title
-    assert text(browser, "#known-asn") == "9"
+    assert text(browser, "#known-asn") == "10"
     assert text(browser, "#met-target") == "2"
-    assert text(browser, "#met-rate") == "22,2%"
-    assert text(browser, "#average-jp") == "7,8"
+    assert text(browser, "#met-rate") == "20,0%"
+    assert text(browser, "#average-jp") == "7,0"
     assert text(browser, "#certificates-issued") == "2"
     bars = {g.get_attribute("data-agency"): g.text for g in browser.find_elements(By.CSS_SELECTOR, "#compliance g.bar")}
     assert set(bars) == {"DISKOMINFO", "SETDA", "DINKES"}

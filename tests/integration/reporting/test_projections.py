@@ -32,7 +32,7 @@ def fresh_store(settings):
 
 
 def test_any_arrival_order_with_duplicates_gives_the_same_figures_as_the_natural_order(fresh_store, cfg):
-    events = scenario_events(scenario.events())
+    events = scenario_events(scenario.with_roster())
     natural = fresh_store()
     apply_directly(natural, events, cfg)
     expected = figures(natural, cfg)
@@ -49,7 +49,7 @@ def test_any_arrival_order_with_duplicates_gives_the_same_figures_as_the_natural
 
 def test_the_scenario_gives_the_hand_computed_compliance(fresh_store, cfg):
     store = fresh_store()
-    apply_directly(store, scenario_events(scenario.events()), cfg)
+    apply_directly(store, scenario_events(scenario.with_roster()), cfg)
     report = queries.compliance(current_models(store.db), cfg, 2026)
 
     rows = {r["agency"]: r for r in report["agencies"] if r["known_asn"]}
@@ -58,16 +58,18 @@ def test_the_scenario_gives_the_hand_computed_compliance(fresh_store, cfg):
         assert {k: rows[code][k] for k in expected} == expected, code
     assert {k: report["totals"][k] for k in scenario.TOTALS_2026} == scenario.TOTALS_2026
     assert report["totals"]["distribution"] == scenario.DISTRIBUTION_2026
-    # the 1 Jan 01:00 WIB completion counts for 2026, not for 2025
+    # the programme that ended at 00:00 WIB on 1 January counts for 2026, not for 2025
     assert rows["DINKES"]["distribution"]["5-9"] == 1
     last_year = {r["agency"]: r for r in queries.compliance(current_models(store.db), cfg, 2025)["agencies"]
                  if r["known_asn"]}
-    assert {c: (r["known_asn"], r["jp_total"]) for c, r in last_year.items()} == {"SETDA": (1, 12), "DINKES": (1, 0)}
+    # 2025: everyone on the roster but N1 (TMT February 2026); only B2 earned JP (12)
+    assert {c: (r["known_asn"], r["never_enrolled"], r["jp_total"]) for c, r in last_year.items()} == \
+        {"DISKOMINFO": (4, 4, 0), "SETDA": (3, 2, 12), "DINKES": (2, 1, 0)}
 
 
 def test_competency_type_and_kind_filters_count_only_that_slice(fresh_store, cfg):
     store = fresh_store()
-    apply_directly(store, scenario_events(scenario.events()), cfg)
+    apply_directly(store, scenario_events(scenario.with_roster()), cfg)
     rm = current_models(store.db)
 
     teknis = {r["agency"]: r for r in queries.compliance(rm, cfg, 2026, competency_type="teknis")["agencies"]}
@@ -82,7 +84,7 @@ def test_competency_type_and_kind_filters_count_only_that_slice(fresh_store, cfg
 
 def test_programme_stats_count_each_enrolment_by_its_latest_state(fresh_store, cfg):
     store = fresh_store()
-    apply_directly(store, scenario_events(scenario.events()), cfg)
+    apply_directly(store, scenario_events(scenario.with_roster()), cfg)
     stats = queries.programme_stats(current_models(store.db), "PEL-A-2026")
     assert {k: stats[k] for k in scenario.PEL_A_STATS} == scenario.PEL_A_STATS
     assert stats["status"] == "published"
@@ -111,7 +113,7 @@ def test_an_asn_who_moved_agency_counts_in_the_new_agency_whatever_the_arrival_o
 
 def test_a_revoked_certificate_shows_in_the_ledger_and_the_jp_stays(fresh_store, cfg):
     store = fresh_store()
-    apply_directly(store, scenario_events(scenario.events()), cfg)
+    apply_directly(store, scenario_events(scenario.with_roster()), cfg)
     rm = current_models(store.db)
     ledger = queries.ledger(rm, cfg, scenario.B1["nip"], 2026)
     year = ledger["years"][0]
@@ -127,7 +129,7 @@ def test_a_revoked_certificate_shows_in_the_ledger_and_the_jp_stays(fresh_store,
 
 def test_a_duplicate_event_is_skipped_and_changes_nothing(fresh_store, cfg):
     store = fresh_store()
-    events = scenario_events(scenario.events())
+    events = scenario_events(scenario.with_roster())
     apply_directly(store, events, cfg)
     before = figures(store, cfg)
     from services.reporting.usecases import apply_event

@@ -77,7 +77,7 @@ def replay_outboxes(settings, also=None):
 def test_rebuilt_read_models_equal_the_live_ones_and_keep_events_arriving_during_the_rebuild(
         start, settings, store, cfg):
     start()
-    events = scenario_events(scenario.events())
+    events = scenario_events(scenario.with_roster())
     emit_through_outboxes(settings, events)
     wait_for(lambda: settled(store, len(events)), timeout=60, message="live projection, counters folded")
     live = figures(store, cfg)
@@ -89,7 +89,7 @@ def test_rebuilt_read_models_equal_the_live_ones_and_keep_events_arriving_during
 
     # A live event published while the replay is running reaches the new generation too.
     newcomer = f.participant(99, "DISHUB")
-    late = scenario_events([f.enrolled("late-1", scenario.SEM_B, newcomer, at="2026-07-01T02:00:00Z")])
+    late = scenario_events([f.registered(f.roster_entry(newcomer), at="2026-07-01T02:00:00Z")])
     late[0]["time"] = "2026-07-01T02:00:00Z"
     second = usecases.rebuild(settings, replay_outboxes(settings, also=lambda: emit_through_outboxes(settings, late)),
                              cfg, idle_timeout_s=10)
@@ -120,7 +120,7 @@ class CertificationLog(ServiceBase):
 def test_the_admin_rebuild_route_has_the_producers_replay_their_logs_and_gives_the_live_figures(
         start, settings, store, cfg, container_factory, monkeypatch):
     start()
-    events = scenario_events(scenario.events())
+    events = scenario_events(scenario.with_roster())
     emit_through_outboxes(settings, events)
     wait_for(lambda: settled(store, len(events)), timeout=60, message="live projection, counters folded")
     live = figures(store, cfg)

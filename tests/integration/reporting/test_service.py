@@ -19,7 +19,7 @@ def _csv(response) -> list[dict]:
 def test_events_out_of_order_with_duplicates_over_the_broker_give_the_hand_computed_compliance(
         start, settings, store, api):
     start()
-    events = scenario_events(scenario.events())
+    events = scenario_events(scenario.with_roster())
     publish(settings.amqp_uri, shuffled_with_duplicates(events, seed=7))
     wait_for(lambda: settled(store, len(events)), timeout=60, message="every event applied once, counters folded")
 
@@ -48,7 +48,7 @@ def test_events_out_of_order_with_duplicates_over_the_broker_give_the_hand_compu
 
 def test_the_ledger_lists_each_programme_with_its_jp_and_the_yearly_total_against_the_target(
         start, store, cfg, api):
-    apply_directly(store, scenario_events(scenario.events()), cfg)
+    apply_directly(store, scenario_events(scenario.with_roster()), cfg)
     start()
     body = api.get(f"/ledger/{scenario.B2['nip']}").json()
     assert [(y["year"], y["jp_total"], y["target_met"], y["jp_missing"]) for y in body["years"]] == \
@@ -67,7 +67,7 @@ def test_the_ledger_lists_each_programme_with_its_jp_and_the_yearly_total_agains
 
 
 def test_programme_stats_show_enrolled_waitlisted_cancelled_passed_no_shows_and_rates(start, store, cfg, api):
-    apply_directly(store, scenario_events(scenario.events()), cfg)
+    apply_directly(store, scenario_events(scenario.with_roster()), cfg)
     start()
     stats = api.get("/programmes/PEL-A-2026/stats").json()
     assert {k: stats[k] for k in scenario.PEL_A_STATS} == scenario.PEL_A_STATS
@@ -86,7 +86,7 @@ def test_programme_stats_show_enrolled_waitlisted_cancelled_passed_no_shows_and_
 
 
 def test_exports_open_in_csv_and_openpyxl_with_the_right_rows(start, store, cfg, api):
-    apply_directly(store, scenario_events(scenario.events()), cfg)
+    apply_directly(store, scenario_events(scenario.with_roster()), cfg)
     start()
     compliance = api.get("/exports/compliance.csv?year=2026")
     assert compliance.headers["Content-Type"].startswith("text/csv")
@@ -100,7 +100,10 @@ def test_exports_open_in_csv_and_openpyxl_with_the_right_rows(start, store, cfg,
     sheet = workbook.active
     values = list(sheet.values)
     assert values[0][:4] == ("tahun", "kode_opd", "nama_opd", "asn_terdata")
-    assert values[1][:6] == (2026, "DINKES", "Dinas Kesehatan", 2, 0, 2)
+    assert values[1][:6] == (2026, "DINKES", "Dinas Kesehatan", 3, 0, 3)
+    # the roster's columns come last, so the first ones keep their places
+    assert values[0][-3:] == ("asn_terdaftar", "asn_di_luar_daftar", "belum_pernah_ikut")
+    assert values[1][-3:] == (3, 0, 1)
 
     ledger = _csv(api.get("/exports/ledger.csv?year=2026&agency=SETDA"))
     assert [(r["nip"], r["kode_program"], r["jp"]) for r in ledger] == sorted(
