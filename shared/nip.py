@@ -169,3 +169,16 @@ class NipField(fields.Str):
         if len(text) != LENGTH or not (text.isascii() and text.isdigit()):
             raise self.make_error("invalid_nip")
         return text
+
+
+def appointment_month(identifier: str) -> date | None:
+    """The first day of the month a PNS was appointed CPNS (TMT CPNS), from NIP digits 9-14
+    (``YYYYMM``); None for an NI PPPK (its layout carries only the year) or a number whose
+    digits 9-14 are not a month. The structure is not checked here: ``validate`` does that."""
+    digits = digits_only(identifier)
+    if len(digits) != LENGTH or not (digits.isascii() and digits.isdigit()) or detect_kind(digits) != "nip":
+        return None
+    year, month = int(digits[8:12]), int(digits[12:14])
+    if not 1 <= month <= 12 or year < 1:
+        return None
+    return date(year, month, 1)

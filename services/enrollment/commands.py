@@ -9,17 +9,19 @@ docs/decisions/0010).
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
 from bson import ObjectId
-from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne
 
 from services.enrollment import domain
 from services.enrollment.domain import (CANCELLED, COMPLETED_NOW, CREATED, DRAFT, ENROLLED, PUBLISHED, REACTIVATED,
                                         UNCHANGED, WAITLISTED, Actor, CANCELLED_EARLIER, JpRules)
-from services.enrollment.store import ENROLMENTS, PARTICIPANTS, PROGRAMMES, get_enrolment, get_programme
+from shared.events.common import LEFT_STATUSES
+from services.enrollment.store import ENROLMENTS, PARTICIPANTS, PROGRAMMES, ROSTER, get_enrolment, get_programme
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.store import update_by_id
 
@@ -214,14 +216,22 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
 def _save_participants(tx, participants: dict[str, dict], now: datetime, actor: Actor) -> None:
     if not participants:
         return
-    stored = {p["_id"]: p for p in tx.db[PARTICIPANTS].find({"_id": {"$in": list(participants)}},
-                                                             session=tx.session)}
+    nips = list(participants)
+    stored = {p["_id"]: p for p in tx.db[PARTICIPANTS].find({"_id": {"$in": nips}}, session=tx.session)}
     if actor.role != "admin":
-        # The operator's rights were checked on a read before this transaction; an admin may
-        # have moved the ASN since. Checked again here, so an operator never writes an agency.
+        # The operator's rights were checked on a read of the roster before this transaction; a
+        # roster import may have moved the ASN since. Checked again here, so an operator never
+        # enrols someone no longer aktif on its own agency's roster.
+        roster = {e["_id"]: e for e in tx.db[ROSTER].find({"_id": {"$in": nips}}, {"agency": 1, "status": 1},
+                                                           session=tx.session)}
         for nip, person in participants.items():
-            if nip not in stored or not stored[nip].get("agency") == person["agency"] == actor.agency:
-                raise Forbidden(domain.NOT_REGISTERED.format(agency=actor.agency), field="nip")
+            entry = roster.get(nip)
+            if entry is None or entry.get("status") != domain.ROSTER_ACTIVE or \
+                    not entry.get("agency") == person["agency"] == actor.agency:
+                raise Forbidden(domain.NOT_ON_ROSTER.format(agency=actor.agency), field="nip")
+    # The roster's never-enrolled list (GET /roster?never_enrolled=ya) loses them now.
+    tx.db[ROSTER].update_many({"_id": {"$in": nips}, "ever_enrolled": {"$ne": True}},
+                              {"$set": {"ever_enrolled": True}}, session=tx.session)
     new = [{**person, "updated_at": now} for nip, person in participants.items() if nip not in stored]
     changed = [ReplaceOne({"_id": nip}, {**person, "updated_at": now}) for nip, person in participants.items()
                if nip in stored and domain.participant_changed(stored[nip], person)]
@@ -393,3 +403,105 @@ def complete_batch(tx, code: str, requests: list[CompletionRequest], now: dateti
         tx.db[ENROLMENTS].bulk_write(writes, ordered=False, session=tx.session)
     tx.emit_many(events)
     return results
+
+
+# -- the roster (daftar ASN) -------------------------------------------------------------------
+
+def import_roster_batch(tx, rows: list[tuple[int, domain.RosterRow]], plan: domain.RosterImport,
+                        now: datetime) -> dict[int, dict]:
+    """Write the roster rows of one chunk; {line: result} (accepted with its outcome, or
+    rejected with the column and the reason).
+
+    A new ASN emits ``asn_registered``; a change of a public field ``asn_updated`` (with
+    ``changed``) or ``asn_left`` when an aktif ASN leaves; an unchanged row emits nothing, so
+    uploading the same file again changes nothing. A changed contact emits the private
+    ``asn_contact`` (enrollment.private) with its own version: enrollment keeps only a salted
+    digest of it (data minimisation, ADR 0080); the values live in notification.
+    """
+    nips = [row.nip for _, row in rows]
+    stored = {e["_id"]: e for e in tx.db[ROSTER].find({"_id": {"$in": nips}}, session=tx.session)}
+    fresh = [nip for nip in nips if nip not in stored]
+    enrolled = {e["nip"] for e in tx.db[ENROLMENTS].find({"nip": {"$in": fresh}}, {"nip": 1},
+                                                          session=tx.session)} if fresh else set()
+    results: dict[int, dict] = {}
+    writes: list = []
+    events: list[tuple[str, str, dict]] = []
+    when = domain.iso(now)
+    for line, row in rows:
+        existing = stored.get(row.nip)
+        try:
+            entry = domain.merge_roster_entry(existing, row, plan)
+        except DomainError as exc:
+            results[line] = {"row": line, "nip": row.nip, "accepted": False, "field": exc.field,
+                             "reason": exc.message}
+            continue
+        kind = domain.roster_event(existing, entry)
+        changes: dict = {}
+        if kind is not None:
+            version = (existing["version"] + 1) if existing else 1
+            changes = {**entry, "name_key": domain.name_key(entry["name"]), "version": version, "updated_at": now}
+            if kind == "asn_left" or (existing is None and entry["status"] in LEFT_STATUSES):
+                changes.update(left_at=now, left_reason=entry["status"])
+            elif entry["status"] == domain.ROSTER_ACTIVE:
+                changes.update(left_at=None, left_reason=None)
+            snapshot = domain.roster_snapshot({"_id": row.nip, **changes})
+            if kind == "asn_registered":
+                events.append((kind, row.nip, {"asn": snapshot, "registered_at": when}))
+            elif kind == "asn_left":
+                events.append((kind, row.nip, {"asn": snapshot, "left_at": when, "reason": entry["status"]}))
+            else:
+                events.append((kind, row.nip, {"asn": snapshot, "changed": domain.roster_changed_fields(
+                    existing, entry), "updated_at": when}))
+        contact_changed = False
+        if row.contact is not None:
+            salt = (existing or {}).get("contact_salt") or secrets.token_hex(16)
+            digest = domain.contact_digest(salt, row.contact)
+            before = (existing or {}).get("contact_digest")
+            contact_changed = digest != before if before is not None else any(row.contact)
+            if contact_changed or before is None:
+                changes.update(contact_salt=salt, contact_digest=digest, has_email=row.contact[0] is not None,
+                               has_phone=row.contact[1] is not None)
+            if contact_changed:
+                contact_version = (existing or {}).get("contact_version", 0) + 1
+                changes["contact_version"] = contact_version
+                events.append(("asn_contact", row.nip, {"nip": row.nip, "email": row.contact[0],
+                                                        "phone": row.contact[1], "version": contact_version,
+                                                        "changed_at": when}))
+        if existing is None:
+            writes.append(InsertOne({"_id": row.nip, **changes, "registered_at": now,
+                                     "ever_enrolled": row.nip in enrolled}))
+            outcome, changed = domain.CREATED, []
+        else:
+            if changes:
+                writes.append(UpdateOne({"_id": row.nip}, {"$set": changes}))
+            changed = domain.roster_changed_fields(existing, entry) if kind else []
+            if contact_changed:
+                changed.append("kontak")
+            outcome = "updated" if changed else UNCHANGED
+        results[line] = {"row": line, "nip": row.nip, "accepted": True, "outcome": outcome,
+                         "changed": changed or None, "status": entry["status"]}
+    if writes:
+        tx.db[ROSTER].bulk_write(writes, ordered=True, session=tx.session)
+    tx.emit_many(events)
+    return results
+
+
+def mark_not_listed(tx, agency: str, present: set[str], now: datetime, limit: int) -> list[dict]:
+    """Mark up to ``limit`` aktif ASN of ``agency`` missing from a full import (``present``: the
+    NIPs of the file) ``tidak_tercantum``, each with ``asn_left``; the entries marked."""
+    missing = list(tx.db[ROSTER].find(
+        {"agency": agency, "status": domain.ROSTER_ACTIVE, "_id": {"$nin": list(present)}},
+        session=tx.session).sort("_id", ASCENDING).limit(limit))
+    writes, events = [], []
+    when = domain.iso(now)
+    for entry in missing:
+        changes = {"status": domain.NOT_LISTED, "version": entry["version"] + 1, "updated_at": now,
+                   "left_at": now, "left_reason": domain.NOT_LISTED}
+        entry.update(changes)
+        writes.append(UpdateOne({"_id": entry["_id"], "status": domain.ROSTER_ACTIVE}, {"$set": changes}))
+        events.append(("asn_left", entry["_id"], {"asn": domain.roster_snapshot(entry), "left_at": when,
+                                                  "reason": domain.NOT_LISTED}))
+    if writes:
+        tx.db[ROSTER].bulk_write(writes, ordered=False, session=tx.session)
+    tx.emit_many(events)
+    return missing

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from services.enrollment.domain import JpRules, parse_rules
+from services.enrollment.domain import ACCEPT, JpRules, parse_rules, parse_unlisted_policy
 from shared.config import Settings, env, setting, variable
 
 SERVICE = "enrollment"
@@ -29,6 +29,13 @@ class Config:
     bulk_max_bytes: int = 64 * 1024 * 1024  # largest CSV upload accepted
     bulk_max_rows: int = 10_000  # most data rows one CSV upload may carry
     cascade_sweep_interval_s: float = 30.0  # how often a replica finishes cancelling programmes' enrolments
+    # A full roster import of an agency that would mark more than this share of its aktif ASN as
+    # left (missing from the file) stops with 409 until repeated with konfirmasi=ya.
+    roster_confirm_left_share: float = 0.5
+    # An ASN not on the roster, or not aktif on it (staff of BKN or of a central-government office
+    # in the city), enrolled by an admin: accepted (terima, the default) as unlisted, or refused
+    # (tolak). Operators never enrol them (domain.participant_for).
+    unlisted: str = ACCEPT
 
 
 def load(settings: Settings) -> Config:
@@ -40,6 +47,9 @@ def load(settings: Settings) -> Config:
         bulk_max_rows=setting("BULK_MAX_ROWS", Config.bulk_max_rows, SERVICE, int, low=1, high=10_000_000),
         cascade_sweep_interval_s=setting("CASCADE_SWEEP_INTERVAL_S", Config.cascade_sweep_interval_s, SERVICE,
                                          float, low=0.1, high=86_400),
+        roster_confirm_left_share=setting("ROSTER_CONFIRM_LEFT_SHARE", Config.roster_confirm_left_share, SERVICE,
+                                          float, low=0, high=1),
+        unlisted=setting("UNLISTED", "terima", SERVICE, parse_unlisted_policy),
     )
 
 

@@ -5,6 +5,7 @@ collections (see store.py); the commands load them, ask these rules, and write.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import unicodedata
@@ -14,7 +15,7 @@ from datetime import date, datetime
 from shared import nip as nip_rules
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, Invalid
-from shared.events.common import PROGRAMME_KINDS
+from shared.events.common import LEFT_STATUSES, PROGRAMME_KINDS
 from shared.reference import agencies
 from shared.timefmt import parse_time
 
@@ -325,35 +326,83 @@ def resolve_participant(given: dict, known: dict | None, today: date | None = No
             "birth_date": parsed.birth_date.isoformat(), "gender": parsed.gender}
 
 
-# One answer for "never registered" and "registered in another agency": an operator must
-# not learn from the refusal who works elsewhere (issue 17).
-NOT_REGISTERED = ("this ASN is not registered in {agency}: an admin of BKPSDM registers an ASN with their "
-                  "agency before an operator can enrol them")
+# Whether an ASN not on the roster, or not aktif on it, may be enrolled (ENROLLMENT_UNLISTED):
+# BKN and central-government offices in the city (Kantor Imigrasi, BPS, ...) send staff to the
+# city's programmes, and they are on no OPD's roster.
+ACCEPT, REFUSE = "accept", "refuse"
+UNLISTED_POLICIES = {"terima": ACCEPT, "accept": ACCEPT, "tolak": REFUSE, "refuse": REFUSE}
 
 
-def participant_for(actor: Actor, given: dict, known: dict | None, today: date | None = None) -> dict:
+def parse_unlisted_policy(text: str) -> str:
+    """``terima``/``accept`` or ``tolak``/``refuse`` (ValueError otherwise, for shared.config.setting)."""
+    value = (text or "").strip().lower()
+    if value not in UNLISTED_POLICIES:
+        raise ValueError(f"must be one of {', '.join(UNLISTED_POLICIES)}")
+    return UNLISTED_POLICIES[value]
+
+
+# One answer for "not on the roster", "not aktif on it" and "on another agency's roster": an
+# operator must not learn from the refusal who works elsewhere (issue 17).
+NOT_ON_ROSTER = ("ASN ini tidak ada di daftar ASN aktif OPD {agency}: operator hanya dapat mendaftarkan ASN aktif "
+                 "OPD-nya sendiri; daftar ASN diperbarui lewat impor daftar ASN (POST /roster/import) atau oleh "
+                 "admin BKPSDM")
+UNLISTED_REFUSED = ("ASN ini tidak ada (atau tidak aktif) di daftar ASN, dan pendaftaran ASN di luar daftar ASN "
+                    "ditolak (ENROLLMENT_UNLISTED=tolak); tambahkan dulu ke daftar ASN")
+
+
+def participant_for(actor: Actor, given: dict, entry: dict | None, known: dict | None,
+                    today: date | None = None, unlisted: str = ACCEPT) -> dict:
     """The participant record ``actor``'s enrolment request stands for, or why it may not enrol them.
 
-    An ASN's agency is never taken from an operator's word (issue 17): until the roster
-    becomes the source, an admin registers a new participant with the agency given (and may
-    move one); an operator enrols only an ASN already known in its own agency, and the data
-    it sends cannot move them to another agency.
+    The roster (``entry``, the ASN's roster document) is the source of an ASN's name, agency,
+    jabatan and golongan (issue 19): what a request sends for the name and jabatan of a
+    rostered ASN is ignored, an agency that contradicts the roster is refused (an operator
+    403, an admin 409: an ASN moves through a roster import). An operator enrols only ASN
+    aktif on its own agency's roster. An ASN not on the roster, or not aktif on it, is enrolled
+    by an admin when ``unlisted`` is ACCEPT, from the request's data (``known``: the
+    participant stored by an earlier enrolment fills what it leaves out), and marked
+    ``listed=False``; operators never enrol them.
     """
     check_participant_text(given)
-    if actor.role == "admin":
-        return resolve_participant(given, known, today)
-    if actor.role != "operator":
+    if actor.role not in ("admin", "operator"):
         raise Forbidden(f"role {actor.role} may not enrol ASN", field="role")
     # A malformed NIP is refused alike whatever is stored, so this reveals nothing.
-    nip_rules.validate(nip_rules.digits_only(given.get("nip") or ""), given.get("id_kind") or "auto", field="nip",
-                       today=today)
-    if known is None or known.get("agency") != actor.agency:
-        raise Forbidden(NOT_REGISTERED.format(agency=actor.agency), field="nip")
+    parsed = nip_rules.validate(nip_rules.digits_only(given.get("nip") or ""), given.get("id_kind") or "auto",
+                                field="nip", today=today)
+    listed = entry is not None and entry.get("status") == ROSTER_ACTIVE
     claimed = (given.get("agency") or "").strip().upper()
-    if claimed and claimed != known["agency"]:
-        raise Forbidden(f"an operator may not move an ASN to another agency ({claimed}); an admin of BKPSDM "
-                        f"can", field="agency")
-    return resolve_participant({**given, "agency": known["agency"]}, known, today)
+    if actor.role == "operator":
+        if not listed or entry.get("agency") != actor.agency:
+            raise Forbidden(NOT_ON_ROSTER.format(agency=actor.agency), field="nip")
+        if claimed and claimed != entry["agency"]:
+            raise Forbidden(f"operator tidak dapat memindahkan ASN ke OPD lain ({claimed}); OPD seorang ASN "
+                            f"diambil dari daftar ASN", field="agency")
+        return participant_from_roster(entry, parsed)
+    if listed:
+        if claimed and claimed != entry["agency"]:
+            raise Conflict(f"daftar ASN mencatat ASN ini di OPD {entry['agency']}, bukan {claimed}: OPD seorang ASN "
+                           f"diambil dari daftar ASN (pindahkan lewat impor daftar ASN)", field="agency",
+                           roster_agency=entry["agency"])
+        return participant_from_roster(entry, parsed)
+    if unlisted == REFUSE:
+        raise Invalid(UNLISTED_REFUSED, field="nip")
+    fallback = {**(participant_from_roster(entry, parsed) if entry else {}), **(known or {})}
+    person = resolve_participant(given, fallback or None, today)
+    return {**person, "golongan": None, "jenis_asn": jenis_of_id_kind(person["id_kind"]), "listed": False}
+
+
+def participant_from_roster(entry: dict, parsed: nip_rules.ParsedIdentifier) -> dict:
+    """The participant record of an ASN as the roster knows them (``listed``)."""
+    opd = agencies().get(entry["agency"])
+    return {"_id": entry["_id"], "id_kind": entry["id_kind"], "name": entry["name"], "agency": entry["agency"],
+            "agency_name": entry.get("agency_name") or (opd.name if opd else None),
+            "position": entry.get("position"), "golongan": entry.get("golongan"), "jenis_asn": entry["jenis_asn"],
+            "listed": True, "birth_date": parsed.birth_date.isoformat(), "gender": parsed.gender}
+
+
+def jenis_of_id_kind(id_kind: str) -> str:
+    """PPPK for an NI PPPK, PNS for a NIP (a CPNS counts as PNS)."""
+    return "PPPK" if id_kind == "ni_pppk" else "PNS"
 
 
 # -- free text that ends up in exports ----------------------------------------------------
@@ -367,21 +416,38 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NAME = re.compile(r"[^\W\d_](?:[^\W_]|[ .,'\u2019-])*")
 
 
-def text_problem(value: str, max_length: int | None = TEXT_MAX, person_name: bool = False) -> str | None:
+_TEXT_PROBLEMS = {
+    "en": {"tab": "a tab", "cr": "a carriage return",
+           "formula": "must not begin with {shown}: a spreadsheet opening an export would run the value as a formula",
+           "control": "must not contain control characters (line breaks, tabs)",
+           "length": "is longer than {max_length} characters",
+           "name": "must begin with a letter and contain only letters, digits, spaces and . , ' -"},
+    # what an operator reads in the per-row results of a roster upload
+    "id": {"tab": "tab", "cr": "carriage return",
+           "formula": "tidak boleh diawali {shown}: spreadsheet yang membuka ekspor akan menjalankannya sebagai rumus",
+           "control": "tidak boleh berisi karakter kendali (baris baru, tab)",
+           "length": "lebih dari {max_length} karakter",
+           "name": "harus diawali huruf dan hanya berisi huruf, angka, spasi, serta . , ' -"},
+}
+
+
+def text_problem(value: str, max_length: int | None = TEXT_MAX, person_name: bool = False,
+                 lang: str = "en") -> str | None:
     """Why ``value`` may not be stored as free text (None when it may): a spreadsheet formula
     start, a control character, a length over ``max_length`` (None: the caller checks it),
-    or (``person_name``) a character no name has."""
+    or (``person_name``) a character no name has. ``lang``: ``en`` (the API) or ``id``
+    (Bahasa Indonesia, the roster upload's row reasons)."""
+    words = _TEXT_PROBLEMS[lang]
     for candidate in (value, value.strip()):
         if candidate.startswith(FORMULA_START):
-            shown = {"\t": "a tab", "\r": "a carriage return"}.get(candidate[0], repr(candidate[0]))
-            return (f"must not begin with {shown}: a spreadsheet opening an export would run the value as a "
-                    f"formula")
+            shown = {"\t": words["tab"], "\r": words["cr"]}.get(candidate[0], repr(candidate[0]))
+            return words["formula"].format(shown=shown)
     if any(unicodedata.category(c) == "Cc" for c in value):
-        return "must not contain control characters (line breaks, tabs)"
+        return words["control"]
     if max_length is not None and len(value) > max_length:
-        return f"is longer than {max_length} characters"
+        return words["length"].format(max_length=max_length)
     if person_name and value.strip() and _NAME.fullmatch(value.strip()) is None:
-        return "must begin with a letter and contain only letters, digits, spaces and . , ' -"
+        return words["name"]
     return None
 
 
@@ -404,13 +470,18 @@ def check_participant_text(given: dict) -> None:
 def participant_snapshot(participant: dict) -> dict:
     return {"nip": participant["_id"] if "_id" in participant else participant["nip"],
             "id_kind": participant["id_kind"], "name": participant["name"], "agency": participant["agency"],
-            "agency_name": participant.get("agency_name"), "position": participant.get("position")}
+            "agency_name": participant.get("agency_name"), "position": participant.get("position"),
+            "golongan": participant.get("golongan"), "jenis_asn": participant.get("jenis_asn"),
+            "listed": participant.get("listed")}
+
+
+PARTICIPANT_FIELDS = ("id_kind", "name", "agency", "agency_name", "position", "golongan", "jenis_asn", "listed")
 
 
 def participant_changed(stored: dict | None, resolved: dict) -> bool:
     if stored is None:
         return True
-    return any(stored.get(k) != resolved.get(k) for k in ("id_kind", "name", "agency", "agency_name", "position"))
+    return any(stored.get(k) != resolved.get(k) for k in PARTICIPANT_FIELDS)
 
 
 # -- enrolment ----------------------------------------------------------------------------
@@ -569,3 +640,426 @@ def parse_score(text: str | None) -> float | None:
     if not 0 <= score <= 100:
         raise Invalid(f"score {score:g} is outside 0-100", field="score")
     return score
+
+
+# -- the roster (daftar ASN) --------------------------------------------------------------
+#
+# One document per ASN (``_id`` = NIP / NI PPPK), written by roster imports. Its public fields
+# travel in asn_registered / asn_updated / asn_left; its contact (e-mail, telephone) does not
+# stay here at all: enrollment keeps a salted digest to notice a change and sends the values
+# once, privately, to notification (asn_contact on enrollment.private; data minimisation,
+# ADR 0080).
+
+ROSTER_ACTIVE, NOT_LISTED = "aktif", "tidak_tercantum"
+# The public fields of an entry, in the order of RosterEntrySnapshot (``changed`` names them).
+ROSTER_FIELDS = ("id_kind", "name", "jenis_asn", "agency", "agency_name", "position", "golongan", "supervisor_nip",
+                 "status", "tmt")
+# The column each field is read from (a row's rejection names the column, as the file has it
+# in its canonical spelling).
+ROSTER_COLUMN_OF = {"nip": "nip", "name": "nama", "jenis_asn": "jenis_asn", "agency": "kode_opd",
+                    "position": "jabatan", "golongan": "golongan", "supervisor_nip": "nip_atasan",
+                    "status": "status", "email": "email", "phone": "telepon", "tmt": "tmt"}
+PARTIAL, FULL = "sebagian", "penuh"
+_MODES = {"sebagian": PARTIAL, "partial": PARTIAL, "penuh": FULL, "full": FULL}
+_YES = {"ya", "y", "yes", "true", "1"}
+_NO = {"tidak", "t", "no", "n", "false", "0", ""}
+
+
+def parse_import_mode(text: str | None) -> str:
+    value = (text or "").strip().lower() or PARTIAL
+    if value not in _MODES:
+        raise Invalid(f"mode {text!r} tidak dikenal: gunakan sebagian (partial) atau penuh (full)", field="mode")
+    return _MODES[value]
+
+
+def parse_yes(text: str | None, field: str) -> bool:
+    """``ya``/``true``/``1`` or ``tidak``/``false``/``0``/blank (a query flag such as konfirmasi)."""
+    value = (text or "").strip().lower()
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    raise Invalid(f"{field} {text!r} bukan ya/tidak (atau true/false)", field=field)
+
+
+@dataclass(frozen=True)
+class RosterImport:
+    """What one roster upload does: ``mode`` PARTIAL (adds and updates) or FULL (replaces the
+    roster of ``agency``: its aktif ASN missing from the file are marked tidak_tercantum)."""
+
+    actor: Actor
+    mode: str = PARTIAL
+    agency: str | None = None  # the agency a FULL import replaces
+    confirmed: bool = False  # konfirmasi: mark more than the share as left
+
+
+def roster_import(actor: Actor, mode: str | None, kode_opd: str | None, konfirmasi: str | None) -> RosterImport:
+    """The upload's parameters checked against who uploads: an admin imports any agency, an
+    operator its own only (a FULL import of another agency is 403)."""
+    if actor.role not in ("admin", "operator"):
+        raise Forbidden(f"role {actor.role} may not import the roster", field="role")
+    mode = parse_import_mode(mode)
+    agency = (kode_opd or "").strip().upper() or None
+    confirmed = parse_yes(konfirmasi, "konfirmasi")
+    if mode == PARTIAL:
+        if agency:
+            raise Invalid("kode_opd hanya untuk impor penuh (mode=penuh); impor sebagian mengambil OPD dari setiap "
+                          "baris", field="kode_opd")
+        return RosterImport(actor, PARTIAL, None, confirmed)
+    if agency is None:
+        raise Invalid("impor penuh (mode=penuh) memerlukan kode_opd: OPD yang daftar ASN-nya diganti",
+                      field="kode_opd")
+    if agency not in agencies():
+        raise Invalid(f"kode_opd {agency} bukan OPD Kota Bukittinggi", field="kode_opd")
+    if actor.role == "operator" and agency != actor.agency:
+        raise Forbidden(f"operator OPD {actor.agency} hanya dapat mengimpor penuh daftar ASN OPD {actor.agency}",
+                        field="kode_opd")
+    return RosterImport(actor, FULL, agency, confirmed)
+
+
+def check_full_import(plan: RosterImport, active: int, missing: int, share: float) -> None:
+    """Conflict (409) when a FULL import would mark more than ``share`` of the agency's aktif ASN
+    as left and was not confirmed; nothing has been written then."""
+    if plan.mode != FULL or plan.confirmed or missing <= share * active:
+        return
+    raise Conflict(
+        f"Impor penuh OPD {plan.agency} akan menandai {missing} dari {active} ASN aktif sebagai keluar "
+        f"(tidak_tercantum) karena tidak ada di berkas. Tidak ada yang disimpan. Periksa berkasnya; bila memang "
+        f"benar, kirim ulang berkas yang sama dengan konfirmasi=ya.",
+        field="konfirmasi", kode_opd=plan.agency, would_mark_left=missing, active=active,
+        confirm="konfirmasi=ya")
+
+
+# The parts of a NIP as shared.nip.validate names them (``part``), in Bahasa Indonesia.
+_NIP_PARTS = {
+    "format": "harus berupa 18 angka",
+    "length": "harus 18 angka",
+    "birth_date": "tanggal lahirnya (angka 1-8) bukan tanggal yang mungkin",
+    "appointment_month": "bulan pengangkatannya (angka 13-14) bukan bulan 01-12",
+    "appointment_year": "tahun pengangkatannya (angka 9-12) tidak mungkin",
+    "appointment_date": "tanggal pengangkatannya (angka 9-14) tidak mungkin untuk tanggal lahirnya",
+    "pppk_code": "tidak memuat kode PPPK 21 pada angka 13-14",
+    "gender": "angka ke-15 (jenis kelamin) harus 1 atau 2",
+    "sequence": "nomor urutnya (angka 16-18) harus 001 atau lebih",
+}
+# A NIP Excel kept as a number: 1,98503E+17 or 1.98503122010011e+17 (its last digits are lost).
+_NUMBER_FORM = re.compile(r"^\d+(?:[.,]\d+)?[eE][+]?\d+$")
+
+
+def _identifier(text: str, column: str, today: date | None) -> nip_rules.ParsedIdentifier:
+    """A NIP / NI PPPK cell, checked, or Invalid with the reason in Bahasa Indonesia."""
+    raw = (text or "").strip()
+    if _NUMBER_FORM.match(raw):
+        raise Invalid(f"{column} {raw} tersimpan sebagai angka di spreadsheet sehingga angka terakhirnya hilang; "
+                      f"format kolom {column} sebagai Teks dan ketik ulang NIP-nya", field=column)
+    digits = nip_rules.digits_only(raw)
+    if not digits:
+        raise Invalid(f"{column} kosong", field=column)
+    try:
+        return nip_rules.validate(digits, "auto", field=column, today=today)
+    except Invalid as exc:
+        part = exc.details.get("part", "format")
+        detail = _NIP_PARTS.get(part, "tidak sah")
+        if part == "length":
+            detail = f"harus 18 angka, bukan {len(digits)}"
+        raise Invalid(f"{column} {digits} {detail}", field=column) from None
+
+
+_PNS_GOLONGAN = re.compile(r"\b(IV|III|II|I)\s*/\s*([a-e])\b", re.IGNORECASE)
+_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV", "XVI",
+          "XVII")
+_PNS_LETTERS = {"I": "abcd", "II": "abcd", "III": "abcd", "IV": "abcde"}
+
+
+def parse_golongan(text: str) -> str:
+    """``III/c`` (PNS, also inside a pangkat: ``Penata (III/c)``) or a PPPK golongan ``I``..``XVII``."""
+    value = " ".join(text.split())
+    match = _PNS_GOLONGAN.search(value)
+    if match:
+        room, letter = match.group(1).upper(), match.group(2).lower()
+        if letter not in _PNS_LETTERS[room]:
+            raise Invalid(f"golongan {text} tidak ada: golongan {room} berjenjang {room}/a sampai "
+                          f"{room}/{_PNS_LETTERS[room][-1]}", field="golongan")
+        return f"{room}/{letter}"
+    roman = re.sub(r"^golongan\s+", "", value, flags=re.IGNORECASE).upper()
+    if roman in _ROMAN:
+        return roman
+    raise Invalid(f"golongan {text!r} tidak dikenal: PNS I/a sampai IV/e, PPPK I sampai XVII", field="golongan")
+
+
+def check_golongan(golongan: str | None, jenis_asn: str) -> None:
+    if golongan is None:
+        return
+    pns_form = "/" in golongan
+    if jenis_asn == "PNS" and not pns_form:
+        raise Invalid(f"golongan {golongan} bukan golongan PNS (I/a sampai IV/e)", field="golongan")
+    if jenis_asn == "PPPK" and pns_form:
+        raise Invalid(f"golongan {golongan} bukan golongan PPPK (I sampai XVII)", field="golongan")
+
+
+def parse_jenis_asn(text: str) -> str:
+    """PNS or PPPK; a CPNS counts as PNS (SIASN writes e.g. ``PNS``, ``CPNS``, ``PPPK``)."""
+    value = " ".join(text.upper().split())
+    if "PPPK" in value:
+        return "PPPK"
+    if value.startswith(("PNS", "CPNS")):
+        return "PNS"
+    raise Invalid(f"jenis_asn {text!r} tidak dikenal: PNS (termasuk CPNS) atau PPPK", field="jenis_asn")
+
+
+# What a personnel file writes for each status (SIASN: kedudukan_hukum_nama).
+_STATUS_WORDS = {
+    "aktif": "aktif", "active": "aktif",
+    # still in service: studying or preparing to retire (SIASN kedudukan hukum)
+    "tugas belajar": "aktif", "masa persiapan pensiun": "aktif", "mpp": "aktif",
+    "pensiun": "pensiun", "purna tugas": "pensiun", "retired": "pensiun",
+    "pindah": "pindah", "mutasi": "pindah", "mutasi keluar": "pindah", "pindah keluar": "pindah",
+    "pindah instansi": "pindah", "moved": "pindah",
+    "berhenti": "berhenti", "diberhentikan": "berhenti", "stopped": "berhenti",
+    "meninggal": "meninggal", "meninggal dunia": "meninggal", "wafat": "meninggal", "died": "meninggal",
+}
+
+
+def parse_roster_status(text: str) -> str:
+    value = " ".join(text.lower().replace("_", " ").split())
+    if not value:
+        return ROSTER_ACTIVE
+    if value in _STATUS_WORDS:
+        return _STATUS_WORDS[value]
+    if value.startswith(("diberhentikan", "berhenti dengan", "berhenti atas")):
+        return "berhenti"
+    if value.startswith(("pensiun", "meninggal")):
+        return "pensiun" if value.startswith("pensiun") else "meninggal"
+    raise Invalid(f"status {text!r} tidak dikenal: aktif, pensiun, pindah (mutasi keluar), berhenti "
+                  f"(diberhentikan) atau meninggal (wafat)", field="status")
+
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+def normalise_email(text: str) -> str:
+    value = text.strip().lower()
+    if len(value) > 254 or not _EMAIL.match(value) or ".." in value or value.split("@")[0].startswith("."):
+        raise Invalid(f"email {text!r} bukan alamat surel yang sah", field="email")
+    return value
+
+
+def normalise_phone(text: str) -> str:
+    """An Indonesian telephone number in E.164 (``+62…``): ``0812-6600-1122``, ``+62 812 6600 1122``,
+    ``62812…`` and ``812…`` (a spreadsheet drops the leading 0 of a number) all give
+    ``+6281266001122``."""
+    value = re.sub(r"[\s\-.()/]", "", text.strip())
+    if value.startswith("+"):
+        if not value.startswith("+62"):
+            raise Invalid(f"telepon {text!r} bukan nomor Indonesia (+62)", field="telepon")
+        national = value[3:]
+    elif value.startswith("62"):
+        national = value[2:]
+    elif value.startswith("0"):
+        national = value[1:]
+    else:
+        national = value
+    if not national.isascii() or not national.isdigit() or national.startswith("0") \
+            or not 8 <= len(national) <= 12:
+        raise Invalid(f"telepon {text!r} bukan nomor telepon yang sah (contoh: 0812-6600-1122 atau "
+                      f"+6281266001122)", field="telepon")
+    return "+62" + national
+
+
+_DATE_FORMS = ((re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), (1, 2, 3)),
+               (re.compile(r"^(\d{1,2})[-/](\d{1,2})[-/](\d{4})$"), (3, 2, 1)))
+
+
+def parse_tmt(text: str, today: date) -> date:
+    """TMT as YYYY-MM-DD, DD-MM-YYYY or DD/MM/YYYY: a real date, not in the future."""
+    value = text.strip()
+    if "T" in value or " " in value:  # a spreadsheet date cell read as a date and time
+        value = value.replace("T", " ").split(" ")[0]
+    for pattern, (y, m, d) in _DATE_FORMS:
+        match = pattern.match(value)
+        if match:
+            try:
+                day = date(int(match.group(y)), int(match.group(m)), int(match.group(d)))
+            except ValueError:
+                break
+            if day > today:
+                raise Invalid(f"tmt {text} ada di masa depan", field="tmt")
+            if day.year < 1940:
+                raise Invalid(f"tmt {text} tidak mungkin", field="tmt")
+            return day
+    raise Invalid(f"tmt {text!r} bukan tanggal yang sah (YYYY-MM-DD, DD-MM-YYYY atau DD/MM/YYYY)", field="tmt")
+
+
+def agency_by_name(name: str) -> str | None:
+    """The OPD code of an agency name (SIASN's unor_nama), ignoring case and spacing."""
+    wanted = " ".join(name.lower().split())
+    for code, opd in agencies().items():
+        if " ".join(opd.name.lower().split()) == wanted:
+            return code
+    return None
+
+
+@dataclass
+class RosterRow:
+    """A roster row read cell by cell: ``fields`` holds only what the file states (a column the
+    file lacks leaves the stored value alone); ``contact`` is the (email, phone) pair when the
+    file has a contact column, else None."""
+
+    nip: str
+    id_kind: str
+    fields: dict
+    contact: tuple[str | None, str | None] | None
+    birth_date: date
+
+
+def read_roster_row(row: dict, today: date) -> RosterRow:
+    """Check each cell of a roster row (``row``: canonical column -> text, as the adapter reads
+    it); Invalid names the column and says why in Bahasa Indonesia. A blank optional cell
+    clears the value; a blank status is aktif."""
+    parsed = _identifier(row.get("nip", ""), "nip", today)
+    fields: dict = {}
+    if (name := (row.get("nama") or "").strip()):
+        problem = text_problem(name, NAME_MAX, person_name=True, lang="id")
+        if problem:
+            raise Invalid(f"nama {problem}", field="nama")
+        fields["name"] = name
+    if (jenis := (row.get("jenis_asn") or "").strip()):
+        fields["jenis_asn"] = parse_jenis_asn(jenis)
+    code = (row.get("kode_opd") or "").strip().upper()
+    if code:
+        if code not in agencies():
+            raise Invalid(f"kode_opd {code} bukan OPD Kota Bukittinggi", field="kode_opd")
+        fields["agency"] = code
+    elif (opd_name := (row.get("nama_opd") or "").strip()):
+        code = agency_by_name(opd_name)
+        if code is None:
+            raise Invalid(f"nama_opd {opd_name!r} bukan nama OPD Kota Bukittinggi", field="nama_opd")
+        fields["agency"] = code
+    if "agency" in fields:
+        fields["agency_name"] = agencies()[fields["agency"]].name
+    if "jabatan" in row:
+        position = row["jabatan"].strip() or None
+        if position:
+            problem = text_problem(position, TEXT_MAX, lang="id")
+            if problem:
+                raise Invalid(f"jabatan {problem}", field="jabatan")
+        fields["position"] = position
+    if "golongan" in row:
+        fields["golongan"] = parse_golongan(row["golongan"]) if row["golongan"].strip() else None
+    if "nip_atasan" in row:
+        supervisor = None
+        if row["nip_atasan"].strip():
+            supervisor = _identifier(row["nip_atasan"], "nip_atasan", today).identifier
+            if supervisor == parsed.identifier:
+                raise Invalid("nip_atasan sama dengan NIP ASN itu sendiri: atasan langsung adalah orang lain",
+                              field="nip_atasan")
+        fields["supervisor_nip"] = supervisor
+    if "status" in row:
+        fields["status"] = parse_roster_status(row["status"])
+    if "tmt" in row:
+        fields["tmt"] = parse_tmt(row["tmt"], today).isoformat() if row["tmt"].strip() else None
+    contact = None
+    if "email" in row or "telepon" in row:
+        email = (row.get("email") or "").strip()
+        phone = (row.get("telepon") or "").strip()
+        contact = (normalise_email(email) if email else None, normalise_phone(phone) if phone else None)
+    return RosterRow(parsed.identifier, parsed.kind, fields, contact, parsed.birth_date)
+
+
+# An operator's row for an ASN aktif on another agency's roster (someone who moved is first
+# marked pindah there, or moved by an admin of BKPSDM).
+ON_ANOTHER_ROSTER = ("ASN ini tercatat aktif di daftar ASN OPD lain: perpindahan OPD dicatat oleh OPD asal "
+                     "(status pindah) atau oleh admin BKPSDM")
+
+
+def merge_roster_entry(existing: dict | None, row: RosterRow, plan: RosterImport) -> dict:
+    """The public fields of the entry after ``row`` (``existing``: the stored entry or None), or
+    Invalid/Forbidden for this row: the fields a new ASN needs, the agency the upload may
+    write, jenis_asn against the identifier and golongan against jenis_asn."""
+    existing = existing or {}
+    fields = row.fields
+    actor = plan.actor
+    agency = fields.get("agency") or (plan.agency if plan.mode == FULL else None) or existing.get("agency") \
+        or (actor.agency if actor.role == "operator" else None)
+    if agency is None:
+        raise Invalid("kode_opd wajib untuk ASN yang belum ada di daftar ASN", field="kode_opd")
+    if plan.mode == FULL and agency != plan.agency:
+        raise Invalid(f"bukan OPD {plan.agency}: impor penuh OPD {plan.agency} hanya memuat ASN OPD itu "
+                      f"(baris ini {agency})", field="kode_opd")
+    if actor.role == "operator":
+        if agency != actor.agency:
+            raise Forbidden(f"operator OPD {actor.agency} hanya dapat mengimpor ASN OPD {actor.agency}",
+                            field="kode_opd")
+        if existing.get("agency") not in (None, actor.agency) and existing.get("status") == ROSTER_ACTIVE:
+            raise Forbidden(ON_ANOTHER_ROSTER, field="nip")
+    name = fields.get("name") or existing.get("name")
+    if not name:
+        raise Invalid("nama wajib untuk ASN yang belum ada di daftar ASN", field="nama")
+    jenis = fields.get("jenis_asn") or existing.get("jenis_asn") or jenis_of_id_kind(row.id_kind)
+    if jenis != jenis_of_id_kind(row.id_kind):
+        what = "NIP PNS" if row.id_kind == "nip" else "NI PPPK (kode 21 pada angka 13-14)"
+        raise Invalid(f"jenis_asn {jenis} tidak cocok dengan nomornya, sebuah {what}", field="jenis_asn")
+    golongan = fields["golongan"] if "golongan" in fields else existing.get("golongan")
+    check_golongan(golongan, jenis)
+    if "status" in fields:
+        status = fields["status"]
+    elif existing.get("status") not in (None, NOT_LISTED):
+        status = existing["status"]
+    else:  # new, or back in a file after a full import had missed them
+        status = ROSTER_ACTIVE
+    if fields.get("tmt") is not None:
+        tmt = fields["tmt"]
+    elif "tmt" in fields or not existing.get("tmt"):
+        tmt = derived_tmt(row.nip)
+    else:
+        tmt = existing["tmt"]
+    return {"id_kind": row.id_kind, "name": name, "jenis_asn": jenis, "agency": agency,
+            "agency_name": agencies()[agency].name, "position": fields.get("position", existing.get("position")),
+            "golongan": golongan, "supervisor_nip": fields.get("supervisor_nip", existing.get("supervisor_nip")),
+            "status": status, "tmt": tmt}
+
+
+def derived_tmt(identifier: str) -> str | None:
+    """A PNS's TMT when the file gives none: the month of appointment as CPNS in the NIP
+    (digits 9-14); an NI PPPK carries only a year, so none."""
+    month = nip_rules.appointment_month(identifier)
+    return month.isoformat() if month else None
+
+
+def roster_changed_fields(existing: dict | None, entry: dict) -> list[str]:
+    """The public fields ``entry`` changes (all of them for a new ASN)."""
+    if existing is None:
+        return list(ROSTER_FIELDS)
+    return [k for k in ROSTER_FIELDS if existing.get(k) != entry.get(k)]
+
+
+def roster_event(existing: dict | None, entry: dict) -> str | None:
+    """The public event of a change: ``asn_registered`` for a new ASN, ``asn_left`` when an aktif
+    ASN leaves (pensiun, pindah, berhenti, meninggal, tidak_tercantum), ``asn_updated`` for
+    any other change (e.g. back to aktif), None when nothing public changed."""
+    if existing is None:
+        return "asn_registered"
+    if not roster_changed_fields(existing, entry):
+        return None
+    if entry["status"] in LEFT_STATUSES and existing.get("status") == ROSTER_ACTIVE:
+        return "asn_left"
+    return "asn_updated"
+
+
+def contact_digest(salt: str, contact: tuple[str | None, str | None]) -> str:
+    """What enrollment keeps of a contact: a salted sha256 of the normalised (email, phone),
+    enough to notice a change and nothing to read back (ADR 0080)."""
+    email, phone = contact
+    return hashlib.sha256(f"{salt}\n{email or ''}\n{phone or ''}".encode()).hexdigest()
+
+
+def roster_snapshot(entry: dict) -> dict:
+    """The entry as the public events carry it (RosterEntrySnapshot): no contact data."""
+    return {"nip": entry["_id"], **{k: entry.get(k) for k in ROSTER_FIELDS}, "version": entry["version"]}
+
+
+def name_key(name: str) -> str:
+    """The form a name is searched by (``q`` of GET /roster): case and spacing ignored."""
+    return " ".join(name.casefold().split())
+

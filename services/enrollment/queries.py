@@ -1,10 +1,12 @@
 """What the API reads (functions taking ``db``): participants, enrolments with their live
-waitlist position, and the pages of the list routes (``shared.paging``; each answer also
-keeps the ``total`` it has always carried)."""
+waitlist position, the roster, and the pages of the list routes (``shared.paging``; each
+answer also keeps the ``total`` it has always carried)."""
 from __future__ import annotations
 
-from services.enrollment.domain import WAITLISTED, programme_code
-from services.enrollment.store import ENROLMENTS, PARTICIPANTS, PROGRAMMES
+import re
+
+from services.enrollment.domain import ROSTER_ACTIVE, WAITLISTED, name_key, programme_code
+from services.enrollment.store import ENROLMENTS, PARTICIPANTS, PROGRAMMES, ROSTER
 from shared.paging import page_of
 
 
@@ -70,3 +72,66 @@ def enrolments_page(db, q: dict) -> dict:
 def pending_cascades(db) -> list[str]:
     """Codes of cancelled programmes whose enrolments are not all cancelled yet."""
     return [p["_id"] for p in db[PROGRAMMES].find({"cascade_pending": True}, {"_id": 1})]
+
+
+# -- the roster ---------------------------------------------------------------------------------
+
+def roster_entry(db, nip: str) -> dict | None:
+    return db[ROSTER].find_one({"_id": nip})
+
+
+def roster_entries(db, nips: list[str]) -> dict[str, dict]:
+    """The roster entries among ``nips``, by NIP."""
+    return {e["_id"]: e for e in db[ROSTER].find({"_id": {"$in": nips}})}
+
+
+def active_count(db, agency: str) -> int:
+    """How many ASN are aktif on ``agency``'s roster."""
+    return db[ROSTER].count_documents({"agency": agency, "status": ROSTER_ACTIVE})
+
+
+def missing_count(db, agency: str, present: set[str]) -> int:
+    """How many aktif ASN of ``agency`` a file with the NIPs ``present`` leaves out."""
+    return db[ROSTER].count_documents({"agency": agency, "status": ROSTER_ACTIVE, "_id": {"$nin": list(present)}})
+
+
+def roster_query(q: dict) -> dict:
+    """The store filter of a roster list (RosterQuery, scoped by the use case)."""
+    query: dict = {}
+    if q.get("agency"):
+        query["agency"] = q["agency"].upper()
+    if q.get("status"):
+        query["status"] = q["status"]
+    if q.get("jenis_asn"):
+        query["jenis_asn"] = q["jenis_asn"]
+    if q.get("never_enrolled"):  # no enrolment of any status, ever
+        query["ever_enrolled"] = {"$ne": True}
+    if q.get("nip"):
+        query["_id"] = q["nip"]
+    term = (q.get("q") or "").strip()
+    if term:
+        digits = "".join(term.split())
+        if digits.isascii() and digits.isdigit():
+            query.setdefault("_id", {"$regex": f"^{digits}"})  # a NIP or its beginning
+        else:
+            query["name_key"] = {"$regex": f"^{re.escape(name_key(term))}"}
+    return query
+
+
+def roster_page(db, q: dict) -> dict:
+    """A page of the roster in NIP order (RosterQuery)."""
+    return _page(db[ROSTER], roster_query(q), q)
+
+
+def enrolment_count(db, nip: str) -> int:
+    """Enrolments of any status the ASN ever had."""
+    return db[ENROLMENTS].count_documents({"nip": nip})
+
+
+def supervisor_of(db, entry: dict) -> dict | None:
+    """{nip, name} of the entry's supervisor (atasan langsung); the name when they are on the roster."""
+    nip = entry.get("supervisor_nip")
+    if not nip:
+        return None
+    supervisor = db[ROSTER].find_one({"_id": nip}, {"name": 1})
+    return {"nip": nip, "name": supervisor["name"] if supervisor else None}

@@ -10,7 +10,7 @@ openapi = OpenApi(
     description="Programmes, participants and enrolments of BKN and Pemerintah Kota Bukittinggi. "
                 "Times are UTC (RFC 3339); commands are idempotent under retry (natural keys, or "
                 "the Idempotency-Key header when enrolling).")
-P, E, B = ["programmes"], ["enrolments"], ["bulk"]
+P, E, B, R = ["programmes"], ["enrolments"], ["bulk"], ["roster"]
 
 openapi.route("POST", "/programmes", "Create a draft programme (the code is its natural key)",
               body=s.ProgrammeCreateSchema, response=s.ProgrammeSchema, status=201, tags=P,
@@ -30,9 +30,13 @@ openapi.route("POST", "/programmes/{code}/enrolments",
               "Enrol an ASN: a seat, or the waitlist when full; a retry returns the same enrolment",
               body=s.ParticipantInputSchema, response=s.EnrolmentSchema, status=201, tags=E,
               responses={200: "already enrolled or waitlisted (nothing changed)",
-                         403: "an operator enrolling an ASN not registered in its own agency (an admin registers "
-                              "new ASN), or moving one to another agency",
-                         404: "no such programme", 409: "not published, or the enrolment window is closed"})
+                         403: "an operator enrolling an ASN not aktif on its own agency's roster (the same answer "
+                              "for an unknown NIP and another agency's ASN), or naming another agency",
+                         404: "no such programme",
+                         409: "not published, or the enrolment window is closed; or an admin naming an agency "
+                              "the roster contradicts (the roster gives name, agency, jabatan and golongan)",
+                         422: "invalid fields; or an ASN not on the roster (or not aktif on it) while "
+                              "ENROLLMENT_UNLISTED=tolak"})
 openapi.route("POST", "/programmes/{code}/enrolments/bulk",
               "Enrol the participants of a CSV file; streams one result per row, then a summary",
               body=s.BulkEnrolmentCsv, body_content_type="text/csv", response=s.BulkRowSchema,
@@ -59,3 +63,24 @@ openapi.route("POST", "/enrolments/{id}/completion",
               "Complete with a score and/or attendance: passed, failed or no-show (emits completed)",
               body=s.CompletionSchema, response=s.EnrolmentSchema, tags=E,
               responses={404: "no such enrolment", 409: "not enrolled, not started, or completed differently"})
+
+openapi.route("POST", "/roster/import",
+              "Import the roster (daftar ASN) from a CSV or XLSX file (a SIASN export's headers are understood); "
+              "streams one result per row (Bahasa Indonesia reasons), then a summary. mode=sebagian adds and "
+              "updates; mode=penuh&kode_opd=X replaces X's roster. The same file again changes nothing",
+              query=s.RosterImportQuery, body=s.RosterCsv, body_content_type="text/csv",
+              response=s.RosterRowSchema, content_type="application/x-ndjson", tags=R + B,
+              responses={403: "not admin or operator; an operator's full import of another OPD",
+                         409: "a full import would mark more than ROSTER_CONFIRM_LEFT_SHARE (default half) of the "
+                              "OPD's aktif ASN as left: nothing written; the body gives would_mark_left, active, "
+                              "kode_opd and says to send the file again with konfirmasi=ya",
+                         413: "file too large, or more rows than BULK_MAX_ROWS",
+                         422: "bad mode/kode_opd/konfirmasi, no nip column, not UTF-8, an unreadable or .xls file"})
+openapi.route("GET", "/roster", "List the roster by OPD, status, jenis ASN, never enrolled or name/NIP, a page "
+              "at a time (an operator: its own OPD; an ASN: themself). No contact data",
+              query=s.RosterQuery, response=s.RosterPageSchema, tags=R,
+              responses={403: "an operator asking for another OPD"})
+openapi.route("GET", "/roster/{nip}", "One ASN's roster entry with their supervisor and number of enrolments",
+              response=s.RosterEntryViewSchema, tags=R,
+              responses={403: "an ASN asking for someone else",
+                         404: "not on the roster (for an operator: not on its own OPD's roster, the same answer)"})

@@ -8,7 +8,8 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from services.enrollment.domain import (CANCELLED_BY, ENROLMENT_STATUSES, NAME_MAX, PROGRAMME_STATUSES, TEXT_MAX,
                                         iso, text_problem)
-from shared.events.common import COMPETENCY_TYPES, ID_KINDS, ORGANISERS, PROGRAMME_KINDS, ParticipantSnapshot
+from shared.events.common import (COMPETENCY_TYPES, ID_KINDS, JENIS_ASN, ORGANISERS, PROGRAMME_KINDS, ROSTER_STATUSES,
+                                  ParticipantSnapshot)
 from shared.nip import NipField
 from shared.paging import page_query
 
@@ -251,3 +252,131 @@ class BulkRowSchema(Schema):
     reason = fields.Str(metadata={"description": "rejected: why"})
     summary = fields.Dict(metadata={"description": "last line only: rows, accepted, rejected, per outcome"})
 
+
+
+# -- the roster (daftar ASN) -------------------------------------------------------------------
+
+class RosterImportQuery(Schema):
+    """The query of POST /roster/import (checked further by domain.roster_import)."""
+
+    mode = fields.Str(load_default=None, validate=validate.Length(max=16),
+                      metadata={"description": "sebagian (partial, the default): adds and updates; penuh (full): "
+                                               "replaces the roster of kode_opd, marking its aktif ASN missing "
+                                               "from the file tidak_tercantum", "enum": ["sebagian", "penuh",
+                                                                                        "partial", "full"]})
+    kode_opd = fields.Str(load_default=None, validate=validate.Length(max=64),
+                          metadata={"description": "with mode=penuh: the OPD whose roster the file replaces"})
+    konfirmasi = fields.Str(load_default=None, validate=validate.Length(max=8),
+                            metadata={"description": "ya: go ahead although more than ROSTER_CONFIRM_LEFT_SHARE "
+                                                     "(default half) of the OPD's aktif ASN would be marked left"})
+    format = fields.Str(load_default=None, validate=validate.OneOf(("csv", "ndjson")),
+                        metadata={"description": "csv: the results as CSV (or send Accept: text/csv)"})
+
+
+class RosterCsv(Schema):
+    """Columns of a roster file: CSV (UTF-8; ',' ';' or tab) or XLSX (first sheet, header row).
+    Headers are compared without case, spaces or punctuation, and the SIASN export's names
+    are accepted. A column the file lacks leaves the stored value alone; a blank optional cell
+    clears it. Rejected rows name the column and the reason in Bahasa Indonesia."""
+
+    nip = NipField(required=True, metadata={"description": "NIP or NI PPPK, printed form with spaces accepted; "
+                                                           "also: nip_baru, NIP BARU. Stored as a number by Excel "
+                                                           "(1,98E+17) it is refused: its last digits are lost"})
+    nama = fields.Str(metadata={"description": "required for a new ASN; also: name, nama_lengkap"})
+    jenis_asn = fields.Str(metadata={"description": "PNS (CPNS counts as PNS) or PPPK; derived from the number "
+                                                    "when blank; also: jenis_pegawai, jenis_pegawai_nama"})
+    kode_opd = fields.Str(metadata={"description": "OPD code (shared reference agencies); also: opd, unor_id; "
+                                                   "or nama_opd / unor_nama with the OPD's name"})
+    jabatan = fields.Str(metadata={"description": "position; also: jabatan_nama"})
+    golongan = fields.Str(metadata={"description": "PNS I/a..IV/e, PPPK I..XVII; also: pangkat, gol_akhir_nama, "
+                                                   "golongan_nama"})
+    nip_atasan = fields.Str(metadata={"description": "the supervisor's (atasan langsung) NIP; also: "
+                                                     "nip_atasan_langsung"})
+    status = fields.Str(metadata={"description": "aktif (default), pensiun, pindah (mutasi keluar), berhenti "
+                                                 "(diberhentikan), meninggal (wafat); also: kedudukan_hukum_nama"})
+    email = fields.Str(metadata={"description": "sent privately to notification, never stored here nor published "
+                                                "(ADR 0080). email and telepon are one contact: a file with either "
+                                                "column states both, a blank cell clears"})
+    telepon = fields.Str(metadata={"description": "normalised to E.164 +62...; also: nomor_hp, no_hp"})
+    tmt = fields.Str(metadata={"description": "start of service, YYYY-MM-DD, DD-MM-YYYY or DD/MM/YYYY, not in the "
+                                              "future; also: tmt_cpns, tmt_pppk. Blank for a PNS: the appointment "
+                                              "month in the NIP (digits 9-14)"})
+
+
+class RosterRowSchema(Schema):
+    """One line of the streamed answer of a roster import; the last line is a summary."""
+
+    row = fields.Int(metadata={"description": "line of the CSV, or row of the sheet (the header is 1); absent on "
+                                              "the lines of ASN a full import marked tidak_tercantum"})
+    nip = fields.Str()
+    accepted = fields.Bool()
+    outcome = fields.Str(metadata={"description": "created / updated / unchanged; left for an ASN a full import "
+                                                  "marked tidak_tercantum"})
+    changed = fields.List(fields.Str(), metadata={"description": "updated: the fields that changed (kontak: the "
+                                                                 "e-mail or telephone)"})
+    status = fields.Str(validate=validate.OneOf(ROSTER_STATUSES))
+    field = fields.Str(metadata={"description": "rejected: the column to blame"})
+    reason = fields.Str(metadata={"description": "rejected: why, in Bahasa Indonesia"})
+    summary = fields.Dict(metadata={"description": "last line only: rows, accepted, rejected, created, updated, "
+                                                   "unchanged, left (marked tidak_tercantum), seconds"})
+
+
+class RosterQuery(PageQuery):
+    agency = fields.Str(validate=validate.Length(min=1, max=64), metadata={"description": "OPD code"})
+    kode_opd = fields.Str(validate=validate.Length(min=1, max=64), metadata={"description": "the same as agency"})
+    status = fields.Str(validate=validate.OneOf(ROSTER_STATUSES))
+    jenis_asn = fields.Str(validate=validate.OneOf(JENIS_ASN))
+    never_enrolled = fields.Str(validate=validate.OneOf(("ya", "tidak", "true", "false", "1", "0")),
+                                metadata={"description": "ya: only ASN with no enrolment of any status, ever"})
+    q = fields.Str(validate=validate.Length(min=1, max=100),
+                   metadata={"description": "the beginning of a name (case ignored), or a NIP or its beginning"})
+
+    @post_load
+    def normalise(self, data, **kwargs):
+        if "kode_opd" in data:
+            data.setdefault("agency", data.pop("kode_opd"))
+        data["never_enrolled"] = data.get("never_enrolled") in ("ya", "true", "1")
+        return data
+
+
+class RosterEntrySchema(Schema):
+    nip = fields.Str(attribute="_id")
+    id_kind = fields.Str(validate=validate.OneOf(ID_KINDS))
+    name = fields.Str()
+    jenis_asn = fields.Str(validate=validate.OneOf(JENIS_ASN))
+    agency = fields.Str()
+    agency_name = fields.Str(allow_none=True)
+    position = fields.Str(allow_none=True)
+    golongan = fields.Str(allow_none=True)
+    supervisor_nip = fields.Str(allow_none=True)
+    status = fields.Str(validate=validate.OneOf(ROSTER_STATUSES))
+    tmt = fields.Str(allow_none=True, metadata={"description": "start of service, YYYY-MM-DD"})
+    version = fields.Int()
+    never_enrolled = fields.Method("_never_enrolled", metadata={"type": "boolean"})
+    # Whether the roster upload gave an e-mail / a telephone; the values are never stored here
+    # nor shown (notification keeps them, ADR 0080).
+    has_email = fields.Bool(dump_default=False)
+    has_phone = fields.Bool(dump_default=False)
+    registered_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    left_at = UtcDateTime(allow_none=True)
+    left_reason = fields.Str(allow_none=True)
+
+    def _never_enrolled(self, entry):
+        return not entry.get("ever_enrolled")
+
+
+class SupervisorSchema(Schema):
+    nip = fields.Str()
+    name = fields.Str(allow_none=True, metadata={"description": "when the supervisor is on the roster"})
+
+
+class RosterEntryViewSchema(RosterEntrySchema):
+    supervisor = fields.Nested(SupervisorSchema, allow_none=True)
+    enrolments = fields.Int(metadata={"description": "enrolments of any status, ever"})
+
+
+class RosterPageSchema(Schema):
+    items = fields.List(fields.Nested(RosterEntrySchema))
+    next_cursor = fields.Str(allow_none=True)
+    total = fields.Int()

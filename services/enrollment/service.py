@@ -7,6 +7,7 @@ with no principal, were removed (issue 17).
 from __future__ import annotations
 
 from services.enrollment import dependencies, routes, usecases
+from services.enrollment.adapters.bulk_files import roster_csv_lines
 from services.enrollment.adapters.web import CsvUpload, actor_of, streamed_results
 from services.enrollment.config import BULK_BODY_CEILING
 from services.enrollment.store import create_indexes
@@ -86,3 +87,17 @@ class EnrollmentService(ServiceBase):
     def bulk_complete_http(self, request, code):
         results = usecases.bulk_complete(self.store, self.runtime, actor_of(request), code, CsvUpload(request))
         return streamed_results(request, results)
+
+    # -- the roster (daftar ASN) ----------------------------------------------------------------
+    @api("POST", "/roster/import", max_body=BULK_BODY_CEILING, auth=STAFF)
+    def import_roster_http(self, request):
+        results = usecases.import_roster(self.store, self.runtime, actor_of(request), CsvUpload(request), request.args)
+        return streamed_results(request, results, roster_csv_lines)
+
+    @api("GET", "/roster", auth=MEMBER)
+    def list_roster_http(self, request):
+        return usecases.list_roster(self.store, self.runtime, actor_of(request), request.args)
+
+    @api("GET", "/roster/<string:nip>", auth=MEMBER)
+    def get_roster_entry_http(self, request, nip):
+        return usecases.get_roster_entry(self.store, self.runtime, actor_of(request), nip)

@@ -4,6 +4,8 @@ programmes    _id = programme code; counters ``seats_taken``, ``waitlisted`` and
               monotonic ``arrivals`` that orders enrolments (waitlist order)
 participants  _id = NIP / NI PPPK; the latest known name, agency and position
 enrolments    _id = ObjectId hex; one per (programme_code, nip), enforced by a unique index
+roster        _id = NIP / NI PPPK; the roster (daftar ASN): public fields, ``version``, whether
+              the ASN ever enrolled, and only a salted digest of their contact (ADR 0080)
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pymongo import ASCENDING
 
 from shared.errors import NotFound
 
-PROGRAMMES, PARTICIPANTS, ENROLMENTS = "programmes", "participants", "enrolments"
+PROGRAMMES, PARTICIPANTS, ENROLMENTS, ROSTER = "programmes", "participants", "enrolments", "roster"
 
 
 def create_indexes(db) -> None:
@@ -24,6 +26,11 @@ def create_indexes(db) -> None:
     db[ENROLMENTS].create_index([("nip", ASCENDING), ("_id", ASCENDING)], name="by_participant")
     db[PROGRAMMES].create_index([("status", ASCENDING), ("_id", ASCENDING)], name="by_status")
     db[PROGRAMMES].create_index([("cascade_pending", ASCENDING)], name="cascade_pending")
+    # The roster: an agency's list (GET /roster, paged by NIP) and its aktif count (a full
+    # import's confirmation, the missing ones it marks); a supervisor's staff.
+    db[ROSTER].create_index([("agency", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)],
+                            name="by_agency_and_status")
+    db[ROSTER].create_index([("supervisor_nip", ASCENDING)], name="by_supervisor")
 
 
 def get_programme(db, code: str, session=None) -> dict:

@@ -32,7 +32,7 @@ from services.enrollment.adapters import bulk_files
 from services.enrollment.adapters.web import Upload
 from services.enrollment.domain import CANCELLED, UNCHANGED, WAITLISTED, Actor, programme_code
 from services.enrollment.store import get_enrolment, get_programme
-from shared.errors import DomainError, Invalid, StoreUnavailable
+from shared.errors import DomainError, Forbidden, Invalid, NotFound, StoreUnavailable
 from shared import nip as nip_rules
 from shared.runtime import ServiceRuntime
 from shared.store import Store
@@ -154,8 +154,9 @@ def enrol(store: Store, runtime: ServiceRuntime, actor: Actor, code: str, body: 
     """201 with a seat or a waitlist place; 200 with the existing enrolment on a retry."""
     given = schemas.ParticipantInputSchema().load(body)
     code = programme_code(code)
-    person = domain.participant_for(actor, given, queries.participant(store.db, given["nip"]),
-                                    wib_date(runtime.now()))
+    person = domain.participant_for(actor, given, queries.roster_entry(store.db, given["nip"]),
+                                    queries.participant(store.db, given["nip"]), wib_date(runtime.now()),
+                                    runtime.config.unlisted)
     request = commands.EnrolRequest(person, idempotency_key)
     [result] = _in_transaction(store, lambda tx: commands.enrol_batch(tx, code, [request], runtime.now, actor))
     status = 200 if result.outcome == UNCHANGED else 201
@@ -256,19 +257,23 @@ def _enrol_rows(store: Store, runtime: ServiceRuntime, actor: Actor, code: str,
                 rows: Iterable[tuple[int, dict]]) -> Iterator[dict]:
     """Enrol the participants of ``rows`` into programme ``code``; yields one result per row.
 
-    Each row follows the rule of a single enrolment (domain.participant_for): an admin's row
-    may register a new ASN; an operator's row for an ASN not registered in its agency is
+    Each row follows the rule of a single enrolment (domain.participant_for): the roster gives
+    the ASN's name, agency, jabatan and golongan; an admin's row may enrol an ASN not on it
+    (ENROLLMENT_UNLISTED); an operator's row for an ASN not aktif on its agency's roster is
     rejected with the reason, and the other rows go on."""
     today = wib_date(runtime.now())
     for batch in _chunks(rows, runtime.config.bulk_chunk_rows):
         for _, row in batch:
             row["nip"] = nip_rules.digits_only(row.get("nip", ""))  # the printed form has spaces
-        known = queries.participants(store.db, list({row["nip"] for _, row in batch}))
+        nips = list({row["nip"] for _, row in batch})
+        known = queries.participants(store.db, nips)
+        roster = queries.roster_entries(store.db, nips)
         results: dict[int, dict] = {}
         valid: list[tuple[int, commands.EnrolRequest]] = []
         for line, row in batch:
             try:
-                person = domain.participant_for(actor, row, known.get(row["nip"]), today)
+                person = domain.participant_for(actor, row, roster.get(row["nip"]), known.get(row["nip"]), today,
+                                                runtime.config.unlisted)
                 reenrol = domain.parse_reenrol(row.get("reenrol"))
                 valid.append((line, commands.EnrolRequest(person, reenrol_cancelled=reenrol)))
             except DomainError as exc:
@@ -355,3 +360,141 @@ def with_summary(results: Iterable[dict]) -> Iterator[dict]:
         summary["error"] = reason
     summary["seconds"] = round(time.monotonic() - started, 3)
     yield {"summary": summary}
+
+
+# -- the roster (daftar ASN) ---------------------------------------------------------------------
+
+_roster_row = schemas.RosterRowSchema()
+_roster_entry = schemas.RosterEntrySchema()
+_roster_view = schemas.RosterEntryViewSchema()
+_roster_page = schemas.RosterPageSchema()
+
+
+def import_roster(store: Store, runtime: ServiceRuntime, actor: Actor, upload: Upload, args) -> Iterator[dict]:
+    """Import a roster file (CSV or XLSX); streams one result per row, then a summary.
+
+    Before anything is written: the parameters and who may use them, the size, the header,
+    the row count and every cell are checked (errors answer at once), and a FULL import of an
+    agency counts the aktif ASN the file leaves out: more than ROSTER_CONFIRM_LEFT_SHARE of
+    them without konfirmasi=ya is 409, with the count. Then the rows are written in chunks
+    (one transaction each, events in the same transaction), and a FULL import marks the
+    missing ones tidak_tercantum. A NIP given twice: the later rows are rejected.
+    """
+    query = schemas.RosterImportQuery().load(args, unknown="exclude")
+    plan = domain.roster_import(actor, query["mode"], query["kode_opd"], query["konfirmasi"])
+    config = runtime.config
+    stream = upload.open(config.bulk_max_bytes)
+    xlsx = bulk_files.is_xlsx(stream, upload.content_type)
+    rows = bulk_files.read_roster(stream, xlsx, config.bulk_max_rows)
+    today = wib_date(runtime.now())
+    checked: list[tuple[int, domain.RosterRow | dict]] = []
+    present: set[str] = set()  # the ASN the file names, even on a row rejected for another cell
+    first_line: dict[str, int] = {}
+    for line, row in rows:
+        try:
+            read = domain.read_roster_row(row, today)
+        except DomainError as exc:
+            digits = nip_rules.digits_only(row.get("nip", ""))
+            if re.match(nip_rules.PATTERN, digits):
+                present.add(digits)
+            checked.append((line, _rejected(line, digits or None, exc)))
+            continue
+        present.add(read.nip)
+        if read.nip in first_line:
+            checked.append((line, {"row": line, "nip": read.nip, "accepted": False, "field": "nip",
+                                   "reason": f"NIP ini sudah ada di baris {first_line[read.nip]}; satu baris per ASN"}))
+            continue
+        first_line[read.nip] = line
+        checked.append((line, read))
+    if plan.mode == domain.FULL:
+        domain.check_full_import(plan, queries.active_count(store.db, plan.agency),
+                                 queries.missing_count(store.db, plan.agency, present),
+                                 config.roster_confirm_left_share)
+    return (_roster_row.dump(item) for item in _roster_summary(_roster_rows(store, runtime, plan, checked, present)))
+
+
+def _roster_rows(store: Store, runtime: ServiceRuntime, plan: domain.RosterImport,
+                 checked: list[tuple[int, domain.RosterRow | dict]], present: set[str]) -> Iterator[dict]:
+    size = runtime.config.bulk_chunk_rows
+    for batch in _chunks(checked, size):
+        results = {line: item for line, item in batch if isinstance(item, dict)}
+        valid = [(line, item) for line, item in batch if not isinstance(item, dict)]
+        if valid:
+            now = runtime.now()
+            try:
+                results.update(_in_transaction(store, lambda tx: commands.import_roster_batch(tx, valid, plan, now)))
+            except DomainError as exc:
+                for line, item in valid:
+                    results[line] = _rejected(line, item.nip, exc)
+        yield from (results[line] for line, _ in batch)
+    if plan.mode != domain.FULL:
+        return
+    while True:  # the aktif ASN of the agency the file left out, a chunk at a time
+        now = runtime.now()
+        marked = store.transaction(lambda tx: commands.mark_not_listed(tx, plan.agency, present, now, size))
+        for entry in marked:
+            yield {"nip": entry["_id"], "outcome": "left", "status": domain.NOT_LISTED}
+        if len(marked) < size:
+            return
+
+
+def _roster_summary(results: Iterable[dict]) -> Iterator[dict]:
+    """The results, then ``{"summary": ...}`` (rows of the file, and ``left``: the ASN a full
+    import marked tidak_tercantum); a store outage ends the stream with an error line."""
+    started = time.monotonic()
+    summary = {"rows": 0, "accepted": 0, "rejected": 0, "created": 0, "updated": 0, "unchanged": 0, "left": 0}
+    try:
+        for result in results:
+            if result.get("outcome") == "left" and "row" not in result:
+                summary["left"] += 1
+            else:
+                summary["rows"] += 1
+                if result["accepted"]:
+                    summary["accepted"] += 1
+                    summary[result["outcome"]] += 1
+                else:
+                    summary["rejected"] += 1
+            yield result
+    except StoreUnavailable as exc:
+        log.warning("roster import stopped: %s", exc)
+        summary["error"] = ("penyimpanan data tidak tersedia; unggah berkas yang sama sekali lagi untuk "
+                            "menyelesaikannya (baris yang sudah tersimpan tidak berubah)")
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    yield {"summary": summary}
+
+
+def _roster_scope(q: dict, actor: Actor) -> dict:
+    """The roster list as ``actor`` may see it: an operator its own agency (another is 403), an
+    ASN their own entry."""
+    if actor.role == "operator":
+        if q.get("agency") and q["agency"].upper() != actor.agency:
+            actor.check_access(None, q["agency"].upper(), what="that agency's roster")
+        return {**q, "agency": actor.agency}
+    if actor.role == "asn":
+        return {**q, "nip": actor.nip}
+    if actor.role != "admin":
+        raise Forbidden(f"role {actor.role} may not read the roster", field="role")
+    return q
+
+
+def list_roster(store: Store, runtime: ServiceRuntime, actor: Actor, args) -> dict:
+    q = _roster_scope(schemas.RosterQuery().load(args), actor)
+    return _roster_page.dump(queries.roster_page(store.db, q))
+
+
+def get_roster_entry(store: Store, runtime: ServiceRuntime, actor: Actor, nip: str) -> dict:
+    """One entry with its supervisor's name and its number of enrolments. An operator gets the
+    same 404 for another agency's ASN as for an unknown NIP; an ASN sees only themself."""
+    nip = nip_rules.digits_only(nip)
+    if actor.role == "asn" and nip != actor.nip:
+        raise Forbidden("an ASN may see only their own roster entry", field="nip")
+    entry = queries.roster_entry(store.db, nip) if re.match(nip_rules.PATTERN, nip) else None
+    if actor.role == "operator":
+        if entry is None or entry.get("agency") != actor.agency:
+            raise NotFound(f"ASN {nip} tidak ada di daftar ASN OPD {actor.agency}", field="nip")
+    elif actor.role not in ("admin", "asn"):
+        raise Forbidden(f"role {actor.role} may not read the roster", field="role")
+    if entry is None:
+        raise NotFound(f"ASN {nip} tidak ada di daftar ASN", field="nip")
+    return _roster_view.dump({**entry, "supervisor": queries.supervisor_of(store.db, entry),
+                              "enrolments": queries.enrolment_count(store.db, nip)})

@@ -1,11 +1,11 @@
-"""The HTTP request as the use cases need it: who calls (an ``Actor``), the uploaded CSV
-(spooled, held to the configured size), and the streamed answer of a bulk upload."""
+"""The HTTP request as the use cases need it: who calls (an ``Actor``), the uploaded CSV or
+XLSX (spooled, held to the configured size), and the streamed answer of a bulk upload."""
 from __future__ import annotations
 
 import io
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO, Protocol
 
 from werkzeug.wrappers import Response
@@ -25,7 +25,10 @@ def actor_of(request) -> Actor:
 
 
 class Upload(Protocol):
-    """A bulk upload's file: ``open(max_bytes)`` gives it to read, or refuses it as too large (413)."""
+    """A bulk upload's file: ``open(max_bytes)`` gives it to read, or refuses it as too large (413);
+    ``content_type`` is what the client said it is (None when unknown)."""
+
+    content_type: str | None
 
     def open(self, max_bytes: int) -> BinaryIO: ...
 
@@ -41,6 +44,7 @@ class CsvUpload:
 
     def __init__(self, request):
         self.request = request
+        self.content_type: str | None = request.mimetype or None
 
     def open(self, max_bytes: int) -> BinaryIO:
         request = self.request
@@ -53,6 +57,7 @@ class CsvUpload:
             if upload is None:
                 raise BadRequest("the form carries no file; send the CSV as a file field or as a text/csv body")
             source = upload.stream
+            self.content_type = upload.mimetype or None
         else:
             source = request.stream
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
@@ -64,8 +69,9 @@ class CsvUpload:
 class BytesUpload:
     """A CSV already in memory, for scripts and benchmarks calling the bulk use cases directly."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, content_type: str | None = None):
         self.data = data
+        self.content_type = content_type
 
     def open(self, max_bytes: int) -> BinaryIO:
         if len(self.data) > max_bytes:
@@ -73,8 +79,9 @@ class BytesUpload:
         return io.BytesIO(self.data)
 
 
-def streamed_results(request, results: Iterable[dict]) -> Response:
+def streamed_results(request, results: Iterable[dict],
+                     as_csv: Callable[[Iterable[dict]], Iterable[bytes]] = csv_lines) -> Response:
     """Per-row results as NDJSON, or CSV when asked (``?format=csv`` or ``Accept: text/csv``)."""
     if request.args.get("format") == "csv" or request.accept_mimetypes.best == "text/csv":
-        return Response(csv_lines(results), mimetype="text/csv")
+        return Response(as_csv(results), mimetype="text/csv")
     return Response(ndjson(results), mimetype="application/x-ndjson")

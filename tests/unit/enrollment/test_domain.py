@@ -130,39 +130,70 @@ def test_times_are_shown_in_utc_with_z_and_milliseconds():
     assert domain.iso(datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=wib)) == "2026-03-02T01:00:00.123Z"
 
 
-# -- who may register an ASN and their agency (issue 17) ------------------------------------------
+# -- who may enrol whom: the roster is the source of an ASN's agency (issues 17 and 19) -----------
 NIP = "198503122010011002"
 OPERATOR = domain.Actor(role="operator", agency="DISKOMINFO")
+ADMIN = domain.Actor(role="admin")
+ROSTERED = {"_id": NIP, "id_kind": "nip", "name": "Rina Marlina", "jenis_asn": "PNS", "agency": "DISKOMINFO",
+            "agency_name": "Dinas Komunikasi dan Informatika", "position": "Pranata Komputer", "golongan": "III/b",
+            "status": "aktif"}
 
 
-def test_an_admin_registers_a_new_asn_with_the_agency_given():
-    person = domain.participant_for(domain.Actor(role="admin"), {"nip": NIP, "name": "Rina", "agency": "dinkes"}, None)
-    assert person["agency"] == "DINKES"
+def test_an_admin_enrols_an_unlisted_asn_with_the_agency_given_when_unlisted_are_accepted():
+    person = domain.participant_for(ADMIN, {"nip": NIP, "name": "Rina", "agency": "dinkes"}, None, None)
+    assert (person["agency"], person["listed"], person["jenis_asn"], person["golongan"]) == \
+        ("DINKES", False, "PNS", None)
 
 
-@pytest.mark.parametrize("given, known", [
-    ({"nip": NIP, "name": "Rina", "agency": "DISKOMINFO"}, None),
-    ({"nip": NIP}, None),  # no name: the same refusal, not "name is required"
-    ({"nip": NIP, "agency": "DISKOMINFO"}, {"_id": NIP, "name": "Rina", "agency": "DINKES"}),
-    ({"nip": NIP}, {"_id": NIP, "name": "Rina", "agency": "DINKES"}),
-])
-def test_an_operator_gets_one_refusal_for_an_unknown_asn_and_another_agencys(given, known):
+def test_an_admin_may_not_enrol_an_unlisted_asn_when_unlisted_are_refused():
+    with pytest.raises(Invalid) as err:
+        domain.participant_for(ADMIN, {"nip": NIP, "name": "Rina", "agency": "DINKES"}, None, None,
+                               unlisted=domain.REFUSE)
+    assert err.value.field == "nip" and "daftar ASN" in err.value.message
+    left = {**ROSTERED, "status": "pensiun"}  # not aktif on the roster counts as unlisted
+    with pytest.raises(Invalid):
+        domain.participant_for(ADMIN, {"nip": NIP}, left, None, unlisted=domain.REFUSE)
+    assert domain.participant_for(ADMIN, {"nip": NIP}, left, None)["listed"] is False
+
+
+@pytest.mark.parametrize("actor", [ADMIN, OPERATOR])
+def test_the_roster_gives_name_agency_jabatan_and_golongan_whatever_the_request_says(actor):
+    person = domain.participant_for(actor, {"nip": NIP, "name": "Nama Lain", "position": "Jabatan Lain"},
+                                    ROSTERED, {"_id": NIP, "name": "Nama Lama", "agency": "DINKES"})
+    assert (person["name"], person["agency"], person["position"], person["golongan"], person["jenis_asn"],
+            person["listed"]) == ("Rina Marlina", "DISKOMINFO", "Pranata Komputer", "III/b", "PNS", True)
+
+
+def test_an_agency_contradicting_the_roster_is_refused():
     with pytest.raises(Forbidden) as err:
-        domain.participant_for(OPERATOR, given, known)
-    assert (err.value.field, err.value.message) == ("nip", domain.NOT_REGISTERED.format(agency="DISKOMINFO"))
-
-
-def test_an_operator_enrols_its_own_known_asn_but_cannot_move_them():
-    known = {"_id": NIP, "name": "Rina", "agency": "DISKOMINFO", "position": "Pranata"}
-    assert domain.participant_for(OPERATOR, {"nip": NIP, "position": "Analis"}, known)["position"] == "Analis"
-    with pytest.raises(Forbidden) as err:
-        domain.participant_for(OPERATOR, {"nip": NIP, "agency": "DINKES"}, known)
+        domain.participant_for(OPERATOR, {"nip": NIP, "agency": "DINKES"}, ROSTERED, None)
     assert err.value.field == "agency"
+    with pytest.raises(Conflict) as err:
+        domain.participant_for(ADMIN, {"nip": NIP, "agency": "DINKES"}, ROSTERED, None)
+    assert err.value.field == "agency"
+
+
+@pytest.mark.parametrize("given, entry", [
+    ({"nip": NIP, "name": "Rina", "agency": "DISKOMINFO"}, None),  # not on the roster, claimed
+    ({"nip": NIP}, None),  # no name: the same refusal, not "name is required"
+    ({"nip": NIP, "agency": "DISKOMINFO"}, {**ROSTERED, "agency": "DINKES"}),  # another agency's, claimed
+    ({"nip": NIP}, {**ROSTERED, "agency": "DINKES"}),
+    ({"nip": NIP}, {**ROSTERED, "status": "pindah"}),  # left
+])
+def test_an_operator_gets_one_refusal_for_an_unlisted_asn_another_agencys_and_one_who_left(given, entry):
+    with pytest.raises(Forbidden) as err:
+        domain.participant_for(OPERATOR, given, entry, None)
+    assert (err.value.field, err.value.message) == ("nip", domain.NOT_ON_ROSTER.format(agency="DISKOMINFO"))
 
 
 def test_a_malformed_nip_is_invalid_for_an_operator_whatever_is_stored():
     with pytest.raises(Invalid):
-        domain.participant_for(OPERATOR, {"nip": "198502302010011002"}, None)
+        domain.participant_for(OPERATOR, {"nip": "198502302010011002"}, None, None)
+
+
+def test_an_asn_may_not_enrol():
+    with pytest.raises(Forbidden):
+        domain.participant_for(domain.Actor(role="asn", nip=NIP), {"nip": NIP}, ROSTERED, None)
 
 
 @pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@A1", "\tx", "\rx", "  =1"])
