@@ -25,7 +25,9 @@ def test_enrolling_twice_returns_the_same_enrolment_and_emits_one_event(enrollme
     assert enrolled.data["promoted_from_waitlist"] is False
     assert enrolled.data["participant"] == {
         "nip": nip(1), "id_kind": "nip", "name": "Peserta 1", "agency": "DISKOMINFO",
-        "agency_name": "Dinas Komunikasi dan Informatika", "position": "Analis Kebijakan"}
+        "agency_name": "Dinas Komunikasi dan Informatika", "position": "Analis Kebijakan",
+        # not on the roster: enrolled by an admin as unlisted (ENROLLMENT_UNLISTED=terima, issue 19)
+        "golongan": None, "jenis_asn": "PNS", "listed": False}
     assert enrolled.data["programme"]["code"] == "PKP-01" and enrolled.data["programme"]["jp"] == 24
     assert enrollment.raw_events(1, timeout=0.5) == []  # the retry emitted nothing
     assert enrollment.get("/programmes/PKP-01").json()["seats_taken"] == 1
