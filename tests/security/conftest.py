@@ -71,6 +71,12 @@ def platform(service_env):
                           headers=ADMIN, timeout=30))
         _ok(requests.post(urls["enrollment"] + f"/programmes/{code}/publish", headers=ADMIN, timeout=30))
         own, other = participant(101, OWN), participant(202, OTHER)
+        # Both are on their agency's roster (daftar ASN), the source of an ASN's agency (issue 19).
+        roster = "nip,nama,kode_opd,jabatan\n" + "".join(
+            f"{p['nip']},{p['name']},{p['agency']},{p['position']}\n" for p in (own, other))
+        imported = requests.post(urls["enrollment"] + "/roster/import", data=roster.encode(), timeout=30,
+                                 headers={**ADMIN, "Content-Type": "text/csv"})
+        assert imported.status_code == 200 and '"rejected": 0' in imported.text, imported.text
         enrolments = [_ok(requests.post(urls["enrollment"] + f"/programmes/{code}/enrolments", json=p,
                                         headers=ADMIN, timeout=30)) for p in (own, other)]
         for person in (own, other):

@@ -1,5 +1,6 @@
 """Security review of the enrollment service (issue 17), each item as the attack it stops,
-through the real services: who may register an ASN and their agency, formula injection into
+through the real services: who may enrol an ASN and who says their agency (the roster since
+issue 19), formula injection into
 exports, who is recorded as cancelling, the bulk row cap, and the removed RPC surface."""
 from __future__ import annotations
 
@@ -52,20 +53,31 @@ def _agency_of(platform, person_nip: str) -> set[str]:
     return {e["participant"]["agency"] for e in listed["items"]}
 
 
-# -- 1. the first writer no longer claims an ASN's agency -------------------------------------------
-def test_an_operator_cannot_claim_an_unregistered_asn_for_its_agency(platform):
+# -- 1. the first writer no longer claims an ASN's agency: the roster gives it (issues 17, 19) -------------
+def _roster(platform, *people: dict) -> None:
+    text = "nip,nama,kode_opd\n" + "".join(f"{p['nip']},{p['name']},{p['agency']}\n" for p in people)
+    rows, summary = _rows(platform.call("enrollment", "POST", "/roster/import", data=text.encode(),
+                                        headers={**ADMIN, "Content-Type": "text/csv"}))
+    assert summary["rejected"] == 0, rows
+
+
+def test_an_operator_cannot_claim_an_asn_not_on_the_roster_for_its_agency(platform):
     code, later = _programme(platform), _programme(platform)
-    stranger = participant(701, OWN)  # really of DISKOMINFO, never enrolled before
+    stranger = participant(701, OWN)  # really of DISKOMINFO, not on the roster yet
     claimed = _enrol(platform, code, {**stranger, "agency": OTHER}, OTHER_OPERATOR)
     assert claimed.status_code == 403, claimed.text
-    assert "not registered in DINKES" in claimed.json()["message"] and "admin of BKPSDM" in claimed.json()["message"]
-    # the same by the operator of the ASN's real agency: an admin registers first
+    assert "tidak ada di daftar ASN aktif OPD DINKES" in claimed.json()["message"]
+    assert "admin BKPSDM" in claimed.json()["message"]
+    # nor the operator of the ASN's real agency: its word is not the roster
     assert _enrol(platform, code, stranger, OWN_OPERATOR).status_code == 403
     assert _agency_of(platform, stranger["nip"]) == set()
 
-    registered = _enrol(platform, code, stranger, ADMIN)
-    assert registered.status_code == 201 and registered.json()["participant"]["agency"] == OWN
-    # now the real agency's operator enrols them (by NIP alone), and the other agency still cannot
+    # an admin's enrolment of someone not on the roster does not put them on it
+    unlisted = _enrol(platform, code, stranger, ADMIN)
+    assert unlisted.status_code == 201 and unlisted.json()["participant"]["listed"] is False
+    assert _enrol(platform, later, {"nip": stranger["nip"]}, OWN_OPERATOR).status_code == 403
+    # the roster does: then the real agency's operator enrols them (by NIP alone), the other one still cannot
+    _roster(platform, stranger)
     assert _enrol(platform, later, {"nip": stranger["nip"]}, OWN_OPERATOR).status_code == 201
     assert _enrol(platform, later, {"nip": stranger["nip"], "agency": OTHER}, OTHER_OPERATOR).status_code == 403
 
@@ -92,23 +104,25 @@ def test_an_operators_data_for_its_own_asn_does_not_move_them_to_another_agency(
     renamed = _enrol(platform, code, {"nip": platform.own_nip, "position": "Pranata Komputer Ahli Muda"},
                      OWN_OPERATOR)
     assert renamed.status_code == 201 and renamed.json()["participant"]["agency"] == OWN
+    # the roster's jabatan, not the request's
+    assert renamed.json()["participant"]["position"] == "Analis Kebijakan"
     assert _agency_of(platform, platform.own_nip) == {OWN}
 
 
-def test_an_operators_bulk_upload_enrols_only_asn_registered_in_its_agency_row_by_row(platform):
+def test_an_operators_bulk_upload_enrols_only_asn_on_its_agencys_roster_row_by_row(platform):
     code = _programme(platform)
     text = ("nip,name,agency\n"
-            f"{platform.own_nip},,\n"  # registered in DISKOMINFO
-            f"{nip(711)},Orang Baru,{OWN}\n"  # never registered
+            f"{platform.own_nip},,\n"  # on DISKOMINFO's roster
+            f"{nip(711)},Orang Baru,{OWN}\n"  # on no roster
             f"{platform.other_nip},,\n"  # DINKES's
             f"{platform.other_nip},Diambil,{OWN}\n")  # DINKES's, claimed
     rows, summary = _rows(_bulk(platform, code, text, OWN_OPERATOR))
     assert [r["accepted"] for r in rows] == [True, False, False, False], rows
     assert len({(r["field"], r["reason"]) for r in rows[1:]}) == 1 and rows[1]["field"] == "nip"
-    assert "admin of BKPSDM" in rows[1]["reason"]
+    assert "admin BKPSDM" in rows[1]["reason"]
     assert (summary["accepted"], summary["rejected"]) == (1, 3)
     assert _agency_of(platform, nip(711)) == set() and _agency_of(platform, platform.other_nip) == {OTHER}
-    # an admin's upload registers new ASN with the agency it gives
+    # an admin's upload enrols someone on no roster with the agency it gives, as unlisted (ENROLLMENT_UNLISTED)
     rows, _ = _rows(_bulk(platform, code, f"nip,name,agency\n{nip(711)},Orang Baru,{OWN}\n", ADMIN))
     assert rows[0]["accepted"] and _agency_of(platform, nip(711)) == {OWN}
 
