@@ -54,9 +54,17 @@ def test_the_dashboard_shows_the_seeded_figures_and_charts_and_filters_by_agency
     assert "Dasbor Pengembangan Kompetensi ASN" in browser.title
     assert text(browser, "#known-asn") == "10"
     assert text(browser, "#met-target") == "2"
-    assert text(browser, "#met-rate") == "20,0%"
-    assert text(browser, "#average-jp") == "7,0"
+    assert text(browser, "#met-rate") == "20%"
+    assert text(browser, "#average-jp") == "7"
     assert text(browser, "#certificates-issued") == "2"
+    # The roster: all ten active on it, N1 (DINKES) never took part, nobody off it earned JP.
+    assert (text(browser, "#rostered-asn"), text(browser, "#never-enrolled"), text(browser, "#unlisted-asn")) == \
+        ("10", "1", "0")
+    dinkes = browser.find_element(By.CSS_SELECTOR, '#table tbody tr[data-agency="DINKES"]')
+    assert [dinkes.find_element(By.CSS_SELECTOR, f"td.{c}").text for c in ("known", "rostered", "never")] == \
+        ["3", "3", "1"]
+    assert [r.get_attribute("data-agency") for r in browser.find_elements(By.CSS_SELECTOR, "#belum-ikut tbody tr")] \
+        == ["DINKES"]
     bars = {g.get_attribute("data-agency"): g.text for g in browser.find_elements(By.CSS_SELECTOR, "#compliance g.bar")}
     assert set(bars) == {"DISKOMINFO", "SETDA", "DINKES"}
     assert "10,7 JP · 1/3 ASN" in bars["SETDA"]
@@ -78,3 +86,15 @@ def test_the_dashboard_shows_the_seeded_figures_and_charts_and_filters_by_agency
     assert [r.get_attribute("data-agency") for r in browser.find_elements(By.CSS_SELECTOR, "#table tbody tr")] == \
         ["SETDA"]
     assert browser.save_screenshot(str(ARTIFACTS / "reporting-dashboard-setda.png"))
+    assert "Semua ASN aktif di daftar ASN sudah pernah ikut" in text(browser, "#belum-ikut")
+
+    # One OPD's page names its ASN who never took part, and offers the exports.
+    Select(browser.find_element(By.ID, "agency")).select_by_value("DINKES")
+    browser.find_element(By.CSS_SELECTOR, "#filters button").click()
+    WebDriverWait(browser, 15).until(expected_conditions.url_contains("agency=DINKES"))
+    listed = browser.find_elements(By.CSS_SELECTOR, "#belum-ikut tbody tr")
+    assert [(r.get_attribute("data-nip"), r.find_element(By.CSS_SELECTOR, "td.name").text) for r in listed] == \
+        [(scenario.N1["nip"], "Nurhayati")]
+    links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#belum-ikut a")]
+    assert any(h.endswith("/exports/never-enrolled.xlsx?year=2026&agency=DINKES") for h in links)
+    assert browser.save_screenshot(str(ARTIFACTS / "reporting-dashboard-dinkes-belum-ikut.png"))
