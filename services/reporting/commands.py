@@ -272,9 +272,9 @@ class Projector:
         standing, in one command; returns the summed change of the agency-year counters."""
         ops, delta = [], {}
         for doc in sorted((d for d in docs if d is not None), key=lambda d: d["_id"]):
-            kept = {"agency": doc.get("agency"), "listed": doc.get("listed"), "counted": doc.get("counted")}
             follow = {**({"agency": asn["agency"]} if asn.get("agency") is not None else {}),
                       **asn_year_standing(asn, doc["year"])}
+            kept = {k: doc.get(k) for k in follow}
             doc.update(follow)
             old = decode_contribution(doc.get("contrib"))
             new = physical(asn_year_contribution(doc, self.cfg), shard_of(doc["_id"]))

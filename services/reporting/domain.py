@@ -317,15 +317,32 @@ def counts_in(asn: dict, year: int) -> bool:
 
 def asn_year_standing(asn: dict | None, year: int) -> dict:
     """What an ASN-year document keeps of its ASN for its contribution: on the roster or not,
-    and whether that year counts."""
+    whether that year counts, and what their own target depends on (jenis_asn, TMT)."""
     asn = asn or {}
-    return {"listed": bool(asn.get("listed")), "counted": counts_in(asn, year)}
+    roster = asn.get("roster") if asn.get("listed") else None
+    return {"listed": bool(asn.get("listed")), "counted": counts_in(asn, year),
+            "jenis_asn": (roster or {}).get("jenis_asn"), "tmt": (roster or {}).get("tmt")}
 
 
 def standing_changed(before: dict | None, after: dict) -> bool:
-    """Whether the years an ASN counts in changed (their ASN-year documents must follow)."""
-    before = before or {}
-    return (bool(before.get("listed")), roster_window(before)) != (bool(after.get("listed")), roster_window(after))
+    """Whether what an ASN's years count (the years, jenis_asn, TMT) changed: their ASN-year
+    documents must follow."""
+    def standing(doc: dict) -> tuple:
+        roster = (doc.get("roster") or {}) if doc.get("listed") else {}
+        return bool(doc.get("listed")), roster_window(doc), roster.get("jenis_asn"), roster.get("tmt")
+
+    return standing(before or {}) != standing(after)
+
+
+def own_target(cfg: ReportingConfig, year: int, jenis_asn: str | None, tmt) -> int:
+    """The yearly JP target an ASN is measured against in ``year``: by jenis_asn (PNS
+    ``JP_TARGET``, PPPK ``JP_TARGET_PPPK``), pro-rated from a TMT in that year as at the
+    checkpoints (``yearly_target_of``)."""
+    if tmt is not None and not isinstance(tmt, date):
+        tmt = date.fromisoformat(str(tmt)[:10])
+    if tmt is not None and tmt.year > year:
+        tmt = None  # not yet appointed: measured (if at all) against the full target
+    return yearly_target_of(cfg, year, jenis_asn, tmt) or cfg.yearly_target(jenis_asn)
 
 
 def headcount(doc: dict | None, year: int) -> dict:
@@ -398,9 +415,10 @@ def asn_year_contribution(doc: dict, cfg: ReportingConfig) -> dict:
     if not doc.get("agency") or (doc.get("listed") and not doc.get("counted", True)):
         return {}
     out = {}
+    target = own_target(cfg, doc["year"], doc.get("jenis_asn"), doc.get("tmt"))
     for name, s in slices_of(doc.get("jp_by")).items():
         fields = {"asn": 1, "jp": s["jp"], f"d.{distribution_bucket(s['jp'], cfg.distribution_bounds)}": 1}
-        if s["jp"] >= cfg.jp_target:
+        if s["jp"] >= target:
             fields["met"] = 1
         fields.update({f"by_type.{t}": jp for t, jp in s["by_type"].items()})
         fields.update({f"by_kind.{k}": jp for k, jp in s["by_kind"].items()})
@@ -791,9 +809,12 @@ def page_rows(rows: list[dict], key: str, limit: int, cursor: str | None,
     return items, (encode_cursor(items[-1][key]) if more and items else None)
 
 
-def ledger_year(year: int, doc: dict | None, entries: list[dict], cfg: ReportingConfig) -> dict:
-    """One year of an ASN's ledger: its entries, JP total against the target, JP by type and kind."""
+def ledger_year(year: int, doc: dict | None, entries: list[dict], cfg: ReportingConfig,
+                target: int | None = None) -> dict:
+    """One year of an ASN's ledger: its entries, JP total against their own ``target`` of that
+    year (``own_target``; the PNS target when not given), JP by type and kind."""
     doc = doc or {}
+    target = cfg.jp_target if target is None else target
     total = doc.get("jp_total", 0)
     by_type: dict[str, int] = defaultdict(int)
     by_kind: dict[str, int] = defaultdict(int)
@@ -807,8 +828,8 @@ def ledger_year(year: int, doc: dict | None, entries: list[dict], cfg: Reporting
     for entry in entries:
         entry["learning_mode"] = learning_mode(entry.get("kind"), cfg)
         by_mode[entry["learning_mode"]] += entry.get("jp") or 0
-    return {"year": year, "jp_total": total, "target_met": total >= cfg.jp_target,
-            "jp_missing": max(cfg.jp_target - total, 0),
+    return {"year": year, "jp_total": total, "target_jp": target, "target_met": total >= target,
+            "jp_missing": max(target - total, 0),
             "jp_by_competency_type": {t: by_type.get(t, 0) for t in COMPETENCY_TYPES},
             "jp_by_kind": {k: v for k, v in sorted(by_kind.items()) if v},
             "jp_by_learning_mode": by_mode,

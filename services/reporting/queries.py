@@ -15,8 +15,8 @@ from shared.timefmt import year_end_wib
 from services.reporting.config import ReportingConfig
 from services.reporting.domain import (CERTIFICATE_COUNTERS, MONTH_COUNTERS, STATUSES_HOLDING_A_PLACE, add_counters,
                                        agency_name, agency_row, certificate_months, compliance_totals, headcount,
-                                       ledger_year, never_enrolled_item, programme_figures, slice_name, sort_rows,
-                                       year_months)
+                                       jenis_of, ledger_year, never_enrolled_item, own_target, programme_figures,
+                                       slice_name, sort_rows, tmt_of, year_months)
 from services.reporting.store import SHORTFALL_RUNS, SHORTFALLS, ReadModels, pointer
 
 
@@ -80,7 +80,10 @@ def ledger(rm: ReadModels, cfg: ReportingConfig, nip: str, year: int | None = No
                    | ({year} if year is not None else set()), reverse=True)
     return {"nip": nip, "name": asn.get("name"), "agency": asn.get("agency"),
             "agency_name": asn.get("agency_name") or agency_name(asn.get("agency")), "target_jp": cfg.jp_target,
-            "years": [ledger_year(y, totals.get(y), entries.get(y, []), cfg) for y in years]}
+            "years": [ledger_year(y, totals.get(y), entries.get(y, []), cfg,
+                                  own_target(cfg, y, jenis_of(asn) if asn.get("listed") else None,
+                                             tmt_of(asn) if asn.get("listed") else None))
+                      for y in years]}
 
 
 def programme_stats(rm: ReadModels, code: str) -> dict:

@@ -80,7 +80,8 @@ class AgencyRow(Schema):
     never_enrolled = fields.Int(metadata={"description": "of rostered_asn, those with no enrolment by the end of "
                                                          "this year (they count as 0 JP)"})
     asn_with_jp = fields.Int()
-    met_target = fields.Int()
+    met_target = fields.Int(metadata={"description": "ASN who reached their own yearly target (by jenis_asn, "
+                                                     "pro-rated from a TMT in the year)"})
     below_target = fields.Int()
     met_rate = fields.Float(allow_none=True)
     jp_total = fields.Int()
@@ -143,6 +144,8 @@ class LedgerEntry(Schema):
 class LedgerYear(Schema):
     year = fields.Int()
     jp_total = fields.Int()
+    target_jp = fields.Int(metadata={"description": "the ASN's own target of the year: by jenis_asn (PNS, PPPK), "
+                                                    "pro-rated from a TMT in that year"})
     target_met = fields.Bool()
     jp_missing = fields.Int()
     jp_by_competency_type = fields.Dict(keys=fields.Str(), values=fields.Int())

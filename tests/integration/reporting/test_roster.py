@@ -424,3 +424,30 @@ def test_a_thousand_roster_events_shuffled_give_the_same_figures_as_in_order(fre
     apply_directly(fresh_store, events, cfg)
     totals = queries.compliance(current_models(fresh_store.db), cfg, 2026)["totals"]
     assert pick(totals, *HEADS, "met_target") == (1000, 1000, 300, 0, 250)
+
+
+def test_each_asn_is_measured_against_their_own_yearly_target(fresh_store, cfg):
+    """PPPK against JP_TARGET_PPPK, a new appointee pro-rated from their TMT (as the checkpoints)."""
+    from dataclasses import replace
+
+    cfg = replace(cfg, jp_target_pppk=10)
+    twelve = f.programme("PEL-12", jp=12)
+    pns, pppk, cpns = f.participant(90, "DISDIK"), f.participant(91, "DISDIK"), f.participant(92, "DISDIK")
+    items = [f.published(twelve), f.registered(f.roster_entry(pns)),
+             f.registered(f.roster_entry(pppk, jenis_asn="PPPK")),
+             f.registered(f.roster_entry(cpns, tmt="2026-07-01"))]  # owes 20 × 6/12 = 10 in 2026
+    for person in (pns, pppk, cpns):
+        items += [f.enrolled(f"t-{person['nip']}", twelve, person),
+                  f.completed(f"t-{person['nip']}", twelve, person, "passed")]
+    apply_directly(fresh_store, scenario_events(items), cfg)
+    rm = current_models(fresh_store.db)
+
+    disdik = rows_of(queries.compliance(rm, cfg, 2026))["DISDIK"]
+    assert (disdik["known_asn"], disdik["jp_total"], disdik["met_target"]) == (3, 36, 2)
+    targets = {p["nip"]: queries.ledger(rm, cfg, p["nip"], 2026)["years"][0] for p in (pns, pppk, cpns)}
+    assert [(targets[p["nip"]]["target_jp"], targets[p["nip"]]["target_met"]) for p in (pns, pppk, cpns)] == \
+        [(20, False), (10, True), (10, True)]
+
+    # Becoming PNS (a roster update) measures them against 20 JP from then on.
+    apply_directly(fresh_store, scenario_events([f.updated(f.roster_entry(pppk, version=2), ["jenis_asn"])]), cfg)
+    assert rows_of(queries.compliance(rm, cfg, 2026))["DISDIK"]["met_target"] == 1
