@@ -18,9 +18,9 @@ def _reads(rules: dict, name: str) -> bool:
 def test_a_private_event_is_bound_to_its_producers_private_exchange_and_never_to_a_public_one():
     queue = topology.consumer_queue("notification", "enrollment", "asn_contact")
     assert queue.name == "notification.enrollment.asn_contact"
-    assert [(b.exchange.name, b.exchange.type, b.routing_key) for b in queue.bindings] == [
+    assert {(b.exchange.name, b.exchange.type, b.routing_key) for b in queue.bindings} == {
         ("enrollment.private", "topic", "asn_contact"),
-        ("notification.requeue", "direct", "notification.enrollment.asn_contact")]
+        ("notification.requeue", "direct", "notification.enrollment.asn_contact")}
     public = topology.consumer_queue("notification", "enrollment", "completed")
     assert {b.exchange.name for b in public.bindings} == {"enrollment.events", "enrollment.replay",
                                                           "notification.requeue"}
