@@ -8,8 +8,9 @@ import pytest
 
 from services.reporting.config import load
 from shared.events.reporting import ShortfallDetectedV1
-from services.reporting.domain import (checked_target, checkpoint_target, escalation, learning_mode,
+from services.reporting.domain import (checked_target, checkpoint_target, escalation, learning_mode, ledger_year,
                                        parse_checkpoint, peer_figures, shortfall_data, yearly_target_of)
+from services.reporting.schemas import LedgerYear
 
 
 @pytest.fixture
@@ -142,3 +143,13 @@ def test_a_nudge_with_colleagues_and_a_supervisor_fits_the_event_contract():
     loaded = ShortfallDetectedV1().load(data)
     assert loaded["peers"] == {"agency_asn": 5, "met_share": 0.4}
     assert loaded["escalate_to"] == ["supervisor", "agency"]
+
+
+def test_the_ledger_answer_labels_each_entry_and_sums_jp_per_learning_mode(cfg):
+    entries = [{"_id": "e1", "kind": "pelatihan", "jp": 12}, {"_id": "e2", "kind": "coaching", "jp": 3},
+               {"_id": "e3", "kind": "e-learning", "jp": 2}, {"_id": "e4", "kind": "seminar", "jp": 4}]
+    year = ledger_year(2026, {"jp_total": 21}, entries, cfg)
+    assert [e["learning_mode"] for e in year["entries"]] == ["klasikal", "non-klasikal", "non-klasikal", "klasikal"]
+    assert year["jp_by_learning_mode"] == {"klasikal": 16, "non-klasikal": 5}
+    dumped = LedgerYear().dump(year)
+    assert dumped["entries"][1]["learning_mode"] == "non-klasikal"

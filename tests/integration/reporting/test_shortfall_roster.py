@@ -180,6 +180,13 @@ def test_a_requested_run_that_no_replica_finished_is_taken_up_by_the_loop(start,
     assert (job["requested"], job["total"], job["nudged"]) == (True, 11, 8)
 
 
+def test_the_ledger_labels_each_jp_entry_klasikal_or_not(start, roster, api):
+    start(clock=lambda: AFTER_Q2)
+    [year] = api.get(f"/ledger/{K1['nip']}").json()["years"]
+    assert [e["learning_mode"] for e in year["entries"]] == ["klasikal"]  # a pelatihan
+    assert year["jp_by_learning_mode"] == {"klasikal": 6, "non-klasikal": 0}
+
+
 def test_checkpoint_jobs_are_for_admins_only(start, api):
     start(clock=lambda: AFTER_Q2)
     for headers in (auth_headers("operator", agency="DISKOMINFO"), auth_headers("asn", nip=K1["nip"])):
