@@ -451,3 +451,23 @@ def test_each_asn_is_measured_against_their_own_yearly_target(fresh_store, cfg):
     # Becoming PNS (a roster update) measures them against 20 JP from then on.
     apply_directly(fresh_store, scenario_events([f.updated(f.roster_entry(pppk, version=2), ["jenis_asn"])]), cfg)
     assert rows_of(queries.compliance(rm, cfg, 2026))["DISDIK"]["met_target"] == 1
+
+
+def test_a_rebuild_from_the_producers_logs_gives_the_same_roster_figures(start, settings, store, cfg):
+    from services.reporting import usecases
+    from services.reporting.store import pointer
+    from tests.integration.reporting.test_rebuild import emit_through_outboxes, replay_outboxes
+
+    start()
+    events = scenario_events(roster_story() + never_enrolled_roster()[1:] + left_mid_year())
+    emit_through_outboxes(settings, events)
+    wait_for(lambda: settled(store, len(events)), timeout=120, message="live projection, counters folded")
+    live = figures(store, cfg)
+    # the story's 11 on the roster (6 never enrolled) and its guest; 8 more of whom 7 never
+    # enrolled; of the last two one left in 2026 and the other never enrolled
+    assert pick(live["compliance2026"]["totals"], *HEADS) == (21, 20, 14, 1)
+
+    summary = usecases.rebuild(settings, replay_outboxes(settings), cfg, idle_timeout_s=10)
+    assert (summary["events"], summary["applied"]) == (len(events), len(events))
+    assert pointer(store.db).current == summary["generation"] == 2
+    assert figures(store, cfg) == live
