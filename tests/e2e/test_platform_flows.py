@@ -3,6 +3,7 @@ their HTTP APIs and observed through a real SMTP server and a queue of our own o
 public exchanges: what an ASN, an admin and a subscribing system would see."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
@@ -23,6 +24,8 @@ def stack(mongo_uri, amqp_uri, db_prefix, smtp, tmp_path_factory):
         "NOTIFICATION_QUIET_HOURS": "00:00-00:00",
         "NOTIFICATION_DELIVERY_POLL_INTERVAL_S": "0.2",
         "RELAY_POLL_INTERVAL_S": "0.1",
+        # A checkpoint's summaries collect their burst for a moment, not the production 15 minutes.
+        "NOTIFICATION_ESCALATION_DIGEST_DELAY": "2s",
     }
     with Stack(mongo_uri=mongo_uri, amqp_uri=amqp_uri, db_prefix=db_prefix, ports=free_ports(),
                log_dir=tmp_path_factory.mktemp("e2e-flows-logs"), extra_env=extra_env) as running:
@@ -152,3 +155,62 @@ def test_a_revoked_certificate_is_shown_revoked_to_the_public_and_in_reporting(p
     mail = smtp.wait_for(siti.email, "Sertifikat dicabut")
     assert reason in text_of(mail)
     assert len([e for e in subscriber.received if e["type"].endswith("revoked.v1")]) == 1
+
+
+def test_the_roster_reaches_the_reluctant_and_their_supervisor(platform, smtp, amqp_uri):
+    """One roster upload: the e-mail addresses reach notification privately, the never-enrolled
+    count in their OPD's figures, and a checkpoint nudges them and gives their supervisor one
+    summary of exactly their staff below target."""
+    subscriber = Subscriber(amqp_uri, [("enrollment.events", "asn_registered")])
+    agency = "DISPUSIP"  # no other test here puts anyone in it
+    head = person("Yusnani Chaniago", agency=agency, female=True)
+    never, passer, failer = (person("Fitri Ramadhani", agency=agency, female=True),
+                             person("Ilham Pratama", agency=agency), person("Rudi Koto", agency=agency))
+    rows = ["nip;nama;jenis_asn;kode_opd;jabatan;golongan;nip_atasan;status;email;telepon",
+            f"{head.nip};{head.name};PNS;{agency};Kepala Dinas;IV/b;;aktif;{head.email};081266001122"]
+    rows += [f"{p.nip};{p.name};PNS;{agency};Arsiparis Ahli Pertama;III/a;{head.nip};aktif;{p.email};"
+             for p in (never, passer, failer)]
+    answer = platform.call("POST", "enrollment", "/roster/import", data=("\n".join(rows) + "\n").encode(),
+                           headers={"Content-Type": "text/csv"})
+    results = [json.loads(line) for line in answer.text.splitlines()]
+    assert [r.get("accepted") for r in results[:-1]] == [True] * 4 and results[-1]["summary"]["rejected"] == 0
+
+    # the public event carries the roster entry and no contact data; notification has the address
+    registered = subscriber.wait_for("asn_registered.v1", asn__nip=head.nip)
+    assert registered.data["asn"]["agency"] == agency and head.email not in json.dumps(registered.data)
+    wait_for(lambda: platform.get("notification", f"/recipients/{head.nip}").get("email") == head.email
+             if platform.call("GET", "notification", f"/recipients/{head.nip}", expect=(200, 404)).status_code == 200
+             else False, timeout=60, message="the head's e-mail in notification")
+
+    # enrolment takes the identity from the roster; one passes 32 JP, one fails
+    course = platform.publish_programme(programme("ARS"))
+    passed = platform.post("enrollment", f"/programmes/{course['code']}/enrolments", expect=201,
+                           json={"nip": passer.nip})
+    assert (passed["participant"]["name"], passed["participant"]["agency"]) == (passer.name, agency)
+    platform.complete(passed["id"], score=90)
+    failed = platform.post("enrollment", f"/programmes/{course['code']}/enrolments", expect=201,
+                           json={"nip": failer.nip})
+    platform.complete(failed["id"], score=40)
+
+    def opd_row() -> dict:
+        rows = platform.get("reporting", "/compliance", params={"year": this_year(), "agency": agency})["agencies"]
+        return rows[0] if rows else {}
+    row = wait_for(lambda: (r := opd_row()).get("rostered_asn") == 4 and r.get("met_target") == 1 and r,
+                   timeout=60, message="the OPD's roster figures")
+    assert (row["known_asn"], row["never_enrolled"]) == (4, 2)  # the head and Fitri never came
+
+    checkpoint = f"{this_year()}-Q4"  # the yearly 20 JP
+    platform.call("POST", "reporting", f"/admin/shortfall/{checkpoint}/run", expect=(200, 202))
+    job = wait_for(lambda: (j := platform.get("reporting", f"/admin/shortfall/{checkpoint}"))["status"] == "done"
+                   and j, timeout=120, message="the checkpoint job")
+    assert job["nudged"] >= 3
+
+    # the supervisor is told once, by e-mail from the roster, about exactly their two staff below target
+    mail = smtp.wait_for(head.email, f"2 staf Anda di bawah target JP ({checkpoint})", timeout=90)
+    assert never.name in text_of(mail) and passer.name not in text_of(mail)
+    summaries = wait_for(lambda: [m for m in platform.get("notification", f"/inbox/{head.nip}")["items"]
+                                  if m["kind"] == "supervisor_summary"], timeout=60, message="the summary")
+    assert len(summaries) == 1
+    text = summaries[0]["text"]
+    assert never.name in text and failer.name in text and passer.name not in text
+    assert "nudge" in platform.inbox_kinds(never.nip) and "nudge" not in platform.inbox_kinds(passer.nip)
