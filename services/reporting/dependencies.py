@@ -35,7 +35,17 @@ counter_folding = Background(LeasedLoop(
     usecases.FOLD_LOOP, usecases.CounterFolding.from_settings, lease=usecases.FOLD_LEASE,
     lease_s=usecases.FOLD_LEASE_S, interval_s=usecases.FOLD_INTERVAL_S))
 
-shortfall_checkpoints = Background(RelayedLoop(
+class ShortfallLoop(RelayedLoop):
+    """The shortfall loop: at a graceful stop a checkpoint it is running ends after its batch,
+    with its progress saved (the next holder resumes it), instead of holding the stop until
+    the whole population is checked."""
+
+    def setup(self):
+        super().setup()
+        self.job.detector.stopping = lambda: self._stopping
+
+
+shortfall_checkpoints = Background(ShortfallLoop(
     usecases.SHORTFALL_LOOP, usecases.ShortfallTick, lease=usecases.SHORTFALL_LEASE,
     # The loops start before any worker: they read the same configuration from the same settings.
     lease_s=lambda settings: config.load(settings).shortfall_lease_s,

@@ -195,6 +195,9 @@ def test_checkpoint_jobs_are_for_admins_only(start, api):
     anonymous = requests.post(f"{api.base_url}/admin/shortfall/2026-Q2/run", timeout=30)
     assert anonymous.status_code == 401
     assert requests.get(f"{api.base_url}/admin/shortfall/2026-Q2", timeout=30).status_code == 401
+    paths = api.get("/openapi.json").json()["paths"]
+    assert "202" in paths["/admin/shortfall/{checkpoint}/run"]["post"]["responses"]
+    assert "403" in paths["/admin/shortfall/{checkpoint}"]["get"]["responses"]
     missing = api.get("/admin/shortfall/2025-Q3")
     assert missing.status_code == 404 and missing.json()["field"] == "checkpoint"
     assert api.get("/admin/shortfall/2026-Q7").status_code == 422
