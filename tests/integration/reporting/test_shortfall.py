@@ -51,7 +51,7 @@ def seeded(store, cfg):
 
 
 def test_a_checkpoint_flags_each_asn_below_target_once_even_with_two_replicas_racing(
-        start, settings, seeded, captured, api, store):
+        start, settings, seeded, captured, api):
     clock = lambda: AFTER_Q2  # noqa: E731
     start(clock=clock)
     second_port = free_port()
