@@ -27,7 +27,7 @@ from services.reporting.domain import (CERTIFICATE_EVENTS, ENROLMENT_EVENTS, PRO
                                        later_record, ledger_entry, ledger_entry_without_agency,
                                        merge_enrolment_identity, merge_roster_event, newer, physical,
                                        same_document, shard_of, slim_programme, standing_changed, version)
-from services.reporting.store import (POINTER_ID, SHORTFALL_RUNS, SHORTFALLS, STATE, ReadModels,
+from services.reporting.store import (LAYOUT, POINTER_ID, SHORTFALL_RUNS, SHORTFALLS, STATE, ReadModels,
                                       increment_counters)
 
 # -- projection ----------------------------------------------------------------------------------
@@ -466,4 +466,4 @@ def make_current(db, generation: int, previous: int, jp_target: int) -> None:
     """The swap: ``generation`` answers queries; ``previous`` stays for a rollback."""
     db[STATE].update_one({"_id": POINTER_ID}, {"$set": {
         "current": generation, "building": None, "previous": previous,
-        "rebuilt_at": time.time(), "target_jp": jp_target}})
+        "rebuilt_at": time.time(), "target_jp": jp_target, "layout": LAYOUT}})

@@ -471,3 +471,18 @@ def test_a_rebuild_from_the_producers_logs_gives_the_same_roster_figures(start, 
     assert (summary["events"], summary["applied"]) == (len(events), len(events))
     assert pointer(store.db).current == summary["generation"] == 2
     assert figures(store, cfg) == live
+    from services.reporting.store import LAYOUT, POINTER_ID, STATE
+    assert store.db[STATE].find_one({"_id": POINTER_ID})["layout"] == LAYOUT
+
+
+def test_read_models_of_an_earlier_release_are_named_at_start_up_with_the_rebuild_that_updates_them(
+        fresh_store, caplog):
+    from services.reporting import store as reporting_store
+
+    with caplog.at_level("WARNING", logger=reporting_store.__name__):
+        reporting_store.create_indexes(fresh_store.db)  # built by this release: nothing to say
+        assert not caplog.records
+        fresh_store.db[reporting_store.STATE].update_one({"_id": reporting_store.POINTER_ID},
+                                                         {"$unset": {"layout": ""}})
+        reporting_store.create_indexes(fresh_store.db)
+    assert ["POST /admin/rebuild" in r.getMessage() for r in caplog.records] == [True]
