@@ -411,7 +411,8 @@ def test_openapi_documents_the_never_enrolled_routes_and_the_new_compliance_fiel
     start()
     document = api.get("/openapi.json").json()
     for path in ("/never-enrolled", "/exports/never-enrolled.csv", "/exports/never-enrolled.xlsx"):
-        assert "403" in document["paths"][path]["get"]["responses"], path
+        operation = document["paths"][path]["get"]
+        assert "403" in operation["responses"] and operation["x-access-rule"] == "staff", path
     row = document["components"]["schemas"]["AgencyRow"]["properties"]
     assert {"known_asn", "rostered_asn", "unlisted_asn", "never_enrolled"} <= set(row)
 
