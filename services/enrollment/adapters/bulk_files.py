@@ -15,7 +15,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
-from itertools import islice
+from itertools import chain, islice
 
 from shared.errors import DomainError, Invalid
 
@@ -216,18 +216,23 @@ def _roster_header(records: Iterator[tuple[int, list]]) -> tuple[int, list[str |
 
 
 def _csv_records(stream) -> Iterator[tuple[int, list]]:
+    """(physical line, cells) of a CSV; the separator is the one the first line that has one
+    uses most (a title line above the header has none)."""
     text = codecs.getreader("utf-8-sig")(stream, errors="strict")
     line = 0
     try:
-        first = text.readline()
-        if not first.strip():
+        head: list[str] = []
+        while len(head) < HEADER_SEARCH_ROWS and (read := text.readline()):
+            head.append(read)
+            if any(d in read for d in ";,\t"):
+                break
+        if not any(h.strip() for h in head):
             return
-        delimiter = _delimiter(first)
-        yield 1, next(csv.reader([first], delimiter=delimiter))
-        reader = csv.reader(text, delimiter=delimiter)
-        consumed = 1
+        delimiter = _delimiter(head[-1])
+        reader = csv.reader(chain(head, text), delimiter=delimiter)
+        consumed = 0  # physical lines read; a quoted cell may span several
         for record in reader:
-            line, consumed = consumed + 1, reader.line_num + 1
+            line, consumed = consumed + 1, reader.line_num
             yield line, record
     except UnicodeDecodeError:
         where = f" (setelah baris {line})" if line else ""
