@@ -132,12 +132,16 @@ class ParticipantInputSchema(Schema):
     id_kind = fields.Str(allow_none=True, validate=validate.OneOf(ID_KINDS),
                          metadata={"description": "told apart from the number when left out"})
     name = fields.Str(allow_none=True, validate=[validate.Length(max=NAME_MAX), SafeText(person_name=True)],
-                      metadata={"description": "required when an admin registers a new ASN; letters, digits, "
-                                               "spaces and . , ' - (academic titles: Dr. Siti Aminah, S.Kom.)"})
+                      metadata={"description": "ignored for an ASN aktif on the roster (the roster's name is "
+                                               "taken); required when an admin enrols an ASN not on it; letters, "
+                                               "digits, spaces and . , ' - (academic titles: Dr. Siti Aminah, "
+                                               "S.Kom.)"})
     agency = fields.Str(allow_none=True, validate=validate.Length(max=64),
-                        metadata={"description": "OPD code of Kota Bukittinggi, e.g. DISKOMINFO; an admin's "
-                                                 "word only: an operator enrols ASN registered in its own agency"})
-    position = fields.Str(allow_none=True, validate=[validate.Length(max=TEXT_MAX), SafeText()])
+                        metadata={"description": "OPD code of Kota Bukittinggi, e.g. DISKOMINFO: taken from the "
+                                                 "roster (one that contradicts it is refused); an admin's word "
+                                                 "only for an ASN not on the roster (ENROLLMENT_UNLISTED)"})
+    position = fields.Str(allow_none=True, validate=[validate.Length(max=TEXT_MAX), SafeText()],
+                          metadata={"description": "jabatan; ignored for an ASN aktif on the roster"})
 
 
 class EnrolmentCancelSchema(Schema):
