@@ -365,7 +365,6 @@ def with_summary(results: Iterable[dict]) -> Iterator[dict]:
 # -- the roster (daftar ASN) ---------------------------------------------------------------------
 
 _roster_row = schemas.RosterRowSchema()
-_roster_entry = schemas.RosterEntrySchema()
 _roster_view = schemas.RosterEntryViewSchema()
 _roster_page = schemas.RosterPageSchema()
 
@@ -397,7 +396,9 @@ def import_roster(store: Store, runtime: ServiceRuntime, actor: Actor, upload: U
             digits = nip_rules.digits_only(row.get("nip", ""))
             if re.match(nip_rules.PATTERN, digits):
                 present.add(digits)
-            checked.append((line, _rejected(line, digits or None, exc)))
+            # the cell is echoed only when it is digits: the results may be opened as a spreadsheet
+            shown = digits if digits.isascii() and digits.isdigit() else None
+            checked.append((line, _rejected(line, shown, exc)))
             continue
         present.add(read.nip)
         if read.nip in first_line:
