@@ -487,3 +487,21 @@ def test_read_models_of_an_earlier_release_are_named_at_start_up_with_the_rebuil
                                                          {"$unset": {"layout": ""}})
         reporting_store.create_indexes(fresh_store.db)
     assert ["POST /admin/rebuild" in r.getMessage() for r in caplog.records] == [True]
+
+
+def test_an_operators_dashboard_lists_its_own_never_enrolled_asn_and_only_theirs(start, store, cfg, api):
+    apply_directly(store, scenario_events(never_enrolled_roster()), cfg)
+    start()
+    page = api.get("/dashboard", params={"year": 2026}, headers=auth_headers("operator", agency="DINKES"))
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    html = page.text
+    section = html[html.index('id="belum-ikut"'):]
+    assert "Belum pernah ikut pengembangan kompetensi · Dinas Kesehatan" in section
+    for i in (1, 2, 3):
+        assert f'data-nip="{f.participant(50 + i)["nip"]}"' in section
+    assert f.participant(54)["nip"] not in section  # enrolled once: not on the list
+    assert f.participant(60)["nip"] not in section  # SETDA's
+    assert "=HYPERLINK(&#34;http://evil.example&#34;" in section  # the name shown as text, escaped
+    other = api.get("/dashboard", params={"year": 2026, "agency": "SETDA"},
+                    headers=auth_headers("operator", agency="DINKES"))
+    assert other.status_code == 403
