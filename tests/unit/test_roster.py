@@ -291,3 +291,15 @@ def test_an_old_xls_or_a_broken_workbook_is_refused_with_what_to_do():
         bulk_files.read_roster(broken, True, 10)
     assert "bukan XLSX" in err.value.message
     assert bulk_files.is_xlsx(io.BytesIO(b"nip\n"), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def test_a_workbook_unpacking_to_more_than_the_cap_is_refused_as_a_zip_bomb(monkeypatch):
+    book = Workbook()
+    book.active.append(["NIP", "NAMA"])
+    book.active.append(["198503122010011002", "Rina " * 200])
+    out = io.BytesIO()
+    book.save(out)
+    monkeypatch.setattr(bulk_files, "XLSX_MAX_UNPACKED", 2000)
+    with pytest.raises(Invalid) as err:
+        bulk_files.read_roster(io.BytesIO(out.getvalue()), True, 10)
+    assert err.value.field == "file" and "terlalu besar" in err.value.message

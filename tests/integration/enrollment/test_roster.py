@@ -534,3 +534,19 @@ def test_a_bad_unlisted_setting_stops_the_service_naming_its_variable(monkeypatc
         config.load(load_settings("enrollment"))
     monkeypatch.setenv("ENROLLMENT_UNLISTED", "refuse")
     assert config.load(load_settings("enrollment")).unlisted == "refuse"
+
+
+def test_two_uploads_of_one_file_at_once_register_each_asn_once(enrollment):
+    from concurrent.futures import ThreadPoolExecutor
+
+    staff = [nip(5901 + i) for i in range(40)]
+    text = HEADER + "".join(row(n, f"Pegawai Serentak {i}", "DISPORA") for i, n in enumerate(staff))
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: lines(upload(enrollment, text)), range(2)))
+    created = sum(summary["created"] for _, summary in answers)
+    unchanged = sum(summary["unchanged"] for _, summary in answers)
+    assert (created, unchanged) == (40, 40), [summary for _, summary in answers]
+    events = enrollment.events(40)
+    assert sorted(e.data["asn"]["nip"] for e in events) == sorted(staff)
+    assert {e.name for e in events} == {"asn_registered"}
+    assert enrollment.raw_events(1, timeout=0.5) == []
