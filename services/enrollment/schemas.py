@@ -311,7 +311,8 @@ class RosterRowSchema(Schema):
     """One line of the streamed answer of a roster import; the last line is a summary."""
 
     row = fields.Int(metadata={"description": "line of the CSV, or row of the sheet (the header is 1); absent on "
-                                              "the lines of ASN a full import marked tidak_tercantum"})
+                                              "the lines of ASN a full import marked tidak_tercantum (after the "
+                                              "rows: outcome left, status tidak_tercantum)"})
     nip = fields.Str()
     accepted = fields.Bool()
     outcome = fields.Str(metadata={"description": "created / updated / unchanged; left for an ASN a full import "

@@ -434,7 +434,7 @@ def _roster_rows(store: Store, runtime: ServiceRuntime, plan: domain.RosterImpor
         now = runtime.now()
         marked = store.transaction(lambda tx: commands.mark_not_listed(tx, plan.agency, present, now, size))
         for entry in marked:
-            yield {"nip": entry["_id"], "outcome": "left", "status": domain.NOT_LISTED}
+            yield {"nip": entry["_id"], "accepted": True, "outcome": "left", "status": domain.NOT_LISTED}
         if len(marked) < size:
             return
 
