@@ -2,7 +2,8 @@
 
 programmes    _id = programme code; counters ``seats_taken``, ``waitlisted`` and the
               monotonic ``arrivals`` that orders enrolments (waitlist order)
-participants  _id = NIP / NI PPPK; the latest known name, agency and position
+participants  _id = NIP / NI PPPK; the identity of the latest enrolment: from the roster
+              (``listed``), or as an admin gave it for an ASN not on it
 enrolments    _id = ObjectId hex; one per (programme_code, nip), enforced by a unique index
 roster        _id = NIP / NI PPPK; the roster (daftar ASN): public fields, ``version``, whether
               the ASN ever enrolled, and only a salted digest of their contact (ADR 0080)
