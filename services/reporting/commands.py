@@ -22,6 +22,7 @@ from shared.timefmt import parse_time, wib_year
 from services.reporting.config import ReportingConfig
 from services.reporting.domain import (CERTIFICATE_EVENTS, ENROLMENT_EVENTS, PROGRAMME_EVENTS, ROSTER_EVENTS,
                                        add_deltas, asn_contribution, asn_year_contribution, asn_year_standing,
+                                       credit_year,
                                        certificate_contribution, certificate_status, decode_contribution,
                                        difference, encode_contribution, enrolment_contribution, enrolment_status,
                                        later_record, ledger_entry, ledger_entry_without_agency,
@@ -322,6 +323,29 @@ class Projector:
             self.rm.ledger_entries.update_many({"nip": nip}, {"$set": {"agency": doc["agency"]}}, session=self.s)
         return doc
 
+    # layout migration (migrate_to_roster_layout)
+    def move_to_credit_year(self, enrolment_id: str) -> None:
+        """Move an enrolment's ASN-year counters and ledger entry to the year its programme ended."""
+        self.reproject_enrolment(enrolment_id, lambda doc: None)
+        enrolment = self.rm.enrolments.find_one({"_id": enrolment_id}, session=self.s)
+        entry = ledger_entry(enrolment, None) if enrolment else None
+        if entry is not None:
+            self.rm.ledger_entries.update_one({"_id": enrolment_id}, {"$set": {"year": entry["year"]}},
+                                              session=self.s)
+        self.flush()
+
+    def restand_asn_years(self, nip: str) -> None:
+        asn = self.rm.asns.find_one({"_id": nip}, session=self.s)
+        if asn is not None:
+            years = list(self.rm.asn_years.find({"nip": nip}, session=self.s))
+            self.apply_delta(self._recontribute_asn_years(years, asn), None)
+        self.flush()
+
+    def recontribute_asn(self, nip: str) -> None:
+        if self.rm.asns.find_one({"_id": nip}, {"_id": 1}, session=self.s) is not None:
+            self._update_asn(nip, lambda doc: None)
+        self.flush()
+
     # certificates
     def certificate_event(self, event) -> None:
         data, v = event.data, version(event)
@@ -450,6 +474,41 @@ def finish_checkpoint_run(db, checkpoint: str, checked: int, counts: dict, jp_ta
         "status": "done", "finished_at": now, "checked": checked, **counts,
         # the first version's names, read by older tools
         "asn_checked": checked, "emitted": counts["nudged"], "jp_target": jp_target}})
+
+
+# -- layout migration: the roster (store.LAYOUT 2) --------------------------------------------------------
+# Read models of an earlier release counted every ASN ever enrolled, put a JP entry in the year
+# its completion was recorded, and their ASN-years knew nothing of the roster. At start-up the
+# current generation is brought to this layout, one transaction per document, through the
+# projector itself: each step recomputes a document's contribution and moves only the
+# difference (as deltas for the folder), so a replica or live handler doing the same a moment
+# earlier leaves it nothing to move, and an interrupted migration is finished by the next start.
+def migrate_to_roster_layout(db, cfg: ReportingConfig, generation: int) -> dict:
+    """Bring ``generation`` to the roster layout; returns how many documents of each kind moved."""
+    rm = ReadModels(db, generation)
+    moved = {"ledger_entries": 0, "asn_years": 0, "asns": 0}
+
+    def each(fn) -> None:
+        with db.client.start_session() as session:
+            # with_transaction retries write conflicts with live handlers and other replicas.
+            session.with_transaction(lambda s: fn(Projector(ReadModels(db, generation), s, cfg)))
+
+    # 1. JP entries into the year their programme ended.
+    for entry in rm.ledger_entries.find({}, {"year": 1, "ends_at": 1, "completed_at": 1}):
+        if credit_year({"ends_at": entry.get("ends_at")}, entry["completed_at"]) != entry.get("year"):
+            each(lambda p, eid=entry["_id"]: p.move_to_credit_year(eid))
+            moved["ledger_entries"] += 1
+    # 2. ASN-years take their ASN's standing (and ASN not on the roster count as unlisted).
+    for nip in sorted({d["nip"] for d in rm.asn_years.find({"listed": {"$exists": False}}, {"nip": 1})}):
+        each(lambda p, nip=nip: p.restand_asn_years(nip))
+        moved["asn_years"] += 1
+    # 3. ASN contribute the roster's headcount, no longer "first seen in year Y".
+    for asn in rm.asns.find({}, {"contrib": 1}):
+        if any(field.startswith("new_asn.") for _, _, fields in asn.get("contrib") or [] for field, _ in fields):
+            each(lambda p, nip=asn["_id"]: p.recontribute_asn(nip))
+            moved["asns"] += 1
+    db[STATE].update_one({"_id": POINTER_ID, "current": generation}, {"$set": {"layout": LAYOUT}})
+    return moved
 
 
 # -- rebuild: the generation pointer ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ from services.reporting.domain import (CERTIFICATE_COUNTERS, MONTH_COUNTERS, STA
                                        agency_name, agency_row, certificate_months, compliance_totals, headcount,
                                        jenis_of, ledger_year, never_enrolled_item, own_target, programme_figures,
                                        slice_name, sort_rows, tmt_of, year_months)
-from services.reporting.store import SHORTFALL_RUNS, SHORTFALLS, ReadModels, pointer
+from services.reporting.store import POINTER_ID, SHORTFALL_RUNS, SHORTFALLS, STATE, ReadModels, pointer
 
 
 def known_agency(rm: ReadModels, code: str) -> bool:
@@ -196,6 +196,11 @@ def never_enrolled_rows(rm: ReadModels, year: int, agency: str | None = None):
     """Every never-enrolled ASN of ``year`` for the exports, by agency then NIP, streamed."""
     found = rm.asns.find(_never_enrolled_query(year, agency)).sort([("agency", 1), ("_id", 1)]).batch_size(1000)
     return (never_enrolled_item(a) for a in found)
+
+
+def layout_of(db) -> int:
+    """The projection layout the current generation was built with (store.LAYOUT)."""
+    return (db[STATE].find_one({"_id": POINTER_ID}, {"layout": 1}) or {}).get("layout", 1)
 
 
 def pending_deltas(db, generation: int | None = None) -> int:

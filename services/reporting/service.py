@@ -7,12 +7,12 @@ from shared.http import api, json_body
 from shared.service_base import ServiceBase
 from shared.store import Mongo
 
-from services.reporting import dependencies, routes, store, subscriptions, usecases
+from services.reporting import dependencies, routes, subscriptions, usecases
 
 
 class ReportingService(ServiceBase):
     name = "reporting"
-    store = Mongo(indexes=store.create_indexes)
+    store = Mongo(indexes=usecases.prepare_store)
     openapi = routes.openapi
     runtime = dependencies.runtime
     counter_folding = dependencies.counter_folding

@@ -36,10 +36,10 @@ READ_MODELS = (
 )
 STATE = "read_model_state"
 POINTER_ID = "pointer"
-# The projection layout the current generation was built with. 2: the roster (issue 19):
-# headcounts from roster events, ASN-years keeping their ASN's standing, JP in the year the
-# programme ended. A generation built by an earlier release is not re-derived at start-up (it
-# would re-project every enrolment); POST /admin/rebuild builds a generation of this layout.
+# The projection layout the current generation was built with (1 when not recorded). 2: the
+# roster (issue 19): headcounts from roster events, ASN-years keeping their ASN's standing, JP
+# in the year the programme ended. A start-up migrates a generation of layout 1
+# (usecases.prepare_store, commands.migrate_to_roster_layout); a rebuild builds layout 2.
 LAYOUT = 2
 SHORTFALL_RUNS = "shortfall_runs"
 SHORTFALLS = "shortfalls"
@@ -137,11 +137,6 @@ def create_indexes(db) -> None:
 def _create_indexes(db) -> None:
     db[STATE].update_one({"_id": POINTER_ID}, {"$setOnInsert": {"current": 1, "building": None, "previous": None,
                                                                  "layout": LAYOUT}}, upsert=True)
-    built_with = (db[STATE].find_one({"_id": POINTER_ID}, {"layout": 1}) or {}).get("layout", 1)
-    if built_with < LAYOUT:
-        log.warning("the reporting read models were built by an earlier release (layout %s, now %s): ASN on the "
-                    "roster count once their roster events arrive, but JP years and ASN not on the roster follow "
-                    "only after POST /admin/rebuild", built_with, LAYOUT)
     p = pointer(db)
     for generation in p.active:
         create_read_model_indexes(db, generation)

@@ -32,10 +32,21 @@ from services.reporting import commands, config, domain, queries, schemas
 from services.reporting.adapters import dashboard, exports
 from services.reporting.adapters.producers import ReplayQueue, Replayed, replay_from_producers
 from services.reporting.config import ReportingConfig
-from services.reporting.store import (ReadModels, consumer_of, create_read_model_indexes, current_models,
-                                      drop_generation, pointer)
+from services.reporting.store import (LAYOUT, ReadModels, consumer_of, create_indexes, create_read_model_indexes,
+                                      current_models, drop_generation, pointer)
 
 log = logging.getLogger(__name__)
+
+
+# -- start-up ----------------------------------------------------------------------------------------
+def prepare_store(db) -> None:
+    """The reporting database at start-up (the Mongo dependency): indexes and layout migrations,
+    then the current generation brought to the roster layout if an earlier release built it."""
+    create_indexes(db)
+    current = pointer(db).current
+    if queries.layout_of(db) < LAYOUT:
+        moved = commands.migrate_to_roster_layout(db, config.load(), current)
+        log.info("read models of generation %d brought to the roster layout: %s", current, moved)
 
 
 # -- events: every public event feeds the read models -------------------------------------------

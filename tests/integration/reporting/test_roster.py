@@ -476,17 +476,65 @@ def test_a_rebuild_from_the_producers_logs_gives_the_same_roster_figures(start, 
     assert store.db[STATE].find_one({"_id": POINTER_ID})["layout"] == LAYOUT
 
 
-def test_read_models_of_an_earlier_release_are_named_at_start_up_with_the_rebuild_that_updates_them(
-        fresh_store, caplog):
-    from services.reporting import store as reporting_store
+def earlier_release_events() -> list:
+    """What an earlier release consumed (no roster): a December course recorded in January, one
+    with JP, one without, and a move of agency by a later enrolment."""
+    mover, idle, december = f.participant(71, "SETDA"), f.participant(72, "SETDA"), f.participant(73, "DINKES")
+    return [f.published(PEL), f.published(DECEMBER, opens="2025-11-01T00:00:00Z", closes="2025-12-10T16:59:59Z"),
+            f.enrolled("o1", PEL, mover), f.completed("o1", PEL, mover, "passed"),
+            f.enrolled("o2", SEM, f.participant(71, "DISHUB"), at="2026-05-01T02:00:00Z"),
+            f.enrolled("o3", PEL, idle), f.completed("o3", PEL, idle, "failed"),
+            f.enrolled("o4", DECEMBER, december, at="2025-11-20T02:00:00Z"),
+            f.completed("o4", DECEMBER, december, "passed", at="2026-01-08T03:00:00Z")]
 
-    with caplog.at_level("WARNING", logger=reporting_store.__name__):
-        reporting_store.create_indexes(fresh_store.db)  # built by this release: nothing to say
-        assert not caplog.records
-        fresh_store.db[reporting_store.STATE].update_one({"_id": reporting_store.POINTER_ID},
-                                                         {"$unset": {"layout": ""}})
-        reporting_store.create_indexes(fresh_store.db)
-    assert ["POST /admin/rebuild" in r.getMessage() for r in caplog.records] == [True]
+
+def test_read_models_of_an_earlier_release_are_brought_to_the_roster_layout_at_start_up(
+        settings, fresh_store, cfg, monkeypatch):
+    import uuid
+    from dataclasses import replace
+
+    from services.reporting import commands, domain, usecases
+    from services.reporting.store import LAYOUT, POINTER_ID, STATE, create_indexes
+    from shared.store import Store, connect
+    from shared.timefmt import wib_year
+    from tests.integration.reporting.conftest import fold_now
+
+    events = scenario_events(earlier_release_events())
+    apply_directly(fresh_store, events, cfg)
+    expected = figures(fresh_store, cfg)
+
+    client = connect(settings)
+    try:
+        old = Store(client, replace(settings, db_name=f"{settings.db_name}_{uuid.uuid4().hex[:6]}"))
+        create_indexes(old.db)
+        with monkeypatch.context() as earlier:  # the projection of the release before the roster
+            earlier.setattr(domain, "credit_year", lambda programme, completed_at: wib_year(completed_at))
+            earlier.setattr(commands, "asn_year_standing", lambda asn, year: {})
+            earlier.setattr(commands, "asn_year_contribution", lambda doc, c: {
+                k: v for k, v in domain.asn_year_contribution(doc, c).items() if k[0] != "agency_headcounts"})
+            earlier.setattr(commands, "asn_contribution", lambda doc: {
+                ("agency_headcounts", doc["agency"]): {f"new_asn.{doc['first_seen_year']}": 1}})
+            apply_directly(old, events, cfg)
+        old.db[STATE].update_one({"_id": POINTER_ID}, {"$unset": {"layout": ""}})
+        before = figures(old, cfg)
+        assert before["compliance2026"]["totals"]["unlisted_asn"] == 0  # what the earlier layout answers
+        assert [e["year"] for e in before["ledger_rows2026"]].count(2026) == 2  # the December course too
+
+        usecases.prepare_store(old.db)  # a start-up of this release
+        fold_now(old)
+        assert figures(old, cfg) == expected
+        assert old.db[STATE].find_one({"_id": POINTER_ID})["layout"] == LAYOUT
+        totals = expected["compliance2026"]["totals"]
+        assert (totals["known_asn"], totals["unlisted_asn"], totals["jp_total"]) == (1, 1, 24)
+        assert [e["programme_code"] for e in expected["ledger_rows2025"]] == ["PEL-DES-2025"]
+        # A second start (or another replica) finds nothing left to move.
+        assert commands.migrate_to_roster_layout(old.db, cfg, 1) == {"ledger_entries": 0, "asn_years": 0,
+                                                                       "asns": 0}
+        usecases.prepare_store(old.db)
+        fold_now(old)
+        assert figures(old, cfg) == expected
+    finally:
+        client.close()
 
 
 def test_an_operators_dashboard_lists_its_own_never_enrolled_asn_and_only_theirs(start, store, cfg, api):
