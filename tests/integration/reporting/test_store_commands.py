@@ -19,7 +19,10 @@ from tests.unit.reporting import factory as f
 
 # Measured after batching the counters and skipping writes that change nothing (was 19, 11, 12, 5),
 # then with the shared counters folded from one delta document per event (completed 13 -> 11).
-MAX_COMMANDS = {"completed": 11, "enrolled_known_asn": 8, "certified": 9, "programme_published": 5}
+MAX_COMMANDS = {"completed": 11, "enrolled_known_asn": 8, "certified": 9, "programme_published": 5,
+                # The roster (issue 19), as measured: a new ASN; a move of an ASN with JP (their
+                # years and ledger follow); a change that leaves their standing alone.
+                "asn_registered": 6, "asn_updated_move": 9, "asn_updated_same_standing": 5}
 SHARED_COUNTERS = ("programme_stats", "monthly", "agency_years", "agency_headcounts")
 
 
@@ -131,3 +134,24 @@ def test_a_ledger_entry_missing_from_the_store_is_written_whole_by_the_next_even
 
     entry = rm.ledger_entries.find_one({"_id": "l1"})
     assert (entry["agency"], entry["jp"], entry["certificate_number"]) == ("DINKES", 24, "NL1")
+
+
+def test_roster_events_stay_within_their_budgets_and_write_no_shared_counter(counted, cfg):
+    store, counter = counted
+    prog = f.programme("PEL-R", jp=24)
+    person = f.participant(75, "SETDA")
+    items = [f.published(prog), f.registered(f.roster_entry(person)), f.enrolled("r0", prog, person),
+             f.completed("r0", prog, person, "passed"),
+             f.updated({**f.roster_entry(person, agency="DINKES"), "version": 2}, ["agency"]),
+             f.updated({**f.roster_entry(person, agency="DINKES", golongan="III/d"), "version": 3}, ["golongan"])]
+    per_event = [apply_counting(store, counter, event, cfg) for event in scenario_events(items)]
+    registered, moved, same = per_event[1], per_event[4], per_event[5]
+
+    assert sum(registered.values()) <= MAX_COMMANDS["asn_registered"], dict(registered)
+    assert sum(moved.values()) <= MAX_COMMANDS["asn_updated_move"], dict(moved)
+    assert sum(same.values()) <= MAX_COMMANDS["asn_updated_same_standing"], dict(same)
+    assert not [c for commands in (registered, moved, same) for c in commands
+                if c.split(" ")[0] in ("update", "insert", "delete") and c.endswith(SHARED_COUNTERS)]
+    fold_now(store)
+    rows = {r["agency"]: r for r in queries.compliance(current_models(store.db), cfg, 2026)["agencies"]}
+    assert (rows["DINKES"]["rostered_asn"], rows["DINKES"]["jp_total"], rows["SETDA"]["rostered_asn"]) == (1, 24, 0)
