@@ -335,6 +335,7 @@ class Projector:
         self.flush()
 
     def restand_asn_years(self, nip: str) -> None:
+        """The ASN's years take their standing (and agency) from the ASN's document."""
         asn = self.rm.asns.find_one({"_id": nip}, session=self.s)
         if asn is not None:
             years = list(self.rm.asn_years.find({"nip": nip}, session=self.s))
@@ -342,6 +343,7 @@ class Projector:
         self.flush()
 
     def recontribute_asn(self, nip: str) -> None:
+        """The ASN's headcount contribution recomputed from their document."""
         if self.rm.asns.find_one({"_id": nip}, {"_id": 1}, session=self.s) is not None:
             self._update_asn(nip, lambda doc: None)
         self.flush()

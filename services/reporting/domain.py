@@ -5,8 +5,9 @@ event is merged into a *state document* (an enrolment, a certificate, an ASN, a 
 by rules that do not depend on arrival order: per event type the record with the latest
 domain time wins; snapshots (names, agency, programme details) follow the latest
 CloudEvents ``time``; an ASN's roster entry follows the highest roster ``version`` and, for an
-ASN on the roster, is the authority on their identity and agency. Everything else is *derived* from the state document by the pure
-functions below: the ledger entry and the counters it contributes to. A state document
+ASN on the roster, is the authority on their identity and agency. Everything else is
+*derived* from the state document by the pure functions below: the ledger entry and the
+counters it contributes to. A state document
 stores what it last contributed; applying an event recomputes the contribution and moves
 only the difference. So a duplicate changes nothing, ``completed`` before ``enrolled`` ends
 in the same figures, and a full replay gives the same figures again
