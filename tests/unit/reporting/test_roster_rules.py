@@ -164,3 +164,20 @@ def test_headcount_contributions_add_up_over_many_asn():
     # tmt years 2020..2026 in turn: by 2023 those of 2020-2023 (18 of 30) are on the roster
     assert headcount(counters, 2023) == {"rostered": 18, "never_enrolled": 18, "unlisted": 0}
     assert headcount(counters, 2026)["rostered"] == 30
+
+
+def test_agencies_sort_by_never_enrolled_most_first_and_the_totals_add_the_roster_figures():
+    from services.reporting.domain import agency_row, compliance_totals, sort_rows
+
+    heads = {"SETDA": {"rostered": 10, "never_enrolled": 2, "unlisted": 1},
+             "DINKES": {"rostered": 8, "never_enrolled": 5, "unlisted": 0},
+             "DISDIK": {"rostered": 3, "never_enrolled": 2, "unlisted": 0}}
+    rows = sort_rows([agency_row(code, h, {"asn": 1, "jp": 20, "met": 1, "d": {"20-29": 1}}, CFG, None, None)
+                      for code, h in heads.items()], "never_enrolled")
+    assert [r["agency"] for r in rows] == ["DINKES", "DISDIK", "SETDA"]
+    setda = rows[-1]
+    assert (setda["known_asn"], setda["rostered_asn"], setda["unlisted_asn"], setda["distribution"]["0"]) == \
+        (11, 10, 1, 10)
+    totals = compliance_totals(rows, CFG)
+    assert (totals["known_asn"], totals["rostered_asn"], totals["never_enrolled"], totals["unlisted_asn"]) == \
+        (22, 21, 9, 1)
