@@ -143,11 +143,11 @@ class Relay:
                               (returned, {"sent": True, "sent_at": now, "unroutable": True})):
             for ids, update in _sent_updates(records, sent):
                 self.db[OUTBOX].update_many({"_id": {"$in": ids}}, {"$set": update})
-            for record in returned:
-                metrics.EVENTS_UNROUTABLE.labels(record["event"]["type"]).inc()
-                log.warning("unroutable event returned by the broker: %s %s", record["event"]["type"],
-                            record["event"]["id"], extra={"event_id": record["event"]["id"],
-                                                          "correlation_id": record["event"].get("correlationid")})
+        for record in returned:
+            metrics.EVENTS_UNROUTABLE.labels(record["event"]["type"]).inc()
+            log.warning("unroutable event returned by the broker: %s %s", record["event"]["type"],
+                        record["event"]["id"], extra={"event_id": record["event"]["id"],
+                                                      "correlation_id": record["event"].get("correlationid")})
         for record in routed:
             metrics.EVENTS_PUBLISHED.labels(record["event"]["type"]).inc()
 
