@@ -424,8 +424,9 @@ def recipients_csv(people: Iterable[Asn], channels: tuple[str, ...]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["nip", "name", "agency", "email", "phone", "channels"])
     for person in people:
-        writer.writerow([person.nip, person.name, person.agency, person.email if "email" in channels else "",
-                         person.phone if "webhook" in channels else "", "|".join(channels)])
+        # The same e-mail and telephone as the roster's (which notification also receives): a
+        # recipient record is replaced whole, so blank cells here would undo the roster's.
+        writer.writerow([person.nip, person.name, person.agency, person.email, person.phone, "|".join(channels)])
     return out.getvalue()
 
 
