@@ -17,12 +17,17 @@ service); ``document()`` covers all of them and is committed as ``docs/asyncapi.
     python -m shared.asyncapi --write docs/asyncapi.yaml     # regenerate
     python -m shared.asyncapi --check docs/asyncapi.yaml     # exit 1 when stale
     python -m shared.asyncapi --service certification --format json
+    python -m shared.asyncapi --format html --write build/asyncapi.html   # for subscribers (CI)
+
+The HTML rendering (``to_html``) is one self-contained page for subscribing systems, built
+in CI from the same document and never committed.
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -31,8 +36,11 @@ from typing import Iterable
 import yaml
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 from marshmallow import Schema
 
+from shared.broker_security import SUBSCRIBER_PREFIX
 from shared.config import SERVICES
 from shared.events import registry
 from shared.events.envelope import CONTENT_TYPE, SPECVERSION
@@ -405,25 +413,247 @@ def to_yaml(doc: dict) -> str:
     return GENERATED_HEADER + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
+# -- the HTML rendering for subscribers ---------------------------------------------------
+# One self-contained page (inline CSS, no script, no external resource) rendered from the
+# same document, so that a system integrator can read the contract in a browser or on a
+# phone without AsyncAPI tooling. CI generates it as an artefact; it is never committed.
+
+HTML_TEMPLATE = "asyncapi.html"
+HTML_PATH = REPO_ROOT / "build" / "asyncapi.html"
+_HTML_ENV = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+                        autoescape=select_autoescape(("html",)), undefined=StrictUndefined,
+                        trim_blocks=True, lstrip_blocks=True)
+_CODE = re.compile(r"`([^`\n]+)`")
+_STRONG = re.compile(r"\*\*([^*\n]+)\*\*")
+_BULLET = re.compile(r"^[*-] ")
+
+
+def inline_markup(text: str) -> Markup:
+    """The document's descriptions use Markdown's `code` and **strong** only: escape the text
+    first, then turn those two into tags, so nothing else in it can become markup."""
+    html = str(escape(text))
+    html = _CODE.sub(r"<code>\1</code>", html)
+    return Markup(_STRONG.sub(r"<strong>\1</strong>", html))
+
+
+def block_markup(text: str) -> Markup:
+    """Paragraphs (blank-line separated) and ``*``/``-`` bullet lists, inline markup within."""
+    parts: list[str] = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        lines = block.splitlines()
+        if lines and _BULLET.match(lines[0]):
+            items: list[str] = []
+            for line in lines:
+                if _BULLET.match(line):
+                    items.append(line[2:].strip())
+                else:  # a bullet's continuation line
+                    items[-1] += " " + line.strip()
+            parts.append("<ul>" + "".join(f"<li>{inline_markup(i)}</li>" for i in items) + "</ul>")
+        else:
+            parts.append(f"<p>{inline_markup(' '.join(line.strip() for line in lines))}</p>")
+    return Markup("\n".join(parts))
+
+
+_HTML_ENV.filters["md"] = inline_markup
+_HTML_ENV.filters["md_block"] = block_markup
+
+
+def _resolve(doc: dict, node: dict) -> dict:
+    """``node`` itself, or what its local ``$ref`` (a JSON pointer into ``doc``) points at."""
+    ref = node.get("$ref") if isinstance(node, dict) else None
+    if not isinstance(ref, str):
+        return node
+    if not ref.startswith("#/"):
+        raise ValueError(f"only local references can be rendered, not {ref}")
+    target = doc
+    for part in ref[2:].split("/"):
+        target = target[part.replace("~1", "/").replace("~0", "~")]
+    return target
+
+
+def _json(value) -> str:
+    """A value as a subscriber writes it in a comparison: strings bare (the type column says
+    they are strings), anything else as JSON (``null``, ``true``, ``5``)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _shape(schema: dict) -> tuple[dict, bool]:
+    """The schema without its ``null`` alternative, and whether ``null`` is allowed."""
+    alternatives = schema.get("anyOf")
+    if isinstance(alternatives, list):
+        rest = [a for a in alternatives if a != {"type": "null"}]
+        if len(rest) == 1:
+            merged = {k: v for k, v in schema.items() if k != "anyOf"} | rest[0]
+            return merged, len(rest) < len(alternatives)
+    kinds = schema.get("type")
+    if isinstance(kinds, list) and "null" in kinds:
+        kinds = [k for k in kinds if k != "null"]
+        return schema | {"type": kinds[0] if len(kinds) == 1 else kinds}, True
+    return schema, False
+
+
+def _type_label(schema: dict) -> str:
+    kind = schema.get("type")
+    if kind is None:
+        kind = "object" if "properties" in schema else "any"
+    if isinstance(kind, list):
+        kind = " or ".join(kind)
+    if kind == "array":
+        items, nullable = _shape(schema.get("items") or {})
+        label = f"array of {_type_label(items)}"
+        return label + (" or null" if nullable else "")
+    if schema.get("format"):
+        kind += f" ({schema['format']})"
+    return kind
+
+
+def _constraints(schema: dict, nullable: bool) -> list[str]:
+    """Constraints of one field, in words with `code` (rendered by inline_markup)."""
+    out: list[str] = []
+    if "const" in schema:
+        out.append(f"always `{_json(schema['const'])}`")
+    if "enum" in schema:
+        out.append("one of " + ", ".join(f"`{_json(v)}`" for v in schema["enum"] if v is not None))
+    if "pattern" in schema:
+        out.append(f"matches `{schema['pattern']}`")
+    low, high = schema.get("minLength"), schema.get("maxLength")
+    if low is not None or high is not None:
+        out.append("length " + (f"{low}–{high}" if low is not None and high is not None
+                                else f"≥ {low}" if low is not None else f"≤ {high}"))
+    for key, sign in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"), ("exclusiveMaximum", "<")):
+        if key in schema:
+            out.append(f"{sign} {_json(schema[key])}")
+    for key, words in (("minItems", "at least {} item(s)"), ("maxItems", "at most {} item(s)")):
+        if key in schema:
+            out.append(words.format(schema[key]))
+    if schema.get("uniqueItems"):
+        out.append("no duplicates")
+    if schema.get("type") == "array":
+        items, _ = _shape(schema.get("items") or {})
+        if "enum" in items:
+            out.append("each one of " + ", ".join(f"`{_json(v)}`" for v in items["enum"] if v is not None))
+        if "pattern" in items:
+            out.append(f"each matches `{items['pattern']}`")
+    if nullable:
+        out.append("may be `null`")
+    if "default" in schema:
+        out.append(f"default `{_json(schema['default'])}`")
+    return out
+
+
+def field_rows(doc: dict, schema: dict, prefix: str = "") -> list[dict]:
+    """The fields of an object schema of ``doc`` as table rows, nested objects flattened into
+    dotted names (``participant.nip``) and objects in arrays as ``name[].field``."""
+    schema = inline_refs(_resolve(doc, schema), doc["components"]["schemas"])
+    return _rows(schema, prefix)
+
+
+def _rows(schema: dict, prefix: str) -> list[dict]:
+    required = set(schema.get("required", []))
+    rows: list[dict] = []
+    for name, raw in schema.get("properties", {}).items():
+        field, nullable = _shape(raw)
+        path = prefix + name
+        rows.append({"name": path, "type": _type_label(field), "required": name in required,
+                     "constraints": _constraints(field, nullable),
+                     "description": field.get("description", "")})
+        if "properties" in field:
+            rows += _rows(field, path + ".")
+        elif field.get("type") == "array":
+            items, _ = _shape(field.get("items") or {})
+            if "properties" in items:
+                rows += _rows(items, path + "[].")
+    return rows
+
+
+def html_context(doc: dict) -> dict:
+    """What the HTML template shows, taken from the AsyncAPI document ``doc`` alone."""
+    exchanges: dict[str, list[dict]] = {}
+    for cid, channel in doc["channels"].items():
+        binding = channel["bindings"]["amqp"]["exchange"]
+        receive = next((op for op in doc["operations"].values()
+                        if op["action"] == "receive" and op["channel"]["$ref"] == f"#/channels/{cid}"), None)
+        messages = []
+        for ref in channel["messages"].values():
+            message = _resolve(doc, ref)
+            payload = _resolve(doc, message["payload"])
+            example = message["examples"][0]
+            messages.append({
+                "type": message["name"],
+                "anchor": "msg-" + message["name"],
+                "title": message["title"],
+                "description": message["description"],
+                "fields": (rows := field_rows(doc, payload["properties"]["data"])),
+                # an empty column only narrows the table on a phone
+                "described": any(row["description"] for row in rows),
+                "example": json.dumps(example["payload"], indent=2, ensure_ascii=False),
+                "headers": example.get("headers", {}),
+            })
+        exchanges.setdefault(binding["name"], []).append({
+            "id": cid, "anchor": "ch-" + cid, "routing_key": channel["address"],
+            "exchange": binding, "description": channel["description"],
+            "receive": receive["summary"] if receive else "", "messages": messages,
+        })
+
+    first = _resolve(doc, next(iter(doc["components"]["messages"].values())))
+    payload = _resolve(doc, first["payload"])
+    envelope = [{"name": name, "type": _type_label(prop) if "$ref" not in prop else "object (the event's data)",
+                 "required": name in payload.get("required", []),
+                 # the per-type values (type, source) are shown with each event
+                 "constraints": [] if name in ("type", "source") else _constraints(prop, False),
+                 "description": prop.get("description", "")}
+                for name, prop in payload["properties"].items()]
+    headers = [{"name": name, "description": prop.get("description", "")}
+               for name, prop in first.get("headers", {}).get("properties", {}).items()]
+
+    servers = []
+    # the TLS server subscribers use first, the local development broker after it
+    for name, server in sorted(doc["servers"].items(), key=lambda item: item[1]["protocol"] != "amqps"):
+        schemes = [_resolve(doc, s) for s in server.get("security", [])]
+        servers.append({"name": name, "url": f"{server['protocol']}://{server['host']}",
+                        "protocol": f"{server['protocol']} (AMQP {server['protocolVersion']})",
+                        "description": server.get("description", ""),
+                        "variables": server.get("variables", {}), "security": schemes})
+    sample = next(iter(exchanges.values()))[0]
+    return {"info": doc["info"], "asyncapi": doc["asyncapi"], "doc_id": doc["id"],
+            "servers": servers, "exchanges": exchanges, "envelope": envelope, "headers": headers,
+            "account": f"{SUBSCRIBER_PREFIX}<system>", "queue_prefix": "ext.<system>.",
+            "sample": sample, "message_count": len(doc["components"]["messages"])}
+
+
+def to_html(doc: dict) -> str:
+    """The AsyncAPI document as one self-contained HTML page for subscribers."""
+    return _HTML_ENV.get_template(HTML_TEMPLATE).render(**html_context(doc))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate the AsyncAPI 3.0 document of the public events.")
     parser.add_argument("--service", action="append", choices=SERVICES,
                         help="only this service's events (repeatable); default all")
-    parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    parser.add_argument("--format", choices=("yaml", "json", "html"), default="yaml",
+                        help="html: one self-contained page for subscribers")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--write", metavar="PATH", help="write the document to PATH")
     target.add_argument("--check", metavar="PATH", help="exit 1 when PATH differs from the generated document")
     args = parser.parse_args(argv)
 
     doc = document(args.service)
-    text = to_yaml(doc) if args.format == "yaml" else json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if args.format == "html":
+        text = to_html(doc)
+    elif args.format == "yaml":
+        text = to_yaml(doc)
+    else:
+        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     if args.check:
         current = Path(args.check).read_text(encoding="utf-8") if Path(args.check).exists() else ""
         if current != text:
-            print(f"{args.check} is stale; run: python -m shared.asyncapi --write {args.check}", file=sys.stderr)
+            fmt = "" if args.format == "yaml" else f"--format {args.format} "
+            print(f"{args.check} is stale; run: python -m shared.asyncapi {fmt}--write {args.check}", file=sys.stderr)
             return 1
         return 0
     if args.write:
+        # build/ (where CI keeps the HTML) does not exist in a fresh checkout
+        Path(args.write).parent.mkdir(parents=True, exist_ok=True)
         Path(args.write).write_text(text, encoding="utf-8")
         print(f"wrote {args.write}: {len(doc['channels'])} channels, "
               f"{len(doc['components']['messages'])} messages")
