@@ -62,6 +62,14 @@ def setting(name: str, default, service: str, parse: Callable[[str], T] = str, *
     return value
 
 
+# The replay window (docs/reliability.md): a copy of an event (a dead letter replayed, a
+# replay into a live queue) is recognised as a duplicate only while its processed-event
+# record exists. Operators promise to act within REPLAY_WINDOW_DAYS; the records stay a
+# margin longer so a copy handled on the window's last day is still recognised.
+REPLAY_WINDOW_DAYS = 30
+PROCESSED_RETENTION_DEFAULT_DAYS = 45
+SECONDS_PER_DAY = 86_400
+
 # Worker slots kept for HTTP requests and timers on top of MAX_WORKERS event handlers.
 RESERVED_WORKERS = 4
 
@@ -84,6 +92,11 @@ class Settings:
     public_base_url: str
     log_level: str
     extra: dict = field(default_factory=dict)
+    # Retention (docs/decisions/0091-retention.md): days a sent outbox record stays as the
+    # event log (0: forever, the default: reporting rebuilds its read models from it), and
+    # days a processed-event record stays (a copy of an event arriving later is applied again).
+    outbox_retention_days: float = 0.0
+    processed_retention_days: float = PROCESSED_RETENTION_DEFAULT_DAYS
 
     @property
     def http_port(self) -> int:
@@ -128,7 +141,24 @@ def load(service: str) -> Settings:
         relay_lease_s=setting("RELAY_LEASE_S", 10.0, service, float),
         public_base_url=env("PUBLIC_BASE_URL", f"http://127.0.0.1:{DEFAULT_PORTS['certification']}"),
         log_level=env("LOG_LEVEL", "INFO", service),
+        **retention(service),
     )
+
+
+
+def retention(service: str) -> dict:
+    """``outbox_retention_days`` and ``processed_retention_days`` of ``service``.
+
+    A subscriber that lost its queue is promised the events of the replay window back from
+    the log, so a non-zero ``OUTBOX_RETENTION_DAYS`` below the window stops the service
+    (0 keeps the log forever)."""
+    processed = setting("PROCESSED_EVENT_RETENTION_DAYS", PROCESSED_RETENTION_DEFAULT_DAYS, service, float,
+                        low=REPLAY_WINDOW_DAYS, high=36_500)
+    outbox = setting("OUTBOX_RETENTION_DAYS", 0, service, float, low=0, high=36_500)
+    if 0 < outbox < REPLAY_WINDOW_DAYS:
+        raise ValueError(f"{variable('OUTBOX_RETENTION_DAYS', service)} = {outbox:g}: must be 0 (kept forever) "
+                         f"or at least the {REPLAY_WINDOW_DAYS}-day replay window")
+    return {"outbox_retention_days": outbox, "processed_retention_days": processed}
 
 
 def service_url(service: str, http_address: str | None = None) -> str:

@@ -3,7 +3,8 @@
 One relay per replica; a lease in the store makes one of them the publisher at a time,
 so several replicas do not publish the same record twice in normal operation. A record
 is marked sent only after the broker confirmed it; a crash in between republishes it
-(consumers are idempotent). Sent records stay as the service's event log for replay.
+(consumers are idempotent). Sent records stay as the service's event log for replay, for
+``OUTBOX_RETENTION_DAYS`` (0, the default: forever; ADR 0091).
 
 A private record (``<service>.private``: contact data, ADR 0080) is never replayed, so once
 the broker has it its personal fields serve no purpose in the log: the update that marks it
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timezone
 
 from kombu import Connection, Exchange, Producer
 from kombu.exceptions import ChannelError
@@ -24,7 +26,7 @@ from shared.broker_security import user_of
 from shared import topology
 from shared.config import Settings
 from shared.events.envelope import CONTENT_TYPE, encode
-from shared.mongo import OUTBOX, connect
+from shared.mongo import OUTBOX, SENT_ON, connect
 
 log = logging.getLogger(__name__)
 RELAY_LEASE = RELAY_LOOP = "outbox-relay"
@@ -138,9 +140,11 @@ class Relay:
 
     def _mark_sent(self, routed: list[dict], returned: list[dict]) -> None:
         now = time.time()
+        # sent_on is the date the retention TTL index reads (OUTBOX_RETENTION_DAYS, ADR 0091);
+        # a record not yet sent has none, so it never expires.
+        marked = {"sent": True, "sent_at": now, SENT_ON: datetime.fromtimestamp(now, timezone.utc)}
         # Kept in the log, flagged: an operator can replay once a subscriber is bound.
-        for records, sent in ((routed, {"sent": True, "sent_at": now}),
-                              (returned, {"sent": True, "sent_at": now, "unroutable": True})):
+        for records, sent in ((routed, marked), (returned, {**marked, "unroutable": True})):
             for ids, update in _sent_updates(records, sent):
                 self.db[OUTBOX].update_many({"_id": {"$in": ids}}, {"$set": update})
         for record in returned:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from datetime import datetime, timezone
 from typing import Callable, TypeVar
 
 from bson import ObjectId
@@ -23,6 +24,7 @@ from shared.errors import StoreUnavailable
 from shared.events import envelope, registry
 from shared.events.envelope import Event
 from shared.mongo import OUTBOX, PROCESSED, connect  # noqa: F401 - the store's names, re-exported
+from shared.mongo import APPLIED_ON, ensure_retention, retention_seconds
 from shared.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -46,10 +48,14 @@ def update_by_id(collection, _id, update: dict, session=None, condition: dict | 
     return collection.find_one({"_id": _id}, session=session)
 
 
-def ensure_base_indexes(db) -> None:
-    """Indexes of the shared mechanics (outbox paging, event-log replay)."""
+def ensure_base_indexes(db, settings: Settings | None = None) -> None:
+    """Indexes of the shared mechanics (outbox paging, event-log replay); with ``settings``,
+    also their retention (TTL indexes, shared.mongo.ensure_retention)."""
     db[OUTBOX].create_index([("sent", 1), ("_id", 1)])
     db[OUTBOX].create_index([("event.id", 1)], unique=True)
+    if settings is not None:
+        ensure_retention(db.client, db, retention_seconds(settings.outbox_retention_days),
+                         retention_seconds(settings.processed_retention_days))
 
 
 class Duplicate(Exception):
@@ -168,9 +174,12 @@ class Store:
 
         def effect(tx: Tx):
             try:
+                now = time.time()
                 tx.db[PROCESSED].insert_one(
                     {"_id": f"{consumer}|{event.id}", "event_id": event.id, "type": event.type,
-                     "consumer": consumer, "applied_at": time.time()},
+                     "consumer": consumer, "applied_at": now,
+                     # the TTL index's date: the record goes PROCESSED_EVENT_RETENTION_DAYS later
+                     APPLIED_ON: datetime.fromtimestamp(now, timezone.utc)},
                     session=tx.session)
             except DuplicateKeyError:
                 raise Duplicate() from None
@@ -199,7 +208,7 @@ class Mongo(DependencyProvider):
         self.settings = settings_of(self.container)
         self.client = connect(self.settings)
         db = self.client[self.settings.db_name]
-        ensure_base_indexes(db)
+        ensure_base_indexes(db, self.settings)
         if self.indexes:
             self.indexes(db)
 
