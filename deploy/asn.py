@@ -1,16 +1,16 @@
-"""The ``asn`` operator command: loads the services' subscription tables (the topology the
-CLI inspects is derived from them), then runs ``shared.cli``."""
+"""The ``asn`` operator command (the console script of pyproject.toml): loads the services'
+subscription tables (the topology the CLI inspects is derived from them), then runs
+``shared.cli``. In the image, where deploy/ is not copied, ``python -m shared.cli`` does the
+same (shared/cli/__main__.py)."""
 from __future__ import annotations
 
 import sys
 
-import services
-from shared import cli
+from shared.cli.__main__ import run
 
 
 def main(argv: list[str] | None = None) -> int:
-    services.load_subscriptions()
-    return cli.main(argv)
+    return run(argv)
 
 
 if __name__ == "__main__":

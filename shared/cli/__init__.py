@@ -24,22 +24,74 @@ import argparse
 import sys
 import warnings
 
-# eventlet (imported through nameko) warns on import; an operator needs no such noise.
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+def _quiet_imports() -> None:
+    """Import eventlet (nameko's, reached through the services' modules) with its
+    EventletDeprecationWarning silenced: it is printed on import, says nothing to an operator
+    and would make every ``asn`` call write to stderr. Only that warning: the import is done
+    here, under that one filter, and then its class is ignored by category; every other
+    warning keeps Python's defaults."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated", category=Warning)
+        try:
+            import eventlet
+        except ImportError:  # an installation without nameko's runtime: nothing to silence
+            return
+    category = getattr(eventlet, "EventletDeprecationWarning", None)
+    if category is not None:
+        warnings.filterwarnings("ignore", category=category)
+
+
+_quiet_imports()
 
 from shared.cli import checkpoint, dlq, events, replay, status, token  # noqa: E402
-from shared.cli.common import CliError, management_get, vhost_of  # noqa: E402
+from shared.cli.common import (EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, CliError, UsageError,  # noqa: E402
+                               management_get, vhost_of)
 from shared.cli.token import admin_token  # noqa: E402
 
-__all__ = ["CliError", "admin_token", "main", "management_get", "parser", "vhost_of"]
+__all__ = ["CliError", "UsageError", "admin_token", "main", "management_get", "parser", "version", "vhost_of"]
 
 COMMANDS = (status, dlq, events, replay, token, checkpoint)
+DISTRIBUTION = "asn-bangkom"
+
+EPILOG = f"""\
+exit status (every command):
+  {EXIT_OK}  done, nothing wrong found
+  {EXIT_PROBLEM}  a problem found or met: `asn status` lists problems, a replay left messages or
+     failed for a producer, a checkpoint not done in time, the broker or a service unreachable
+  {EXIT_USAGE}  usage: bad or missing arguments, an unknown message reference, a request the
+     service refused (4xx), no token or signing key, `dlq purge` without --yes off a terminal
+
+Output: tables for people, --json for scripts; colour and progress bars only on a terminal
+(NO_COLOR turns colour off). Environment: AMQP_URI, MONGO_URI, RABBITMQ_MANAGEMENT_URL,
+<SERVICE>_URL (docs/operations.md)."""
+
+
+def version() -> str:
+    """The installed package's version; from a source tree that is not installed (the image runs
+    from source), the version in pyproject.toml beside ``shared/``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        pass
+    from pathlib import Path
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    try:
+        return tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown (neither installed nor beside its pyproject.toml)"
 
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    top = argparse.ArgumentParser(prog="asn", description="Operator tools of the ASN competency platform.")
+    top = argparse.ArgumentParser(prog="asn", description="Operator tools of the ASN competency platform.",
+                                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--version", action="version", version=f"asn {version()}")
     commands = top.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(commands, common)
@@ -47,11 +99,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(argv)  # a usage error exits here with status 2 (argparse)
     try:
         return args.func(args)
     except CliError as exc:
         print(f"asn: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except BrokenPipeError:  # `asn events tail | head`
-        return 0
+        return EXIT_OK
+    except KeyboardInterrupt:  # Ctrl-C: no traceback; 130 as a shell reports SIGINT
+        print(file=sys.stderr)
+        return 130

@@ -4,7 +4,8 @@
 
 ``run`` starts the job (reporting answers at once and runs it in the background), then shows a
 progress bar on a terminal, one line per change otherwise (logs, pipes); it exits 0 once the
-checkpoint is done, 1 when it is not done within ``--timeout``, 2 on an error.
+checkpoint is done, 1 when it is not done within ``--timeout`` or reporting fails, 2 when
+reporting refuses the request (an unknown label, a checkpoint never run).
 """
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from typing import TextIO
 
 import requests
 
-from shared.cli.common import CliError, emit_json, service_url, shown_time, table
+from shared.cli.common import (EXIT_OK, EXIT_PROBLEM, CliError, Progress, bar, emit_json, http_error,
+                               service_url, shown_time, table)
 from shared.cli.token import admin_token
 from shared.config import load
 
 HTTP_TIMEOUT_S = 30.0
-BAR_WIDTH = 30
 COLUMNS = [("checkpoint", "CHECKPOINT"), ("status", "STATUS"), ("total", "TOTAL"), ("checked", "CHECKED"),
            ("nudged", "NUDGED"), ("supervisor_summaries", "TO SUPERVISOR"), ("escalated", "TO OPD"),
            ("started", "STARTED"), ("finished", "FINISHED")]
@@ -38,7 +39,8 @@ def _call(method: str, checkpoint: str, token: str, suffix: str = "") -> tuple[i
             message = response.json().get("message")
         except ValueError:
             message = response.text[:200]
-        raise CliError(f"reporting answered {response.status_code} for checkpoint {checkpoint}: {message}")
+        raise http_error(response.status_code,
+                         f"reporting answered {response.status_code} for checkpoint {checkpoint}: {message}")
     return response.status_code, response.json()
 
 
@@ -51,33 +53,21 @@ def progress_line(job: dict) -> str:
 
 
 def progress_bar(job: dict) -> str:
-    share = job.get("progress") or 0.0
-    filled = int(round(share * BAR_WIDTH))
-    return f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {progress_line(job)}"
+    return f"{bar(job.get('progress'))} {progress_line(job)}"
 
 
 class Follower:
-    """Shows a job's progress: a bar redrawn in place on a terminal, a line per change otherwise."""
+    """Shows a job's progress (common.Progress): a bar redrawn in place on a terminal, a line
+    per change otherwise."""
 
     def __init__(self, out: TextIO):
-        self.out = out
-        self.tty = out.isatty()
-        self.last = None
+        self.progress = Progress(out)
 
     def show(self, job: dict) -> None:
-        if self.tty:
-            self.out.write("\r\033[K" + progress_bar(job))
-            self.out.flush()
-            return
-        line = progress_line(job)
-        if line != self.last:
-            print(line, file=self.out, flush=True)
-            self.last = line
+        self.progress.show(progress_line(job), job.get("progress") or 0.0)
 
     def end(self) -> None:
-        if self.tty:
-            self.out.write("\n")
-            self.out.flush()
+        self.progress.end()
 
 
 def _row(job: dict) -> dict:
@@ -98,10 +88,10 @@ def cmd_run(args) -> int:
         if not args.json:
             print(f"checkpoint {args.checkpoint} was already done")
         _result(job, args.json)
-        return 0
+        return EXIT_OK
     if args.no_wait:
         _result(job, args.json)
-        return 0
+        return EXIT_OK
     follower = Follower(sys.stderr if args.json else sys.stdout)
     deadline = time.monotonic() + args.timeout
     while True:
@@ -112,12 +102,12 @@ def cmd_run(args) -> int:
             follower.end()
             print(f"asn: checkpoint {args.checkpoint} is not done after {args.timeout:g}s; it goes on in "
                   f"reporting (asn checkpoint status {args.checkpoint})", file=sys.stderr)
-            return 1
+            return EXIT_PROBLEM
         time.sleep(args.interval)
         _, job = _call("GET", args.checkpoint, token)
     follower.end()
     _result(job, args.json)
-    return 0
+    return EXIT_OK
 
 
 def cmd_status(args) -> int:
@@ -127,7 +117,7 @@ def cmd_status(args) -> int:
     else:
         print(progress_line(job))
         print(table([_row(job)], COLUMNS))
-    return 0
+    return EXIT_OK
 
 
 def register(commands, common) -> None:

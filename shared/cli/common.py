@@ -1,11 +1,16 @@
-"""What every ``asn`` command uses: the operator's error, output for people and scripts, and
-where the broker, its management API and the services are (shared.config's variables)."""
+"""What every ``asn`` command uses: the operator's errors and exit statuses, output for people
+(tables, colour and progress bars on a terminal only) and scripts, and where the broker, its
+management API and the services are (shared.config's variables)."""
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Callable, Iterator, TextIO, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import requests
@@ -23,18 +28,156 @@ TAIL_QUEUE_PREFIX = "asn-tail-"
 EVENT_TYPE_PREFIX = "id.go.bkn.bangkom."
 
 
+# Exit statuses, the same for every command (``asn --help``, docs/operations.md).
+EXIT_OK = 0
+EXIT_PROBLEM = 1  # the command ran and found or met a problem: a non-empty DLQ, a failed replay
+EXIT_USAGE = 2  # the command could not be carried out as asked: argparse's own status for bad arguments
+
+T = TypeVar("T")
+
+
 class CliError(Exception):
-    """A problem the operator must fix (printed without a traceback, exit status 2)."""
+    """A problem the command met (the broker unreachable, a service failing): printed without a
+    traceback, exit status 1."""
+
+    exit_code = EXIT_PROBLEM
+
+
+class UsageError(CliError):
+    """The command cannot be carried out as asked (missing or wrong arguments, an unknown
+    reference, a refused request, no credentials): printed without a traceback, exit status 2."""
+
+    exit_code = EXIT_USAGE
+
+
+def http_error(status: int, message: str) -> CliError:
+    """A service's refusal: a 4xx answer means the request (what the operator asked) was wrong,
+    anything else that the service has a problem."""
+    return UsageError(message) if 400 <= status < 500 else CliError(message)
+
+
+# -- terminal -------------------------------------------------------------------------------
+
+STYLES = {"red": "31", "green": "32", "yellow": "33", "bold": "1"}
+
+
+def colour_enabled(stream: TextIO) -> bool:
+    """Colour only for a person at a terminal: never into a pipe or a file, never with NO_COLOR
+    set (https://no-color.org) or TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or a fake stream
+        return False
+
+
+def paint(text: str, style: str | None, stream: TextIO | None = None) -> str:
+    """``text`` in ``style`` (a key of STYLES) when ``stream`` (default stdout) shows colour."""
+    if not style or not colour_enabled(stream or sys.stdout):
+        return text
+    return f"\033[{STYLES[style]}m{text}\033[0m"
+
+
+BAR_WIDTH = 30
+
+
+def bar(fraction: float | None, width: int = BAR_WIDTH) -> str:
+    """``[#########---------------------]`` filled to ``fraction`` (0 to 1)."""
+    filled = int(round(min(max(fraction or 0.0, 0.0), 1.0) * width))
+    return f"[{'#' * filled}{'-' * (width - filled)}]"
+
+
+class Progress:
+    """Progress of a long command: a bar redrawn in place on a terminal; plain lines otherwise
+    (logs, pipes), each only when it says something new.
+
+    ``quiet`` drops the plain lines (``--json``: the result says it all) but keeps the bar for a
+    person watching a terminal."""
+
+    def __init__(self, out: TextIO, quiet: bool = False):
+        self.out = out
+        try:
+            self.tty = out.isatty()
+        except (AttributeError, ValueError):
+            self.tty = False
+        self.quiet = quiet
+        self.last: str | None = None
+        self.drawn = False
+
+    def show(self, line: str, fraction: float | None = None, plain: str | None = None) -> None:
+        """Draw ``line`` after a bar filled to ``fraction`` (no bar when None) on a terminal;
+        elsewhere print ``plain`` (default ``line``) if it differs from the last one printed."""
+        if self.tty:
+            shown = line if fraction is None else f"{bar(fraction)} {line}"
+            self.out.write("\r\033[K" + shown)
+            self.out.flush()
+            self.drawn = True
+            return
+        plain = line if plain is None else plain
+        if not self.quiet and plain != self.last:
+            print(plain, file=self.out, flush=True)
+            self.last = plain
+
+    def count(self, done: int, total: int, what: str) -> None:
+        """``[####------] 3/10 what`` on a terminal; a plain line per tenth elsewhere."""
+        fraction = done / total if total else 1.0
+        self.show(f"{done:,}/{total:,} {what}", fraction,
+                  plain=f"{int(fraction * 10) * 10}% ({done:,}/{total:,}) {what}" if total else f"0/0 {what}")
+
+    def wait(self, label: str, work: Callable[[], T], fraction: float | None = None, tick_s: float = 0.2) -> T:
+        """Run ``work`` (a blocking call with no progress of its own, e.g. one long HTTP request)
+        while the terminal shows ``label`` and the time it has taken; one plain line elsewhere."""
+        if not self.tty:
+            self.show(label, fraction)
+            return work()
+        outcome: dict = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = work()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=run, name="asn-progress", daemon=True)
+        started = time.monotonic()
+        worker.start()
+        while True:
+            self.show(f"{label}  {duration(time.monotonic() - started)}", fraction)
+            worker.join(tick_s)
+            if not worker.is_alive():
+                break
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    def end(self) -> None:
+        """Leave the bar's last state on its own line (nothing to do for plain lines)."""
+        if self.tty and self.drawn:
+            self.out.write("\n")
+            self.out.flush()
+            self.drawn = False
 
 
 # -- output -------------------------------------------------------------------------------
 
-def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
-    """Left-aligned columns; ``columns`` is [(key, heading)]."""
+def table(rows: list[dict], columns: list[tuple[str, str]],
+          styles: dict[str, Callable[[str], str | None]] | None = None) -> str:
+    """Left-aligned columns; ``columns`` is [(key, heading)]. ``styles`` maps a column's key to
+    the style of a cell's text (``paint``: only on a terminal); widths are those of the text."""
+    styles = styles or {}
     cells = [[heading for _, heading in columns]]
     cells += [["-" if row.get(key) is None else str(row.get(key)) for key, _ in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells)
+
+    def cell(text: str, width: int, key: str, heading: bool) -> str:
+        padded = text.ljust(width)
+        style = None if heading or key not in styles else styles[key](text)
+        # colour the text, not the padding after it, so trailing blanks stay stripped
+        return padded if style is None else paint(text, style) + padded[len(text):]
+
+    return "\n".join("  ".join(cell(c, w, key, n == 0) for c, w, (key, _) in zip(line, widths, columns)).rstrip()
+                     for n, line in enumerate(cells))
 
 
 def emit_json(payload) -> None:

@@ -14,8 +14,8 @@ from kombu import Connection, Producer
 
 from shared import topology
 from shared.broker_security import user_of
-from shared.cli.common import (CliError, amqp_uri, broker, cut, emit_json, short_type, shown_time, table,
-                               utc_iso, vhost_of)
+from shared.cli.common import (EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, CliError, Progress, UsageError, amqp_uri,
+                               broker, cut, emit_json, paint, short_type, shown_time, table, utc_iso, vhost_of)
 from shared.config import SERVICES
 from shared.deadletters import (ATTEMPTS_HEADER, DEAD_LETTERED_AT_HEADER, ERROR_HEADER, ORIGINAL_QUEUE_HEADER,
                                 REASON_HEADER, REPLAYS_HEADER, TRACEBACK_HEADER, DeadLetterQueue, MissingQueue,
@@ -68,7 +68,7 @@ def find(dlq: DeadLetterQueue, refs: list[str]) -> list[tuple[int, object]]:
     try:
         return dlq.find(refs)
     except NotInQueue as exc:
-        raise CliError(f"{exc} (see `asn dlq list --service {dlq.service}`)") from None
+        raise UsageError(f"{exc} (see `asn dlq list --service {dlq.service}`)") from None
 
 
 def cmd_dlq_list(args) -> int:
@@ -91,7 +91,7 @@ def cmd_dlq_list(args) -> int:
         if entry["shown"]:
             rows = [{**m, "when": shown_time(m["dead_lettered_at"]), "type": short_type(m["type"]),
                      "error_short": cut(m["error"], 70)} for m in entry["shown"]]
-            print(table(rows, DLQ_COLUMNS))
+            print(table(rows, DLQ_COLUMNS, styles={"reason": lambda reason: None if reason == "-" else "red"}))
             if entry["messages"] > len(entry["shown"]):
                 print(f"... {entry['messages'] - len(entry['shown'])} more (--limit)")
         print()
@@ -124,50 +124,72 @@ def cmd_dlq_show(args) -> int:
 
 def cmd_dlq_replay(args) -> int:
     if not args.all and not args.ref:
-        raise CliError("name the messages to replay (event id or #position) or pass --all")
+        raise UsageError("name the messages to replay (event id or #position) or pass --all")
     replayed, failed = [], []
     uri = amqp_uri()
+    # the bar goes where the person looks: stdout, or stderr when stdout carries the JSON
+    progress = Progress(sys.stderr if args.json else sys.stdout, quiet=args.json)
     with broker(uri) as conn:
         producer = Producer(conn.channel())
         with dead_letter_queue(conn, args.service) as dlq:
-            selected = dlq.fetch() if args.all else iter(find(dlq, args.ref))
-            for position, message in selected:
+            selected = list(find(dlq, args.ref)) if args.ref and not args.all else None
+            total = len(selected) if selected is not None else dlq.depth
+            progress.count(0, total, f"replayed from {dlq.name}")
+            for position, message in selected if selected is not None else dlq.fetch():
                 info = describe(position, message)
                 try:
                     # published as the CLI's own broker user (RabbitMQ checks the user_id)
                     info["to_queue"] = requeue(producer, args.service, message, user_of(uri))
                 except NotReplayable as exc:
                     failed.append({**info, "problem": str(exc)})
-                    continue  # stays in the DLQ (unacked, returned on close)
-                message.ack()  # only after the broker confirmed the copy
-                replayed.append(info)
+                else:
+                    message.ack()  # only after the broker confirmed the copy
+                    replayed.append(info)
+                progress.count(len(replayed) + len(failed), total, f"replayed from {dlq.name}")
+            progress.end()
+            # what failed stays in the DLQ: unacked, returned in its place on close
     if args.json:
         emit_json({"replayed": replayed, "failed": failed})
     else:
         for info in replayed:
             print(f"replayed {info['event_id'] or '#' + str(info['position'])} -> {info['to_queue']}")
         for info in failed:
-            print(f"NOT replayed {info['event_id'] or '#' + str(info['position'])}: {info['problem']}")
+            print(paint(f"NOT replayed {info['event_id'] or '#' + str(info['position'])}: {info['problem']}", "red"))
         print(f"{len(replayed)} replayed, {len(failed)} left in {topology.dlq_name(args.service)}")
-    return 1 if failed else 0
+    return EXIT_PROBLEM if failed else EXIT_OK
+
+
+def _confirmed(question: str) -> bool:
+    """Ask at the terminal; end of input (Ctrl-D) is a no."""
+    try:
+        answer = input(question)
+    except EOFError:
+        print(file=sys.stderr)
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def cmd_dlq_purge(args) -> int:
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+    if not args.yes and not interactive:
+        # Refused before looking, whatever the queue holds: a script without --yes fails the
+        # first time it runs, not the first time there is something to lose.
+        raise UsageError(f"dlq purge deletes every message in {topology.dlq_name(args.service)} for good; "
+                         "pass --yes to confirm (stdin is not a terminal, so asn cannot ask)")
     with broker(amqp_uri()) as conn, dead_letter_queue(conn, args.service) as dlq:
         if not dlq.depth:
             purged = 0
         else:
-            if not args.yes:
-                answer = input(f"Delete all {dlq.depth} message(s) in {dlq.name}? This cannot be undone. [y/N] ")
-                if answer.strip().lower() not in ("y", "yes"):
-                    print("nothing purged", file=sys.stderr)
-                    return 1
+            if not args.yes and not _confirmed(
+                    f"Delete all {dlq.depth} message(s) in {dlq.name}? This cannot be undone. [y/N] "):
+                print("nothing purged", file=sys.stderr)
+                return EXIT_USAGE
             purged = dlq.purge()
     if args.json:
         emit_json({"queue": topology.dlq_name(args.service), "purged": purged})
     else:
         print(f"purged {purged} message(s) from {topology.dlq_name(args.service)}")
-    return 0
+    return EXIT_OK
 
 
 def register(commands, common) -> None:
@@ -188,5 +210,6 @@ def register(commands, common) -> None:
         sub.set_defaults(func=func)
     purge = dlq_commands.add_parser("purge", parents=[common], help="delete every message in a DLQ")
     purge.add_argument("--service", choices=SERVICES, required=True)
-    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    purge.add_argument("--yes", action="store_true",
+                       help="confirm: required off a terminal (scripts, Jobs), where asn cannot ask")
     purge.set_defaults(func=cmd_dlq_purge)

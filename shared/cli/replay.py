@@ -1,10 +1,17 @@
 """``asn replay [--queue Q]``: rebuild reporting's read models, or replay the producers'
-event logs into a queue (the services' admin routes, with an admin token)."""
+event logs into a queue (the services' admin routes, with an admin token).
+
+Each is one long HTTP request per service (a rebuild of a city's history takes minutes) that
+reports nothing until it is done; on a terminal the CLI shows what it waits for, the time it
+has taken and, across producers, how many are done. Piped, one plain line per step."""
 from __future__ import annotations
+
+import sys
 
 import requests
 
-from shared.cli.common import CliError, emit_json, service_url, table
+from shared.cli.common import (EXIT_OK, EXIT_PROBLEM, CliError, Progress, UsageError, emit_json, http_error, paint,
+                               service_url, table)
 from shared.cli.token import admin_token
 from shared.config import SERVICES, load
 
@@ -25,42 +32,54 @@ def _admin_post(service: str, path: str, token: str, body: dict, timeout: float)
             message = response.json().get("message")
         except ValueError:
             message = response.text[:200]
-        raise CliError(f"{service} answered {response.status_code}: {message}")
+        raise http_error(response.status_code, f"{service} answered {response.status_code}: {message}")
     return response.json()
 
 
 def cmd_replay(args) -> int:
     """Without --queue: reporting rebuilds its read models from the producers' event logs.
     With --queue: the producers republish their logs into that queue (any subscriber)."""
+    if args.queue is None and (args.service or args.type):
+        raise UsageError("--service and --type apply to a replay into a --queue")
     token = admin_token(args.token)
+    progress = Progress(sys.stderr if args.json else sys.stdout, quiet=args.json)
     if args.queue is None:
-        if args.service or args.type:
-            raise CliError("--service and --type apply to a replay into a --queue")
         try:
-            summary = _admin_post("reporting", "/admin/rebuild", token, {}, args.timeout)
+            summary = progress.wait("rebuilding reporting's read models from the producers' event logs",
+                                    lambda: _admin_post("reporting", "/admin/rebuild", token, {}, args.timeout))
         except CliError as exc:
-            raise CliError(f"rebuild of reporting's read models failed: {exc}") from None
+            raise type(exc)(f"rebuild of reporting's read models failed: {exc}") from None
+        finally:
+            progress.end()
         if args.json:
             emit_json(summary)
         else:
             print("reporting's read models rebuilt from the producers' event logs")
             print(table([summary], REBUILD_COLUMNS))
-        return 0
+        return EXIT_OK
 
     results = []
-    for service in args.service or SERVICES:
+    services = args.service or list(SERVICES)
+    for done, service in enumerate(services):
         try:
-            answer = _admin_post(service, "/admin/replay", token, {"queue": args.queue, "types": args.type or None},
-                                 args.timeout)
+            answer = progress.wait(
+                f"{done}/{len(services)} producers  replaying {service}'s event log into {args.queue}",
+                lambda: _admin_post(service, "/admin/replay", token, {"queue": args.queue, "types": args.type or None},
+                                    args.timeout),
+                fraction=done / len(services))
             results.append({"service": service, "replayed": answer["replayed"]})
         except CliError as exc:
             results.append({"service": service, "replayed": None, "error": str(exc)})
+    if progress.tty:  # the bar's last state; piped, the table below says it
+        progress.show(f"{len(services)}/{len(services)} producers  done", 1.0)
+    progress.end()
     if args.json:
         emit_json({"queue": args.queue, "results": results})
     else:
-        print(table(results, [("service", "SERVICE"), ("replayed", "REPLAYED"), ("error", "ERROR")]))
+        print(table(results, [("service", "SERVICE"), ("replayed", "REPLAYED"), ("error", "ERROR")],
+                    styles={"error": lambda text: None if text == "-" else "red"}))
         print(f"{sum(r['replayed'] or 0 for r in results)} event(s) republished into {args.queue}")
-    return 1 if any(r.get("error") for r in results) else 0
+    return EXIT_PROBLEM if any(r.get("error") for r in results) else EXIT_OK
 
 
 def register(commands, common) -> None:

@@ -12,8 +12,9 @@ from kombu.exceptions import ChannelError
 from pymongo.errors import PyMongoError
 
 from shared import topology
-from shared.cli.common import (HTTP_TIMEOUT_S, TAIL_QUEUE_PREFIX, CliError, broker, duration, emit_json,
-                               management_get, rate, service_url, table, utc_iso, vhost_of, amqp_uri)
+from shared.cli.common import (EXIT_OK, EXIT_PROBLEM, HTTP_TIMEOUT_S, TAIL_QUEUE_PREFIX, CliError, amqp_uri, broker,
+                               duration, emit_json, management_get, paint, rate, service_url, table, utc_iso,
+                               vhost_of)
 from shared.config import SERVICES, Settings, load
 
 STORE_TIMEOUT_MS = 2000
@@ -167,11 +168,13 @@ def render_status(status: dict) -> str:
     } for s in status["services"]]
     queues = [{**q, "publish_rate": rate(q["publish_rate"]), "deliver_rate": rate(q["deliver_rate"]),
                "ack_rate": rate(q["ack_rate"])} for q in status["queues"]]
+    verdict = {"yes": "green", "ok": "green", "NO": "red", "FAIL": "red"}.get
     parts = [
         "SERVICES",
         table(services, [("service", "SERVICE"), ("url", "URL"), ("up", "UP"), ("ready", "READY"),
                          ("store", "STORE"), ("broker", "BROKER"), ("relay", "RELAY"),
-                         ("backlog", "OUTBOX BACKLOG"), ("oldest", "OLDEST UNSENT")]),
+                         ("backlog", "OUTBOX BACKLOG"), ("oldest", "OLDEST UNSENT")],
+              styles={key: verdict for key in ("up", "ready", "store", "broker", "relay")}),
         "",
         f"QUEUES (vhost {status['vhost']}, from {status['queue_stats_from']})",
         table(queues, [("queue", "QUEUE"), ("messages", "MESSAGES"), ("ready", "READY"), ("unacked", "UNACKED"),
@@ -179,13 +182,14 @@ def render_status(status: dict) -> str:
                        ("ack_rate", "ACK/S")]),
         "",
         "DEAD-LETTER QUEUES",
-        table(status["dead_letters"], [("service", "SERVICE"), ("queue", "QUEUE"), ("messages", "MESSAGES")]),
+        table(status["dead_letters"], [("service", "SERVICE"), ("queue", "QUEUE"), ("messages", "MESSAGES")],
+              styles={"messages": lambda n: "red" if n not in ("0", "-") else None}),
         "",
     ]
     if status["problems"]:
-        parts += ["PROBLEMS"] + [f"  ! {p}" for p in status["problems"]]
+        parts += [paint("PROBLEMS", "red")] + [paint(f"  ! {p}", "red") for p in status["problems"]]
     else:
-        parts.append("No problems found.")
+        parts.append(paint("No problems found.", "green"))
     return "\n".join(parts)
 
 
@@ -201,7 +205,7 @@ def cmd_status(args) -> int:
         emit_json(status)
     else:
         print(render_status(status))
-    return 1 if status["problems"] else 0
+    return EXIT_PROBLEM if status["problems"] else EXIT_OK
 
 
 def register(commands, common) -> None:

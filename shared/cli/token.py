@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shared.cli.common import CliError, emit_json
+from shared.cli.common import EXIT_OK, UsageError, emit_json
 from shared.config import env
 
 KEY_VARIABLES = ("AUTH_SECRET", "AUTH_SECRET_FILE", "AUTH_PRIVATE_KEY_FILE")
@@ -15,13 +15,13 @@ DEV_SECRET = Path(__file__).resolve().parents[2] / ".data" / "auth-secret"
 
 def _signing_environ(secret_file: str | None, missing: str) -> dict | None:
     """None when the services' own variables name the signing key; otherwise the environment
-    with ``secret_file`` or the development secret as AUTH_SECRET_FILE (CliError ``missing``
+    with ``secret_file`` or the development secret as AUTH_SECRET_FILE (UsageError ``missing``
     when there is neither)."""
     if any(env(k) for k in KEY_VARIABLES):
         return None
     secret = secret_file or (DEV_SECRET if DEV_SECRET.exists() else None)
     if secret is None:
-        raise CliError(missing)
+        raise UsageError(missing)
     return {**os.environ, "AUTH_SECRET_FILE": str(secret)}
 
 
@@ -38,7 +38,7 @@ def admin_token(token: str | None) -> str:
         config = auth.load_config(require_signing=True, environ=environ)
         return auth.issue_token(config, role=auth.ADMIN, subject="asn-cli", ttl_s=300)
     except (ValueError, auth.AuthConfigError) as exc:
-        raise CliError(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
 
 def cmd_token_issue(args) -> int:
@@ -56,13 +56,13 @@ def cmd_token_issue(args) -> int:
         token = auth.issue_token(config, role=args.role, agency=args.agency, nip=args.nip, subject=args.subject,
                                  ttl_s=ttl)
     except (ValueError, auth.AuthConfigError) as exc:
-        raise CliError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     if args.json:
         emit_json({"token": token, "role": args.role, "agency": args.agency and args.agency.upper(),
                    "nip": args.nip, "expires_in_s": ttl})
     else:
         print(token)
-    return 0
+    return EXIT_OK
 
 
 def register(commands, common) -> None:
