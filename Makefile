@@ -1,15 +1,22 @@
 # make run   - the whole platform locally (RabbitMQ, SecantusDB, the four services)
 # make test  - every test, against a real RabbitMQ and SecantusDB
 #
+# make lock  - re-lock requirements/*.txt after editing the dependencies in pyproject.toml
+#
 # Both need only Python 3.11, Node.js (npm) and RabbitMQ on the machine: the virtualenv,
-# its packages and the Node tools are installed on first use and again when their
-# manifests change.
+# its packages (from the hash-checked lock) and the Node tools are installed on first use
+# and again when their manifests change.
 
 SHELL := bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
+# Hash-checked locks of the full dependency tree: the image installs the runtime one, the
+# virtualenv the test one (runtime + the [test] extra). `make lock` remakes both.
+RUNTIME_LOCK := requirements/runtime.txt
+TEST_LOCK := requirements/test.txt
+UV_VERSION := 0.13.10
 # The official AsyncAPI parser, which the contract tests run on docs/asyncapi.yaml.
 ASYNCAPI_STAMP := tools/asyncapi/node_modules/.installed
 # Debian's Chromium and ChromeDriver: the dashboard is tested in a real headless browser.
@@ -17,7 +24,7 @@ BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: run test deps clean-data
+.PHONY: run test deps lock clean-data
 
 run: deps
 	$(PY) -m deploy.launcher run $(RUN_ARGS)
@@ -33,9 +40,18 @@ deps: $(PY_STAMP) $(ASYNCAPI_STAMP)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(PY_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -e '.[test]'
+# The whole tree from the test lock (hash-checked, nothing resolved here), then the project
+# itself without dependencies (the console script `asn`, the packages editable).
+$(PY_STAMP): pyproject.toml $(RUNTIME_LOCK) $(TEST_LOCK) | $(PY)
+	$(PY) -m pip install --disable-pip-version-check --require-hashes -r $(TEST_LOCK)
+	$(PY) -m pip install --disable-pip-version-check --no-deps -e .
 	touch $@
+
+# Re-lock after editing the dependencies in pyproject.toml (docs/decisions/0090): uv
+# resolves and hashes the tree; it is needed only here, never to install.
+lock: | $(PY)
+	$(PY) -m pip install --disable-pip-version-check --quiet uv==$(UV_VERSION)
+	$(PY) requirements/lock.py
 
 $(ASYNCAPI_STAMP): tools/asyncapi/package.json tools/asyncapi/package-lock.json
 	npm ci --prefix tools/asyncapi --no-audit --no-fund
