@@ -419,7 +419,6 @@ def to_yaml(doc: dict) -> str:
 # phone without AsyncAPI tooling. CI generates it as an artefact; it is never committed.
 
 HTML_TEMPLATE = "asyncapi.html"
-HTML_PATH = REPO_ROOT / "build" / "asyncapi.html"
 _HTML_ENV = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
                         autoescape=select_autoescape(("html",)), undefined=StrictUndefined,
                         trim_blocks=True, lstrip_blocks=True)
@@ -471,7 +470,7 @@ def _resolve(doc: dict, node: dict) -> dict:
     return target
 
 
-def _json(value) -> str:
+def _json(value: object) -> str:
     """A value as a subscriber writes it in a comparison: strings bare (the type column says
     they are strings), anything else as JSON (``null``, ``true``, ``5``)."""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
