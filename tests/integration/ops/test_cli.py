@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
+import select
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ from shared import topology
 from shared.cli import main
 from shared.config import load
 from shared.store import Store, connect
+from tests.integration.ops.conftest import free_port
 from tests.integration.ops.services_under_test import (CERTIFIED, COMPLETED, CertificationStandIn,
                                                        EnrollmentStandIn, completion)
 from tests.support import publish_event, publish_raw, queue_depth, wait_for
@@ -20,6 +25,38 @@ from tests.support import publish_event, publish_raw, queue_depth, wait_for
 ASN = str(Path(sys.executable).parent / "asn")
 STAND_INS = "tests.integration.ops.services_under_test"
 WORK_QUEUE = "certification.enrollment.completed"
+
+
+def on_terminal(argv: list[str], answer: str | None = None, env: dict | None = None,
+                limit_s: float = 60.0) -> tuple[int, str, str]:
+    """Run ``argv`` with stdin and stdout on a pseudo-terminal, as an operator at a shell does
+    (stderr apart, piped); type ``answer`` and Enter. Returns (status, what the terminal showed
+    with the terminal's CRLF as LF, stderr)."""
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=child_fd, stdout=child_fd, stderr=subprocess.PIPE,
+                            env=dict(os.environ) if env is None else env)
+    os.close(child_fd)
+    if answer is not None:  # held by the terminal until the command reads it
+        os.write(main_fd, answer.encode() + b"\n")
+    shown = b""
+    try:
+        while True:
+            ready, _, _ = select.select([main_fd], [], [], limit_s)
+            if not ready:
+                proc.kill()
+                pytest.fail(f"{argv} showed nothing for {limit_s}s; so far: {shown!r}")
+            try:
+                chunk = os.read(main_fd, 65536)
+            except OSError:  # EIO: the command exited and closed its side
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(main_fd)
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    return proc.wait(timeout=limit_s), shown.decode().replace("\r\n", "\n"), err
 
 
 def asn(capsys, *args) -> tuple[int, str]:
@@ -178,30 +215,44 @@ def test_dlq_replay_leaves_a_message_without_an_original_queue_in_the_dlq(ops_en
     assert queue_depth(amqp, "certification.dlq") == 1
 
 
-def test_dlq_purge_deletes_only_after_the_operator_confirms(ops_env, capsys, monkeypatch):
+def test_dlq_purge_deletes_only_after_the_operator_confirms(ops_env, capsys):
     amqp = ops_env["AMQP_URI"]
     declare("certification")
     for _ in range(2):
         dead_letter_directly(amqp, b"{not json", **{"x-reason": "malformed"})
     wait_for(lambda: queue_depth(amqp, "certification.dlq") == 2)
 
-    declined = subprocess.run([ASN, "dlq", "purge", "--service", "certification"], input="n\n",
-                              capture_output=True, text=True, timeout=60, env=dict(os.environ))
-    assert declined.returncode == 1
-    assert "Delete all 2 message(s) in certification.dlq? This cannot be undone. [y/N]" in declined.stdout
-    assert "nothing purged" in declined.stderr
+    # off a terminal (a script, a Job) nobody can answer: refused, no prompt, no traceback
+    refused = subprocess.run([ASN, "dlq", "purge", "--service", "certification"], input="y\n",
+                             capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert refused.stderr == ("asn: dlq purge deletes every message in certification.dlq for good; pass --yes to "
+                              "confirm (stdin is not a terminal, so asn cannot ask)\n")
     assert queue_depth(amqp, "certification.dlq") == 2
 
-    monkeypatch.setattr("builtins.input", lambda prompt: "y")
-    code, text = asn(capsys, "dlq", "purge", "--service", "certification")
-    assert code == 0 and "purged 2 message(s) from certification.dlq" in text
+    # at a terminal it asks (Python's input() writes the prompt to stderr when both ends are a
+    # terminal), and a no keeps everything
+    question = "Delete all 2 message(s) in certification.dlq? This cannot be undone. [y/N] "
+    code, out, err = on_terminal([ASN, "dlq", "purge", "--service", "certification"], answer="n")
+    assert code == 2
+    assert err == question + "nothing purged\n"
+    assert queue_depth(amqp, "certification.dlq") == 2
+
+    code, out, err = on_terminal([ASN, "dlq", "purge", "--service", "certification"], answer="y")
+    assert code == 0 and "purged 2 message(s) from certification.dlq" in out and err == question
     assert queue_depth(amqp, "certification.dlq") == 0
 
     dead_letter_directly(amqp, b"{not json")
     wait_for(lambda: queue_depth(amqp, "certification.dlq") == 1)
-    monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("--yes must not ask"))
+    confirmed = subprocess.run([ASN, "dlq", "purge", "--service", "certification", "--yes"],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                               env=dict(os.environ))
+    assert (confirmed.returncode, confirmed.stdout, confirmed.stderr) == (
+        0, "purged 1 message(s) from certification.dlq\n", "")
+    assert queue_depth(amqp, "certification.dlq") == 0
     assert asn_json(capsys, "dlq", "purge", "--service", "certification", "--yes") == (
-        0, {"queue": "certification.dlq", "purged": 1})
+        0, {"queue": "certification.dlq", "purged": 0})
 
 
 def test_events_tail_prints_live_events_from_every_exchange_filtered_by_nip_type_and_agency(ops_env):
@@ -334,5 +385,148 @@ def test_replay_without_a_queue_rebuilds_reportings_read_models_from_the_produce
     assert ledger() == live  # the rebuilt read model says what the live one said
 
     code, text = asn(capsys, "replay")
-    assert text.splitlines()[0] == "reporting's read models rebuilt from the producers' event logs"
-    assert text.splitlines()[2].split()[:3] == ["3", "2", "6"]
+    lines = text.splitlines()
+    # not a terminal: what it waited for as a plain line, no bar
+    assert lines[:2] == ["rebuilding reporting's read models from the producers' event logs",
+                         "reporting's read models rebuilt from the producers' event logs"]
+    assert lines[3].split()[:3] == ["3", "2", "6"]
+
+
+# -- the command line as a shell and a script see it ----------------------------------------
+
+PYTHON_M = [sys.executable, "-m", "shared.cli"]  # how the image runs it (no console script there)
+ESCAPE = "\x1b["
+
+
+def piped(argv: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ) if env is None else env)
+
+
+def test_version_is_the_projects_and_nothing_is_written_to_stderr():
+    with open(Path(__file__).resolve().parents[3] / "pyproject.toml", "rb") as f:
+        expected = tomllib.load(f)["project"]["version"]
+    for argv in ([ASN, "--version"], PYTHON_M + ["--version"]):
+        done = piped(argv)
+        assert (done.returncode, done.stdout, done.stderr) == (0, f"asn {expected}\n", "")
+
+
+def test_real_commands_write_no_warning_to_stderr(ops_env):
+    # deploy.asn and python -m shared.cli import the services' modules, and with them
+    # eventlet, which prints a deprecation warning on import unless the CLI silences it
+    declare("certification")
+    listed = piped([ASN, "dlq", "list", "--service", "certification", "--json"])
+    assert (listed.returncode, listed.stderr) == (0, "")
+    assert json.loads(listed.stdout)["certification"]["messages"] == 0
+    checked = piped(PYTHON_M + ["status", "--service", "enrollment", "--json"])
+    assert checked.stderr == ""
+    assert checked.returncode == 1  # enrollment is not running here: a problem found
+    assert f"enrollment does not answer at http://{load('enrollment').http_address}" in json.loads(
+        checked.stdout)["problems"]
+
+
+def test_exit_status_tells_a_usage_error_from_a_problem_found_from_success(ops_env):
+    amqp = ops_env["AMQP_URI"]
+    declare("certification")
+    dead_letter_directly(amqp, b'{"hand": "made"}')  # no x-original-queue: cannot be replayed
+    wait_for(lambda: queue_depth(amqp, "certification.dlq") == 1)
+
+    ok = piped([ASN, "dlq", "list", "--service", "certification"])
+    assert ok.returncode == 0 and ok.stdout.startswith("certification.dlq: 1 message(s)")
+
+    for argv, says in (([ASN, "dlq", "purge"], "the following arguments are required: --service"),
+                       ([ASN, "dlq", "replay", "--service", "certification"],
+                        "asn: name the messages to replay (event id or #position) or pass --all"),
+                       ([ASN, "dlq", "show", "--service", "certification", "no-such-event"],
+                        "asn: not in certification.dlq: no-such-event")):
+        usage = piped(argv)
+        assert usage.returncode == 2, argv
+        assert says in usage.stderr and "Traceback" not in usage.stderr
+
+    failed = piped([ASN, "dlq", "replay", "--service", "certification", "--all"])
+    assert failed.returncode == 1
+    assert "0 replayed, 1 left in certification.dlq" in failed.stdout
+
+    unreachable = {**os.environ, "AMQP_URI": f"amqp://guest:guest@127.0.0.1:{free_port()}/"}
+    down = piped([ASN, "dlq", "list", "--service", "certification"], env=unreachable)
+    assert down.returncode == 1
+    assert down.stderr.startswith("asn: cannot reach the broker at amqp://guest@127.0.0.1:")
+    assert "Traceback" not in down.stderr and "guest:guest" not in down.stderr
+
+
+def test_dlq_replay_all_draws_a_bar_on_a_terminal_and_prints_plain_lines_into_a_pipe(ops_env):
+    amqp = ops_env["AMQP_URI"]
+    declare("certification")
+
+    def dead_letters(n: int) -> None:
+        for _ in range(n):
+            dead_letter_directly(amqp, b'{"kept": true}', **{"x-original-queue": WORK_QUEUE})
+        wait_for(lambda: queue_depth(amqp, "certification.dlq") == n)
+
+    dead_letters(3)
+    done = piped([ASN, "dlq", "replay", "--service", "certification", "--all"])
+    assert done.returncode == 0 and done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert lines[:4] == ["0% (0/3) replayed from certification.dlq", "30% (1/3) replayed from certification.dlq",
+                         "60% (2/3) replayed from certification.dlq", "100% (3/3) replayed from certification.dlq"]
+    assert lines[-1] == "3 replayed, 0 left in certification.dlq"
+    assert "\r" not in done.stdout and ESCAPE not in done.stdout
+    wait_for(lambda: queue_depth(amqp, WORK_QUEUE) == 3, message="back on the work queue")
+
+    dead_letters(2)
+    code, shown, err = on_terminal([ASN, "dlq", "replay", "--service", "certification", "--all"])
+    assert code == 0 and err == ""
+    redrawn = shown.split("\r\x1b[K")  # each frame redraws the line in place
+    assert redrawn[:3] == ["", "[" + "-" * 30 + "] 0/2 replayed from certification.dlq",
+                           "[" + "#" * 15 + "-" * 15 + "] 1/2 replayed from certification.dlq"]
+    last = redrawn[3].splitlines()
+    assert last[0] == "[" + "#" * 30 + "] 2/2 replayed from certification.dlq"
+    assert last[-1] == "2 replayed, 0 left in certification.dlq"
+    assert "% (" not in shown  # no plain progress lines at a terminal
+    assert queue_depth(amqp, "certification.dlq") == 0
+
+
+def test_replay_shows_which_producer_it_waits_for_on_a_terminal_and_plain_lines_when_piped(start, ops_env):
+    from kombu import Connection, Queue, binding
+
+    amqp = ops_env["AMQP_URI"]
+    start(EnrollmentStandIn)
+    with Connection(amqp) as conn:
+        Queue("backfill.q", durable=True, bindings=[
+            binding(topology.replay_exchange("enrollment"), routing_key="backfill.q")])(conn.channel()).declare()
+    argv = [ASN, "replay", "--queue", "backfill.q", "--service", "enrollment"]
+
+    done = piped(argv)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "0/1 producers  replaying enrollment's event log into backfill.q"
+    assert "\r" not in done.stdout and ESCAPE not in done.stdout
+
+    code, shown, err = on_terminal(argv)
+    assert code == 0, err
+    assert shown.startswith("\r\x1b[K[" + "-" * 30 + "] 0/1 producers  replaying enrollment's event log into "
+                            "backfill.q  ")
+    assert "\r\x1b[K[" + "#" * 30 + "] 1/1 producers  done\n" in shown
+    assert shown.rstrip("\n").splitlines()[-1] == "0 event(s) republished into backfill.q"
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(ops_env):
+    amqp = ops_env["AMQP_URI"]
+    declare("certification")
+    dead_letter_directly(amqp, b"{not json", **{"x-reason": "malformed"})
+    wait_for(lambda: queue_depth(amqp, "certification.dlq") == 1)
+    argv = [ASN, "status", "--service", "certification"]
+
+    into_pipe = piped(argv)
+    assert into_pipe.returncode == 1
+    assert "PROBLEMS" in into_pipe.stdout and ESCAPE not in into_pipe.stdout
+
+    code, shown, _ = on_terminal(argv)
+    assert code == 1
+    assert "\x1b[31mPROBLEMS\x1b[0m" in shown
+    assert re.search(r"^certification\s+http://\S+\s+\x1b\[31mNO\x1b\[0m\s+\x1b\[31mNO\x1b\[0m", shown, re.M)
+    # the columns line up as without colour: the escapes add no width
+    plain_header = next(line for line in into_pipe.stdout.splitlines() if line.startswith("SERVICE "))
+    assert plain_header in shown
+
+    code, shown, _ = on_terminal(argv, env={**os.environ, "NO_COLOR": "1"})
+    assert code == 1 and "PROBLEMS" in shown and ESCAPE not in shown
