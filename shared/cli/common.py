@@ -103,6 +103,7 @@ class Progress:
             self.tty = False
         self.quiet = quiet
         self.last: str | None = None
+        self.last_tenth: int | None = None
         self.drawn = False
 
     def show(self, line: str, fraction: float | None = None, plain: str | None = None) -> None:
@@ -120,10 +121,14 @@ class Progress:
             self.last = plain
 
     def count(self, done: int, total: int, what: str) -> None:
-        """``[####------] 3/10 what`` on a terminal; a plain line per tenth elsewhere."""
+        """``[####------] 3/10 what`` on a terminal; elsewhere a plain line ``30% (3/10) what``
+        each time another tenth is reached (a DLQ of 10,000 messages is 11 lines, not 10,000)."""
         fraction = done / total if total else 1.0
-        self.show(f"{done:,}/{total:,} {what}", fraction,
-                  plain=f"{int(fraction * 10) * 10}% ({done:,}/{total:,}) {what}" if total else f"0/0 {what}")
+        tenth = int(fraction * 10)
+        if not self.tty and self.last is not None and tenth == self.last_tenth:
+            return
+        self.last_tenth = tenth
+        self.show(f"{done:,}/{total:,} {what}", fraction, plain=f"{tenth * 10}% ({done:,}/{total:,}) {what}")
 
     def wait(self, label: str, work: Callable[[], T], fraction: float | None = None, tick_s: float = 0.2) -> T:
         """Run ``work`` (a blocking call with no progress of its own, e.g. one long HTTP request)
