@@ -96,8 +96,18 @@ def test_each_lock_was_made_from_the_dependencies_pyproject_lists_now():
 
 
 def test_a_changed_pin_in_pyproject_is_noticed_and_the_message_says_how_to_relock(tmp_path):
+    # A copy of the project whose locks were made from its pyproject (whatever the state of
+    # the real one, which the test above judges), then pyproject edited without re-locking.
     shutil.copytree(LOCKS, tmp_path / "requirements")
     text = (ROOT / "pyproject.toml").read_text()
+    (tmp_path / "pyproject.toml").write_text(text)
+    lists = lock.pyproject_lists(tmp_path / "pyproject.toml")
+    for which in ("runtime", "test"):
+        lock_file = tmp_path / "requirements" / f"{which}.txt"
+        stamped = re.sub(rf"^{re.escape(lock.DIGEST_PREFIX)}\w+", lock.DIGEST_PREFIX + lock.digest(lists, which),
+                         lock_file.read_text(), count=1, flags=re.M)
+        lock_file.write_text(stamped)
+        assert lock.stale(which, tmp_path / "pyproject.toml") is None
     bumped = text.replace('"requests==', '"requests==99.', 1)
     assert bumped != text
     (tmp_path / "pyproject.toml").write_text(bumped)
