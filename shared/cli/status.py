@@ -112,14 +112,17 @@ def _queue_stats_over_amqp(uri: str) -> list[dict]:
     return rows
 
 
-def collect_status(services: Iterable[str]) -> dict:
+def collect_status(services: Iterable[str], outbox: bool = True) -> dict:
+    """``outbox=False``: no store is read (an operator account without database credentials,
+    as the in-cluster asn-cli pod); the outbox is then watched by its alerts, not here."""
     uri = amqp_uri()
     services = list(services)
     states = []
     for service in services:
         settings = load(service)
         state = service_health(settings)
-        state["outbox"] = outbox_state(settings)
+        state["outbox"] = outbox_state(settings) if outbox else {"backlog": None, "oldest_unsent_s": None,
+                                                                  "checked": False}
         states.append(state)
     try:
         queues, source = queue_stats(uri)
@@ -143,7 +146,9 @@ def _problems(states: list[dict], queues: list[dict], dead: list[dict]) -> list[
             failing = ", ".join(k for k, ok in state["checks"].items() if not ok) or "unknown"
             problems.append(f"{name} is up but not ready ({failing})")
         outbox = state["outbox"]
-        if outbox.get("error"):
+        if outbox.get("checked") is False:
+            pass
+        elif outbox.get("error"):
             problems.append(f"{name}: outbox unreadable ({outbox['error']})")
         elif outbox["backlog"] and outbox["oldest_unsent_s"] >= 60:
             problems.append(f"{name}: {outbox['backlog']} event(s) unpublished, oldest "
@@ -200,7 +205,7 @@ def _check(state: dict, key: str) -> str | None:
 
 
 def cmd_status(args) -> int:
-    status = collect_status(args.service or SERVICES)
+    status = collect_status(args.service or SERVICES, outbox=not args.no_outbox)
     if args.json:
         emit_json(status)
     else:
@@ -211,4 +216,7 @@ def cmd_status(args) -> int:
 def register(commands, common) -> None:
     status = commands.add_parser("status", parents=[common], help="services, queues, dead letters, outbox lag")
     status.add_argument("--service", action="append", choices=SERVICES, help="only this service (repeatable)")
+    status.add_argument("--no-outbox", action="store_true",
+                        help="do not read the services' databases for the outbox backlog (no store credentials, "
+                             "as in the cluster's asn-cli pod)")
     status.set_defaults(func=cmd_status)
