@@ -60,8 +60,8 @@ class Follower:
     """Shows a job's progress (common.Progress): a bar redrawn in place on a terminal, a line
     per change otherwise."""
 
-    def __init__(self, out: TextIO):
-        self.progress = Progress(out)
+    def __init__(self, out: TextIO, quiet: bool = False):
+        self.progress = Progress(out, quiet=quiet)
 
     def show(self, job: dict) -> None:
         self.progress.show(progress_line(job), job.get("progress") or 0.0)
@@ -92,7 +92,8 @@ def cmd_run(args) -> int:
     if args.no_wait:
         _result(job, args.json)
         return EXIT_OK
-    follower = Follower(sys.stderr if args.json else sys.stdout)
+    # with --json: the bar on stderr for a person at a terminal, nothing for a script
+    follower = Follower(sys.stderr if args.json else sys.stdout, quiet=args.json)
     deadline = time.monotonic() + args.timeout
     while True:
         follower.show(job)
