@@ -1,7 +1,9 @@
 """The client and the collection names every service's database has (the outbox, the
-processed-event records): the lowest layer, imported by the store and the relay alike."""
+processed-event records) and their retention: the lowest layer, imported by the store and
+the relay alike."""
 from __future__ import annotations
 
+import logging
 import time
 
 from pymongo import MongoClient
@@ -10,6 +12,8 @@ from shared.config import SECONDS_PER_DAY, Settings
 
 OUTBOX = "outbox"
 PROCESSED = "processed_events"
+
+log = logging.getLogger(__name__)
 
 
 def connect(settings: Settings) -> MongoClient:
@@ -65,12 +69,19 @@ def backfill_dates(client: MongoClient, db, collection: str, field: str, query: 
     while True:
         ids = [d["_id"] for d in db[collection].find({**query, field: None}, {"_id": 1}).limit(BACKFILL_BATCH)]
         if not ids:
-            return done
+            break
         update = [{"$set": {field: _date_of(seconds_field, fallback_field, time.time() * 1000)}}]
         with client.start_session() as session:
-            session.with_transaction(lambda s: db[collection].update_many(
-                {"_id": {"$in": ids}, field: None}, update, session=s))
-        done += len(ids)
+            changed = session.with_transaction(lambda s: db[collection].update_many(
+                {"_id": {"$in": ids}, field: None}, update, session=s).modified_count)
+        if changed == 0:
+            # Another replica dated this batch first: it carries on with the rest (and a
+            # batch this one could not change is never looped on).
+            break
+        done += changed
+    if done:
+        log.info("gave %d record(s) of %s.%s their %s for retention", done, db.name, collection, field)
+    return done
 
 
 def ensure_retention(client: MongoClient, db, outbox_s: int | None, processed_s: int | None) -> None:

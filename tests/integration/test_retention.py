@@ -122,11 +122,13 @@ def test_records_stored_before_retention_get_dates_from_their_own_times_and_unse
         {"_id": "sent-without-time", "event": {"id": "sent-without-time"}, "sent": True, "created_at": created_at},
         {"_id": "unsent", "event": {"id": "unsent"}, "sent": False, "created_at": created_at},
     ])
-    db[PROCESSED].insert_one({"_id": "c|old", "event_id": "old", "consumer": "c", "applied_at": applied_at})
+    db[PROCESSED].insert_many([{"_id": f"c|{n}", "event_id": str(n), "consumer": "c", "applied_at": applied_at + n}
+                               for n in range(1_201)])  # more than two batches
 
     ensure_base_indexes(db, settings)  # the default keeps the log forever: no dates needed there
     assert db[OUTBOX].count_documents({SENT_ON: {"$exists": True}}) == 0
-    assert db[PROCESSED].find_one({"_id": "c|old"})[APPLIED_ON].timestamp() == applied_at
+    assert {r["_id"]: r[APPLIED_ON].timestamp() for r in db[PROCESSED].find({}, {APPLIED_ON: 1})} == {
+        f"c|{n}": applied_at + n for n in range(1_201)}
 
     kept_a_year = replace(settings, outbox_retention_days=365)
     ensure_base_indexes(db, kept_a_year)
