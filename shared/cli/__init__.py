@@ -7,16 +7,17 @@
     asn token issue --role R [--agency A] [--nip N] [--ttl 8h]   a signed API token          (token.py)
     asn checkpoint run|status 2026-Q2            run a shortfall checkpoint with a progress bar (checkpoint.py)
 
-Every command prints a table for people and, with ``--json``, JSON for scripts (common.py,
-with where things are). The broker and the stores are found through the same environment
+Every command prints a table for people and, with ``--json``, JSON for scripts; colour and
+progress bars only on a terminal; exit status 0 (done), 1 (a problem found or met: CliError),
+2 (usage: argparse, UsageError). All of that is common.py, with where things are. The broker and the stores are found through the same environment
 variables as the services (shared.config): AMQP_URI, MONGO_URI, MONGO_DB_PREFIX,
 <SERVICE>_HTTP_ADDRESS, plus <SERVICE>_URL (the base URL of a service when it differs from
 its bind address) and RABBITMQ_MANAGEMENT_URL (default: port 15672 of the broker's host).
 See docs/operations.md. The dead-letter mechanics are shared.deadletters, shared with the
 reliable handler.
 
-``deploy.asn`` (the ``asn`` console script) loads the services' subscription tables, then
-calls ``main``; ``python -m shared.cli`` calls it directly.
+``deploy.asn`` (the ``asn`` console script) and ``python -m shared.cli`` (the image, which has
+no deploy/) both load the services' subscription tables, then call ``main``.
 """
 from __future__ import annotations
 
