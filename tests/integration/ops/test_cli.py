@@ -530,3 +530,19 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(ops_env):
 
     code, shown, _ = on_terminal(argv, env={**os.environ, "NO_COLOR": "1"})
     assert code == 1 and "PROBLEMS" in shown and ESCAPE not in shown
+
+
+def test_status_without_store_credentials_skips_the_outbox_instead_of_reporting_it_unreadable(ops_env):
+    # the in-cluster asn-cli pod has a broker account and no database credentials
+    no_store = {**os.environ, "MONGO_URI": f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=500"}
+    argv = [ASN, "status", "--service", "enrollment", "--json"]
+
+    reading = piped(argv, env=no_store)
+    assert any(p.startswith("enrollment: outbox unreadable") for p in json.loads(reading.stdout)["problems"])
+
+    skipping = piped(argv + ["--no-outbox"], env=no_store)
+    assert skipping.stderr == ""
+    status = json.loads(skipping.stdout)
+    assert status["services"][0]["outbox"] == {"backlog": None, "oldest_unsent_s": None, "checked": False}
+    assert not any("outbox" in p for p in status["problems"])
+    assert skipping.returncode == 1  # enrollment itself does not answer here: still a problem found
