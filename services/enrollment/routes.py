@@ -3,7 +3,7 @@ schemas and errors (served at GET /openapi.json); service.py declares the entryp
 from __future__ import annotations
 
 from services.enrollment import schemas as s
-from shared.openapi import OpenApi
+from shared.openapi import OpenApi, csv_body
 
 openapi = OpenApi(
     "ASN enrollment service",
@@ -11,6 +11,16 @@ openapi = OpenApi(
                 "Times are UTC (RFC 3339); commands are idempotent under retry (natural keys, or "
                 "the Idempotency-Key header when enrolling).")
 P, E, B, R = ["programmes"], ["enrolments"], ["bulk"], ["roster"]
+# A PATCH and a completion refuse an empty object ("at least one field"): minProperties says so.
+_PATCH = {"allOf": [s.ProgrammeUpdateSchema], "minProperties": 1}
+# A completion needs a score or attended (not null), and a no-show (attended false) has no score.
+_COMPLETION = {"allOf": [s.CompletionSchema], "minProperties": 1,
+               "anyOf": [{"required": ["score"], "properties": {"score": {"type": "number"}}},
+                         {"required": ["attended"], "properties": {"attended": {"type": "boolean"}}}],
+               "not": {"required": ["attended", "score"],
+                       "properties": {"attended": {"enum": [False]}, "score": {"type": "number"}}},
+               "description": "a score and/or attended (at least one, not null); a no-show (attended false) "
+                              "has no score"}
 
 openapi.route("POST", "/programmes", "Create a draft programme (the code is its natural key)",
               body=s.ProgrammeCreateSchema, response=s.ProgrammeSchema, status=201, tags=P,
@@ -20,7 +30,7 @@ openapi.route("GET", "/programmes", "List programmes, filtered, a page at a time
 openapi.route("GET", "/programmes/{code}", "One programme with its seats and waitlist",
               response=s.ProgrammeSchema, tags=P, responses={404: "no such programme"})
 openapi.route("PATCH", "/programmes/{code}", "Change a programme; a published one emits programme_updated",
-              body=s.ProgrammeUpdateSchema, response=s.ProgrammeSchema, tags=P,
+              body=_PATCH, response=s.ProgrammeSchema, tags=P,
               responses={404: "no such programme", 409: "the programme is cancelled"})
 openapi.route("POST", "/programmes/{code}/publish", "Open a programme for enrolment (programme_published)",
               response=s.ProgrammeSchema, tags=P, responses={404: "no such programme", 409: "cancelled"})
@@ -39,13 +49,13 @@ openapi.route("POST", "/programmes/{code}/enrolments",
                               "ENROLLMENT_UNLISTED=tolak"})
 openapi.route("POST", "/programmes/{code}/enrolments/bulk",
               "Enrol the participants of a CSV file; streams one result per row, then a summary",
-              body=s.BulkEnrolmentCsv, body_content_type="text/csv", response=s.BulkRowSchema,
+              body=csv_body(s.BulkEnrolmentCsv), body_content_type="text/csv", response=s.BulkRowSchema,
               content_type="application/x-ndjson", tags=B,
               responses={404: "no such programme", 409: "not open for enrolment",
                          413: "file too large, or more rows than BULK_MAX_ROWS"})
 openapi.route("POST", "/programmes/{code}/completions/bulk",
               "Record completions from a CSV file (nip, score and/or attended); streams per-row results",
-              body=s.BulkCompletionCsv, body_content_type="text/csv", response=s.BulkRowSchema,
+              body=csv_body(s.BulkCompletionCsv), body_content_type="text/csv", response=s.BulkRowSchema,
               content_type="application/x-ndjson", tags=B,
               responses={404: "no such programme", 413: "file too large, or more rows than BULK_MAX_ROWS"})
 openapi.route("GET", "/enrolments", "List enrolments by programme, NIP, status or agency, a page at a time",
@@ -61,15 +71,15 @@ openapi.route("POST", "/enrolments/{id}/attendance", "Record whether the partici
               responses={404: "no such enrolment", 409: "not enrolled, or the programme has not started"})
 openapi.route("POST", "/enrolments/{id}/completion",
               "Complete with a score and/or attendance: passed, failed or no-show (emits completed)",
-              body=s.CompletionSchema, response=s.EnrolmentSchema, tags=E,
+              body=_COMPLETION, response=s.EnrolmentSchema, tags=E,
               responses={404: "no such enrolment", 409: "not enrolled, not started, or completed differently"})
 
 openapi.route("POST", "/roster/import",
               "Import the roster (daftar ASN) from a CSV or XLSX file (a SIASN export's headers are understood); "
               "streams one result per row (Bahasa Indonesia reasons), then a summary. mode=sebagian adds and "
               "updates; mode=penuh&kode_opd=X replaces X's roster. The same file again changes nothing",
-              query=s.RosterImportQuery, body=s.RosterCsv, body_content_type="text/csv",
-              response=s.RosterRowSchema, content_type="application/x-ndjson", tags=R + B,
+              query=s.RosterImportQuery, body=csv_body(s.RosterCsv), body_content_type="text/csv",
+              response=s.RosterRowSchema, content_type=("application/x-ndjson", "text/csv"), tags=R + B,
               responses={403: "not admin or operator; an operator's full import of another OPD",
                          409: "a full import would mark more than ROSTER_CONFIRM_LEFT_SHARE (default half) of the "
                               "OPD's aktif ASN as left: nothing written; the body gives would_mark_left, active, "

@@ -35,8 +35,16 @@ class SafeText(validate.Validator):
     (domain.text_problem, which the CSV rows go through too). Lengths stay with
     ``validate.Length``, which the OpenAPI document shows."""
 
+    # What the check lets through, for the OpenAPI document (shared.openapi.validator_properties):
+    # no control character (Unicode Cc) anywhere, and no = + - @ first after leading spaces; a
+    # name starts with a letter and goes on with letters, digits, spaces and . , ' ’ -.
+    _SPACE = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    _TEXT = rf"^[{_SPACE}]*([^=+\-@{_SPACE}\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*)?$"
+    _NAME = r"^ *([^\W\d_](?:[^\W_]|[ .,'\u2019-])*)? *$"
+
     def __init__(self, person_name: bool = False):
         self.person_name = person_name
+        self.openapi_properties = {"pattern": self._NAME if person_name else self._TEXT}
 
     def __call__(self, value: str) -> str:
         problem = text_problem(value, None, self.person_name)
@@ -272,7 +280,9 @@ class RosterImportQuery(Schema):
                           metadata={"description": "with mode=penuh: the OPD whose roster the file replaces"})
     konfirmasi = fields.Str(load_default=None, validate=validate.Length(max=8),
                             metadata={"description": "ya: go ahead although more than ROSTER_CONFIRM_LEFT_SHARE "
-                                                     "(default half) of the OPD's aktif ASN would be marked left"})
+                                                     "(default half) of the OPD's aktif ASN would be marked left "
+                                                     "(domain.parse_yes: any case)",
+                                      "enum": ["ya", "y", "yes", "true", "1", "tidak", "t", "no", "n", "false", "0", ""]})
     format = fields.Str(load_default=None, validate=validate.OneOf(("csv", "ndjson")),
                         metadata={"description": "csv: the results as CSV (or send Accept: text/csv)"})
 

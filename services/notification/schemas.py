@@ -10,6 +10,7 @@ from shared import nip as nip_rules
 from shared.events.common import ID_KINDS
 from shared.nip import NipField
 from shared.paging import page_query
+from shared.reference import agencies as reference_agencies
 from shared.reference import agency as reference_agency
 from shared.timefmt import iso
 
@@ -18,6 +19,14 @@ STATUSES = ("pending", "sending", "delivered", "failed", "undeliverable", "skipp
 
 class Phone(fields.Str):
     """An Indonesian phone number, stored in E.164 (+628…)."""
+
+    # domain.normalise_phone: +62 or 0, then 8-13 digits (spaces and dashes between are
+    # accepted too; the document gives the plain form a client sends).
+    PATTERN = r"^(\+62|0)[0-9]{8,13}$"
+
+    def __init__(self, **kwargs):
+        kwargs["metadata"] = {"pattern": self.PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         raw = super()._deserialize(value, attr, data, **kwargs)
@@ -77,7 +86,9 @@ class RecipientSchema(ContactFields):
                          metadata={"description": "nip or ni_pppk; detected from the number when omitted"})
     name = fields.Str(validate=validate.Length(min=1, max=200), allow_none=True, load_default=None)
     agency = fields.Str(validate=validate.Length(min=1, max=64), allow_none=True, load_default=None,
-                        metadata={"description": "OPD code, e.g. DISKOMINFO"})
+                        metadata={"description": "OPD code, e.g. DISKOMINFO (load_recipient refuses one not in "
+                                                 "the shared reference list)",
+                                  "enum": list(reference_agencies())})
     channels = fields.List(fields.Str(validate=validate.OneOf(CHANNELS)), load_default=None,
                            validate=validate.Length(max=MAX_LIST),
                            metadata={"description": "preferred channels; the inbox always receives messages"})
@@ -116,7 +127,7 @@ class RecipientView(RecordView):
     email = fields.Str(allow_none=True)
     phone = fields.Str(allow_none=True)
     whatsapp = fields.Str(allow_none=True)
-    channels = fields.List(fields.Str())
+    channels = fields.List(fields.Str(), allow_none=True, metadata={"description": "null: none chosen"})
     opt_outs = fields.List(fields.Str())
     created_at = Time()
     updated_at = Time()

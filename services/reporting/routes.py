@@ -6,7 +6,12 @@ from shared.openapi import OpenApi
 from services.reporting import schemas
 
 openapi = OpenApi("ASN reporting service", description="JP ledger, agency compliance, programme statistics, "
-                  "exports and the dashboard, built from every public event of the platform.")
+                  "exports and the dashboard, built from every public event of the platform.",
+                  empty_query_is_absent=True)  # usecases._load: ``agency=`` from a form is no filter
+# A checkpoint is YEAR-LABEL; the labels are REPORTING_SHORTFALL_CHECKPOINTS' (default Q1-Q4).
+_CHECKPOINT = {"checkpoint": {"type": "string", "pattern": "^[1-9][0-9]{3}-(Q1|Q2|Q3|Q4)$",
+                              "description": "YEAR-LABEL, e.g. 2026-Q3; the labels are those of "
+                                             "REPORTING_SHORTFALL_CHECKPOINTS (default Q1, Q2, Q3, Q4)"}}
 openapi.route("GET", "/ledger/{nip}", "An ASN's JP ledger by year", query=schemas.YearQuery,
               response=schemas.LedgerResponse,
               responses={403: "not the caller's to see (an operator: any NIP outside its agency, known or not)",
@@ -51,13 +56,15 @@ openapi.route("POST", "/admin/shortfall/{checkpoint}/run",
               "background (follow it with GET /admin/shortfall/{checkpoint}); 200 with the same job, done, "
               "when the checkpoint is done already",
               response=schemas.ShortfallJob, status=202,
-              responses={403: "not an admin", 422: "unknown checkpoint"}, tags=["admin"])
+              responses={200: "the checkpoint is done already: its job", 403: "not an admin",
+                         422: "unknown checkpoint"}, path_parameters=_CHECKPOINT,
+              tags=["admin"])
 openapi.route("GET", "/admin/shortfall/{checkpoint}",
               "A shortfall checkpoint's job: status, progress and result (checked, nudged, escalated, "
               "supervisor summaries)", response=schemas.ShortfallJob,
               responses={403: "not an admin", 404: "neither run nor requested", 422: "unknown checkpoint"},
-              tags=["admin"])
+              path_parameters=_CHECKPOINT, tags=["admin"])
 openapi.route("POST", "/admin/rebuild", "Rebuild every read model from the producers' event logs (ADR 0041)",
-              body=schemas.RebuildRequest, response=schemas.RebuildResponse,
+              body=schemas.RebuildRequest, body_required=False, response=schemas.RebuildResponse,
               responses={409: "a rebuild is already running", 502: "a producer refused or did not answer the replay"},
               tags=["admin"])

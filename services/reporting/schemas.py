@@ -7,11 +7,15 @@ from marshmallow import RAISE, Schema, fields, validate
 from shared.events.common import COMPETENCY_TYPES, PROGRAMME_KINDS
 from shared.nip import NipField
 from shared.paging import page_query
+from shared.reference import agencies as reference_agencies
 from shared.timefmt import iso
 
 from services.reporting.domain import SORTS
 
 YEAR = validate.Range(min=2000, max=2100)
+# The agency filter takes an OPD of the shared reference list (or one the events named): the
+# document lists the reference codes so that clients offer what the service accepts.
+AGENCY_CODES = list(reference_agencies())
 # The most a list page may hold (the first version's ``per_page`` allowed as many).
 MAX_LIMIT = 1000
 
@@ -34,11 +38,12 @@ class YearQuery(Schema):
 
 
 class DashboardQuery(YearQuery):
-    agency = fields.Str(load_default=None, metadata={"description": "OPD code; empty for every agency"})
+    agency = fields.Str(load_default=None, metadata={"enum": AGENCY_CODES,
+                                                     "description": "OPD code; empty for every agency"})
 
 
 class ComplianceQuery(YearQuery, PageQuery):
-    agency = fields.Str(load_default=None, metadata={"description": "OPD code, e.g. DISKOMINFO"})
+    agency = fields.Str(load_default=None, metadata={"enum": AGENCY_CODES, "description": "OPD code, e.g. DISKOMINFO"})
     kind = fields.Str(load_default=None, validate=validate.OneOf(PROGRAMME_KINDS))
     competency_type = fields.Str(load_default=None, validate=validate.OneOf(COMPETENCY_TYPES))
     sort = fields.Str(load_default="agency", validate=validate.OneOf(SORTS))
@@ -50,20 +55,22 @@ class ProgrammesQuery(YearQuery, PageQuery):
 
 
 class LedgerExportQuery(YearQuery):
-    agency = fields.Str(load_default=None)
+    agency = fields.Str(load_default=None, metadata={"enum": AGENCY_CODES, "description": "OPD code"})
     nip = NipField(load_default=None)
 
 
 class NeverEnrolledQuery(YearQuery, PageQuery):
-    agency = fields.Str(load_default=None, metadata={"description": "OPD code; an operator: its own (the default)"})
+    agency = fields.Str(load_default=None, metadata={"enum": AGENCY_CODES,
+                                                     "description": "OPD code; an operator: its own (the default)"})
 
 
 class NeverEnrolledExportQuery(YearQuery):
-    agency = fields.Str(load_default=None, metadata={"description": "OPD code; an operator: its own (the default)"})
+    agency = fields.Str(load_default=None, metadata={"enum": AGENCY_CODES,
+                                                     "description": "OPD code; an operator: its own (the default)"})
 
 
 class ComplianceExportQuery(YearQuery):
-    agency = fields.Str(load_default=None)
+    agency = fields.Str(load_default=None, metadata={"enum": AGENCY_CODES, "description": "OPD code"})
     kind = fields.Str(load_default=None, validate=validate.OneOf(PROGRAMME_KINDS))
     competency_type = fields.Str(load_default=None, validate=validate.OneOf(COMPETENCY_TYPES))
 
