@@ -38,10 +38,18 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {"nip": NIP_PARAMETER}
 JSON = "application/json"
 
 
-def _error(description: str, types: tuple[str, ...] = (JSON,)) -> dict:
-    """An error answer: the ``Error`` body as JSON (a page for people, when the route has one)."""
+TOO_MANY_REQUESTS = "too many requests from this address (public routes); Retry-After says when to retry"
+
+
+def _error(description: str, types: tuple[str, ...] = (JSON,), code: int | None = None) -> dict:
+    """An error answer: the ``Error`` body as JSON (a page for people, when the route has one);
+    a 429 also says when to retry."""
     content: dict = {t: {"schema": "Error" if t == JSON else {"type": "string"}} for t in types}
-    return {"description": description, "content": content}
+    answer = {"description": description, "content": content}
+    if code == 429:
+        answer["headers"] = {"Retry-After": {"description": "seconds to wait", "required": True,
+                                             "schema": {"type": "integer", "minimum": 1}}}
+    return answer
 
 
 def csv_body(columns: type[Schema], header: str = "nip") -> dict[str, Any]:
@@ -87,13 +95,16 @@ class OpenApi:
         self.empty_query_is_absent = empty_query_is_absent
         self.spec.components.schema("Error", schema=ErrorSchema)
         self._paths: dict[str, dict] = {}
-        self.route("GET", "/health/live", "Liveness: the process answers", tags=["operations"])
+        # Every public route is rate limited per client address (shared.http.PublicRateLimit).
+        limited = {429: TOO_MANY_REQUESTS}
+        self.route("GET", "/health/live", "Liveness: the process answers", tags=["operations"], responses=limited)
         self.route("GET", "/health/ready", "Readiness: store reachable, broker connected, relay running",
-                   tags=["operations"], responses={503: "not ready"})
-        self.route("GET", "/metrics", "Prometheus metrics", tags=["operations"], content_type="text/plain")
-        self.route("GET", "/openapi.json", "This document", tags=["operations"])
+                   tags=["operations"], responses={503: "not ready", **limited})
+        self.route("GET", "/metrics", "Prometheus metrics", tags=["operations"], content_type="text/plain",
+                   responses=limited)
+        self.route("GET", "/openapi.json", "This document", tags=["operations"], responses=limited)
         self.route("GET", "/asyncapi.json", "AsyncAPI 3.0 document of the events this service publishes",
-                   tags=["operations"])
+                   tags=["operations"], responses=limited)
         from shared.replay import ReplayRequest, ReplayResult  # the one route every service shares
 
         self.route("POST", "/admin/replay", "Republish this service's event log into one queue (a "
@@ -136,7 +147,7 @@ class OpenApi:
                 operation["responses"][str(code)] = description
                 continue
             operation["responses"][str(code)] = (self._success(description, response, types, many) if code < 400
-                                                 else _error(description, error_content_types))
+                                                 else _error(description, error_content_types, code))
         answers = operation["responses"]
         if body is not None:
             if body_content_type == JSON:

@@ -44,7 +44,7 @@ openapi.route("POST", "/credentials/verify", "Check a presented credential's sig
                          429: "too many requests"}, tags=["public", "credentials"])
 openapi.route("GET", "/status/revocation", "A signed Bitstring Status List of revoked credentials "
               "(131,072 entries each; the list a credential is in is its statusListCredential)",
-              query=schemas.StatusListQuery, responses={404: "no such list yet"},
+              query=schemas.StatusListQuery, responses={404: "no such list yet", 429: "too many requests"},
               tags=["public", "credentials"])
 openapi.route("POST", "/admin/expiry-scan", "Run the expiry scan now (admin); safe next to the scheduled ones",
               response=schemas.ExpiryScanResult, tags=["admin"])
