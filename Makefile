@@ -21,6 +21,9 @@ UV_VERSION := 0.13.10
 ASYNCAPI_STAMP := tools/asyncapi/node_modules/.installed
 # Debian's Chromium and ChromeDriver: the dashboard is tested in a real headless browser.
 BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+# Debian's podman (with runc) and mmdebstrap: the image is built and run in the tests
+# without a Docker engine or an image registry (deploy/image.py).
+IMAGE_TOOLS := /usr/bin/podman /usr/bin/mmdebstrap /usr/sbin/runc
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
@@ -29,7 +32,7 @@ RUN_ARGS ?=
 run: deps
 	$(PY) -m deploy.launcher run $(RUN_ARGS)
 
-test: deps $(BROWSER)
+test: deps $(BROWSER) $(IMAGE_TOOLS)
 	$(PY) -m deploy.rabbit ensure --management
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -61,6 +64,11 @@ $(BROWSER):
 	@command -v apt-get >/dev/null || { echo "install chromium and chromedriver (needed by the dashboard test)"; exit 1; }
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium chromium-driver \
 	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium chromium-driver; }
+
+$(IMAGE_TOOLS):
+	@command -v apt-get >/dev/null || { echo "install podman, runc and mmdebstrap (needed by the image test)"; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y podman runc mmdebstrap uidmap \
+	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y podman runc mmdebstrap uidmap; }
 
 # Forget the local stack's data (SecantusDB files and logs under .data/).
 clean-data:

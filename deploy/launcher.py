@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import requests
 
@@ -88,6 +88,7 @@ class Stack:
         ready_timeout: float = 60.0,
         declare_topology: bool = True,
         python: str = sys.executable,
+        command: Callable[[str, Mapping[str, str]], list[str]] | None = None,
     ) -> None:
         self.services = tuple(services)
         unknown = set(self.services) - set(SERVICES)
@@ -109,6 +110,9 @@ class Stack:
         self.ready_timeout = ready_timeout
         self.declare_topology = declare_topology
         self.python = python
+        # How a service is started, from its name and environment; None: ``python -m services
+        # <name>`` from this checkout (deploy.image.run_command: from the platform's image).
+        self.command = command
         self.secantus: SecantusServer | None = None
         if mongo_uri is None:
             self.secantus = SecantusServer(
@@ -344,9 +348,9 @@ class Stack:
         if append:
             with open(log, "a") as fh:
                 fh.write(f"\n--- restarted at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n")
-        self.procs[service] = spawn(
-            [self.python, "-m", RUNNER_MODULE, service], log_path=log, env=self.env_for(service), cwd=ROOT, append=append
-        )
+        env = self.env_for(service)
+        args = self.command(service, env) if self.command else [self.python, "-m", RUNNER_MODULE, service]
+        self.procs[service] = spawn(args, log_path=log, env=env, cwd=ROOT, append=append)
 
 
 # --- command line ------------------------------------------------------------------------
