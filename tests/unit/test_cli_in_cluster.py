@@ -1,5 +1,5 @@
-"""The `asn` CLI where operators are: from the image (shared/ and services/ only, no deploy/,
-no console script) and in the cluster's asn-cli pod with the operator's own broker account."""
+"""The `asn` CLI where operators are: from the image (shared/, services/ and deploy/asn.py, no
+installed console script) and in the cluster's asn-cli pod with the operator's own broker account."""
 from __future__ import annotations
 
 import os
@@ -16,17 +16,20 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "deploy" / "k8s" / "base"
 
 
-def test_python_m_shared_cli_runs_from_what_the_image_holds(tmp_path):
+def test_asn_runs_from_what_the_image_holds(tmp_path):
     for folder in ("shared", "services"):  # what deploy/docker/Dockerfile copies into /app
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "deploy").mkdir()
+    for module in ("__init__.py", "asn.py"):  # and the `asn` entry point, nothing else of deploy/
+        shutil.copy(ROOT / "deploy" / module, tmp_path / "deploy" / module)
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run([sys.executable, "-m", "shared.cli", "dlq", "purge", "--service", "certification"],
+    done = subprocess.run([sys.executable, "-m", "deploy.asn", "dlq", "purge", "--service", "certification"],
                           cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     # refused before touching the broker: the command ran from the copy (the services'
     # subscription tables imported from it too) with nothing but its own message on stderr
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("asn: dlq purge deletes every message in certification.dlq for good; pass --yes")
-    helped = subprocess.run([sys.executable, "-m", "shared.cli", "--help"], cwd=tmp_path, env=env,
+    helped = subprocess.run([sys.executable, "-m", "deploy.asn", "--help"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0 and "exit status (every command):" in helped.stdout and helped.stderr == ""
 

@@ -394,7 +394,7 @@ def test_replay_without_a_queue_rebuilds_reportings_read_models_from_the_produce
 
 # -- the command line as a shell and a script see it ----------------------------------------
 
-PYTHON_M = [sys.executable, "-m", "shared.cli"]  # how the image runs it (no console script there)
+PYTHON_M = [sys.executable, "-m", "deploy.asn"]  # what the image's `asn` runs
 ESCAPE = "\x1b["
 
 
@@ -412,7 +412,7 @@ def test_version_is_the_projects_and_nothing_is_written_to_stderr():
 
 
 def test_real_commands_write_no_warning_to_stderr(ops_env):
-    # deploy.asn and python -m shared.cli import the services' modules, and with them
+    # the console script and python -m deploy.asn import the services' modules, and with them
     # eventlet, which prints a deprecation warning on import unless the CLI silences it
     declare("certification")
     listed = piped([ASN, "dlq", "list", "--service", "certification", "--json"])
