@@ -69,3 +69,17 @@ def test_a_service_in_the_image_stops_gracefully_on_sigterm(stack):
     assert stack.terminate("notification", timeout=30) == 0
     stack.restart("notification")
     assert stack.ready("notification")
+
+
+def test_the_operators_asn_command_is_in_the_image(built):
+    import os
+    import subprocess
+    import tomllib
+
+    from deploy.image import CONTAINERS_CONF, ROOT
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    done = subprocess.run(["podman", "--runtime", "runc", "run", "--rm", "--read-only", "--network", "host",
+                           "--entrypoint", "asn", built, "--version"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)})
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"asn {version}\n", "")
