@@ -79,6 +79,8 @@ def contract_failures(url: str) -> tuple[list[str], set[str]]:
         "headers": ADMIN,
         "seed": 22,
         "request-timeout": 30,
+        # no state carried over from earlier runs (nor a .schemathesis/ folder left in the work tree)
+        "cache": {"enabled": False},
         "generation": {"max-examples": EXAMPLES, "deterministic": True, "database": "none"},
         # every registered check, as ``--checks all`` enables them
         "checks": {name: {"enabled": True} for name in CHECKS.get_all_names()},
