@@ -186,11 +186,8 @@ def compliance_export(store: Store, runtime: ServiceRuntime, caller: Principal, 
     report = queries.compliance(rm, runtime.config, year, agency=agency, kind=q["kind"],
                                 competency_type=q["competency_type"])
     name = f"kepatuhan-jp-{year}" + (f"-{agency}" if agency else "")
-    rows = exports.compliance_rows(report)
-    if form == "xlsx":
-        body = exports.xlsx_bytes(f"Kepatuhan JP {year}", exports.COMPLIANCE_HEADER, rows)
-        return exports.download(body, f"{name}.xlsx", exports.XLSX_MIMETYPE)
-    return exports.download(exports.csv_stream(exports.COMPLIANCE_HEADER, rows), f"{name}.csv", "text/csv")
+    return exports.table(name, f"Kepatuhan JP {year}", exports.COMPLIANCE_HEADER, exports.compliance_rows(report),
+                         form)
 
 
 def never_enrolled_export(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping,
@@ -202,10 +199,7 @@ def never_enrolled_export(store: Store, runtime: ServiceRuntime, caller: Princip
     agency = _agency(rm, caller, q["agency"])
     name = f"belum-pernah-ikut-{year}" + (f"-{agency}" if agency else "")
     rows = (exports.never_enrolled_row(year, asn) for asn in queries.never_enrolled_rows(rm, year, agency))
-    if form == "xlsx":
-        body = exports.xlsx_bytes(f"Belum pernah ikut {year}", exports.NEVER_ENROLLED_HEADER, rows)
-        return exports.download(body, f"{name}.xlsx", exports.XLSX_MIMETYPE)
-    return exports.download(exports.csv_stream(exports.NEVER_ENROLLED_HEADER, rows), f"{name}.csv", "text/csv")
+    return exports.table(name, f"Belum pernah ikut {year}", exports.NEVER_ENROLLED_HEADER, rows, form)
 
 
 def ledger_export(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping, form: str) -> Response:
@@ -219,14 +213,9 @@ def ledger_export(store: Store, runtime: ServiceRuntime, caller: Principal, args
         _require_ledger_access(rm, caller, q["nip"])
     name = f"buku-jp-{year}" + (f"-{agency}" if agency else "") + (f"-{q['nip']}" if q["nip"] else "")
     entries = queries.ledger_rows(rm, year, agency, q["nip"])
-    if form == "xlsx":
-        body = exports.xlsx_bytes("Buku JP", exports.LEDGER_HEADER, map(exports.ledger_row, entries))
-        return exports.download(body, f"{name}.xlsx", exports.XLSX_MIMETYPE)
     if form == "siasn":
-        return exports.download(exports.csv_stream(exports.SIASN_HEADER, map(exports.siasn_row, entries)),
-                                f"{name}-siasn.csv", "text/csv")
-    return exports.download(exports.csv_stream(exports.LEDGER_HEADER, map(exports.ledger_row, entries)),
-                            f"{name}.csv", "text/csv")
+        return exports.table(f"{name}-siasn", "SIASN", exports.SIASN_HEADER, map(exports.siasn_row, entries), "csv")
+    return exports.table(name, "Buku JP", exports.LEDGER_HEADER, map(exports.ledger_row, entries), form)
 
 
 # -- counter folding (docs/decisions/0043-folded-counters.md) ----------------------------------------------

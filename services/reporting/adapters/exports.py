@@ -152,6 +152,13 @@ def xlsx_bytes(title: str, header: list[str], rows: Iterable[list]) -> bytes:
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def table(name: str, sheet_title: str, header: list[str], rows: Iterable[list], form: str) -> Response:
+    """``rows`` under ``header`` as a download: ``name``.xlsx (one sheet) or ``name``.csv."""
+    if form == "xlsx":
+        return download(xlsx_bytes(sheet_title, header, rows), f"{name}.xlsx", XLSX_MIMETYPE)
+    return download(csv_stream(header, rows), f"{name}.csv", "text/csv")
+
+
 def download(body, filename: str, mimetype: str) -> Response:
     """An export as a file download (``body``: bytes or an iterator of chunks)."""
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

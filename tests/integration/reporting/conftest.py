@@ -8,7 +8,7 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from kombu import Connection
+from kombu import Connection, Exchange, Queue
 
 from services.reporting import config as reporting_config
 from services.reporting import queries, schemas, usecases
@@ -72,6 +72,18 @@ def start(container_factory, settings):
         container.start()
         return container
     return start
+
+
+@pytest.fixture
+def captured(settings) -> str:
+    """An empty queue of our own receiving reporting's shortfall_detected events; its name."""
+    name = "test.reporting.shortfall_detected"
+    with Connection(settings.amqp_uri) as conn:
+        queue = Queue(name, Exchange("reporting.events", "topic", durable=True),
+                      routing_key="shortfall_detected", durable=True)(conn.channel())
+        queue.declare()
+        queue.purge()
+    return name
 
 
 @pytest.fixture

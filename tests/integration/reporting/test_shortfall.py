@@ -5,7 +5,6 @@ import threading
 from datetime import datetime, timezone
 
 import pytest
-from kombu import Connection, Exchange, Queue
 
 from services.reporting.usecases import SHORTFALL_LOOP, ShortfallDetector
 from shared.background import LeasedLoop
@@ -14,7 +13,6 @@ from tests.integration.reporting.conftest import ADMIN, apply_directly, free_por
 from tests.support import body_json, get_messages, queue_depth, wait_for
 from tests.unit.reporting import factory as f
 
-CAPTURE = "test.reporting.shortfall_detected"
 # 1 July 2026, 00:30 WIB: the end of Q2 has just passed.
 AFTER_Q2 = datetime(2026, 6, 30, 17, 30, tzinfo=timezone.utc)
 OPEN_TRAINING = f.programme("PEL-OPEN", kind="pelatihan", competency_type="teknis", jp=24,
@@ -25,16 +23,6 @@ NEXT_YEAR = f.programme("PEL-2027", jp=40, starts_at="2027-01-11T01:00:00Z", end
 CANCELLED = f.programme("PEL-CANCEL", jp=20, starts_at="2026-09-01T01:00:00Z", ends_at="2026-09-03T09:00:00Z")
 BELOW_TARGET = {scenario.A2["nip"]: 9, scenario.A3["nip"]: 0, scenario.A4["nip"]: 0, scenario.B2["nip"]: 4,
                 scenario.B3["nip"]: 0, scenario.C1["nip"]: 0, scenario.C2["nip"]: 5}
-
-
-@pytest.fixture
-def captured(settings):
-    with Connection(settings.amqp_uri) as conn:
-        queue = Queue(CAPTURE, Exchange("reporting.events", "topic", durable=True),
-                      routing_key="shortfall_detected", durable=True)(conn.channel())
-        queue.declare()
-        queue.purge()
-    return CAPTURE
 
 
 @pytest.fixture

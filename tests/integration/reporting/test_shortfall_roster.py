@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 
 import pytest
 import requests
-from kombu import Connection, Exchange, Queue
 
 from services.reporting import commands, usecases
 from services.reporting.usecases import ShortfallDetector
@@ -28,7 +27,6 @@ from tests.integration.reporting.conftest import ADMIN, apply_directly, free_por
 from tests.support import auth_headers, body_json, get_messages, queue_depth, wait_for
 from tests.unit.reporting import factory as f
 
-CAPTURE = "test.reporting.shortfall_roster"
 AFTER_Q1 = datetime(2026, 3, 31, 17, 30, tzinfo=timezone.utc)  # 1 April 00:30 WIB
 AFTER_Q2 = datetime(2026, 6, 30, 17, 30, tzinfo=timezone.utc)  # 1 July 00:30 WIB
 
@@ -56,16 +54,6 @@ def roster_events() -> list[tuple[str, dict]]:
     open_training = f.programme("PEL-U", jp=24, starts_at="2026-08-03T01:00:00Z", ends_at="2026-08-07T09:00:00Z")
     items += [f.published(open_training), f.enrolled("u-pel", open_training, U, at="2026-02-10T02:00:00Z")]
     return items
-
-
-@pytest.fixture
-def captured(settings):
-    with Connection(settings.amqp_uri) as conn:
-        queue = Queue(CAPTURE, Exchange("reporting.events", "topic", durable=True),
-                      routing_key="shortfall_detected", durable=True)(conn.channel())
-        queue.declare()
-        queue.purge()
-    return CAPTURE
 
 
 @pytest.fixture

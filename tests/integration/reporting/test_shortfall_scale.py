@@ -14,7 +14,6 @@ import requests
 
 from shared.reference import agencies
 from tests.integration.reporting.conftest import ADMIN, apply_directly, free_port, scenario_events
-from tests.integration.reporting.test_shortfall_roster import captured  # noqa: F401 - fixture
 from tests.support import body_json, get_messages, queue_depth, wait_for
 from tests.unit.reporting import factory as f
 
