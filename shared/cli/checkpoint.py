@@ -13,12 +13,8 @@ import sys
 import time
 from typing import TextIO
 
-import requests
-
-from shared.cli.common import (EXIT_OK, EXIT_PROBLEM, CliError, Progress, bar, emit_json, http_error,
-                               service_url, shown_time, table)
+from shared.cli.common import EXIT_OK, EXIT_PROBLEM, CliError, Progress, bar, call_service, emit_json, shown_time, table
 from shared.cli.token import admin_token
-from shared.config import load
 
 HTTP_TIMEOUT_S = 30.0
 COLUMNS = [("checkpoint", "CHECKPOINT"), ("status", "STATUS"), ("total", "TOTAL"), ("checked", "CHECKED"),
@@ -28,20 +24,8 @@ COLUMNS = [("checkpoint", "CHECKPOINT"), ("status", "STATUS"), ("total", "TOTAL"
 
 def _call(method: str, checkpoint: str, token: str, suffix: str = "") -> tuple[int, dict]:
     """One call to reporting's checkpoint routes; CliError with reporting's own message otherwise."""
-    url = f"{service_url(load('reporting'))}/admin/shortfall/{checkpoint}{suffix}"
-    try:
-        response = requests.request(method, url, headers={"Authorization": f"Bearer {token}"},
-                                    timeout=HTTP_TIMEOUT_S)
-    except requests.RequestException as exc:
-        raise CliError(f"reporting did not answer at {url}: {exc}") from None
-    if response.status_code >= 400:
-        try:
-            message = response.json().get("message")
-        except ValueError:
-            message = response.text[:200]
-        raise http_error(response.status_code,
-                         f"reporting answered {response.status_code} for checkpoint {checkpoint}: {message}")
-    return response.status_code, response.json()
+    return call_service("reporting", method, f"/admin/shortfall/{checkpoint}{suffix}", token,
+                        timeout=HTTP_TIMEOUT_S, about=f" for checkpoint {checkpoint}")
 
 
 def progress_line(job: dict) -> str:

@@ -18,7 +18,7 @@ from kombu import Connection
 from kombu.exceptions import OperationalError
 
 from shared import timefmt
-from shared.config import DEFAULT_AMQP_URI, Settings, env
+from shared.config import DEFAULT_AMQP_URI, Settings, env, load
 from shared.config import service_url as config_service_url
 
 MANAGEMENT_PORT = 15672
@@ -54,6 +54,25 @@ def http_error(status: int, message: str) -> CliError:
     """A service's refusal: a 4xx answer means the request (what the operator asked) was wrong,
     anything else that the service has a problem."""
     return UsageError(message) if 400 <= status < 500 else CliError(message)
+
+
+def call_service(service: str, method: str, path: str, token: str, *, body: dict | None = None,
+                 timeout: float = 30.0, about: str = "") -> tuple[int, dict]:
+    """One call to ``service``'s HTTP API with an admin token: (status, JSON answer); a refusal
+    raises ``http_error`` with the service's own message (``about`` says what it concerned)."""
+    url = service_url(load(service)) + path
+    try:
+        response = requests.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"},
+                                    timeout=timeout)
+    except requests.RequestException as exc:
+        raise CliError(f"{service} did not answer at {url}: {exc}") from None
+    if response.status_code >= 400:
+        try:
+            message = response.json().get("message")
+        except ValueError:
+            message = response.text[:200]
+        raise http_error(response.status_code, f"{service} answered {response.status_code}{about}: {message}")
+    return response.status_code, response.json()
 
 
 # -- terminal -------------------------------------------------------------------------------

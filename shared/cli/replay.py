@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import sys
 
-import requests
-
-from shared.cli.common import (EXIT_OK, EXIT_PROBLEM, CliError, Progress, UsageError, emit_json, http_error, paint,
-                               service_url, table)
+from shared.cli.common import (EXIT_OK, EXIT_PROBLEM, CliError, Progress, UsageError, call_service, emit_json, paint,
+                               table)
 from shared.cli.token import admin_token
-from shared.config import SERVICES, load
+from shared.config import SERVICES
 
 REBUILD_COLUMNS = [("generation", "GENERATION"), ("previous_generation", "PREVIOUS"), ("events", "EVENTS"),
                    ("applied", "APPLIED"), ("duplicates", "DUPLICATES"), ("ignored", "IGNORED"),
@@ -22,18 +20,7 @@ REBUILD_COLUMNS = [("generation", "GENERATION"), ("previous_generation", "PREVIO
 
 def _admin_post(service: str, path: str, token: str, body: dict, timeout: float) -> dict:
     """POST to an admin route of ``service``; CliError with the service's own message otherwise."""
-    url = service_url(load(service)) + path
-    try:
-        response = requests.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
-    except requests.RequestException as exc:
-        raise CliError(f"{service} did not answer at {url}: {exc}") from None
-    if response.status_code >= 400:
-        try:
-            message = response.json().get("message")
-        except ValueError:
-            message = response.text[:200]
-        raise http_error(response.status_code, f"{service} answered {response.status_code}: {message}")
-    return response.json()
+    return call_service(service, "POST", path, token, body=body, timeout=timeout)[1]
 
 
 def cmd_replay(args) -> int:
