@@ -89,8 +89,10 @@ def test_poison_messages_land_in_each_consumers_dead_letter_queue_with_their_rea
         for service in CONSUMERS:
             wait_for(lambda: platform.db(service).processed_events.count_documents({"event_id": valid["id"]}) == 1,
                      timeout=60, message=f"{service} applying a valid event after the poison")
-        certificates = platform.http.get(platform.url("certification", "/certificates"),
-                                         params={"nip": participant}, timeout=30).json()
+        # Applying the completion queues the certificate; the numbering loop issues it a moment later (ADR 0025).
+        certificates = wait_for(lambda: (page := platform.http.get(
+            platform.url("certification", "/certificates"), params={"nip": participant}, timeout=30).json())["items"]
+            and page, timeout=60, message="the valid completion's certificate")
         ready = {s: platform.ready(s) for s in CONSUMERS}
         alive = {s: platform.stack.pid(s) == pids[s] for s in CONSUMERS}
         left_in_queues = {s: queue_depth(amqp, f"{s}.enrollment.completed") for s in CONSUMERS}
