@@ -13,7 +13,12 @@ from typing import Callable, TypeVar
 T = TypeVar("T")
 
 SERVICES = ("enrollment", "certification", "notification", "reporting")
-DEFAULT_PORTS = {"enrollment": 8001, "certification": 8002, "notification": 8003, "reporting": 8004}
+# The portal: a fifth deployable that serves people's pages and calls the four services'
+# HTTP APIs on their behalf; it publishes and consumes no events (issue 20).
+PORTAL = "portal"
+DEPLOYABLES = SERVICES + (PORTAL,)
+DEFAULT_PORTS = {"enrollment": 8001, "certification": 8002, "notification": 8003, "reporting": 8004,
+                 PORTAL: 8005}
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 # SecantusDB collapses under pymongo's retryable writes; production MongoDB keeps them.
@@ -123,8 +128,8 @@ class Settings:
 
 def load(service: str) -> Settings:
     """Read the settings of ``service`` from the environment."""
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+    if service not in DEPLOYABLES:
+        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(DEPLOYABLES)}")
     port = DEFAULT_PORTS[service]
     delays = env("RETRY_DELAYS_MS", "200,1000,5000,20000", service)
     return Settings(

@@ -87,7 +87,7 @@ class OpenApi:
     filter, so every query parameter says ``allowEmptyValue``."""
 
     def __init__(self, title: str, version: str = "1.0.0", description: str = "", *,
-                 empty_query_is_absent: bool = False):
+                 empty_query_is_absent: bool = False, events: bool = True):
         plugin = MarshmallowPlugin()
         self.spec = APISpec(title=title, version=version, openapi_version="3.0.3",
                             plugins=[plugin], info={"description": description})
@@ -98,11 +98,14 @@ class OpenApi:
         # Every public route is rate limited per client address (shared.http.PublicRateLimit).
         limited = {429: TOO_MANY_REQUESTS}
         self.route("GET", "/health/live", "Liveness: the process answers", tags=["operations"], responses=limited)
-        self.route("GET", "/health/ready", "Readiness: store reachable, broker connected, relay running",
+        self.route("GET", "/health/ready", "Readiness: store reachable, broker connected, relay running"
+                   if events else "Readiness: store reachable, the services it calls answering",
                    tags=["operations"], responses={503: "not ready", **limited})
         self.route("GET", "/metrics", "Prometheus metrics", tags=["operations"], content_type="text/plain",
                    responses=limited)
         self.route("GET", "/openapi.json", "This document", tags=["operations"], responses=limited)
+        if not events:  # the portal: no event contract, no event log, no personal data of its own
+            return
         self.route("GET", "/asyncapi.json", "AsyncAPI 3.0 document of the events this service publishes",
                    tags=["operations"], responses=limited)
         from shared.replay import ReplayRequest, ReplayResult  # the one route every service shares
@@ -110,6 +113,11 @@ class OpenApi:
         self.route("POST", "/admin/replay", "Republish this service's event log into one queue (a "
                    "rebuild, a subscriber that lost its queue)", body=ReplayRequest, response=ReplayResult,
                    responses={409: "the queue is missing or not bound to <service>.replay"}, tags=["operations"])
+        from shared.access_log import AccessLogPageSchema, AccessLogQuery
+
+        self.route("GET", "/admin/access-log", "Who read whose personal data (ledger, certificates, inbox) "
+                   "here, newest first (UU 27/2022)", query=AccessLogQuery, response=AccessLogPageSchema,
+                   tags=["operations"])
 
     def route(self, method: str, path: str, summary: str, *, body: type[Schema] | Schema | dict | None = None,
               response: type[Schema] | Schema | None = None, query: type[Schema] | None = None,

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 from werkzeug.wrappers import Response
 
-from shared import asyncapi, production
+from shared import access_log, asyncapi, production
 from shared.broker_security import user_of
 from shared import logging as ctxlog
 from shared import metrics as m
@@ -69,13 +69,37 @@ class Readiness(DependencyProvider):
         return self
 
 
-class ServiceBase:
+class WebBase:
+    """What every deployable serves: liveness, metrics, its OpenAPI document, log context.
+    The portal (no events, no outbox) inherits only this; the four services ``ServiceBase``."""
+
     log_context = LogContext()
-    readiness = Readiness()
 
     @api("GET", "/health/live", auth=PUBLIC)
     def health_live(self, request):
         return {"status": "live", "service": self.name}
+
+    @api("GET", "/metrics", auth=PUBLIC)
+    def metrics(self, request):
+        self.refresh_gauges()
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+    def refresh_gauges(self) -> None:
+        """Gauges read at scrape time (a subclass's)."""
+
+    @api("GET", "/openapi.json", auth=PUBLIC)
+    def openapi_json(self, request):
+        return json_response(self.openapi_document())
+
+    def openapi_document(self) -> dict:
+        cls = type(self)
+        if not hasattr(cls, "_openapi_cache"):
+            cls._openapi_cache = with_access_rules(cls.openapi.to_dict(), cls)
+        return cls._openapi_cache
+
+
+class ServiceBase(WebBase):
+    readiness = Readiness()
 
     @api("GET", "/health/ready", auth=PUBLIC)
     def health_ready(self, request):
@@ -89,8 +113,7 @@ class ServiceBase:
         return (200 if ready else 503), {"status": "ready" if ready else "not_ready",
                                          "service": self.name, "checks": checks}
 
-    @api("GET", "/metrics", auth=PUBLIC)
-    def metrics(self, request):
+    def refresh_gauges(self) -> None:
         # The relay refreshes the outbox gauges only while it leads; read them at scrape
         # time so every replica reports the current backlog and lag.
         try:
@@ -99,7 +122,6 @@ class ServiceBase:
             m.OUTBOX_OLDEST_AGE.set(oldest_age)
         except PyMongoError as exc:
             log.warning("outbox backlog unavailable for /metrics: %s", exc)
-        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
     @api("POST", "/admin/replay", auth=ADMIN_ONLY)
     def replay_history(self, request):
@@ -112,20 +134,16 @@ class ServiceBase:
             raise Conflict(str(exc), field="queue") from None
         return ReplayResult().dump({"service": self.name, "queue": body["queue"], "replayed": count})
 
+    @api("GET", "/admin/access-log", auth=ADMIN_ONLY)
+    def access_log_http(self, request):
+        """Who read whose personal data here (shared.access_log), newest first."""
+        query = access_log.AccessLogQuery().load(request.args)
+        return access_log.AccessLogPageSchema().dump(access_log.list_reads(self.store.db, query))
+
     @api("GET", "/asyncapi.json", auth=PUBLIC)
     def asyncapi_json(self, request):
         """The AsyncAPI 3.0 document of the events this service publishes (its public contract)."""
         return json_response(asyncapi.document_for(self.name))
-
-    @api("GET", "/openapi.json", auth=PUBLIC)
-    def openapi_json(self, request):
-        return json_response(self.openapi_document())
-
-    def openapi_document(self) -> dict:
-        cls = type(self)
-        if not hasattr(cls, "_openapi_cache"):
-            cls._openapi_cache = with_access_rules(cls.openapi.to_dict(), cls)
-        return cls._openapi_cache
 
 
 def http_routes(service_cls) -> list[ApiHandler]:

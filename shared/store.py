@@ -17,6 +17,7 @@ from nameko.extensions import DependencyProvider
 from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
+from shared import access_log
 from shared import logging as ctxlog
 from shared import metrics
 from shared.config import Settings, settings_of
@@ -53,6 +54,7 @@ def ensure_base_indexes(db, settings: Settings | None = None) -> None:
     also their retention (TTL indexes, shared.mongo.ensure_retention)."""
     db[OUTBOX].create_index([("sent", 1), ("_id", 1)])
     db[OUTBOX].create_index([("event.id", 1)], unique=True)
+    access_log.ensure_indexes(db, settings.service if settings is not None else None)
     if settings is not None:
         ensure_retention(db.client, db, retention_seconds(settings.outbox_retention_days),
                          retention_seconds(settings.processed_retention_days))
@@ -199,16 +201,19 @@ class Mongo(DependencyProvider):
     The outbox relay runs beside it (a shared extension), woken after each commit.
     """
 
-    def __init__(self, indexes: Callable | None = None):
+    def __init__(self, indexes: Callable | None = None, *, outbox: bool = True):
         self.indexes = indexes
-        self.relay = OutboxRelay()  # one per container: the same one whoever declares it
+        # one relay per container (the same one whoever declares it); none where nothing is
+        # published (the portal keeps only sign-in sessions and feed links)
+        self.relay = OutboxRelay() if outbox else None
         self.client: MongoClient | None = None
 
     def setup(self):
         self.settings = settings_of(self.container)
         self.client = connect(self.settings)
         db = self.client[self.settings.db_name]
-        ensure_base_indexes(db, self.settings)
+        if self.relay is not None:
+            ensure_base_indexes(db, self.settings)
         if self.indexes:
             self.indexes(db)
 

@@ -1,0 +1,126 @@
+"""Who read whose personal data (UU 27/2022 on personal data protection, issue 20).
+
+Every read of a person's ledger, certificates or inbox by someone other than that person
+(an admin, an operator, a supervisor) is recorded in the serving service's own database:
+who (subject, role, agency, NIP), whose (NIP), what (``ledger``, ``certificates``,
+``inbox``, ...), when. An admin lists it with ``GET /admin/access-log`` on each service
+(``shared.service_base``); the portal's admin page merges the three services' logs.
+
+A record is written outside any business transaction: reading must not fail because the
+log is slow, but a record that cannot be written is logged as an error (never silently lost
+from the operator's view).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Iterable
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from marshmallow import Schema, fields, validate
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import PyMongoError
+
+from shared import nip as nip_rules
+from shared.auth import Principal
+from shared.config import env
+from shared.errors import Invalid
+from shared.paging import page_of, page_query
+
+log = logging.getLogger(__name__)
+
+ACCESS_LOG = "access_log"
+# Kept two years by default: long enough for a data-protection complaint to be looked into.
+DEFAULT_RETENTION_DAYS = 730
+WHAT = ("ledger", "certificates", "inbox", "team", "roster")
+
+
+def ensure_indexes(db, service: str | None = None) -> None:
+    days = float(env("ACCESS_LOG_RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS), service))
+    db[ACCESS_LOG].create_index([("subject_nip", ASCENDING), ("_id", DESCENDING)])
+    db[ACCESS_LOG].create_index([("reader.subject", ASCENDING), ("_id", DESCENDING)])
+    db[ACCESS_LOG].create_index([("at", ASCENDING)], expireAfterSeconds=int(days * 86_400),
+                                name="at_ttl")
+
+
+def is_someone_else(principal: Principal | None, subject_nip: str) -> bool:
+    """Whether ``principal`` reading ``subject_nip``'s data is a read by someone else."""
+    return principal is not None and principal.nip != subject_nip
+
+
+def record_reads(db, principal: Principal | None, subject_nips: Iterable[str], what: str,
+                 detail: str | None = None, *, now: datetime | None = None) -> int:
+    """Record that ``principal`` read ``what`` of each of ``subject_nips`` (their own data is
+    not recorded). Returns the number of records written."""
+    if what not in WHAT:
+        raise ValueError(f"unknown personal data kind {what!r}; one of {', '.join(WHAT)}")
+    at = now or datetime.now(timezone.utc)
+    reader = None if principal is None else {"subject": principal.subject, "role": principal.role,
+                                             "agency": principal.agency, "nip": principal.nip}
+    records = [{"_id": ObjectId(), "at": at, "reader": reader, "subject_nip": nip, "what": what,
+                "detail": detail} for nip in dict.fromkeys(subject_nips) if is_someone_else(principal, nip)]
+    if not records:
+        return 0
+    try:
+        db[ACCESS_LOG].insert_many(records, ordered=False)
+    except PyMongoError as exc:  # the read itself still answers; the failure is visible in the logs
+        log.error("access log: %d read(s) of %s by %s not recorded: %s", len(records), what,
+                  reader and reader["subject"], exc)
+        return 0
+    return len(records)
+
+
+def record_read(db, principal: Principal | None, subject_nip: str, what: str, detail: str | None = None) -> int:
+    """``record_reads`` for one person."""
+    return record_reads(db, principal, [subject_nip], what, detail)
+
+
+class AccessLogQuery(page_query(max_limit=500, default_limit=100)):
+    nip = fields.Str(validate=validate.Regexp(nip_rules.PATTERN, error="nip must be 18 digits"),
+                     metadata={"description": "whose data was read"})
+    reader = fields.Str(validate=validate.Length(max=200), metadata={"description": "the reader's subject"})
+    since = fields.DateTime(metadata={"description": "only reads at or after this time (UTC)"})
+
+
+class ReaderSchema(Schema):
+    subject = fields.Str()
+    role = fields.Str()
+    agency = fields.Str(allow_none=True)
+    nip = fields.Str(allow_none=True)
+
+
+class AccessRecordSchema(Schema):
+    id = fields.Str()
+    at = fields.DateTime()
+    reader = fields.Nested(ReaderSchema, allow_none=True)
+    subject_nip = fields.Str()
+    what = fields.Str()
+    detail = fields.Str(allow_none=True)
+
+
+class AccessLogPageSchema(Schema):
+    items = fields.List(fields.Nested(AccessRecordSchema))
+    next_cursor = fields.Str(allow_none=True)
+
+
+def _object_id(text: str) -> ObjectId:
+    try:
+        return ObjectId(text)
+    except (InvalidId, TypeError):
+        raise Invalid("cursor is not one this service returned", field="cursor") from None
+
+
+def list_reads(db, query: dict) -> dict:
+    """A page of the access log, newest first, by whose data (``nip``), reader or time."""
+    selector: dict = {}
+    if query.get("nip"):
+        selector["subject_nip"] = query["nip"]
+    if query.get("reader"):
+        selector["reader.subject"] = query["reader"]
+    if query.get("since"):
+        since = query["since"]
+        selector["at"] = {"$gte": since if since.tzinfo else since.replace(tzinfo=timezone.utc)}
+    items, next_cursor = page_of(db[ACCESS_LOG], selector, limit=query["limit"], cursor=query.get("cursor"),
+                                 descending=True, convert_id=_object_id)
+    return {"items": [{**item, "id": str(item["_id"])} for item in items], "next_cursor": next_cursor}
