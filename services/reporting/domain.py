@@ -25,7 +25,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
 
-from shared.auth import ADMIN, OPERATOR, Principal
+from shared.auth import ADMIN, ASN, OPERATOR, Principal
 from shared.errors import Forbidden, Invalid
 from shared.events.common import COMPETENCY_TYPES, PROGRAMME_KINDS
 from shared.paging import decode_cursor, encode_cursor
@@ -870,17 +870,112 @@ def certificate_months(months: dict[str, dict]) -> list[dict]:
             for m, v in months.items()]
 
 
-# -- access --------------------------------------------------------------------------------------
-def require_ledger_access(principal: Principal, nip: str, agency: str | None) -> None:
-    """Forbidden (403) unless ``principal`` may read the ledger of ``nip`` (whose current agency
-    is ``agency``, None when unknown; only an operator's check needs it).
+# -- tim saya: a supervisor's staff against their targets ---------------------------------------
+# Checkpoint labels as people read them (the default REPORTING_SHORTFALL_CHECKPOINTS labels).
+QUARTER_NAMES = {"Q1": "triwulan I", "Q2": "triwulan II", "Q3": "triwulan III", "Q4": "triwulan IV"}
 
-    An operator may read its own agency's staff, an ASN themself, an admin anyone. An operator
-    asking for any other NIP gets one answer, whether the NIP belongs to another agency or to
-    nobody: a 404 for unknown NIPs (or naming the agency it belongs to) would let any operator
-    probe which NIPs the platform knows, and where they work.
+
+def current_checkpoint(cfg: ReportingConfig, year: int, today: date) -> Checkpoint:
+    """The checkpoint an ASN is measured against in ``year`` as of ``today`` (WIB): the next one
+    not yet past in the current year; the last of a past year; the first of a future year."""
+    if year < today.year:
+        return cfg.checkpoints[-1]
+    if year > today.year:
+        return cfg.checkpoints[0]
+    return next((c for c in cfg.checkpoints if checkpoint_day(year, c) >= today), cfg.checkpoints[-1])
+
+
+def checkpoint_label(year: int, checkpoint: Checkpoint) -> str:
+    """``triwulan IV tahun 2026`` (a label of another calendar: ``<label> tahun 2026``)."""
+    return f"{QUARTER_NAMES.get(checkpoint.label, checkpoint.label)} tahun {year}"
+
+
+def target_share(cfg: ReportingConfig, checkpoint: Checkpoint) -> float:
+    """The share of the yearly target owed at ``checkpoint`` (0.25 at Q1 by default)."""
+    table = cfg.checkpoint_targets
+    return round(table[checkpoint.label] / table[cfg.checkpoints[-1].label], 4)
+
+
+def _tmt_date(tmt) -> date | None:
+    if tmt is None or isinstance(tmt, date):
+        return tmt
+    return date.fromisoformat(str(tmt)[:10])
+
+
+def targets_of(cfg: ReportingConfig, year: int, checkpoint: Checkpoint, jenis_asn: str | None,
+               tmt) -> tuple[int, int]:
+    """(yearly target, target at ``checkpoint``) of an ASN in ``year``: by jenis_asn, pro-rated from
+    a TMT in that year (the rules of the shortfall checkpoints). Appointed after the checkpoint:
+    nothing owed at it yet."""
+    tmt = _tmt_date(tmt)
+    if tmt is not None and tmt.year > year:
+        tmt = None  # as own_target: not yet appointed, measured (if at all) against the full target
+    return own_target(cfg, year, jenis_asn, tmt), checkpoint_target(cfg, year, checkpoint, jenis_asn, tmt) or 0
+
+
+def checkpoint_view(cfg: ReportingConfig, year: int, checkpoint: Checkpoint) -> dict:
+    """The checkpoint of a ``GET /team`` answer: id, label in Bahasa Indonesia, target share."""
+    return {"id": checkpoint_id(year, checkpoint), "label": checkpoint_label(year, checkpoint),
+            "target_share": target_share(cfg, checkpoint)}
+
+
+def team_member(asn: dict, jp: int, cfg: ReportingConfig, year: int, checkpoint: Checkpoint) -> dict:
+    """One staff member of "tim saya": their JP of ``year`` against their own yearly target and
+    the pro-rated target of ``checkpoint``."""
+    target, at_checkpoint = targets_of(cfg, year, checkpoint, jenis_of(asn), tmt_of(asn))
+    roster = asn.get("roster") or {}
+    return {"nip": asn["_id"], "name": asn.get("name"), "position": asn.get("position"),
+            "golongan": roster.get("golongan"), "jp": jp, "target": target, "checkpoint_target": at_checkpoint,
+            "met_target": jp >= target, "on_track": jp >= at_checkpoint}
+
+
+def team_members(staff: list[dict], jp: dict[str, int], cfg: ReportingConfig, year: int,
+                 checkpoint: Checkpoint) -> list[dict]:
+    """The members in name order (then NIP): never ranked by JP, so no one is singled out."""
+    members = [team_member(asn, jp.get(asn["_id"], 0), cfg, year, checkpoint) for asn in staff]
+    return sorted(members, key=lambda m: ((m["name"] or "").casefold(), m["nip"]))
+
+
+def team_summary(members: list[dict], minimum: int) -> dict | None:
+    """{count, met_target, on_track} of the team; None for fewer than ``minimum`` members
+    (REPORTING_PEERS_MIN_ASN, never below 5): a share of a few people singles them out."""
+    if len(members) < minimum:
+        return None
+    return {"count": len(members), "met_target": sum(m["met_target"] for m in members),
+            "on_track": sum(m["on_track"] for m in members)}
+
+
+def require_team_access(principal: Principal, supervisor_nip: str | None,
+                        supervisor_agency: str | None) -> None:
+    """Forbidden (403) unless ``principal`` may see the team of ``supervisor_nip``: an ASN only
+    their own, an operator a supervisor of its own agency (one answer for another agency's NIP and
+    an unknown one, as for ledgers), an admin anyone."""
+    if principal.role == ADMIN:
+        return
+    if principal.role == OPERATOR:
+        if supervisor_agency is None or supervisor_agency.upper() != principal.agency:
+            raise Forbidden(f"an operator of {principal.agency} may see only the teams of its own staff; "
+                            f"NIP {supervisor_nip} is not one of them", field="supervisor")
+        return
+    if supervisor_nip != principal.nip:
+        raise Forbidden("an ASN may see only their own team", field="supervisor")
+
+
+# -- access --------------------------------------------------------------------------------------
+def require_ledger_access(principal: Principal, nip: str, agency: str | None, supervised: bool = False) -> None:
+    """Forbidden (403) unless ``principal`` may read the ledger of ``nip`` (whose current agency
+    is ``agency``, None when unknown; only an operator's check needs it). ``supervised``: the
+    caller is the ASN's supervisor (atasan langsung) on the roster and the ASN is aktif.
+
+    An operator may read its own agency's staff, an ASN themself and their own staff, an admin
+    anyone. An operator asking for any other NIP gets one answer, whether the NIP belongs to
+    another agency or to nobody: a 404 for unknown NIPs (or naming the agency it belongs to)
+    would let any operator probe which NIPs the platform knows, and where they work; an ASN
+    likewise gets the same 403 for a stranger's NIP and an unknown one.
     """
     if principal.role == ADMIN or principal.may_access(nip=nip, agency=agency):
+        return
+    if principal.role == ASN and supervised:
         return
     if principal.role == OPERATOR:
         raise Forbidden(f"an operator of {principal.agency} may see only the ledgers of its own staff; "

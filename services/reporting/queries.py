@@ -5,7 +5,7 @@ no scans of the ledger. The figures are computed by ``domain``; responses are du
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 
 from shared.errors import NotFound
 from shared.paging import page_of
@@ -14,9 +14,10 @@ from shared.timefmt import year_end_wib
 
 from services.reporting.config import ReportingConfig
 from services.reporting.domain import (CERTIFICATE_COUNTERS, MONTH_COUNTERS, STATUSES_HOLDING_A_PLACE, add_counters,
-                                       agency_name, agency_row, certificate_months, compliance_totals, headcount,
-                                       jenis_of, ledger_year, never_enrolled_item, own_target, programme_figures,
-                                       slice_name, sort_rows, tmt_of, year_months)
+                                       agency_name, agency_row, certificate_months, checkpoint_view,
+                                       compliance_totals, current_checkpoint, headcount, jenis_of, ledger_year,
+                                       never_enrolled_item, own_target, programme_figures, slice_name, sort_rows,
+                                       targets_of, tmt_of, year_months)
 from services.reporting.store import POINTER_ID, SHORTFALL_RUNS, SHORTFALLS, STATE, ReadModels, pointer
 
 
@@ -63,8 +64,11 @@ def compliance(rm: ReadModels, cfg: ReportingConfig, year: int, agency: str | No
             "totals": compliance_totals(rows, cfg), "agencies": rows}
 
 
-def ledger(rm: ReadModels, cfg: ReportingConfig, nip: str, year: int | None = None) -> dict:
-    """One ASN's JP ledger: per year the entries, JP each, total and whether the target is met."""
+def ledger(rm: ReadModels, cfg: ReportingConfig, nip: str, year: int | None = None,
+           today: date | None = None) -> dict:
+    """One ASN's JP ledger: per year the entries, JP each, total and whether the target is met.
+    With ``today`` (WIB) also ``target`` and ``checkpoint``: the ASN's own yearly target of
+    ``year`` (default today's) and the pro-rated target of its current checkpoint."""
     asn = rm.asns.find_one({"_id": nip})
     if asn is None:
         raise NotFound(f"NIP {nip} is not known to the platform", field="nip")
@@ -78,12 +82,17 @@ def ledger(rm: ReadModels, cfg: ReportingConfig, nip: str, year: int | None = No
         entries[entry["year"]].append(entry)
     years = sorted({y for y, d in totals.items() if d.get("entries", 0) > 0} | set(entries)
                    | ({year} if year is not None else set()), reverse=True)
-    return {"nip": nip, "name": asn.get("name"), "agency": asn.get("agency"),
-            "agency_name": asn.get("agency_name") or agency_name(asn.get("agency")), "target_jp": cfg.jp_target,
-            "years": [ledger_year(y, totals.get(y), entries.get(y, []), cfg,
-                                  own_target(cfg, y, jenis_of(asn) if asn.get("listed") else None,
-                                             tmt_of(asn) if asn.get("listed") else None))
-                      for y in years]}
+    jenis, tmt = (jenis_of(asn), tmt_of(asn)) if asn.get("listed") else (None, None)
+    answer = {"nip": nip, "name": asn.get("name"), "agency": asn.get("agency"),
+              "agency_name": asn.get("agency_name") or agency_name(asn.get("agency")), "target_jp": cfg.jp_target,
+              "years": [ledger_year(y, totals.get(y), entries.get(y, []), cfg, own_target(cfg, y, jenis, tmt))
+                        for y in years]}
+    if today is not None:
+        asked = year if year is not None else today.year
+        checkpoint = current_checkpoint(cfg, asked, today)
+        target, at_checkpoint = targets_of(cfg, asked, checkpoint, jenis, tmt)
+        answer.update(target=target, checkpoint={**checkpoint_view(cfg, asked, checkpoint), "target": at_checkpoint})
+    return answer
 
 
 def programme_stats(rm: ReadModels, code: str) -> dict:
@@ -154,6 +163,36 @@ def asn_agency(rm: ReadModels, nip: str) -> str | None:
     """The current agency of ASN ``nip``; None when the platform does not know the NIP."""
     asn = rm.asns.find_one({"_id": nip}, {"agency": 1})
     return asn.get("agency") if asn else None
+
+
+def ledger_scope(rm: ReadModels, nip: str) -> tuple[str | None, str | None]:
+    """(current agency, supervisor NIP while aktif on the roster) of ASN ``nip``: who besides
+    admins and the ASN may read their ledger. (None, None) when the platform does not know the NIP."""
+    asn = rm.asns.find_one({"_id": nip}, {"agency": 1, "listed": 1, "roster": 1})
+    if asn is None:
+        return None, None
+    roster = asn.get("roster") or {}
+    active = asn.get("listed") and roster.get("status") == "aktif"
+    return asn.get("agency"), roster.get("supervisor_nip") if active else None
+
+
+# What a member of "tim saya" shows and what their targets depend on.
+TEAM_FIELDS = {"name": 1, "agency": 1, "position": 1, "listed": 1, "roster": 1}
+
+
+def staff_of(rm: ReadModels, supervisor_nip: str, agency: str | None = None) -> list[dict]:
+    """The ASN aktif on the roster whose supervisor (atasan langsung) is ``supervisor_nip``
+    (only those of ``agency`` when given: an operator's scope)."""
+    query: dict = {"roster.supervisor_nip": supervisor_nip, "listed": True, "roster.status": "aktif",
+                   "_id": {"$ne": supervisor_nip}}
+    if agency:
+        query["agency"] = agency
+    return list(rm.asns.find(query, TEAM_FIELDS))
+
+
+def asn_identity(rm: ReadModels, nip: str) -> dict | None:
+    """An ASN's name and agency; None when the platform does not know the NIP."""
+    return rm.asns.find_one({"_id": nip}, {"name": 1, "agency": 1})
 
 
 def ledger_rows(rm: ReadModels, year: int, agency: str | None = None, nip: str | None = None):

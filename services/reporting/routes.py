@@ -12,10 +12,24 @@ openapi = OpenApi("ASN reporting service", description="JP ledger, agency compli
 _CHECKPOINT = {"checkpoint": {"type": "string", "pattern": "^[1-9][0-9]{3}-(Q1|Q2|Q3|Q4)$",
                               "description": "YEAR-LABEL, e.g. 2026-Q3; the labels are those of "
                                              "REPORTING_SHORTFALL_CHECKPOINTS (default Q1, Q2, Q3, Q4)"}}
-openapi.route("GET", "/ledger/{nip}", "An ASN's JP ledger by year", query=schemas.YearQuery,
+openapi.route("GET", "/ledger/{nip}", "An ASN's JP ledger by year, with their own yearly and current "
+              "checkpoint targets: for the ASN, their supervisor (atasan langsung on the roster, while the ASN is "
+              "aktif), their agency's operator, an admin. A read by anyone but the ASN is recorded in the access "
+              "log (GET /admin/access-log)", query=schemas.YearQuery,
               response=schemas.LedgerResponse,
-              responses={403: "not the caller's to see (an operator: any NIP outside its agency, known or not)",
+              responses={403: "not the caller's to see (an operator: any NIP outside its agency, known or not; an "
+                              "ASN: anyone but themself and their own staff, known or not)",
                          404: "NIP not known (admin, or an ASN asking for themself)", 422: "invalid NIP or year"},
+              tags=["ledger"])
+openapi.route("GET", "/team", "Tim saya: a supervisor's staff (aktif on the roster) with each one's JP of the "
+              "year against their own yearly target and the current checkpoint's pro-rated target, in name order "
+              "(never ranked); the summary only for 5 or more members. An ASN sees their own staff; an admin or "
+              "operator names ?supervisor= (an operator: of its own agency). Each member's read is recorded in "
+              "the access log", query=schemas.TeamQuery, response=schemas.TeamResponse,
+              responses={403: "an ASN naming another supervisor; an operator naming a NIP outside its agency "
+                              "(known or not)",
+                         404: "supervisor NIP not known (admin)",
+                         422: "invalid year or supervisor NIP; supervisor missing (admin, operator)"},
               tags=["ledger"])
 openapi.route("GET", "/compliance", "Agency compliance with the yearly JP target", query=schemas.ComplianceQuery,
               response=schemas.ComplianceResponse, responses={422: "invalid filter or cursor"}, tags=["compliance"])

@@ -69,6 +69,12 @@ class NeverEnrolledExportQuery(YearQuery):
                                                      "description": "OPD code; an operator: its own (the default)"})
 
 
+class TeamQuery(YearQuery):
+    supervisor = NipField(load_default=None, metadata={
+        "description": "NIP of the supervisor (atasan langsung) whose team to show: required of an admin or an "
+                       "operator (a supervisor of its own agency); an ASN: themself (the default)"})
+
+
 class ComplianceExportQuery(YearQuery):
     agency = fields.Str(load_default=None, metadata={"enum": AGENCY_CODES, "description": "OPD code"})
     kind = fields.Str(load_default=None, validate=validate.OneOf(PROGRAMME_KINDS))
@@ -162,13 +168,62 @@ class LedgerYear(Schema):
     entries = fields.List(fields.Nested(LedgerEntry))
 
 
+class LedgerCheckpoint(Schema):
+    id = fields.Str(metadata={"description": "YEAR-LABEL, e.g. 2026-Q4"})
+    label = fields.Str(metadata={"description": "in Bahasa Indonesia, e.g. triwulan IV tahun 2026"})
+    target = fields.Int(metadata={"description": "JP the ASN owes by this checkpoint: their yearly target's share "
+                                                 "at it (REPORTING_CHECKPOINT_TARGETS), pro-rated from a TMT in the "
+                                                 "year; 0 when appointed after it"})
+
+
 class LedgerResponse(Schema):
     nip = fields.Str()
     name = fields.Str()
     agency = fields.Str()
     agency_name = fields.Str(allow_none=True)
-    target_jp = fields.Int()
+    target_jp = fields.Int(metadata={"description": "the PNS yearly target (JP_TARGET); the ASN's own is target"})
+    target = fields.Int(metadata={"description": "the ASN's own yearly target of the year asked (default the "
+                                                 "current year, WIB): by jenis_asn, pro-rated from a TMT in it"})
+    checkpoint = fields.Nested(LedgerCheckpoint, metadata={
+        "description": "the current checkpoint of the year asked (the next one not yet past; the last of a past "
+                       "year) with the ASN's pro-rated target at it"})
     years = fields.List(fields.Nested(LedgerYear))
+
+
+class TeamCheckpoint(Schema):
+    id = fields.Str(metadata={"description": "YEAR-LABEL, e.g. 2026-Q4"})
+    label = fields.Str(metadata={"description": "in Bahasa Indonesia, e.g. triwulan IV tahun 2026"})
+    target_share = fields.Float(metadata={"description": "share of the yearly target owed by this checkpoint "
+                                                         "(0.25 at Q1 by default)"})
+
+
+class TeamMember(Schema):
+    nip = fields.Str()
+    name = fields.Str(allow_none=True)
+    position = fields.Str(allow_none=True, metadata={"description": "jabatan"})
+    golongan = fields.Str(allow_none=True, metadata={"description": "pangkat/golongan"})
+    jp = fields.Int(metadata={"description": "JP credited in the year"})
+    target = fields.Int(metadata={"description": "their own yearly target: by jenis_asn, pro-rated from a TMT in "
+                                                 "the year"})
+    checkpoint_target = fields.Int(metadata={"description": "their pro-rated target at the current checkpoint"})
+    met_target = fields.Bool(metadata={"description": "jp >= target"})
+    on_track = fields.Bool(metadata={"description": "jp >= checkpoint_target"})
+
+
+class TeamSummary(Schema):
+    count = fields.Int()
+    met_target = fields.Int()
+    on_track = fields.Int()
+
+
+class TeamResponse(Schema):
+    year = fields.Int()
+    checkpoint = fields.Nested(TeamCheckpoint)
+    members = fields.List(fields.Nested(TeamMember), metadata={
+        "description": "the supervisor's staff aktif on the roster, in name order (never ranked by JP)"})
+    summary = fields.Nested(TeamSummary, allow_none=True, metadata={
+        "description": "null for a team of fewer than REPORTING_PEERS_MIN_ASN (5) members: no aggregate singles "
+                       "people out"})
 
 
 class ProgrammeStatsResponse(Schema):

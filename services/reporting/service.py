@@ -81,6 +81,10 @@ class ReportingService(ServiceBase):
     def ledger(self, request, nip):
         return usecases.ledger(self.store, self.runtime, principal_of(request), nip, request.args)
 
+    @api("GET", "/team", auth=MEMBER)
+    def team(self, request):
+        return usecases.team(self.store, self.runtime, principal_of(request), request.args)
+
     @api("GET", "/compliance", auth=STAFF)
     def compliance(self, request):
         return usecases.compliance(self.store, self.runtime, principal_of(request), request.args)

@@ -98,6 +98,8 @@ def create_read_model_indexes(db, generation: int) -> None:
     rm.asns.create_index([("agency", ASCENDING)])
     # The never-enrolled list of an agency (queries.never_enrolled), in NIP order.
     rm.asns.create_index([("agency", ASCENDING), ("never_until", ASCENDING), ("_id", ASCENDING)])
+    # "tim saya" (GET /team): a supervisor's staff on the roster.
+    rm.asns.create_index([("roster.supervisor_nip", ASCENDING)])
     rm.asn_years.create_index([("nip", ASCENDING), ("year", DESCENDING)])
     rm.asn_years.create_index([("year", ASCENDING), ("agency", ASCENDING)])
     rm.agency_years.create_index([("year", ASCENDING), ("slice", ASCENDING), ("agency", ASCENDING)])

@@ -17,7 +17,8 @@ from prometheus_client import Counter, Gauge
 from pymongo.errors import DuplicateKeyError
 from werkzeug.wrappers import Response
 
-from shared.auth import OPERATOR, Principal
+from shared import access_log
+from shared.auth import ADMIN, ASN, OPERATOR, Principal
 from shared.background import LEASES, Lease, holder_id
 from shared.broker_security import expected_publisher
 from shared.config import Settings
@@ -26,7 +27,7 @@ from shared.events.common import JENIS_ASN
 from shared.nip import NipField
 from shared.runtime import ServiceRuntime, clock_of
 from shared.store import Store, connect
-from shared.timefmt import wib_year
+from shared.timefmt import wib_date, wib_year
 
 from services.reporting import commands, config, domain, queries, schemas
 from services.reporting.adapters import dashboard, exports
@@ -99,17 +100,63 @@ def _nip(value: str) -> str:
 
 
 def _require_ledger_access(rm: ReadModels, caller: Principal, nip: str) -> None:
-    # Only an operator's scope depends on where the ASN works.
-    domain.require_ledger_access(caller, nip, queries.asn_agency(rm, nip) if caller.role == OPERATOR else None)
+    # An operator's scope depends on where the ASN works, an ASN's (other than themself) on
+    # whether they are the ASN's supervisor on the roster; an admin's on nothing.
+    if caller.role == ADMIN or caller.nip == nip:
+        domain.require_ledger_access(caller, nip, None)
+        return
+    agency, supervisor_nip = queries.ledger_scope(rm, nip)
+    domain.require_ledger_access(caller, nip, agency,
+                                 supervised=supervisor_nip is not None and supervisor_nip == caller.nip)
 
 
 def ledger(store: Store, runtime: ServiceRuntime, caller: Principal, nip: str, args: Mapping) -> dict:
+    """``GET /ledger/<nip>``: the ASN themself, their supervisor, their agency's operator, an
+    admin. A read by anyone but the ASN is recorded in the access log."""
     q = _load(schemas.YearQuery, args)
     nip = _nip(nip)
     rm = current_models(store.db)
     # The scope first: a 404 before it would tell any operator which NIPs the platform knows.
     _require_ledger_access(rm, caller, nip)
-    return schemas.LedgerResponse().dump(queries.ledger(rm, runtime.config, nip, q["year"]))
+    # With the year asked (default this one) against the ASN's own targets: the yearly one and
+    # the pro-rated one of its current checkpoint (the portal's home page chart).
+    answer = queries.ledger(rm, runtime.config, nip, q["year"], today=wib_date(runtime.now()))
+    access_log.record_read(store.db, caller, nip, "ledger", detail=str(q["year"]) if q["year"] else None)
+    return schemas.LedgerResponse().dump(answer)
+
+
+def team(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping) -> dict:
+    """``GET /team`` ("tim saya"): each staff member of a supervisor (an ASN: themself; admin and
+    operator: ``?supervisor=``) with their JP of the year against their own yearly target and
+    the current checkpoint's pro-rated one. In name order, never ranked; the summary only for
+    a team of at least REPORTING_PEERS_MIN_ASN (5) people. Every member's read is recorded."""
+    q = _load(schemas.TeamQuery, args)
+    rm = current_models(store.db)
+    cfg = runtime.config
+    supervisor = q["supervisor"]
+    if caller.role == ASN:
+        supervisor = supervisor or caller.nip
+        domain.require_team_access(caller, supervisor, None)
+        agency = None
+    else:
+        if not supervisor:
+            raise Invalid("supervisor is required: the NIP of the supervisor (atasan langsung) whose team to show",
+                          field="supervisor")
+        # The scope first: a 404 before it would tell an operator which NIPs the platform knows.
+        known = queries.asn_identity(rm, supervisor)
+        domain.require_team_access(caller, supervisor, (known or {}).get("agency"))
+        if known is None:
+            raise NotFound(f"NIP {supervisor} is not known to the platform", field="supervisor")
+        agency = caller.agency if caller.role == OPERATOR else None
+    year = _year(runtime, q["year"])
+    checkpoint = domain.current_checkpoint(cfg, year, wib_date(runtime.now()))
+    staff = queries.staff_of(rm, supervisor, agency)
+    members = domain.team_members(staff, queries.jp_totals(rm, [a["_id"] for a in staff], year), cfg, year,
+                                  checkpoint)
+    access_log.record_reads(store.db, caller, [m["nip"] for m in members], "team", detail=str(year))
+    return schemas.TeamResponse().dump({
+        "year": year, "checkpoint": domain.checkpoint_view(cfg, year, checkpoint),
+        "members": members, "summary": domain.team_summary(members, cfg.peers_min_asn)})
 
 
 def compliance(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping) -> dict:
