@@ -18,7 +18,7 @@ from typing import Iterable
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_load, validate
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import PyMongoError
 
@@ -81,6 +81,12 @@ class AccessLogQuery(page_query(max_limit=500, default_limit=100)):
                      metadata={"description": "whose data was read"})
     reader = fields.Str(validate=validate.Length(max=200), metadata={"description": "the reader's subject"})
     since = fields.DateTime(metadata={"description": "only reads at or after this time (UTC)"})
+
+    @pre_load
+    def empty_is_absent(self, data, **kwargs):
+        # ``?nip=`` (an HTML form's empty field) is no filter
+        data = data.to_dict() if hasattr(data, "to_dict") else dict(data)
+        return {key: value for key, value in data.items() if value not in ("", None)}
 
 
 class ReaderSchema(Schema):
