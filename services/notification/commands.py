@@ -12,7 +12,7 @@ twice (transient errors): nothing here has effects outside the store.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bson import ObjectId
 from marshmallow import ValidationError
@@ -22,8 +22,8 @@ from pymongo.errors import DuplicateKeyError
 from services.notification import domain, queries, schemas
 from services.notification.adapters.templates import renderer
 from services.notification.config import NotificationConfig
-from services.notification.store import (AGENCY_CONTACTS, ASN_AGENCIES, DELIVERIES, ENROLMENTS, ESCALATIONS,
-                                         MESSAGES, NUDGES, RECIPIENTS, ROSTER)
+from services.notification.store import (AGENCY_CONTACTS, APPROVALS, ASN_AGENCIES, DELIVERIES, ENROLMENTS,
+                                         ESCALATIONS, MESSAGES, NUDGES, RECIPIENTS, ROSTER)
 from shared import nip as nip_rules
 from shared.errors import Forbidden, Invalid
 from shared.events.envelope import Event
@@ -172,6 +172,79 @@ def apply_event(tx: Tx, event: Event, config: NotificationConfig, now: datetime)
         if reminder:
             created.append(reminder)
     return created
+
+
+# -- supervisor approval (izin atasan) and acting supervisors -------------------------------------
+# How long a decided request's record stays after its decision, so that a link or a reminder
+# arriving late (another queue, a redelivery) is recognised as stale rather than sent.
+DECIDED_KEPT = timedelta(days=30)
+
+
+def apply_approval_event(tx: Tx, event: Event, config: NotificationConfig, now: datetime) -> list[ObjectId]:
+    """An approval or acting event from enrollment: the message it causes (to the approver,
+    the ASN or the acting person), keeping a request's link (private ``approval_link``) for
+    its reminders until the request is decided or lapses. Returns the ids of the messages
+    created. The link token is never logged."""
+    data, name = event.data, event.name
+    kind, _ = domain.APPROVAL_MESSAGES[name]
+    enrolment_id = data.get("enrolment_id")
+    record = tx.db[APPROVALS].find_one({"_id": enrolment_id}, session=tx.session) if enrolment_id else None
+    decided = bool(record and record.get("decision"))
+    token, key = None, None
+
+    if name in domain.APPROVAL_DECISIONS:
+        _close_approval(tx, enrolment_id, domain.APPROVAL_DECISIONS[name], event, now)
+    elif decided:
+        # Another queue delivered the decision first: a link or reminder now would ask for a
+        # decision already taken.
+        log.info("%s for enrolment %s arrived after its decision (%s); no message", name, enrolment_id,
+                 record["decision"])
+        return []
+    elif name == "approval_link":
+        token = data["token"]
+        expires_at = parse_time(data["expires_at"])
+        tx.db[APPROVALS].update_one({"_id": enrolment_id}, {"$set": {
+            "approver_nip": data["approver_nip"], "participant_nip": data["participant_nip"],
+            "programme_code": data["programme_code"], "token": token, "expires_at": expires_at,
+            "source_event_id": event.id, "updated_at": now, "purge_at": expires_at + DECIDED_KEPT}},
+            upsert=True, session=tx.session)
+        # One request message per (request, approver, deadline), whichever event carried it.
+        key = f"approval:{enrolment_id}:{data['approver_nip']}:{iso(expires_at)}"
+    elif name == "approval_reminded":
+        # The link of the same request and approver; without one, the list of requests.
+        if record and record.get("token") and record.get("approver_nip") == data["approver_nip"]:
+            token = record["token"]
+        else:
+            log.info("no link kept for enrolment %s's approver: the reminder points to the list", enrolment_id)
+
+    names = _roster_names(tx, [data.get(k) for k in ("approver_nip", "supervisor_nip", "acting_nip")])
+    context = domain.approval_context(name, data, config, token=token, names=names)
+    return [create_message(tx, event, kind, context, config, now, enrolment_id=enrolment_id, key=key)]
+
+
+def _close_approval(tx: Tx, enrolment_id: str, decision: str, event: Event, now: datetime) -> None:
+    """A request decided or lapsed: forget its link, keep the decision a while, and drop the
+    pushes about it still waiting (quiet hours): they would ask for a decision already taken."""
+    tx.db[APPROVALS].update_one({"_id": enrolment_id}, {
+        "$set": {"decision": decision, "decided_event_id": event.id, "updated_at": now,
+                 "purge_at": now + DECIDED_KEPT},
+        "$unset": {"token": ""}}, upsert=True, session=tx.session)
+    waiting = {"enrolment_id": enrolment_id, "kind": {"$in": list(domain.APPROVAL_OPEN_KINDS)}}
+    result = tx.db[DELIVERIES].update_many(
+        {**waiting, "status": "pending"},
+        {"$set": {"status": "dropped", "next_attempt_at": None, "updated_at": now,
+                  "last_error": f"request {decision}"}, "$inc": {"version": 1},
+         "$push": {"history": {"at": now, "outcome": "dropped", "detail": f"request {decision}"}}},
+        session=tx.session)
+    if result.modified_count:
+        log.info("dropped %d waiting approval deliveries of enrolment %s (%s)", result.modified_count,
+                 enrolment_id, decision)
+
+
+def _roster_names(tx: Tx, nips: list[str | None]) -> dict[str, str]:
+    wanted = [n for n in dict.fromkeys(nips) if n]
+    return {r["_id"]: r["name"] for r in tx.db[ROSTER].find({"_id": {"$in": wanted}, "name": {"$exists": True}},
+                                                            {"name": 1}, session=tx.session)}
 
 
 # -- messages and deliveries --------------------------------------------------------------------

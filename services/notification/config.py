@@ -11,6 +11,7 @@ tested without waiting for them.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields, replace
 from datetime import time, timedelta
 from typing import Callable, TypeVar
@@ -61,6 +62,9 @@ class NotificationConfig:
     escalation_digest_delay: timedelta = timedelta(minutes=15)
     # Links shown in messages.
     portal_url: str = "https://bangkom.bukittinggikota.go.id"
+    # The portal's address as people reach it (PORTAL_PUBLIC_URL, shared with the portal): the
+    # approval link of a supervisor's message is ``<this>/persetujuan/<token>``.
+    portal_public_url: str = "http://127.0.0.1:8005"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -115,6 +119,14 @@ def _zone(value: str) -> str:
     return value
 
 
+def _public_url(value: str) -> str:
+    """An http(s) address without the trailing slash (paths are appended to it)."""
+    value = value.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        raise ValueError("must be an http:// or https:// address without query or fragment")
+    return value
+
+
 def from_env() -> NotificationConfig:
     """Read every setting from the environment; unset ones keep their defaults."""
     d = NotificationConfig()
@@ -154,6 +166,7 @@ def from_env() -> NotificationConfig:
         escalation_threshold=get("ESCALATION_THRESHOLD", d.escalation_threshold, int),
         escalation_digest_delay=get("ESCALATION_DIGEST_DELAY", "15m", _duration),
         portal_url=get("PORTAL_URL", d.portal_url),
+        portal_public_url=get("PORTAL_PUBLIC_URL", d.portal_public_url, _public_url),
     )
 
 

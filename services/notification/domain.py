@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Callable
+from urllib.parse import quote
 
 from services.notification.config import NotificationConfig
 from shared.auth import ADMIN, ASN, OPERATOR, Principal
@@ -43,10 +44,31 @@ KINDS = {k.name: k for k in (
     MessageKind("nudge", "Ajakan memenuhi target JP tahunan"),
     MessageKind("escalation", "Ringkasan ASN di bawah target JP (untuk operator OPD)"),
     MessageKind("supervisor_summary", "Ringkasan staf di bawah target JP (untuk atasan langsung)"),
+    # Supervisor approval (izin atasan, issue 20).
+    MessageKind("approval_request", "Permohonan izin atasan untuk mengikuti program (untuk atasan)"),
+    MessageKind("approval_reminder", "Pengingat permohonan izin atasan yang belum diputuskan (untuk atasan)"),
+    MessageKind("approval_pending", "Pendaftaran menunggu persetujuan atasan"),
+    MessageKind("approval_granted", "Atasan menyetujui pendaftaran"),
+    MessageKind("approval_declined", "Atasan menolak pendaftaran"),
+    MessageKind("approval_lapsed", "Permohonan izin atasan kedaluwarsa"),
+    MessageKind("acting_assigned", "Penunjukan sebagai Plt/Plh atasan"),
+    MessageKind("acting_revoked", "Penunjukan sebagai Plt/Plh atasan berakhir"),
 )}
-# Summaries are duty, not a service to the person: the OPD operator's goes to the agency, and
-# an atasan langsung cannot opt out of hearing which of their staff fall behind.
-DUTY_KINDS = ("escalation", "supervisor_summary")
+# Duty kinds cannot be opted out of (the inbox and the person's channels always get them),
+# each for its own reason:
+# - summaries: the OPD operator's goes to the agency, and an atasan langsung cannot opt out of
+#   hearing which of their staff fall behind;
+# - approval_request / approval_reminder: the decision is the supervisor's duty, and silence
+#   costs someone else: the request lapses and the ASN loses the seat it held;
+# - approval_declined / approval_lapsed: someone else's act (or inaction) took back the seat
+#   the ASN believed was held for them; they must know to talk to their supervisor or enrol
+#   in another programme;
+# - acting_assigned / acting_revoked: a Plt/Plh's authority over another supervisor's staff
+#   starts and ends there; acting without knowing it (or after it ended) is not possible.
+# Opt-out-able approval messages: approval_pending confirms what the ASN just did in the
+# portal, approval_granted is good news followed by the ordinary enrolled/waitlisted message.
+DUTY_KINDS = ("escalation", "supervisor_summary", "approval_request", "approval_reminder", "approval_declined",
+              "approval_lapsed", "acting_assigned", "acting_revoked")
 # Kinds an ASN may opt out of (pushes by email/webhook; the inbox always receives them).
 OPTABLE_KINDS = tuple(k for k in KINDS if k not in DUTY_KINDS)
 
@@ -382,6 +404,90 @@ def supervisor_summary_context(digest: dict, items: list[dict], supervisor_name:
             "year": digest["year"],
             "items": sorted(({**_ITEM_DEFAULTS, **i} for i in items), key=lambda i: (i["name"], i["nip"])),
             "portal_url": config.portal_url}
+
+
+# -- supervisor approval (izin atasan) and acting supervisors (Plt/Plh) ----------------------
+# enrollment's event -> the message it causes and to whom ("approver", "participant", "acting").
+APPROVAL_MESSAGES = {
+    "approval_link": ("approval_request", "approver"),
+    "approval_reminded": ("approval_reminder", "approver"),
+    "approval_requested": ("approval_pending", "participant"),
+    "approval_granted": ("approval_granted", "participant"),
+    "approval_declined": ("approval_declined", "participant"),
+    "approval_lapsed": ("approval_lapsed", "participant"),
+    "acting_supervisor_assigned": ("acting_assigned", "acting"),
+    "acting_supervisor_revoked": ("acting_revoked", "acting"),
+}
+# The events that end a request: its link is no longer kept, waiting pushes about it are dropped.
+APPROVAL_DECISIONS = {"approval_granted": "approved", "approval_declined": "declined", "approval_lapsed": "lapsed"}
+# Messages that mean nothing once a request is decided (their pushes still waiting are dropped).
+APPROVAL_OPEN_KINDS = ("approval_request", "approval_reminder", "approval_pending")
+ACTING_LABELS = {"plt": "Pelaksana Tugas (Plt)", "plh": "Pelaksana Harian (Plh)"}
+
+
+def approval_recipient(event_name: str, data: dict) -> str:
+    """The NIP an approval or acting event's message goes to."""
+    _, audience = APPROVAL_MESSAGES[event_name]
+    if audience == "approver":
+        return data["approver_nip"]
+    if audience == "acting":
+        return data["acting_nip"]
+    return data["participant"]["nip"]
+
+
+def approval_link(config: NotificationConfig, token: str | None) -> str:
+    """The portal page of one request (``/persetujuan/<token>``), or the list of requests
+    when no token is known (a reminder whose link notification never received)."""
+    base = config.portal_public_url.rstrip("/") + "/persetujuan"
+    return f"{base}/{quote(token, safe='')}" if token else base
+
+
+def approval_context(event_name: str, data: dict, config: NotificationConfig, *, token: str | None = None,
+                     names: dict[str, str] | None = None) -> dict:
+    """The context of the message an approval/acting event causes. ``token``: the request's
+    signed link (approval_link; kept for approval_reminded); ``names``: NIP -> name from the
+    roster, for the supervisor and approver the events name only by NIP."""
+    names = names or {}
+    kind, _ = APPROVAL_MESSAGES[event_name]
+    portal = config.portal_public_url.rstrip("/")
+    context = {"nip": approval_recipient(event_name, data), "portal_url": portal,
+               "list_url": approval_link(config, None)}
+    if event_name.startswith("acting_"):
+        supervisor = data["supervisor_nip"]
+        context.update(supervisor_nip=supervisor, supervisor_name=names.get(supervisor),
+                       acting_name=data.get("acting_name") or names.get(data["acting_nip"]) or "Bapak/Ibu",
+                       agency_name=agency_name(data["agency"]))
+        if event_name == "acting_supervisor_assigned":
+            context.update(acting_kind=data["kind"], acting_label=ACTING_LABELS.get(data["kind"], data["kind"]),
+                           ends_at=parse_time(data["ends_at"]), assigned_at=parse_time(data["assigned_at"]))
+        else:
+            context.update(revoked_at=parse_time(data["revoked_at"]))
+        return context
+
+    if event_name == "approval_link":
+        # The private event carries names and the title only: the portal page shows the rest.
+        participant = {"nip": data["participant_nip"], "name": data["participant_name"], "position": None}
+        programme = {"code": data["programme_code"], "title": data["programme_title"], "starts_at": None,
+                     "ends_at": None, "location": None}
+    else:
+        participant, programme = data["participant"], _programme(data["programme"])
+    approver = data.get("approver_nip")
+    context.update(participant=participant, programme=programme,
+                   approver_name=data.get("approver_name") or names.get(approver) or "atasan langsung Anda")
+    if kind in ("approval_request", "approval_reminder"):
+        context.update(approver_name=names.get(approver) or "Bapak/Ibu", expires_at=parse_time(data["expires_at"]),
+                       link=approval_link(config, token) if token else None)
+    elif kind == "approval_pending":
+        context.update(expires_at=parse_time(data["expires_at"]), acting=data.get("acting"),
+                       acting_label=ACTING_LABELS.get(data.get("acting") or "", None),
+                       holds=data["holds"], position=data.get("position"))
+    elif kind == "approval_granted":
+        context.update(decided_at=parse_time(data["decided_at"]), status=data["status"])
+    elif kind == "approval_declined":
+        context.update(decided_at=parse_time(data["decided_at"]), reason=data["reason"])
+    elif kind == "approval_lapsed":
+        context.update(lapsed_at=parse_time(data["lapsed_at"]))
+    return context
 
 
 def shortfall_item(data: dict, now: datetime) -> dict:

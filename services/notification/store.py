@@ -12,6 +12,10 @@ asn_agencies      _id = NIP: the agency the roster (else enrollment's newest eve
                   (domain: who may act)
 roster            _id = NIP: the roster entry as enrollment's asn_* events last stated it (name,
                   agency, supervisor, status, version) and the version of the contact data applied
+approvals         _id = enrolment id: a supervisor-approval request's signed link (from the private
+                  approval_link, so that approval_reminded can send it again) until the request is
+                  decided or lapses; then only the decision, kept until ``purge_at`` (TTL) so that a
+                  late link or reminder is recognised as stale
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ NUDGES = "nudges"
 ESCALATIONS = "escalations"
 ASN_AGENCIES = "asn_agencies"
 ROSTER = "roster"
+APPROVALS = "approvals"
 
 MAX_PAGE = 200  # the most items a list route answers at once (docs/security.md)
 
@@ -44,6 +49,7 @@ def create_indexes(db) -> None:
     db[MESSAGES].create_index([("nip", ASCENDING), ("visible_at", DESCENDING), ("_id", DESCENDING)])
     db[MESSAGES].create_index([("enrolment_id", ASCENDING), ("kind", ASCENDING)])
     db[ESCALATIONS].create_index([("pending", ASCENDING), ("due_at", ASCENDING)])
+    db[APPROVALS].create_index([("purge_at", ASCENDING)], expireAfterSeconds=0, name="purge_at_ttl")
 
 
 def object_id(value: str, field: str) -> ObjectId:

@@ -15,6 +15,7 @@ from services.notification.adapters import recipients_csv
 from services.notification.adapters.channels import Channels, PermanentFailure, TransientFailure
 from services.notification.config import NotificationConfig
 from services.notification.store import object_id
+from shared import access_log
 from shared import nip as nip_rules
 from shared.auth import OPERATOR, Principal
 from shared.background import LeasedLoop
@@ -46,6 +47,13 @@ def _require_staff(db, caller: Principal, nip: str, what: str) -> None:
 def notify(store: Store, runtime: ServiceRuntime, deliveries: LeasedLoop, event: Event) -> None:
     """Apply a public event (once) and wake the delivery loop for what it created."""
     store.apply_once(event, lambda tx: commands.apply_event(tx, event, runtime.config, runtime.now()))
+    deliveries.wake()
+
+
+def approval(store: Store, runtime: ServiceRuntime, deliveries: LeasedLoop, event: Event) -> None:
+    """A supervisor-approval or acting-supervisor event (the private ``approval_link`` among
+    them): its message (once) and the request's link kept for reminders."""
+    store.apply_once(event, lambda tx: commands.apply_approval_event(tx, event, runtime.config, runtime.now()))
     deliveries.wake()
 
 
@@ -106,6 +114,8 @@ def inbox(store: Store, caller: Principal, nip: str, args: dict) -> dict:
     nip_rules.validate(nip, "auto")
     _require_staff(store.db, caller, nip, what=f"the inbox of {nip}")
     query = schemas.InboxQuery().load(args)
+    # A read of someone else's inbox (an admin, their OPD's operator) is recorded (UU 27/2022).
+    access_log.record_read(store.db, caller, nip, "inbox")
     page = queries.inbox_page(store.db, nip, unread_only=query["unread"], limit=query["limit"],
                               cursor=query["cursor"], page=query["page"])
     return schemas.InboxPage().dump(page)
