@@ -10,6 +10,7 @@ from typing import Protocol
 from marshmallow.experimental.context import Context
 from werkzeug.wrappers import Response
 
+from shared import access_log
 from shared.auth import Principal
 from shared.errors import Invalid, NotFound
 from shared.events.envelope import Event
@@ -107,6 +108,13 @@ def list_certificates(store: Store, runtime: ServiceRuntime, caller: Principal, 
     items, next_cursor, total = queries.list_certificates(
         store.db, nip=caller.nip_filter(query.get("nip")), programme=query.get("programme"), agency=agency,
         limit=query["limit"], cursor=query["cursor"], page=query["page"])
+    # Reads of someone else's certificates are recorded (UU 27/2022; shared.access_log).
+    if query.get("nip") and items:
+        access_log.record_read(store.db, caller, query["nip"], "certificates",
+                               detail=", ".join(c.get("number") or "" for c in items))
+    elif items:
+        holders = [(c.get("holder") or {}).get("nip") for c in items]
+        access_log.record_reads(store.db, caller, [nip for nip in holders if nip], "certificates")
     page = query["page"] or (None if query["cursor"] else 1)
     with _seen(runtime):
         return schemas.CertificatePage().dump({"items": items, "next_cursor": next_cursor, "total": total,
@@ -118,6 +126,7 @@ def _certificate_for(store: Store, caller: Principal, certificate_id: str) -> di
     certificate = queries.get_certificate(store.db, schemas.certificate_id(certificate_id))
     holder = certificate.get("holder") or {}
     caller.require_scope(nip=holder.get("nip"), agency=holder.get("agency"), what="this certificate")
+    access_log.record_read(store.db, caller, holder.get("nip"), "certificates", detail=certificate.get("number"))
     return certificate
 
 
