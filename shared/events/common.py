@@ -33,6 +33,8 @@ class ProgrammeSnapshot(Schema):
     certificate_validity_months = fields.Int(allow_none=True, load_default=None)
     # Recertification: programmes of the same competency line supersede older certificates.
     certification_line = fields.Str(allow_none=True, load_default=None)
+    # Self-enrolment waits for the ASN's supervisor (izin atasan, issue 20); absent before it.
+    requires_supervisor_approval = fields.Bool(load_default=False)
 
 
 class ParticipantSnapshot(Schema):

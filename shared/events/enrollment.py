@@ -5,6 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from shared.events.common import (EXAMPLE_PARTICIPANT, EXAMPLE_PROGRAMME, EXAMPLE_ROSTER_ENTRY, LEFT_STATUSES,
                                   ParticipantSnapshot, ProgrammeSnapshot, RosterEntrySnapshot)
+from shared import nip as nip_rules
 from shared.events.definition import define
 
 
@@ -42,7 +43,9 @@ class CancelledV1(Schema):
     enrolment_id = fields.Str(required=True)
     programme = fields.Nested(ProgrammeSnapshot, required=True)
     participant = fields.Nested(ParticipantSnapshot, required=True)
-    previous_status = fields.Str(required=True, validate=validate.OneOf(("enrolled", "waitlisted")))
+    # awaiting_approval: a self-enrolment withdrawn while it waited for the supervisor (issue 20)
+    previous_status = fields.Str(required=True, validate=validate.OneOf(("enrolled", "waitlisted",
+                                                                         "awaiting_approval")))
     reason = fields.Str(required=True)
     cancelled_by = fields.Str(required=True, validate=validate.OneOf(("participant", "operator", "programme_cancelled")))
     cancelled_at = fields.DateTime(required=True)
@@ -87,6 +90,94 @@ class AsnContactV1(Schema):
     phone = fields.Str(allow_none=True, load_default=None)  # E.164, e.g. +6281234567890
     version = fields.Int(required=True, validate=validate.Range(min=1))
     changed_at = fields.DateTime(required=True)
+
+
+# -- supervisor approval (izin atasan) and acting supervisors (Plt/Plh), issue 20 ---------------
+
+ACTING_KINDS = ("plt", "plh")  # pelaksana tugas / pelaksana harian
+_NIP = validate.Regexp(nip_rules.PATTERN)
+
+
+class ApprovalRequestedV1(Schema):
+    """An ASN enrolled themself in a programme that requires their supervisor's approval: the
+    enrolment waits (``awaiting_approval``) holding a seat or a waitlist place until ``expires_at``."""
+
+    enrolment_id = fields.Str(required=True)
+    programme = fields.Nested(ProgrammeSnapshot, required=True)
+    participant = fields.Nested(ParticipantSnapshot, required=True)
+    approver_nip = fields.Str(required=True, validate=_NIP)
+    approver_name = fields.Str(allow_none=True, load_default=None)
+    acting = fields.Str(allow_none=True, load_default=None, validate=validate.OneOf(ACTING_KINDS))
+    holds = fields.Str(required=True, validate=validate.OneOf(("seat", "waitlist")))
+    position = fields.Int(allow_none=True, load_default=None, validate=validate.Range(min=1))
+    requested_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(required=True)
+
+
+class ApprovalLinkV1(Schema):
+    """Private (``enrollment.private``): the signed single-use link token of one approval request,
+    for notification to send to the approver only."""
+
+    enrolment_id = fields.Str(required=True)
+    approver_nip = fields.Str(required=True, validate=_NIP)
+    participant_nip = fields.Str(required=True, validate=_NIP)
+    participant_name = fields.Str(required=True)
+    programme_code = fields.Str(required=True)
+    programme_title = fields.Str(required=True)
+    token = fields.Str(required=True)
+    expires_at = fields.DateTime(required=True)
+
+
+class ApprovalRemindedV1(Schema):
+    enrolment_id = fields.Str(required=True)
+    programme = fields.Nested(ProgrammeSnapshot, required=True)
+    participant = fields.Nested(ParticipantSnapshot, required=True)
+    approver_nip = fields.Str(required=True, validate=_NIP)
+    expires_at = fields.DateTime(required=True)
+    reminded_at = fields.DateTime(required=True)
+
+
+class ApprovalGrantedV1(Schema):
+    enrolment_id = fields.Str(required=True)
+    programme = fields.Nested(ProgrammeSnapshot, required=True)
+    participant = fields.Nested(ParticipantSnapshot, required=True)
+    approver_nip = fields.Str(required=True, validate=_NIP)
+    decided_at = fields.DateTime(required=True)
+    status = fields.Str(required=True, validate=validate.OneOf(("enrolled", "waitlisted")))
+
+
+class ApprovalDeclinedV1(Schema):
+    enrolment_id = fields.Str(required=True)
+    programme = fields.Nested(ProgrammeSnapshot, required=True)
+    participant = fields.Nested(ParticipantSnapshot, required=True)
+    approver_nip = fields.Str(required=True, validate=_NIP)
+    reason = fields.Str(required=True)
+    decided_at = fields.DateTime(required=True)
+
+
+class ApprovalLapsedV1(Schema):
+    enrolment_id = fields.Str(required=True)
+    programme = fields.Nested(ProgrammeSnapshot, required=True)
+    participant = fields.Nested(ParticipantSnapshot, required=True)
+    approver_nip = fields.Str(required=True, validate=_NIP)
+    lapsed_at = fields.DateTime(required=True)
+
+
+class ActingSupervisorAssignedV1(Schema):
+    supervisor_nip = fields.Str(required=True, validate=_NIP)
+    acting_nip = fields.Str(required=True, validate=_NIP)
+    acting_name = fields.Str(allow_none=True, load_default=None)
+    kind = fields.Str(required=True, validate=validate.OneOf(ACTING_KINDS))
+    agency = fields.Str(required=True)  # the supervisor's OPD code
+    ends_at = fields.DateTime(required=True)
+    assigned_at = fields.DateTime(required=True)
+
+
+class ActingSupervisorRevokedV1(Schema):
+    supervisor_nip = fields.Str(required=True, validate=_NIP)
+    acting_nip = fields.Str(required=True, validate=_NIP)
+    agency = fields.Str(required=True)
+    revoked_at = fields.DateTime(required=True)
 
 
 _ENROLMENT_ID = "6752c1f0a4b1c2d3e4f50607"
@@ -160,4 +251,70 @@ ASN_CONTACT = define(
     {"nip": "198503122010011002", "email": "rahmat.hidayat@bukittinggikota.go.id", "phone": "+6281266001122",
      "version": 1, "changed_at": "2026-01-05T02:00:00Z"},
     private=True,
+)
+
+_SUPERVISOR = EXAMPLE_ROSTER_ENTRY["supervisor_nip"]
+_ACTING = "198002142005012003"
+_APPROVAL_PROGRAMME = {**EXAMPLE_PROGRAMME, "requires_supervisor_approval": True}
+
+APPROVAL_REQUESTED = define(
+    "enrollment", "approval_requested", 1, ApprovalRequestedV1,
+    "An ASN enrolled themself in a programme that requires the supervisor's approval (izin atasan): "
+    "the enrolment waits, holding a seat (or a waitlist place at `position`) until `expires_at`. "
+    "`acting`: the approver is the supervisor's Plt/Plh.",
+    {"enrolment_id": _ENROLMENT_ID, "programme": _APPROVAL_PROGRAMME, "participant": EXAMPLE_PARTICIPANT,
+     "approver_nip": _SUPERVISOR, "approver_name": "Dr. Yuliani Syafitri, M.Si.", "acting": None,
+     "holds": "seat", "position": None, "requested_at": "2026-01-10T02:15:00Z",
+     "expires_at": "2026-01-13T02:15:00Z"},
+)
+APPROVAL_LINK = define(
+    "enrollment", "approval_link", 1, ApprovalLinkV1,
+    "Private: the signed single-use link token of an approval request, for notification to send to "
+    "the approver only.",
+    {"enrolment_id": _ENROLMENT_ID, "approver_nip": _SUPERVISOR, "participant_nip": EXAMPLE_PARTICIPANT["nip"],
+     "participant_name": EXAMPLE_PARTICIPANT["name"], "programme_code": EXAMPLE_PROGRAMME["code"],
+     "programme_title": EXAMPLE_PROGRAMME["title"], "token": "Njc1MmMxZjBhNGIxYzJkM2U0ZjUwNjA3LjE5NzgwMTA1MjAw"
+     "MzEyMTAwNC4xNzY4MjcwNTAw.c2lnbmF0dXJlLWV4YW1wbGU", "expires_at": "2026-01-13T02:15:00Z"},
+    private=True,
+)
+APPROVAL_REMINDED = define(
+    "enrollment", "approval_reminded", 1, ApprovalRemindedV1,
+    "An approval request is still undecided and lapses soon (ENROLLMENT_APPROVAL_REMINDER_HOURS before "
+    "`expires_at`); sent once per request.",
+    {"enrolment_id": _ENROLMENT_ID, "programme": _APPROVAL_PROGRAMME, "participant": EXAMPLE_PARTICIPANT,
+     "approver_nip": _SUPERVISOR, "expires_at": "2026-01-13T02:15:00Z", "reminded_at": "2026-01-12T02:15:30Z"},
+)
+APPROVAL_GRANTED = define(
+    "enrollment", "approval_granted", 1, ApprovalGrantedV1,
+    "The approver approved a self-enrolment; the ordinary `enrolled` or `waitlisted` event follows in "
+    "the same transaction (`status` says which).",
+    {"enrolment_id": _ENROLMENT_ID, "programme": _APPROVAL_PROGRAMME, "participant": EXAMPLE_PARTICIPANT,
+     "approver_nip": _SUPERVISOR, "decided_at": "2026-01-11T01:00:00Z", "status": "enrolled"},
+)
+APPROVAL_DECLINED = define(
+    "enrollment", "approval_declined", 1, ApprovalDeclinedV1,
+    "The approver declined a self-enrolment with a reason; its seat or waitlist place is freed (the "
+    "first on the waitlist is promoted as on a cancellation).",
+    {"enrolment_id": _ENROLMENT_ID, "programme": _APPROVAL_PROGRAMME, "participant": EXAMPLE_PARTICIPANT,
+     "approver_nip": _SUPERVISOR, "reason": "Bertepatan dengan penyusunan anggaran",
+     "decided_at": "2026-01-11T01:00:00Z"},
+)
+APPROVAL_LAPSED = define(
+    "enrollment", "approval_lapsed", 1, ApprovalLapsedV1,
+    "Nobody decided an approval request before it expired; its seat or waitlist place is freed.",
+    {"enrolment_id": _ENROLMENT_ID, "programme": _APPROVAL_PROGRAMME, "participant": EXAMPLE_PARTICIPANT,
+     "approver_nip": _SUPERVISOR, "lapsed_at": "2026-01-13T02:15:30Z"},
+)
+ACTING_SUPERVISOR_ASSIGNED = define(
+    "enrollment", "acting_supervisor_assigned", 1, ActingSupervisorAssignedV1,
+    "An operator set an acting supervisor (Plt/Plh) for a supervisor until `ends_at`: new approval "
+    "requests of that supervisor's staff go to the acting person meanwhile.",
+    {"supervisor_nip": _SUPERVISOR, "acting_nip": _ACTING, "acting_name": "Hendra Gunawan, S.T.", "kind": "plt",
+     "agency": "DISKOMINFO", "ends_at": "2026-03-31T16:59:59Z", "assigned_at": "2026-01-05T02:00:00Z"},
+)
+ACTING_SUPERVISOR_REVOKED = define(
+    "enrollment", "acting_supervisor_revoked", 1, ActingSupervisorRevokedV1,
+    "An operator ended an acting supervisor's delegation before its end date.",
+    {"supervisor_nip": _SUPERVISOR, "acting_nip": _ACTING, "agency": "DISKOMINFO",
+     "revoked_at": "2026-02-01T02:00:00Z"},
 )

@@ -96,7 +96,9 @@ def _field_names(schema) -> set[str]:
 def test_a_private_event_goes_to_its_producers_private_exchange_and_is_found_but_never_listed_as_public():
     contact = registry.latest("enrollment", "asn_contact")
     assert contact.private and contact.exchange == "enrollment.private"
-    assert [d.type for d in registry.private_definitions()] == [contact.type]
+    link = registry.latest("enrollment", "approval_link")  # the approver's signed link (issue 20)
+    assert [d.type for d in registry.private_definitions()] == sorted([contact.type, link.type])
+    assert link.type not in {d.type for d in registry.all_definitions()}
     assert contact.type not in {d.type for d in registry.all_definitions()}
     assert registry.by_type(contact.type) is contact  # a consumer parses it like any event
     assert all(d.exchange.endswith(".private") for d in registry.private_definitions())
