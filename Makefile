@@ -19,6 +19,8 @@ TEST_LOCK := requirements/test.txt
 UV_VERSION := 0.13.10
 # The official AsyncAPI parser, which the contract tests run on docs/asyncapi.yaml.
 ASYNCAPI_STAMP := tools/asyncapi/node_modules/.installed
+# A real OpenID provider (oidc-provider) and axe-core, which the portal's browser tests use.
+OIDC_STAMP := tools/oidc/node_modules/.installed
 # Debian's Chromium and ChromeDriver: the dashboard is tested in a real headless browser.
 BROWSER := /usr/bin/chromium /usr/bin/chromedriver
 # Debian's podman (with runc) and mmdebstrap: the image is built and run in the tests
@@ -38,7 +40,7 @@ test: deps $(BROWSER) $(IMAGE_TOOLS)
 
 # Everything the project installs, one stamp per manifest; a new npm package goes here
 # like $(ASYNCAPI_STAMP).
-deps: $(PY_STAMP) $(ASYNCAPI_STAMP)
+deps: $(PY_STAMP) $(ASYNCAPI_STAMP) $(OIDC_STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +60,10 @@ lock: | $(PY)
 
 $(ASYNCAPI_STAMP): tools/asyncapi/package.json tools/asyncapi/package-lock.json
 	npm ci --prefix tools/asyncapi --no-audit --no-fund
+	touch $@
+
+$(OIDC_STAMP): tools/oidc/package.json tools/oidc/package-lock.json
+	npm ci --prefix tools/oidc --no-audit --no-fund
 	touch $@
 
 $(BROWSER):
