@@ -59,7 +59,18 @@ const provider = new Provider(issuer, {
   responseTypes: ['code'],
   features: {
     devInteractions: { enabled: false },
-    rpInitiatedLogout: { enabled: true },
+    // sign-out from a client (end_session_endpoint): a confirmation form, button #keluar-sso
+    rpInitiatedLogout: {
+      enabled: true,
+      logoutSource: async (ctx, form) => {
+        ctx.body = page('Keluar', `<h1>Keluar dari SSO uji?</h1>${form}
+<p><button id="keluar-sso" type="submit" form="op.logoutForm" value="yes" name="logout">Ya, keluar</button>
+<button id="tetap-masuk" type="submit" form="op.logoutForm">Tidak, tetap masuk</button></p>`);
+      },
+      postLogoutSuccessSource: async (ctx) => {
+        ctx.body = page('Keluar', '<h1 id="sudah-keluar">Anda sudah keluar dari SSO uji</h1>');
+      },
+    },
   },
   interactions: {
     policy,

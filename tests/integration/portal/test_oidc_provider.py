@@ -24,6 +24,7 @@ from tests.portal_support import (
 CLIENT_ID, CLIENT_SECRET = "asn-portal", secrets.token_urlsafe(32)
 # Nothing listens here: the flow stops at the redirect to the client.
 REDIRECT_URI = f"http://127.0.0.1:{free_port()}/masuk/callback"
+AFTER_LOGOUT = REDIRECT_URI.replace("/masuk/callback", "/")
 ASN = {"sub": "199001012020011001", "name": "Budi Santoso", "nip": "199001012020011001", "roles": [],
        "kode_opd": "DISKOMINFO"}
 OPERATOR = {"sub": "op-diskominfo", "name": "Sari Operator", "nip": "198805052015032002",
@@ -32,7 +33,8 @@ OPERATOR = {"sub": "op-diskominfo", "name": "Sari Operator", "nip": "19880505201
 
 @pytest.fixture(scope="module")
 def issuer():
-    clients = [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [REDIRECT_URI]}]
+    clients = [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [REDIRECT_URI],
+                "post_logout_redirect_uris": [AFTER_LOGOUT]}]
     with oidc_provider([ASN, OPERATOR], clients) as url:
         yield url
 
@@ -121,6 +123,21 @@ def test_every_authorization_asks_who_signs_in_so_one_browser_can_be_two_people(
     assert callback_params(first)["code"] != callback_params(second)["code"]
     tokens = exchange(issuer, callback_params(second)["code"], verifier).json()
     assert jwt.decode(tokens["id_token"], options={"verify_signature": False})["sub"] == OPERATOR["sub"]
+
+
+def test_a_client_signs_the_person_out_at_the_provider_after_a_confirmation(issuer):
+    verifier, challenge = pkce_pair()
+    with requests.Session() as browser:
+        code = callback_params(sign_in_with_requests(browser, start(issuer, challenge=challenge), ASN["sub"],
+                                                     callback_prefix=REDIRECT_URI))["code"]
+        id_token = exchange(issuer, code, verifier).json()["id_token"]
+        confirm = browser.get(f"{issuer}/session/end", params={"id_token_hint": id_token, "client_id": CLIENT_ID,
+                                                               "post_logout_redirect_uri": AFTER_LOGOUT}, timeout=10)
+        assert 'id="keluar-sso"' in confirm.text
+        form = confirm.text.split('action="', 1)[1].split('"', 1)[0]
+        xsrf = confirm.text.split('name="xsrf" value="', 1)[1].split('"', 1)[0]
+        done = browser.post(form, data={"xsrf": xsrf, "logout": "yes"}, allow_redirects=False, timeout=10)
+    assert done.status_code in (302, 303) and done.headers["location"] == AFTER_LOGOUT
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
