@@ -258,6 +258,7 @@ def ledger_export(store: Store, runtime: ServiceRuntime, caller: Principal, args
     if q["nip"]:
         # The same rule as GET /ledger/<nip>: naming a NIP must not reach past the agency scope.
         _require_ledger_access(rm, caller, q["nip"])
+        access_log.record_read(store.db, caller, q["nip"], "ledger", detail=f"export {year}")
     name = f"buku-jp-{year}" + (f"-{agency}" if agency else "") + (f"-{q['nip']}" if q["nip"] else "")
     entries = queries.ledger_rows(rm, year, agency, q["nip"])
     if form == "siasn":

@@ -140,3 +140,6 @@ def test_the_ledger_answers_the_supervisor_recorded_and_refuses_anyone_else_unre
     assert api.get(f"/ledger/{dewi['nip']}", headers=auth_headers("operator", "DISKOMINFO")).status_code == 200
     assert reads(api, dewi["nip"]) == [("operator", None, "DISKOMINFO", "ledger"),
                                        ("asn", BOSS["nip"], None, "ledger")]
+    # So is an export of their ledger by NIP.
+    assert api.get("/exports/ledger.csv", params={"nip": dewi["nip"], "year": 2026}).status_code == 200
+    assert reads(api, dewi["nip"])[0] == ("admin", None, None, "ledger")
