@@ -73,6 +73,39 @@ class NotificationService(ServiceBase):
     def on_asn_contact(self, event):
         usecases.record_contact(self.store, self.runtime, event)
 
+    # -- supervisor approval (izin atasan) and acting supervisors (Plt/Plh) ----------------------
+    @reliable_handler(subscriptions.ENROLLMENT_APPROVAL_REQUESTED)
+    def on_approval_requested(self, event):
+        usecases.approval(self.store, self.runtime, self.deliveries, event)
+
+    @reliable_handler(subscriptions.ENROLLMENT_APPROVAL_LINK)
+    def on_approval_link(self, event):
+        usecases.approval(self.store, self.runtime, self.deliveries, event)
+
+    @reliable_handler(subscriptions.ENROLLMENT_APPROVAL_REMINDED)
+    def on_approval_reminded(self, event):
+        usecases.approval(self.store, self.runtime, self.deliveries, event)
+
+    @reliable_handler(subscriptions.ENROLLMENT_APPROVAL_GRANTED)
+    def on_approval_granted(self, event):
+        usecases.approval(self.store, self.runtime, self.deliveries, event)
+
+    @reliable_handler(subscriptions.ENROLLMENT_APPROVAL_DECLINED)
+    def on_approval_declined(self, event):
+        usecases.approval(self.store, self.runtime, self.deliveries, event)
+
+    @reliable_handler(subscriptions.ENROLLMENT_APPROVAL_LAPSED)
+    def on_approval_lapsed(self, event):
+        usecases.approval(self.store, self.runtime, self.deliveries, event)
+
+    @reliable_handler(subscriptions.ENROLLMENT_ACTING_SUPERVISOR_ASSIGNED)
+    def on_acting_supervisor_assigned(self, event):
+        usecases.approval(self.store, self.runtime, self.deliveries, event)
+
+    @reliable_handler(subscriptions.ENROLLMENT_ACTING_SUPERVISOR_REVOKED)
+    def on_acting_supervisor_revoked(self, event):
+        usecases.approval(self.store, self.runtime, self.deliveries, event)
+
     # -- recipients and agency contacts -------------------------------------------------------
     @api("PUT", "/recipients/<string:nip>", auth=MEMBER)
     def put_recipient(self, request, nip):

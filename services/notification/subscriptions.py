@@ -18,6 +18,16 @@ ENROLLMENT_ASN_REGISTERED = Subscription("enrollment", "asn_registered")
 ENROLLMENT_ASN_UPDATED = Subscription("enrollment", "asn_updated")
 ENROLLMENT_ASN_LEFT = Subscription("enrollment", "asn_left")
 ENROLLMENT_ASN_CONTACT = Subscription("enrollment", "asn_contact")
+# Supervisor approval (izin atasan) and acting supervisors (Plt/Plh); approval_link, which
+# carries the signed link, is private (enrollment.private) like asn_contact.
+ENROLLMENT_APPROVAL_REQUESTED = Subscription("enrollment", "approval_requested")
+ENROLLMENT_APPROVAL_LINK = Subscription("enrollment", "approval_link")
+ENROLLMENT_APPROVAL_REMINDED = Subscription("enrollment", "approval_reminded")
+ENROLLMENT_APPROVAL_GRANTED = Subscription("enrollment", "approval_granted")
+ENROLLMENT_APPROVAL_DECLINED = Subscription("enrollment", "approval_declined")
+ENROLLMENT_APPROVAL_LAPSED = Subscription("enrollment", "approval_lapsed")
+ENROLLMENT_ACTING_SUPERVISOR_ASSIGNED = Subscription("enrollment", "acting_supervisor_assigned")
+ENROLLMENT_ACTING_SUPERVISOR_REVOKED = Subscription("enrollment", "acting_supervisor_revoked")
 
 SUBSCRIPTIONS = subscription_table(
     "notification",
@@ -34,4 +44,12 @@ SUBSCRIPTIONS = subscription_table(
     ENROLLMENT_ASN_UPDATED,
     ENROLLMENT_ASN_LEFT,
     ENROLLMENT_ASN_CONTACT,
+    ENROLLMENT_APPROVAL_REQUESTED,
+    ENROLLMENT_APPROVAL_LINK,
+    ENROLLMENT_APPROVAL_REMINDED,
+    ENROLLMENT_APPROVAL_GRANTED,
+    ENROLLMENT_APPROVAL_DECLINED,
+    ENROLLMENT_APPROVAL_LAPSED,
+    ENROLLMENT_ACTING_SUPERVISOR_ASSIGNED,
+    ENROLLMENT_ACTING_SUPERVISOR_REVOKED,
 )
