@@ -106,4 +106,4 @@ def test_only_notification_and_its_producer_may_touch_enrollment_private_in_the_
     assert writers == ["asn-enrollment"]
     assert "enrollment.private" in {e["name"] for e in committed["exchanges"]}
     assert {b["destination"] for b in committed["bindings"] if b["source"] == "enrollment.private"} == {
-        "notification.enrollment.asn_contact"}
+        "notification.enrollment.asn_contact", "notification.enrollment.approval_link"}

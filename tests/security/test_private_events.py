@@ -65,7 +65,11 @@ def test_only_notification_subscribes_to_contact_data_and_its_queue_is_bound_to_
     assert {(b.exchange.name, b.routing_key) for b in queue.bindings} == {
         (PRIVATE, "asn_contact"), ("notification.requeue", queue.name)}
     bindings = topology.definitions()["bindings"]
-    assert {b["destination"] for b in bindings if b["source"] == PRIVATE} == {queue.name}
+    # enrollment.private reaches notification's queues of private events only (asn_contact, approval_link)
+    private_queues = {topology.consumer_queue("notification", d.service, d.name).name
+                      for d in registry.private_definitions() if d.service == "enrollment"}
+    assert queue.name in private_queues
+    assert {b["destination"] for b in bindings if b["source"] == PRIVATE} == private_queues
     assert not [b for b in bindings if b["destination"] == queue.name and b["source"].endswith((".events", ".replay"))]
 
 

@@ -10,6 +10,7 @@ import pytest
 from services.notification import domain
 from services.notification.adapters.templates import Renderer
 from services.notification.config import NotificationConfig, from_env
+from shared import topology
 from shared.events import registry
 
 CONFIG = NotificationConfig(portal_public_url="https://portal.bangkom.test")
@@ -105,3 +106,12 @@ def test_the_portal_public_url_setting(monkeypatch):
     monkeypatch.setenv("NOTIFICATION_PORTAL_PUBLIC_URL", "portal.example")
     with pytest.raises(ValueError, match="NOTIFICATION_PORTAL_PUBLIC_URL"):
         from_env()
+
+
+def test_the_approval_link_reaches_notification_on_the_private_exchange_only():
+    import services.notification.subscriptions  # noqa: F401 - fills notification's subscription table
+
+    queue = topology.consumer_queue("notification", "enrollment", "approval_link")
+    assert {(b.exchange.name, b.routing_key) for b in queue.bindings} == {
+        ("enrollment.private", "approval_link"), ("notification.requeue", queue.name)}
+    assert ("enrollment", "approval_reminded") in topology.subscriptions_of("notification")
