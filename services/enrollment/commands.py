@@ -17,13 +17,15 @@ from typing import Callable
 from bson import ObjectId
 from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne
 
-from services.enrollment import domain
-from services.enrollment.domain import (CANCELLED, COMPLETED_NOW, CREATED, DRAFT, ENROLLED, PUBLISHED, REACTIVATED,
-                                        UNCHANGED, WAITLISTED, Actor, CANCELLED_EARLIER, JpRules)
+from services.enrollment import domain, queries
+from services.enrollment.domain import (AWAITING, CANCELLED, COMPLETED_NOW, CREATED, DRAFT, ENROLLED, PUBLISHED,
+                                        REACTIVATED, UNCHANGED, WAITLISTED, Actor, CANCELLED_EARLIER, JpRules)
 from shared.events.common import LEFT_STATUSES
-from services.enrollment.store import ENROLMENTS, PARTICIPANTS, PROGRAMMES, ROSTER, get_enrolment, get_programme
+from services.enrollment.store import (ACTING, APPROVALS, ENROLMENTS, PARTICIPANTS, PROGRAMMES, ROSTER, get_enrolment,
+                                       get_programme)
 from shared.errors import Conflict, DomainError, Forbidden, NotFound
 from shared.store import update_by_id
+from shared.timefmt import parse_time
 
 _COMPLETION_FIELDS = ("result", "passed", "score", "jp_earned", "completed_at")
 
@@ -59,6 +61,8 @@ def update_programme(tx, code: str, changes: dict, rules: JpRules, now: datetime
     diff = domain.revision(current, changes, rules)
     if not diff:
         raise NoChange()
+    if current["status"] == PUBLISHED:  # a change people may have in their calendars (ICS SEQUENCE)
+        diff = {**diff, "revision": current.get("revision", 1) + 1}
     tx.db[PROGRAMMES].update_one({"_id": code}, {"$set": {**diff, "updated_at": now}}, session=tx.session)
     programme = {**current, **diff, "updated_at": now}
     if programme["status"] == PUBLISHED:
@@ -92,6 +96,8 @@ def cancel_programme(tx, code: str, reason: str, now: datetime, actor: Actor) ->
         return programme
     changes = {"status": CANCELLED, "cancelled_at": now, "cancel_reason": reason, "updated_at": now,
                "cascade_pending": True, "cancelled_by": actor.as_dict()}
+    if programme["status"] == PUBLISHED:
+        changes["revision"] = programme.get("revision", 1) + 1
     tx.db[PROGRAMMES].update_one({"_id": code, "status": programme["status"]}, {"$set": changes},
                                  session=tx.session)
     was_published = programme["status"] == PUBLISHED
@@ -112,6 +118,16 @@ class EnrolRequest:
     # request, so yes; a bulk row says so only with ``reenrol=ya`` (re-uploading a file
     # must not undo the cancellations made since, ADR 0011).
     reenrol_cancelled: bool = True
+    # A self-enrolment that waits for the supervisor's approval (ADR 0092); None: none needed.
+    approval: "ApprovalSpec | None" = None
+
+
+@dataclass
+class ApprovalSpec:
+    approver: dict  # approver_nip, approver_name, acting (domain.approver_for)
+    hold_hours: float
+    reminder_hours: float
+    sign: Callable[[str, str, datetime], str]  # (enrolment_id, approver_nip, expires_at) -> link token
 
 
 @dataclass
@@ -164,7 +180,7 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
         first_arrival = programme["arrivals"] - len(fresh) + 1
         seats_taken, waitlisted = programme["seats_taken"], programme["waitlisted"]
         snapshot = domain.programme_snapshot(programme)
-        inserts, participants, events = [], {}, []
+        inserts, participants, events, approvals = [], {}, [], []
         for n, i in enumerate(fresh):
             request = requests[i]
             person = request.participant
@@ -173,16 +189,22 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
                 seats_taken += 1
             else:
                 waitlisted += 1
+            spec = request.approval
+            # A request awaiting approval holds the seat or waitlist place it would have had.
+            status = AWAITING if spec else seat.status
             fields = {
                 "programme_code": code, "nip": person["_id"], "participant": domain.participant_snapshot(person),
-                "status": seat.status, "arrival": first_arrival + n,
-                "enrolled_at": now if seat.status == ENROLLED else None,
-                "waitlisted_at": now if seat.status == WAITLISTED else None,
+                "status": status, "arrival": first_arrival + n,
+                "enrolled_at": now if status == ENROLLED else None,
+                "waitlisted_at": now if status == WAITLISTED else None,
                 "waitlist_position_at_arrival": seat.position, "promoted_from_waitlist": False,
                 "attended": None, "attendance_recorded_at": None,
                 "cancelled_at": None, "cancel_reason": None, "cancelled_by": None,
                 **{k: None for k in _COMPLETION_FIELDS},
                 "idempotency_key": request.idempotency_key, "enrolled_by": actor.as_dict(), "updated_at": now,
+                "holds": (domain.SEAT if seat.status == ENROLLED else domain.WAITLIST) if spec else None,
+                "approval": domain.new_approval(spec.approver, now, spec.hold_hours, spec.reminder_hours)
+                if spec else None,
             }
             previous = existing.get(person["_id"])
             if previous is not None:
@@ -197,9 +219,15 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
                 outcome = CREATED
             participants[person["_id"]] = person
             results[i] = EnrolResult(enrolment, outcome)
-            events.append(_seat_event(enrolment, snapshot, seat.position, promoted=False, now=now))
+            if spec:
+                approvals.append(_approval_record(enrolment, now))
+                events.extend(_approval_requested(enrolment, snapshot, programme, seat.position, spec, now))
+            else:
+                events.append(_seat_event(enrolment, snapshot, seat.position, promoted=False, now=now))
         if inserts:
             tx.db[ENROLMENTS].insert_many(inserts, ordered=True, session=tx.session)
+        for record in approvals:  # a request of an enrolment asked again replaces the earlier one
+            tx.db[APPROVALS].replace_one({"_id": record["_id"]}, record, upsert=True, session=tx.session)
         tx.db[PROGRAMMES].update_one(
             {"_id": code}, {"$set": {"seats_taken": seats_taken, "waitlisted": waitlisted, "updated_at": now}},
             session=tx.session)
@@ -221,12 +249,15 @@ def _save_participants(tx, participants: dict[str, dict], now: datetime, actor: 
     if actor.role != "admin":
         # The operator's rights were checked on a read of the roster before this transaction; a
         # roster import may have moved the ASN since. Checked again here, so an operator never
-        # enrols someone no longer aktif on its own agency's roster.
+        # enrols someone no longer aktif on its own agency's roster (nor an ASN themself).
         roster = {e["_id"]: e for e in tx.db[ROSTER].find({"_id": {"$in": nips}}, {"agency": 1, "status": 1},
                                                            session=tx.session)}
         for nip, person in participants.items():
             entry = roster.get(nip)
-            if entry is None or entry.get("status") != domain.ROSTER_ACTIVE or \
+            if actor.role == "asn":
+                if entry is None or entry.get("status") != domain.ROSTER_ACTIVE or nip != actor.nip:
+                    raise Forbidden(domain.SELF_NOT_ON_ROSTER, field="nip")
+            elif entry is None or entry.get("status") != domain.ROSTER_ACTIVE or \
                     not entry.get("agency") == person["agency"] == actor.agency:
                 raise Forbidden(domain.NOT_ON_ROSTER.format(agency=actor.agency), field="nip")
     # The roster's never-enrolled list (GET /roster?never_enrolled=ya) loses them now.
@@ -265,12 +296,19 @@ def promote_waitlisted(tx, programme: dict, seats: int, now: datetime) -> list[d
     if seats <= 0 or programme["waitlisted"] <= 0 or not domain.promotes_waitlist(programme, now):
         return []
     promoted = list(tx.db[ENROLMENTS].find(
-        {"programme_code": programme["_id"], "status": WAITLISTED}, session=tx.session,
+        {"programme_code": programme["_id"], **queries.IN_QUEUE}, session=tx.session,
     ).sort("arrival", ASCENDING).limit(seats))
     if not promoted:
         return []
     snapshot = domain.programme_snapshot(programme)
     for enrolment in promoted:
+        if enrolment["status"] == AWAITING:  # its place in the queue now holds a seat; it still awaits
+            enrolment.update(holds=domain.SEAT, updated_at=now)
+            tx.db[ENROLMENTS].update_one({"_id": enrolment["_id"], "status": AWAITING},
+                                         {"$set": {"holds": domain.SEAT, "updated_at": now}}, session=tx.session)
+            tx.db[APPROVALS].update_one({"_id": enrolment["_id"]}, {"$set": {"holds": domain.SEAT}},
+                                        session=tx.session)
+            continue
         enrolment.update(status=ENROLLED, enrolled_at=now, promoted_from_waitlist=True, updated_at=now)
         tx.db[ENROLMENTS].update_one(
             {"_id": enrolment["_id"], "status": WAITLISTED},
@@ -290,12 +328,11 @@ def cancel_enrolment(tx, enrolment_id: str, reason: str, cancelled_by: str, now:
     if enrolment["status"] == domain.ENROLMENT_CANCELLED:
         return enrolment  # a retry
     domain.check_cancellable(enrolment)
-    previous = enrolment["status"]
-    counter = "seats_taken" if previous == ENROLLED else "waitlisted"
+    counter = domain.held_counter(enrolment)
     programme = update_by_id(tx.db[PROGRAMMES], enrolment["programme_code"],
                              {"$inc": {counter: -1}, "$set": {"updated_at": now}}, tx.session)
     _cancel_one(tx, enrolment, programme, reason, cancelled_by, now, actor)
-    if previous == ENROLLED:
+    if counter == "seats_taken":
         promote_waitlisted(tx, programme, programme["capacity"] - programme["seats_taken"], now)
     return enrolment
 
@@ -309,6 +346,8 @@ def _cancel_one(tx, enrolment: dict, programme: dict, reason: str, cancelled_by:
     tx.db[ENROLMENTS].update_one({"_id": enrolment["_id"], "status": previous}, {"$set": changes},
                                  session=tx.session)
     enrolment.update(changes)
+    if previous == AWAITING:  # withdrawn before anyone decided: off the approver's list
+        tx.db[APPROVALS].update_one({"_id": enrolment["_id"]}, {"$set": {"state": CLOSED}}, session=tx.session)
     tx.emit("cancelled", enrolment["_id"], {
         "enrolment_id": enrolment["_id"], "programme": domain.programme_snapshot(programme),
         "participant": enrolment["participant"], "previous_status": previous, "reason": reason,
@@ -321,7 +360,7 @@ def cancel_all_of_programme(tx, programme_code: str, reason: str, now: datetime,
     active = list(tx.db[ENROLMENTS].find(
         {"programme_code": programme_code, "status": {"$in": list(domain.ACTIVE)}}, session=tx.session,
     ).sort("arrival", ASCENDING).limit(limit))
-    taken = sum(1 for e in active if e["status"] == ENROLLED)
+    taken = sum(1 for e in active if domain.held_counter(e) == "seats_taken")
     for enrolment in active:
         _cancel_one(tx, enrolment, programme, reason, "programme_cancelled", now, Actor.system())
     tx.db[PROGRAMMES].update_one(
@@ -505,3 +544,164 @@ def mark_not_listed(tx, agency: str, present: set[str], now: datetime, limit: in
         tx.db[ROSTER].bulk_write(writes, ordered=False, session=tx.session)
     tx.emit_many(events)
     return missing
+
+
+# -- supervisor approval (izin atasan) and acting supervisors (Plt/Plh), ADR 0092 ----------------
+
+# The state of an approvals record: awaiting a decision, decided (approved, declined, lapsed),
+# or closed (the enrolment was withdrawn or its programme cancelled before anyone decided).
+OPEN, DECIDED, CLOSED = "awaiting", "decided", "closed"
+
+
+def _approval_record(enrolment: dict, now: datetime) -> dict:
+    approval = enrolment["approval"]
+    return {"_id": enrolment["_id"], "approver_nip": approval["approver_nip"], "nip": enrolment["nip"],
+            "agency": enrolment["participant"]["agency"], "programme_code": enrolment["programme_code"],
+            "state": OPEN, "holds": enrolment["holds"], "requested_at": now, "expires_at": approval["expires_at"],
+            "remind_at": approval["remind_at"], "reminded": False}
+
+
+def _approval_requested(enrolment: dict, snapshot: dict, programme: dict, position: int | None,
+                        spec: ApprovalSpec, now: datetime) -> list[tuple[str, str, dict]]:
+    """The public ``approval_requested`` and the private ``approval_link`` with the signed token."""
+    approval = enrolment["approval"]
+    participant = enrolment["participant"]
+    token = spec.sign(enrolment["_id"], approval["approver_nip"], approval["expires_at"])
+    return [
+        ("approval_requested", enrolment["_id"], {
+            "enrolment_id": enrolment["_id"], "programme": snapshot, "participant": participant,
+            "approver_nip": approval["approver_nip"], "approver_name": approval["approver_name"],
+            "acting": approval["acting"], "holds": enrolment["holds"],
+            "position": position if enrolment["holds"] == domain.WAITLIST else None,
+            "requested_at": domain.iso(now), "expires_at": domain.iso(approval["expires_at"])}),
+        ("approval_link", enrolment["_id"], {
+            "enrolment_id": enrolment["_id"], "approver_nip": approval["approver_nip"],
+            "participant_nip": participant["nip"], "participant_name": participant["name"],
+            "programme_code": programme["_id"], "programme_title": programme["title"], "token": token,
+            "expires_at": domain.iso(approval["expires_at"])}),
+    ]
+
+
+def _approval_base(enrolment: dict, programme: dict) -> dict:
+    return {"enrolment_id": enrolment["_id"], "programme": domain.programme_snapshot(programme),
+            "participant": enrolment["participant"], "approver_nip": enrolment["approval"]["approver_nip"]}
+
+
+def decide(tx, enrolment_id: str, decision: str, reason: str | None, actor: Actor, now: datetime) -> dict:
+    """The approver's decision: approved -> enrolled or waitlisted (``approval_granted`` and the
+    ordinary event); declined -> the place is freed as on a cancellation (``approval_declined``)."""
+    enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
+    domain.check_decision(enrolment, actor.nip, now)
+    approval = {**enrolment["approval"], "decided_at": now, "decision": decision, "reason": reason}
+    if decision == domain.DECLINED:
+        return _end_request(tx, enrolment, approval, now, actor, "approval_declined",
+                            {"reason": reason, "decided_at": domain.iso(now)})
+    # the transaction holds the programme first, so a concurrent seat change conflicts and retries
+    programme = update_by_id(tx.db[PROGRAMMES], enrolment["programme_code"], {"$set": {"updated_at": now}},
+                             tx.session)
+    status = ENROLLED if enrolment["holds"] == domain.SEAT else WAITLISTED
+    changes = {"status": status, "approval": approval, "updated_at": now,
+               "enrolled_at": now if status == ENROLLED else None,
+               "waitlisted_at": now if status == WAITLISTED else enrolment.get("waitlisted_at")}
+    tx.db[ENROLMENTS].update_one({"_id": enrolment_id, "status": AWAITING}, {"$set": changes}, session=tx.session)
+    tx.db[APPROVALS].update_one({"_id": enrolment_id}, {"$set": {"state": DECIDED, "decision": decision,
+                                                                 "decided_at": now}}, session=tx.session)
+    enrolment.update(changes)
+    snapshot = domain.programme_snapshot(programme)
+    tx.emit("approval_granted", enrolment_id, {**_approval_base(enrolment, programme), "decided_at": domain.iso(now),
+                                               "status": status})
+    position = None
+    if status == WAITLISTED:
+        position = queries.waitlist_position(tx.db, enrolment, session=tx.session)
+    tx.emit(*_seat_event(enrolment, snapshot, position, promoted=False, now=now))
+    return enrolment
+
+
+def lapse(tx, enrolment_id: str, now: datetime) -> dict | None:
+    """Lapse a request nobody decided by its expiry (``approval_lapsed``); None when it was decided
+    or withdrawn meanwhile."""
+    enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
+    approval = enrolment.get("approval")
+    if enrolment["status"] != AWAITING or approval is None or approval.get("decision") is not None:
+        tx.db[APPROVALS].update_one({"_id": enrolment_id, "state": OPEN}, {"$set": {"state": CLOSED}},
+                                    session=tx.session)
+        return None
+    if parse_time(approval["expires_at"]) > now:
+        return None
+    approval = {**approval, "decided_at": now, "decision": domain.LAPSED, "reason": None}
+    return _end_request(tx, enrolment, approval, now, Actor.system(), "approval_lapsed",
+                        {"lapsed_at": domain.iso(now)})
+
+
+def _end_request(tx, enrolment: dict, approval: dict, now: datetime, actor: Actor, event: str,
+                 extra: dict) -> dict:
+    """A declined or lapsed request: the enrolment ends cancelled and its seat goes to the
+    waitlist exactly as on a cancellation; the approval event, no ``cancelled`` (ADR 0092)."""
+    counter = domain.held_counter(enrolment)
+    programme = update_by_id(tx.db[PROGRAMMES], enrolment["programme_code"],
+                             {"$inc": {counter: -1}, "$set": {"updated_at": now}}, tx.session)
+    declined = approval["decision"] == domain.DECLINED
+    changes = {"status": domain.ENROLMENT_CANCELLED, "approval": approval, "cancelled_at": now,
+               "cancel_reason": approval["reason"] if declined else domain.LAPSED_REASON,
+               "cancelled_by": event, "cancelled_by_actor": actor.as_dict(), "updated_at": now}
+    tx.db[ENROLMENTS].update_one({"_id": enrolment["_id"], "status": AWAITING}, {"$set": changes},
+                                 session=tx.session)
+    tx.db[APPROVALS].update_one({"_id": enrolment["_id"]}, {"$set": {
+        "state": DECIDED, "decision": approval["decision"], "decided_at": now}}, session=tx.session)
+    enrolment.update(changes)
+    tx.emit(event, enrolment["_id"], {**_approval_base(enrolment, programme), **extra})
+    if counter == "seats_taken":
+        promote_waitlisted(tx, programme, programme["capacity"] - programme["seats_taken"], now)
+    return enrolment
+
+
+def remind(tx, enrolment_id: str, now: datetime) -> bool:
+    """Emit the one reminder of a request still awaiting; whether it was sent now."""
+    record = tx.db[APPROVALS].find_one({"_id": enrolment_id}, session=tx.session)
+    if record is None or record["state"] != OPEN or record.get("reminded"):
+        return False
+    enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
+    approval = enrolment.get("approval") or {}
+    if enrolment["status"] != AWAITING or approval.get("decision") is not None:
+        return False
+    programme = get_programme(tx.db, enrolment["programme_code"], session=tx.session)
+    tx.db[APPROVALS].update_one({"_id": enrolment_id}, {"$set": {"reminded": True}}, session=tx.session)
+    tx.db[ENROLMENTS].update_one({"_id": enrolment_id}, {"$set": {"approval.reminded_at": now}}, session=tx.session)
+    tx.emit("approval_reminded", enrolment_id, {**_approval_base(enrolment, programme),
+                                                "expires_at": domain.iso(approval["expires_at"]),
+                                                "reminded_at": domain.iso(now)})
+    return True
+
+
+def set_acting(tx, supervisor: dict, acting_entry: dict, kind: str, ends_at: datetime, now: datetime,
+               actor: Actor) -> dict:
+    """Name (or replace) the acting supervisor of ``supervisor`` until ``ends_at``."""
+    record = {"_id": supervisor["_id"], "acting_nip": acting_entry["_id"], "acting_name": acting_entry.get("name"),
+              "kind": kind, "agency": supervisor["agency"], "ends_at": ends_at, "assigned_at": now,
+              "assigned_by": actor.as_dict()}
+    previous = tx.db[ACTING].find_one({"_id": supervisor["_id"]}, session=tx.session)
+    if previous is not None and domain.acting_in_force(previous, now) and previous["acting_nip"] != record["acting_nip"]:
+        _revoked(tx, previous, now)
+    tx.db[ACTING].replace_one({"_id": supervisor["_id"]}, record, upsert=True, session=tx.session)
+    tx.emit("acting_supervisor_assigned", supervisor["_id"], {
+        "supervisor_nip": supervisor["_id"], "acting_nip": record["acting_nip"], "acting_name": record["acting_name"],
+        "kind": kind, "agency": record["agency"], "ends_at": domain.iso(ends_at), "assigned_at": domain.iso(now)})
+    return record
+
+
+def revoke_acting(tx, supervisor_nip: str, now: datetime) -> dict | None:
+    """End a delegation before its date; the one removed (None: there was none in force)."""
+    previous = tx.db[ACTING].find_one({"_id": supervisor_nip}, session=tx.session)
+    if previous is None:
+        return None
+    tx.db[ACTING].delete_one({"_id": supervisor_nip}, session=tx.session)
+    if not domain.acting_in_force(previous, now):
+        return None
+    _revoked(tx, previous, now)
+    return previous
+
+
+def _revoked(tx, acting: dict, now: datetime) -> None:
+    tx.emit("acting_supervisor_revoked", acting["_id"], {
+        "supervisor_nip": acting["_id"], "acting_nip": acting["acting_nip"], "agency": acting["agency"],
+        "revoked_at": domain.iso(now)})

@@ -6,13 +6,18 @@ Each value is read through ``shared.config.env``, so ``ENROLLMENT_<NAME>`` overr
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from services.enrollment.domain import ACCEPT, JpRules, parse_rules, parse_unlisted_policy
 from shared.config import Settings, env, setting, variable
+from shared.production import DEV_MARKER, is_dev_secret, require
+
+log = logging.getLogger(__name__)
 
 SERVICE = "enrollment"
 DEFAULT_JP_RULES = Path(__file__).with_name("jp_rules.yaml")
@@ -36,6 +41,11 @@ class Config:
     # in the city), enrolled by an admin: accepted (terima, the default) as unlisted, or refused
     # (tolak). Operators never enrol them (domain.participant_for).
     unlisted: str = ACCEPT
+    # Supervisor approval (ADR 0092): how long a self-enrolment waits holding its place, when
+    # the reminder goes out before that, and the key signing the approver's link.
+    approval_hold_hours: float = 72.0
+    approval_reminder_hours: float = 24.0
+    approval_link_secret: str = field(default="", repr=False)
 
 
 def load(settings: Settings) -> Config:
@@ -50,7 +60,37 @@ def load(settings: Settings) -> Config:
         roster_confirm_left_share=setting("ROSTER_CONFIRM_LEFT_SHARE", Config.roster_confirm_left_share, SERVICE,
                                           float, low=0, high=1),
         unlisted=setting("UNLISTED", "terima", SERVICE, parse_unlisted_policy),
+        approval_hold_hours=setting("APPROVAL_HOLD_HOURS", Config.approval_hold_hours, SERVICE, float,
+                                    low=0.001, high=24 * 365),
+        approval_reminder_hours=setting("APPROVAL_REMINDER_HOURS", Config.approval_reminder_hours, SERVICE, float,
+                                        low=0, high=24 * 365),
+        approval_link_secret=read_link_secret(),
     )
+
+
+MIN_LINK_SECRET_BYTES = 32
+
+
+def read_link_secret() -> str:
+    """APPROVAL_LINK_SECRET, or the file APPROVAL_LINK_SECRET_FILE names (`make run` generates a
+    ``dev-`` one in .data/). Unset in development: a secret of this process only (links die with
+    it, and replicas would not share it); production refuses a missing or ``dev-`` secret."""
+    name = variable("APPROVAL_LINK_SECRET", SERVICE)
+    secret = env("APPROVAL_LINK_SECRET", None, SERVICE)
+    path = env("APPROVAL_LINK_SECRET_FILE", None, SERVICE)
+    if not secret and path:
+        try:
+            secret = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"{variable('APPROVAL_LINK_SECRET_FILE', SERVICE)}: cannot read {path}: {exc}") from None
+    require(not is_dev_secret(secret), "ENROLLMENT_APPROVAL_LINK_SECRET (or its _FILE)",
+            "unset or a development secret (it starts with 'dev-'): anyone could forge an approval link", SERVICE)
+    if not secret:
+        log.warning("%s is not set: approval links are signed with a key of this process only", name)
+        return DEV_MARKER + secrets.token_urlsafe(48)
+    if len(secret.encode()) < MIN_LINK_SECRET_BYTES:
+        raise ValueError(f"{name}: the link secret must be at least {MIN_LINK_SECRET_BYTES} bytes")
+    return secret
 
 
 def read_jp_rules(path: Path) -> JpRules:

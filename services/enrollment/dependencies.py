@@ -1,6 +1,7 @@
 """The enrollment service's nameko dependencies in one place: its runtime (the configuration
 object and the injectable clock) and its one background loop, the sweep that finishes
-programme cancellations a crash interrupted.
+programme cancellations a crash interrupted, reminds approvers of requests about to lapse and
+lapses the expired ones (ADR 0092).
 
 The sweep runs on every replica (no lease): each batch re-reads inside its transaction what
 is still active, so two replicas sweeping at once only conflict and retry (see
@@ -31,7 +32,8 @@ class CascadeSweep:
         self.clock = clock_of(settings)
 
     def run_once(self) -> int:
-        return usecases.sweep_cascades(self.store, self.clock())
+        now = self.clock()
+        return usecases.sweep_cascades(self.store, now) + usecases.sweep_approvals(self.store, now)
 
     def drain(self) -> None:
         """Nothing to finish at a stop: a pending cascade waits for the next sweep or cancel."""

@@ -10,7 +10,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from shared import nip as nip_rules
 from shared.auth import Principal
@@ -24,9 +24,13 @@ DRAFT, PUBLISHED, CANCELLED = "draft", "published", "cancelled"
 PROGRAMME_STATUSES = (DRAFT, PUBLISHED, CANCELLED)
 
 # Enrolment lifecycle: waitlisted -> enrolled -> completed; enrolled/waitlisted -> cancelled.
+# A self-enrolment in a programme requiring the supervisor's approval starts awaiting_approval
+# (holding a seat or a waitlist place), then enrolled/waitlisted when approved, or cancelled
+# when declined, lapsed or withdrawn (ADR 0092).
 ENROLLED, WAITLISTED, COMPLETED, ENROLMENT_CANCELLED = "enrolled", "waitlisted", "completed", "cancelled"
-ENROLMENT_STATUSES = (ENROLLED, WAITLISTED, COMPLETED, ENROLMENT_CANCELLED)
-ACTIVE = (ENROLLED, WAITLISTED)
+AWAITING = "awaiting_approval"
+ENROLMENT_STATUSES = (ENROLLED, WAITLISTED, COMPLETED, ENROLMENT_CANCELLED, AWAITING)
+ACTIVE = (ENROLLED, WAITLISTED, AWAITING)
 
 # Kinds where being there is the achievement: attendance alone passes (no exam).
 ATTENDANCE_KINDS = ("seminar", "lokakarya")
@@ -147,10 +151,11 @@ def parse_rules(raw: dict) -> JpRules:
 DEFINITION = ("title", "description", "kind", "competency_type", "jp", "duration_minutes", "duration_days",
               "organisers", "speakers", "starts_at", "ends_at", "location", "enrolment_opens_at",
               "enrolment_closes_at", "capacity", "passing_score", "grants_certificate",
-              "certificate_validity_months", "certification_line")
+              "certificate_validity_months", "certification_line", "requires_supervisor_approval")
 DEFINITION_DEFAULTS = {"description": None, "jp": None, "duration_minutes": None, "duration_days": None,
                        "speakers": [], "location": None, "passing_score": None, "grants_certificate": None,
-                       "certificate_validity_months": None, "certification_line": None}
+                       "certificate_validity_months": None, "certification_line": None,
+                       "requires_supervisor_approval": False}
 
 
 def programme_code(code: str) -> str:
@@ -182,14 +187,15 @@ def new_programme(data: dict, rules: JpRules, now: datetime, actor: Actor) -> di
     definition = complete_definition({k: v for k, v in data.items() if k != "code"}, rules)
     check_programme(definition)
     return {"_id": data["code"], **definition, "status": DRAFT, "seats_taken": 0, "waitlisted": 0, "arrivals": 0,
-            "cascade_pending": False, "version": 1, "created_at": now, "updated_at": now,
+            "cascade_pending": False, "version": 1, "revision": 1, "created_at": now, "updated_at": now,
             "published_at": None, "cancelled_at": None, "cancel_reason": None,
             "created_by": actor.as_dict()}
 
 
 def same_definition(existing: dict, programme: dict) -> bool:
     """Whether a create request repeats ``existing`` (a retry) rather than claiming its code."""
-    return all(same_value(existing.get(k), programme.get(k)) for k in DEFINITION)
+    # a field added since (requires_supervisor_approval) is compared by its default
+    return all(same_value(existing.get(k, DEFINITION_DEFAULTS.get(k)), programme.get(k)) for k in DEFINITION)
 
 
 def revision(current: dict, changes: dict, rules: JpRules) -> dict:
@@ -212,7 +218,7 @@ def revision(current: dict, changes: dict, rules: JpRules) -> dict:
     if updated["capacity"] < current["seats_taken"]:
         raise Invalid(f"capacity {updated['capacity']} is below the {current['seats_taken']} seats "
                       f"already taken", field="capacity", seats_taken=current["seats_taken"])
-    return {k: v for k, v in updated.items() if not same_value(current.get(k), v)}
+    return {k: v for k, v in updated.items() if not same_value(current.get(k, DEFINITION_DEFAULTS.get(k)), v)}
 
 
 def check_programme(p: dict) -> None:
@@ -289,6 +295,7 @@ def programme_snapshot(p: dict) -> dict:
         "grants_certificate": p["grants_certificate"],
         "certificate_validity_months": p.get("certificate_validity_months"),
         "certification_line": p.get("certification_line"),
+        "requires_supervisor_approval": bool(p.get("requires_supervisor_approval")),
     }
 
 
@@ -346,6 +353,9 @@ def parse_unlisted_policy(text: str) -> str:
 NOT_ON_ROSTER = ("ASN ini tidak ada di daftar ASN aktif OPD {agency}: operator hanya dapat mendaftarkan ASN aktif "
                  "OPD-nya sendiri; daftar ASN diperbarui lewat impor daftar ASN (POST /roster/import) atau oleh "
                  "admin BKPSDM")
+SELF_ONLY = "seorang ASN hanya dapat mendaftarkan dirinya sendiri (NIP-nya sendiri)"
+SELF_NOT_ON_ROSTER = ("Anda tidak tercatat aktif di daftar ASN, sehingga belum dapat mendaftar sendiri; hubungi "
+                      "operator OPD Anda")
 UNLISTED_REFUSED = ("ASN ini tidak ada (atau tidak aktif) di daftar ASN, dan pendaftaran ASN di luar daftar ASN "
                     "ditolak (ENROLLMENT_UNLISTED=tolak); tambahkan dulu ke daftar ASN")
 
@@ -364,13 +374,22 @@ def participant_for(actor: Actor, given: dict, entry: dict | None, known: dict |
     ``listed=False``; operators never enrol them.
     """
     check_participant_text(given)
-    if actor.role not in ("admin", "operator"):
+    if actor.role not in ("admin", "operator", "asn"):
         raise Forbidden(f"role {actor.role} may not enrol ASN", field="role")
     # A malformed NIP is refused alike whatever is stored, so this reveals nothing.
     parsed = nip_rules.validate(nip_rules.digits_only(given.get("nip") or ""), given.get("id_kind") or "auto",
                                 field="nip", today=today)
     listed = entry is not None and entry.get("status") == ROSTER_ACTIVE
     claimed = (given.get("agency") or "").strip().upper()
+    if actor.role == "asn":  # self-enrolment (issue 20): themself only, as the roster knows them
+        if parsed.identifier != actor.nip:
+            raise Forbidden(SELF_ONLY, field="nip")
+        if not listed:
+            raise Forbidden(SELF_NOT_ON_ROSTER, field="nip")
+        if claimed and claimed != entry["agency"]:
+            raise Forbidden(f"OPD seorang ASN diambil dari daftar ASN ({entry['agency']}), bukan {claimed}",
+                            field="agency")
+        return participant_from_roster(entry, parsed)
     if actor.role == "operator":
         if not listed or entry.get("agency") != actor.agency:
             raise Forbidden(NOT_ON_ROSTER.format(agency=actor.agency), field="nip")
@@ -508,6 +527,15 @@ def cancelled_by(actor: Actor) -> str:
 def default_cancel_reason(by: str) -> str:
     # The reason reaches the participant: Bahasa Indonesia.
     return "Dibatalkan oleh peserta" if by == "participant" else "Dibatalkan oleh operator"
+
+
+def held_counter(enrolment: dict) -> str:
+    """The programme counter an active enrolment counts in: an enrolled one or an awaiting request
+    holding a seat in ``seats_taken``, a waitlisted one or a request holding a waitlist place in
+    ``waitlisted``."""
+    if enrolment["status"] == ENROLLED or (enrolment["status"] == AWAITING and enrolment.get("holds") == "seat"):
+        return "seats_taken"
+    return "waitlisted"
 
 
 def check_cancellable(enrolment: dict) -> None:
@@ -1063,3 +1091,87 @@ def name_key(name: str) -> str:
     """The form a name is searched by (``q`` of GET /roster): case and spacing ignored."""
     return " ".join(name.casefold().split())
 
+
+
+# -- supervisor approval (izin atasan) and acting supervisors (Plt/Plh), ADR 0092 ----------------
+
+APPROVED, DECLINED, LAPSED = "approved", "declined", "lapsed"
+DECISIONS = (APPROVED, DECLINED)
+SEAT, WAITLIST = "seat", "waitlist"
+ACTING_KINDS = ("plt", "plh")
+REASON_MAX = 500
+# What the people concerned read (Bahasa Indonesia).
+NO_SUPERVISOR = "Atasan langsung Anda belum tercatat di daftar ASN; hubungi operator OPD"
+_DECIDED_WORDS = {APPROVED: "disetujui", DECLINED: "ditolak", LAPSED: "kedaluwarsa"}
+LAPSED_REASON = "Permohonan izin atasan kedaluwarsa (tidak diputuskan tepat waktu)"
+ACTING_MAX = timedelta(days=366)
+
+
+class AlreadyDecided(Conflict):
+    """A decision on an approval request that was decided (or lapsed) already: 409."""
+
+    code = "already_decided"
+
+
+def already_decided(decision: str) -> AlreadyDecided:
+    return AlreadyDecided(f"Permohonan ini sudah diputuskan ({_DECIDED_WORDS.get(decision, decision)})",
+                          field="decision", decision=decision)
+
+
+def acting_in_force(acting: dict | None, now: datetime) -> dict | None:
+    """The delegation while it lasts (until ``ends_at``), else None."""
+    if acting is None or parse_time(acting["ends_at"]) <= now:
+        return None
+    return acting
+
+
+def approver_for(entry: dict, supervisor: dict | None, acting: dict | None, now: datetime) -> dict:
+    """Who decides an ASN's request at ``now``: the acting supervisor (Plt/Plh) while their
+    delegation lasts, else the supervisor aktif on the roster; neither is 409 (Bahasa Indonesia).
+    ``supervisor``: the roster entry of ``entry``'s supervisor_nip; ``acting``: its delegation."""
+    acting = acting_in_force(acting, now) if entry.get("supervisor_nip") else None
+    if acting is not None:
+        return {"approver_nip": acting["acting_nip"], "approver_name": acting.get("acting_name"),
+                "acting": acting["kind"]}
+    if supervisor is None or supervisor.get("status") != ROSTER_ACTIVE:
+        raise Conflict(NO_SUPERVISOR, field="supervisor_nip")
+    return {"approver_nip": supervisor["_id"], "approver_name": supervisor.get("name"), "acting": None}
+
+
+def new_approval(approver: dict, now: datetime, hold_hours: float, reminder_hours: float) -> dict:
+    """The ``approval`` object of a new request (EnrolmentSchema.approval) and its due times."""
+    expires_at = now + timedelta(hours=hold_hours)
+    return {**approver, "requested_at": now, "expires_at": expires_at,
+            "remind_at": max(now, expires_at - timedelta(hours=reminder_hours)), "reminded_at": None,
+            "decided_at": None, "decision": None, "reason": None}
+
+
+def check_decision(enrolment: dict, approver_nip: str | None, now: datetime) -> None:
+    """An approver may decide this request now: the request awaits, the caller is its approver
+    (403 otherwise), and it has not expired (it lapses at ``expires_at``)."""
+    approval = enrolment.get("approval")
+    if approval is None:
+        raise Conflict("pendaftaran ini tidak memerlukan persetujuan atasan", field="id")
+    if approval.get("approver_nip") != approver_nip:
+        raise Forbidden("hanya atasan (atau Plt/Plh) yang dimintai persetujuan yang dapat memutuskan permohonan ini",
+                        field="nip")
+    if approval.get("decision") is not None:
+        raise already_decided(approval["decision"])
+    if enrolment["status"] != AWAITING:
+        raise Conflict(f"pendaftaran ini sudah {enrolment['status']} (dibatalkan sebelum diputuskan)",
+                       field="status")
+    if parse_time(approval["expires_at"]) <= now:
+        raise already_decided(LAPSED)
+
+
+def check_acting(supervisor_nip: str, acting_entry: dict | None, ends_at: datetime, now: datetime) -> None:
+    """An acting supervisor: someone else, aktif on the roster, until a future date at most a
+    year ahead."""
+    if acting_entry is None or acting_entry.get("status") != ROSTER_ACTIVE:
+        raise Invalid("acting_nip tidak tercatat aktif di daftar ASN", field="acting_nip")
+    if acting_entry["_id"] == supervisor_nip:
+        raise Invalid("acting_nip sama dengan atasan itu sendiri: Plt/Plh adalah orang lain", field="acting_nip")
+    if ends_at <= now:
+        raise Invalid("ends_at harus di masa depan", field="ends_at")
+    if ends_at > now + ACTING_MAX:
+        raise Invalid("ends_at paling lama satu tahun dari sekarang", field="ends_at")

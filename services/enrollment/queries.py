@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
-from services.enrollment.domain import ROSTER_ACTIVE, WAITLISTED, name_key, programme_code
-from services.enrollment.store import ENROLMENTS, PARTICIPANTS, PROGRAMMES, ROSTER
+from datetime import datetime
+
+from services.enrollment.domain import AWAITING, ROSTER_ACTIVE, WAITLIST, WAITLISTED, name_key, programme_code
+from services.enrollment.store import ACTING, APPROVALS, ENROLMENTS, PARTICIPANTS, PROGRAMMES, ROSTER
 from shared.paging import page_of
 
 
@@ -25,12 +27,21 @@ def enrolment_agencies(db, code: str, nips: list[str]) -> dict[str, str]:
         {"programme_code": code, "nip": {"$in": nips}}, {"nip": 1, "participant.agency": 1})}
 
 
+# The queue: the waitlisted and the requests awaiting approval that hold a waitlist place (ADR 0092).
+IN_QUEUE = {"status": {"$in": [WAITLISTED, AWAITING]}, "$or": [{"status": WAITLISTED}, {"holds": WAITLIST}]}
+
+
+def in_queue(enrolment: dict) -> bool:
+    return enrolment["status"] == WAITLISTED or (enrolment["status"] == AWAITING
+                                                 and enrolment.get("holds") == WAITLIST)
+
+
 def waitlist_position(db, enrolment: dict, session=None) -> int | None:
     """The live position: 1 + those still waiting who arrived earlier (see ADR 0010)."""
-    if enrolment["status"] != WAITLISTED:
+    if not in_queue(enrolment):
         return None
     ahead = db[ENROLMENTS].count_documents(
-        {"programme_code": enrolment["programme_code"], "status": WAITLISTED,
+        {"programme_code": enrolment["programme_code"], **IN_QUEUE,
          "arrival": {"$lt": enrolment["arrival"]}}, session=session)
     return ahead + 1
 
@@ -135,3 +146,48 @@ def supervisor_of(db, entry: dict) -> dict | None:
         return None
     supervisor = db[ROSTER].find_one({"_id": nip}, {"name": 1})
     return {"nip": nip, "name": supervisor["name"] if supervisor else None}
+
+
+# -- supervisor approval and acting supervisors (ADR 0092) ----------------------------------------
+
+def acting_of(db, supervisor_nip: str, session=None) -> dict | None:
+    """The stored delegation of ``supervisor_nip`` (in force or not: domain.acting_in_force)."""
+    return db[ACTING].find_one({"_id": supervisor_nip}, session=session)
+
+
+def acting_for(db, nip: str, now: datetime) -> list[str]:
+    """The supervisors ``nip`` currently acts for."""
+    return sorted(a["_id"] for a in db[ACTING].find({"acting_nip": nip, "ends_at": {"$gt": now}}, {"_id": 1}))
+
+
+def staff_count(db, nip: str) -> int:
+    """Aktif roster entries whose supervisor is ``nip``."""
+    return db[ROSTER].count_documents({"supervisor_nip": nip, "status": ROSTER_ACTIVE})
+
+
+def approvals_page(db, query: dict, q: dict) -> dict:
+    """A page of approval requests (the approvals filter ``query``) as enrolments with their
+    programme (code, title, dates), in request order."""
+    page = _page(db[APPROVALS], query, q)
+    ids = [r["_id"] for r in page["items"]]
+    enrolments = {e["_id"]: e for e in db[ENROLMENTS].find({"_id": {"$in": ids}})}
+    codes = list({e["programme_code"] for e in enrolments.values()})
+    programmes = {p["_id"]: p for p in db[PROGRAMMES].find({"_id": {"$in": codes}})}
+    items = [with_programme(db, enrolments[i], programmes.get(enrolments[i]["programme_code"]))
+             for i in ids if i in enrolments]
+    return {**page, "items": items}
+
+
+def with_programme(db, enrolment: dict, programme: dict | None) -> dict:
+    """The enrolment view with its live waitlist position and the programme it is for."""
+    return {**with_waitlist_position(db, enrolment), "programme": programme}
+
+
+def due_reminders(db, now: datetime, limit: int) -> list[str]:
+    return [r["_id"] for r in db[APPROVALS].find(
+        {"state": "awaiting", "reminded": False, "remind_at": {"$lte": now}}, {"_id": 1}).limit(limit)]
+
+
+def due_lapses(db, now: datetime, limit: int) -> list[str]:
+    return [r["_id"] for r in db[APPROVALS].find(
+        {"state": "awaiting", "expires_at": {"$lte": now}}, {"_id": 1}).limit(limit)]

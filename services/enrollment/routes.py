@@ -10,7 +10,7 @@ openapi = OpenApi(
     description="Programmes, participants and enrolments of BKN and Pemerintah Kota Bukittinggi. "
                 "Times are UTC (RFC 3339); commands are idempotent under retry (natural keys, or "
                 "the Idempotency-Key header when enrolling).")
-P, E, B, R = ["programmes"], ["enrolments"], ["bulk"], ["roster"]
+P, E, B, R, A = ["programmes"], ["enrolments"], ["bulk"], ["roster"], ["approvals"]
 # A PATCH and a completion refuse an empty object ("at least one field"): minProperties says so.
 _PATCH = {"allOf": [s.ProgrammeUpdateSchema], "minProperties": 1}
 # A completion needs a score or attended (not null), and a no-show (attended false) has no score.
@@ -37,14 +37,18 @@ openapi.route("POST", "/programmes/{code}/publish", "Open a programme for enrolm
 openapi.route("POST", "/programmes/{code}/cancel", "Cancel a programme and all its enrolments",
               body=s.ProgrammeCancelSchema, response=s.ProgrammeSchema, tags=P, responses={404: "no such programme"})
 openapi.route("POST", "/programmes/{code}/enrolments",
-              "Enrol an ASN: a seat, or the waitlist when full; a retry returns the same enrolment",
+              "Enrol an ASN: a seat, or the waitlist when full; a retry returns the same enrolment. An ASN "
+              "enrols themself (own NIP, aktif on the roster); in a programme requiring the supervisor's "
+              "approval that enrolment is awaiting_approval, holding its place (ADR 0092)",
               body=s.ParticipantInputSchema, response=s.EnrolmentSchema, status=201, tags=E,
-              responses={200: "already enrolled or waitlisted (nothing changed)",
+              responses={200: "already enrolled, waitlisted or awaiting approval (nothing changed)",
                          403: "an operator enrolling an ASN not aktif on its own agency's roster (the same answer "
-                              "for an unknown NIP and another agency's ASN), or naming another agency",
+                              "for an unknown NIP and another agency's ASN), or naming another agency; an ASN "
+                              "naming another NIP, or not aktif on the roster",
                          404: "no such programme",
                          409: "not published, or the enrolment window is closed; or an admin naming an agency "
-                              "the roster contradicts (the roster gives name, agency, jabatan and golongan)",
+                              "the roster contradicts (the roster gives name, agency, jabatan and golongan); or "
+                              "approval needed and no supervisor (nor acting one) on the roster",
                          422: "invalid fields; or an ASN not on the roster (or not aktif on it) while "
                               "ENROLLMENT_UNLISTED=tolak"})
 openapi.route("POST", "/programmes/{code}/enrolments/bulk",
@@ -94,3 +98,35 @@ openapi.route("GET", "/roster/{nip}", "One ASN's roster entry with their supervi
               response=s.RosterEntryViewSchema, tags=R,
               responses={403: "an ASN asking for someone else",
                          404: "not on the roster (for an operator: not on its own OPD's roster, the same answer)"})
+
+openapi.route("PUT", "/roster/{nip}/acting",
+              "Name the acting supervisor (Plt/Plh) of this supervisor until ends_at: new approval requests of "
+              "their staff go to the acting person meanwhile (acting_supervisor_assigned)",
+              body=s.ActingSchema, response=s.RosterEntryViewSchema, tags=R + A,
+              responses={403: "not admin or operator; an operator for a supervisor not on its own OPD's roster (the "
+                              "same answer for an unknown NIP)",
+                         404: "not on the roster (admin)",
+                         422: "invalid fields; the acting person not aktif on the roster (for an operator: on its "
+                              "OPD's), the supervisor themself, ends_at not in the future or over a year ahead"})
+openapi.route("DELETE", "/roster/{nip}/acting", "End the acting supervisor's delegation now "
+              "(acting_supervisor_revoked); nothing to end changes nothing",
+              response=s.RosterEntryViewSchema, tags=R + A,
+              responses={403: "not admin or operator; an operator for a supervisor not on its own OPD's roster",
+                         404: "not on the roster (admin)"})
+openapi.route("GET", "/approvals", "Approval requests (izin atasan): an ASN those sent to them as (acting) "
+              "supervisor; an operator its own OPD's; an admin all. Items are enrolments with their programme",
+              query=s.ApprovalQuery, response=s.ApprovalPageSchema, tags=A)
+openapi.route("POST", "/enrolments/{id}/approval", "The approver approves (enrolled or waitlisted: "
+              "approval_granted and the ordinary event) or declines with a reason (the place is freed: "
+              "approval_declined)", body=s.DecisionSchema, response=s.EnrolmentSchema, tags=A,
+              responses={403: "not the approver of this request", 404: "no such enrolment",
+                         409: "already_decided (approved, declined or lapsed), or withdrawn, or needs no approval"})
+openapi.route("POST", "/approvals/link", "The request a signed approval link is for, to its approver only",
+              body=s.LinkSchema, response=s.EnrolmentSchema, tags=A,
+              responses={403: "the caller is not the link's approver",
+                         422: "a token this service did not sign, altered, or of an earlier request"})
+openapi.route("POST", "/approvals/link/decision", "Decide from the signed link (single use: a second use is "
+              "409 already_decided)", body=s.LinkDecisionSchema, response=s.EnrolmentSchema, tags=A,
+              responses={403: "the caller is not the link's approver",
+                         409: "already_decided (approved, declined or lapsed), or withdrawn",
+                         422: "invalid fields; a token this service did not sign, altered, or of an earlier request"})

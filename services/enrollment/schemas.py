@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from services.enrollment.domain import (CANCELLED_BY, ENROLMENT_STATUSES, NAME_MAX, PROGRAMME_STATUSES, TEXT_MAX,
-                                        iso, text_problem)
+from services.enrollment.domain import (ACTING_KINDS, APPROVED, CANCELLED_BY, DECLINED, ENROLMENT_STATUSES, LAPSED,
+                                        NAME_MAX, PROGRAMME_STATUSES, REASON_MAX, SEAT, TEXT_MAX, WAITLIST, iso,
+                                        text_problem)
 from shared.events.common import (COMPETENCY_TYPES, ID_KINDS, JENIS_ASN, ORGANISERS, PROGRAMME_KINDS, ROSTER_STATUSES,
                                   ParticipantSnapshot)
 from shared.nip import NipField
@@ -86,6 +87,9 @@ class ProgrammeFields(Schema):
     certificate_validity_months = fields.Int(allow_none=True, validate=validate.Range(min=1, max=600))
     certification_line = fields.Str(allow_none=True, validate=[validate.Length(min=1, max=64), SafeText()],
                                     metadata={"description": "later certificates of the same line supersede"})
+    requires_supervisor_approval = fields.Bool(
+        dump_default=False, metadata={"description": "an ASN's self-enrolment waits for their supervisor's approval "
+                                                     "(izin atasan), holding its place; default false"})
 
 
 class ProgrammeCreateSchema(ProgrammeFields):
@@ -127,6 +131,9 @@ class ProgrammeSchema(ProgrammeFields):
     published_at = UtcDateTime(allow_none=True)
     cancelled_at = UtcDateTime(allow_none=True)
     cancel_reason = fields.Str(allow_none=True)
+    revision = fields.Int(dump_default=1, metadata={"description": "1 at creation, +1 on every change of the "
+                                                                  "published programme (PATCH, cancel): the ICS "
+                                                                  "SEQUENCE"})
 
     def _seats_left(self, p):
         return max(0, p["capacity"] - p["seats_taken"])
@@ -171,6 +178,31 @@ class CompletionSchema(Schema):
                            metadata={"description": "false records a no-show; a score implies true"})
 
 
+class ApprovalSchema(Schema):
+    """The supervisor's approval of a self-enrolment (izin atasan, ADR 0092)."""
+
+    approver_nip = fields.Str()
+    approver_name = fields.Str(allow_none=True)
+    acting = fields.Str(allow_none=True, validate=validate.OneOf(ACTING_KINDS),
+                        metadata={"description": "the approver is the supervisor's Plt/Plh"})
+    requested_at = UtcDateTime()
+    expires_at = UtcDateTime(metadata={"description": "the request lapses then, freeing its place"})
+    reminded_at = UtcDateTime(allow_none=True)
+    decided_at = UtcDateTime(allow_none=True)
+    decision = fields.Str(allow_none=True, validate=validate.OneOf((APPROVED, DECLINED, LAPSED)))
+    reason = fields.Str(allow_none=True)
+
+
+class EnrolmentProgrammeSchema(Schema):
+    code = fields.Str(attribute="_id")
+    title = fields.Str()
+    kind = fields.Str()
+    jp = fields.Int()
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+    location = fields.Str(allow_none=True)
+
+
 class EnrolmentSchema(Schema):
     id = fields.Str(attribute="_id")
     programme_code = fields.Str()
@@ -195,6 +227,12 @@ class EnrolmentSchema(Schema):
     cancelled_by = fields.Str(allow_none=True)
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
+    holds = fields.Str(allow_none=True, validate=validate.OneOf((SEAT, WAITLIST)),
+                       metadata={"description": "awaiting_approval: the seat or waitlist place the request holds"})
+    approval = fields.Nested(ApprovalSchema, allow_none=True,
+                             metadata={"description": "a self-enrolment needing the supervisor's approval"})
+    programme = fields.Nested(EnrolmentProgrammeSchema, allow_none=True,
+                              metadata={"description": "in GET /approvals: the programme asked for"})
 
 
 PageQuery = page_query(MAX_PAGE)
@@ -386,9 +424,67 @@ class SupervisorSchema(Schema):
     name = fields.Str(allow_none=True, metadata={"description": "when the supervisor is on the roster"})
 
 
+class ActingViewSchema(Schema):
+    """An acting supervisor (Plt/Plh) named by an operator until ``ends_at``."""
+
+    supervisor_nip = fields.Str(attribute="_id")
+    acting_nip = fields.Str()
+    acting_name = fields.Str(allow_none=True)
+    kind = fields.Str(validate=validate.OneOf(ACTING_KINDS))
+    agency = fields.Str()
+    ends_at = UtcDateTime()
+    assigned_at = UtcDateTime()
+
+
 class RosterEntryViewSchema(RosterEntrySchema):
     supervisor = fields.Nested(SupervisorSchema, allow_none=True)
     enrolments = fields.Int(metadata={"description": "enrolments of any status, ever"})
+    acting = fields.Nested(ActingViewSchema, allow_none=True,
+                           metadata={"description": "this supervisor's acting supervisor (Plt/Plh) in force"})
+    acting_for = fields.List(fields.Str(), metadata={"description": "the supervisors this ASN acts for now"})
+    staff_count = fields.Int(metadata={"description": "aktif roster entries whose supervisor is this ASN"})
+
+
+class ActingSchema(Schema):
+    """PUT /roster/<nip>/acting: who acts for the supervisor, as what, until when."""
+
+    acting_nip = NipField(required=True, metadata={"description": "the acting person, aktif on the roster"})
+    kind = fields.Str(required=True, validate=validate.OneOf(ACTING_KINDS),
+                      metadata={"description": "plt (pelaksana tugas) or plh (pelaksana harian)"})
+    ends_at = UtcDateTime(required=True, metadata={"description": "in the future, at most a year ahead"})
+
+
+class ApprovalQuery(PageQuery):
+    status = fields.Str(load_default="awaiting", validate=validate.OneOf(("awaiting", "decided")),
+                        metadata={"description": "awaiting (default): undecided requests; decided: approved, "
+                                                 "declined or lapsed"})
+
+
+class ApprovalPageSchema(Schema):
+    items = fields.List(fields.Nested(EnrolmentSchema))
+    next_cursor = fields.Str(allow_none=True)
+    total = fields.Int()
+
+
+class DecisionSchema(Schema):
+    decision = fields.Str(required=True, validate=validate.OneOf((APPROVED, DECLINED)))
+    reason = fields.Str(allow_none=True, load_default=None,
+                        validate=[validate.Length(min=1, max=REASON_MAX), SafeText()],
+                        metadata={"description": "required when declined; reaches the ASN"})
+
+    @validates_schema
+    def reason_when_declined(self, data, **kwargs):
+        if data.get("decision") == DECLINED and not (data.get("reason") or "").strip():
+            raise ValidationError("alasan wajib diisi bila permohonan ditolak", "reason")
+
+
+class LinkSchema(Schema):
+    token = fields.Str(required=True, validate=validate.Length(min=1, max=512),
+                       metadata={"description": "the token of the approver's link"})
+
+
+class LinkDecisionSchema(DecisionSchema, LinkSchema):
+    pass
 
 
 class RosterPageSchema(Schema):

@@ -50,7 +50,7 @@ class EnrollmentService(ServiceBase):
         return usecases.cancel_programme(self.store, self.runtime, actor_of(request), code, json_body(request))
 
     # -- enrolments --------------------------------------------------------------------------
-    @api("POST", "/programmes/<string:code>/enrolments", auth=STAFF)
+    @api("POST", "/programmes/<string:code>/enrolments", auth=MEMBER)
     def enrol_http(self, request, code):
         return usecases.enrol(self.store, self.runtime, actor_of(request), code, json_body(request),
                               request.headers.get("Idempotency-Key"))
@@ -101,3 +101,29 @@ class EnrollmentService(ServiceBase):
     @api("GET", "/roster/<string:nip>", auth=MEMBER)
     def get_roster_entry_http(self, request, nip):
         return usecases.get_roster_entry(self.store, self.runtime, actor_of(request), nip)
+
+    @api("PUT", "/roster/<string:nip>/acting", auth=STAFF)
+    def set_acting_http(self, request, nip):
+        return usecases.set_acting(self.store, self.runtime, actor_of(request), nip, json_body(request))
+
+    @api("DELETE", "/roster/<string:nip>/acting", auth=STAFF)
+    def revoke_acting_http(self, request, nip):
+        return usecases.revoke_acting(self.store, self.runtime, actor_of(request), nip)
+
+    # -- supervisor approval (izin atasan), ADR 0092 ----------------------------------------------
+    @api("GET", "/approvals", auth=MEMBER)
+    def list_approvals_http(self, request):
+        return usecases.list_approvals(self.store, self.runtime, actor_of(request), request.args)
+
+    @api("POST", "/enrolments/<string:enrolment_id>/approval", auth=MEMBER)
+    def decide_approval_http(self, request, enrolment_id):
+        return usecases.decide_approval(self.store, self.runtime, actor_of(request), enrolment_id,
+                                        json_body(request))
+
+    @api("POST", "/approvals/link", auth=MEMBER)
+    def open_approval_link_http(self, request):
+        return usecases.open_link(self.store, self.runtime, actor_of(request), json_body(request))
+
+    @api("POST", "/approvals/link/decision", auth=MEMBER)
+    def decide_by_link_http(self, request):
+        return usecases.decide_by_link(self.store, self.runtime, actor_of(request), json_body(request))

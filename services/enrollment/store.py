@@ -7,6 +7,9 @@ participants  _id = NIP / NI PPPK; the identity of the latest enrolment: from th
 enrolments    _id = ObjectId hex; one per (programme_code, nip), enforced by a unique index
 roster        _id = NIP / NI PPPK; the roster (daftar ASN): public fields, ``version``, whether
               the ASN ever enrolled, and only a salted digest of their contact (ADR 0080)
+approvals     _id = enrolment id; the supervisor-approval request of a self-enrolment (its
+              approver, state and due times), for GET /approvals and the sweep (ADR 0092)
+acting        _id = supervisor's NIP; the acting supervisor (Plt/Plh) and until when
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from pymongo import ASCENDING
 from shared.errors import NotFound
 
 PROGRAMMES, PARTICIPANTS, ENROLMENTS, ROSTER = "programmes", "participants", "enrolments", "roster"
+APPROVALS, ACTING = "approvals", "acting"
 
 
 def create_indexes(db) -> None:
@@ -32,6 +36,13 @@ def create_indexes(db) -> None:
     db[ROSTER].create_index([("agency", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)],
                             name="by_agency_and_status")
     db[ROSTER].create_index([("supervisor_nip", ASCENDING)], name="by_supervisor")
+    # Approval requests in a collection of their own: the enrolments get no index for them.
+    db[APPROVALS].create_index([("approver_nip", ASCENDING), ("state", ASCENDING), ("_id", ASCENDING)],
+                               name="by_approver")
+    db[APPROVALS].create_index([("agency", ASCENDING), ("state", ASCENDING), ("_id", ASCENDING)], name="by_agency")
+    db[APPROVALS].create_index([("state", ASCENDING), ("remind_at", ASCENDING)], name="due_reminders")
+    db[APPROVALS].create_index([("state", ASCENDING), ("expires_at", ASCENDING)], name="due_lapses")
+    db[ACTING].create_index([("acting_nip", ASCENDING), ("ends_at", ASCENDING)], name="by_acting")
 
 
 def get_programme(db, code: str, session=None) -> dict:

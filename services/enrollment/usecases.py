@@ -28,10 +28,10 @@ from typing import Callable, TypeVar
 from pymongo.errors import DuplicateKeyError
 
 from services.enrollment import commands, domain, queries, schemas
-from services.enrollment.adapters import bulk_files
+from services.enrollment.adapters import approval_link, bulk_files
 from services.enrollment.adapters.web import Upload
 from services.enrollment.domain import CANCELLED, UNCHANGED, WAITLISTED, Actor, programme_code
-from services.enrollment.store import get_enrolment, get_programme
+from services.enrollment.store import ENROLMENTS, PROGRAMMES, get_enrolment, get_programme
 from shared.errors import DomainError, Forbidden, Invalid, NotFound, StoreUnavailable
 from shared import nip as nip_rules
 from shared.runtime import ServiceRuntime
@@ -154,13 +154,37 @@ def enrol(store: Store, runtime: ServiceRuntime, actor: Actor, code: str, body: 
     """201 with a seat or a waitlist place; 200 with the existing enrolment on a retry."""
     given = schemas.ParticipantInputSchema().load(body)
     code = programme_code(code)
-    person = domain.participant_for(actor, given, queries.roster_entry(store.db, given["nip"]),
-                                    queries.participant(store.db, given["nip"]), wib_date(runtime.now()),
-                                    runtime.config.unlisted)
-    request = commands.EnrolRequest(person, idempotency_key)
+    entry = queries.roster_entry(store.db, given["nip"])
+    person = domain.participant_for(actor, given, entry, queries.participant(store.db, given["nip"]),
+                                    wib_date(runtime.now()), runtime.config.unlisted)
+    request = commands.EnrolRequest(person, idempotency_key,
+                                    approval=_approval_spec(store, runtime, actor, code, entry))
     [result] = _in_transaction(store, lambda tx: commands.enrol_batch(tx, code, [request], runtime.now, actor))
     status = 200 if result.outcome == UNCHANGED else 201
     return status, _enrolment_view(store, result.enrolment)
+
+
+def _approval_spec(store: Store, runtime: ServiceRuntime, actor: Actor, code: str,
+                   entry: dict | None) -> commands.ApprovalSpec | None:
+    """What a self-enrolment in a programme requiring the supervisor's approval waits for (ADR
+    0092): the approver at this moment (the acting supervisor while their delegation lasts).
+    Staff enrol without approval; an existing enrolment is answered as it is (no new request)."""
+    if actor.role != "asn" or entry is None:
+        return None
+    programme = get_programme(store.db, code)
+    if not programme.get("requires_supervisor_approval"):
+        return None
+    existing = store.db[ENROLMENTS].find_one({"programme_code": code, "nip": entry["_id"]}, {"status": 1})
+    if existing is not None and existing["status"] != domain.ENROLMENT_CANCELLED:
+        return None  # a retry: the existing enrolment comes back unchanged
+    supervisor_nip = entry.get("supervisor_nip")
+    supervisor = queries.roster_entry(store.db, supervisor_nip) if supervisor_nip else None
+    acting = queries.acting_of(store.db, supervisor_nip) if supervisor_nip else None
+    approver = domain.approver_for(entry, supervisor, acting, runtime.now())
+    config = runtime.config
+    secret = config.approval_link_secret
+    return commands.ApprovalSpec(approver, config.approval_hold_hours, config.approval_reminder_hours,
+                                 lambda eid, nip, expires: approval_link.sign(secret, eid, nip, expires))
 
 
 def _enrolment_view(store: Store, enrolment: dict) -> dict:
@@ -497,5 +521,131 @@ def get_roster_entry(store: Store, runtime: ServiceRuntime, actor: Actor, nip: s
         raise Forbidden(f"role {actor.role} may not read the roster", field="role")
     if entry is None:
         raise NotFound(f"ASN {nip} tidak ada di daftar ASN", field="nip")
+    return _roster_entry_view(store, runtime, entry)
+
+
+def _roster_entry_view(store: Store, runtime: ServiceRuntime, entry: dict) -> dict:
+    now = runtime.now()
+    nip = entry["_id"]
     return _roster_view.dump({**entry, "supervisor": queries.supervisor_of(store.db, entry),
-                              "enrolments": queries.enrolment_count(store.db, nip)})
+                              "enrolments": queries.enrolment_count(store.db, nip),
+                              "acting": domain.acting_in_force(queries.acting_of(store.db, nip), now),
+                              "acting_for": queries.acting_for(store.db, nip, now),
+                              "staff_count": queries.staff_count(store.db, nip)})
+
+
+# -- supervisor approval (izin atasan) and acting supervisors (Plt/Plh), ADR 0092 ----------------
+
+_approval_page = schemas.ApprovalPageSchema()
+# Reminders and lapses handled per sweep pass at most (the next pass takes the rest).
+APPROVAL_SWEEP_BATCH = 500
+
+
+def list_approvals(store: Store, runtime: ServiceRuntime, actor: Actor, args) -> dict:
+    """The approval requests the caller may see: an ASN those they are (or were made) the
+    approver of; an operator its own agency's staff's; an admin all."""
+    q = schemas.ApprovalQuery().load(args)
+    query: dict = {"state": commands.OPEN if q["status"] == "awaiting" else commands.DECIDED}
+    if actor.role == "asn":
+        query["approver_nip"] = actor.nip
+    elif actor.role == "operator":
+        query["agency"] = actor.agency
+    elif actor.role != "admin":
+        raise Forbidden(f"role {actor.role} may not read approval requests", field="role")
+    return _approval_page.dump(queries.approvals_page(store.db, query, q))
+
+
+def _approval_view(store: Store, enrolment: dict) -> dict:
+    programme = store.db[PROGRAMMES].find_one({"_id": enrolment["programme_code"]})
+    return _enrolment.dump(queries.with_programme(store.db, enrolment, programme))
+
+
+def decide_approval(store: Store, runtime: ServiceRuntime, actor: Actor, enrolment_id: str, body: dict) -> dict:
+    """The approver's decision on a request (403 for anyone else, 409 already_decided)."""
+    data = schemas.DecisionSchema().load(body)
+    return _decide(store, runtime, actor, enrolment_id, data)
+
+
+def _decide(store: Store, runtime: ServiceRuntime, actor: Actor, enrolment_id: str, data: dict) -> dict:
+    if actor.role != "asn" or not actor.nip:
+        raise Forbidden("hanya atasan (atau Plt/Plh) yang dimintai persetujuan yang dapat memutuskan permohonan ini",
+                        field="role")
+    now = runtime.now()
+    reason = (data.get("reason") or "").strip() or None
+    enrolment = store.transaction(lambda tx: commands.decide(tx, enrolment_id, data["decision"], reason, actor, now))
+    return _approval_view(store, enrolment)
+
+
+def _from_link(store: Store, actor: Actor, token: str, secret: str) -> dict:
+    """The enrolment a link token is for, to its approver only (403 for anyone else); a token
+    not signed by this service, or of an earlier request of the enrolment, is 422."""
+    claims = approval_link.verify(secret, token)
+    if actor.role != "asn" or actor.nip != claims.approver_nip:
+        raise Forbidden("tautan ini untuk atasan yang dimintai persetujuan; masuklah sebagai atasan tersebut",
+                        field="token")
+    enrolment = store.db[ENROLMENTS].find_one({"_id": claims.enrolment_id})
+    approval = (enrolment or {}).get("approval")
+    if enrolment is None or approval is None or approval.get("approver_nip") != claims.approver_nip \
+            or not approval_link.same_request(claims, approval["expires_at"]):
+        raise Invalid("tautan persetujuan ini bukan untuk permohonan yang berlaku", field="token")
+    return enrolment
+
+
+def open_link(store: Store, runtime: ServiceRuntime, actor: Actor, body: dict) -> dict:
+    data = schemas.LinkSchema().load(body)
+    return _approval_view(store, _from_link(store, actor, data["token"], runtime.config.approval_link_secret))
+
+
+def decide_by_link(store: Store, runtime: ServiceRuntime, actor: Actor, body: dict) -> dict:
+    """A decision from the e-mailed link: single use, as the request is decided once."""
+    data = schemas.LinkDecisionSchema().load(body)
+    enrolment = _from_link(store, actor, data["token"], runtime.config.approval_link_secret)
+    return _decide(store, runtime, actor, enrolment["_id"], data)
+
+
+def sweep_approvals(store: Store, now: datetime) -> int:
+    """Remind approvers of requests about to lapse, then lapse the expired ones (each request
+    in its own transaction, which re-reads it: safe on several replicas at once)."""
+    done = 0
+    for enrolment_id in queries.due_lapses(store.db, now, APPROVAL_SWEEP_BATCH):
+        if store.transaction(lambda tx: commands.lapse(tx, enrolment_id, now)) is not None:
+            done += 1
+    for enrolment_id in queries.due_reminders(store.db, now, APPROVAL_SWEEP_BATCH):
+        done += bool(store.transaction(lambda tx: commands.remind(tx, enrolment_id, now)))
+    return done
+
+
+def _staff_supervisor(store: Store, actor: Actor, nip: str) -> dict:
+    """The roster entry of a supervisor an operator (its own OPD) or an admin may act for; the
+    same refusal for an unknown NIP and another OPD's ASN."""
+    nip = nip_rules.digits_only(nip)
+    entry = queries.roster_entry(store.db, nip) if re.match(nip_rules.PATTERN, nip) else None
+    if actor.role == "operator" and (entry is None or entry.get("agency") != actor.agency):
+        raise Forbidden(f"ASN {nip} tidak ada di daftar ASN OPD {actor.agency}: operator hanya mengatur Plt/Plh "
+                        f"atasan di OPD-nya sendiri", field="nip")
+    if actor.role not in ("admin", "operator"):
+        raise Forbidden(f"role {actor.role} may not set acting supervisors", field="role")
+    if entry is None:
+        raise NotFound(f"ASN {nip} tidak ada di daftar ASN", field="nip")
+    return entry
+
+
+def set_acting(store: Store, runtime: ServiceRuntime, actor: Actor, nip: str, body: dict) -> dict:
+    """Name the acting supervisor (Plt/Plh) of ``nip`` until a date; new approval requests of
+    their staff go to the acting person meanwhile."""
+    supervisor = _staff_supervisor(store, actor, nip)
+    data = schemas.ActingSchema().load(body)
+    now = runtime.now()
+    acting_entry = queries.roster_entry(store.db, data["acting_nip"])
+    if actor.role == "operator" and acting_entry is not None and acting_entry.get("agency") != actor.agency:
+        acting_entry = None  # another OPD's ASN is answered as not on the roster
+    domain.check_acting(supervisor["_id"], acting_entry, data["ends_at"], now)
+    store.transaction(lambda tx: commands.set_acting(tx, supervisor, acting_entry, data["kind"], data["ends_at"],
+                                                     now, actor))
+    return _roster_entry_view(store, runtime, supervisor)
+
+
+def revoke_acting(store: Store, runtime: ServiceRuntime, actor: Actor, nip: str) -> dict:
+    supervisor = _staff_supervisor(store, actor, nip)
+    store.transaction(lambda tx: commands.revoke_acting(tx, supervisor["_id"], runtime.now()))
+    return _roster_entry_view(store, runtime, supervisor)

@@ -191,9 +191,16 @@ def test_a_malformed_nip_is_invalid_for_an_operator_whatever_is_stored():
         domain.participant_for(OPERATOR, {"nip": "198502302010011002"}, None, None)
 
 
-def test_an_asn_may_not_enrol():
+def test_an_asn_enrols_only_themself_as_the_roster_knows_them():
+    # issue 20: self-enrolment, own NIP only, aktif on the roster only
+    me = domain.Actor(role="asn", nip=NIP)
+    assert domain.participant_for(me, {"nip": NIP, "name": "Someone Else"}, ROSTERED, None)["name"] == ROSTERED["name"]
     with pytest.raises(Forbidden):
-        domain.participant_for(domain.Actor(role="asn", nip=NIP), {"nip": NIP}, ROSTERED, None)
+        domain.participant_for(domain.Actor(role="asn", nip="198503122010011003"), {"nip": NIP}, ROSTERED, None)
+    with pytest.raises(Forbidden):
+        domain.participant_for(me, {"nip": NIP}, {**ROSTERED, "status": "pensiun"}, None)
+    with pytest.raises(Forbidden):
+        domain.participant_for(me, {"nip": NIP}, None, None)
 
 
 @pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@A1", "\tx", "\rx", "  =1"])
