@@ -1,8 +1,9 @@
-"""The local stack: RabbitMQ, SecantusDB and the four services as separate processes.
+"""The local stack: RabbitMQ, SecantusDB, the four services and the portal as separate processes.
 
     python -m deploy.launcher [run] [--demo]      (what `make run` does)
 
-``Stack`` is the same thing as a class, for end-to-end tests:
+``Stack`` is the same thing as a class, for end-to-end tests (the four services by default;
+``services=DEPLOYABLES`` adds the portal, started once the four answer):
 
     with Stack(mongo_uri=None, ports=free_ports(), log_dir=tmp_path) as stack:
         requests.get(stack.url("enrollment") + "/programmes")
@@ -27,7 +28,7 @@ from deploy import rabbit
 from deploy.processes import free_port, port_open, spawn, stop, stop_all, tail, wait_until
 from deploy.secantus import SecantusError, SecantusServer
 from shared import auth, broker_security, store_security
-from shared.config import DEFAULT_AMQP_URI, DEFAULT_PORTS, SERVICES
+from shared.config import DEFAULT_AMQP_URI, DEFAULT_PORTS, DEPLOYABLES, PORTAL, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / ".data"
@@ -47,8 +48,8 @@ class StackError(RuntimeError):
     pass
 
 
-def free_ports(services: Iterable[str] = SERVICES, host: str = "127.0.0.1") -> dict[str, int]:
-    """A free HTTP port for each service (for tests running beside a `make run`)."""
+def free_ports(services: Iterable[str] = DEPLOYABLES, host: str = "127.0.0.1") -> dict[str, int]:
+    """A free HTTP port for each service and the portal (for tests running beside a `make run`)."""
     return {service: free_port(host) for service in services}
 
 
@@ -91,14 +92,14 @@ class Stack:
         command: Callable[[str, Mapping[str, str]], list[str]] | None = None,
     ) -> None:
         self.services = tuple(services)
-        unknown = set(self.services) - set(SERVICES)
+        unknown = set(self.services) - set(DEPLOYABLES)
         if unknown:
-            raise StackError(f"unknown service(s) {sorted(unknown)}; expected some of {SERVICES}")
+            raise StackError(f"unknown service(s) {sorted(unknown)}; expected some of {DEPLOYABLES}")
         self.mongo_uri = mongo_uri
         self.amqp_uri = amqp_uri
         self.db_prefix = db_prefix
         self.host = host
-        self.ports = {s: (ports or {}).get(s, DEFAULT_PORTS[s]) for s in SERVICES}
+        self.ports = {s: (ports or {}).get(s, DEFAULT_PORTS[s]) for s in DEPLOYABLES}
         self.log_dir = Path(log_dir)
         self.extra_env = dict(extra_env or {})
         self.auth_secret_file = Path(auth_secret_file)
@@ -142,7 +143,7 @@ class Stack:
 
     def env_for(self, service: str) -> dict[str, str]:
         """The environment ``service`` runs with."""
-        managed = set(_MANAGED) | {f"{s.upper()}_{name}" for s in SERVICES for name in _MANAGED}
+        managed = set(_MANAGED) | {f"{s.upper()}_{name}" for s in DEPLOYABLES for name in _MANAGED}
         env = {k: v for k, v in os.environ.items() if k not in managed}
         env.update(
             AMQP_URI=self._amqp_uri_of(service),
@@ -151,8 +152,10 @@ class Stack:
             PYTHONUNBUFFERED="1",
         )
         # Every service learns every address, so a service can link to or call another.
-        env.update({f"{s.upper()}_HTTP_ADDRESS": f"{self.host}:{self.ports[s]}" for s in SERVICES})
+        env.update({f"{s.upper()}_HTTP_ADDRESS": f"{self.host}:{self.ports[s]}" for s in DEPLOYABLES})
         env.setdefault("PUBLIC_BASE_URL", self.url("certification"))
+        # where people open the portal (its sign-in callback, the links in messages)
+        env.setdefault("PORTAL_PUBLIC_URL", self.url(PORTAL))
         if not any(env.get(k) or self.extra_env.get(k) for k in _AUTH_KEYS):
             env["AUTH_SECRET_FILE"] = str(auth.ensure_secret_file(self.auth_secret_file))
         if self.broker_users:
@@ -166,14 +169,19 @@ class Stack:
         """The services' broker and store passwords, generated on first use (file mode 600)."""
         import json
 
-        if not self.credentials_file.exists():
-            secret = lambda: auth.generate_secret()[:32]  # noqa: E731
-            data = {"broker": {s: secret() for s in SERVICES},
-                    "store": {"admin": secret(), **{s: secret() for s in SERVICES}}}
+        secret = lambda: auth.generate_secret()[:32]  # noqa: E731
+        data = json.loads(self.credentials_file.read_text()) if self.credentials_file.exists() else {}
+        broker, store = data.setdefault("broker", {}), data.setdefault("store", {})
+        missing = [s for s in SERVICES if s not in broker] + [s for s in ("admin", *DEPLOYABLES) if s not in store]
+        if missing:  # a first run, or a file from before the portal
+            for s in SERVICES:
+                broker.setdefault(s, secret())
+            for s in ("admin", *DEPLOYABLES):
+                store.setdefault(s, secret())
             self.credentials_file.parent.mkdir(parents=True, exist_ok=True)
             self.credentials_file.touch(mode=0o600)
             self.credentials_file.write_text(json.dumps(data, indent=2))
-        return json.loads(self.credentials_file.read_text())
+        return data
 
     def operator_users(self) -> list[str]:
         """With ``broker_users``: the broker users whose ``asn dlq replay`` the services trust to
@@ -184,7 +192,7 @@ class Stack:
         return list(dict.fromkeys([*configured, broker_security.user_of(self.amqp_uri)]))
 
     def _amqp_uri_of(self, service: str) -> str:
-        if not self.broker_users:
+        if not self.broker_users or service not in SERVICES:  # the portal never connects to the broker
             return self.amqp_uri
         from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -258,10 +266,12 @@ class Stack:
                 self._declare_topology()
             if self.broker_users:
                 self._apply_broker_users()
-            for service in self.services:
-                self._spawn(service, append=False)
-            for service in self.services:
-                self.wait_ready(service)
+            # the portal last: it is ready once the services it calls answer
+            for group in ([s for s in self.services if s != PORTAL], [s for s in self.services if s == PORTAL]):
+                for service in group:
+                    self._spawn(service, append=False)
+                for service in group:
+                    self.wait_ready(service)
         except BaseException:
             self.stop()
             raise
@@ -381,6 +391,8 @@ def _print_table(stack: Stack, management: str | None) -> None:
               f"(passwords in {stack.credentials_file}); `asn dlq replay` trusted from "
               f"{', '.join(stack.operator_users())}")
     print(f"databases  {', '.join(stack.db_prefix + s for s in stack.services)}")
+    if PORTAL in stack.services:
+        print(f"portal  {stack.url(PORTAL)}  (open it in a browser; development sign-in at {stack.url(PORTAL)}/masuk)")
     print("API tokens `python -m deploy.asn token issue --role admin` (development secret in "
           f"{stack.auth_secret_file}); the API answers 401 without one")
     print("\nCtrl-C stops everything.", flush=True)
@@ -429,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
         mongo_uri=args.mongo_uri,
         amqp_uri=args.amqp_uri,
         db_prefix=args.db_prefix,
-        ports={s: _address_port(s) for s in SERVICES},
+        services=DEPLOYABLES,
+        ports={s: _address_port(s) for s in DEPLOYABLES},
         log_dir=args.data_dir / "logs",
         secantus_storage=args.data_dir / "secantus",
         secantus_port=secantus_port,

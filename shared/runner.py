@@ -21,7 +21,7 @@ from nameko.runners import ServiceRunner  # noqa: E402
 
 from shared import logging as jsonlog  # noqa: E402
 from shared import topology  # noqa: E402
-from shared.config import SERVICES, load  # noqa: E402
+from shared.config import DEPLOYABLES, SERVICES, load  # noqa: E402
 from typing import Callable  # noqa: E402
 
 log = logging.getLogger("shared.runner")
@@ -45,14 +45,15 @@ def main(argv: list[str] | None = None, *, find_class: Callable[[str, str | None
          prog: str = "python -m services") -> int:
     """Run the service named on the command line; ``find_class(name, module)`` finds its class."""
     parser = argparse.ArgumentParser(prog=prog, description="Run one service.")
-    parser.add_argument("service", choices=SERVICES)
+    parser.add_argument("service", choices=DEPLOYABLES)
     parser.add_argument("--module", help="import the service class from this module instead of the "
                                          "service's own (test-only services)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     settings = load(args.service)
     jsonlog.configure(settings.service, settings.log_level)
     service_cls = find_class(settings.service, args.module)
-    declare_topology(settings, service_cls)
+    if settings.service in SERVICES:  # the portal consumes and publishes no events
+        declare_topology(settings, service_cls)
     runner = ServiceRunner(settings.nameko_config())
     runner.add_service(service_cls)
 

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
-from shared.config import SERVICES
+from shared.config import DEPLOYABLES
 
 ADMIN_USER = "asn-admin"
 
@@ -35,7 +35,8 @@ def provision(client: MongoClient, passwords: dict[str, str], db_prefix: str) ->
     """``passwords``: {"admin": ..., "<service>": ...}. Users live in the ``admin`` database."""
     admin_db = client.admin
     _upsert_user(admin_db, ADMIN_USER, passwords["admin"], [{"role": "root", "db": "admin"}])
-    for service in SERVICES:
+    # the portal too (its sessions live in a database of its own) when given its password
+    for service in (s for s in DEPLOYABLES if s in passwords):
         _upsert_user(admin_db, service_user(service), passwords[service],
                      [{"role": "readWrite", "db": f"{db_prefix}{service}"}])
 

@@ -1,0 +1,91 @@
+"""What changes state: the portal's own records (sessions, calendar feed links) in its store,
+and the person's requests to the services (enrol, cancel, mark read) through the client."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from services.portal import domain
+from services.portal.adapters.clients import ServiceClient
+from services.portal.domain import Identity
+from services.portal.store import CALENDAR_FEEDS, SESSIONS
+
+
+# -- sessions ---------------------------------------------------------------------------------
+def open_prelogin(db, now: datetime, minutes: float) -> tuple[str, dict]:
+    """A session for someone not signed in yet: the sign-in page's CSRF token and, for the
+    OpenID round trip, state, nonce and PKCE verifier. Returns (cookie value, document)."""
+    raw = domain.new_secret()
+    doc = {"_id": domain.digest(raw), "kind": "prelogin", "csrf": domain.new_secret(), "created_at": now,
+           "expires_at": now + timedelta(minutes=minutes)}
+    db[SESSIONS].insert_one(doc)
+    return raw, doc
+
+
+def start_oidc(db, session_id: str, state: str, nonce: str, code_verifier: str, next_path: str) -> None:
+    db[SESSIONS].update_one({"_id": session_id, "kind": "prelogin"},
+                            {"$set": {"oidc": {"state": state, "nonce": nonce, "code_verifier": code_verifier,
+                                               "next": next_path}}})
+
+
+def take_oidc(db, session_id: str) -> dict | None:
+    """The round trip's state, once (a replayed callback finds nothing)."""
+    doc = db[SESSIONS].find_one_and_update({"_id": session_id, "kind": "prelogin", "oidc": {"$exists": True}},
+                                           {"$unset": {"oidc": ""}})
+    return (doc or {}).get("oidc")
+
+
+def sign_in(db, old_session_id: str | None, identity: Identity, now: datetime, hours: float,
+            id_token: str | None = None) -> str:
+    """A new session for the signed-in person (a new id: a session fixed before sign-in is
+    worthless after it); the pre-login one is removed. Returns the cookie value."""
+    if old_session_id:
+        db[SESSIONS].delete_one({"_id": old_session_id})
+    raw = domain.new_secret()
+    db[SESSIONS].insert_one({"_id": domain.digest(raw), "kind": "user", "csrf": domain.new_secret(),
+                             "identity": identity.as_dict(), "id_token": id_token, "created_at": now,
+                             "expires_at": now + timedelta(hours=hours)})
+    return raw
+
+
+def sign_out(db, session_id: str) -> dict | None:
+    return db[SESSIONS].find_one_and_delete({"_id": session_id})
+
+
+def flash(db, session_id: str, message: str, kind: str = "info") -> None:
+    """A message for the next page (after a form: POST, redirect, GET)."""
+    db[SESSIONS].update_one({"_id": session_id}, {"$set": {"flash": {"message": message, "kind": kind}}})
+
+
+def take_flash(db, session_id: str) -> dict | None:
+    doc = db[SESSIONS].find_one_and_update({"_id": session_id, "flash": {"$exists": True}},
+                                           {"$unset": {"flash": ""}})
+    return (doc or {}).get("flash")
+
+
+# -- calendar feed links ----------------------------------------------------------------------
+def create_feed(db, nip: str, now: datetime) -> str:
+    """A new secret link for ``nip``'s calendar (replacing any earlier one). Returns the secret;
+    only its digest is kept."""
+    secret = domain.new_secret()
+    db[CALENDAR_FEEDS].replace_one({"nip": nip}, {"_id": domain.digest(secret), "nip": nip, "created_at": now},
+                                   upsert=True)
+    return secret
+
+
+def revoke_feed(db, nip: str) -> bool:
+    return db[CALENDAR_FEEDS].delete_one({"nip": nip}).deleted_count > 0
+
+
+# -- requests to the services -----------------------------------------------------------------
+def enrol(client: ServiceClient, identity: Identity, code: str) -> dict:
+    """Self-enrolment: the person's own token, their own NIP."""
+    return client.post("enrollment", f"/programmes/{code}/enrolments", identity, {"nip": identity.nip})
+
+
+def cancel(client: ServiceClient, identity: Identity, enrolment_id: str) -> dict:
+    return client.post("enrollment", f"/enrolments/{enrolment_id}/cancel", identity,
+                       {"reason": "Dibatalkan oleh peserta melalui portal"})
+
+
+def mark_read(client: ServiceClient, identity: Identity, message_id: str) -> None:
+    client.post("notification", f"/inbox/{identity.nip}/{message_id}/read", identity)

@@ -1,0 +1,109 @@
+"""What the pages read: the portal's session and feed records, and the services' answers for
+the signed-in person (their own token: the services decide what they may see)."""
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote
+
+from services.portal import domain
+from services.portal.adapters.clients import ServiceClient, ServiceError
+from services.portal.domain import Identity
+from services.portal.store import CALENDAR_FEEDS, SESSIONS
+
+
+def session(db, session_id: str, now: datetime) -> dict | None:
+    """The live session with this id's digest (an expired one is gone, whatever the TTL sweep)."""
+    doc = db[SESSIONS].find_one({"_id": session_id})
+    if doc is None or doc["expires_at"].replace(tzinfo=now.tzinfo) <= now:
+        return None
+    return doc
+
+
+def feed_of(db, nip: str) -> dict | None:
+    return db[CALENDAR_FEEDS].find_one({"nip": nip})
+
+
+def feed_by_secret(db, secret: str) -> dict | None:
+    return db[CALENDAR_FEEDS].find_one({"_id": domain.digest(secret)})
+
+
+# -- the services ------------------------------------------------------------------------------
+def _path(part: str) -> str:
+    return quote(part, safe="")
+
+
+def roster_entry(client: ServiceClient, identity: Identity) -> dict | None:
+    """The person's own roster entry (their own token), None when the roster does not know them."""
+    try:
+        return client.get("enrollment", f"/roster/{identity.nip}", identity)
+    except ServiceError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def roster_people(client: ServiceClient, q: str | None, limit: int = 60) -> list[dict]:
+    """Active ASN for the development sign-in (an admin read; only where that sign-in is on)."""
+    params = {"status": "aktif", "limit": limit}
+    if q:
+        params["q"] = q
+    return client.get("enrollment", "/roster", "admin", params=params)["items"]
+
+
+def published_programmes(client: ServiceClient, identity: Identity, filters: dict | None = None) -> list[dict]:
+    params = {"status": "published", "limit": 500}
+    for key in ("kind", "competency_type"):
+        if (filters or {}).get(key):
+            params[key] = filters[key]
+    return client.get("enrollment", "/programmes", identity, params=params)["items"]
+
+
+def programme(client: ServiceClient, identity: Identity, code: str) -> dict:
+    return client.get("enrollment", f"/programmes/{_path(code)}", identity)
+
+
+def own_enrolments(client: ServiceClient, identity: Identity, programme_code: str | None = None) -> list[dict]:
+    params = {"nip": identity.nip, "limit": 500}
+    if programme_code:
+        params["programme"] = programme_code
+    return client.get("enrollment", "/enrolments", identity, params=params)["items"]
+
+
+def enrolment(client: ServiceClient, identity: Identity, enrolment_id: str) -> dict:
+    return client.get("enrollment", f"/enrolments/{_path(enrolment_id)}", identity)
+
+
+def ledger(client: ServiceClient, identity: Identity, year: int | None = None) -> dict | None:
+    """The person's JP ledger (None when reporting has nothing on them yet)."""
+    try:
+        return client.get("reporting", f"/ledger/{identity.nip}", identity,
+                          params={"year": year} if year else None)
+    except ServiceError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def certificates(client: ServiceClient, identity: Identity) -> list[dict]:
+    return client.get("certification", "/certificates", identity, params={"nip": identity.nip, "limit": 100})["items"]
+
+
+def inbox(client: ServiceClient, identity: Identity, limit: int = 50) -> dict:
+    return client.get("notification", f"/inbox/{identity.nip}", identity, params={"limit": limit})
+
+
+def unread_count(client: ServiceClient, identity: Identity) -> int | None:
+    try:
+        return client.get("notification", f"/inbox/{identity.nip}", identity,
+                          params={"limit": 1, "unread": "true"}).get("unread")
+    except ServiceError:
+        return None
+
+
+def awaiting_approvals(client: ServiceClient, identity: Identity) -> int | None:
+    """How many requests wait for this supervisor's decision (None when the route is not there)."""
+    try:
+        return len(client.get("enrollment", "/approvals", identity,
+                              params={"status": "awaiting", "limit": 100}).get("items", []))
+    except ServiceError:
+        return None

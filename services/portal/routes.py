@@ -1,0 +1,87 @@
+"""The portal's route table: the OpenAPI document of every page ``service.py`` serves.
+
+The pages answer people in HTML (errors too, in Bahasa Indonesia). Access is by the portal's
+session cookie (``asn_portal_session``, set by signing in), not a bearer token: to the
+document the routes are public, and each says who may open it. Every POST is a form with the
+session's ``csrf_token`` (403 without it) and answers 303 to the next page."""
+from __future__ import annotations
+
+from shared.openapi import OpenApi
+from services.portal import schemas
+
+openapi = OpenApi("ASN portal", description=(
+    "Pages for ASN and their supervisors in Bahasa Indonesia: sign-in with OpenID Connect, "
+    "catalogue and self-enrolment, JP history, certificates, inbox and calendar. The portal calls the "
+    "four services' APIs on behalf of the signed-in person."), events=False)
+
+HTML = "text/html"
+FORM = "application/x-www-form-urlencoded"
+_PAGE = {"content_type": HTML, "error_content_types": (HTML,), "tags": ["pages"]}
+_SIGNED_IN = "Access: a signed-in person with a NIP (session cookie); otherwise 303 to /masuk."
+_REDIRECT = {303: {"description": "to the next page (Location)"}}
+_CSRF = {403: "the form's csrf_token is not the session's", **_REDIRECT}
+_ID = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
+
+
+def _page(method: str, path: str, summary: str, **kwargs) -> None:
+    options = {**_PAGE, **kwargs}
+    openapi.route(method, path, summary, **options)
+
+
+def _form(path: str, summary: str, body=schemas.CsrfForm, **kwargs) -> None:
+    _page("POST", path, summary, body=body, body_content_type=FORM, status=303,
+          responses={**_CSRF, **kwargs.pop("responses", {})}, **kwargs)
+
+
+# -- sign-in -----------------------------------------------------------------------------------
+_page("GET", "/masuk", "Sign-in page: the SSO button, and the development sign-in list where it is on "
+      "(PORTAL_DEV_SIGNIN). Access: anyone.", query=schemas.SignInQuery, responses=_REDIRECT)
+_page("GET", "/masuk/oidc", "Start the OpenID Connect sign-in (authorization code + PKCE S256): 303 to the "
+      "provider. Access: anyone.", query=schemas.SignInQuery,
+      responses={303: {"description": "to the provider's authorization endpoint"},
+                 404: "no OpenID provider configured", 503: "the provider cannot be reached"})
+_page("GET", "/masuk/callback", "The provider's answer: the code is exchanged, the ID token verified (JWKS, "
+      "iss, aud, exp, nonce), the NIP linked to the roster; 303 to the page asked for. Access: the browser "
+      "that started the sign-in.", query=schemas.CallbackQuery,
+      responses={**_REDIRECT, 400: "unknown state, a refusal or an ID token that does not verify",
+                 403: "the person may not sign in (not on the roster, no NIP or agency)",
+                 404: "no OpenID provider configured"})
+_form("/masuk/dev", "Development sign-in as a roster person, an operator or admin (only where "
+      "PORTAL_DEV_SIGNIN is on; production refuses to start with it). Access: anyone.",
+      body=schemas.DevSignInForm, responses={404: "the development sign-in is off",
+                                             403: "that person may not sign in (not on the roster)"})
+_form("/keluar", "Sign out: the session ends (and the provider's session when it offers an end-session "
+      "endpoint). Access: the signed-in person.")
+
+# -- ASN pages ---------------------------------------------------------------------------------
+_page("GET", "/", "Beranda: this year's JP against the target and the current checkpoint's pro-rated "
+      f"target (an SVG chart), and what to do next. {_SIGNED_IN}", responses=_REDIRECT)
+_page("GET", "/katalog", "Katalog: published programmes not yet over, by kind, competency type and month; "
+      f"seats left or the waitlist, and the person's own enrolment. {_SIGNED_IN}",
+      query=schemas.CatalogueQuery, responses=_REDIRECT)
+_page("GET", "/katalog/{code}", f"One programme, with the enrol or cancel button. {_SIGNED_IN}",
+      path_parameters={"code": _ID}, responses={**_REDIRECT, 404: "no such programme"})
+_form("/katalog/{code}/daftar", "Self-enrolment (enrollment POST /programmes/<code>/enrolments with the "
+      "person's own token); the outcome (seat, waitlist place, waiting for the supervisor's approval, or why "
+      f"not) is shown on the programme's page. {_SIGNED_IN}", path_parameters={"code": _ID})
+_form("/pendaftaran/{enrolment_id}/batal", f"Cancel one's own enrolment. {_SIGNED_IN}", body=schemas.CancelForm,
+      path_parameters={"enrolment_id": _ID})
+_page("GET", "/riwayat", f"Riwayat JP: the person's JP ledger of a year. {_SIGNED_IN}", query=schemas.YearQuery,
+      responses=_REDIRECT)
+_page("GET", "/sertifikat", "Sertifikat: the person's certificates with the PDF, the verification link and "
+      f"the Open Badges credential. {_SIGNED_IN}", responses=_REDIRECT)
+_page("GET", "/sertifikat/{certificate_id}.pdf", f"A certificate's PDF. {_SIGNED_IN}",
+      content_type="application/pdf", path_parameters={"certificate_id": _ID},
+      responses={**_REDIRECT, 403: "not the person's certificate", 404: "no such certificate"})
+_page("GET", "/sertifikat/{certificate_id}/kredensial.json", "A certificate as a signed Open Badges 3.0 "
+      f"credential. {_SIGNED_IN}", content_type="application/json", path_parameters={"certificate_id": _ID},
+      responses={**_REDIRECT, 403: "not the person's certificate", 404: "no such certificate"})
+_page("GET", "/kotak-masuk", f"Kotak masuk: the person's messages, newest first. {_SIGNED_IN}",
+      responses=_REDIRECT)
+_form("/kotak-masuk/{message_id}/dibaca", f"Mark a message read. {_SIGNED_IN}",
+      path_parameters={"message_id": _ID})
+
+# -- files -------------------------------------------------------------------------------------
+_page("GET", "/static/{name}", "The style sheet (and any vendored script): no CDN. Access: anyone.",
+      content_type=("text/css", "text/javascript"), path_parameters={"name": {"type": "string", "maxLength": 64}},
+      responses={404: "no such file"})

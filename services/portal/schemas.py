@@ -1,0 +1,87 @@
+"""Marshmallow schemas of what the pages take: query strings and forms (every form carries
+the session's ``csrf_token``). They also document the routes (routes.py)."""
+from __future__ import annotations
+
+import re
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from shared.errors import NotFound
+
+PER_PAGE = 20
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class _Lenient(Schema):
+    class Meta:
+        unknown = EXCLUDE  # a tracking parameter or an old field must not break a page
+
+
+class CsrfForm(_Lenient):
+    csrf_token = fields.Str(required=True, validate=validate.Length(min=1, max=200),
+                            metadata={"description": "the session's CSRF token (hidden field of every form)"})
+
+
+class DevSignInForm(CsrfForm):
+    sebagai = fields.Str(required=True, validate=validate.Length(min=3, max=80),
+                         metadata={"description": "admin, operator:<KODE_OPD> or asn:<NIP>"})
+    lanjut = fields.Str(load_default=None, validate=validate.Length(max=500),
+                        metadata={"description": "the page to go to after signing in (a path of the portal)"})
+
+
+class CancelForm(CsrfForm):
+    kembali = fields.Str(load_default=None, validate=validate.Length(max=500),
+                         metadata={"description": "the page to return to (a path of the portal)"})
+
+
+class SignInQuery(_Lenient):
+    lanjut = fields.Str(load_default=None, validate=validate.Length(max=500),
+                        metadata={"description": "the page to go to after signing in"})
+    q = fields.Str(load_default=None, validate=validate.Length(max=100),
+                   metadata={"description": "development sign-in: the beginning of a name or a NIP"})
+    keluar = fields.Str(load_default=None, validate=validate.Length(max=1),
+                        metadata={"description": "1: just signed out"})
+
+
+class CallbackQuery(_Lenient):
+    code = fields.Str(load_default=None, validate=validate.Length(max=2048))
+    state = fields.Str(load_default=None, validate=validate.Length(max=200))
+    iss = fields.Str(load_default=None, validate=validate.Length(max=500))
+    error = fields.Str(load_default=None, validate=validate.Length(max=200))
+    error_description = fields.Str(load_default=None, validate=validate.Length(max=2000))
+
+
+class CatalogueQuery(_Lenient):
+    jenis = fields.Str(load_default=None, validate=validate.Length(max=40),
+                       metadata={"description": "programme kind (pelatihan, seminar, ...)"})
+    kompetensi = fields.Str(load_default=None, validate=validate.Length(max=40),
+                            metadata={"description": "competency type (teknis, manajerial, ...)"})
+    bulan = fields.Str(load_default=None, validate=validate.Length(max=7),
+                       metadata={"description": "YYYY-MM: programmes starting that month (WIB)"})
+    halaman = fields.Int(load_default=1, validate=validate.Range(min=1, max=1000))
+
+
+class YearQuery(_Lenient):
+    tahun = fields.Int(load_default=None, validate=validate.Range(min=2000, max=2100))
+
+
+def _checked(value: str, what: str) -> str:
+    if not _ID.match(value or ""):
+        raise NotFound(f"{what} tidak ditemukan.")
+    return value
+
+
+def programme_code(value: str) -> str:
+    return _checked(value, "Program").upper()
+
+
+def enrolment_id(value: str) -> str:
+    return _checked(value, "Pendaftaran")
+
+
+def certificate_id(value: str) -> str:
+    return _checked(value, "Sertifikat")
+
+
+def message_id(value: str) -> str:
+    return _checked(value, "Pesan")

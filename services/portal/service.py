@@ -1,0 +1,101 @@
+"""The portal: nameko HTTP entrypoints only, each handing the request to a use case
+(``usecases.py``). Pages are ``@page`` (adapters/web.py): HTML errors in Bahasa Indonesia,
+security headers, the session cookie instead of a bearer token."""
+from __future__ import annotations
+
+from shared.auth import PUBLIC
+from shared.http import api
+from shared.service_base import WebBase
+from shared.store import Mongo
+
+from services.portal import dependencies, routes, store, usecases
+from services.portal.adapters.web import page
+
+
+class PortalService(WebBase):
+    name = "portal"
+    store = Mongo(indexes=store.create_indexes, outbox=False)
+    openapi = routes.openapi
+    runtime = dependencies.runtime
+    clients = dependencies.clients
+    oidc = dependencies.oidc
+
+    @api("GET", "/health/ready", auth=PUBLIC)
+    def health_ready(self, request):
+        return usecases.ready(self.store, self.clients, self.name)
+
+    # -- sign-in -----------------------------------------------------------------------------
+    @page("GET", "/masuk")
+    def sign_in_page(self, request):
+        return usecases.sign_in_page(self.store, self.runtime, self.clients, self.oidc, request)
+
+    @page("GET", "/masuk/oidc")
+    def oidc_start(self, request):
+        return usecases.oidc_start(self.store, self.runtime, self.oidc, request)
+
+    @page("GET", "/masuk/callback")
+    def oidc_callback(self, request):
+        return usecases.oidc_callback(self.store, self.runtime, self.clients, self.oidc, request)
+
+    @page("POST", "/masuk/dev")
+    def dev_sign_in(self, request):
+        return usecases.dev_sign_in(self.store, self.runtime, self.clients, request)
+
+    @page("POST", "/keluar")
+    def sign_out(self, request):
+        return usecases.sign_out(self.store, self.runtime, self.oidc, request)
+
+    # -- ASN pages ---------------------------------------------------------------------------
+    @page("GET", "/")
+    def home(self, request):
+        return usecases.home(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/katalog")
+    def catalogue(self, request):
+        return usecases.catalogue(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/katalog/<string:code>")
+    def programme(self, request, code):
+        return usecases.programme_page(self.store, self.runtime, self.clients, request, code)
+
+    @page("POST", "/katalog/<string:code>/daftar")
+    def enrol(self, request, code):
+        return usecases.enrol(self.store, self.runtime, self.clients, request, code)
+
+    @page("POST", "/pendaftaran/<string:enrolment_id>/batal")
+    def cancel(self, request, enrolment_id):
+        return usecases.cancel(self.store, self.runtime, self.clients, request, enrolment_id)
+
+    @page("GET", "/riwayat")
+    def history(self, request):
+        return usecases.history(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/sertifikat")
+    def certificates(self, request):
+        return usecases.certificates(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/sertifikat/<string:certificate_id>.pdf")
+    def certificate_pdf(self, request, certificate_id):
+        return usecases.certificate_file(self.store, self.runtime, self.clients, request, certificate_id, "pdf")
+
+    @page("GET", "/sertifikat/<string:certificate_id>/kredensial.json")
+    def certificate_credential(self, request, certificate_id):
+        return usecases.certificate_file(self.store, self.runtime, self.clients, request, certificate_id,
+                                         "credential")
+
+    @page("GET", "/kotak-masuk")
+    def inbox(self, request):
+        return usecases.inbox(self.store, self.runtime, self.clients, request)
+
+    @page("POST", "/kotak-masuk/<string:message_id>/dibaca")
+    def mark_read(self, request, message_id):
+        return usecases.mark_read(self.store, self.runtime, self.clients, request, message_id)
+
+    # -- files and the rest ------------------------------------------------------------------
+    @page("GET", "/static/<string:name>")
+    def static(self, request, name):
+        return usecases.static(name)
+
+    @page("GET", "/<path:rest>")
+    def not_found(self, request, rest):
+        return usecases.not_found(self.store, self.runtime, request)
