@@ -38,6 +38,8 @@ DEV_AUTH_SECRET = DATA_DIR / "auth-secret"
 # Broker and store passwords of the services when run with --broker-users/--store-auth.
 DEV_CREDENTIALS = DATA_DIR / "credentials.json"
 _AUTH_KEYS = ("AUTH_SECRET", "AUTH_SECRET_FILE", "AUTH_PUBLIC_KEY_FILE")
+_LINK_KEYS = ("ENROLLMENT_APPROVAL_LINK_SECRET", "ENROLLMENT_APPROVAL_LINK_SECRET_FILE", "APPROVAL_LINK_SECRET",
+              "APPROVAL_LINK_SECRET_FILE")
 RUNNER_MODULE = "services"
 # Settings the stack decides for its services; the same names inherited from the launcher's
 # environment (generic or per service) would point a service elsewhere.
@@ -158,6 +160,10 @@ class Stack:
         env.setdefault("PORTAL_PUBLIC_URL", self.url(PORTAL))
         if not any(env.get(k) or self.extra_env.get(k) for k in _AUTH_KEYS):
             env["AUTH_SECRET_FILE"] = str(auth.ensure_secret_file(self.auth_secret_file))
+        # the key of supervisors' approval links (ADR 0092), generated like the token secret
+        if service == "enrollment" and not any(env.get(k) or self.extra_env.get(k) for k in _LINK_KEYS):
+            env["ENROLLMENT_APPROVAL_LINK_SECRET_FILE"] = str(
+                auth.ensure_secret_file(self.auth_secret_file.with_name("approval-link-secret")))
         if self.broker_users:
             env["BROKER_OPERATOR_USERS"] = ",".join(self.operator_users())
         # The services import the project from the repository root, installed or not.
