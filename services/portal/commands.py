@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pymongo.errors import DuplicateKeyError
+
 from services.portal import domain
 from services.portal.adapters.clients import ServiceClient
 from services.portal.domain import Identity
@@ -51,9 +53,10 @@ def sign_out(db, session_id: str) -> dict | None:
     return db[SESSIONS].find_one_and_delete({"_id": session_id})
 
 
-def flash(db, session_id: str, message: str, kind: str = "info") -> None:
-    """A message for the next page (after a form: POST, redirect, GET)."""
-    db[SESSIONS].update_one({"_id": session_id}, {"$set": {"flash": {"message": message, "kind": kind}}})
+def flash(db, session_id: str, message: str, kind: str = "info", **extra) -> None:
+    """A message for the next page (after a form: POST, redirect, GET); ``extra`` rides along
+    (a new calendar link, shown once)."""
+    db[SESSIONS].update_one({"_id": session_id}, {"$set": {"flash": {"message": message, "kind": kind, **extra}}})
 
 
 def take_flash(db, session_id: str) -> dict | None:
@@ -67,8 +70,14 @@ def create_feed(db, nip: str, now: datetime) -> str:
     """A new secret link for ``nip``'s calendar (replacing any earlier one). Returns the secret;
     only its digest is kept."""
     secret = domain.new_secret()
-    db[CALENDAR_FEEDS].replace_one({"nip": nip}, {"_id": domain.digest(secret), "nip": nip, "created_at": now},
-                                   upsert=True)
+    for attempt in (1, 2):  # the id is the secret's digest, so the old record goes and a new one comes
+        db[CALENDAR_FEEDS].delete_many({"nip": nip})
+        try:
+            db[CALENDAR_FEEDS].insert_one({"_id": domain.digest(secret), "nip": nip, "created_at": now})
+            break
+        except DuplicateKeyError:  # a second click at the same moment: its link wins over this one
+            if attempt == 2:
+                raise
     return secret
 
 

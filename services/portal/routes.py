@@ -81,6 +81,21 @@ _page("GET", "/kotak-masuk", f"Kotak masuk: the person's messages, newest first.
 _form("/kotak-masuk/{message_id}/dibaca", f"Mark a message read. {_SIGNED_IN}",
       path_parameters={"message_id": _ID})
 
+# -- calendar ----------------------------------------------------------------------------------
+_page("GET", "/pendaftaran/{enrolment_id}.ics", "One enrolment as an iCalendar file (stable UID per enrolment, "
+      f"SEQUENCE from the programme's revision, STATUS:CANCELLED once cancelled). {_SIGNED_IN}",
+      content_type="text/calendar", path_parameters={"enrolment_id": _ID},
+      responses={**_REDIRECT, 403: "not the person's enrolment", 404: "no such enrolment"})
+_page("GET", "/kalender", f"Kalender: the personal feed link (made, replaced or revoked here). {_SIGNED_IN}",
+      responses=_REDIRECT)
+_form("/kalender", "Make a new secret feed link (an earlier one stops working); shown once on /kalender. "
+      f"{_SIGNED_IN}")
+_form("/kalender/cabut", f"Revoke the feed link. {_SIGNED_IN}")
+_page("GET", "/kalender/{secret}.ics", "The personal calendar feed behind its secret link (only the SHA-256 of "
+      "the secret is stored). Access: whoever holds the link (a calendar app); no session.",
+      content_type="text/calendar", path_parameters={"secret": {"type": "string", "minLength": 20, "maxLength": 100}},
+      responses={404: "unknown or revoked link", 429: "too many requests"})
+
 # -- files -------------------------------------------------------------------------------------
 _page("GET", "/static/{name}", "The style sheet (and any vendored script): no CDN. Access: anyone.",
       content_type=("text/css", "text/javascript"), path_parameters={"name": {"type": "string", "maxLength": 64}},

@@ -91,6 +91,27 @@ class PortalService(WebBase):
     def mark_read(self, request, message_id):
         return usecases.mark_read(self.store, self.runtime, self.clients, request, message_id)
 
+    # -- calendar ----------------------------------------------------------------------------
+    @page("GET", "/pendaftaran/<string:enrolment_id>.ics")
+    def enrolment_ics(self, request, enrolment_id):
+        return usecases.enrolment_ics(self.store, self.runtime, self.clients, request, enrolment_id)
+
+    @page("GET", "/kalender")
+    def calendar_page(self, request):
+        return usecases.calendar_page(self.store, self.runtime, request)
+
+    @page("POST", "/kalender")
+    def calendar_create(self, request):
+        return usecases.calendar_create(self.store, self.runtime, request)
+
+    @page("POST", "/kalender/cabut")
+    def calendar_revoke(self, request):
+        return usecases.calendar_revoke(self.store, self.runtime, request)
+
+    @page("GET", "/kalender/<string:secret>.ics")
+    def calendar_feed(self, request, secret):
+        return usecases.calendar_feed(self.store, self.runtime, self.clients, secret)
+
     # -- files and the rest ------------------------------------------------------------------
     @page("GET", "/static/<string:name>")
     def static(self, request, name):

@@ -16,7 +16,7 @@ from shared.reference import agencies as reference_agencies
 from shared.runtime import ServiceRuntime
 from shared.store import Store
 from services.portal import commands, domain, queries, schemas
-from services.portal.adapters import pages
+from services.portal.adapters import calendar, pages
 from services.portal.adapters.clients import ServiceClient, ServiceError
 from services.portal.adapters.oidc import OidcClient, OidcError, create_s256_code_challenge  # noqa: F401
 from services.portal.adapters.web import CsrfRefused, SignInRequired
@@ -404,6 +404,67 @@ def mark_read(store: Store, runtime: ServiceRuntime, clients: ServiceClient, req
     _form(visit, request)
     commands.mark_read(clients, visit.identity, schemas.message_id(message_id))
     return visit.redirect("/kotak-masuk")
+
+
+# -- calendar ----------------------------------------------------------------------------------------
+def enrolment_ics(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, enrolment_id: str) -> Response:
+    """One enrolment as an .ics file (the same event, UID and SEQUENCE as in the feed)."""
+    visit = _signed_in(store, runtime, request)
+    enrolment = queries.enrolment(clients, visit.identity, schemas.enrolment_id(enrolment_id))
+    programme = queries.programme(clients, visit.identity, enrolment["programme_code"])
+    body = calendar.single_enrolment_file(enrolment, programme, portal_url=runtime.config.public_url,
+                                          now=runtime.now())
+    return Response(body, content_type=calendar.MEDIA_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{calendar.filename(programme)}"'})
+
+
+def calendar_page(store: Store, runtime: ServiceRuntime, request) -> Response:
+    visit = _signed_in(store, runtime, request)
+    feed = queries.feed_of(store.db, visit.identity.nip)
+    new_url = (visit.flash or {}).get("feed_url")
+    return visit.render("kalender.html", feed=feed, new_url=new_url)
+
+
+def calendar_create(store: Store, runtime: ServiceRuntime, request) -> Response:
+    """A new secret feed link (any earlier one stops working); shown once on the next page."""
+    visit = _signed_in(store, runtime, request)
+    _form(visit, request)
+    secret = commands.create_feed(store.db, visit.identity.nip, runtime.now())
+    url = f"{runtime.config.public_url}/kalender/{secret}.ics"
+    commands.flash(store.db, visit.session_id, "Tautan kalender baru dibuat. Tautan lama (jika ada) tidak berlaku "
+                                               "lagi.", "ok", feed_url=url)
+    return visit.redirect("/kalender")
+
+
+def calendar_revoke(store: Store, runtime: ServiceRuntime, request) -> Response:
+    visit = _signed_in(store, runtime, request)
+    _form(visit, request)
+    revoked = commands.revoke_feed(store.db, visit.identity.nip)
+    commands.flash(store.db, visit.session_id, "Tautan kalender dicabut; kalender yang berlangganan tidak akan "
+                                               "diperbarui lagi." if revoked else "Tidak ada tautan kalender aktif.",
+                   "ok" if revoked else "info")
+    return visit.redirect("/kalender")
+
+
+def calendar_feed(store: Store, runtime: ServiceRuntime, clients: ServiceClient, secret: str) -> Response:
+    """The personal feed behind a secret link (no session: a calendar app fetches it). The
+    person's enrolments are read with a token minted for them, as if they asked."""
+    feed = queries.feed_by_secret(store.db, secret) if 20 <= len(secret) <= 100 else None
+    if feed is None:
+        raise NotFound("Tautan kalender tidak dikenal atau sudah dicabut.")
+    person = Identity(role=ASN, subject=f"calendar-feed:{feed['nip']}", name=feed["nip"], nip=feed["nip"])
+    enrolments = queries.own_enrolments(clients, person)
+    programmes = {}
+    for code in sorted({e["programme_code"] for e in enrolments}):
+        try:
+            programmes[code] = queries.programme(clients, person, code)
+        except ServiceError as exc:
+            if exc.status != 404:
+                raise
+    pairs = [(e, programmes[e["programme_code"]]) for e in enrolments if e["programme_code"] in programmes]
+    body = calendar.feed(pairs, name="Bangkom ASN", portal_url=runtime.config.public_url, now=runtime.now())
+    return Response(body, content_type=calendar.MEDIA_TYPE,
+                    headers={"Content-Disposition": 'inline; filename="bangkom.ics"', "Cache-Control": "private, max-age=300"})
 
 
 # -- files -----------------------------------------------------------------------------------------

@@ -167,3 +167,33 @@ def test_an_asn_the_roster_does_not_know_cannot_sign_in(dev_site):
     answer = browser.post(f"{dev_site.url}/masuk/dev", data={"csrf_token": csrf_of(page.text),
                                                             "sebagai": "asn:199001012015031099"}, timeout=TIMEOUT)
     assert answer.status_code == 403 and "belum tercatat di daftar ASN" in answer.text
+
+
+def test_an_enrolment_as_an_ics_file_and_the_personal_feed_behind_a_revocable_secret_link(dev_site):
+    asn = dev_site.asn
+    browser = sign_in(dev_site, f"asn:{asn.nip}")
+    done = dev_site.programmes["done"]["code"]
+    page = browser.get(f"{dev_site.url}/katalog/{done}", timeout=TIMEOUT).text
+    ics = browser.get(f"{dev_site.url}/pendaftaran/{dev_site.completed['id']}.ics", timeout=TIMEOUT)
+    assert ics.headers["Content-Type"].startswith("text/calendar") and 'id="ics-link"' in page
+    assert f"UID:enrolment-{dev_site.completed['id']}@" in ics.text and "BEGIN:VEVENT" in ics.text
+
+    calendar = browser.get(f"{dev_site.url}/kalender", timeout=TIMEOUT).text
+    assert 'id="feed-none"' in calendar
+    made = browser.post(f"{dev_site.url}/kalender", data={"csrf_token": csrf_of(calendar)}, timeout=TIMEOUT).text
+    url = re.search(r'id="feed-new-url" value="([^"]+)"', made).group(1)
+    assert url.startswith(f"{dev_site.url}/kalender/") and 'id="feed-active"' in made
+    # shown once
+    assert 'id="feed-new-url"' not in browser.get(f"{dev_site.url}/kalender", timeout=TIMEOUT).text
+    feed = requests.get(url, timeout=TIMEOUT)  # a calendar app: no session
+    assert feed.status_code == 200 and f"UID:enrolment-{dev_site.completed['id']}@" in feed.text
+
+    again = browser.post(f"{dev_site.url}/kalender", data={"csrf_token": csrf_of(made)}, timeout=TIMEOUT).text
+    newer = re.search(r'id="feed-new-url" value="([^"]+)"', again).group(1)
+    assert requests.get(url, timeout=TIMEOUT).status_code == 404  # the old link stopped working
+    revoked = browser.post(f"{dev_site.url}/kalender/cabut", data={"csrf_token": csrf_of(again)}, timeout=TIMEOUT)
+    assert "dicabut" in revoked.text and 'id="feed-none"' in revoked.text
+    assert requests.get(newer, timeout=TIMEOUT).status_code == 404
+    # someone else's enrolment is not theirs to download
+    other = sign_in(dev_site, f"asn:{dev_site.people['asn2'].nip}")
+    assert other.get(f"{dev_site.url}/pendaftaran/{dev_site.completed['id']}.ics", timeout=TIMEOUT).status_code == 403
