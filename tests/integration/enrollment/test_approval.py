@@ -335,3 +335,33 @@ def test_every_approval_route_refuses_a_caller_without_a_token(enrollment):
                                ("PUT", f"/roster/{nip(1)}/acting", {}), ("DELETE", f"/roster/{nip(1)}/acting", None)):
         answer = call(enrollment, method, path, body)
         assert answer.status_code == 401, (method, path, answer.text)
+
+
+def test_a_programmes_revision_rises_with_each_change_once_published_and_the_flag_can_be_set_later(enrollment):
+    created = enrollment.post("/programmes", programme("REV-01")).json()
+    assert (created["revision"], created["requires_supervisor_approval"]) == (1, False)
+    assert enrollment.patch("/programmes/REV-01", {"capacity": 20}).json()["revision"] == 1  # a draft: no one saw it
+    assert enrollment.post("/programmes/REV-01/publish").json()["revision"] == 1
+    changed = enrollment.patch("/programmes/REV-01", {"requires_supervisor_approval": True}).json()
+    assert (changed["revision"], changed["requires_supervisor_approval"]) == (2, True)
+    updated = events_until(enrollment, {"programme_updated"})["programme_updated"]
+    assert updated.data["programme"]["requires_supervisor_approval"] is True
+    assert enrollment.post("/programmes/REV-01/cancel", {"reason": "Narasumber berhalangan"}).json()["revision"] == 3
+
+
+def test_an_asn_withdrawing_a_waiting_request_frees_its_seat_and_the_supervisor_no_longer_sees_it(enrollment):
+    head, staff, second, _ = team(7800)
+    roster(enrollment, *team_rows(7800))
+    approval_programme(enrollment, "WDR-01", capacity=1)
+    request = self_enrol(enrollment, "WDR-01", staff).json()
+    waiting = enrollment.post("/programmes/WDR-01/enrolments", {"nip": second}, headers=OPERATOR).json()
+    events_until(enrollment, {"approval_requested", "waitlisted"})
+    withdrawn = enrollment.post(f"/enrolments/{request['id']}/cancel", {}, headers=asn(staff))
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "cancelled", withdrawn.text
+    events = events_until(enrollment, {"cancelled", "enrolled"})
+    assert (events["cancelled"].data["previous_status"], events["cancelled"].data["cancelled_by"]) == (
+        "awaiting_approval", "participant")
+    assert events["enrolled"].data["enrolment_id"] == waiting["id"]
+    assert enrollment.get("/approvals", headers=asn(head)).json()["items"] == []
+    late = enrollment.post(f"/enrolments/{request['id']}/approval", {"decision": "approved"}, headers=asn(head))
+    assert late.status_code == 409
