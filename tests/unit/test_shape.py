@@ -11,6 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("enrollment", "certification", "notification", "reporting")
+# The portal is held to the same template: a subscriptions.py with an empty table, a store
+# without outbox, pages as its adapters and templates.
+DEPLOYABLES = SERVICES + ("portal",)
 TEMPLATE = {"__init__.py", "service.py", "routes.py", "usecases.py", "domain.py", "commands.py", "queries.py",
             "schemas.py", "store.py", "config.py", "dependencies.py", "subscriptions.py"}
 
@@ -52,7 +55,7 @@ def _graph() -> dict[str, set[str]]:
     return {name: _imports(name, path, modules) for name, path in modules.items()}
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", DEPLOYABLES)
 def test_every_service_has_exactly_the_template_files(service):
     files = {p.name for p in (ROOT / "services" / service).glob("*.py")}
     assert TEMPLATE - files == set(), f"{service} lacks {sorted(TEMPLATE - files)}"
@@ -105,11 +108,25 @@ def test_no_module_of_shared_services_or_deploy_imports_in_a_circle():
     assert circles == []
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", DEPLOYABLES)
 def test_the_subscription_table_and_the_handlers_agree(service):
+    import importlib
+
     import services
     from services import service_class
     from shared import topology
 
     services.load_subscriptions()
+    importlib.import_module(f"services.{service}.subscriptions")
     assert topology.handled_by(service_class(service)) == topology.subscriptions_of(service)
+
+
+def test_the_portal_consumes_and_publishes_nothing():
+    from services import service_class
+    from services.portal import subscriptions
+    from shared import topology
+
+    portal = service_class("portal")
+    assert subscriptions.SUBSCRIPTIONS == () and topology.handled_by(portal) == []
+    assert portal.store.relay is None  # no outbox: nothing to publish
+    assert not any(hasattr(portal, name) for name in ("asyncapi_json", "replay_history", "access_log_http"))
