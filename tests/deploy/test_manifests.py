@@ -744,7 +744,7 @@ def test_retry_queue_policy_covers_every_retry_queue_and_nothing_else(rendered):
 def test_mongodb_is_a_replica_set(rendered, overlay):
     mdb = _one(rendered, "MongoDBCommunity")["spec"]
     assert mdb["type"] == "ReplicaSet"
-    assert {u["name"] for u in mdb["users"]} == set(SERVICES)
+    assert {u["name"] for u in mdb["users"]} == set(SERVICES) | {"portal"}  # the portal's sessions
     if overlay == "production":
         assert mdb["members"] >= 3 and mdb["members"] % 2 == 1
 
@@ -761,7 +761,7 @@ def test_production_survives_the_loss_of_one_node_of_anything(renders):
 
 def test_public_verification_ingress_is_the_public_base_url_and_reaches_served_paths(renders):
     rendered = renders["production"]
-    ingress = _one(rendered, "Ingress")
+    ingress = rendered[("Ingress", "certification-public")]  # the portal has its own (at /)
     public = urlsplit(rendered[("ConfigMap", "asn-common")]["data"]["PUBLIC_BASE_URL"])
     assert public.scheme == "https"
     (rule,) = ingress["spec"]["rules"]
