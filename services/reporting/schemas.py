@@ -70,9 +70,10 @@ class NeverEnrolledExportQuery(YearQuery):
 
 
 class TeamQuery(YearQuery):
-    supervisor = NipField(load_default=None, metadata={
-        "description": "NIP of the supervisor (atasan langsung) whose team to show: required of an admin or an "
-                       "operator (a supervisor of its own agency); an ASN: themself (the default)"})
+    # Required of an admin or operator; an ASN who leaves it out means themself (usecases.team).
+    supervisor = NipField(required=True, metadata={
+        "description": "NIP of the supervisor (atasan langsung) whose team to show: an operator only a supervisor "
+                       "of its own agency; an ASN only themself, and may leave it out"})
 
 
 class ComplianceExportQuery(YearQuery):

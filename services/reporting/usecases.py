@@ -130,18 +130,16 @@ def team(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping
     operator: ``?supervisor=``) with their JP of the year against their own yearly target and
     the current checkpoint's pro-rated one. In name order, never ranked; the summary only for
     a team of at least REPORTING_PEERS_MIN_ASN (5) people. Every member's read is recorded."""
+    if caller.role == ASN and not args.get("supervisor"):
+        args = {**args, "supervisor": caller.nip}  # an ASN's own team by default; others must name one
     q = _load(schemas.TeamQuery, args)
     rm = current_models(store.db)
     cfg = runtime.config
     supervisor = q["supervisor"]
     if caller.role == ASN:
-        supervisor = supervisor or caller.nip
         domain.require_team_access(caller, supervisor, None)
         agency = None
     else:
-        if not supervisor:
-            raise Invalid("supervisor is required: the NIP of the supervisor (atasan langsung) whose team to show",
-                          field="supervisor")
         # The scope first: a 404 before it would tell an operator which NIPs the platform knows.
         known = queries.asn_identity(rm, supervisor)
         domain.require_team_access(caller, supervisor, (known or {}).get("agency"))
