@@ -963,16 +963,47 @@ def channels_for(service_env: Mapping[str, str]) -> tuple[str, ...]:
     return (*channels, "inbox")
 
 
+def portal_users(plan: Plan, showcase_nip: str | None) -> list[tuple[str, str]]:
+    """Whom to sign in as on the portal's development sign-in: the showcase ASN, their
+    supervisor, an operator of their OPD and admin, as (who, what to pick on /masuk)."""
+    people = {p.nip: p for p in plan.people}
+    # the showcase ASN (the demo's story) when they have a supervisor on the roster, else the first who has
+    asn = people.get(showcase_nip or "")
+    if asn is None or asn.supervisor_nip not in people:
+        asn = next(p for p in plan.people if p.supervisor_nip in people)
+    boss = people[asn.supervisor_nip]
+    return [("ASN", f"{asn.name} (NIP {asn.nip}, {asn.agency})"),
+            ("supervisor", f"{boss.name} (NIP {boss.nip}, atasan of {asn.name})"),
+            ("operator", f"Operator {asn.agency}"),
+            ("admin", "Admin BKPSDM")]
+
+
+def print_portal(url: str, plan: Plan, result: Result, out: TextIO = sys.stdout) -> None:
+    """The demo's last lines: where the portal is and whom to sign in as."""
+    users = portal_users(plan, result.showcase_nip)
+    width = max(len(who) for who, _ in users)
+    print(f"The portal: {url}  (open it in a browser; development sign-in at {url}/masuk)", file=out)
+    print("  Sign in as:", file=out)
+    for who, what in users:
+        print(f"    {who.ljust(width)}  {what}", file=out)
+    print(file=out, flush=True)
+
+
 def run(stack, *, asn: int = DEFAULT_ASN, seed: int = DEFAULT_SEED, checkpoint: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S, out: TextIO = sys.stdout) -> Result:
-    """Play the demo against a started ``deploy.launcher.Stack`` (what ``--demo`` calls)."""
-    demo = Demo(Platform.from_stack(stack), build_plan(asn, seed), channels=channels_for(stack.env_for("notification")),
+    """Play the demo against a started ``deploy.launcher.Stack`` (what ``--demo`` calls); it
+    ends with the portal's address and whom to sign in as, when the stack runs the portal."""
+    plan = build_plan(asn, seed)
+    demo = Demo(Platform.from_stack(stack), plan, channels=channels_for(stack.env_for("notification")),
                 checkpoint=checkpoint, timeout_s=timeout_s, out=out)
     try:
-        return demo.play()
+        result = demo.play()
     except DemoError as exc:
         print(f"\ndemo stopped: {exc}", file=out, flush=True)
         raise
+    if "portal" in getattr(stack, "services", ()):
+        print_portal(stack.url("portal"), plan, result, out)
+    return result
 
 
 def _base_urls(text: str) -> dict[str, str]:
@@ -1002,9 +1033,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="give up when the platform has not caught up after this many seconds")
     args = parser.parse_args(argv)
     channels = tuple(c.strip() for c in args.channels.split(",")) if args.channels else channels_for(os.environ)
+    plan = build_plan(args.asn, args.seed)
     try:
-        Demo(Platform.local(args.base_urls, args.token), build_plan(args.asn, args.seed), channels=channels,
-             checkpoint=args.checkpoint, timeout_s=args.timeout).play()
+        result = Demo(Platform.local(args.base_urls, args.token), plan, channels=channels,
+                      checkpoint=args.checkpoint, timeout_s=args.timeout).play()
+        address = env("HTTP_ADDRESS", f"127.0.0.1:{DEFAULT_PORTS['portal']}", "portal").replace("0.0.0.0", "127.0.0.1")
+        print_portal(env("PUBLIC_URL", f"http://{address}", "portal"), plan, result)
     except DemoError as exc:
         print(f"\ndemo stopped: {exc}", file=sys.stderr)
         return 1
