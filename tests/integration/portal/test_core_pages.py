@@ -104,9 +104,9 @@ def test_an_asn_sees_each_of_their_pages(dev_site):
 
     history = browser.get(f"{dev_site.url}/riwayat", timeout=TIMEOUT)
     assert history.status_code == 200 and 'id="year-total">32<' in history.text
-    assert f'data-enrolment="{dev_site.completed["id"]}"' in history.text
+    assert f'data-enrolment="{dev_site.completed["asn"]["id"]}"' in history.text
 
-    certificate = dev_site.certificate
+    certificate = dev_site.certificates["asn"]
     page = browser.get(f"{dev_site.url}/sertifikat", timeout=TIMEOUT)
     assert f'data-certificate="{certificate["id"]}"' in page.text and certificate["number"] in page.text
     assert certificate["verification_url"] in page.text
@@ -121,7 +121,7 @@ def test_an_asn_sees_each_of_their_pages(dev_site):
 
 def test_someone_elses_certificate_is_not_handed_out(dev_site):
     browser = sign_in(dev_site, f"asn:{dev_site.people['asn2'].nip}")
-    answer = browser.get(f"{dev_site.url}/sertifikat/{dev_site.certificate['id']}.pdf", timeout=TIMEOUT)
+    answer = browser.get(f"{dev_site.url}/sertifikat/{dev_site.certificates['asn']['id']}.pdf", timeout=TIMEOUT)
     assert answer.status_code == 403 and "Akses ditolak" in answer.text
 
 
@@ -174,9 +174,9 @@ def test_an_enrolment_as_an_ics_file_and_the_personal_feed_behind_a_revocable_se
     browser = sign_in(dev_site, f"asn:{asn.nip}")
     done = dev_site.programmes["done"]["code"]
     page = browser.get(f"{dev_site.url}/katalog/{done}", timeout=TIMEOUT).text
-    ics = browser.get(f"{dev_site.url}/pendaftaran/{dev_site.completed['id']}.ics", timeout=TIMEOUT)
+    ics = browser.get(f"{dev_site.url}/pendaftaran/{dev_site.completed['asn']['id']}.ics", timeout=TIMEOUT)
     assert ics.headers["Content-Type"].startswith("text/calendar") and 'id="ics-link"' in page
-    assert f"UID:enrolment-{dev_site.completed['id']}@" in ics.text and "BEGIN:VEVENT" in ics.text
+    assert f"UID:enrolment-{dev_site.completed['asn']['id']}@" in ics.text and "BEGIN:VEVENT" in ics.text
 
     calendar = browser.get(f"{dev_site.url}/kalender", timeout=TIMEOUT).text
     assert 'id="feed-none"' in calendar
@@ -186,7 +186,7 @@ def test_an_enrolment_as_an_ics_file_and_the_personal_feed_behind_a_revocable_se
     # shown once
     assert 'id="feed-new-url"' not in browser.get(f"{dev_site.url}/kalender", timeout=TIMEOUT).text
     feed = requests.get(url, timeout=TIMEOUT)  # a calendar app: no session
-    assert feed.status_code == 200 and f"UID:enrolment-{dev_site.completed['id']}@" in feed.text
+    assert feed.status_code == 200 and f"UID:enrolment-{dev_site.completed['asn']['id']}@" in feed.text
 
     again = browser.post(f"{dev_site.url}/kalender", data={"csrf_token": csrf_of(made)}, timeout=TIMEOUT).text
     newer = re.search(r'id="feed-new-url" value="([^"]+)"', again).group(1)
@@ -196,4 +196,4 @@ def test_an_enrolment_as_an_ics_file_and_the_personal_feed_behind_a_revocable_se
     assert requests.get(newer, timeout=TIMEOUT).status_code == 404
     # someone else's enrolment is not theirs to download
     other = sign_in(dev_site, f"asn:{dev_site.people['asn2'].nip}")
-    assert other.get(f"{dev_site.url}/pendaftaran/{dev_site.completed['id']}.ics", timeout=TIMEOUT).status_code == 403
+    assert other.get(f"{dev_site.url}/pendaftaran/{dev_site.completed['asn']['id']}.ics", timeout=TIMEOUT).status_code == 403
