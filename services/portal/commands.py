@@ -2,7 +2,7 @@
 and the person's requests to the services (enrol, cancel, mark read) through the client."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from pymongo.errors import DuplicateKeyError
 
@@ -98,3 +98,25 @@ def cancel(client: ServiceClient, identity: Identity, enrolment_id: str) -> dict
 
 def mark_read(client: ServiceClient, identity: Identity, message_id: str) -> None:
     client.post("notification", f"/inbox/{identity.nip}/{message_id}/read", identity)
+
+
+# -- supervisor, operator and admin pages (izin atasan, tim saya, Plt/Plh, log akses) --
+def decide(client: ServiceClient, identity: Identity, enrolment_id: str, body: dict) -> dict:
+    """The approver's decision, with their own token (enrollment checks they are the approver)."""
+    return client.post("enrollment", f"/enrolments/{enrolment_id}/approval", identity, body)
+
+
+def decide_by_link(client: ServiceClient, identity: Identity, token: str, body: dict) -> dict:
+    return client.post("enrollment", "/approvals/link/decision", identity, {"token": token, **body})
+
+
+def set_acting(client: ServiceClient, identity: Identity, supervisor_nip: str, acting_nip: str, kind: str,
+               ends_at: datetime) -> dict:
+    """Name a Plt/Plh with the operator's (or admin's) platform token."""
+    body = {"acting_nip": acting_nip, "kind": kind,
+            "ends_at": ends_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")}
+    return client.put("enrollment", f"/roster/{supervisor_nip}/acting", identity, body, acting="role")
+
+
+def end_acting(client: ServiceClient, identity: Identity, supervisor_nip: str) -> dict:
+    return client.delete("enrollment", f"/roster/{supervisor_nip}/acting", identity, acting="role")

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta, timezone
 
 from shared import timefmt
 from shared.auth import ADMIN, ASN, OPERATOR, check_claims
@@ -281,3 +281,142 @@ def enrol_outcome(enrolment: dict) -> str:
     if status == "waitlisted":
         return f"Kursi penuh: Anda masuk daftar tunggu nomor {enrolment.get('waitlist_position') or '-'}."
     return "Anda terdaftar pada program ini."
+
+
+# -- supervisor, operator and admin pages (izin atasan, tim saya, Plt/Plh, log akses) --
+DECISION_LABELS = {"approved": "disetujui", "declined": "ditolak", "lapsed": "kedaluwarsa"}
+ACTING_LABELS = {"plt": "Plt (pelaksana tugas)", "plh": "Plh (pelaksana harian)"}
+WHAT_LABELS = {"ledger": "riwayat JP", "certificates": "sertifikat", "inbox": "kotak masuk",
+               "team": "tim saya (JP staf)", "roster": "daftar ASN"}
+# The form's words for a decision -> enrollment's
+DECISIONS = {"setuju": "approved", "tolak": "declined"}
+REASON_MAX = 500
+DECIDED_SHOWN_DAYS = 30
+ACTING_MAX_DAYS = 366
+
+
+def nip_printed(nip: str | None) -> str:
+    """An 18-digit NIP as printed on SK and ID cards: ``19880101 201001 1 001`` (birth date,
+    appointment month, sex, serial); anything else as it is."""
+    if nip and len(nip) == 18 and nip.isdigit():
+        return f"{nip[:8]} {nip[8:14]} {nip[14]} {nip[15:]}"
+    return nip or "-"
+
+
+def holds_text(enrolment: dict) -> str:
+    """What an awaiting request holds while the supervisor decides."""
+    if enrolment.get("holds") == "seat":
+        return "Kursi ditahan"
+    if enrolment.get("holds") == "waitlist":
+        position = enrolment.get("waitlist_position")
+        return f"Tempat daftar tunggu nomor {position} ditahan" if position else "Tempat di daftar tunggu ditahan"
+    return "-"
+
+
+def decision_text(approval: dict | None) -> str:
+    """``Permohonan ini sudah diputuskan (disetujui)`` and the like."""
+    decision = (approval or {}).get("decision")
+    return f"Permohonan ini sudah diputuskan ({DECISION_LABELS.get(decision, decision)})" if decision else ""
+
+
+def is_undecided(enrolment: dict) -> bool:
+    """Whether the approver can still decide (the request waits and has no decision)."""
+    return enrolment.get("status") == "awaiting_approval" and not (enrolment.get("approval") or {}).get("decision")
+
+
+def awaiting_requests(items: list[dict]) -> list[dict]:
+    """Requests to decide, the nearest deadline first."""
+    return sorted((e for e in items if is_undecided(e)),
+                  key=lambda e: ((e.get("approval") or {}).get("expires_at") or "", e.get("id") or ""))
+
+
+def recently_decided(items: list[dict], now: datetime, days: int = DECIDED_SHOWN_DAYS) -> list[dict]:
+    """Requests decided (or lapsed) in the last ``days`` days, the latest first."""
+    since = now - timedelta(days=days)
+    shown = []
+    for e in items:
+        approval = e.get("approval") or {}
+        decided = timefmt.parse_time(approval.get("decided_at"))
+        if approval.get("decision") and decided is not None and decided >= since:
+            shown.append(e)
+    return sorted(shown, key=lambda e: e["approval"]["decided_at"], reverse=True)
+
+
+def decision_errors(decision: str | None, reason: str | None) -> dict[str, str]:
+    """Field errors of a decision form (Bahasa Indonesia, keyed by field name)."""
+    errors = {}
+    if decision not in DECISIONS:
+        errors["keputusan"] = "Pilih setujui atau tolak."
+    text = (reason or "").strip()
+    if decision == "tolak" and not text:
+        errors["alasan"] = "Alasan wajib diisi bila permohonan ditolak."
+    elif len(text) > REASON_MAX:
+        errors["alasan"] = f"Alasan paling banyak {REASON_MAX} karakter (sekarang {len(text)})."
+    return errors
+
+
+def decision_body(decision: str, reason: str | None) -> dict:
+    """What enrollment takes (after ``decision_errors`` found nothing)."""
+    text = (reason or "").strip()
+    return {"decision": DECISIONS[decision], "reason": text or None}
+
+
+def decided_message(enrolment: dict) -> str:
+    """The flash after a decision."""
+    name = (enrolment.get("participant") or {}).get("name") or enrolment.get("nip") or "peserta"
+    decision = (enrolment.get("approval") or {}).get("decision")
+    if decision == "approved":
+        outcome = "masuk daftar tunggu" if enrolment.get("status") == "waitlisted" else "terdaftar"
+        return f"Permohonan {name} disetujui; peserta kini {outcome}."
+    if decision == "declined":
+        return f"Permohonan {name} ditolak; peserta diberi tahu beserta alasannya."
+    return f"Permohonan {name} telah diputuskan."
+
+
+def team_bar(member: dict, width: int = 160) -> dict:
+    """The small SVG bar of one staff member: their JP against their own yearly target, with the
+    checkpoint's pro-rated target as a marker. Each bar is scaled to the member's own target,
+    so bars show progress, not who has more JP than whom."""
+    jp, target, checkpoint = member.get("jp") or 0, member.get("target") or 0, member.get("checkpoint_target")
+    scale = max(target, jp, checkpoint or 0, 1)
+    plot = width - 2
+
+    def x(value: float) -> float:
+        return round(1 + plot * min(value, scale) / scale, 1)
+
+    return {"width": width, "height": 16, "bar_w": round(x(jp) - 1, 1), "plot_w": plot,
+            "target_x": x(target) if target else None,
+            "checkpoint_x": x(checkpoint) if checkpoint is not None else None,
+            "met": bool(member.get("met_target")), "on_track": bool(member.get("on_track"))}
+
+
+def acting_errors(form: dict, now: datetime) -> tuple[dict[str, str], datetime | None]:
+    """Field errors of the Plt/Plh form and the delegation's end (23.59.59 WIB of the date given)."""
+    errors: dict[str, str] = {}
+    for key, label in (("atasan", "NIP atasan"), ("pelaksana", "NIP Plt/Plh")):
+        value = "".join((form.get(key) or "").split())
+        form[key] = value
+        if not (len(value) == 18 and value.isdigit()):
+            errors[key] = f"{label} harus 18 angka."
+    if not errors and form["atasan"] == form["pelaksana"]:
+        errors["pelaksana"] = "Plt/Plh tidak boleh atasan itu sendiri."
+    if form.get("jenis") not in ACTING_LABELS:
+        errors["jenis"] = "Pilih Plt atau Plh."
+    ends_at = None
+    try:
+        ends_at = timefmt.end_of_day_wib(date.fromisoformat(form.get("sampai") or ""))
+    except ValueError:
+        errors["sampai"] = "Isi tanggal berakhir (hari/bulan/tahun)."
+    if ends_at is not None and ends_at <= now:
+        errors["sampai"] = "Tanggal berakhir harus setelah hari ini."
+    elif ends_at is not None and ends_at > now + timedelta(days=ACTING_MAX_DAYS):
+        errors["sampai"] = "Penugasan Plt/Plh paling lama satu tahun."
+    return errors, ends_at
+
+
+def merge_access_logs(pages: dict[str, list[dict]], limit: int = 200) -> list[dict]:
+    """The services' access logs as one list, newest first (each record keeps its service)."""
+    rows = [{**record, "service": service} for service, records in pages.items() for record in records]
+    rows.sort(key=lambda r: (timefmt.parse_time(r.get("at")) or datetime.min.replace(tzinfo=timezone.utc),
+                             r.get("id") or ""), reverse=True)
+    return rows[:limit]

@@ -107,3 +107,48 @@ def awaiting_approvals(client: ServiceClient, identity: Identity) -> int | None:
                               params={"status": "awaiting", "limit": 100}).get("items", []))
     except ServiceError:
         return None
+
+
+# -- supervisor, operator and admin pages (izin atasan, tim saya, Plt/Plh, log akses) --
+ACCESS_LOG_SERVICES = ("reporting", "certification", "notification")
+
+
+def approvals(client: ServiceClient, identity: Identity, status: str, limit: int = 200) -> list[dict]:
+    """The approval requests sent to this person as (acting) approver: ``awaiting`` or ``decided``."""
+    return client.get("enrollment", "/approvals", identity, params={"status": status, "limit": limit})["items"]
+
+
+def approval_by_link(client: ServiceClient, identity: Identity, token: str) -> dict:
+    """The request an approval link is for (enrollment answers it to the link's approver only)."""
+    return client.post("enrollment", "/approvals/link", identity, {"token": token})
+
+
+def team(client: ServiceClient, identity: Identity) -> dict:
+    """Tim saya: the person's staff with their JP (reporting records each read)."""
+    return client.get("reporting", "/team", identity)
+
+
+def roster_of(client: ServiceClient, identity: Identity, nip: str) -> dict | None:
+    """A roster entry as the operator or admin sees it (None: not on their roster)."""
+    try:
+        return client.get("enrollment", f"/roster/{_path(nip)}", identity, acting="role")
+    except ServiceError as exc:
+        if exc.status in (403, 404):
+            return None
+        raise
+
+
+def access_logs(client: ServiceClient, identity: Identity, nip: str | None, reader: str | None,
+                limit: int = 200) -> tuple[dict[str, list[dict]], list[str]]:
+    """Each service's access log page (newest first), and the services that did not answer."""
+    params = {"limit": limit, **({"nip": nip} if nip else {}), **({"reader": reader} if reader else {})}
+    pages, missing = {}, []
+    for service in ACCESS_LOG_SERVICES:
+        try:
+            pages[service] = client.get(service, "/admin/access-log", identity, params=params,
+                                        acting="role")["items"]
+        except ServiceError as exc:
+            if exc.status < 500 and exc.status not in (404, 429):
+                raise
+            missing.append(service)
+    return pages, missing

@@ -100,3 +100,43 @@ _page("GET", "/kalender/{secret}.ics", "The personal calendar feed behind its se
 _page("GET", "/static/{name}", "The style sheet (and any vendored script): no CDN. Access: anyone.",
       content_type=("text/css", "text/javascript"), path_parameters={"name": {"type": "string", "maxLength": 64}},
       responses={404: "no such file"})
+
+# -- supervisor, operator and admin pages (izin atasan, tim saya, Plt/Plh, log akses) --
+_APPROVER = ("Access: a signed-in person with a NIP (the supervisor, or their Plt/Plh); enrollment decides which "
+             "requests are theirs. Admin/operator without a NIP: 403 page; not signed in: 303 to /masuk.")
+_TOKEN = {"type": "string", "pattern": r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$", "maxLength": 601}
+_page("GET", "/persetujuan", "Persetujuan (izin atasan): the self-enrolments awaiting this person's decision (those "
+      "received as Plt/Plh marked), with the participant, programme, the held seat or waitlist place and the "
+      f"deadline in WIB; below, those decided in the last 30 days (enrollment GET /approvals). {_APPROVER}",
+      responses={**_REDIRECT, 403: "no NIP (admin or operator account)"})
+_form("/persetujuan/{enrolment_id}/keputusan", "Approve (keputusan=setuju) or decline with a reason "
+      "(keputusan=tolak, alasan of at most 500 characters) -> enrollment POST /enrolments/<id>/approval; 303 back "
+      f"with the outcome. A missing reason: 422, the list again with the error beside the field. {_APPROVER}",
+      body=schemas.DecisionForm, path_parameters={"enrolment_id": _ID},
+      responses={422: "no decision, or declining without a reason (shown beside the field)"})
+_page("GET", "/persetujuan/{token}", "The request of an approval link from the notification (enrollment POST "
+      "/approvals/link): sign-in first (the token stays in the path; Referrer-Policy no-referrer). A decided "
+      f"request says so. {_APPROVER}", path_parameters={"token": _TOKEN},
+      responses={**_REDIRECT, 403: "the link is another approver's", 404: "not a link enrollment signed, or of "
+                                                                          "an earlier request"})
+_form("/persetujuan/{token}", "Decide from the link page (enrollment POST /approvals/link/decision; single use). "
+      f"{_APPROVER}", body=schemas.DecisionForm, path_parameters={"token": _TOKEN},
+      responses={409: "already decided (a friendly page saying so)", 422: "declining without a reason",
+                 404: "not a valid link"})
+_page("GET", "/tim", "Tim saya: the person's staff (reporting GET /team) in name order with each one's JP against "
+      "their own yearly target and the current checkpoint's pro-rated target; the summary only for 5 or more "
+      "people; every view is recorded in reporting's access log. Access: a signed-in person with a NIP (an empty "
+      "team says so); admin/operator: 403 page.", responses={**_REDIRECT, 403: "no NIP (admin or operator account)"})
+_page("GET", "/operator/plt", "Plt/Plh: the form to name an acting supervisor, and the delegation in force of the "
+      "supervisor asked for (?atasan=<NIP>, enrollment GET /roster/<nip>). Access: operator (own OPD) and admin; "
+      "anyone else a 403 page.", query=schemas.ActingQuery, responses={**_REDIRECT, 403: "not operator or admin"})
+_form("/operator/plt", "Name a Plt/Plh (enrollment PUT /roster/<atasan>/acting with the operator's token) until "
+      "23.59.59 WIB of the date given. Access: operator (own OPD) and admin.", body=schemas.ActingForm,
+      responses={422: "invalid NIPs, kind or date, or refused by enrollment (shown beside the field)",
+                 403: "not operator or admin (or a bad csrf_token)"})
+_form("/operator/plt/akhiri", "End a Plt/Plh now (enrollment DELETE /roster/<atasan>/acting). Access: operator "
+      "(own OPD) and admin.", body=schemas.EndActingForm, responses={403: "not operator or admin"})
+_page("GET", "/admin/log-akses", "Log akses: who read whose personal data (reporting, certification and "
+      "notification GET /admin/access-log merged, newest first), filtered by whose NIP and the reader. Access: "
+      "admin only; anyone else a 403 page.", query=schemas.AccessLogQuery,
+      responses={**_REDIRECT, 403: "not admin", 422: "the NIP filter is not 18 digits"})

@@ -85,3 +85,53 @@ def certificate_id(value: str) -> str:
 
 def message_id(value: str) -> str:
     return _checked(value, "Pesan")
+
+
+# -- supervisor, operator and admin pages (izin atasan, tim saya, Plt/Plh, log akses) --
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,400}\.[A-Za-z0-9_-]{1,200}$")
+
+
+class DecisionForm(CsrfForm):
+    """A supervisor's decision (the reason is checked by domain.decision_errors, to show the
+    error next to the field rather than as an error page)."""
+
+    keputusan = fields.Str(load_default=None, validate=validate.Length(max=10),
+                           metadata={"description": "setuju (approve) or tolak (decline)"})
+    alasan = fields.Str(load_default=None, validate=validate.Length(max=5000),
+                        metadata={"description": "the reason, required when declining (at most 500 characters)"})
+
+
+class ActingForm(CsrfForm):
+    """Set an acting supervisor (Plt/Plh); fields checked by domain.acting_errors."""
+
+    atasan = fields.Str(load_default=None, validate=validate.Length(max=40),
+                        metadata={"description": "NIP of the supervisor (atasan) to act for"})
+    pelaksana = fields.Str(load_default=None, validate=validate.Length(max=40),
+                           metadata={"description": "NIP of the acting person"})
+    jenis = fields.Str(load_default=None, validate=validate.Length(max=10), metadata={"description": "plt or plh"})
+    sampai = fields.Str(load_default=None, validate=validate.Length(max=20),
+                        metadata={"description": "YYYY-MM-DD: the delegation ends at 23.59.59 WIB that day"})
+
+
+class EndActingForm(CsrfForm):
+    atasan = fields.Str(required=True, validate=validate.Length(min=1, max=40),
+                        metadata={"description": "NIP of the supervisor whose Plt/Plh ends now"})
+
+
+class ActingQuery(_Lenient):
+    atasan = fields.Str(load_default=None, validate=validate.Length(max=40),
+                        metadata={"description": "NIP of a supervisor whose Plt/Plh to show"})
+
+
+class AccessLogQuery(_Lenient):
+    nip = fields.Str(load_default=None, validate=validate.Length(max=40),
+                     metadata={"description": "whose data was read (NIP)"})
+    pembaca = fields.Str(load_default=None, validate=validate.Length(max=200),
+                         metadata={"description": "the reader's subject (as the log shows it)"})
+
+
+def approval_token(value: str) -> str:
+    """The token of an approval link (its shape only: enrollment checks the signature)."""
+    if not _TOKEN.match(value or ""):
+        raise NotFound("Tautan persetujuan tidak dikenali.")
+    return value

@@ -120,3 +120,40 @@ class PortalService(WebBase):
     @page("GET", "/<path:rest>")
     def not_found(self, request, rest):
         return usecases.not_found(self.store, self.runtime, request)
+
+    # -- supervisor, operator and admin pages (izin atasan, tim saya, Plt/Plh, log akses) --
+    @page("GET", "/persetujuan")
+    def approvals(self, request):
+        return usecases.approvals_page(self.store, self.runtime, self.clients, request)
+
+    @page("POST", "/persetujuan/<string:enrolment_id>/keputusan")
+    def decide(self, request, enrolment_id):
+        return usecases.decide(self.store, self.runtime, self.clients, request, enrolment_id)
+
+    @page("GET", "/persetujuan/<string:token>")
+    def approval_link(self, request, token):
+        return usecases.approval_link_page(self.store, self.runtime, self.clients, request, token)
+
+    @page("POST", "/persetujuan/<string:token>")
+    def decide_by_link(self, request, token):
+        return usecases.decide_by_link(self.store, self.runtime, self.clients, request, token)
+
+    @page("GET", "/tim")
+    def team(self, request):
+        return usecases.team_page(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/operator/plt")
+    def acting(self, request):
+        return usecases.acting_page(self.store, self.runtime, self.clients, request)
+
+    @page("POST", "/operator/plt")
+    def set_acting(self, request):
+        return usecases.set_acting(self.store, self.runtime, self.clients, request)
+
+    @page("POST", "/operator/plt/akhiri")
+    def end_acting(self, request):
+        return usecases.end_acting(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/admin/log-akses")
+    def access_log_page(self, request):
+        return usecases.access_log_page(self.store, self.runtime, self.clients, request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from werkzeug.wrappers import Response
 
@@ -480,3 +480,233 @@ def not_found(store: Store, runtime: ServiceRuntime, request) -> Response:
     visit = _visit(store, runtime, request, take_flash=False)
     return visit.render("error.html", status=404, title="Halaman tidak ditemukan",
                         message="Alamat yang Anda buka tidak tersedia.", code=404)
+
+
+# -- supervisor, operator and admin pages (izin atasan, tim saya, Plt/Plh, log akses) --
+def _denied(visit: Visit, message: str, status: int = 403, title: str = "Akses ditolak") -> Response:
+    """A refusal as a page with the person's menu (not the bare error page)."""
+    return visit.render("error.html", status=status, title=title, message=message, code=status)
+
+
+_FOR_ASN = "Halaman ini untuk ASN yang menjadi atasan; akun Anda tidak terhubung dengan NIP."
+# What the supervision templates use besides the page's own data
+_WORDS = {"nip_printed": domain.nip_printed, "holds_text": domain.holds_text, "decision_text": domain.decision_text,
+          "acting_labels": domain.ACTING_LABELS, "decision_labels": domain.DECISION_LABELS}
+
+
+def _approvals_page(visit: Visit, runtime: ServiceRuntime, clients: ServiceClient, *, status: int = 200,
+                    errors: dict | None = None, form: dict | None = None) -> Response:
+    identity = visit.identity
+    awaiting = domain.awaiting_requests(queries.approvals(clients, identity, "awaiting"))
+    decided = domain.recently_decided(queries.approvals(clients, identity, "decided"), runtime.now())
+    return visit.render("persetujuan.html", status=status, **_WORDS, awaiting=awaiting, decided=decided,
+                        errors=errors or {}, form=form or {}, days=domain.DECIDED_SHOWN_DAYS)
+
+
+def approvals_page(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """Persetujuan: the requests waiting for this person's decision (as supervisor or Plt/Plh),
+    and those decided in the last 30 days."""
+    visit = _signed_in(store, runtime, request, own=False)
+    if not visit.identity.has_own_pages:
+        return _denied(visit, _FOR_ASN)
+    return _approvals_page(visit, runtime, clients)
+
+
+def decide(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, enrolment_id: str) -> Response:
+    """Approve, or decline with a reason (an empty reason: the list again, the error beside the field)."""
+    visit = _signed_in(store, runtime, request, own=False)
+    form = _form(visit, request, schemas.DecisionForm)
+    if not visit.identity.has_own_pages:
+        return _denied(visit, _FOR_ASN)
+    enrolment_id = schemas.enrolment_id(enrolment_id)
+    errors = domain.decision_errors(form.get("keputusan"), form.get("alasan"))
+    if errors:
+        return _approvals_page(visit, runtime, clients, status=422, errors={enrolment_id: errors},
+                               form={enrolment_id: form})
+    try:
+        enrolment = commands.decide(clients, visit.identity, enrolment_id,
+                                    domain.decision_body(form["keputusan"], form.get("alasan")))
+        commands.flash(store.db, visit.session_id, domain.decided_message(enrolment), "ok")
+    except ServiceError as exc:
+        if exc.status >= 500 or exc.status == 404:
+            raise
+        commands.flash(store.db, visit.session_id, _refusal_text(exc, "Keputusan tidak dapat diproses"), "error")
+    return visit.redirect("/persetujuan")
+
+
+def _link_request(visit: Visit, clients: ServiceClient, token: str) -> tuple[dict | None, Response | None]:
+    """The request behind a link, or the page saying why it cannot be shown."""
+    try:
+        return queries.approval_by_link(clients, visit.identity, token), None
+    except ServiceError as exc:
+        if exc.status == 403:
+            return None, _denied(visit, "Tautan persetujuan ini ditujukan kepada atasan lain. Masuklah dengan akun "
+                                        "atasan yang menerima tautan ini.")
+        if exc.status in (400, 404, 422):
+            return None, _denied(visit, "Tautan persetujuan ini tidak sah atau bukan untuk permohonan yang "
+                                        "berlaku. Buka daftar persetujuan Anda di portal.", 404,
+                                 "Tautan tidak berlaku")
+        raise
+
+
+def _no_referrer(response: Response) -> Response:
+    # the token is in this page's address: it must never travel on as a Referer
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def approval_link_page(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request,
+                       token: str) -> Response:
+    """The request from the notification's link (sign-in first: the link alone decides nothing)."""
+    token = schemas.approval_token(token)
+    visit = _signed_in(store, runtime, request, own=False)
+    if not visit.identity.has_own_pages:
+        return _no_referrer(_denied(visit, _FOR_ASN))
+    enrolment, refused = _link_request(visit, clients, token)
+    if refused is not None:
+        return _no_referrer(refused)
+    return _no_referrer(visit.render("persetujuan_link.html", **_WORDS, e=enrolment, token=token,
+                                     open=domain.is_undecided(enrolment), errors={}, form={}))
+
+
+def decide_by_link(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, token: str) -> Response:
+    """A decision from the link page: once (a second use says it was decided already)."""
+    token = schemas.approval_token(token)
+    visit = _signed_in(store, runtime, request, own=False)
+    form = _form(visit, request, schemas.DecisionForm)
+    if not visit.identity.has_own_pages:
+        return _no_referrer(_denied(visit, _FOR_ASN))
+    errors = domain.decision_errors(form.get("keputusan"), form.get("alasan"))
+    if errors:
+        enrolment, refused = _link_request(visit, clients, token)
+        if refused is not None:
+            return _no_referrer(refused)
+        return _no_referrer(visit.render("persetujuan_link.html", **_WORDS, status=422, e=enrolment, token=token,
+                                         open=domain.is_undecided(enrolment), errors=errors, form=form))
+    try:
+        enrolment = commands.decide_by_link(clients, visit.identity, token,
+                                            domain.decision_body(form["keputusan"], form.get("alasan")))
+    except ServiceError as exc:
+        if exc.status == 409:
+            enrolment, refused = _link_request(visit, clients, token)
+            if refused is not None:
+                return _no_referrer(refused)
+            return _no_referrer(visit.render("persetujuan_link.html", **_WORDS, status=409, e=enrolment,
+                                             token=token, open=False, errors={}, form={}, conflict=exc.message))
+        if exc.status in (403, 422):
+            return _no_referrer(_link_request(visit, clients, token)[1] or _denied(visit, _refusal_text(
+                exc, "Keputusan tidak dapat diproses")))
+        raise
+    commands.flash(store.db, visit.session_id, domain.decided_message(enrolment), "ok")
+    return _no_referrer(visit.redirect(f"/persetujuan/{token}"))
+
+
+def team_page(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """Tim saya: each staff member's JP against their own target, in name order (never ranked)."""
+    visit = _signed_in(store, runtime, request, own=False)
+    if not visit.identity.has_own_pages:
+        return _denied(visit, _FOR_ASN)
+    team = queries.team(clients, visit.identity)
+    members = sorted(team.get("members") or [], key=lambda m: ((m.get("name") or "").lower(), m.get("nip")))
+    return visit.render("tim.html", **_WORDS, team=team, members=members,
+                        bars={m["nip"]: domain.team_bar(m) for m in members}, summary=team.get("summary"))
+
+
+def _staff_visit(store: Store, runtime: ServiceRuntime, request, *roles: str) -> tuple[Visit, Response | None]:
+    visit = _signed_in(store, runtime, request, own=False)
+    if visit.identity.role not in roles:
+        return visit, _denied(visit, "Halaman ini hanya untuk " + " dan ".join(
+            domain.ROLE_LABELS[r] for r in roles) + ".")
+    return visit, None
+
+
+def acting_page(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """Plt/Plh: the form, and the delegation of the supervisor looked up (enrollment offers no list)."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    if refused:
+        return refused
+    args = schemas.ActingQuery().load(request.args.to_dict())
+    return _acting_page(visit, runtime, clients, "".join((args.get("atasan") or "").split()) or None)
+
+
+def _acting_page(visit: Visit, runtime: ServiceRuntime, clients: ServiceClient, nip: str | None, *,
+                 status: int = 200, errors: dict | None = None, form: dict | None = None) -> Response:
+    entry, looked_up = None, bool(nip and len(nip) == 18 and nip.isdigit())
+    if looked_up:
+        entry = queries.roster_of(clients, visit.identity, nip)
+    today = timefmt.wib_date(runtime.now())
+    return visit.render("operator_plt.html", status=status, **_WORDS, nip=nip, looked_up=looked_up, entry=entry,
+                        errors=errors or {}, form=form or {}, kinds=domain.ACTING_LABELS,
+                        min_date=(today + timedelta(days=1)).isoformat(),
+                        max_date=(today + timedelta(days=domain.ACTING_MAX_DAYS - 1)).isoformat())
+
+
+_ACTING_FIELDS = {"acting_nip": "pelaksana", "ends_at": "sampai", "kind": "jenis", "nip": "atasan"}
+
+
+def set_acting(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    form = _form(visit, request, schemas.ActingForm)
+    if refused:
+        return refused
+    errors, ends_at = domain.acting_errors(form, runtime.now())
+    if not errors:
+        try:
+            commands.set_acting(clients, visit.identity, form["atasan"], form["pelaksana"], form["jenis"], ends_at)
+        except ServiceError as exc:
+            if exc.status >= 500:
+                raise
+            named = exc.body.get("field") or next(iter(exc.body.get("errors") or {}), "")
+            field_name = _ACTING_FIELDS.get(str(named).split(".")[0], "atasan")
+            errors = {field_name: _acting_refusal(exc)}
+    if errors:
+        return _acting_page(visit, runtime, clients, form.get("atasan") if "atasan" not in errors else None,
+                            status=422, errors=errors, form=form)
+    commands.flash(store.db, visit.session_id, f"{form['jenis'].capitalize()} untuk atasan "
+                   f"{domain.nip_printed(form['atasan'])} ditetapkan sampai "
+                   f"{timefmt.long_date_id(ends_at)}.", "ok")
+    return visit.redirect(f"/operator/plt?atasan={form['atasan']}")
+
+
+def end_acting(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    form = _form(visit, request, schemas.EndActingForm)
+    if refused:
+        return refused
+    nip = "".join(form["atasan"].split())
+    try:
+        commands.end_acting(clients, visit.identity, nip)
+        commands.flash(store.db, visit.session_id, f"Plt/Plh atasan {domain.nip_printed(nip)} diakhiri.", "ok")
+    except ServiceError as exc:
+        if exc.status >= 500:
+            raise
+        commands.flash(store.db, visit.session_id, _acting_refusal(exc), "error")
+    return visit.redirect(f"/operator/plt?atasan={nip}")
+
+
+def _acting_refusal(exc: ServiceError) -> str:
+    if exc.status in (403, 404):
+        return "NIP tersebut tidak ada di daftar ASN OPD Anda."
+    if exc.status == 422:
+        known = {"acting_nip": "NIP Plt/Plh tidak tercatat aktif di daftar ASN OPD Anda.",
+                 "ends_at": "Tanggal berakhir harus setelah hari ini dan paling lama satu tahun."}
+        named = exc.body.get("field") or next(iter(exc.body.get("errors") or {}), "")
+        return known.get(named, "Isian tidak sah; periksa NIP dan tanggal.")
+    return _refusal_text(exc, "Plt/Plh tidak dapat ditetapkan")
+
+
+def access_log_page(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """Log akses: who read whose personal data, the three services' logs merged, newest first."""
+    visit, refused = _staff_visit(store, runtime, request, ADMIN)
+    if refused:
+        return refused
+    args = schemas.AccessLogQuery().load(request.args.to_dict())
+    nip = "".join((args.get("nip") or "").split()) or None
+    reader = (args.get("pembaca") or "").strip() or None
+    errors = {}
+    if nip and not (len(nip) == 18 and nip.isdigit()):
+        errors["nip"] = "NIP harus 18 angka."
+    pages_, missing = ({}, []) if errors else queries.access_logs(clients, visit.identity, nip, reader)
+    rows = domain.merge_access_logs(pages_)
+    return visit.render("admin_log_akses.html", **_WORDS, status=422 if errors else 200, rows=rows, missing=missing,
+                        nip=nip or "", reader=reader or "", errors=errors, what_labels=domain.WHAT_LABELS)

@@ -92,6 +92,14 @@ class ServiceClient:
         response = self._call("POST", service, path, as_, acting, json=body if body is not None else {})
         return response.json() if response.content else None
 
+    def put(self, service: str, path: str, as_, body: dict, *, acting: str = "self"):
+        response = self._call("PUT", service, path, as_, acting, json=body)
+        return response.json() if response.content else None
+
+    def delete(self, service: str, path: str, as_, *, acting: str = "self"):
+        response = self._call("DELETE", service, path, as_, acting)
+        return response.json() if response.content else None
+
     def file(self, service: str, path: str, as_, *, acting: str = "self") -> Binary:
         response = self._call("GET", service, path, as_, acting)
         return Binary(response.content, response.headers.get("Content-Type", "application/octet-stream"),
