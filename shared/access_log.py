@@ -24,8 +24,9 @@ from pymongo.errors import PyMongoError
 
 from shared import nip as nip_rules
 from shared.auth import Principal
-from shared.config import env
+from shared.config import setting
 from shared.errors import Invalid
+from shared.mongo import ensure_ttl_index, retention_seconds
 from shared.paging import page_of, page_query
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,12 @@ WHAT = ("ledger", "certificates", "inbox", "team", "roster")
 
 
 def ensure_indexes(db, service: str | None = None) -> None:
-    days = float(env("ACCESS_LOG_RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS), service))
+    """The log's indexes and its retention (``ACCESS_LOG_RETENTION_DAYS``, 0 = kept forever as
+    the other retention settings; a changed value is applied to the existing index)."""
+    days = setting("ACCESS_LOG_RETENTION_DAYS", DEFAULT_RETENTION_DAYS, service or "", float, low=0, high=36_500)
     db[ACCESS_LOG].create_index([("subject_nip", ASCENDING), ("_id", DESCENDING)])
     db[ACCESS_LOG].create_index([("reader.subject", ASCENDING), ("_id", DESCENDING)])
-    db[ACCESS_LOG].create_index([("at", ASCENDING)], expireAfterSeconds=int(days * 86_400),
-                                name="at_ttl")
+    ensure_ttl_index(db[ACCESS_LOG], "at", "at_ttl", retention_seconds(days))
 
 
 def is_someone_else(principal: Principal | None, subject_nip: str) -> bool:

@@ -93,6 +93,7 @@ class OpenApi:
                             plugins=[plugin], info={"description": description})
         plugin.converter.add_attribute_function(validator_properties)
         self.empty_query_is_absent = empty_query_is_absent
+        self._empty_is_absent: set[tuple[str, str]] = set()  # (path, method) reading ``?x=`` as no filter
         self.spec.components.schema("Error", schema=ErrorSchema)
         self._paths: dict[str, dict] = {}
         # Every public route is rate limited per client address (shared.http.PublicRateLimit).
@@ -118,6 +119,7 @@ class OpenApi:
         self.route("GET", "/admin/access-log", "Who read whose personal data (ledger, certificates, inbox) "
                    "here, newest first (UU 27/2022)", query=AccessLogQuery, response=AccessLogPageSchema,
                    tags=["operations"])
+        self._empty_is_absent.add(("/admin/access-log", "get"))  # AccessLogQuery drops empty filters
 
     def route(self, method: str, path: str, summary: str, *, body: type[Schema] | Schema | dict | None = None,
               response: type[Schema] | Schema | None = None, query: type[Schema] | None = None,
@@ -183,10 +185,12 @@ class OpenApi:
             self.spec.path(path=path, operations=operations)
         self._paths = {}
         document = self.spec.to_dict()
-        if self.empty_query_is_absent:
-            for operations in document.get("paths", {}).values():
-                for operation in operations.values():
-                    for parameter in operation.get("parameters", []):
-                        if parameter.get("in") == "query":
-                            parameter["allowEmptyValue"] = True
+        for path, operations in document.get("paths", {}).items():
+            for method, operation in operations.items():
+                if not (self.empty_query_is_absent or (path, method) in self._empty_is_absent):
+                    continue
+                for parameter in operation.get("parameters", []):
+                    # a required parameter is not satisfied by an empty value
+                    if parameter.get("in") == "query" and not parameter.get("required"):
+                        parameter["allowEmptyValue"] = True
         return document

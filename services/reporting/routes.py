@@ -5,22 +5,7 @@ from shared.openapi import OpenApi
 
 from services.reporting import schemas
 
-class _ReportingOpenApi(OpenApi):
-    """``empty_query_is_absent`` marks every query parameter ``allowEmptyValue``; a required one
-    (``/team``'s ``supervisor``) is not satisfied by an empty value, so it must not say so.
-    (A candidate for shared.openapi, which marks them all.)"""
-
-    def to_dict(self) -> dict:
-        document = super().to_dict()
-        for operations in document.get("paths", {}).values():
-            for operation in operations.values():
-                for parameter in operation.get("parameters", []):
-                    if parameter.get("in") == "query" and parameter.get("required"):
-                        parameter.pop("allowEmptyValue", None)
-        return document
-
-
-openapi = _ReportingOpenApi("ASN reporting service", description="JP ledger, agency compliance, programme statistics, "
+openapi = OpenApi("ASN reporting service", description="JP ledger, agency compliance, programme statistics, "
                   "exports and the dashboard, built from every public event of the platform.",
                   empty_query_is_absent=True)  # usecases._load: ``agency=`` from a form is no filter
 # A checkpoint is YEAR-LABEL; the labels are REPORTING_SHORTFALL_CHECKPOINTS' (default Q1-Q4).
