@@ -233,6 +233,11 @@ class EnrolmentSchema(Schema):
                              metadata={"description": "a self-enrolment needing the supervisor's approval"})
     programme = fields.Nested(EnrolmentProgrammeSchema, allow_none=True,
                               metadata={"description": "in GET /approvals: the programme asked for"})
+    # The same enrolment (programme + NIP) taken up again after a cancellation: a calendar's copy
+    # of it must get a higher SEQUENCE than the cancellation it saw (portal .ics).
+    reactivations = fields.Function(lambda enrolment: len(enrolment.get("history") or ()),
+                                     metadata={"type": "integer",
+                                               "description": "times enrolled again after a cancellation"})
 
 
 PageQuery = page_query(MAX_PAGE)

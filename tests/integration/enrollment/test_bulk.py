@@ -172,6 +172,8 @@ def test_a_reenrol_ya_column_enrols_a_cancelled_asn_again_at_the_end_of_the_queu
     assert (rows_again[0]["outcome"], rows_again[0]["enrolment_status"], rows_again[0]["waitlist_position"]) == \
         ("reactivated", "waitlisted", 1)
     assert rows_again[0]["enrolment_id"] == rows[0]["enrolment_id"]
+    # the view counts the comeback, so a calendar's copy of it outranks the cancellation it saw
+    assert enrollment.get(f"/enrolments/{rows[0]['enrolment_id']}").json()["reactivations"] == 1
     assert rows_again[1]["outcome"] == "unchanged" and "note" not in rows_again[1]  # active: reenrol is moot
     assert (rows_again[2]["accepted"], rows_again[2]["field"]) == (False, "reenrol")
     assert summary_again["reactivated"] == 1
