@@ -235,3 +235,25 @@ def test_an_operator_names_a_plh_who_receives_the_next_request(sup):
     stranger = sign_in(sup, "operator:DINKES")[0].get(f"{sup.url}/operator/plt", params={"atasan": boss.nip},
                                                      timeout=TIMEOUT)
     assert 'id="lookup-unknown"' in stranger.text
+
+
+def test_the_operator_and_admin_pages_are_accessible_on_a_phone(sup):
+    """axe-core (no serious or critical violation) and no sideways scrolling at 360 px, with an
+    error beside a field and the looked-up delegation shown."""
+    from tests.portal_support import axe_check, chromium, describe_violations, overflows_horizontally
+
+    pages = {"operator:DISKOMINFO": [f"/operator/plt?atasan={sup.supervisor.nip}", "/operator/plt?atasan=1"],
+             "admin": [f"/admin/log-akses?nip={sup.asn.nip}", "/admin/log-akses?nip=12", "/operator/plt"]}
+    with chromium("phone") as driver:
+        for choice, paths in pages.items():
+            browser = sign_in(sup, choice)[0]
+            driver.get(f"{sup.url}/masuk")
+            driver.delete_all_cookies()
+            driver.add_cookie({"name": "asn_portal_session", "value": browser.cookies["asn_portal_session"],
+                               "path": "/"})
+            for path in paths:
+                driver.get(sup.url + path)
+                assert driver.find_element("tag name", "body").get_attribute("data-role") in ("operator", "admin")
+                violations = axe_check(driver)
+                assert violations == [], f"{path}:\n{describe_violations(violations)}"
+                assert not overflows_horizontally(driver), f"{path} is wider than the screen"
