@@ -178,14 +178,16 @@ def _has_message(driver, site, title: str) -> bool:
     return False
 
 
-def test_a_person_the_roster_does_not_know_cannot_use_the_asn_pages(site):
-    """The operator is known to the provider (role claim), not as an ASN with pages of their own."""
+def test_the_providers_role_claim_makes_an_operator_who_has_no_supervisor_pages(site):
+    """The operator's role comes from the provider's role claim (PORTAL_ROLE_MAP), not from the roster."""
     with chromium("desktop") as driver:
         browser_sign_in(driver, site, site.people["operator"])
         assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-role") == "operator"
-        assert not driver.find_elements(By.ID, "nav-riwayat")
+        assert driver.find_elements(By.ID, "nav-operator-plt")
+        assert not driver.find_elements(By.ID, "nav-persetujuan") and not driver.find_elements(By.ID, "nav-tim")
+        assert not driver.find_elements(By.ID, "nav-admin-log-akses")
         assert_accessible(driver, "/ as operator")
-        driver.get(site.url + "/riwayat")
+        driver.get(site.url + "/admin/log-akses")
         wait(driver, expected_conditions.presence_of_element_located((By.ID, "error")))
-        assert driver.find_element(By.ID, "error").get_attribute("data-status") in ("403", "404")
-        assert_accessible(driver, "/riwayat refused to an operator")
+        assert driver.find_element(By.ID, "error").get_attribute("data-status") == "403"
+        assert_accessible(driver, "/admin/log-akses refused to an operator")
