@@ -113,9 +113,19 @@ def awaiting_approvals(client: ServiceClient, identity: Identity) -> int | None:
 ACCESS_LOG_SERVICES = ("reporting", "certification", "notification")
 
 
-def approvals(client: ServiceClient, identity: Identity, status: str, limit: int = 200) -> list[dict]:
-    """The approval requests sent to this person as (acting) approver: ``awaiting`` or ``decided``."""
-    return client.get("enrollment", "/approvals", identity, params={"status": status, "limit": limit})["items"]
+def approvals(client: ServiceClient, identity: Identity, status: str, limit: int = 500,
+              max_pages: int = 10) -> list[dict]:
+    """The approval requests sent to this person as (acting) approver: ``awaiting`` or ``decided``.
+    Enrollment pages them oldest first, so every page is read (the recent ones come last)."""
+    items, cursor = [], None
+    for _ in range(max_pages):
+        params = {"status": status, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        page = client.get("enrollment", "/approvals", identity, params=params)
+        items += page.get("items", [])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return items
 
 
 def approval_by_link(client: ServiceClient, identity: Identity, token: str) -> dict:

@@ -159,3 +159,21 @@ def test_the_acting_and_access_log_pages_render():
                   what_labels=domain.WHAT_LABELS)
     assert f'data-service="reporting" data-subject="{STAFF}" data-what="team" data-reader="dev:x"' in html
     assert "10 Maret 2026 09.00 WIB" in html and 'data-service="notification"' in html
+
+
+def test_every_page_of_approval_requests_is_read():
+    from services.portal import queries
+
+    class Pages:
+        def __init__(self):
+            self.asked = []
+
+        def get(self, service, path, as_, params=None):
+            self.asked.append(params)
+            return {"items": [{"id": "a"}], "next_cursor": "c2"} if "cursor" not in params else \
+                {"items": [{"id": "b"}], "next_cursor": None}
+
+    client = Pages()
+    assert [e["id"] for e in queries.approvals(client, Identity(role="asn", subject="s", name="n", nip=BOSS),
+                                               "decided")] == ["a", "b"]
+    assert client.asked[1] == {"status": "decided", "limit": 500, "cursor": "c2"}
