@@ -68,7 +68,7 @@ def _nip(rng: random.Random, female: bool = False) -> str:
 
 
 def make_people() -> dict[str, Person]:
-    rng = random.Random(uuid.uuid4().int)
+    rng = random.Random(2026)  # the same people every run (each module has its own databases): stable screenshots
     head = Person(_nip(rng, True), "Yusnani Chaniago", "Kepala Dinas", "IV/b")
     staff = [Person(_nip(rng), name, "Pranata Komputer Ahli Pertama", "III/a", head.nip)
              for name in ("Budi Santoso", "Rina Yulia", "Ilham Pratama", "Fitri Ramadhani")]
