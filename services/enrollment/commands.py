@@ -23,7 +23,7 @@ from services.enrollment.domain import (AWAITING, CANCELLED, COMPLETED_NOW, CREA
 from shared.events.common import LEFT_STATUSES
 from services.enrollment.store import (ACTING, APPROVALS, ENROLMENTS, PARTICIPANTS, PROGRAMMES, ROSTER, get_enrolment,
                                        get_programme)
-from shared.errors import Conflict, DomainError, Forbidden, NotFound
+from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from shared.store import update_by_id
 from shared.timefmt import parse_time
 
@@ -705,3 +705,106 @@ def _revoked(tx, acting: dict, now: datetime) -> None:
     tx.emit("acting_supervisor_revoked", acting["_id"], {
         "supervisor_nip": acting["_id"], "acting_nip": acting["acting_nip"], "agency": acting["agency"],
         "revoked_at": domain.iso(now)})
+
+
+# -- operator console: marking a session, promotion by hand (issue 21) ----------------------------
+
+@dataclass
+class MarkRow:
+    enrolment_id: str
+    present: bool | None = None
+    score: float | None = None
+
+
+# What a rejected row of another agency's participant reads: the same words as an unknown
+# enrolment, so an operator cannot learn whom other agencies enrolled.
+def _not_enrolled(code: str) -> str:
+    return f"not enrolled in {code}"
+
+
+def mark_batch(tx, code: str, rows: list[MarkRow], day: str | None, complete: bool, now: datetime,
+               actor: Actor) -> list[dict]:
+    """Record one session's attendance (and, with ``complete``, the completions) of ``rows`` of
+    programme ``code``; one result per row, a refused row never stops the others.
+
+    The rules are those of the single routes: attendance for enrolled participants once the
+    programme has started (per day in ``attendance_days``; ``attended`` = present on at least one
+    session; ``day`` None records ``attended`` itself, for a self-paced programme), completions
+    by ``domain.plan_completion``. What is recorded already is left alone: the same marking
+    again writes nothing and emits nothing."""
+    programme = get_programme(tx.db, code, session=tx.session)
+    enrolments = {e["_id"]: e for e in tx.db[ENROLMENTS].find(
+        {"_id": {"$in": list({r.enrolment_id for r in rows})}, "programme_code": code}, session=tx.session)}
+    results: list[dict] = []
+    writes: list = []
+    events: list = []
+    for row in rows:
+        enrolment = enrolments.get(row.enrolment_id)
+        if enrolment is None or not actor.may_access(enrolment["nip"], enrolment["participant"]["agency"]):
+            results.append({"enrolment_id": row.enrolment_id, "accepted": False, "field": "enrolment_id",
+                            "reason": _not_enrolled(code)})
+            continue
+        shown = {"enrolment_id": enrolment["_id"], "nip": enrolment["nip"], "name": enrolment["participant"]["name"]}
+        try:
+            if row.score is not None and not complete:
+                raise Invalid("a score is recorded with the completion: send complete=true (a scheduled programme "
+                              "once it has ended)", field="score")
+            changes: dict = {}
+            if row.present is not None:
+                if day is None:  # a self-paced programme marked as a whole
+                    if enrolment.get("attended") != row.present and \
+                            domain.check_attendance(programme, enrolment, row.present, now):
+                        changes = {"attended": row.present}
+                else:
+                    changes = domain.day_attendance(programme, enrolment, day, row.present, now) or {}
+            status, outcome = UNCHANGED, None
+            # a self-paced programme completes the people a row marks (each as they finish);
+            # a scheduled one, ended, completes every row from what its sessions recorded
+            if complete and not (domain.self_paced(programme) and row.present is None and row.score is None):
+                status, outcome = domain.plan_completion(programme, {**enrolment, **changes}, row.score, None, now)
+        except DomainError as exc:
+            results.append({**shown, "accepted": False, "field": _marking_field(exc.field), "reason": exc.message,
+                            "status": enrolment["status"], "attendance": enrolment.get("attendance_days") or {},
+                            "result": enrolment.get("result")})
+            continue
+        if changes:
+            changes.update(attendance_recorded_at=now, updated_at=now)
+            writes.append(UpdateOne({"_id": enrolment["_id"]}, {"$set": changes}))
+            enrolment.update(changes)
+        if status == COMPLETED_NOW:
+            _apply_completion(programme, enrolment, outcome, now, writes, events)
+        results.append({**shown, "accepted": True,
+                        "outcome": COMPLETED_NOW if status == COMPLETED_NOW else ("recorded" if changes else UNCHANGED),
+                        "status": enrolment["status"], "attendance": enrolment.get("attendance_days") or {},
+                        "result": enrolment.get("result")})
+    if writes:
+        # No status guard in the filters: this transaction read each enrolment, so a concurrent
+        # change to one makes these writes conflict and the whole transaction retry.
+        tx.db[ENROLMENTS].bulk_write(writes, ordered=True, session=tx.session)
+    tx.emit_many(events)
+    return results
+
+
+def _marking_field(field: str | None) -> str | None:
+    """A marking row's field as the request names it (``present`` rather than ``attended``)."""
+    return {"attended": "present"}.get(field, field)
+
+
+def promote(tx, enrolment_id: str, now: datetime, actor: Actor) -> dict:
+    """Move a waitlisted ASN into a free seat by hand (``enrolled``, promoted_from_waitlist); a
+    retry of a promotion that was made returns the enrolment as it is."""
+    enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
+    if enrolment["status"] == ENROLLED and enrolment.get("promoted_from_waitlist"):
+        return enrolment
+    # hold the programme first: a concurrent seat change conflicts here and retries
+    programme = update_by_id(tx.db[PROGRAMMES], enrolment["programme_code"], {"$set": {"updated_at": now}},
+                             tx.session)
+    domain.check_promotion(programme, enrolment, now)
+    changes = {"status": ENROLLED, "enrolled_at": now, "promoted_from_waitlist": True, "updated_at": now,
+               "promoted_by": actor.as_dict()}
+    tx.db[ENROLMENTS].update_one({"_id": enrolment_id, "status": WAITLISTED}, {"$set": changes}, session=tx.session)
+    tx.db[PROGRAMMES].update_one({"_id": programme["_id"]}, {"$inc": {"seats_taken": 1, "waitlisted": -1}},
+                                 session=tx.session)
+    enrolment.update(changes)
+    tx.emit(*_seat_event(enrolment, domain.programme_snapshot(programme), None, promoted=True, now=now))
+    return enrolment

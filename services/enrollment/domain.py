@@ -12,12 +12,14 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from babel.dates import format_date
+
 from shared import nip as nip_rules
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, Invalid
 from shared.events.common import LEFT_STATUSES, PROGRAMME_KINDS
 from shared.reference import agencies
-from shared.timefmt import parse_time
+from shared.timefmt import LOCALE, parse_time, wib_date
 
 # Programme lifecycle: draft -> published -> cancelled (a draft may be cancelled too).
 DRAFT, PUBLISHED, CANCELLED = "draft", "published", "cancelled"
@@ -1175,3 +1177,141 @@ def check_acting(supervisor_nip: str, acting_entry: dict | None, ends_at: dateti
         raise Invalid("ends_at harus di masa depan", field="ends_at")
     if ends_at > now + ACTING_MAX:
         raise Invalid("ends_at paling lama satu tahun dari sekarang", field="ends_at")
+
+
+# -- operator console: marking sessions, promotion by hand, JP preview (issue 21) ----------------
+
+# Scheduled kinds run on their dates: completions once the programme has ended (attendance during
+# it); self-paced kinds complete each participant when they finish (issue 24's programme rules).
+SCHEDULED_KINDS = ("pelatihan", "sertifikasi", "seminar", "lokakarya")
+SELF_PACED_KINDS = ("e-learning", "coaching", "mentoring")
+# A programme view lists at most this many sessions (a year of days): a longer one is no
+# day-by-day programme, and its answer must stay small.
+MAX_SESSIONS = 366
+MARKING_MAX_ROWS = 2000
+
+
+def self_paced(p: dict) -> bool:
+    return p["kind"] in SELF_PACED_KINDS
+
+
+def programme_days(p: dict) -> list[date]:
+    """The WIB calendar days from starts_at to ends_at (an end at 00.00 WIB closes the day before)."""
+    first = wib_date(parse_time(p["starts_at"]))
+    last = wib_date(parse_time(p["ends_at"]) - timedelta(microseconds=1))
+    count = min(max((last - first).days + 1, 1), MAX_SESSIONS)
+    return [first + timedelta(days=n) for n in range(count)]
+
+
+def session_label(n: int, day: date) -> str:
+    """``Hari 1 – Senin, 7 Juni 2027``: what the marking page's session picker shows."""
+    return f"Hari {n} \u2013 {format_date(day, format='EEEE, d MMMM y', locale=LOCALE)}"
+
+
+def programme_sessions(p: dict) -> list[dict]:
+    """The sessions of a scheduled programme (its WIB days, labelled); none for a self-paced one."""
+    if self_paced(p):
+        return []
+    return [{"date": day.isoformat(), "label": session_label(n, day)}
+            for n, day in enumerate(programme_days(p), start=1)]
+
+
+def marking_session(p: dict, session: date | None, now: datetime) -> str | None:
+    """The day a marking records attendance for (``YYYY-MM-DD``), or None for a self-paced
+    programme marked without a day (attendance as a whole, like POST /enrolments/<id>/attendance).
+
+    A scheduled programme of several days names the session; a one-day programme defaults to its
+    day. The day must be one of the programme's and must have begun (WIB)."""
+    days = programme_days(p)
+    if session is None:
+        if self_paced(p):
+            return None
+        if len(days) != 1:
+            raise Invalid(f"session is required: programme {p['_id']} runs {len(days)} days "
+                          f"({days[0].isoformat()} to {days[-1].isoformat()})", field="session")
+        session = days[0]
+    if not days[0] <= session <= days[-1]:
+        raise Invalid(f"session {session.isoformat()} is not a day of programme {p['_id']} "
+                      f"({days[0].isoformat()} to {days[-1].isoformat()}, WIB)", field="session")
+    if session > wib_date(now):
+        raise Conflict(f"session {session.isoformat()} has not begun; attendance is marked on or after the day",
+                       field="session")
+    return session.isoformat()
+
+
+def check_marking_completion(p: dict, now: datetime) -> None:
+    """Completions of a scheduled programme wait for its end; a self-paced one completes anyone."""
+    if not self_paced(p) and now < parse_time(p["ends_at"]):
+        raise Conflict(f"programme {p['_id']} ends at {iso(p['ends_at'])}: completions of a {p['kind']} are "
+                       f"recorded once it has ended (mark attendance without complete meanwhile)",
+                       field="complete")
+
+
+def day_attendance(p: dict, enrolment: dict, day: str, present: bool, now: datetime) -> dict | None:
+    """The enrolment's changes for ``present`` on ``day`` (``attendance_days`` and ``attended`` =
+    present on at least one session), None when that is recorded already; raises why it cannot be."""
+    days = dict(enrolment.get("attendance_days") or {})
+    if days.get(day) == present:
+        return None
+    if enrolment["status"] == COMPLETED:
+        if day not in days and enrolment.get("attended") == present:
+            return None  # completed (e.g. through the single route) as this marking says
+        raise Conflict(f"enrolment {enrolment['_id']} is completed as {enrolment['result']}; "
+                       f"its attendance can no longer change", field="present")
+    check_attendance(p, enrolment, present, now)
+    days[day] = present
+    return {"attendance_days": days, "attended": any(days.values())}
+
+
+def check_promotion(p: dict, enrolment: dict, now: datetime) -> None:
+    """A waitlisted ASN may be moved into a seat by hand: a seat is free and the programme is
+    published and has not ended (a started one too: automatic promotion is what stops there)."""
+    if enrolment["status"] != WAITLISTED:
+        raise Conflict(f"enrolment {enrolment['_id']} is {enrolment['status']}, not waitlisted: only a waitlisted "
+                       f"participant can be promoted", field="status")
+    if p["status"] != PUBLISHED:
+        raise Conflict(f"programme {p['_id']} is {p['status']}, not published", field="programme")
+    if now >= parse_time(p["ends_at"]):
+        raise Conflict(f"programme {p['_id']} ended at {iso(p['ends_at'])}; nobody is promoted any more",
+                       field="programme")
+    if p["seats_taken"] >= p["capacity"]:
+        raise Conflict(f"no seat is free in {p['_id']} ({p['seats_taken']} of {p['capacity']} taken)",
+                       field="capacity")
+
+
+@dataclass(frozen=True)
+class JpPreview:
+    jp: int | None
+    rule: str  # the rule applied, in words (Bahasa Indonesia: the portal shows it)
+    rule_key: str | None  # its key in jp_rules.yaml (minutes_per_jp, jp_per_day.<kind>, jp_per_day.default)
+    duration_minutes: int | None = None
+    duration_days: float | None = None
+
+
+def _number(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
+def preview_jp(rules: JpRules, kind: str, duration_minutes: int | None = None, duration_days: float | None = None,
+               starts_at: datetime | None = None, ends_at: datetime | None = None) -> JpPreview:
+    """The JP a programme of ``kind`` gets from its duration (JpRules.derive, as at creation); with
+    only its dates, from its number of WIB days. Input that determines no JP yet (a form half
+    filled) gives ``jp`` None and says what is missing."""
+    if duration_minutes is not None and duration_days is not None:
+        return JpPreview(None, "isi durasi dalam menit atau dalam hari, tidak keduanya", None,
+                         duration_minutes, duration_days)
+    if duration_minutes is not None:
+        jp = rules.derive(kind, duration_minutes=duration_minutes)
+        return JpPreview(jp, f"{duration_minutes} menit \u00f7 {rules.minutes_per_jp} menit per JP = {jp} JP "
+                             f"(sisa menit tidak dihitung)", "minutes_per_jp", duration_minutes, None)
+    if duration_days is None and starts_at is not None and ends_at is not None:
+        if ends_at <= starts_at:
+            return JpPreview(None, "tanggal selesai harus setelah tanggal mulai", None)
+        duration_days = float(len(programme_days({"starts_at": starts_at, "ends_at": ends_at})))
+    if duration_days is None:
+        return JpPreview(None, "isi durasi (menit atau hari) atau tanggal mulai dan selesai untuk menghitung JP", None)
+    jp = rules.derive(kind, duration_days=duration_days)
+    key = f"jp_per_day.{kind}" if kind in rules.jp_per_day else "jp_per_day.default"
+    which = kind if kind in rules.jp_per_day else "bawaan untuk jenis lain"
+    return JpPreview(jp, f"{_number(duration_days)} hari \u00d7 {_number(rules.per_day(kind))} JP per hari "
+                         f"({which}) = {jp} JP", key, None, duration_days)

@@ -78,6 +78,30 @@ openapi.route("POST", "/enrolments/{id}/completion",
               body=_COMPLETION, response=s.EnrolmentSchema, tags=E,
               responses={404: "no such enrolment", 409: "not enrolled, not started, or completed differently"})
 
+# -- operator console (issue 21) --
+openapi.route("POST", "/programmes/{code}/marking",
+              "Mark one session (a WIB day of the programme): attendance per row and, with complete, the "
+              "completions, by the rules of /enrolments/{id}/attendance and /completion. Each row is accepted or "
+              "refused with its field and reason (an operator's row of another OPD reads as not enrolled); the same "
+              "marking again changes nothing and emits nothing (completions emit completed)",
+              body=s.MarkingSchema, response=s.MarkingAnswerSchema, tags=P + E,
+              responses={404: "no such programme",
+                         409: "the session has not begun; or complete for a scheduled kind (pelatihan, sertifikasi, "
+                              "seminar, lokakarya) before the programme has ended",
+                         422: "invalid fields; 1-2000 rows; session not a day of the programme, or left out for a "
+                              "scheduled programme of several days"})
+openapi.route("POST", "/enrolments/{id}/promote",
+              "Move a waitlisted ASN into a free seat by hand (enrolled, promoted_from_waitlist true): the "
+              "programme is published and has not ended (a started one too); a retry returns the enrolment",
+              response=s.EnrolmentSchema, tags=E,
+              responses={403: "an operator for another OPD's participant", 404: "no such enrolment",
+                         409: "not waitlisted, no seat free, the programme not published or ended"})
+openapi.route("GET", "/jp",
+              "The JP a programme of this kind gets from its duration (duration_minutes or duration_days, as at "
+              "creation; or the WIB days from starts_at to ends_at), with the rule of jp_rules.yaml applied: a "
+              "live preview for the programme form. jp is null while the input determines none (the rule says why)",
+              query=s.JpQuery, response=s.JpPreviewSchema, tags=P)
+
 openapi.route("POST", "/roster/import",
               "Import the roster (daftar ASN) from a CSV or XLSX file (a SIASN export's headers are understood); "
               "streams one result per row (Bahasa Indonesia reasons), then a summary. mode=sebagian adds and "

@@ -7,8 +7,8 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from services.enrollment.domain import (ACTING_KINDS, APPROVED, CANCELLED_BY, DECLINED, ENROLMENT_STATUSES, LAPSED,
-                                        NAME_MAX, PROGRAMME_STATUSES, REASON_MAX, SEAT, TEXT_MAX, WAITLIST, iso,
-                                        text_problem)
+                                        MARKING_MAX_ROWS, NAME_MAX, PROGRAMME_STATUSES, REASON_MAX, SEAT, TEXT_MAX,
+                                        WAITLIST, iso, text_problem)
 from shared.events.common import (COMPETENCY_TYPES, ID_KINDS, JENIS_ASN, ORGANISERS, PROGRAMME_KINDS, ROSTER_STATUSES,
                                   ParticipantSnapshot)
 from shared.nip import NipField
@@ -134,6 +134,10 @@ class ProgrammeSchema(ProgrammeFields):
     revision = fields.Int(dump_default=1, metadata={"description": "1 at creation, +1 on every change of the "
                                                                   "published programme (PATCH, cancel): the ICS "
                                                                   "SEQUENCE"})
+    sessions = fields.List(fields.Nested(lambda: SessionSchema()), dump_only=True,
+                           metadata={"description": "the sessions attendance is marked for: the WIB calendar days "
+                                                    "from starts_at to ends_at (at most 366); none for a self-paced "
+                                                    "kind (e-learning, coaching, mentoring)"})
 
     def _seats_left(self, p):
         return max(0, p["capacity"] - p["seats_taken"])
@@ -215,7 +219,10 @@ class EnrolmentSchema(Schema):
     promoted_from_waitlist = fields.Bool()
     enrolled_at = UtcDateTime(allow_none=True)
     waitlisted_at = UtcDateTime(allow_none=True)
-    attended = fields.Bool(allow_none=True)
+    attended = fields.Bool(allow_none=True, metadata={"description": "present on at least one session (or as "
+                                                                     "POST /enrolments/{id}/attendance recorded it)"})
+    attendance_days = fields.Dict(keys=fields.Str(), values=fields.Bool(), dump_default={},
+                                  metadata={"description": "attendance per session: {YYYY-MM-DD (WIB): present}"})
     attendance_recorded_at = UtcDateTime(allow_none=True)
     result = fields.Str(allow_none=True, validate=validate.OneOf(("passed", "failed", "no_show")))
     passed = fields.Bool(allow_none=True)
@@ -496,3 +503,86 @@ class RosterPageSchema(Schema):
     items = fields.List(fields.Nested(RosterEntrySchema))
     next_cursor = fields.Str(allow_none=True)
     total = fields.Int()
+
+
+
+# -- operator console: marking a session, the JP preview (issue 21) --------------------------------
+
+class SessionSchema(Schema):
+    date = fields.Str(metadata={"format": "date", "description": "the day (WIB), YYYY-MM-DD"})
+    label = fields.Str(metadata={"description": "e.g. Hari 1 \u2013 Senin, 7 Juni 2027"})
+
+
+class MarkingRowSchema(Schema):
+    enrolment_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    present = fields.Bool(allow_none=True, load_default=None,
+                          metadata={"description": "present at the session; null leaves attendance as it is"})
+    score = _score(allow_none=True, load_default=None,
+                   metadata={"description": "recorded with the completion (complete=true); a no-show has none"})
+
+
+class MarkingSchema(Schema):
+    session = fields.Date(allow_none=True, load_default=None,
+                          metadata={"description": "the day (WIB) of the programme marked; may be left out for a "
+                                                   "one-day programme (its day) or a self-paced one (attendance "
+                                                   "as a whole)"})
+    rows = fields.List(fields.Nested(MarkingRowSchema), required=True,
+                       validate=validate.Length(min=1, max=MARKING_MAX_ROWS))
+    complete = fields.Bool(load_default=False,
+                           metadata={"description": "also record completions (passed/failed/no-show): a scheduled "
+                                                    "kind once the programme has ended (409 before); a self-paced "
+                                                    "kind for each row giving present or score"})
+
+
+class MarkingResultSchema(Schema):
+    enrolment_id = fields.Str()
+    nip = fields.Str(allow_none=True, dump_default=None)
+    name = fields.Str(allow_none=True, dump_default=None)
+    accepted = fields.Bool()
+    outcome = fields.Str(allow_none=True, dump_default=None,
+                         validate=validate.OneOf(("recorded", "completed", "unchanged")),
+                         metadata={"description": "accepted: recorded (attendance), completed, or unchanged"})
+    attendance = fields.Dict(keys=fields.Str(), values=fields.Bool(), allow_none=True, dump_default=None,
+                             metadata={"description": "the enrolment's attendance per session after the marking"})
+    status = fields.Str(allow_none=True, dump_default=None, validate=validate.OneOf(ENROLMENT_STATUSES))
+    result = fields.Str(allow_none=True, dump_default=None, validate=validate.OneOf(("passed", "failed", "no_show")))
+    field = fields.Str(allow_none=True, dump_default=None,
+                       metadata={"description": "rejected: enrolment_id, present, score, status, programme"})
+    reason = fields.Str(allow_none=True, dump_default=None,
+                        metadata={"description": "rejected: why (an enrolment of another OPD reads as not enrolled)"})
+
+
+class MarkingSummarySchema(Schema):
+    accepted = fields.Int()
+    rejected = fields.Int()
+    completed = fields.Int(metadata={"description": "completions recorded by this marking"})
+    unchanged = fields.Int(metadata={"description": "accepted rows that were recorded already"})
+
+
+class MarkingAnswerSchema(Schema):
+    session = fields.Str(allow_none=True, metadata={"format": "date",
+                                                    "description": "the day marked; null: a self-paced programme "
+                                                                   "marked as a whole"})
+    results = fields.List(fields.Nested(MarkingResultSchema))
+    summary = fields.Nested(MarkingSummarySchema)
+
+
+class JpQuery(Schema):
+    kind = fields.Str(required=True, validate=validate.OneOf(PROGRAMME_KINDS))
+    duration_minutes = fields.Int(validate=validate.Range(min=1, max=100_000),
+                                  metadata={"description": "learning time (as in a programme)"})
+    duration_days = fields.Float(validate=validate.Range(min=0, min_inclusive=False, max=365), allow_nan=False,
+                                 metadata={"description": "days (as in a programme)"})
+    starts_at = UtcDateTime(metadata={"description": "with ends_at and no duration: the WIB days between count"})
+    ends_at = UtcDateTime()
+
+
+class JpPreviewSchema(Schema):
+    jp = fields.Int(allow_none=True, metadata={"description": "null while the input determines no JP (rule says "
+                                                              "what is missing)"})
+    rule = fields.Str(metadata={"description": "the rule applied, in words (Bahasa Indonesia)"})
+    rule_key = fields.Str(allow_none=True, metadata={"description": "its key in jp_rules.yaml: minutes_per_jp, "
+                                                                    "jp_per_day.<kind> or jp_per_day.default"})
+    duration_minutes = fields.Int(allow_none=True)
+    duration_days = fields.Float(allow_none=True, metadata={"description": "the days counted (from the dates when "
+                                                                           "no duration was given)"})

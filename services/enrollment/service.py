@@ -77,6 +77,19 @@ class EnrollmentService(ServiceBase):
     def complete_http(self, request, enrolment_id):
         return usecases.complete(self.store, self.runtime, actor_of(request), enrolment_id, json_body(request))
 
+    # -- operator console (issue 21) ------------------------------------------------------------
+    @api("POST", "/programmes/<string:code>/marking", auth=STAFF)
+    def mark_http(self, request, code):
+        return usecases.mark(self.store, self.runtime, actor_of(request), code, json_body(request))
+
+    @api("POST", "/enrolments/<string:enrolment_id>/promote", auth=STAFF)
+    def promote_http(self, request, enrolment_id):
+        return usecases.promote(self.store, self.runtime, actor_of(request), enrolment_id)
+
+    @api("GET", "/jp", auth=MEMBER)
+    def preview_jp_http(self, request):
+        return usecases.preview_jp(self.store, self.runtime, actor_of(request), request.args)
+
     # -- bulk uploads (the configured BULK_MAX_BYTES is checked as the file is read) ----------
     @api("POST", "/programmes/<string:code>/enrolments/bulk", max_body=BULK_BODY_CEILING, auth=STAFF)
     def bulk_enrol_http(self, request, code):

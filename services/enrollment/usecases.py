@@ -69,7 +69,8 @@ def _in_transaction(store: Store, fn: Callable[..., T]) -> T:
 
 def _as_shown(programme: dict, now: datetime) -> dict:
     """The programme with what its answer computes at ``now`` (ProgrammeSchema)."""
-    return {**programme, "enrolment_open": domain.enrolment_open(programme, now)}
+    return {**programme, "enrolment_open": domain.enrolment_open(programme, now),
+            "sessions": domain.programme_sessions(programme)}
 
 
 # -- programmes ---------------------------------------------------------------------------------
@@ -649,3 +650,46 @@ def revoke_acting(store: Store, runtime: ServiceRuntime, actor: Actor, nip: str)
     supervisor = _staff_supervisor(store, actor, nip)
     store.transaction(lambda tx: commands.revoke_acting(tx, supervisor["_id"], runtime.now()))
     return _roster_entry_view(store, runtime, supervisor)
+
+
+
+# -- operator console: marking a session, promotion by hand, the JP preview (issue 21) ---------------
+
+_marking_answer = schemas.MarkingAnswerSchema()
+
+
+def mark(store: Store, runtime: ServiceRuntime, actor: Actor, code: str, body: dict) -> dict:
+    """Mark one session of a programme: attendance per row and, with ``complete``, completions,
+    by the rules of the single attendance and completion routes. The session and the completion
+    rule are checked for the whole request (nothing written when they fail); then each row is
+    accepted or refused with its reason (an operator's row of another OPD reads as not enrolled)."""
+    data = schemas.MarkingSchema().load(body)
+    code, now = programme_code(code), runtime.now()
+    programme = get_programme(store.db, code)
+    day = domain.marking_session(programme, data["session"], now)
+    if data["complete"]:
+        domain.check_marking_completion(programme, now)
+    rows = [commands.MarkRow(r["enrolment_id"], r["present"], r["score"]) for r in data["rows"]]
+    results: list[dict] = []
+    for chunk in _chunks(rows, runtime.config.bulk_chunk_rows):  # one transaction per chunk, as bulk uploads
+        results.extend(_in_transaction(store, lambda tx: commands.mark_batch(
+            tx, code, chunk, day, data["complete"], runtime.now(), actor)))
+    summary = {"accepted": sum(r["accepted"] for r in results), "rejected": sum(not r["accepted"] for r in results),
+               "completed": sum(r.get("outcome") == domain.COMPLETED_NOW for r in results),
+               "unchanged": sum(r.get("outcome") == UNCHANGED for r in results)}
+    return _marking_answer.dump({"session": day, "results": results, "summary": summary})
+
+
+def promote(store: Store, runtime: ServiceRuntime, actor: Actor, enrolment_id: str) -> dict:
+    """Move a waitlisted ASN into a free seat by hand (an operator: its own OPD's)."""
+    _check_access(store, actor, enrolment_id)
+    now = runtime.now()
+    return _enrolment_view(store, store.transaction(lambda tx: commands.promote(tx, enrolment_id, now, actor)))
+
+
+def preview_jp(store: Store, runtime: ServiceRuntime, actor: Actor, args) -> dict:
+    """The JP a programme of that kind and duration (or dates) gets, and the rule that gave it."""
+    q = schemas.JpQuery().load(args)
+    preview = domain.preview_jp(runtime.config.jp_rules, q["kind"], q.get("duration_minutes"),
+                                q.get("duration_days"), q.get("starts_at"), q.get("ends_at"))
+    return schemas.JpPreviewSchema().dump(preview)
