@@ -120,3 +120,49 @@ def set_acting(client: ServiceClient, identity: Identity, supervisor_nip: str, a
 
 def end_acting(client: ServiceClient, identity: Identity, supervisor_nip: str) -> dict:
     return client.delete("enrollment", f"/roster/{supervisor_nip}/acting", identity, acting="role")
+
+
+# -- operator console: oversight (issue 21) --
+def run_checkpoint(client: ServiceClient, identity: Identity, checkpoint: str) -> dict:
+    """Ask reporting to run a shortfall checkpoint (admin): the job, running in the background."""
+    return client.post("reporting", f"/admin/shortfall/{checkpoint}/run", identity, acting="role")
+
+
+def revoke_certificate(client: ServiceClient, identity: Identity, certificate_id: str, reason: str) -> dict:
+    """Revoke with the admin's own token (certification records who revoked, and why)."""
+    return client.post("certification", f"/certificates/{certificate_id}/revoke", identity, {"reason": reason},
+                       acting="role")
+
+
+# -- operator console: programmes (issue 21) --
+def create_programme(client: ServiceClient, identity: Identity, body: dict) -> dict:
+    return client.post("enrollment", "/programmes", identity, body, acting="role")
+
+
+def update_programme(client: ServiceClient, identity: Identity, code: str, body: dict) -> dict:
+    return client.patch("enrollment", f"/programmes/{code}", identity, body, acting="role")
+
+
+def publish_programme(client: ServiceClient, identity: Identity, code: str) -> dict:
+    return client.post("enrollment", f"/programmes/{code}/publish", identity, acting="role")
+
+
+def cancel_programme(client: ServiceClient, identity: Identity, code: str, reason: str) -> dict:
+    return client.post("enrollment", f"/programmes/{code}/cancel", identity, {"reason": reason}, acting="role")
+
+
+def enrol_participant(client: ServiceClient, identity: Identity, code: str, nip: str) -> tuple[dict, bool]:
+    """Enrol an ASN from the roster with the staff member's role: (the enrolment, whether it existed)."""
+    # the status tells a new enrolment (201) from one that was there already (200)
+    response = client._call("POST", "enrollment", f"/programmes/{code}/enrolments", identity, "role",
+                            json={"nip": nip})
+    return response.json(), response.status_code == 200
+
+
+def cancel_enrolment(client: ServiceClient, identity: Identity, enrolment_id: str, reason: str) -> dict:
+    return client.post("enrollment", f"/enrolments/{enrolment_id}/cancel", identity, {"reason": reason},
+                       acting="role")
+
+
+def promote(client: ServiceClient, identity: Identity, enrolment_id: str) -> dict:
+    return client.post("enrollment", f"/enrolments/{enrolment_id}/promote", identity, acting="role")

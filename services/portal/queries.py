@@ -162,3 +162,135 @@ def access_logs(client: ServiceClient, identity: Identity, nip: str | None, read
                 raise
             missing.append(service)
     return pages, missing
+
+
+# -- operator console: oversight (issue 21) --
+# Read with the operator's or admin's platform role (acting="role"): reporting and certification
+# scope an operator to its own OPD, so the portal never shows more than the API would.
+def compliance(client: ServiceClient, identity: Identity, year: int, agency: str | None) -> dict:
+    """Every OPD's compliance figures of ``year`` (an operator: its own OPD's; naming another: 403)."""
+    params = {"year": year, "limit": 1000, **({"agency": agency} if agency else {})}
+    return client.get("reporting", "/compliance", identity, params=params, acting="role")
+
+
+def certificates_monthly(client: ServiceClient, identity: Identity, year: int, agency: str | None) -> dict:
+    params = {"year": year, **({"agency": agency} if agency else {})}
+    return client.get("reporting", "/certificates/monthly", identity, params=params, acting="role")
+
+
+def programme_figures(client: ServiceClient, identity: Identity, year: int, limit: int = 100) -> dict:
+    """The programmes of ``year`` with their enrolment and result counts (platform-wide figures)."""
+    return client.get("reporting", "/programmes", identity, params={"year": year, "limit": limit}, acting="role")
+
+
+def never_enrolled(client: ServiceClient, identity: Identity, year: int, agency: str | None,
+                   cursor: str | None, limit: int = 50) -> dict:
+    params = {"year": year, "limit": limit, **({"agency": agency} if agency else {}),
+              **({"cursor": cursor} if cursor else {})}
+    return client.get("reporting", "/never-enrolled", identity, params=params, acting="role")
+
+
+def checkpoint_job(client: ServiceClient, identity: Identity, checkpoint: str) -> dict | None:
+    """A shortfall checkpoint's job (reporting, admin only); None when neither run nor requested."""
+    try:
+        return client.get("reporting", f"/admin/shortfall/{_path(checkpoint)}", identity, acting="role")
+    except ServiceError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def programme_as_staff(client: ServiceClient, identity: Identity, code: str) -> dict:
+    return client.get("enrollment", f"/programmes/{_path(code)}", identity, acting="role")
+
+
+def programme_certificates(client: ServiceClient, identity: Identity, code: str, cursor: str | None,
+                           limit: int = 50) -> dict:
+    """A page of the programme's certificates, newest first (an operator: its OPD's holders only)."""
+    params = {"programme": code, "limit": limit, **({"cursor": cursor} if cursor else {})}
+    return client.get("certification", "/certificates", identity, params=params, acting="role")
+
+
+def certificate_as_staff(client: ServiceClient, identity: Identity, certificate_id: str) -> dict:
+    return client.get("certification", f"/certificates/{_path(certificate_id)}", identity, acting="role")
+
+
+# -- operator console: programmes (issue 21) --
+def _all_pages(client: ServiceClient, service: str, path: str, identity: Identity, params: dict,
+               max_pages: int = 20) -> list[dict]:
+    """Every item of a paged list (cursor after cursor), read with the staff member's role."""
+    items, cursor = [], None
+    for _ in range(max_pages):
+        page = client.get(service, path, identity, params={**params, **({"cursor": cursor} if cursor else {})},
+                          acting="role")
+        items += page.get("items", [])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return items
+
+
+def console_programmes(client: ServiceClient, identity: Identity, filters: dict) -> list[dict]:
+    """Programmes of every status (or the one asked for) with the staff member's role."""
+    params = {"limit": 500, **{k: v for k, v in (("status", filters.get("status")), ("kind", filters.get("kind")))
+                               if v}}
+    return _all_pages(client, "enrollment", "/programmes", identity, params)
+
+
+def console_programme(client: ServiceClient, identity: Identity, code: str) -> dict:
+    return client.get("enrollment", f"/programmes/{_path(code)}", identity, acting="role")
+
+
+COUNTED = ("enrolled", "waitlisted", "completed")
+
+
+def agency_counts(client: ServiceClient, identity: Identity, codes: list[str]) -> dict[str, dict[str, int]]:
+    """{code: {status: n}} of the operator's OPD (enrollment scopes an operator's list to its OPD):
+    a page of one per programme and status, its ``total`` read, the calls side by side."""
+    from eventlet.greenpool import GreenPool
+
+    def count(pair: tuple[str, str]) -> tuple[str, str, int]:
+        code, status = pair
+        page = client.get("enrollment", "/enrolments", identity,
+                          params={"programme": code, "status": status, "limit": 1}, acting="role")
+        return code, status, int(page.get("total") or 0)
+
+    counts: dict[str, dict[str, int]] = {code: {} for code in codes}
+    for code, status, n in GreenPool(8).imap(count, [(c, s) for c in codes for s in COUNTED]):
+        counts[code][status] = n
+    return counts
+
+
+def programme_enrolments(client: ServiceClient, identity: Identity, code: str, agency: str | None = None) -> list[dict]:
+    """The enrolments of a programme the staff member may see (an operator: its OPD's; an admin
+    all, or one OPD's). An operator naming another OPD gets enrollment's 403."""
+    params = {"programme": code, "limit": 500, **({"agency": agency} if agency else {})}
+    return _all_pages(client, "enrollment", "/enrolments", identity, params)
+
+
+def roster_search(client: ServiceClient, identity: Identity, term: str, limit: int = 10) -> list[dict]:
+    """ASN aktif whose name begins with ``term`` or whose NIP begins with its digits (an operator:
+    its own OPD's roster)."""
+    return client.get("enrollment", "/roster", identity, params={"q": term, "status": "aktif", "limit": limit},
+                      acting="role").get("items", [])
+
+
+def current_jp(client: ServiceClient, identity: Identity, nips: list[str], year: int) -> dict[str, int | None]:
+    """{nip: JP of ``year``} from reporting's ledgers (None when reporting has none or refuses)."""
+    from eventlet.greenpool import GreenPool
+
+    def one(nip: str) -> tuple[str, int | None]:
+        try:
+            ledger_ = client.get("reporting", f"/ledger/{_path(nip)}", identity, params={"year": year},
+                                 acting="role")
+        except ServiceError:  # the JP is a help for choosing, not a reason to fail the page
+            return nip, None
+        entry = next((y for y in ledger_.get("years", []) if y.get("year") == year), None)
+        return nip, (entry or {}).get("jp_total", 0)
+
+    return dict(GreenPool(8).imap(one, nips))
+
+
+def jp_preview(client: ServiceClient, identity: Identity, params: dict) -> dict:
+    """Enrollment's JP for a kind and duration (GET /jp: the rules a programme gets)."""
+    return client.get("enrollment", "/jp", identity, params=params, acting="role")

@@ -140,3 +140,140 @@ _page("GET", "/admin/log-akses", "Log akses: who read whose personal data (repor
       "notification GET /admin/access-log merged, newest first), filtered by whose NIP and the reader. Access: "
       "admin only; anyone else a 403 page.", query=schemas.AccessLogQuery,
       responses={**_REDIRECT, 403: "not admin", 422: "the NIP filter is not 18 digits"})
+
+# -- operator console: oversight (issue 21) --
+_STAFF = ("Access: operator (its own OPD: naming another is refused by reporting, shown as a 403 page) and admin "
+          "(every OPD, or one); anyone else a 403 page; not signed in: 303 to /masuk.")
+_ADMIN = "Access: admin only; anyone else a 403 page; not signed in: 303 to /masuk."
+_page("GET", "/operator/dasbor", "Dasbor: the year's JP compliance of the operator's OPD (admin: every OPD with a "
+      "bar per OPD, or the one chosen) from reporting GET /compliance, /certificates/monthly and /programmes, with "
+      "server-rendered SVG charts (the JP distribution, certificates per month). Aggregates of fewer than 5 ASN (an "
+      "OPD, a programme's results) are shown as '—'. Export links below. " + _STAFF,
+      query=schemas.OversightQuery, responses={**_REDIRECT, 403: "not operator or admin, or another OPD",
+                                               422: "unknown OPD or bad year"})
+_page("GET", "/operator/belum-ikut", "Belum pernah ikut: the OPD's ASN with no enrolment (reporting GET "
+      "/never-enrolled), in NIP order, 50 a page (?setelah= from the page's link). " + _STAFF,
+      query=schemas.NeverEnrolledPageQuery, responses={**_REDIRECT, 403: "not operator or admin, or another OPD",
+                                                       422: "unknown OPD, bad year or cursor"})
+_page("GET", "/operator/ekspor/{name}", "An export of reporting fetched with the person's own token and streamed "
+      "through as it arrives, its Content-Type and Content-Disposition (file name) kept: kepatuhan.csv|xlsx "
+      "(/exports/compliance), belum-ikut.csv|xlsx (/exports/never-enrolled), buku-jp.csv|xlsx (/exports/ledger), "
+      "siasn.csv (/exports/ledger-siasn.csv). " + _STAFF,
+      content_type=("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+      query=schemas.OversightQuery,
+      path_parameters={"name": {"type": "string", "enum": ["kepatuhan.csv", "kepatuhan.xlsx", "belum-ikut.csv",
+                                                           "belum-ikut.xlsx", "buku-jp.csv", "buku-jp.xlsx",
+                                                           "siasn.csv"]}},
+      responses={**_REDIRECT, 403: "not operator or admin, or another OPD", 404: "no such export",
+                 422: "unknown OPD or bad year"})
+_page("GET", "/admin/checkpoint", "Checkpoint: this year's and last year's shortfall checkpoints with their state "
+      "(reporting GET /admin/shortfall/<cp>), the chosen one's progress refreshed by static/console-checkpoint.js "
+      "(or the 'Perbarui' link without JavaScript), and the form to run one. " + _ADMIN,
+      query=schemas.CheckpointQuery, responses={**_REDIRECT, 403: "not admin", 422: "not a checkpoint (YEAR-Qn)"})
+_form("/admin/checkpoint", "Run a checkpoint (reporting POST /admin/shortfall/<cp>/run, in the background): 303 to "
+      "/admin/checkpoint?checkpoint=<cp> with a message (or 'already done'). " + _ADMIN, body=schemas.CheckpointForm,
+      responses={422: "no or an unknown checkpoint (shown beside the field)", 403: "not admin (or a bad csrf_token)"})
+_page("GET", "/admin/checkpoint/status", "The chosen checkpoint's job as JSON for the page's polling script: "
+      "{checkpoint, status (none|queued|running|done), status_text, percent, checked, total, nudged, escalated, "
+      "supervisor_summaries, done, active, started, finished}. " + _ADMIN + " (403/404/422 as JSON)",
+      content_type="application/json", error_content_types=("application/json", HTML),
+      query=schemas.CheckpointQuery, responses={**_REDIRECT, 403: "not admin", 404: "neither run nor requested",
+                                                422: "not a checkpoint"})
+_page("GET", "/operator/program/{code}/sertifikat", "Sertifikat program: the programme's certificates, newest first "
+      "(certification GET /certificates?programme=; an operator sees its own OPD's holders only), with number, "
+      "holder, status and any revocation's reason; an admin has a revoke form per valid certificate. 50 a page "
+      "(?setelah=). " + _STAFF, path_parameters={"code": _ID}, query=schemas.CertificatesPageQuery,
+      responses={**_REDIRECT, 403: "not operator or admin", 404: "no such programme"})
+_form("/operator/program/{code}/sertifikat/{certificate_id}/cabut", "Revoke a certificate of the programme with a "
+      "reason of 5 to 500 characters (certification POST /certificates/<id>/revoke with the admin's token); 303 back "
+      "with a message. A missing or short reason: 422, the list again with the error beside the field. " + _ADMIN +
+      " (an operator sees the list but has no revoke form; its POST is a 403 page).", body=schemas.RevokeForm,
+      path_parameters={"code": _ID, "certificate_id": _ID},
+      responses={422: "no reason, or too short or long (shown beside the field)",
+                 403: "not admin (or a bad csrf_token)", 404: "no such certificate in this programme"})
+
+# -- operator console: programmes (issue 21) --
+_CONSOLE_STAFF = ("Access: a signed-in operator (its own OPD's participants, as enrollment scopes them) or admin; "
+                  "an ASN gets a 403 page; not signed in: 303 to /masuk.")
+_CONSOLE_ADMIN = "Access: a signed-in admin; an operator or ASN gets a 403 page; not signed in: 303 to /masuk."
+_PROGRAMME_ERRORS = ("the API's 422 (or 409: the code is taken) shown beside each field in Bahasa Indonesia "
+                     "(domain.programme_errors: a table keyed by field and rule)")
+_page("GET", "/operator/program", "Program (console): every programme by status, kind and month (WIB start), latest "
+      "first, 20 a page; an operator sees its own OPD's participants per programme (enrolled, waitlisted, "
+      f"completed), an admin the seats. {_CONSOLE_STAFF}", query=schemas.ConsoleListQuery,
+      responses={**_REDIRECT, 403: "not operator or admin"})
+_page("GET", "/operator/program/baru", "The form for a new programme: every field with the API's rules beside it, "
+      "a live JP preview (static/console-program.js; without JavaScript the JP is shown after saving), speakers "
+      f"for seminar and lokakarya, the supervisor-approval flag. {_CONSOLE_ADMIN}",
+      responses={**_REDIRECT, 403: "not admin"})
+_form("/operator/program/baru", "Create a draft programme (enrollment POST /programmes; times typed in WIB): 303 to "
+      f"its page, or 422 with {_PROGRAMME_ERRORS}. {_CONSOLE_ADMIN}", body=schemas.ProgrammeForm,
+      responses={422: "refused by enrollment: the form again with the reasons beside the fields",
+                 403: "not admin (or a bad csrf_token)"})
+_page("GET", "/operator/program/jp", "The live JP preview as JSON {jp (null while none can be derived), text}: "
+      "enrollment GET /jp (its jp_rules.yaml rule in words), or the JP typed by hand. "
+      f"{_CONSOLE_STAFF}", content_type="application/json", query=schemas.JpPreviewQuery,
+      responses={**_REDIRECT, 403: "not operator or admin (a page)"})
+_page("GET", "/operator/program/{code}", "The programme page: status, seats and waitlist, participants with "
+      "attendance per session (WIB days) and results, the waitlist with positions and 'Naikkan dari daftar tunggu' "
+      "where allowed, cancelled enrolments; enrolling by NIP or name search over the roster (?cari=; agency, "
+      "jabatan and this year's JP from reporting); an admin's publish and cancel forms. ?opd= (admin) shows one "
+      f"OPD; an operator naming another OPD gets enrollment's refusal as a 403 page. {_CONSOLE_STAFF}",
+      path_parameters={"code": _ID}, query=schemas.ConsoleProgrammeQuery,
+      responses={**_REDIRECT, 403: "not operator or admin, or another OPD's list", 404: "no such programme"})
+_page("GET", "/operator/program/{code}/ubah", f"The programme's form filled in. {_CONSOLE_ADMIN}",
+      path_parameters={"code": _ID}, responses={**_REDIRECT, 403: "not admin", 404: "no such programme"})
+_form("/operator/program/{code}/ubah", "Change a programme: only the fields changed are sent (enrollment PATCH); "
+      f"303 to its page, or 422 with {_PROGRAMME_ERRORS}. {_CONSOLE_ADMIN}", body=schemas.ProgrammeForm,
+      path_parameters={"code": _ID},
+      responses={422: "refused by enrollment (beside the fields)", 404: "no such programme"})
+_form("/operator/program/{code}/terbitkan", "Publish (enrollment POST /programmes/<code>/publish): 303 to its page; "
+      f"what is missing (speakers, passing score, a closed window): 422, the form with the reason beside the field. "
+      f"{_CONSOLE_ADMIN}", path_parameters={"code": _ID},
+      responses={422: "cannot be published yet (beside the field)", 404: "no such programme"})
+_form("/operator/program/{code}/batal", "Cancel the programme with a reason of 3-500 characters (all its enrolments "
+      "are cancelled): 303 to its page; a missing or short reason: 422, the page with the error beside the field. "
+      f"{_CONSOLE_ADMIN}", body=schemas.ReasonForm, path_parameters={"code": _ID},
+      responses={422: "reason refused (beside the field)", 404: "no such programme"})
+_form("/operator/program/{code}/daftar", "Enrol an ASN aktif on the roster (an operator: its own OPD's) with the "
+      "staff member's role (enrollment POST /programmes/<code>/enrolments): 303 to the page with a message (a seat, "
+      f"the waitlist place, already enrolled, or why not). {_CONSOLE_STAFF}", body=schemas.ConsoleEnrolForm,
+      path_parameters={"code": _ID})
+_form("/operator/pendaftaran/{enrolment_id}/batal", "Cancel someone's enrolment with a reason (enrollment POST "
+      "/enrolments/<id>/cancel, cancelled_by operator): 303 to the programme page; no reason: 422, the page with the "
+      "error beside the field; another OPD's enrolment: enrollment's refusal as a 403 page. " + _CONSOLE_STAFF,
+      body=schemas.ReasonForm, path_parameters={"enrolment_id": _ID},
+      responses={422: "no reason (beside the field)", 404: "no such enrolment", 403: "another OPD's enrolment"})
+_form("/operator/pendaftaran/{enrolment_id}/naikkan", "Naikkan dari daftar tunggu: a waitlisted ASN into a free "
+      "seat (enrollment POST /enrolments/<id>/promote; published, not ended, a seat free): 303 to the programme page "
+      f"with a message (or why not); another OPD's: a 403 page. {_CONSOLE_STAFF}", body=schemas.PromoteForm,
+      path_parameters={"enrolment_id": _ID}, responses={404: "no such enrolment", 403: "another OPD's enrolment"})
+
+# -- operator console: uploads and marking (issue 21) --
+_UPLOADER = ("Access: a signed-in operator (enrollment keeps it to its own OPD's ASN, row by row) or admin; an ASN "
+             "gets a 403 page; not signed in: 303 to /masuk.")
+_page("GET", "/operator/unggah", "Unggah: bulk enrolment into a programme, bulk completion or the roster import from "
+      "a CSV or XLSX file; static/console-upload.js sends the file to /operator/unggah/kirim and shows a live "
+      "progress bar, the accepted/rejected counts, the rejected rows with their column and reason and a CSV of them "
+      f"(the original rows + alasan) to fix and upload again. {_UPLOADER}", query=schemas.UploadQuery,
+      responses={**_REDIRECT, 403: "not operator or admin"})
+_page("POST", "/operator/unggah", "The upload form without JavaScript (multipart/form-data, the file in berkas): "
+      "the file goes to enrollment's bulk route (POST /programmes/<code>/enrolments/bulk, /completions/bulk or "
+      "/roster/import; an XLSX becomes CSV for the first two) with the operator's token; the answer is the summary "
+      "page (counts, rejected rows with reasons) once every row is done. Bodies up to enrollment's BULK_MAX_BYTES "
+      f"(PortalConfig.upload_max_bytes), not the pages' 64 KiB. {_UPLOADER}", body=schemas.UploadForm,
+      body_content_type="multipart/form-data",
+      responses={403: "a bad csrf_token, or not operator or admin", 413: "the file is over the bulk limit",
+                 422: "no kind, programme or file; an unreadable file; refused by enrollment as a whole (header, "
+                      "programme closed, too many rows) — shown on the form page", 503: "enrollment unreachable"})
+_page("POST", "/operator/unggah/kirim", "The upload as static/console-upload.js sends it: the body is the file (CSV or "
+      "XLSX; X-CSRF-Token header = the session's csrf_token, X-File-Name its name), the kind and programme in the "
+      "query. Answer: application/x-ndjson streamed as enrollment writes the rows — one line per row (a rejected "
+      "row adds kolom and alasan in Bahasa Indonesia), then {\"summary\": ...}; a whole upload refused: JSON "
+      f"{{error, pesan}} with 401/403/413/422/409/503. {_UPLOADER}", query=schemas.UploadQuery,
+      body={"type": "string", "format": "binary"}, body_content_type="text/csv",
+      content_type=("application/x-ndjson", "application/json"), error_content_types=("application/json",),
+      responses={401: "not signed in", 403: "no or a wrong X-CSRF-Token, or not operator or admin",
+                 404: "no such programme", 409: "not open for enrolment; a full roster import needing konfirmasi",
+                 413: "over the bulk limit (size or rows)", 422: "bad kind/programme/mode, an unreadable file",
+                 503: "enrollment unreachable"})

@@ -135,3 +135,141 @@ def approval_token(value: str) -> str:
     if not _TOKEN.match(value or ""):
         raise NotFound("Tautan persetujuan tidak dikenali.")
     return value
+
+
+# -- operator console: oversight (issue 21) --
+class OversightQuery(_Lenient):
+    """The dashboard's and the exports' filters (an operator's OPD is its own; naming another is refused)."""
+
+    tahun = fields.Int(load_default=None, validate=validate.Range(min=2000, max=2100),
+                       metadata={"description": "the year (default: this year, WIB)"})
+    opd = fields.Str(load_default=None, validate=validate.Length(max=40),
+                     metadata={"description": "OPD code (admin: empty for every OPD; an operator: its own)"})
+
+
+class NeverEnrolledPageQuery(OversightQuery):
+    setelah = fields.Str(load_default=None, validate=validate.Length(max=500),
+                         metadata={"description": "the cursor of the next page (from the page's link)"})
+    jumlah = fields.Int(load_default=50, validate=validate.Range(min=1, max=200),
+                        metadata={"description": "ASN per page (default 50)"})
+
+
+class CheckpointQuery(_Lenient):
+    checkpoint = fields.Str(load_default=None, validate=validate.Length(max=20),
+                            metadata={"description": "YEAR-LABEL, e.g. 2026-Q3"})
+
+
+class CheckpointForm(CsrfForm):
+    checkpoint = fields.Str(load_default=None, validate=validate.Length(max=20),
+                            metadata={"description": "YEAR-LABEL of the checkpoint to run, e.g. 2026-Q3"})
+
+
+class CertificatesPageQuery(_Lenient):
+    setelah = fields.Str(load_default=None, validate=validate.Length(max=500),
+                         metadata={"description": "the cursor of the next page (from the page's link)"})
+
+
+class RevokeForm(CsrfForm):
+    """Revoke a certificate (admin); the reason is checked by domain.revoke_errors beside the field."""
+
+    alasan = fields.Str(load_default=None, validate=validate.Length(max=5000),
+                        metadata={"description": "why the certificate is revoked (5 to 500 characters); shown on "
+                                                 "the public verification page"})
+
+
+# -- operator console: programmes (issue 21) --
+def _text(max_length: int, description: str):
+    return fields.Str(load_default=None, validate=validate.Length(max=max_length),
+                      metadata={"description": description})
+
+
+class ConsoleListQuery(_Lenient):
+    status = _text(20, "draft, published or cancelled")
+    jenis = _text(40, "programme kind")
+    bulan = _text(7, "YYYY-MM: programmes starting that month (WIB)")
+    halaman = fields.Int(load_default=1, validate=validate.Range(min=1, max=1000))
+
+
+class ConsoleProgrammeQuery(_Lenient):
+    cari = _text(100, "roster search: the beginning of a name, or a NIP (or its beginning)")
+    opd = _text(64, "admin: only the enrolments of this OPD (an operator's own OPD is the API's)")
+
+
+class ProgrammeForm(CsrfForm):
+    """The programme form (admin). Values go to enrollment as typed (times in WIB); the API's
+    422 is shown beside each field (domain.programme_errors). ``penyelenggara`` may repeat."""
+
+    kode = _text(64, "code (create only)")
+    judul = _text(400, "title")
+    deskripsi = _text(10000, "description")
+    jenis = _text(40, "kind")
+    kompetensi = _text(40, "competency type")
+    jp = _text(20, "JP; empty: derived from the duration")
+    durasi_menit = _text(20, "duration in minutes")
+    durasi_hari = _text(20, "duration in days")
+    penyelenggara = _text(40, "organiser (repeated: BKN, PEMKOT_BUKITTINGGI)")
+    narasumber = _text(12000, "speakers, one per line (seminar, lokakarya)")
+    mulai = _text(40, "start, YYYY-MM-DDTHH:MM in WIB")
+    selesai = _text(40, "end, YYYY-MM-DDTHH:MM in WIB")
+    lokasi = _text(600, "place")
+    daftar_buka = _text(40, "enrolment opens, YYYY-MM-DDTHH:MM in WIB")
+    daftar_tutup = _text(40, "enrolment closes, YYYY-MM-DDTHH:MM in WIB")
+    kapasitas = _text(20, "seats")
+    nilai_lulus = _text(20, "passing score 0-100")
+    sertifikat = _text(10, "empty (automatic), ya or tidak")
+    masa_berlaku = _text(20, "certificate validity in months")
+    jalur_sertifikasi = _text(128, "certification line")
+    izin_atasan = _text(10, "ya: self-enrolment needs the supervisor's approval")
+
+
+class ReasonForm(CsrfForm):
+    alasan = _text(2000, "the reason (cancelling a programme: 3-500 characters; an enrolment: 1-500)")
+    kode = _text(64, "the programme page to return to")
+
+
+class ConsoleEnrolForm(CsrfForm):
+    nip = fields.Str(required=True, validate=validate.Length(min=1, max=40),
+                     metadata={"description": "NIP of an ASN aktif on the roster (an operator: of its own OPD)"})
+
+
+class PromoteForm(CsrfForm):
+    kode = _text(64, "the programme page to return to")
+
+
+class JpPreviewQuery(_Lenient):
+    jenis = _text(40, "programme kind")
+    mulai = _text(40, "start, YYYY-MM-DDTHH:MM in WIB")
+    selesai = _text(40, "end, YYYY-MM-DDTHH:MM in WIB")
+    durasi_menit = _text(20, "duration in minutes")
+    durasi_hari = _text(20, "duration in days")
+    jp = _text(20, "JP given (then shown as given)")
+
+
+# -- operator console: uploads and marking (issue 21) --
+class UploadQuery(_Lenient):
+    """What an upload is (the page's query, and the query of the streamed upload)."""
+
+    jenis = fields.Str(load_default=None, validate=validate.Length(max=20),
+                       metadata={"description": "pendaftaran (bulk enrolment), kelulusan (bulk completion) or "
+                                                "daftar-asn (roster import)", "enum": ["pendaftaran", "kelulusan",
+                                                                                      "daftar-asn"]})
+    program = fields.Str(load_default=None, validate=validate.Length(max=64),
+                         metadata={"description": "the programme's code (pendaftaran, kelulusan)"})
+    mode = fields.Str(load_default=None, validate=validate.Length(max=16),
+                      metadata={"description": "daftar-asn: sebagian (adds and updates, the default) or penuh",
+                                "enum": ["sebagian", "penuh"]})
+    kode_opd = fields.Str(load_default=None, validate=validate.Length(max=64),
+                          metadata={"description": "daftar-asn with mode=penuh: the OPD whose roster is replaced "
+                                                   "(an operator: always its own)"})
+    konfirmasi = fields.Str(load_default=None, validate=validate.Length(max=8),
+                            metadata={"description": "ya: a full import may mark more than half of the OPD's ASN "
+                                                     "as left"})
+
+
+class UploadForm(UploadQuery):
+    """The upload form posted without JavaScript (multipart/form-data, the file in ``berkas``)."""
+
+    csrf_token = fields.Str(required=True, validate=validate.Length(min=1, max=200),
+                            metadata={"description": "the session's CSRF token"})
+    berkas = fields.Raw(load_default=None, metadata={"type": "string", "format": "binary",
+                                                     "description": "the CSV or XLSX file"})

@@ -8,7 +8,7 @@ from shared.http import api
 from shared.service_base import WebBase
 from shared.store import Mongo
 
-from services.portal import dependencies, routes, store, usecases
+from services.portal import dependencies, domain, routes, store, usecases
 from services.portal.adapters.web import page
 
 
@@ -157,3 +157,99 @@ class PortalService(WebBase):
     @page("GET", "/admin/log-akses")
     def access_log_page(self, request):
         return usecases.access_log_page(self.store, self.runtime, self.clients, request)
+
+    # -- operator console: oversight (issue 21) --
+    @page("GET", "/operator/dasbor")
+    def oversight_dashboard(self, request):
+        return usecases.oversight_dashboard(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/operator/belum-ikut")
+    def never_enrolled(self, request):
+        return usecases.never_enrolled_page(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/operator/ekspor/<string:name>")
+    def export_download(self, request, name):
+        return usecases.export_download(self.store, self.runtime, self.clients, request, name)
+
+    @page("GET", "/admin/checkpoint")
+    def checkpoint_page(self, request):
+        return usecases.checkpoint_page(self.store, self.runtime, self.clients, request)
+
+    @page("POST", "/admin/checkpoint")
+    def checkpoint_run(self, request):
+        return usecases.checkpoint_run(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/admin/checkpoint/status")
+    def checkpoint_status(self, request):
+        return usecases.checkpoint_status(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/operator/program/<string:code>/sertifikat")
+    def programme_certificates(self, request, code):
+        return usecases.programme_certificates_page(self.store, self.runtime, self.clients, request, code)
+
+    @page("POST", "/operator/program/<string:code>/sertifikat/<string:certificate_id>/cabut")
+    def revoke_certificate(self, request, code, certificate_id):
+        return usecases.revoke_certificate(self.store, self.runtime, self.clients, request, code, certificate_id)
+
+    # -- operator console: programmes (issue 21) --
+    @page("GET", "/operator/program")
+    def console_programmes(self, request):
+        return usecases.console_list(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/operator/program/baru")
+    def console_new_programme(self, request):
+        return usecases.console_new(self.store, self.runtime, self.clients, request)
+
+    @page("POST", "/operator/program/baru")
+    def console_create_programme(self, request):
+        return usecases.console_create(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/operator/program/jp")
+    def console_jp_preview(self, request):
+        return usecases.console_jp(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/operator/program/<string:code>")
+    def console_programme(self, request, code):
+        return usecases.console_programme(self.store, self.runtime, self.clients, request, code)
+
+    @page("GET", "/operator/program/<string:code>/ubah")
+    def console_edit_programme(self, request, code):
+        return usecases.console_edit(self.store, self.runtime, self.clients, request, code)
+
+    @page("POST", "/operator/program/<string:code>/ubah")
+    def console_update_programme(self, request, code):
+        return usecases.console_update(self.store, self.runtime, self.clients, request, code)
+
+    @page("POST", "/operator/program/<string:code>/terbitkan")
+    def console_publish_programme(self, request, code):
+        return usecases.console_publish(self.store, self.runtime, self.clients, request, code)
+
+    @page("POST", "/operator/program/<string:code>/batal")
+    def console_cancel_programme(self, request, code):
+        return usecases.console_cancel(self.store, self.runtime, self.clients, request, code)
+
+    @page("POST", "/operator/program/<string:code>/daftar")
+    def console_enrol(self, request, code):
+        return usecases.console_enrol(self.store, self.runtime, self.clients, request, code)
+
+    @page("POST", "/operator/pendaftaran/<string:enrolment_id>/batal")
+    def console_cancel_enrolment(self, request, enrolment_id):
+        return usecases.console_cancel_enrolment(self.store, self.runtime, self.clients, request, enrolment_id)
+
+    @page("POST", "/operator/pendaftaran/<string:enrolment_id>/naikkan")
+    def console_promote(self, request, enrolment_id):
+        return usecases.console_promote(self.store, self.runtime, self.clients, request, enrolment_id)
+
+    # -- operator console: uploads and marking (issue 21) --
+    @page("GET", "/operator/unggah")
+    def upload_page(self, request):
+        return usecases.upload_page(self.store, self.runtime, self.clients, request)
+
+    # the file itself: up to the bulk limit (the configured one checked in the use case), not 64 KiB
+    @page("POST", "/operator/unggah", max_body=domain.UPLOAD_BODY_CEILING)
+    def upload_submit(self, request):
+        return usecases.upload_submit(self.store, self.runtime, self.clients, request)
+
+    @page("POST", "/operator/unggah/kirim", max_body=domain.UPLOAD_BODY_CEILING)
+    def upload_stream(self, request):
+        return usecases.upload_stream(self.store, self.runtime, self.clients, request)

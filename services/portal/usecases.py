@@ -710,3 +710,694 @@ def access_log_page(store: Store, runtime: ServiceRuntime, clients: ServiceClien
     rows = domain.merge_access_logs(pages_)
     return visit.render("admin_log_akses.html", **_WORDS, status=422 if errors else 200, rows=rows, missing=missing,
                         nip=nip or "", reader=reader or "", errors=errors, what_labels=domain.WHAT_LABELS)
+
+
+# -- operator console: oversight (issue 21) --
+from urllib.parse import quote  # noqa: E402 - this section's imports stay in it (three helpers share the file)
+
+from services.portal.adapters import downloads  # noqa: E402
+
+_OVERSIGHT_OTHER_OPD = ("Anda tidak berhak melihat data tersebut. Operator OPD hanya dapat melihat data OPD-nya sendiri; "
+              "Admin BKPSDM melihat semua OPD.")
+
+
+def _oversight_refusal(visit: Visit, exc: ServiceError) -> Response:
+    """A service's refusal of an oversight read as a page with the person's menu."""
+    if exc.status >= 500 or exc.status == 429:
+        raise exc
+    if exc.status in (401, 403):
+        return _denied(visit, _OVERSIGHT_OTHER_OPD)
+    if exc.status == 404:
+        return _denied(visit, "Data yang Anda cari tidak ditemukan.", 404, "Tidak ditemukan")
+    field_name = exc.body.get("field") or next(iter(exc.body.get("errors") or {}), "")
+    words = {"agency": "kode OPD tidak dikenal", "year": "tahun tidak sah", "cursor": "halaman tidak sah",
+             "checkpoint": "checkpoint tidak dikenal"}
+    return _denied(visit, f"Isian tidak sah: {words.get(str(field_name), 'periksa kembali isian Anda')}.", 422,
+                   "Isian tidak sah")
+
+
+def _oversight_filters(visit: Visit, runtime: ServiceRuntime, args: dict) -> tuple[int, str | None]:
+    """(year, OPD) of an oversight page: an operator's own OPD unless it names another (which the
+    API then refuses: the portal never widens its scope); an admin's filter, empty for all."""
+    year = args.get("tahun") or _now_year(runtime)
+    agency = "".join((args.get("opd") or "").split()).upper() or None
+    if visit.identity.role == OPERATOR:
+        agency = agency or visit.identity.agency
+    return year, agency
+
+
+def _oversight_context(visit: Visit, runtime: ServiceRuntime, year: int, agency: str | None) -> dict:
+    this_year = _now_year(runtime)
+    query = f"tahun={year}" + (f"&opd={agency}" if agency else "")
+    return {"year": year, "agency": agency, "years": list(range(this_year, this_year - 5, -1)),
+            "agencies": [(code, a.name) for code, a in reference_agencies().items()],
+            "agency_name": (reference_agencies().get(agency).name if agency in reference_agencies() else agency),
+            "is_admin": visit.identity.role == ADMIN, "query": query,
+            "exports": [{"name": name, "label": label, "href": f"/operator/ekspor/{name}?{query}"}
+                        for name, (_, label) in domain.EXPORTS.items()],
+            "small_note": domain.SMALL_GROUP_NOTE, "min_group": domain.MIN_GROUP}
+
+
+def oversight_dashboard(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """Dasbor: the compliance figures and charts of the operator's OPD (admin: every OPD, or one),
+    from reporting's JSON routes; every aggregate of fewer than 5 ASN shown as "—"."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    if refused:
+        return refused
+    year, agency = _oversight_filters(visit, runtime, schemas.OversightQuery().load(request.args.to_dict()))
+    try:
+        report = queries.compliance(clients, visit.identity, year, agency)
+        monthly = queries.certificates_monthly(clients, visit.identity, year, agency)
+        programmes = queries.programme_figures(clients, visit.identity, year)
+    except ServiceError as exc:
+        return _oversight_refusal(visit, exc)
+    totals = domain.agency_figures({**report.get("totals", {}), "agency": agency,
+                                    "agency_name": next((r.get("agency_name") for r in report.get("items", [])
+                                                         if r.get("agency") == agency), agency)})
+    rows = [domain.agency_figures(r) for r in report.get("items", []) if r.get("known_asn")]
+    certificates_shown = totals["shown"]
+    return visit.render("operator_dasbor.html", **_oversight_context(visit, runtime, year, agency),
+                        target=report.get("target_jp"), totals=totals, rows=rows if not agency else [],
+                        agency_chart=domain.rate_chart(rows) if not agency and rows else None,
+                        distribution=domain.distribution_chart(report.get("totals")),
+                        distribution_rows=list((report.get("totals") or {}).get("distribution", {}).items()),
+                        certificates=domain.certificates_chart(monthly) if certificates_shown else None,
+                        months=domain.month_rows(monthly), certificates_shown=certificates_shown,
+                        programmes=[domain.programme_figures(p) for p in programmes.get("items", [])],
+                        programmes_total=programmes.get("total", 0))
+
+
+def never_enrolled_page(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """Belum pernah ikut: the ASN of the OPD (admin: every OPD, or one) with no enrolment, in NIP
+    order, a page at a time (reporting's cursor)."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    if refused:
+        return refused
+    args = schemas.NeverEnrolledPageQuery().load(request.args.to_dict())
+    year, agency = _oversight_filters(visit, runtime, args)
+    try:
+        page = queries.never_enrolled(clients, visit.identity, year, agency, args.get("setelah"), args["jumlah"])
+    except ServiceError as exc:
+        return _oversight_refusal(visit, exc)
+    context = _oversight_context(visit, runtime, year, agency)
+    if args["jumlah"] != 50:  # the page size travels with the page links
+        context["query"] += f"&jumlah={args['jumlah']}"
+    cursor = page.get("next_cursor")
+    return visit.render("operator_belum_ikut.html", **context, listing=page, items=page.get("items", []),
+                        nip_printed=domain.nip_printed, first_page=not args.get("setelah"),
+                        next_href=f"/operator/belum-ikut?{context['query']}&setelah={quote(cursor, safe='')}"
+                        if cursor else None)
+
+
+def export_download(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, name: str) -> Response:
+    """An export of reporting (CSV, XLSX, SIASN) fetched with the operator's or admin's token and
+    streamed through as it arrives, its file name kept."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    if refused:
+        return refused
+    if name not in domain.EXPORTS:
+        raise NotFound("Berkas ekspor tidak dikenal.")
+    year, agency = _oversight_filters(visit, runtime, schemas.OversightQuery().load(request.args.to_dict()))
+    params = {"year": year, **({"agency": agency} if agency else {})}
+    try:
+        return downloads.stream(clients, "reporting", domain.EXPORTS[name][0], visit.identity, params=params)
+    except ServiceError as exc:
+        return _oversight_refusal(visit, exc)
+
+
+def _oversight_checkpoint_page(visit: Visit, runtime: ServiceRuntime, clients: ServiceClient, chosen: str | None, *,
+                     status: int = 200, errors: dict | None = None) -> Response:
+    choices = domain.checkpoint_choices(_now_year(runtime))
+    jobs = {c["id"]: domain.job_view(queries.checkpoint_job(clients, visit.identity, c["id"])) for c in choices}
+    if chosen and chosen not in jobs:
+        jobs[chosen] = domain.job_view(queries.checkpoint_job(clients, visit.identity, chosen))
+    return visit.render("admin_checkpoint.html", status=status, choices=choices, jobs=jobs, chosen=chosen,
+                        job=jobs.get(chosen) if chosen else None, errors=errors or {})
+
+
+def checkpoint_page(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """Checkpoint (admin): this year's and last year's shortfall checkpoints with their state; the
+    chosen one's progress (refreshed by static/console-checkpoint.js, or the "Perbarui" link)."""
+    visit, refused = _staff_visit(store, runtime, request, ADMIN)
+    if refused:
+        return refused
+    chosen = schemas.CheckpointQuery().load(request.args.to_dict()).get("checkpoint") or None
+    if chosen and not domain.checkpoint_valid(chosen):
+        return _oversight_checkpoint_page(visit, runtime, clients, None, status=422,
+                                errors={"checkpoint": "Pilih checkpoint dari daftar (mis. 2026-Q3)."})
+    return _oversight_checkpoint_page(visit, runtime, clients, chosen)
+
+
+def checkpoint_run(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """Run a checkpoint (reporting POST /admin/shortfall/<cp>/run): 303 to its progress."""
+    visit, refused = _staff_visit(store, runtime, request, ADMIN)
+    form = _form(visit, request, schemas.CheckpointForm)
+    if refused:
+        return refused
+    checkpoint = (form.get("checkpoint") or "").strip()
+    if not domain.checkpoint_valid(checkpoint):
+        return _oversight_checkpoint_page(visit, runtime, clients, None, status=422,
+                                errors={"checkpoint": "Pilih checkpoint yang akan dijalankan."})
+    try:
+        job = commands.run_checkpoint(clients, visit.identity, checkpoint)
+    except ServiceError as exc:
+        if exc.status == 422:
+            return _oversight_checkpoint_page(visit, runtime, clients, None, status=422,
+                                    errors={"checkpoint": "Checkpoint ini tidak dikenal oleh layanan pelaporan."})
+        return _oversight_refusal(visit, exc)
+    label = next((c["label"] for c in domain.checkpoint_choices(int(checkpoint[:4])) if c["id"] == checkpoint),
+                 checkpoint)
+    if (job or {}).get("status") == "done" and (job or {}).get("finished_at"):
+        message, kind = f"Checkpoint {label} sudah selesai dijalankan sebelumnya; hasilnya di bawah.", "info"
+    else:
+        message, kind = f"Checkpoint {label} mulai dijalankan. Kemajuannya tampil di bawah.", "ok"
+    commands.flash(store.db, visit.session_id, message, kind)
+    return visit.redirect(f"/admin/checkpoint?checkpoint={checkpoint}")
+
+
+def checkpoint_status(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request):
+    """The chosen checkpoint's job as JSON for the page's polling script (admin only)."""
+    visit = _signed_in(store, runtime, request, own=False)
+    if visit.identity.role != ADMIN:
+        return 403, {"error": "forbidden", "message": "Hanya Admin BKPSDM."}
+    checkpoint = schemas.CheckpointQuery().load(request.args.to_dict()).get("checkpoint") or ""
+    if not domain.checkpoint_valid(checkpoint):
+        return 422, {"error": "invalid", "field": "checkpoint", "message": "Checkpoint tidak sah."}
+    job = queries.checkpoint_job(clients, visit.identity, checkpoint)
+    if job is None:
+        return 404, {"error": "not_found", "message": "Checkpoint ini belum dijalankan."}
+    return 200, domain.job_view(job)
+
+
+def _oversight_certificates_page(visit: Visit, clients: ServiceClient, code: str, cursor: str | None, *, status: int = 200,
+                       errors: dict | None = None, form: dict | None = None) -> Response:
+    try:
+        programme = queries.programme_as_staff(clients, visit.identity, code)
+        page = queries.programme_certificates(clients, visit.identity, code, cursor)
+    except ServiceError as exc:
+        return _oversight_refusal(visit, exc)
+    next_cursor = page.get("next_cursor")
+    return visit.render("operator_sertifikat.html", status=status, p=programme, listing=page,
+                        items=page.get("items", []), can_revoke=visit.identity.role == ADMIN,
+                        nip_printed=domain.nip_printed, errors=errors or {}, form=form or {},
+                        first_page=not cursor, reason_max=domain.REVOKE_REASON_MAX,
+                        next_href=f"/operator/program/{code}/sertifikat?setelah={quote(next_cursor, safe='')}"
+                        if next_cursor else None)
+
+
+def programme_certificates_page(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request,
+                                code: str) -> Response:
+    """Sertifikat program: the programme's certificates (an operator: its OPD's holders only),
+    with status, number and holder; an admin revokes with a reason."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    if refused:
+        return refused
+    args = schemas.CertificatesPageQuery().load(request.args.to_dict())
+    return _oversight_certificates_page(visit, clients, schemas.programme_code(code), args.get("setelah"))
+
+
+def revoke_certificate(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, code: str,
+                       certificate_id: str) -> Response:
+    """Revoke a certificate of the programme (admin only; a reason of 5 to 500 characters)."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    form = _form(visit, request, schemas.RevokeForm)
+    if refused:
+        return refused
+    if visit.identity.role != ADMIN:
+        return _denied(visit, "Hanya Admin BKPSDM yang dapat mencabut sertifikat.")
+    code, certificate_id = schemas.programme_code(code), schemas.certificate_id(certificate_id)
+    errors = domain.revoke_errors(form.get("alasan"))
+    if errors:
+        return _oversight_certificates_page(visit, clients, code, None, status=422, errors={certificate_id: errors["alasan"]},
+                                  form={certificate_id: form.get("alasan") or ""})
+    try:
+        certificate = queries.certificate_as_staff(clients, visit.identity, certificate_id)
+        if (certificate.get("programme") or {}).get("code", "").upper() != code:
+            raise NotFound("Sertifikat tidak ditemukan pada program ini.")
+        revoked = commands.revoke_certificate(clients, visit.identity, certificate_id, form["alasan"].strip())
+    except ServiceError as exc:
+        if exc.status == 422:
+            return _oversight_certificates_page(visit, clients, code, None, status=422,
+                                      errors={certificate_id: "Alasan pencabutan tidak diterima (5–500 karakter)."},
+                                      form={certificate_id: form.get("alasan") or ""})
+        return _oversight_refusal(visit, exc)
+    commands.flash(store.db, visit.session_id, f"Sertifikat {revoked.get('number') or certificate_id} dicabut.", "ok")
+    return visit.redirect(f"/operator/program/{code}/sertifikat")
+
+
+# -- operator console: programmes (issue 21) --
+_OTHER_OPD = ("Data pendaftaran ini milik ASN OPD lain atau tidak ditemukan. Anda hanya dapat membuka dan mengubah "
+              "data ASN OPD Anda sendiri.")
+
+
+def _console_refusal(visit: Visit, exc: ServiceError) -> Response:
+    """Enrollment's 403/404 as a page in Bahasa Indonesia with the person's menu; the rest raised."""
+    if exc.status in (401, 403):
+        return _denied(visit, _OTHER_OPD if visit.identity.role == OPERATOR else
+                       "Anda tidak berhak membuka atau mengubah data ini.")
+    if exc.status == 404:
+        return _denied(visit, "Program atau pendaftaran yang Anda cari tidak ditemukan.", 404, "Tidak ditemukan")
+    raise exc
+
+
+def _back_to(code: str | None) -> str:
+    try:
+        return f"/operator/program/{schemas.programme_code(code or '')}#peserta"
+    except NotFound:
+        return "/operator/program"
+
+
+def console_list(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """Program (operator, admin): every programme by status, kind and month; an operator sees its
+    OPD's participants per programme, an admin the seats of all."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    if refused:
+        return refused
+    args = schemas.ConsoleListQuery().load(request.args.to_dict())
+    filters = domain.console_filters(args.get("status"), args.get("jenis"), args.get("bulan"))
+    programmes = domain.console_programmes(queries.console_programmes(clients, visit.identity, filters), filters)
+    per_page, page_no = schemas.PER_PAGE, args["halaman"]
+    pages_total = max(1, -(-len(programmes) // per_page))
+    shown = programmes[(page_no - 1) * per_page: page_no * per_page]
+    counts = (queries.agency_counts(clients, visit.identity, [p["code"] for p in shown])
+              if visit.identity.role == OPERATOR else None)
+    now = runtime.now()
+    return visit.render("operator_program.html", programmes=shown, counts=counts, filters=filters,
+                        total=len(programmes), page_no=page_no, pages_total=pages_total,
+                        months=domain.month_options(now - timedelta(days=365), 24),
+                        status_text=lambda p: domain.programme_status_text(p, now))
+
+
+def _programme_form(visit: Visit, p: dict | None, values: dict, *, status: int = 200, errors: dict | None = None,
+                    note: str | None = None) -> Response:
+    return visit.render("operator_program_form.html", status=status, p=p, v=values, errors=errors or {},
+                        note=note, hints=domain.PROGRAMME_HINTS, labels=domain.PROGRAMME_LABELS,
+                        organiser_labels=calendar.ORGANISER_LABELS)
+
+
+def console_new(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    visit, refused = _staff_visit(store, runtime, request, ADMIN)
+    if refused:
+        return refused
+    return _programme_form(visit, None, domain.programme_form_values(None))
+
+
+def _submitted(visit: Visit, request) -> dict:
+    _form(visit, request, schemas.ProgrammeForm)
+    return domain.read_programme_form(request.form, request.form.getlist("penyelenggara"))
+
+
+def console_create(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """Create a draft programme; the API's refusals shown beside the fields they concern."""
+    visit, refused = _staff_visit(store, runtime, request, ADMIN)
+    values = _submitted(visit, request)
+    if refused:
+        return refused
+    try:
+        created = commands.create_programme(clients, visit.identity, domain.programme_body(values))
+    except ServiceError as exc:
+        if exc.status not in (400, 409, 422):
+            raise
+        return _programme_form(visit, None, values, status=422, errors=domain.programme_errors(exc.body))
+    commands.flash(store.db, visit.session_id, f"Program {created['code']} disimpan sebagai draf. JP: "
+                   f"{created.get('jp')}. Terbitkan bila sudah lengkap.", "ok")
+    return visit.redirect(f"/operator/program/{created['code']}")
+
+
+def console_edit(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, code: str) -> Response:
+    visit, refused = _staff_visit(store, runtime, request, ADMIN)
+    if refused:
+        return refused
+    p = queries.console_programme(clients, visit.identity, schemas.programme_code(code))
+    return _programme_form(visit, p, domain.programme_form_values(p))
+
+
+def console_update(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, code: str) -> Response:
+    """Change a programme: only the fields the admin changed are sent (a PATCH)."""
+    visit, refused = _staff_visit(store, runtime, request, ADMIN)
+    values = _submitted(visit, request)
+    if refused:
+        return refused
+    code = schemas.programme_code(code)
+    p = queries.console_programme(clients, visit.identity, code)
+    body = domain.programme_body(values, p)
+    if not body:
+        commands.flash(store.db, visit.session_id, "Tidak ada perubahan.", "info")
+        return visit.redirect(f"/operator/program/{code}")
+    try:
+        commands.update_programme(clients, visit.identity, code, body)
+    except ServiceError as exc:
+        if exc.status not in (400, 409, 422):
+            raise
+        return _programme_form(visit, p, {**values, "kode": code}, status=422,
+                               errors=domain.programme_errors(exc.body))
+    commands.flash(store.db, visit.session_id, f"Perubahan program {code} disimpan.", "ok")
+    return visit.redirect(f"/operator/program/{code}")
+
+
+def console_publish(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, code: str) -> Response:
+    """Publish; what is missing is shown on the edit form beside its field."""
+    visit, refused = _staff_visit(store, runtime, request, ADMIN)
+    _form(visit, request)
+    if refused:
+        return refused
+    code = schemas.programme_code(code)
+    try:
+        commands.publish_programme(clients, visit.identity, code)
+    except ServiceError as exc:
+        if exc.status not in (409, 422):
+            raise
+        p = queries.console_programme(clients, visit.identity, code)
+        return _programme_form(visit, p, domain.programme_form_values(p), status=422,
+                               errors=domain.programme_errors(exc.body),
+                               note="Program belum dapat diterbitkan; perbaiki isian yang ditandai lalu simpan.")
+    commands.flash(store.db, visit.session_id, f"Program {code} diterbitkan; ASN dapat mendaftar sesuai jadwal "
+                   "pendaftaran.", "ok")
+    return visit.redirect(f"/operator/program/{code}")
+
+
+def console_cancel(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, code: str) -> Response:
+    """Cancel a programme with a reason (every enrolment is cancelled with it)."""
+    visit, refused = _staff_visit(store, runtime, request, ADMIN)
+    form = _form(visit, request, schemas.ReasonForm)
+    if refused:
+        return refused
+    code = schemas.programme_code(code)
+    reason = (form.get("alasan") or "").strip()
+    try:
+        commands.cancel_programme(clients, visit.identity, code, reason)
+    except ServiceError as exc:
+        if exc.status not in (409, 422):
+            raise
+        errors = domain.programme_errors(exc.body)
+        return _console_page(visit, runtime, clients, code, {}, status=422,
+                             errors={"alasan": errors.get("alasan") or next(iter(errors.values()), "")},
+                             form={"alasan": reason})
+    commands.flash(store.db, visit.session_id, f"Program {code} dibatalkan; semua pendaftarannya ikut dibatalkan.",
+                   "ok")
+    return visit.redirect(f"/operator/program/{code}")
+
+
+def _console_page(visit: Visit, runtime: ServiceRuntime, clients: ServiceClient, code: str, args: dict, *,
+                  status: int = 200, errors: dict | None = None, form: dict | None = None) -> Response:
+    identity = visit.identity
+    p = queries.console_programme(clients, identity, code)
+    opd = (args.get("opd") or "").strip().upper() or None
+    try:
+        enrolments = queries.programme_enrolments(clients, identity, code, opd)
+    except ServiceError as exc:
+        return _console_refusal(visit, exc)
+    seated, queue, cancelled = domain.participant_rows(enrolments)
+    term = (args.get("cari") or "").strip()
+    found, jp = [], {}
+    if term:
+        found = queries.roster_search(clients, identity, term)
+        jp = queries.current_jp(clients, identity, [e["nip"] for e in found], _now_year(runtime))
+    now = runtime.now()
+    enrolled_nips = {e["nip"]: e for e in enrolments if e.get("status") != "cancelled"}
+    return visit.render("operator_program_detail.html", status=status, p=p, seated=seated, queue=queue,
+                        cancelled=cancelled, sessions=domain.session_days(p), term=term, found=found, jp=jp,
+                        year=_now_year(runtime), enrolled_nips=enrolled_nips, opd=opd or "",
+                        errors=errors or {}, form=form or {}, now=now,
+                        status_text=domain.programme_status_text(p, now), seats=domain.seats_text(p),
+                        can_promote=lambda e: domain.can_promote(e, p, now), mark=domain.attendance_mark,
+                        enrolment_status=lambda e: calendar.status_text(e, p), results=domain.RESULT_LABELS,
+                        nip_printed=domain.nip_printed, agencies=reference_agencies(),
+                        active=domain.CANCELLABLE)
+
+
+def console_programme(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, code: str) -> Response:
+    """The programme page: seats, participants with attendance per session and results, the
+    waitlist in order, enrolling from the roster, cancelling and promoting."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    if refused:
+        return refused
+    args = schemas.ConsoleProgrammeQuery().load(request.args.to_dict())
+    return _console_page(visit, runtime, clients, schemas.programme_code(code), args)
+
+
+def console_enrol(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, code: str) -> Response:
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    form = _form(visit, request, schemas.ConsoleEnrolForm)
+    if refused:
+        return refused
+    code = schemas.programme_code(code)
+    nip = "".join(form["nip"].split())
+    try:
+        enrolment, existed = commands.enrol_participant(clients, visit.identity, code, nip)
+        commands.flash(store.db, visit.session_id, domain.enrolled_message(enrolment, existed), "ok")
+    except ServiceError as exc:
+        if exc.status >= 500:
+            raise
+        commands.flash(store.db, visit.session_id, domain.enrol_refusal(exc.status, exc.message), "error")
+    return visit.redirect(f"/operator/program/{code}#peserta")
+
+
+def console_cancel_enrolment(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request,
+                             enrolment_id: str) -> Response:
+    """Cancel someone's enrolment with a reason (an empty one: the page again, the error beside it)."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    form = _form(visit, request, schemas.ReasonForm)
+    if refused:
+        return refused
+    enrolment_id = schemas.enrolment_id(enrolment_id)
+    reason = (form.get("alasan") or "").strip()
+    problem = domain.enrolment_reason_error(reason)
+    if problem:
+        code = schemas.programme_code(form.get("kode") or "")
+        return _console_page(visit, runtime, clients, code, {}, status=422, errors={enrolment_id: problem},
+                             form={enrolment_id: reason})
+    try:
+        enrolment = commands.cancel_enrolment(clients, visit.identity, enrolment_id, reason)
+    except ServiceError as exc:
+        if exc.status in (401, 403, 404):
+            return _console_refusal(visit, exc)
+        if exc.status >= 500:
+            raise
+        commands.flash(store.db, visit.session_id, "Pendaftaran tidak dapat dibatalkan: pendaftaran yang sudah "
+                       "selesai tidak dapat dibatalkan." if exc.status == 409 else
+                       _refusal_text(exc, "Pembatalan tidak dapat diproses"), "error")
+        return visit.redirect(_back_to(form.get("kode")))
+    name = (enrolment.get("participant") or {}).get("name") or enrolment.get("nip")
+    commands.flash(store.db, visit.session_id, f"Pendaftaran {name} dibatalkan. Alasan: {reason}", "ok")
+    return visit.redirect(_back_to(enrolment.get("programme_code") or form.get("kode")))
+
+
+def console_promote(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request,
+                    enrolment_id: str) -> Response:
+    """Naikkan dari daftar tunggu: a waitlisted ASN into a free seat, where enrollment allows it."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    form = _form(visit, request, schemas.PromoteForm)
+    if refused:
+        return refused
+    enrolment_id = schemas.enrolment_id(enrolment_id)
+    try:
+        enrolment = commands.promote(clients, visit.identity, enrolment_id)
+    except ServiceError as exc:
+        if exc.status in (401, 403, 404):
+            return _console_refusal(visit, exc)
+        if exc.status >= 500:
+            raise
+        commands.flash(store.db, visit.session_id, domain.promote_refusal(exc.status, exc.message), "error")
+        return visit.redirect(_back_to(form.get("kode")))
+    name = (enrolment.get("participant") or {}).get("name") or enrolment.get("nip")
+    commands.flash(store.db, visit.session_id, f"{name} dinaikkan dari daftar tunggu dan kini terdaftar.", "ok")
+    return visit.redirect(_back_to(enrolment.get("programme_code") or form.get("kode")))
+
+
+def console_jp(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """The live JP preview of the programme form (console-program.js): enrollment's GET /jp."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    if refused:
+        return refused
+    import json
+
+    args = schemas.JpPreviewQuery().load(request.args.to_dict())
+    params, answer = domain.jp_preview_request(args)
+    if answer is None:
+        try:
+            answer = domain.jp_preview_text(queries.jp_preview(clients, visit.identity, params))
+        except ServiceError as exc:
+            if exc.status >= 500 or exc.status in (401, 403):
+                raise
+            answer = domain.JP_PREVIEW_INVALID
+    return visit.respond(Response(json.dumps(answer), mimetype="application/json",
+                                  headers={"Cache-Control": "no-store"}))
+
+
+# -- operator console: uploads and marking (issue 21) --
+import json as _json  # noqa: E402 - this section's imports stay in it (three helpers share the file)
+from collections.abc import Iterable, Iterator  # noqa: E402
+from itertools import chain  # noqa: E402
+from urllib.parse import unquote as _unquote  # noqa: E402
+
+from services.portal.adapters import uploads as upload_files  # noqa: E402
+
+UPLOAD_CSRF_HEADER = "X-CSRF-Token"  # the streamed upload's body is the file: its CSRF token comes as a header
+UPLOAD_READ_TIMEOUT_S = 300.0        # longest pause between two lines of enrollment's answer
+_STAFF_ONLY = "Halaman ini hanya untuk Operator OPD dan Admin BKPSDM."
+
+
+class _UploadRefused(Exception):
+    """An upload refused as a whole, before any row: the status and why (Bahasa Indonesia)."""
+
+    def __init__(self, status: int, message: str, errors: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.errors = status, message, errors or {}
+
+
+def _upload_programmes(clients: ServiceClient, identity: Identity) -> list[dict]:
+    """The programmes an upload may go to: published ones, the latest start first."""
+    items = queries.console_programmes(clients, identity, {"status": "published"})
+    return sorted(items, key=lambda p: p.get("starts_at") or "", reverse=True)
+
+
+def _upload_page(visit: Visit, runtime: ServiceRuntime, clients: ServiceClient, form: dict, *, status: int = 200,
+                 errors: dict | None = None, refusal: str | None = None) -> Response:
+    limit = runtime.config.upload_max_bytes
+    agencies = sorted(reference_agencies()) if visit.identity.role == ADMIN else [visit.identity.agency]
+    return visit.render("operator_unggah.html", status=status, kinds=domain.UPLOAD_KINDS, modes=domain.ROSTER_MODES,
+                        programmes=_upload_programmes(clients, visit.identity), form=form, errors=errors or {},
+                        refusal=refusal, max_bytes=limit, max_text=domain.size_text(limit), agencies=agencies)
+
+
+def upload_page(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """Unggah: the form (kind, programme, file); static/console-upload.js sends the file and shows
+    the results as they stream in."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    if refused:
+        return refused
+    args = schemas.UploadQuery().load(request.args.to_dict())
+    return _upload_page(visit, runtime, clients, args)
+
+
+def _send_upload(clients: ServiceClient, identity: Identity, form: dict, upload: upload_files.Upload
+                 ) -> Iterator[dict]:
+    """Hand the spooled file to enrollment's bulk route; its lines as the page reads them. An
+    upload refused as a whole raises _UploadRefused (nothing was written)."""
+    kind = form["jenis"]
+    try:
+        if upload.size == 0:
+            raise _UploadRefused(422, "Berkas kosong; pilih berkas CSV atau XLSX yang berisi baris judul kolom.",
+                                 {"berkas": "Berkas kosong."})
+        if upload.is_old_excel:
+            raise _UploadRefused(422, "Berkas .xls (Excel 97-2003) tidak didukung: simpan sebagai .xlsx atau CSV "
+                                      "UTF-8.", {"berkas": "Berkas .xls tidak didukung."})
+        if upload.is_xlsx and not domain.UPLOAD_KINDS[kind].reads_xlsx:
+            workbook = upload
+            upload = upload_files.xlsx_as_csv(workbook)
+            workbook.file.close()
+        code = schemas.programme_code(form["program"]) if form.get("program") else None
+        path, params = domain.upload_target(kind, code, form.get("mode"), form.get("kode_opd"),
+                                            (form.get("konfirmasi") or "").lower() in ("ya", "on", "1"),
+                                            identity.agency if identity.role == OPERATOR else None)
+        lines = upload_files.post_bulk(clients, identity, path, params, upload, read_timeout_s=UPLOAD_READ_TIMEOUT_S)
+    except upload_files.UnreadableFile as exc:
+        upload.file.close()
+        raise _UploadRefused(422, str(exc), {"berkas": str(exc)}) from None
+    except ServiceError as exc:
+        status = 503 if exc.status >= 500 or exc.status == 429 else exc.status
+        raise _UploadRefused(status, domain.upload_refusal(exc.status, exc.message, exc.body)) from None
+    except _UploadRefused:
+        upload.file.close()
+        raise
+    if upload.rows is not None:  # the total for the progress bar, which the browser cannot count in a workbook
+        lines = chain([{"total": upload.rows}], lines)
+    return (domain.upload_line(line) for line in lines)
+
+
+def _form_fields(form: dict) -> dict:
+    return {k: (v.strip() if isinstance(v, str) else v) for k, v in form.items() if k not in ("csrf_token", "berkas")}
+
+
+def upload_submit(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """The upload form without JavaScript: the file goes the same way, and the answer is the
+    summary page once every row is done (the rejected rows listed with their reasons)."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    limit = runtime.config.upload_max_bytes
+    if request.content_length and request.content_length > limit + 64 * 1024:  # the form's other fields too
+        return _upload_too_large(visit, limit)
+    form = _form(visit, request, schemas.UploadForm)
+    if refused:
+        return refused
+    fields_ = _form_fields(form)
+    errors = domain.upload_errors(fields_.get("jenis"), fields_.get("program"), fields_.get("mode"),
+                                  fields_.get("kode_opd"))
+    sent = request.files.get("berkas")
+    if sent is None or not sent.filename:
+        errors.setdefault("berkas", "Pilih berkas CSV atau XLSX.")
+    if errors:
+        return _upload_page(visit, runtime, clients, fields_, status=422, errors=errors)
+    try:
+        upload = upload_files.spool(sent.stream, limit, None, sent.mimetype, sent.filename)
+    except upload_files.UploadTooLarge:
+        return _upload_too_large(visit, limit)
+    try:
+        lines = _send_upload(clients, visit.identity, fields_, upload)
+    except _UploadRefused as exc:
+        if exc.status >= 500:
+            raise ServiceError("enrollment", exc.status, "unavailable", exc.message) from None
+        return _upload_page(visit, runtime, clients, fields_, status=exc.status, errors=exc.errors,
+                            refusal=exc.message)
+    tally = domain.UploadTally(rejected_rows=[])
+    for line in lines:
+        tally.add(line)
+    return visit.render("operator_unggah_hasil.html", kind=domain.UPLOAD_KINDS[fields_["jenis"]], form=fields_,
+                        tally=tally, filename=sent.filename)
+
+
+def _upload_too_large(visit: Visit, limit: int) -> Response:
+    response = visit.render("error.html", status=413, title="Berkas terlalu besar", code=413,
+                            message=f"Berkas melebihi batas unggahan {domain.size_text(limit)}. Pecah berkasnya "
+                                    f"lalu unggah bagian demi bagian.")
+    response.headers["Connection"] = "close"  # the rest of the body is not read
+    return response
+
+
+def _json_answer(status: int, payload: dict) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    if status == 413:
+        headers["Connection"] = "close"
+    return Response(_json.dumps(payload, ensure_ascii=False), status=status, mimetype="application/json",
+                    headers=headers)
+
+
+def _ndjson(lines: Iterable[dict]) -> Iterator[bytes]:
+    for line in lines:
+        yield (_json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def upload_stream(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
+    """The upload sent by static/console-upload.js: the body is the file (CSRF token in the
+    X-CSRF-Token header, the kind and programme in the query). The answer is enrollment's NDJSON,
+    line by line as it comes (each row with ``kolom``/``alasan`` in Bahasa Indonesia when
+    rejected, then the summary); a refusal of the whole upload is JSON {"error", "pesan"}."""
+    visit = _visit(store, runtime, request, take_flash=False)
+    if visit.identity is None:
+        return _json_answer(401, {"error": "sign_in", "pesan": "Sesi Anda telah berakhir. Masuk kembali lalu "
+                                                               "unggah berkasnya lagi."})
+    if visit.session_id is None or not domain.csrf_ok(visit.csrf, request.headers.get(UPLOAD_CSRF_HEADER)):
+        return _json_answer(403, {"error": "csrf", "pesan": "Permintaan ditolak: token keamanan tidak cocok. Muat "
+                                                            "ulang halaman lalu coba lagi."})
+    if visit.identity.role not in (OPERATOR, ADMIN):
+        return _json_answer(403, {"error": "forbidden", "pesan": _STAFF_ONLY})
+    form = _form_fields(schemas.UploadQuery().load(request.args.to_dict()))
+    errors = domain.upload_errors(form.get("jenis"), form.get("program"), form.get("mode"), form.get("kode_opd"))
+    if errors:
+        return _json_answer(422, {"error": "invalid", "pesan": " ".join(errors.values()), "errors": errors})
+    limit = runtime.config.upload_max_bytes
+    try:
+        upload = upload_files.spool(request.stream, limit, request.content_length, request.mimetype,
+                                    _unquote(request.headers.get("X-File-Name") or ""))
+    except upload_files.UploadTooLarge:
+        return _json_answer(413, {"error": "too_large", "pesan": f"Berkas melebihi batas unggahan "
+                                                                 f"{domain.size_text(limit)}. Pecah berkasnya lalu "
+                                                                 f"unggah bagian demi bagian."})
+    try:
+        lines = _send_upload(clients, visit.identity, form, upload)
+    except _UploadRefused as exc:
+        return _json_answer(exc.status, {"error": "refused", "pesan": exc.message, "errors": exc.errors})
+    # eventlet's server gathers 4 KiB before it writes; each line must leave as it comes
+    request.environ["eventlet.minimum_write_chunk_size"] = 0
+    return Response(_ndjson(lines), mimetype="application/x-ndjson",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -55,6 +55,16 @@ ROUTES = {
     ("GET", "/sertifikat/<string:certificate_id>/kredensial.json"): "/sertifikat/{certificate}/kredensial.json",
     ("GET", "/static/<string:name>"): ANYONE,
     ("GET", "/tim"): "/tim",
+    # operator console: oversight (issue 21)
+    ("GET", "/operator/dasbor"): "/operator/dasbor",
+    ("GET", "/operator/belum-ikut"): "/operator/belum-ikut",
+    ("GET", "/operator/ekspor/<string:name>"): "/operator/ekspor/kepatuhan.csv",
+    ("GET", "/admin/checkpoint"): "/admin/checkpoint",
+    ("POST", "/admin/checkpoint"): "/admin/checkpoint",
+    ("GET", "/admin/checkpoint/status"): "/admin/checkpoint/status?checkpoint=2026-Q1",
+    ("GET", "/operator/program/<string:code>/sertifikat"): "/operator/program/{upcoming}/sertifikat",
+    ("POST", "/operator/program/<string:code>/sertifikat/<string:certificate_id>/cabut"):
+        "/operator/program/{upcoming}/sertifikat/{certificate}/cabut",
     ("GET", "/health/live"): ANYONE, ("GET", "/health/ready"): ANYONE, ("GET", "/metrics"): ANYONE,
     ("GET", "/openapi.json"): ANYONE,
 }
