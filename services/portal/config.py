@@ -51,6 +51,8 @@ class PortalConfig:
     prelogin_minutes: float = 15.0
     # seconds the portal waits for a service
     call_timeout_s: float = 10.0
+    # the largest bulk upload passed on to enrollment (issue 21): enrollment's BULK_MAX_BYTES
+    upload_max_bytes: int = 64 * 1024 * 1024
 
     @property
     def secure_cookies(self) -> bool:
@@ -127,6 +129,9 @@ def load(settings: Settings | None = None) -> PortalConfig:
         # no signing key, no portal: it could call nothing on anyone's behalf
         auth=load_auth(SERVICE, require_signing=True),
         call_timeout_s=setting("CALL_TIMEOUT_S", 10, SERVICE, float, low=0.5, high=120),
+        # PORTAL_UPLOAD_MAX_BYTES, else enrollment's own ENROLLMENT_BULK_MAX_BYTES (or BULK_MAX_BYTES)
+        upload_max_bytes=setting("UPLOAD_MAX_BYTES", env("BULK_MAX_BYTES", str(PortalConfig.upload_max_bytes),
+                                                         "enrollment"), SERVICE, int, low=1, high=256 * 1024 * 1024),
     )
 
 
