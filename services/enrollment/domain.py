@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from babel.dates import format_date
 
@@ -1203,9 +1204,15 @@ def programme_days(p: dict) -> list[date]:
     return [first + timedelta(days=n) for n in range(count)]
 
 
+@lru_cache(maxsize=4096)
+def _day_words(day: date) -> str:
+    # cached: a page of long programmes would otherwise format thousands of days per answer
+    return format_date(day, format="EEEE, d MMMM y", locale=LOCALE)
+
+
 def session_label(n: int, day: date) -> str:
     """``Hari 1 – Senin, 7 Juni 2027``: what the marking page's session picker shows."""
-    return f"Hari {n} \u2013 {format_date(day, format='EEEE, d MMMM y', locale=LOCALE)}"
+    return f"Hari {n} \u2013 {_day_words(day)}"
 
 
 def programme_sessions(p: dict) -> list[dict]:
