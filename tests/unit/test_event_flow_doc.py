@@ -77,7 +77,10 @@ def test_the_readme_leads_each_kind_of_user_to_a_page_that_exists():
     readme = (ROOT / "README.md").read_text()
     start = readme.index("## Where to start")
     section = readme[start: readme.index("\n## ", start + 1)]
-    for kind in ("Deploying", "Subscribing", "Operating"):
+    for kind in ("Using", "Deploying", "Subscribing", "Operating"):
         assert f"**{kind}" in section
     links = re.findall(r"\]\(([^)]+)\)", section)
-    assert links and all((ROOT / link).exists() for link in links), links
+    anchors = {"#" + re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+               for h in re.findall(r"^## (.+)$", readme, flags=re.M)}
+    assert links and all((ROOT / link).exists() if not link.startswith("#") else link in anchors
+                         for link in links), links
