@@ -65,6 +65,19 @@ ROUTES = {
     ("GET", "/operator/program/<string:code>/sertifikat"): "/operator/program/{upcoming}/sertifikat",
     ("POST", "/operator/program/<string:code>/sertifikat/<string:certificate_id>/cabut"):
         "/operator/program/{upcoming}/sertifikat/{certificate}/cabut",
+    # operator console: programmes (issue 21)
+    ("GET", "/operator/program"): "/operator/program",
+    ("GET", "/operator/program/baru"): "/operator/program/baru",
+    ("POST", "/operator/program/baru"): "/operator/program/baru",
+    ("GET", "/operator/program/jp"): "/operator/program/jp?jenis=seminar&durasi_hari=1",
+    ("GET", "/operator/program/<string:code>"): "/operator/program/{upcoming}",
+    ("GET", "/operator/program/<string:code>/ubah"): "/operator/program/{upcoming}/ubah",
+    ("POST", "/operator/program/<string:code>/ubah"): "/operator/program/{upcoming}/ubah",
+    ("POST", "/operator/program/<string:code>/terbitkan"): "/operator/program/{upcoming}/terbitkan",
+    ("POST", "/operator/program/<string:code>/batal"): "/operator/program/{upcoming}/batal",
+    ("POST", "/operator/program/<string:code>/daftar"): "/operator/program/{upcoming}/daftar",
+    ("POST", "/operator/pendaftaran/<string:enrolment_id>/batal"): "/operator/pendaftaran/{enrolment}/batal",
+    ("POST", "/operator/pendaftaran/<string:enrolment_id>/naikkan"): "/operator/pendaftaran/{enrolment}/naikkan",
     ("GET", "/health/live"): ANYONE, ("GET", "/health/ready"): ANYONE, ("GET", "/metrics"): ANYONE,
     ("GET", "/openapi.json"): ANYONE,
 }

@@ -96,6 +96,10 @@ class ServiceClient:
         response = self._call("PUT", service, path, as_, acting, json=body)
         return response.json() if response.content else None
 
+    def patch(self, service: str, path: str, as_, body: dict, *, acting: str = "self"):
+        response = self._call("PATCH", service, path, as_, acting, json=body)
+        return response.json() if response.content else None
+
     def delete(self, service: str, path: str, as_, *, acting: str = "self"):
         response = self._call("DELETE", service, path, as_, acting)
         return response.json() if response.content else None
