@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from shared import nip as nip_rules
-from shared.config import DEFAULT_PORTS, SERVICES, env
+from shared.config import DEFAULT_PORTS, DEPLOYABLES, SERVICES, env
 from shared.reference import Agency, agencies
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -1010,9 +1010,9 @@ def _base_urls(text: str) -> dict[str, str]:
     urls = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):
         service, sep, url = part.partition("=")
-        if not sep or service not in SERVICES or not url.startswith(("http://", "https://")):
+        if not sep or service not in DEPLOYABLES or not url.startswith(("http://", "https://")):
             raise argparse.ArgumentTypeError(f"{part!r} is not SERVICE=http://HOST:PORT with SERVICE one of "
-                                             f"{', '.join(SERVICES)}")
+                                             f"{', '.join(DEPLOYABLES)}")
         urls[service] = url
     return urls
 
@@ -1035,10 +1035,12 @@ def main(argv: list[str] | None = None) -> int:
     channels = tuple(c.strip() for c in args.channels.split(",")) if args.channels else channels_for(os.environ)
     plan = build_plan(args.asn, args.seed)
     try:
-        result = Demo(Platform.local(args.base_urls, args.token), plan, channels=channels,
+        services = {s: url for s, url in args.base_urls.items() if s in SERVICES}  # the portal only prints
+        result = Demo(Platform.local(services, args.token), plan, channels=channels,
                       checkpoint=args.checkpoint, timeout_s=args.timeout).play()
         address = env("HTTP_ADDRESS", f"127.0.0.1:{DEFAULT_PORTS['portal']}", "portal").replace("0.0.0.0", "127.0.0.1")
-        print_portal(env("PUBLIC_URL", f"http://{address}", "portal"), plan, result)
+        portal = args.base_urls.get("portal") or env("PUBLIC_URL", f"http://{address}", "portal")
+        print_portal(portal, plan, result)
     except DemoError as exc:
         print(f"\ndemo stopped: {exc}", file=sys.stderr)
         return 1
