@@ -350,3 +350,58 @@ def test_asn_and_anonymous_visitors_are_refused_everywhere(ov):
         refused(asn.post(ov.url + path, data={"csrf_token": token, **data}, timeout=TIMEOUT))
         assert anonymous.post(ov.url + path, data=data, allow_redirects=False, timeout=TIMEOUT).status_code in (303,
                                                                                                                403)
+
+
+# -- in the browser: axe-core, a phone's width, the checkpoint's progress --------------------------
+def _browser_as(driver, site: Site, browser: requests.Session, path: str) -> None:
+    """The driver signed in with ``browser``'s portal session (the development sign-in done over HTTP)."""
+    driver.get(site.url + "/static/portal.css")
+    driver.add_cookie({"name": "asn_portal_session", "value": browser.cookies["asn_portal_session"], "path": "/"})
+    driver.get(site.url + path)
+
+
+def test_the_oversight_pages_in_chromium_are_accessible_on_a_desktop_and_a_phone(ov):
+    from selenium.webdriver.common.by import By
+
+    from tests.integration.portal.conftest import assert_accessible, submit, wait
+    from tests.portal_support import chromium, screenshot
+
+    code = ov.programmes["done"]["code"]
+    checkpoint = f"{timefmt.wib_year(datetime.now(timezone.utc)) - 1}-Q2"
+    with chromium("desktop") as driver:
+        _browser_as(driver, ov, admin(ov), "/operator/dasbor")
+        assert driver.find_element(By.ID, "rate-chart").is_displayed()
+        assert_accessible(driver, "/operator/dasbor (admin)")
+        screenshot(driver, "operator-dasbor", "desktop")
+        for path in ("/operator/dasbor?opd=DINKES", "/operator/belum-ikut", f"/operator/program/{code}/sertifikat"):
+            driver.get(ov.url + path)
+            assert_accessible(driver, f"{path} (admin)")
+        # run a checkpoint from the page and see it through to the end (the script, or the Perbarui link)
+        driver.get(f"{ov.url}/admin/checkpoint")
+        driver.find_element(By.CSS_SELECTOR, f'#checkpoint-select option[value="{checkpoint}"]').click()
+        submit(driver, "#checkpoint-run-button")
+        assert "mulai dijalankan" in driver.find_element(By.ID, "flash").text
+        assert_accessible(driver, "/admin/checkpoint while running")
+
+        def finished(d):
+            if d.find_element(By.ID, "job-status").text == "Selesai":
+                return True
+            if d.find_element(By.ID, "checkpoint-job").get_attribute("data-status") not in ("queued", "running"):
+                d.find_element(By.ID, "job-refresh").click()
+            return False
+        wait(driver, finished, timeout=60)
+        assert driver.find_element(By.ID, "job-percent").text == "100"
+        assert driver.find_element(By.ID, "job-progress").get_attribute("value") == "100"
+        screenshot(driver, "admin-checkpoint", "desktop")
+    with chromium("phone") as driver:
+        _browser_as(driver, ov, operator(ov), "/operator/dasbor")
+        assert_accessible(driver, "/operator/dasbor (operator, phone)")
+        screenshot(driver, "operator-dasbor", "phone")
+        for path in ("/operator/belum-ikut", f"/operator/program/{code}/sertifikat"):
+            driver.get(ov.url + path)
+            assert_accessible(driver, f"{path} (operator, phone)")
+    with chromium("phone") as driver:
+        _browser_as(driver, ov, admin(ov), f"/admin/checkpoint?checkpoint={checkpoint}")
+        assert_accessible(driver, "/admin/checkpoint (phone)")
+        driver.get(f"{ov.url}/operator/program/{code}/sertifikat")
+        assert_accessible(driver, "certificates with revoke forms (admin, phone)")
