@@ -31,6 +31,21 @@
     set("job-summaries", number.format(job.supervisor_summaries || 0));
     set("job-started", job.started || "-");
     set("job-finished", job.finished || "-");
+    // the same checkpoint in the form's list and in the table of every checkpoint
+    var id = section.getAttribute("data-checkpoint");
+    var option = document.querySelector('#checkpoint-select option[value="' + id + '"]');
+    if (option) {
+      option.setAttribute("data-status", job.status);
+      option.textContent = option.textContent.split(" \u2014 ")[0] + " \u2014 " + job.status_text;
+    }
+    var row = document.querySelector('#checkpoints tr[data-checkpoint="' + id + '"]');
+    if (row && row.cells.length >= 5) {
+      row.setAttribute("data-status", job.status);
+      row.cells[1].textContent = job.status_text;
+      row.cells[2].textContent = number.format(job.checked || 0);
+      row.cells[3].textContent = number.format(job.nudged || 0);
+      row.cells[4].textContent = job.finished || "-";
+    }
   }
 
   function poll() {

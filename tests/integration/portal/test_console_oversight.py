@@ -392,6 +392,10 @@ def test_the_oversight_pages_in_chromium_are_accessible_on_a_desktop_and_a_phone
         wait(driver, finished, timeout=60)
         assert driver.find_element(By.ID, "job-percent").text == "100"
         assert driver.find_element(By.ID, "job-progress").get_attribute("value") == "100"
+        option = driver.find_element(By.CSS_SELECTOR, f'#checkpoint-select option[value="{checkpoint}"]')
+        row = driver.find_element(By.CSS_SELECTOR, f'#checkpoints tr[data-checkpoint="{checkpoint}"]')
+        assert option.get_attribute("data-status") == row.get_attribute("data-status") == "done"
+        assert option.text.endswith("Selesai")
         screenshot(driver, "admin-checkpoint", "desktop")
     with chromium("phone") as driver:
         _browser_as(driver, ov, operator(ov), "/operator/dasbor")
