@@ -251,3 +251,34 @@ def test_asn_anonymous_and_operators_are_refused_what_is_not_theirs(con):
                        (f"/operator/program/{code}/ubah", {"judul": "Diubah operator"})):
         assert post(operator, con, path, data).status_code == 403, path
     assert con.get("enrollment", f"/programmes/{code}")["status"] == "published"
+
+
+def test_in_chromium_the_jp_preview_follows_the_form_and_the_pages_pass_axe(con):
+    """The programme form's live JP preview (static/console-program.js under the portal's CSP),
+    the speakers field hidden for a kind without speakers, and axe-core on the three pages at
+    phone size with nothing scrolling sideways."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from tests.integration.portal.conftest import assert_accessible, wait
+    from tests.portal_support import chromium
+
+    code = published(con, title="Seminar Etika Pelayanan", kind="seminar", capacity=1, speakers=["Dr. Andi"])["code"]
+    enrol(con, code, "asn")
+    enrol(con, code, "asn2")  # waitlisted
+    admin = sign_in(con, "admin")
+    with chromium("phone") as driver:
+        driver.get(con.url + "/masuk")
+        driver.add_cookie({"name": "asn_portal_session", "value": admin.cookies["asn_portal_session"], "path": "/"})
+        driver.get(con.url + "/operator/program/baru")
+        Select(driver.find_element(By.ID, "field-jenis")).select_by_value("pelatihan")
+        wait(driver, lambda d: not d.find_element(By.ID, "speakers-field").is_displayed())
+        Select(driver.find_element(By.ID, "field-jenis")).select_by_value("seminar")
+        driver.find_element(By.ID, "field-durasi_hari").send_keys("2")
+        wait(driver, lambda d: d.find_element(By.ID, "jp-preview").get_attribute("data-jp") == "8")
+        assert "8 JP" in driver.find_element(By.ID, "jp-preview").text
+        assert driver.find_element(By.ID, "speakers-field").is_displayed()
+        assert_accessible(driver, "/operator/program/baru")
+        for path in ("/operator/program", f"/operator/program/{code}?cari=Ilh"):
+            driver.get(con.url + path)
+            assert_accessible(driver, path)
