@@ -166,3 +166,10 @@ def cancel_enrolment(client: ServiceClient, identity: Identity, enrolment_id: st
 
 def promote(client: ServiceClient, identity: Identity, enrolment_id: str) -> dict:
     return client.post("enrollment", f"/enrolments/{enrolment_id}/promote", identity, acting="role")
+
+
+# -- operator console: uploads and marking (issue 21) --
+def mark(client: ServiceClient, identity: Identity, code: str, body: dict) -> dict:
+    """A session's attendance (and completions) of many participants in one call, with the
+    operator's or admin's own token (enrollment keeps an operator to its OPD's rows)."""
+    return client.post("enrollment", f"/programmes/{code}/marking", identity, body, acting="role")

@@ -1067,6 +1067,8 @@ _REASONS = (
     (r"^enrolment in \S+ closed at", "pendaftaran program ini sudah ditutup"),
     (r"completed (differently|already)", "sudah dicatat selesai dengan hasil lain"),
     (r"has not started", "program belum dimulai"),
+    (r"starts at \S+; (attendance|completion)s? cannot be recorded before", "program belum dimulai; kehadiran dan "
+                                                                          "kelulusan belum dapat dicatat"),
     (r"the data store became unavailable", "penyimpanan data sempat tidak tersedia; unggah berkas yang sama "
                                            "sekali lagi untuk menyelesaikannya (baris yang sudah masuk tidak "
                                            "terulang)"),
@@ -1211,6 +1213,90 @@ class UploadTally:
             self.rejected += 1
             self.rejected_rows.append(line)
 
+
+# marking (penilaian): a session's attendance and scores in one table
+SELF_PACED_KINDS = ("e-learning", "coaching", "mentoring")  # no sessions: marked per person (enrollment's rule)
+MARKED_STATUSES = ("enrolled", "completed")                 # the participants of a marking table
+MARKING_MAX_ROWS = 2000                                      # rows one enrollment call takes
+RESULT_LABELS = {"passed": "lulus", "failed": "tidak lulus", "no_show": "tidak hadir"}
+MARKING_OUTCOMES = {"recorded": "Tersimpan", "completed": "Tersimpan; kelulusan dicatat",
+                    "unchanged": "Tidak berubah"}
+PRESENCE = {"ya": True, "tidak": False, "": None}
+
+
+def marking_session(sessions: list[dict], asked: str | None, today: str) -> str | None:
+    """The session the table marks: the one asked for, else today's, else the last one that has
+    begun, else the first (None for a self-paced programme)."""
+    days = [s.get("date") for s in sessions or [] if s.get("date")]
+    if not days:
+        return None
+    if asked in days:
+        return asked
+    if today in days:
+        return today
+    begun = [d for d in days if d <= today]
+    return begun[-1] if begun else days[0]
+
+
+def completions_allowed(programme: dict, now: datetime) -> bool:
+    """Whether "Catat kelulusan" is offered: a self-paced programme per person, a scheduled one
+    once it has ended (enrollment refuses the rest with 409)."""
+    if programme.get("kind") in SELF_PACED_KINDS:
+        return True
+    ends = timefmt.parse_time(programme["ends_at"]) if isinstance(programme.get("ends_at"), str) else \
+        programme.get("ends_at")
+    return ends is not None and ends <= now
+
+
+def marking_rows(form, enrolment_ids: list[str], complete: bool) -> tuple[list[dict], dict[str, str]]:
+    """The table's rows as enrollment's marking body takes them (``form``: the posted fields
+    hadir-<id> = ya|tidak|'' and nilai-<id>), and the errors beside the fields, keyed by id."""
+    rows, errors = [], {}
+    for enrolment_id in enrolment_ids:
+        presence = (form.get(f"hadir-{enrolment_id}") or "").strip().lower()
+        if presence not in PRESENCE:
+            errors[enrolment_id] = "Pilih hadir atau tidak hadir."
+            continue
+        raw = (form.get(f"nilai-{enrolment_id}") or "").strip().replace(",", ".")
+        score = None
+        if raw and complete:
+            try:
+                score = float(raw)
+            except ValueError:
+                errors[enrolment_id] = "Nilai harus angka 0–100."
+                continue
+            if not 0 <= score <= 100:
+                errors[enrolment_id] = "Nilai harus angka 0–100."
+                continue
+        rows.append({"enrolment_id": enrolment_id, "present": PRESENCE[presence], "score": score})
+    return rows, errors
+
+
+def marking_result_text(result: dict) -> str:
+    """One row's answer, for the cell beside it."""
+    if not result.get("accepted"):
+        return reason_text(result.get("reason"))
+    text = MARKING_OUTCOMES.get(result.get("outcome"), "Tersimpan")
+    if result.get("result"):
+        text += f" ({RESULT_LABELS.get(result['result'], result['result'])})"
+    return text
+
+
+def marking_refusal(status: int, field_name: str | None, message: str | None) -> str:
+    """Why enrollment refused the whole marking, for the page."""
+    if status == 404:
+        return "Program tidak ditemukan."
+    if status in (401, 403):
+        return "Anda tidak berhak mencatat kehadiran program ini."
+    if field_name == "session":
+        return ("Sesi itu belum dimulai (WIB); kehadiran dicatat mulai hari sesi." if status == 409 else
+                "Pilih salah satu hari program sebagai sesi.")
+    if field_name == "complete":
+        return "Kelulusan program terjadwal baru dapat dicatat setelah program berakhir."
+    return reason_text(message)[:1].upper() + reason_text(message)[1:]
+
+
+# -- operator console: programmes (issue 21), continued: the JP preview --
 
 def jp_preview_request(args: dict) -> tuple[dict | None, dict | None]:
     """(enrollment GET /jp's query, None) for the form's values, or (None, the answer) when the

@@ -277,3 +277,17 @@ _page("POST", "/operator/unggah/kirim", "The upload as static/console-upload.js 
                  404: "no such programme", 409: "not open for enrolment; a full roster import needing konfirmasi",
                  413: "over the bulk limit (size or rows)", 422: "bad kind/programme/mode, an unreadable file",
                  503: "enrollment unreachable"})
+_page("GET", "/operator/program/{code}/penilaian", "Penilaian: every participant of the programme (enrolled and "
+      "completed; an operator: its OPD's) in one table for the session chosen (?sesi=YYYY-MM-DD, one of the "
+      "programme's WIB days; today's or the last begun by default; none for a self-paced programme) with the "
+      "recorded attendance, present/absent radios and, once completions may be recorded (the programme has ended, "
+      f"or is self-paced), a score and the 'Catat kelulusan' checkbox. {_UPLOADER}", query=schemas.MarkingQuery,
+      path_parameters={"code": _ID}, responses={**_REDIRECT, 403: "not operator or admin", 404: "no such programme"})
+_page("POST", "/operator/program/{code}/penilaian", "Save the table in one enrollment call per 2,000 rows (POST "
+      "/programmes/<code>/marking with the operator's token: attendance of the session, completions with lengkap=ya); "
+      "the page again with each row's answer beside it (saved, unchanged, or the reason in Bahasa Indonesia). The "
+      "same marking again changes nothing. Bodies up to 1 MiB (a row per participant). " + _UPLOADER,
+      body=schemas.MarkingForm, body_content_type=FORM, path_parameters={"code": _ID},
+      responses={403: "a bad csrf_token, or not operator or admin", 404: "no such programme",
+                 409: "the session has not begun, or completions before a scheduled programme ended (on the page)",
+                 422: "a score that is not 0-100 (beside the row), or a session that is not the programme's"})

@@ -273,3 +273,20 @@ class UploadForm(UploadQuery):
                             metadata={"description": "the session's CSRF token"})
     berkas = fields.Raw(load_default=None, metadata={"type": "string", "format": "binary",
                                                      "description": "the CSV or XLSX file"})
+
+
+class MarkingQuery(_Lenient):
+    sesi = fields.Str(load_default=None, validate=validate.Length(max=10),
+                      metadata={"description": "YYYY-MM-DD: the session (a day of the programme in WIB) to mark"})
+
+
+class MarkingForm(CsrfForm):
+    """The marking table: besides these, hadir-<enrolment id> (ya, tidak or empty: not recorded) and
+    nilai-<enrolment id> (0-100, with lengkap) for each participant (the programme's enrolled and
+    completed ones, read again when the form arrives)."""
+
+    sesi = fields.Str(load_default=None, validate=validate.Length(max=10),
+                      metadata={"description": "YYYY-MM-DD: the session marked (none for a self-paced programme)"})
+    lengkap = fields.Str(load_default=None, validate=validate.Length(max=5),
+                         metadata={"description": "ya: also record completions (scheduled programmes once ended, "
+                                                  "self-paced ones per person)"})

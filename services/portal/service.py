@@ -253,3 +253,12 @@ class PortalService(WebBase):
     @page("POST", "/operator/unggah/kirim", max_body=domain.UPLOAD_BODY_CEILING)
     def upload_stream(self, request):
         return usecases.upload_stream(self.store, self.runtime, self.clients, request)
+
+    @page("GET", "/operator/program/<string:code>/penilaian")
+    def marking_page(self, request, code):
+        return usecases.marking_page(self.store, self.runtime, self.clients, request, code)
+
+    # a row per participant: up to 2,000 rows of radios and scores, more than a page's 64 KiB
+    @page("POST", "/operator/program/<string:code>/penilaian", max_body=1024 * 1024)
+    def mark(self, request, code):
+        return usecases.mark(self.store, self.runtime, self.clients, request, code)

@@ -1401,3 +1401,75 @@ def upload_stream(store: Store, runtime: ServiceRuntime, clients: ServiceClient,
     request.environ["eventlet.minimum_write_chunk_size"] = 0
     return Response(_ndjson(lines), mimetype="application/x-ndjson",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+# marking (penilaian): a session's attendance and scores in one table, saved in one call
+def _marking_participants(clients: ServiceClient, identity: Identity, code: str) -> list[dict]:
+    """The people of the table: enrolled and completed (an operator: its OPD's, as enrollment scopes
+    the list), in name order."""
+    items = queries.programme_enrolments(clients, identity, code)
+    people = [e for e in items if e.get("status") in domain.MARKED_STATUSES]
+    return sorted(people, key=lambda e: (((e.get("participant") or {}).get("name") or "").lower(), e.get("nip")))
+
+
+def _marking_page(visit: Visit, runtime: ServiceRuntime, clients: ServiceClient, code: str, asked: str | None, *,
+                  status: int = 200, results: dict | None = None, summary: dict | None = None,
+                  errors: dict | None = None, form: dict | None = None, refusal: str | None = None) -> Response:
+    programme = queries.console_programme(clients, visit.identity, code)
+    sessions = programme.get("sessions") or []
+    session = domain.marking_session(sessions, asked, timefmt.wib_date(runtime.now()).isoformat())
+    return visit.render("operator_penilaian.html", status=status, p=programme, sessions=sessions, session=session,
+                        participants=_marking_participants(clients, visit.identity, code),
+                        can_complete=domain.completions_allowed(programme, runtime.now()),
+                        results=results or {}, summary=summary, errors=errors or {}, form=form or {},
+                        refusal=refusal, result_labels=domain.RESULT_LABELS, result_text=domain.marking_result_text,
+                        nip_printed=domain.nip_printed)
+
+
+def marking_page(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, code: str) -> Response:
+    """Penilaian: every participant of the programme in one table for the chosen session."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    if refused:
+        return refused
+    code = schemas.programme_code(code)
+    args = schemas.MarkingQuery().load(request.args.to_dict())
+    return _marking_page(visit, runtime, clients, code, args.get("sesi"))
+
+
+def mark(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request, code: str) -> Response:
+    """Save the table: one enrollment call (POST /programmes/<code>/marking) per 2,000 rows; the page
+    again with each row's answer beside it (a refused row's reason in Bahasa Indonesia)."""
+    visit, refused = _staff_visit(store, runtime, request, OPERATOR, ADMIN)
+    form = _form(visit, request, schemas.MarkingForm)
+    if refused:
+        return refused
+    code = schemas.programme_code(code)
+    session = (form.get("sesi") or "").strip() or None
+    complete = (form.get("lengkap") or "").lower() == "ya"
+    participants = _marking_participants(clients, visit.identity, code)
+    rows, errors = domain.marking_rows(request.form, [e["id"] for e in participants], complete)
+    posted = request.form.to_dict()
+    if errors:
+        return _marking_page(visit, runtime, clients, code, session, status=422, errors=errors, form=posted)
+    if not rows:
+        return _marking_page(visit, runtime, clients, code, session, status=422, form=posted,
+                             refusal="Belum ada peserta yang dapat dinilai pada program ini.")
+    results: dict[str, dict] = {}
+    summary = {"accepted": 0, "rejected": 0, "completed": 0, "unchanged": 0}
+    try:
+        for start in range(0, len(rows), domain.MARKING_MAX_ROWS):
+            body = {"rows": rows[start:start + domain.MARKING_MAX_ROWS], "complete": complete}
+            if session:
+                body["session"] = session
+            answer = commands.mark(clients, visit.identity, code, body)
+            results.update({r["enrolment_id"]: r for r in answer.get("results") or []})
+            for key in summary:
+                summary[key] += (answer.get("summary") or {}).get(key) or 0
+    except ServiceError as exc:
+        if exc.status >= 500 or exc.status == 404:
+            raise
+        status = exc.status if exc.status in (403, 409, 422) else 409
+        return _marking_page(visit, runtime, clients, code, session, status=status, form=posted,
+                             refusal=domain.marking_refusal(exc.status, exc.body.get("field"), exc.message))
+    return _marking_page(visit, runtime, clients, code, session, results=results, summary=summary,
+                         form={"lengkap": "ya"} if complete else {})

@@ -78,6 +78,12 @@ ROUTES = {
     ("POST", "/operator/program/<string:code>/daftar"): "/operator/program/{upcoming}/daftar",
     ("POST", "/operator/pendaftaran/<string:enrolment_id>/batal"): "/operator/pendaftaran/{enrolment}/batal",
     ("POST", "/operator/pendaftaran/<string:enrolment_id>/naikkan"): "/operator/pendaftaran/{enrolment}/naikkan",
+    # operator console: uploads and marking (issue 21)
+    ("GET", "/operator/unggah"): "/operator/unggah",
+    ("POST", "/operator/unggah"): "/operator/unggah",
+    ("POST", "/operator/unggah/kirim"): "/operator/unggah/kirim",
+    ("GET", "/operator/program/<string:code>/penilaian"): "/operator/program/{upcoming}/penilaian",
+    ("POST", "/operator/program/<string:code>/penilaian"): "/operator/program/{upcoming}/penilaian",
     ("GET", "/health/live"): ANYONE, ("GET", "/health/ready"): ANYONE, ("GET", "/metrics"): ANYONE,
     ("GET", "/openapi.json"): ANYONE,
 }

@@ -316,3 +316,116 @@ def test_an_upload_over_the_bulk_limit_is_refused_with_413(up):
     assert 64 * 1024 < len(medium) < BULK_MAX_BYTES
     rows, summary = rows_and_summary(lines_of(stream(browser, token, up, medium, jenis="pendaftaran", program=code)))
     assert summary["rows"] == 4000 and summary["rejected"] == 4000 and rows[4001]["kolom"] == "nip"
+
+
+# -- marking -------------------------------------------------------------------------------------------
+def enrol(site: Site, code: str, key: str) -> str:
+    return site.call("POST", "enrollment", f"/programmes/{code}/enrolments", json={"nip": site.people[key].nip},
+                     expect=(200, 201)).json()["id"]
+
+
+def row_of(html: str, enrolment_id: str) -> str:
+    match = re.search(rf'<tr data-enrolment="{enrolment_id}".*?</tr>', html, re.S)
+    assert match, f"row {enrolment_id} not in the table"
+    return match.group(0)
+
+
+@pytest.fixture(scope="module")
+def marking(up):
+    code = up.programmes["marking"]["code"]
+    ids = {key: enrol(up, code, key) for key in ("asn", "asn2", "staff3", "elsewhere")}
+    programme = up.get("enrollment", f"/programmes/{code}")
+    return code, ids, programme["sessions"]
+
+
+def test_an_operator_marks_a_session_for_every_participant_and_a_second_save_changes_nothing(up, marking):
+    code, ids, sessions = marking
+    assert len(sessions) >= 2
+    browser, token = operator(up)
+    page = browser.get(f"{up.url}/operator/program/{code}/penilaian", timeout=TIMEOUT)
+    assert page.status_code == 200, page.text[:800]
+    session = re.search(r'<article id="marking" data-code="[^"]+" data-session="([^"]*)"', page.text).group(1)
+    assert session == sessions[0]["date"] or session <= datetime.now(timezone.utc).date().isoformat() \
+        or session in [s["date"] for s in sessions]
+    assert 'id="session-picker"' in page.text and sessions[0]["label"] in page.text
+    for key in ("asn", "asn2", "staff3"):
+        assert f'data-present=""' in row_of(page.text, ids[key])
+    assert ids["elsewhere"] not in page.text  # another OPD's participant is not in this operator's table
+    assert 'id="complete-toggle"' not in page.text and 'id="complete-later"' in page.text  # not ended yet
+    form = {"csrf_token": token, "sesi": session, f"hadir-{ids['asn']}": "ya", f"hadir-{ids['asn2']}": "ya",
+            f"hadir-{ids['staff3']}": "tidak"}
+    saved = browser.post(f"{up.url}/operator/program/{code}/penilaian", data=form, timeout=TIMEOUT)
+    assert saved.status_code == 200, saved.text[:1500]
+    assert re.search(r'id="marking-summary"[^>]*data-accepted="3" data-rejected="0"', saved.text), saved.text[:3000]
+    for key, present in (("asn", "true"), ("asn2", "true"), ("staff3", "false")):
+        row = row_of(saved.text, ids[key])
+        assert f'data-present="{present}"' in row and 'data-accepted="true"' in row and \
+            'data-outcome="recorded"' in row, row
+    stored = {e["id"]: e for e in up.get("enrollment", "/enrolments", params={"programme": code, "limit": 50})["items"]}
+    assert stored[ids["asn"]]["attendance_days"] == {session: True}
+    assert stored[ids["staff3"]]["attendance_days"] == {session: False}
+    assert stored[ids["elsewhere"]]["attendance_days"] == {}
+    # the same table again: nothing changes
+    again = browser.post(f"{up.url}/operator/program/{code}/penilaian", data=form, timeout=TIMEOUT)
+    assert re.search(r'id="marking-summary"[^>]*data-accepted="3" data-rejected="0" data-completed="0" '
+                     r'data-unchanged="3"', again.text), again.text[:3000]
+    after = {e["id"]: e for e in up.get("enrollment", "/enrolments", params={"programme": code, "limit": 50})["items"]}
+    assert all(after[i]["updated_at"] == stored[i]["updated_at"] for i in ids.values())
+    # a session that has not begun yet: the whole table refused on the page, nothing written
+    later = [s["date"] for s in sessions if s["date"] > session]
+    if later:
+        refused = browser.post(f"{up.url}/operator/program/{code}/penilaian",
+                               data={**form, "sesi": later[-1]}, timeout=TIMEOUT)
+        assert refused.status_code in (409, 422) and 'id="marking-refused"' in refused.text, refused.text[:1500]
+    # a score that is no number is named beside its row (with completions only); nothing sent
+    bad = browser.post(f"{up.url}/operator/program/{code}/penilaian",
+                       data={**form, "lengkap": "ya", f"nilai-{ids['asn']}": "sembilan"}, timeout=TIMEOUT)
+    assert bad.status_code == 422 and f'id="row-error-{ids["asn"]}"' in bad.text
+
+
+def test_marking_is_refused_to_other_opds_asn_and_anonymous(up, marking):
+    code, ids, _ = marking
+    before = {e["id"]: e for e in up.get("enrollment", "/enrolments", params={"programme": code, "limit": 50})["items"]}
+    other, token = operator(up, OTHER_AGENCY)
+    page = other.get(f"{up.url}/operator/program/{code}/penilaian", timeout=TIMEOUT)
+    assert page.status_code == 200 and ids["elsewhere"] in page.text and ids["asn"] not in page.text
+    # DISKOMINFO's rows posted by DINKES's operator are not its table's: ignored
+    answer = other.post(f"{up.url}/operator/program/{code}/penilaian", timeout=TIMEOUT,
+                        data={"csrf_token": token, "sesi": before[ids["asn"]].get("attendance_days") and
+                              next(iter(before[ids["asn"]]["attendance_days"])) or "",
+                              f"hadir-{ids['asn']}": "tidak", f"hadir-{ids['elsewhere']}": ""})
+    assert answer.status_code in (200, 409, 422)
+    after = {e["id"]: e for e in up.get("enrollment", "/enrolments", params={"programme": code, "limit": 50})["items"]}
+    assert after[ids["asn"]]["attendance_days"] == before[ids["asn"]]["attendance_days"]
+    asn, asn_token = sign_in(up, f"asn:{up.people['asn'].nip}")
+    assert asn.get(f"{up.url}/operator/program/{code}/penilaian", timeout=TIMEOUT).status_code == 403
+    refused = asn.post(f"{up.url}/operator/program/{code}/penilaian", timeout=TIMEOUT,
+                       data={"csrf_token": asn_token, f"hadir-{ids['asn']}": "ya"})
+    assert refused.status_code == 403
+    anonymous = requests.get(f"{up.url}/operator/program/{code}/penilaian", allow_redirects=False, timeout=TIMEOUT)
+    assert anonymous.status_code == 303 and anonymous.headers["Location"].startswith("/masuk")
+    browser, _ = operator(up)
+    assert browser.post(f"{up.url}/operator/program/{code}/penilaian", data={f"hadir-{ids['asn']}": "tidak"},
+                        timeout=TIMEOUT).status_code == 403  # no CSRF token
+
+
+def test_a_self_paced_programme_records_completions_per_person(up):
+    now = datetime.now(timezone.utc)
+    programme = up.publish(programme_body("ELR", title="E-learning Literasi Data", kind="e-learning", jp=10,
+                                          starts_at=_iso(now - timedelta(days=2)), ends_at=_iso(now + timedelta(days=30)),
+                                          enrolment_opens_at=_iso(now - timedelta(days=5)),
+                                          enrolment_closes_at=_iso(now + timedelta(days=20))))
+    code = programme["code"]
+    first, second = enrol(up, code, "asn"), enrol(up, code, "asn2")
+    browser, token = operator(up)
+    page = browser.get(f"{up.url}/operator/program/{code}/penilaian", timeout=TIMEOUT)
+    assert page.status_code == 200 and 'id="no-sessions"' in page.text and 'id="complete-toggle"' in page.text
+    saved = browser.post(f"{up.url}/operator/program/{code}/penilaian", timeout=TIMEOUT,
+                         data={"csrf_token": token, "lengkap": "ya", f"hadir-{first}": "ya", f"nilai-{first}": "85",
+                               f"hadir-{second}": ""})
+    assert saved.status_code == 200, saved.text[:2000]
+    row = row_of(saved.text, first)
+    assert 'data-accepted="true"' in row and 'data-status="completed"' in row, row
+    assert row_of(saved.text, second).count('data-status="enrolled"') == 1  # nothing given: not completed
+    stored = up.get("enrollment", f"/enrolments/{first}")
+    assert stored["status"] == "completed" and stored["result"] == "passed"
