@@ -64,7 +64,9 @@ def test_an_absent_expired_forged_or_malformed_token_gets_401_on_every_service(p
 @pytest.mark.parametrize("service, method, path, role", [
     ("enrollment", "POST", "/programmes", "operator"),
     ("enrollment", "PATCH", "/programmes/X", "asn"),
-    ("enrollment", "POST", "/programmes/X/enrolments", "asn"),
+    # (an ASN may enrol themself since issue 20: tests/integration/enrollment/test_approval.py)
+    ("enrollment", "POST", "/programmes/X/marking", "asn"),
+    ("enrollment", "POST", "/enrolments/x/promote", "asn"),
     ("certification", "POST", "/certificates/x/revoke", "operator"),
     ("notification", "POST", "/recipients/bulk", "asn"),
     ("notification", "GET", "/agencies/DISKOMINFO/contact", "asn"),
