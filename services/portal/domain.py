@@ -1067,6 +1067,7 @@ _REASONS = (
     (r"^enrolment in \S+ closed at", "pendaftaran program ini sudah ditutup"),
     (r"completed (differently|already)", "sudah dicatat selesai dengan hasil lain"),
     (r"has not started", "program belum dimulai"),
+    (r"must not contain control characters", "isinya tidak boleh memuat baris baru atau tab"),
     (r"starts at \S+; (attendance|completion)s? cannot be recorded before", "program belum dimulai; kehadiran dan "
                                                                           "kelulusan belum dapat dicatat"),
     (r"the data store became unavailable", "penyimpanan data sempat tidak tersedia; unggah berkas yang sama "

@@ -217,7 +217,7 @@
     summaryBox.setAttribute("data-rejected", String(summary.rejected));
     summaryBox.setAttribute("data-done", "true");
     summaryBox.hidden = false;
-    statusLine.textContent = summaryBox.textContent;
+    statusLine.textContent = "Unggahan selesai: " + summary.accepted + " diterima, " + summary.rejected + " ditolak.";
     if (summary.pesan) { fail(summary.pesan); }
     if (state.rejectedRows.length) { offerRejected(); }
   }
@@ -255,6 +255,7 @@
     }
     var blob = new Blob(["\uFEFF" + lines.join("\r\n") + "\r\n"], {type: "text/csv;charset=utf-8"});
     download.href = URL.createObjectURL(blob);
+    download.setAttribute("data-rows", String(state.rejectedRows.length));
     download.hidden = false;
     note.hidden = false;
   }
