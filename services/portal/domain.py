@@ -1219,7 +1219,6 @@ class UploadTally:
 SELF_PACED_KINDS = ("e-learning", "coaching", "mentoring")  # no sessions: marked per person (enrollment's rule)
 MARKED_STATUSES = ("enrolled", "completed")                 # the participants of a marking table
 MARKING_MAX_ROWS = 2000                                      # rows one enrollment call takes
-RESULT_LABELS = {"passed": "lulus", "failed": "tidak lulus", "no_show": "tidak hadir"}
 MARKING_OUTCOMES = {"recorded": "Tersimpan", "completed": "Tersimpan; kelulusan dicatat",
                     "unchanged": "Tidak berubah"}
 PRESENCE = {"ya": True, "tidak": False, "": None}
@@ -1279,7 +1278,7 @@ def marking_result_text(result: dict) -> str:
         return reason_text(result.get("reason"))
     text = MARKING_OUTCOMES.get(result.get("outcome"), "Tersimpan")
     if result.get("result"):
-        text += f" ({RESULT_LABELS.get(result['result'], result['result'])})"
+        text += f" ({RESULT_LABELS.get(result['result'], result['result']).lower()})"
     return text
 
 
