@@ -140,9 +140,10 @@ class OidcClient:
             return None
         if not endpoint:
             return None
+        # No id_token_hint: a token never goes into a URL (browser history, the provider's access
+        # logs). client_id names the client instead, which RP-initiated logout 1.0 allows; the
+        # provider then asks the person to confirm the sign-out.
         query = {"post_logout_redirect_uri": after, "client_id": self.config.client_id}
-        if id_token:
-            query["id_token_hint"] = id_token
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}"
 
 
