@@ -64,6 +64,12 @@ openapi.route("POST", "/programmes/{code}/completions/bulk",
               responses={404: "no such programme", 413: "file too large, or more rows than BULK_MAX_ROWS"})
 openapi.route("GET", "/enrolments", "List enrolments by programme, NIP, status or agency, a page at a time",
               query=s.EnrolmentQuery, response=s.EnrolmentPageSchema, tags=E)
+openapi.route("GET", "/enrolments/counts",
+              "Enrolments per status of each programme named (?programme=A&programme=B...), in one call: a page "
+              "of a programme list with its participant counts. An operator counts its own OPD's enrolments "
+              "only; an admin all, or agency's",
+              query=s.EnrolmentCountQuery, response=s.EnrolmentCountsSchema, tags=E,
+              responses={403: "an ASN; an operator naming another agency"})
 openapi.route("GET", "/enrolments/{id}", "One enrolment (with its current waitlist position)",
               response=s.EnrolmentSchema, tags=E, responses={404: "no such enrolment"})
 openapi.route("POST", "/enrolments/{id}/cancel", "Cancel; a freed seat goes to the first on the waitlist "

@@ -276,6 +276,26 @@ class EnrolmentPageSchema(Schema):
     total = fields.Int()
 
 
+# GET /enrolments/counts: the programmes of one page of a list (the portal shows 20 a page)
+COUNTS_MAX_PROGRAMMES = 100
+
+
+class EnrolmentCountQuery(Schema):
+    programme = fields.List(fields.Str(validate=CODE), required=True,
+                            validate=validate.Length(min=1, max=COUNTS_MAX_PROGRAMMES),
+                            metadata={"description": f"a programme code; repeat it for each programme (1 to "
+                                                     f"{COUNTS_MAX_PROGRAMMES})"})
+    agency = fields.Str(validate=validate.Length(min=1, max=64),
+                        metadata={"description": "OPD code (admin; an operator counts its own OPD only)"})
+
+
+class EnrolmentCountsSchema(Schema):
+    counts = fields.Dict(keys=fields.Str(), values=fields.Dict(keys=fields.Str(), values=fields.Int()),
+                         metadata={"description": "{programme code: {enrolment status: number}} for every code "
+                                                  "asked (upper case); a status with none is left out, a code "
+                                                  "with no enrolments (or unknown) is {}"})
+
+
 class BulkEnrolmentCsv(Schema):
     """Columns of the enrolment CSV (header row required; ',' or ';' separated, UTF-8)."""
 
@@ -470,6 +490,9 @@ class ApprovalQuery(PageQuery):
     status = fields.Str(load_default="awaiting", validate=validate.OneOf(("awaiting", "decided")),
                         metadata={"description": "awaiting (default): undecided requests; decided: approved, "
                                                  "declined or lapsed"})
+    since = UtcDateTime(metadata={"description": "only requests decided (status=decided) or made "
+                                                          "(status=awaiting) at or after this time (RFC 3339 with "
+                                                          "an offset)"})
 
 
 class ApprovalPageSchema(Schema):

@@ -59,6 +59,10 @@ class EnrollmentService(ServiceBase):
     def list_enrolments_http(self, request):
         return usecases.list_enrolments(self.store, self.runtime, actor_of(request), request.args)
 
+    @api("GET", "/enrolments/counts", auth=STAFF)
+    def count_enrolments_http(self, request):
+        return usecases.count_enrolments(self.store, self.runtime, actor_of(request), request.args)
+
     @api("GET", "/enrolments/<string:enrolment_id>", auth=MEMBER)
     def get_enrolment_http(self, request, enrolment_id):
         return usecases.get_enrolment_view(self.store, self.runtime, actor_of(request), enrolment_id)

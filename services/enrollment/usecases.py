@@ -52,6 +52,7 @@ _programme = schemas.ProgrammeSchema()
 _programme_page = schemas.ProgrammePageSchema()
 _enrolment = schemas.EnrolmentSchema()
 _enrolment_page = schemas.EnrolmentPageSchema()
+_enrolment_counts = schemas.EnrolmentCountsSchema()
 _bulk_row = schemas.BulkRowSchema()
 
 
@@ -237,6 +238,18 @@ def get_enrolment_view(store: Store, runtime: ServiceRuntime, actor: Actor, enro
 def list_enrolments(store: Store, runtime: ServiceRuntime, actor: Actor, args) -> dict:
     q = domain.list_scope(schemas.EnrolmentQuery().load(args), actor)
     return _enrolment_page.dump(queries.enrolments_page(store.db, q))
+
+
+def count_enrolments(store: Store, runtime: ServiceRuntime, actor: Actor, args) -> dict:
+    """Enrolments per programme and status, for a page of a programme list in one call: an
+    operator counts its own agency's (naming another is 403, as GET /enrolments), an admin all
+    or ``agency``'s."""
+    data = args.to_dict() if hasattr(args, "getlist") else dict(args)
+    if hasattr(args, "getlist") and "programme" in args:
+        data["programme"] = args.getlist("programme")  # repeated: ?programme=A&programme=B
+    q = domain.list_scope(schemas.EnrolmentCountQuery().load(data), actor)
+    codes = list(dict.fromkeys(programme_code(c) for c in q["programme"]))
+    return _enrolment_counts.dump({"counts": queries.enrolment_counts(store.db, codes, q.get("agency"))})
 
 
 # -- bulk uploads -------------------------------------------------------------------------------
@@ -553,6 +566,8 @@ def list_approvals(store: Store, runtime: ServiceRuntime, actor: Actor, args) ->
         query["agency"] = actor.agency
     elif actor.role != "admin":
         raise Forbidden(f"role {actor.role} may not read approval requests", field="role")
+    if q.get("since"):  # the recent ones only (the portal shows 30 days): the approver's index, then the range
+        query["decided_at" if q["status"] == "decided" else "requested_at"] = {"$gte": q["since"]}
     return _approval_page.dump(queries.approvals_page(store.db, query, q))
 
 
