@@ -4,6 +4,10 @@ starts (``dependencies.runtime``), never at import time. Every variable may be g
 
 Production (``ASN_ENV=production``) refuses the development sign-in, a development client
 secret and a public address without TLS (the session cookie must be Secure there).
+
+The four services' URLs are internal addresses the portal reaches directly: its service client
+ignores HTTP_PROXY/HTTPS_PROXY/NO_PROXY and .netrc (``trust_env`` off). The OpenID provider's
+calls (adapters/oidc) are not changed by that.
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from services.portal import domain
 from services.portal.adapters.clients import ServiceClient, ServiceError
 from services.portal.domain import Identity
 from services.portal.store import CALENDAR_FEEDS, SESSIONS
+from shared import timefmt
 
 
 def session(db, session_id: str, now: datetime) -> dict | None:
@@ -101,12 +102,13 @@ def unread_count(client: ServiceClient, identity: Identity) -> int | None:
 
 
 def awaiting_approvals(client: ServiceClient, identity: Identity) -> int | None:
-    """How many requests wait for this supervisor's decision (None when the route is not there)."""
+    """How many requests wait for this supervisor's decision (None when the route is not there):
+    the page's ``total``, one item asked for (each item is joined with its programme there)."""
     try:
-        return len(client.get("enrollment", "/approvals", identity,
-                              params={"status": "awaiting", "limit": 100}).get("items", []))
+        page = client.get("enrollment", "/approvals", identity, params={"status": "awaiting", "limit": 1})
     except ServiceError:
         return None
+    return int(page.get("total") or 0)
 
 
 # -- supervisor, operator and admin pages (izin atasan, tim saya, Plt/Plh, log akses) --
@@ -114,12 +116,14 @@ ACCESS_LOG_SERVICES = ("reporting", "certification", "notification")
 
 
 def approvals(client: ServiceClient, identity: Identity, status: str, limit: int = 500,
-              max_pages: int = 10) -> list[dict]:
-    """The approval requests sent to this person as (acting) approver: ``awaiting`` or ``decided``.
-    Enrollment pages them oldest first, so every page is read (the recent ones come last)."""
+              max_pages: int = 10, since: datetime | None = None) -> list[dict]:
+    """The approval requests sent to this person as (acting) approver: ``awaiting`` or ``decided``
+    (``since``: decided, or for awaiting made, at or after that time). Enrollment pages them oldest
+    first, so every page is read (the recent ones come last; ``since`` keeps that to the recent)."""
     items, cursor = [], None
+    base = {"status": status, "limit": limit, **({"since": timefmt.iso(since)} if since else {})}
     for _ in range(max_pages):
-        params = {"status": status, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        params = {**base, **({"cursor": cursor} if cursor else {})}
         page = client.get("enrollment", "/approvals", identity, params=params)
         items += page.get("items", [])
         cursor = page.get("next_cursor")
@@ -152,16 +156,18 @@ def access_logs(client: ServiceClient, identity: Identity, nip: str | None, read
                 limit: int = 200) -> tuple[dict[str, list[dict]], list[str]]:
     """Each service's access log page (newest first), and the services that did not answer."""
     params = {"limit": limit, **({"nip": nip} if nip else {}), **({"reader": reader} if reader else {})}
-    pages, missing = {}, []
-    for service in ACCESS_LOG_SERVICES:
+
+    def read(service: str) -> list[dict] | None:
         try:
-            pages[service] = client.get(service, "/admin/access-log", identity, params=params,
-                                        acting="role")["items"]
+            return client.get(service, "/admin/access-log", identity, params=params, acting="role")["items"]
         except ServiceError as exc:
             if exc.status < 500 and exc.status not in (404, 429):
                 raise
-            missing.append(service)
-    return pages, missing
+            return None  # that service's log is named as missing on the page
+
+    answers = client.gather([lambda s=service: read(s) for service in ACCESS_LOG_SERVICES])
+    pages = {s: items for s, items in zip(ACCESS_LOG_SERVICES, answers) if items is not None}
+    return pages, [s for s, items in zip(ACCESS_LOG_SERVICES, answers) if items is None]
 
 
 # -- operator console: oversight (issue 21) --
@@ -245,20 +251,14 @@ COUNTED = ("enrolled", "waitlisted", "completed")
 
 
 def agency_counts(client: ServiceClient, identity: Identity, codes: list[str]) -> dict[str, dict[str, int]]:
-    """{code: {status: n}} of the operator's OPD (enrollment scopes an operator's list to its OPD):
-    a page of one per programme and status, its ``total`` read, the calls side by side."""
-    from eventlet.greenpool import GreenPool
-
-    def count(pair: tuple[str, str]) -> tuple[str, str, int]:
-        code, status = pair
-        page = client.get("enrollment", "/enrolments", identity,
-                          params={"programme": code, "status": status, "limit": 1}, acting="role")
-        return code, status, int(page.get("total") or 0)
-
-    counts: dict[str, dict[str, int]] = {code: {} for code in codes}
-    for code, status, n in GreenPool(8).imap(count, [(c, s) for c in codes for s in COUNTED]):
-        counts[code][status] = n
-    return counts
+    """{code: {status: n}} of the operator's OPD (enrollment scopes an operator's counts to its
+    OPD), the ``COUNTED`` statuses: one GET /enrolments/counts for the page's programmes."""
+    if not codes:
+        return {}
+    answer = client.get("enrollment", "/enrolments/counts", identity, params={"programme": codes},
+                        acting="role").get("counts", {})
+    return {code: {status: int((answer.get(code.upper()) or {}).get(status, 0)) for status in COUNTED}
+            for code in codes}
 
 
 def programme_enrolments(client: ServiceClient, identity: Identity, code: str, agency: str | None = None) -> list[dict]:
@@ -277,8 +277,6 @@ def roster_search(client: ServiceClient, identity: Identity, term: str, limit: i
 
 def current_jp(client: ServiceClient, identity: Identity, nips: list[str], year: int) -> dict[str, int | None]:
     """{nip: JP of ``year``} from reporting's ledgers (None when reporting has none or refuses)."""
-    from eventlet.greenpool import GreenPool
-
     def one(nip: str) -> tuple[str, int | None]:
         try:
             ledger_ = client.get("reporting", f"/ledger/{_path(nip)}", identity, params={"year": year},
@@ -288,7 +286,7 @@ def current_jp(client: ServiceClient, identity: Identity, nips: list[str], year:
         entry = next((y for y in ledger_.get("years", []) if y.get("year") == year), None)
         return nip, (entry or {}).get("jp_total", 0)
 
-    return dict(GreenPool(8).imap(one, nips))
+    return dict(client.gather([lambda n=nip: one(n) for nip in nips]))
 
 
 def jp_preview(client: ServiceClient, identity: Identity, params: dict) -> dict:

@@ -272,21 +272,25 @@ def home(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request)
     if not identity.has_own_pages:
         return visit.render("beranda.html", staff_only=True)
     year = _now_year(runtime)
-    ledger = queries.ledger(clients, identity, year)
+    # the page's five reads are independent: side by side, the page waits for the slowest
+    ledger, programmes, own, unread, approvals = clients.gather([
+        lambda: queries.ledger(clients, identity, year),
+        lambda: queries.published_programmes(clients, identity),
+        lambda: queries.own_enrolments(clients, identity),
+        lambda: queries.unread_count(clients, identity),
+        lambda: queries.awaiting_approvals(clients, identity) if identity.supervisor else None])
     year_entry = _year_of(ledger, year)
     jp = (year_entry or {}).get("jp_total", 0)
     target = (year_entry or {}).get("target_jp") or (ledger or {}).get("target") or (ledger or {}).get("target_jp")
     checkpoint = _checkpoint(ledger, year_entry)
     chart = domain.progress_chart(jp, target, checkpoint and checkpoint["target"],
                                   checkpoint and checkpoint.get("label"))
-    programmes = queries.published_programmes(clients, identity)
-    mine = domain.own_enrolments_by_programme(queries.own_enrolments(clients, identity))
+    mine = domain.own_enrolments_by_programme(own)
     waiting = [e for e in mine.values() if e.get("status") == "awaiting_approval"]
     titles = {p["code"]: p.get("title") for p in programmes}
     return visit.render("beranda.html", staff_only=False, year=year, chart=chart, checkpoint=checkpoint,
                         suggestions=domain.suggestions(programmes, mine), waiting=waiting, titles=titles,
-                        unread=queries.unread_count(clients, identity),
-                        approvals=queries.awaiting_approvals(clients, identity) if identity.supervisor else None)
+                        unread=unread, approvals=approvals)
 
 
 def catalogue(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:
@@ -454,13 +458,18 @@ def calendar_feed(store: Store, runtime: ServiceRuntime, clients: ServiceClient,
         raise NotFound("Tautan kalender tidak dikenal atau sudah dicabut.")
     person = Identity(role=ASN, subject=f"calendar-feed:{feed['nip']}", name=feed["nip"], nip=feed["nip"])
     enrolments = queries.own_enrolments(clients, person)
-    programmes = {}
-    for code in sorted({e["programme_code"] for e in enrolments}):
+
+    def programme_of(code: str) -> dict | None:
         try:
-            programmes[code] = queries.programme(clients, person, code)
+            return queries.programme(clients, person, code)
         except ServiceError as exc:
             if exc.status != 404:
                 raise
+            return None
+
+    codes = sorted({e["programme_code"] for e in enrolments})
+    found = clients.gather([lambda c=code: programme_of(c) for code in codes])  # side by side
+    programmes = {code: p for code, p in zip(codes, found) if p is not None}
     pairs = [(e, programmes[e["programme_code"]]) for e in enrolments if e["programme_code"] in programmes]
     body = calendar.feed(pairs, name="Bangkom ASN", portal_url=runtime.config.public_url, now=runtime.now())
     return Response(body, content_type=calendar.MEDIA_TYPE,
@@ -497,8 +506,13 @@ _WORDS = {"nip_printed": domain.nip_printed, "holds_text": domain.holds_text, "d
 def _approvals_page(visit: Visit, runtime: ServiceRuntime, clients: ServiceClient, *, status: int = 200,
                     errors: dict | None = None, form: dict | None = None) -> Response:
     identity = visit.identity
-    awaiting = domain.awaiting_requests(queries.approvals(clients, identity, "awaiting"))
-    decided = domain.recently_decided(queries.approvals(clients, identity, "decided"), runtime.now())
+    now = runtime.now()
+    since = now - timedelta(days=domain.DECIDED_SHOWN_DAYS)  # enrollment keeps to the days shown
+    awaiting_items, decided_items = clients.gather([
+        lambda: queries.approvals(clients, identity, "awaiting"),
+        lambda: queries.approvals(clients, identity, "decided", since=since)])
+    awaiting = domain.awaiting_requests(awaiting_items)
+    decided = domain.recently_decided(decided_items, now)
     return visit.render("persetujuan.html", status=status, **_WORDS, awaiting=awaiting, decided=decided,
                         errors=errors or {}, form=form or {}, days=domain.DECIDED_SHOWN_DAYS)
 
@@ -828,9 +842,9 @@ def export_download(store: Store, runtime: ServiceRuntime, clients: ServiceClien
 def _oversight_checkpoint_page(visit: Visit, runtime: ServiceRuntime, clients: ServiceClient, chosen: str | None, *,
                      status: int = 200, errors: dict | None = None) -> Response:
     choices = domain.checkpoint_choices(_now_year(runtime))
-    jobs = {c["id"]: domain.job_view(queries.checkpoint_job(clients, visit.identity, c["id"])) for c in choices}
-    if chosen and chosen not in jobs:
-        jobs[chosen] = domain.job_view(queries.checkpoint_job(clients, visit.identity, chosen))
+    ids = [c["id"] for c in choices] + ([chosen] if chosen and chosen not in {c["id"] for c in choices} else [])
+    found = clients.gather([lambda i=i: queries.checkpoint_job(clients, visit.identity, i) for i in ids])
+    jobs = {i: domain.job_view(job) for i, job in zip(ids, found)}
     return visit.render("admin_checkpoint.html", status=status, choices=choices, jobs=jobs, chosen=chosen,
                         job=jobs.get(chosen) if chosen else None, errors=errors or {})
 
