@@ -138,7 +138,7 @@ class ServiceBase(WebBase):
     def access_log_http(self, request):
         """Who read whose personal data here (shared.access_log), newest first."""
         query = access_log.AccessLogQuery().load(request.args)
-        return access_log.AccessLogPageSchema().dump(access_log.list_reads(self.store.db, query, self.name))
+        return access_log.AccessLogPageSchema().dump(access_log.list_reads(self.store.db, query))
 
     @api("GET", "/asyncapi.json", auth=PUBLIC)
     def asyncapi_json(self, request):

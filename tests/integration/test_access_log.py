@@ -28,7 +28,7 @@ def _walk(db, **filters) -> list[dict]:
     seen, cursor = [], None
     for _ in range(50):
         query = AccessLogQuery().load({"limit": "2", **filters, **({"cursor": cursor} if cursor else {})})
-        page = access_log.list_reads(db, query, now=NOW)
+        page = access_log.list_reads(db, query)
         seen += page["items"]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -36,7 +36,7 @@ def _walk(db, **filters) -> list[dict]:
     raise AssertionError("the pages never ended")
 
 
-def test_the_whole_log_is_listed_newest_first_across_days_and_a_gap_longer_than_a_page_walk(db):
+def test_the_whole_log_is_listed_newest_first_across_days_each_record_once(db):
     written = []  # oldest first, as reads happen
     for days_ago, nip in ((46, "199001012015011006"), (45, "199001012015011005"), (3, "199001012015011004"),
                           (1, "199001012015011003"), (0, "199001012015011002"), (0, "199001012015011001")):
@@ -48,7 +48,7 @@ def test_the_whole_log_is_listed_newest_first_across_days_and_a_gap_longer_than_
 
     listed = _walk(db)
 
-    assert [item["subject_nip"] for item in listed] == written  # newest first, each once, the 45-day gap crossed
+    assert [item["subject_nip"] for item in listed] == written  # newest first, each once, across the gap
     assert all(item["reader"]["subject"] == "admin:bkn" and item["what"] == "ledger" for item in listed)
 
 
@@ -68,5 +68,26 @@ def test_since_bounds_the_walk_and_a_filter_by_person_or_reader_pages_by_its_ind
 
 def test_a_cursor_not_given_out_is_refused_naming_the_cursor(db):
     with pytest.raises(Invalid) as refused:
-        access_log.list_reads(db, AccessLogQuery().load({"cursor": "bm90LWEtY3Vyc29y"}), now=NOW)
+        access_log.list_reads(db, AccessLogQuery().load({"cursor": "bm90LWEtY3Vyc29y"}))
     assert refused.value.field == "cursor"
+
+
+def test_a_log_longer_than_a_block_pages_through_every_record_once_newest_first(db):
+    # a supervisor's team of 130 read three times: 390 records over four numbered blocks
+    team = [f"1990010120150110{n:02d}"[:15] + f"{n:03d}" for n in range(1, 131)]
+    for minutes in (30, 20, 10):
+        access_log.record_reads(db, SUPERVISOR, team, "team", now=NOW - timedelta(minutes=minutes))
+
+    seen, cursor = [], None
+    while True:
+        query = AccessLogQuery().load({"limit": "100", **({"cursor": cursor} if cursor else {})})
+        page = access_log.list_reads(db, query)
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    recent = access_log.list_reads(db, AccessLogQuery().load({"since": (NOW - timedelta(minutes=15)).isoformat()}))
+
+    assert len(seen) == 390 and len({item["id"] for item in seen}) == 390
+    assert [item["at"] for item in seen] == sorted((item["at"] for item in seen), reverse=True)
+    assert len(recent["items"]) == 100 and recent["next_cursor"] is not None  # 130 newer than 15 min, a page of 100
