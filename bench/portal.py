@@ -11,7 +11,16 @@ browser does) as four people:
 - an ASN with several enrolments and a certificate (beranda, katalog, one programme, riwayat,
   sertifikat, kotak masuk, kalender, an enrolment's .ics, the personal calendar feed);
 - the supervisor with the most staff (beranda, persetujuan, tim);
-- the operator of that supervisor's OPD and an admin (beranda and their menu's pages).
+- the operator of that supervisor's OPD and an admin (beranda and their menu's pages, and the
+  operator console of issue 21 as each sees it: the programme list, the page, marking and
+  certificates of the demo programme with the most of that OPD's enrolments, the upload page,
+  the dashboard, the never-enrolled list; the admin's checkpoint page).
+
+Then the console's upload (issue 21: the first progress within 1 s of a 10,000-row file):
+``--upload-runs`` times a fresh programme gets a CSV of ``--upload-rows`` rows through the
+portal's POST /operator/unggah/kirim (as static/console-upload.js sends it), from the operator
+(every row refused: not on its OPD's roster) and from the admin (every row enrolled); each is
+timed until the answer's first result line and until its summary.
 
 Every page the persona's menu links to is measured too. Each page gets ``--warmup`` requests,
 then ``--requests`` sequential requests (one client) and the same number again spread over
@@ -33,7 +42,9 @@ the commit and the load average before and after.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -328,11 +339,13 @@ def pages_for(role: str, persona: dict, nav: dict[str, str], feed: str | None, s
     elif role == "operator":
         # the Plt/Plh page does its work once a supervisor is looked up
         listed = [("/", "/"), ("/operator/plt", "/operator/plt"),
-                  ("/operator/plt?atasan=<nip>", f"/operator/plt?atasan={persona['supervisor']}")]
+                  ("/operator/plt?atasan=<nip>", f"/operator/plt?atasan={persona['supervisor']}"),
+                  *console_pages(role, persona["console_programme"])]
     else:
         # the access log unfiltered (the page as it opens) and filtered by whose data
         listed = [("/", "/"), ("/admin/log-akses", "/admin/log-akses"),
-                  ("/admin/log-akses?nip=<nip>", f"/admin/log-akses?nip={persona['supervisor']}")]
+                  ("/admin/log-akses?nip=<nip>", f"/admin/log-akses?nip={persona['supervisor']}"),
+                  *console_pages(role, persona["console_programme"])]
     paths = {p for _, p in listed}
     for href in nav.values():
         # the supervisor's pages are measured as the supervisor (the chosen ASN may supervise too)
@@ -353,9 +366,14 @@ def main(argv: list[str] | None = None) -> int:
                                                                "%(default)s; 1: sequential only)")
     parser.add_argument("--seed", type=int, default=demo.DEFAULT_SEED)
     parser.add_argument("--page", action="append", default=[],
-                        help="measure only pages whose label contains this (repeatable)")
+                        help="measure only pages whose label contains this (repeatable; the uploads are "
+                             "\"/operator/unggah/kirim\")")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds the demo may take at most")
     parser.add_argument("--json", type=Path, default=None, help="result file (default bench/results/portal.json)")
+    parser.add_argument("--upload-runs", type=int, default=3, help="console uploads timed per persona (default "
+                                                                   "%(default)s; 0: none)")
+    parser.add_argument("--upload-rows", type=int, default=10_000, help="rows of each upload's CSV (default "
+                                                                        "%(default)s)")
     args = parser.parse_args(argv)
 
     report: dict = {"command": "python bench/portal.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -378,13 +396,15 @@ def main(argv: list[str] | None = None) -> int:
         asn = choose_asn(played)
         supervisor = choose_supervisor(played)
         supervisor["awaiting_approval"] = approval_requests(stack, supervisor["staff"])
+        console = choose_console_programme(played, supervisor["agency"])
         report["setup_s"] = round(time.monotonic() - started, 1)
         report["personas"] = {"asn": asn, "supervisor": {k: v for k, v in supervisor.items() if k != "staff"}
                               | {"staff": len(supervisor["staff"])},
-                              "operator": supervisor["agency"], "admin": "admin"}
+                              "operator": supervisor["agency"], "admin": "admin", "console_programme": console}
         log(f"demo data ready after {report['setup_s']} s; ASN {asn['nip']} ({asn['enrolments']} enrolments), "
             f"supervisor {supervisor['nip']} ({len(supervisor['staff'])} staff, "
-            f"{supervisor['awaiting_approval']} requests waiting), operator {supervisor['agency']}")
+            f"{supervisor['awaiting_approval']} requests waiting), operator {supervisor['agency']}, console "
+            f"programme {console}")
 
         portal = stack.url(PORTAL)
         observer = Observer(stack)
@@ -402,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
             session = sign_in(portal, who)
             nav = nav_links(session, portal)
             feed = calendar_feed(session, portal) if role == "asn" else None
-            for label, path in pages_for(role, {**asn, "supervisor": supervisor["nip"]}, nav, feed, seen):
+            persona = {**asn, "supervisor": supervisor["nip"], "console_programme": console}
+            for label, path in pages_for(role, persona, nav, feed, seen):
                 seen.add(path)
                 if args.page and not any(p in label for p in args.page):
                     continue
@@ -411,6 +432,11 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(row)
                 log(summary_line(row))
         report["load_average_after"] = load_average()
+        if args.upload_runs > 0 and (not args.page or any(p in "/operator/unggah/kirim" for p in args.page)):
+            # last: each admin upload writes --upload-rows enrolments (and their events) the pages would feel
+            report["uploads"] = measure_uploads(stack, portal, supervisor["agency"], args.upload_runs,
+                                                args.upload_rows, args.seed)
+            report["load_average_after_uploads"] = load_average()
     finally:
         stack.stop()
         rabbit.delete_vhost(vhost, base_amqp)
@@ -422,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def summary_line(row: dict) -> str:
-    head = f"{row['persona']:<10} {row['page']:<24}"
+    head = f"{row['persona']:<10} {row['page']:<36}"
     if row["status"] != "measured":
         return f"{head} {row['status']} (HTTP {row['http_status']})"
     s, c = row["sequential"], row.get("concurrent") or {}
@@ -439,18 +465,158 @@ def print_table(report: dict) -> None:
     print(f"\ncommit {report['commit']}, {report['asn']} ASN, {report['requests']} requests per page and mode "
           f"(warm-up {report['warmup']}), {report['clients']} concurrent clients; load average before "
           f"{report.get('load_average_before')}, after {report.get('load_average_after')}")
-    print(f"{'persona':<10} {'page':<24} {'sequential p50/p95/p99/max ms':<32} "
+    print(f"{'persona':<10} {'page':<36} {'sequential p50/p95/p99/max ms':<32} "
           f"{'concurrent p50/p95/p99/max ms':<32} {'calls':>5}  p95<300")
     for row in report["pages"]:
         if row["status"] != "measured":
-            print(f"{row['persona']:<10} {row['page']:<24} {row['status']} (HTTP {row['http_status']})")
+            print(f"{row['persona']:<10} {row['page']:<36} {row['status']} (HTTP {row['http_status']})")
             continue
         s, c = row["sequential"], row.get("concurrent")
         seq = f"{s['p50_ms']}/{s['p95_ms']}/{s['p99_ms']}/{s['max_ms']}"
         con = f"{c['p50_ms']}/{c['p95_ms']}/{c['p99_ms']}/{c['max_ms']}" if c else "-"
         worst = max(s["p95_ms"], c["p95_ms"] if c else 0)
-        print(f"{row['persona']:<10} {row['page']:<24} {seq:<32} {con:<32} "
+        print(f"{row['persona']:<10} {row['page']:<36} {seq:<32} {con:<32} "
               f"{row['per_request']['service_calls_per_page']:>5}  {'yes' if worst < TARGET_P95_MS else 'NO'}")
+    if report.get("uploads"):
+        print(f"\nconsole uploads (POST /operator/unggah/kirim, CSV): ms until the first result line / the summary; "
+              f"load average after {report.get('load_average_after_uploads')}")
+        for row in report["uploads"]:
+            print("  " + upload_line(row))
+
+
+# --- the operator console (issue 21) -------------------------------------------------------------
+# Its pages (operator and admin), and an upload: a CSV of --upload-rows rows sent to the portal's
+# POST /operator/unggah/kirim (what static/console-upload.js sends), timed until enrollment's first
+# result line comes back through the portal (the page's first progress) and until the summary.
+
+UPLOAD_PROGRAMME = "BENCH-UNGGAH-{:02d}"
+
+
+def choose_console_programme(played: demo.Demo, agency: str) -> str:
+    """The programme with the most enrolments of the operator's OPD among those issuing certificates: the
+    fullest programme page, marking table and certificate list that operator (and the admin) gets."""
+    members = {p.nip for p in played.plan.people if p.agency == agency}
+    codes = sorted(played._certificate_programmes() or played.final)
+    return max(codes, key=lambda code: (sum(e["nip"] in members for e in played.final.get(code, [])),
+                                        len(played.final.get(code, []))))
+
+
+def console_pages(role: str, code: str) -> list[tuple[str, str]]:
+    """The console's pages as ``role`` (operator or admin) opens them, on programme ``code``."""
+    listed = [("/operator/program", "/operator/program"), ("/operator/program/<code>", f"/operator/program/{code}"),
+              ("/operator/program/<code>/penilaian", f"/operator/program/{code}/penilaian"),
+              ("/operator/program/<code>/sertifikat", f"/operator/program/{code}/sertifikat"),
+              ("/operator/unggah", "/operator/unggah"), ("/operator/dasbor", "/operator/dasbor"),
+              ("/operator/belum-ikut", "/operator/belum-ikut")]
+    if role == "admin":
+        listed.append(("/admin/checkpoint", "/admin/checkpoint"))
+    return listed
+
+
+def upload_file(rows: int, agency: str, seed: int) -> bytes:
+    """A bulk enrolment CSV (nip,nama,opd) of ``rows`` distinct, well-formed NIPs the demo's roster does not
+    know: an admin's upload enrols them all; an operator's is refused row by row (not on its OPD's roster)."""
+    # not the demo's own seed: its generator would give the roster's NIPs back
+    rng, year, nips = random.Random(f"bench-upload-{seed}"), datetime.now(timezone.utc).year, set()
+    while len(nips) < rows:
+        nips.add(demo.make_identifier(rng, year, "1", pppk=False))
+    lines = (f"{nip},Peserta Unggah {i + 1:05d},{agency}\n" for i, nip in enumerate(sorted(nips)))
+    return ("nip,nama,opd\n" + "".join(lines)).encode()
+
+
+def new_upload_programme(stack: Stack, run: int, capacity: int) -> str:
+    code = UPLOAD_PROGRAMME.format(run)
+    enrollment, admin = stack.url("enrollment"), stack.auth_headers("admin")
+    body = {**programme_body(code, capacity), "title": f"Pelatihan unggah massal {run} (uji kinerja)"}
+    check(requests.post(f"{enrollment}/programmes", json=body, headers=admin, timeout=60), f"create {code}")
+    check(requests.post(f"{enrollment}/programmes/{code}/publish", headers=admin, timeout=60), f"publish {code}")
+    return code
+
+
+def time_upload(session: requests.Session, portal: str, code: str, body: bytes) -> dict:
+    """Send ``body`` as console-upload.js does and read the NDJSON answer as it streams: ms until the answer's
+    headers, the first line, the first row's result (the page's first progress) and the summary."""
+    page = check(session.get(f"{portal}/operator/unggah", timeout=60), "GET /operator/unggah")
+    token = unescape(CSRF.search(page.text).group(1))
+    started = time.perf_counter()
+    answer = session.post(f"{portal}/operator/unggah/kirim", params={"jenis": "pendaftaran", "program": code},
+                          data=body, stream=True, timeout=1800,
+                          headers={"X-CSRF-Token": token, "Content-Type": "text/csv",
+                                   "X-File-Name": "unggah-uji-kinerja.csv"})
+    headers_at = time.perf_counter() - started
+    if answer.status_code != 200:
+        return {"status": "error", "http_status": answer.status_code, "body": answer.text[:300]}
+    first_line = first_row = summary_at = None
+    rows, chunks, summary, pending, reasons = 0, 0, None, b"", Counter()
+    for chunk in answer.iter_content(chunk_size=None):
+        now = time.perf_counter() - started
+        chunks += 1
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            first_line = now if first_line is None else first_line
+            if "row" in item:
+                rows += 1
+                first_row = now if first_row is None else first_row
+                if not item.get("accepted"):
+                    reasons[item.get("alasan") or item.get("reason") or "?"] += 1
+            elif "summary" in item:
+                summary, summary_at = item["summary"], now
+
+    def ms(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds * 1000, 1)
+    return {"status": "measured", "bytes": len(body), "headers_ms": ms(headers_at), "first_line_ms": ms(first_line),
+            "first_row_ms": ms(first_row), "summary_ms": ms(summary_at), "row_lines": rows, "chunks": chunks,
+            "rejected_reasons": dict(reasons.most_common(3)),
+            "summary": {k: v for k, v in (summary or {}).items() if k in ("rows", "accepted", "rejected", "created",
+                                                                           "unchanged", "pesan")}}
+
+
+def settle(stack: Stack, idle_share: float = 0.15, timeout: float = 240.0) -> float:
+    """Wait until the platform's processes together use less than ``idle_share`` of one core over two
+    seconds (an admin upload's 10,000 ``enrolled`` events keep the consumers busy for a while after its
+    summary); returns the seconds waited."""
+    pids = [pid for pid in (stack.pid(s) for s in DEPLOYABLES) if pid]
+    if stack.secantus is not None:
+        pids.append(stack.secantus.pid)
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before = sum(cpu_seconds(pid) or 0.0 for pid in pids)
+        time.sleep(2.0)
+        if (sum(cpu_seconds(pid) or 0.0 for pid in pids) - before) / 2.0 < idle_share:
+            break
+    return round(time.monotonic() - started, 1)
+
+
+def measure_uploads(stack: Stack, portal: str, operator: str, runs: int, rows: int, seed: int) -> list[dict]:
+    """``runs`` times: a fresh programme; the operator's upload (every row refused: not on its roster), then the
+    admin's (every row enrolled). The same file each run, so each run's admin upload writes ``rows`` enrolments.
+    Each upload starts on a quiet platform (``settle``): the previous one's events are handled first."""
+    body = upload_file(rows, operator, seed)
+    sessions = {"operator": sign_in(portal, f"operator:{operator}"), "admin": sign_in(portal, "admin")}
+    results = []
+    for run in range(1, runs + 1):
+        code = new_upload_programme(stack, run, rows)
+        for role in ("operator", "admin"):
+            waited = settle(stack)
+            row = {"persona": role, "run": run, "programme": code, "rows": rows, "settled_s": waited,
+                   "load_average": load_average(), **time_upload(sessions[role], portal, code, body)}
+            results.append(row)
+            log(upload_line(row))
+    return results
+
+
+def upload_line(row: dict) -> str:
+    head = f"upload {row['persona']:<8} run {row['run']} {row['rows']} rows"
+    if row["status"] != "measured":
+        return f"{head}: HTTP {row['http_status']} {row.get('body', '')}"
+    s = row["summary"]
+    return (f"{head}: first result line {row['first_row_ms']} ms, summary {row['summary_ms']} ms "
+            f"({s.get('accepted')} accepted, {s.get('rejected')} rejected; {row['chunks']} chunks; "
+            f"after {row.get('settled_s')} s settling, load {row['load_average']})")
 
 
 if __name__ == "__main__":
