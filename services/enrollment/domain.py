@@ -354,7 +354,7 @@ def parse_unlisted_policy(text: str) -> str:
 # One answer for "not on the roster", "not aktif on it" and "on another agency's roster": an
 # operator must not learn from the refusal who works elsewhere (issue 17).
 NOT_ON_ROSTER = ("ASN ini tidak ada di daftar ASN aktif OPD {agency}: operator hanya dapat mendaftarkan ASN aktif "
-                 "OPD-nya sendiri; daftar ASN diperbarui lewat impor daftar ASN (POST /roster/import) atau oleh "
+                 "OPD-nya sendiri; daftar ASN diperbarui lewat menu Unggah (impor daftar ASN) di portal atau oleh "
                  "admin BKPSDM")
 SELF_ONLY = "seorang ASN hanya dapat mendaftarkan dirinya sendiri (NIP-nya sendiri)"
 SELF_NOT_ON_ROSTER = ("Anda tidak tercatat aktif di daftar ASN, sehingga belum dapat mendaftar sendiri; hubungi "
