@@ -32,6 +32,7 @@ def stack(built, mongo_uri, amqp_uri, db_prefix, smtp, tmp_path_factory):
         # A key in the environment, not a file: the image runs as uid 10001, which may not read
         # the host's secret file.
         "AUTH_SECRET": auth.generate_secret(),
+        "ENROLLMENT_APPROVAL_LINK_SECRET": auth.generate_secret(),  # (the same: no host file in the container)
         "NOTIFICATION_SMTP_HOST": "127.0.0.1",
         "NOTIFICATION_SMTP_PORT": str(smtp.port),
         "NOTIFICATION_QUIET_HOURS": "00:00-00:00",

@@ -75,13 +75,16 @@ def test_a_store_outage_of_10_s_answers_503_and_loses_nothing_when_the_store_ret
                     time.sleep(1.0)  # clients keep arriving through the outage
                 time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped)))  # the outage lasts its 10 s
                 outage_s = time.monotonic() - stopped
+                # The store answers before start() returns (it waits for it): an answer that came
+                # while it was starting is not one of the outage's.
+                restarting = time.monotonic()
                 store.start()
                 restarted = time.monotonic()
                 answers = [f.result() for f in pending]
             rounds = COMMAND_ROUNDS
             # Answered while the store was down, and (slow ones) after it came back.
-            during = [a for a in answers if a["finished"] < restarted]
-            late = [a for a in answers if a["finished"] >= restarted]
+            during = [a for a in answers if a["finished"] < restarting]
+            late = [a for a in answers if a["finished"] >= restarting]
 
             wait_for(lambda: all(isinstance(a["status"], int) and a["status"] < 300
                                  for a in [ask(platform, c) for c in commands(platform, 0)[1:]]),
