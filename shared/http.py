@@ -178,6 +178,7 @@ class ApiHandler(HttpRequestHandler):
             if request.content_length and request.content_length > self.max_body:
                 raise PayloadTooLarge(f"request body over {self.max_body} bytes")
             request.max_content_length = self.max_body
+            request.max_form_memory_size = self.max_body
             if self.auth_rule.public:
                 PublicRateLimit.check(f"{self.method} {self.url}", request)
             request.principal = authenticate(self.auth_config, request, self.auth_rule)
@@ -190,12 +191,20 @@ class ApiHandler(HttpRequestHandler):
                                         handle_result=partial(self.handle_result, done))
             result = done.wait()
             response = self._to_response(result)
-        except Exception as exc:  # noqa: BLE001 - every error becomes a JSON answer
-            response = error_response(exc)
+        except Exception as exc:  # noqa: BLE001 - every error becomes an answer (JSON here)
+            response = self.error_answer(exc, request)
+        self.finish(response)
         response.headers[CORRELATION_HEADER] = correlation_id
         metrics.HTTP_REQUESTS.labels(self.method, self.url, str(response.status_code)).inc()
         metrics.HTTP_SECONDS.labels(self.method, self.url).observe(time.monotonic() - started)
         return response
+
+    def error_answer(self, exc: Exception, request) -> Response:
+        """The answer to a request that failed (a subclass answers people with a page)."""
+        return error_response(exc)
+
+    def finish(self, response: Response) -> None:
+        """Headers every answer of this kind carries (a subclass's)."""
 
     @staticmethod
     def _to_response(result) -> Response:

@@ -9,22 +9,18 @@ public (bodies at most 64 KiB, a rate limit per address); each use case checks t
 from __future__ import annotations
 
 import logging
-import time
-import uuid
-from functools import lru_cache, partial
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
-from eventlet.event import Event
 from marshmallow import ValidationError
 from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from shared import metrics
 from shared.auth import PUBLIC
 from shared.config import env
 from shared.errors import DomainError, StoreUnavailable
-from shared.http import CORRELATION_HEADER, ApiHandler, PayloadTooLarge, PublicRateLimit, TooManyRequests
+from shared.http import ApiHandler, PayloadTooLarge, TooManyRequests
 from services.portal.adapters import pages
 from services.portal.adapters.clients import ServiceError
 
@@ -131,34 +127,15 @@ class PageHandler(ApiHandler):
                                                   SignInRequired, CsrfRefused, ServiceError))
         super().__init__(method, url, max_body=max_body or PAGE_MAX_BODY, **kwargs)
 
-    def handle_request(self, request):
-        request.shallow = False
-        started = time.monotonic()
-        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
-        try:
-            if request.content_length and request.content_length > self.max_body:
-                raise PayloadTooLarge(f"request body over {self.max_body} bytes")
-            request.max_content_length = self.max_body
-            request.max_form_memory_size = self.max_body
-            PublicRateLimit.check(f"{self.method} {self.url}", request)
-            request.principal = None
-            context_data = self.server.context_data_from_headers(request)
-            context_data["correlation_id"] = correlation_id
-            args, kwargs = self.get_entrypoint_parameters(request)
-            self.check_signature(args, kwargs)
-            done = Event()
-            self.container.spawn_worker(self, args, kwargs, context_data=context_data,
-                                        handle_result=partial(self.handle_result, done))
-            response = self._to_response(done.wait())
-        except Exception as exc:  # noqa: BLE001 - every error becomes a page
-            response = error_page(exc, request)
+    # The request path is shared.http's (body limit, rate limit, metrics, correlation id); a
+    # page answers an error as a page and carries the security headers.
+    def error_answer(self, exc: Exception, request) -> Response:
+        return error_page(exc, request)
+
+    def finish(self, response: Response) -> None:
         for name, value in security_headers().items():
             response.headers.setdefault(name, value)
         response.headers.setdefault("Cache-Control", "no-store")
-        response.headers[CORRELATION_HEADER] = correlation_id
-        metrics.HTTP_REQUESTS.labels(self.method, self.url, str(response.status_code)).inc()
-        metrics.HTTP_SECONDS.labels(self.method, self.url).observe(time.monotonic() - started)
-        return response
 
 
 page = PageHandler.decorator
