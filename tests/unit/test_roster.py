@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from services.enrollment import domain
 from services.enrollment.adapters import bulk_files
 from shared import nip as nip_rules
+from shared.spreadsheet import cell_text
 from shared.errors import Conflict, Forbidden, Invalid
 
 TODAY = date(2026, 12, 7)
@@ -278,7 +279,7 @@ def test_xlsx_cells_are_read_as_the_text_a_csv_would_carry():
     rows = bulk_files.read_roster(out, True, 10)
     assert rows[0] == (2, {"nip": "198503122010011002", "tmt": "2010-01-01", "telepon": "81266001122"})
     assert rows[1][1]["nip"] == "1.98503122010011e+17" and rows[1][1]["tmt"] == "2011-02-03"
-    assert bulk_files.cell_text(True) == "ya" and bulk_files.cell_text(86.5) == "86.5"
+    assert cell_text(True) == "ya" and cell_text(86.5) == "86.5"
 
 
 def test_an_old_xls_or_a_broken_workbook_is_refused_with_what_to_do():

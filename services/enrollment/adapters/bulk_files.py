@@ -14,9 +14,9 @@ import json
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
 from itertools import chain, islice
 
+from shared.spreadsheet import cell_text
 from shared.errors import DomainError, Invalid
 
 ENROLMENT_COLUMNS = {"nip": "nip", "nip_pppk": "nip", "ni_pppk": "nip", "name": "name", "nama": "name",
@@ -269,28 +269,6 @@ def _xlsx_records(stream) -> Iterator[tuple[int, list]]:
                       field="file") from None
     finally:
         workbook.close()
-
-
-def cell_text(value: object) -> str:
-    """A spreadsheet cell as the text a CSV would carry. A whole number stored as a number
-    comes back exact while a float can hold it (below 10^15); a larger one (an 18-digit NIP
-    Excel kept as a number) is written in exponent form, which the NIP check explains,
-    rather than guessed."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "ya" if value else "tidak"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
 
 
 def roster_csv_lines(items: Iterable[dict]) -> Iterator[bytes]:

@@ -19,11 +19,11 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import BinaryIO
 
 import requests
 
+from shared.spreadsheet import cell_text
 from shared import logging as ctxlog
 from shared.http import CORRELATION_HEADER
 from services.portal.adapters.clients import ServiceClient, ServiceError
@@ -99,26 +99,6 @@ def spool(source: BinaryIO, max_bytes: int, content_length: int | None = None, c
     return Upload(target, size, content_type, filename)
 
 
-def _cell(value: object) -> str:
-    """A spreadsheet cell as a CSV would carry it (the rule of enrollment's roster import): a
-    whole number exact while a float holds it; a larger one (an 18-digit NIP Excel kept as a
-    number) in exponent form, which enrollment's NIP check then explains. A line break in a cell
-    becomes a space so that CSV line N stays sheet row N (the row numbers in the results)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "ya" if value else "tidak"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return " ".join(str(value).splitlines())
-
-
 def xlsx_as_csv(upload: Upload) -> Upload:
     """The first sheet of a workbook as UTF-8 CSV, one line per sheet row (blank rows kept as
     blank lines: the row numbers enrollment answers are the sheet's)."""
@@ -141,7 +121,7 @@ def xlsx_as_csv(upload: Upload) -> Upload:
     filled = 0
     try:
         for values in workbook.worksheets[0].iter_rows(values_only=True):
-            cells = [_cell(v) for v in values]
+            cells = [cell_text(v) for v in values]
             while cells and cells[-1] == "":
                 cells.pop()
             if cells:
