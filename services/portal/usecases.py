@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from werkzeug.wrappers import Response
 
-from shared import timefmt
+from shared import reference, timefmt
 from shared.auth import ADMIN, ASN, OPERATOR
 from shared.errors import NotFound
 from shared.reference import agencies as reference_agencies
@@ -1006,7 +1006,7 @@ def _programme_form(visit: Visit, p: dict | None, values: dict, *, status: int =
                     note: str | None = None) -> Response:
     return visit.render("operator_program_form.html", status=status, p=p, v=values, errors=errors or {},
                         note=note, hints=domain.PROGRAMME_HINTS, labels=domain.PROGRAMME_LABELS,
-                        organiser_labels=calendar.ORGANISER_LABELS)
+                        organiser_labels=reference.ORGANISER_LABELS)
 
 
 def console_new(store: Store, runtime: ServiceRuntime, clients: ServiceClient, request) -> Response:

@@ -29,3 +29,12 @@ def agencies() -> dict[str, Agency]:
 
 def agency(code: str) -> Agency | None:
     return agencies().get(code)
+
+
+# How people read the platform's codes (exports, calendar files).
+KIND_LABELS = {"pelatihan": "Pelatihan", "sertifikasi": "Sertifikasi", "seminar": "Seminar",
+               "lokakarya": "Lokakarya/Workshop", "e-learning": "E-Learning", "coaching": "Coaching",
+               "mentoring": "Mentoring"}
+COMPETENCY_LABELS = {"teknis": "Teknis", "manajerial": "Manajerial", "sosial_kultural": "Sosial Kultural",
+                     "pemerintahan": "Pemerintahan"}
+ORGANISER_LABELS = {"BKN": "Badan Kepegawaian Negara", "PEMKOT_BUKITTINGGI": "Pemerintah Kota Bukittinggi"}

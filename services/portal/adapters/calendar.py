@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 import icalendar
 
+from shared.reference import COMPETENCY_LABELS, KIND_LABELS, ORGANISER_LABELS
 from shared.timefmt import WIB, long_date_id, parse_time, stamp_id
 
 PRODID = "-//BKN Bukittinggi//Bangkom ASN//ID"
@@ -51,12 +52,6 @@ WAITING = (WAITLISTED, AWAITING_APPROVAL)
 
 STATUS_CONFIRMED, STATUS_TENTATIVE, STATUS_CANCELLED = "CONFIRMED", "TENTATIVE", "CANCELLED"
 
-KIND_LABELS = {"pelatihan": "Pelatihan", "sertifikasi": "Sertifikasi", "seminar": "Seminar",
-               "lokakarya": "Lokakarya/Workshop", "e-learning": "E-Learning", "coaching": "Coaching",
-               "mentoring": "Mentoring"}
-COMPETENCY_LABELS = {"teknis": "Teknis", "manajerial": "Manajerial", "sosial_kultural": "Sosial Kultural",
-                     "pemerintahan": "Pemerintahan"}
-ORGANISER_LABELS = {"BKN": "Badan Kepegawaian Negara", "PEMKOT_BUKITTINGGI": "Pemerintah Kota Bukittinggi"}
 
 
 def event_uid(enrolment_id: str) -> str:

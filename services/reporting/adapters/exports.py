@@ -17,16 +17,11 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from werkzeug.wrappers import Response
 
+from shared.reference import COMPETENCY_LABELS, KIND_LABELS, ORGANISER_LABELS
 from shared.timefmt import wib, wib_date
 
 from services.reporting.domain import agency_name
 
-KIND_LABELS = {"pelatihan": "Pelatihan", "sertifikasi": "Sertifikasi", "seminar": "Seminar",
-               "lokakarya": "Lokakarya/Workshop", "e-learning": "E-Learning", "coaching": "Coaching",
-               "mentoring": "Mentoring"}
-COMPETENCY_LABELS = {"teknis": "Teknis", "manajerial": "Manajerial", "sosial_kultural": "Sosial Kultural",
-                     "pemerintahan": "Pemerintahan"}
-ORGANISER_LABELS = {"BKN": "Badan Kepegawaian Negara", "PEMKOT_BUKITTINGGI": "Pemerintah Kota Bukittinggi"}
 
 # The roster's columns (issue 19) come last, so spreadsheets reading the earlier ones by
 # position keep working.
