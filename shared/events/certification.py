@@ -1,9 +1,10 @@
 """Events of the certification service (exchange ``certification.events``)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
-from shared.events.common import EXAMPLE_PARTICIPANT, EXAMPLE_PROGRAMME, ParticipantSnapshot, ProgrammeSnapshot
+from shared.events.common import (EXAMPLE_PARTICIPANT, EXAMPLE_PROGRAMME, PARTICIPATION_ROLES, ParticipantSnapshot,
+                                  ProgrammeSnapshot)
 from shared.events.definition import define
 
 
@@ -18,6 +19,8 @@ class CertifiedV1(Schema):
     valid_until = fields.Date(allow_none=True, load_default=None)
     verification_url = fields.Url(required=True, require_tld=False)
     supersedes = fields.Str(allow_none=True, load_default=None)  # certificate_id of the older one
+    # The certificate says "sebagai Peserta" or "sebagai Narasumber" (seminar, lokakarya).
+    role = fields.Str(load_default="peserta", validate=validate.OneOf(PARTICIPATION_ROLES))
 
 
 class RevokedV1(Schema):

@@ -4,10 +4,15 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from shared import nip as nip_rules
+from shared.reference import organisers
 
 PROGRAMME_KINDS = ("pelatihan", "sertifikasi", "seminar", "lokakarya", "e-learning", "coaching", "mentoring")
 COMPETENCY_TYPES = ("teknis", "manajerial", "sosial_kultural", "pemerintahan")
-ORGANISERS = ("BKN", "PEMKOT_BUKITTINGGI")
+# The reference list of organisers (shared/reference/organisers.csv): BKN, the city, LAN, LKPP…
+ORGANISERS = tuple(organisers())
+# How an ASN takes part in a programme: as a participant, or as its speaker (narasumber) in a
+# seminar or workshop, who may receive a certificate "sebagai Narasumber" (issue 24).
+PARTICIPATION_ROLES = ("peserta", "narasumber")
 ID_KINDS = ("nip", "ni_pppk")
 JENIS_ASN = ("PNS", "PPPK")
 # On the roster: ``aktif`` counts; the others have left (``tidak_tercantum``: missing from a

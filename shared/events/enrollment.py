@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from shared.events.common import (EXAMPLE_PARTICIPANT, EXAMPLE_PROGRAMME, EXAMPLE_ROSTER_ENTRY, LEFT_STATUSES,
-                                  ParticipantSnapshot, ProgrammeSnapshot, RosterEntrySnapshot)
+                                  PARTICIPATION_ROLES, ParticipantSnapshot, ProgrammeSnapshot, RosterEntrySnapshot)
 from shared import nip as nip_rules
 from shared.events.definition import define
 
@@ -29,6 +29,8 @@ class EnrolledV1(Schema):
     participant = fields.Nested(ParticipantSnapshot, required=True)
     enrolled_at = fields.DateTime(required=True)
     promoted_from_waitlist = fields.Bool(required=True)
+    # peserta, or narasumber (a speaker: takes no seat); absent in events before issue 24.
+    role = fields.Str(load_default="peserta", validate=validate.OneOf(PARTICIPATION_ROLES))
 
 
 class WaitlistedV1(Schema):
@@ -61,6 +63,7 @@ class CompletedV1(Schema):
     score = fields.Float(allow_none=True, load_default=None)
     jp_earned = fields.Int(required=True, validate=validate.Range(min=0))
     completed_at = fields.DateTime(required=True)
+    role = fields.Str(load_default="peserta", validate=validate.OneOf(PARTICIPATION_ROLES))
 
 
 class AsnRegisteredV1(Schema):
