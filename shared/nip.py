@@ -148,6 +148,16 @@ def digits_only(value: str) -> str:
     return "".join(str(value).split())
 
 
+def printed(identifier: str) -> str:
+    """The form printed on documents: ``19850312 201001 1 002`` (birth date, appointment,
+    gender, sequence); an NI PPPK the same way (``19900913 202524 2 014``). Anything that is not
+    18 digits comes back unchanged."""
+    digits = digits_only(identifier)
+    if len(digits) != LENGTH or not (digits.isascii() and digits.isdigit()):
+        return identifier
+    return f"{digits[:8]} {digits[8:14]} {digits[14]} {digits[15:]}"
+
+
 # What a request may send: 18 ASCII digits, spaced as printed or not (the OpenAPI pattern).
 TYPED_PATTERN = r"^\s*([0-9]\s*){18}$"
 
