@@ -3,6 +3,7 @@
 Babel's ``id`` locale (``5 Maret 2026``, ``12.345,5``) instead of month tables of our own."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
@@ -106,3 +107,28 @@ def number_id(value: float | int, digits: int = 1) -> str:
     """``12.345,5``: Indonesian grouping and decimal comma; whole numbers without decimals."""
     pattern = "#,##0" if float(value).is_integer() else "#,##0." + "#" * digits
     return format_decimal(value, format=pattern, locale=LOCALE)
+
+
+# Periods of a year as people read them. Checkpoint ids are ``YEAR-LABEL`` (reporting's
+# REPORTING_SHORTFALL_CHECKPOINTS labels: Q1..Q4 by default; a city may configure half-years).
+_ROMAN = ("I", "II", "III", "IV")
+_PERIOD_WORDS = {"Q": ("triwulan", 4), "H": ("semester", 2), "S": ("semester", 2)}
+_PERIOD_ID = re.compile(r"^(?P<year>\d{4})(?:-(?P<label>[^\s]+))?$")
+
+
+def period_label_id(period_id: str, *, at_end: bool = False) -> str:
+    """A checkpoint or period id as a person reads it: ``2026-Q2`` → ``triwulan II tahun 2026``,
+    ``2026-H1`` / ``2026-S1`` → ``semester I tahun 2026``, ``2026`` → ``tahun 2026``; another
+    label ``<label> tahun 2026``; anything else unchanged. ``at_end`` names the period's end
+    (``akhir triwulan II tahun 2026``) for a quarter, a half-year or a year."""
+    match = _PERIOD_ID.match(period_id.strip())
+    if match is None:
+        return period_id
+    year, label = match["year"], match["label"]
+    if label is None:
+        return f"akhir tahun {year}" if at_end else f"tahun {year}"
+    kind, number = label[:1].upper(), label[1:]
+    if kind in _PERIOD_WORDS and number.isdigit() and 1 <= int(number) <= _PERIOD_WORDS[kind][1]:
+        words = f"{_PERIOD_WORDS[kind][0]} {_ROMAN[int(number) - 1]} tahun {year}"
+        return f"akhir {words}" if at_end else words
+    return f"{label} tahun {year}"

@@ -17,7 +17,7 @@ from shared.auth import ADMIN, ASN, OPERATOR, Principal
 from shared.errors import Forbidden
 from shared.events.common import LEFT_STATUSES
 from shared.reference import agency as reference_agency
-from shared.timefmt import parse_time
+from shared.timefmt import parse_time, period_label_id
 
 CHANNELS = ("email", "webhook", "inbox")
 PUSH_CHANNELS = ("email", "webhook")  # the inbox is passive: never deferred, never opted out
@@ -273,12 +273,22 @@ def peer_percent(met_share: float) -> int:
     return int(Decimal(str(met_share)) * 100)
 
 
-_QUARTER = re.compile(r"-Q[1-4]$")
-
-
 def checkpoint_label(checkpoint: str) -> str:
-    """How a nudge names the moment its target is for: a quarter's end, else the checkpoint."""
-    return "akhir triwulan ini" if _QUARTER.search(checkpoint) else f"pemantauan {checkpoint}"
+    """How a message names the moment a target is for: ``akhir triwulan II tahun 2026`` for
+    ``2026-Q2`` (a person never sees the raw id; ``shared.timefmt.period_label_id``)."""
+    return period_label_id(checkpoint, at_end=True)
+
+
+def is_pppk(participant: dict) -> bool:
+    """Whether the ASN is a PPPK (contract staff): the roster's ``jenis_asn``, else the kind of
+    their number. A PPPK's yearly target is the city's (REPORTING_JP_TARGET_PPPK), not the PNS
+    minimum of 20 JP (PP 11/2017 as amended by PP 17/2020, pasal 203): PP 49/2018 gives a PPPK
+    the opportunity of competency development (pasal 39) of at most 24 JP per contract year
+    (pasal 40), so a PPPK's nudge never says they must reach the PNS minimum."""
+    jenis = participant.get("jenis_asn")
+    if jenis:
+        return jenis == "PPPK"
+    return participant.get("id_kind") == "ni_pppk"
 
 
 # What an ASN who left the roster no longer gets (what is waiting is dropped).
@@ -369,7 +379,7 @@ def asn_context(kind: str, data: dict, config: NotificationConfig, now: datetime
                        jp_target=data["jp_target"], jp_missing=data["jp_missing"], programmes=programmes,
                        # Older events carry the yearly target in jp_target and nothing of the rest.
                        yearly_target=data.get("yearly_target"), never_enrolled=bool(data.get("never_enrolled")),
-                       target_label=checkpoint_label(data["checkpoint"]),
+                       target_label=checkpoint_label(data["checkpoint"]), pppk=is_pppk(participant),
                        peer_percent=peer_percent(peers["met_share"]) if peers else None,
                        agency_name=agency_name(participant["agency"], participant.get("agency_name")))
     return context

@@ -5,7 +5,8 @@ Each message kind has a folder with four files a non-programmer can edit:
 extends ``_layout.html``) and ``short.txt`` (SMS / WhatsApp via the webhook).
 Dates and times are shown in WIB with the filters ``tanggal``, ``waktu`` and ``jam``;
 numbers with ``angka`` (always with decimals) and ``bilangan`` (``shared.timefmt.number_id``);
-a NIP as printed with ``nip_cetak``.
+a NIP as printed with ``nip_cetak``; a checkpoint id with ``periode`` (``2026-Q2`` → ``triwulan II
+tahun 2026``, ``shared.timefmt.period_label_id``): a person never reads the raw id.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from shared.nip import LENGTH as NIP_LENGTH
 from shared.nip import digits_only
-from shared.timefmt import LOCALE, ZONE_LABELS, long_date_id, number_id, parse_time
+from shared.timefmt import LOCALE, ZONE_LABELS, long_date_id, number_id, parse_time, period_label_id
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 PARTS = ("subject.txt", "body.txt", "body.html", "short.txt")
@@ -74,7 +75,7 @@ class Renderer:
             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
         )
         self.env.filters.update(tanggal=self.tanggal, waktu=self.waktu, jam=self.jam, angka=angka,
-                                bilangan=number_id, nip_cetak=nip_cetak,
+                                bilangan=number_id, nip_cetak=nip_cetak, periode=period_label_id,
                                 jenis=lambda kind: PROGRAMME_KIND_LABELS.get(kind, kind))
 
     def kinds(self) -> list[str]:

@@ -221,7 +221,7 @@ def test_nudges_are_throttled_per_period_and_repeated_shortfalls_reach_the_agenc
     clock.now += timedelta(minutes=11)  # the summary waits 10 minutes to collect the checkpoint
     service.wake()
     [summary] = wait_for(lambda: smtp.to("operator.diskominfo"), message="the operator's summary")
-    assert subject(summary) == "2 ASN Dinas Komunikasi dan Informatika berulang kali di bawah target JP (2026-Q3)"
+    assert subject(summary) == "2 ASN Dinas Komunikasi dan Informatika berulang kali di bawah target JP (triwulan III tahun 2026)"
     text = summary.get_payload()[0].get_payload(decode=True).decode()
     assert "Rahmat Hidayat (NIP 198503122010011002): 8 dari 20 JP" in text
     assert "Siti Aminah (NIP 199001012015032001): 0 dari 20 JP" in text

@@ -86,7 +86,7 @@ def test_each_supervisor_gets_one_summary_of_exactly_their_staff_and_the_opd_get
     for nip, _ in STAFF_A + STAFF_B + [NO_SUPERVISOR]:
         assert len(service.messages(nip=nip, kind="nudge")) == 1, nip
     nudge = {nip: service.messages(nip=nip, kind="nudge")[0]["text"] for nip, _ in STAFF_A}
-    assert "Capaian Anda: 4 JP; target sampai akhir triwulan ini: 10 JP, jadi masih kurang 6 JP." in nudge[STAFF_A[0][0]]
+    assert "Capaian Anda: 4 JP; target sampai akhir triwulan II tahun 2026: 10 JP, jadi masih kurang 6 JP." in nudge[STAFF_A[0][0]]
     assert "Target Anda untuk tahun 2026: 20 JP." in nudge[STAFF_A[0][0]]
     assert "64% rekan di Dinas Komunikasi dan Informatika sudah memenuhi target." in nudge[STAFF_A[0][0]]
     assert "rekan di" not in nudge[STAFF_A[2][0]]  # no peers in the event: no peer line
@@ -105,19 +105,19 @@ def test_each_supervisor_gets_one_summary_of_exactly_their_staff_and_the_opd_get
     wait_for(lambda: service.db.deliveries.count_documents({"status": {"$in": ["pending", "sending"]}}) == 0,
              message="every delivery settled")
 
-    assert " ".join(summary_a["Subject"].split()) == "3 staf Anda di bawah target JP (2026-Q2)"
+    assert " ".join(summary_a["Subject"].split()) == "3 staf Anda di bawah target JP (triwulan II tahun 2026)"
     text_a = text_of(summary_a)
     assert text_a.startswith("Yth. Yusnani,")  # the supervisor's name from the roster
     assert [line.split(",")[0] for line in text_a.splitlines() if line[:3] in ("1. ", "2. ", "3. ", "4. ")] == [
         "1. Andi Saputra", "2. Rahmat Hidayat", "3. Siti Aminah"]
     assert "Rahmat Hidayat, NIP 19850312 201001 1 002" in text_a
-    assert "JP sejauh ini: 0 JP; target sampai akhir triwulan ini: 10 JP; kurang 10 JP" in text_a
+    assert "JP sejauh ini: 0 JP; target sampai akhir triwulan II tahun 2026: 10 JP; kurang 10 JP" in text_a
     assert "Dewi Lestari" not in text_a and "Fajar Pratama" not in text_a
 
     [message_a] = service.messages(nip=SUPERVISOR_A, kind="supervisor_summary")
     [message_b] = service.messages(nip=SUPERVISOR_B, kind="supervisor_summary")
-    assert message_a["subject"] == "3 staf Anda di bawah target JP (2026-Q2)"
-    assert message_b["subject"] == "1 staf Anda di bawah target JP (2026-Q2)"
+    assert message_a["subject"] == "3 staf Anda di bawah target JP (triwulan II tahun 2026)"
+    assert message_b["subject"] == "1 staf Anda di bawah target JP (triwulan II tahun 2026)"
     assert "Yth. Hendra Gunawan," in message_b["text"] and "Dewi Lestari, NIP 19881123 201402 2 004" in message_b["text"]
     inbox_b = service.http("GET", f"/inbox/{SUPERVISOR_B}").json()["items"]
     assert [m["kind"] for m in inbox_b] == ["supervisor_summary"]
@@ -125,7 +125,7 @@ def test_each_supervisor_gets_one_summary_of_exactly_their_staff_and_the_opd_get
     assert undeliverable["status"] == "undeliverable"  # B has no e-mail on the roster: the inbox has it
 
     text_operator = text_of(operator)
-    assert " ".join(operator["Subject"].split()) == "1 ASN Dinas Komunikasi dan Informatika di bawah target JP (2026-Q2)"
+    assert " ".join(operator["Subject"].split()) == "1 ASN Dinas Komunikasi dan Informatika di bawah target JP (triwulan II tahun 2026)"
     assert "Fajar Pratama (NIP 199407072020121005)" in text_operator and "atasan langsung belum tercatat" in text_operator
     assert not any(name in text_operator for _, name in STAFF_A + STAFF_B)
 

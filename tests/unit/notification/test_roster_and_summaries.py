@@ -36,10 +36,36 @@ def nudge(**changes):
 # -- the nudge's text ---------------------------------------------------------------------
 def test_the_nudge_shows_the_pro_rated_checkpoint_target_and_the_yearly_target():
     out = nudge()
-    assert "Capaian Anda: 4 JP; target sampai akhir triwulan ini: 10 JP, jadi masih kurang 6 JP." in out.text
+    assert "Pada pemantauan triwulan II tahun 2026, JP pengembangan kompetensi Anda tahun 2026" in out.text
+    assert "Capaian Anda: 4 JP; target sampai akhir triwulan II tahun 2026: 10 JP, jadi masih kurang 6 JP." in out.text
     assert "Target Anda untuk tahun 2026: 20 JP." in out.text
-    assert out.subject == "JP Anda tahun 2026: 4 dari target 10 JP sampai akhir triwulan ini"
-    assert "target sampai akhir triwulan ini: <strong>10 JP</strong>" in out.html
+    assert out.subject == "JP Anda tahun 2026: 4 dari target 10 JP sampai akhir triwulan II tahun 2026"
+    assert "target sampai akhir triwulan II tahun 2026: <strong>10 JP</strong>" in out.html
+    assert "JP Anda 4 dari target 10 JP s.d. akhir triwulan II tahun 2026 (setahun 20 JP)." in out.short
+    # A person never reads the raw checkpoint id.
+    assert all("2026-Q2" not in part for part in (out.subject, out.text, out.html, out.short))
+
+
+def test_a_pns_nudge_states_the_duty_of_every_asn():
+    out = nudge(participant={**shortfall()["participant"], "jenis_asn": "PNS"})
+    assert "Pengembangan kompetensi adalah hak sekaligus kewajiban setiap ASN." in out.text
+    assert "Target Anda untuk tahun 2026: 20 JP." in out.text
+    assert "PPPK" not in out.text and "PPPK" not in out.html
+
+
+@pytest.mark.parametrize("who", [
+    {"jenis_asn": "PPPK", "id_kind": "ni_pppk", "nip": "199009132025242014"},
+    {"jenis_asn": None, "id_kind": "ni_pppk", "nip": "199009132025242014"},  # not on the roster: by the number
+])
+def test_a_pppk_nudge_speaks_of_the_pppk_opportunity_not_of_the_pns_minimum(who):
+    out = nudge(participant={**shortfall()["participant"], **who})
+    for body in (out.text, " ".join(out.html.split())):
+        assert ("Sebagai PPPK, Anda mendapat kesempatan pengembangan kompetensi hingga 24 JP dalam setiap "
+                "tahun masa perjanjian kerja. Manfaatkan kesempatan ini untuk mencapai target instansi.") \
+            in " ".join(body.split())
+        assert "Target instansi untuk Anda sebagai PPPK tahun 2026: 20 JP." in body
+        assert "kewajiban" not in body and "Target Anda untuk tahun" not in body
+    assert "Capaian Anda: 4 JP; target sampai akhir triwulan II tahun 2026: 10 JP" in out.text
 
 
 def test_a_never_enrolled_asn_gets_a_different_opening():
@@ -80,12 +106,13 @@ def test_an_older_event_without_the_new_fields_keeps_the_yearly_wording():
         data.pop(field)
     out = RENDERER.render("nudge", domain.asn_context("nudge", data, CONFIG, NOW))
     assert "Capaian Anda: 8 JP dari target 20 JP tahun 2026, jadi masih kurang 12 JP." in out.text
-    assert "triwulan" not in out.text and "rekan" not in out.text
+    assert "target sampai" not in out.text and "rekan" not in out.text
 
 
-def test_a_checkpoint_that_is_not_a_quarter_is_named():
-    assert domain.checkpoint_label("2026-Q3") == "akhir triwulan ini"
-    assert domain.checkpoint_label("2026-SEMESTER1") == "pemantauan 2026-SEMESTER1"
+def test_a_checkpoint_is_named_as_people_read_it():
+    assert domain.checkpoint_label("2026-Q3") == "akhir triwulan III tahun 2026"
+    assert domain.checkpoint_label("2026-H1") == "akhir semester I tahun 2026"
+    assert domain.checkpoint_label("2026-SEMESTER1") == "SEMESTER1 tahun 2026"
 
 
 # -- once per checkpoint ------------------------------------------------------------------
@@ -141,11 +168,14 @@ def test_the_supervisor_summary_lists_each_staff_member_with_printed_nip_jp_targ
     context = domain.supervisor_summary_context(
         {"supervisor_nip": SUPERVISOR["nip"], "checkpoint": "2026-Q2", "year": 2026}, items, "Yusnani", CONFIG)
     out = RENDERER.render("supervisor_summary", context)
-    assert out.subject == "2 staf Anda di bawah target JP (2026-Q2)"
+    assert out.subject == "2 staf Anda di bawah target JP (triwulan II tahun 2026)"
     assert out.text.startswith("Yth. Yusnani,")
     assert "1. Rahmat Hidayat, NIP 19850312 201001 1 002" in out.text  # sorted by name
     assert "2. Siti Aminah, NIP 19900101 201503 2 001" in out.text
-    assert "JP sejauh ini: 4 JP; target sampai akhir triwulan ini: 10 JP; kurang 6 JP" in out.text
+    assert "Pada pemantauan triwulan II tahun 2026, staf berikut" in out.text
+    assert "JP sejauh ini: 4 JP; target sampai akhir triwulan II tahun 2026: 10 JP; kurang 6 JP" in out.text
+    assert out.short.startswith("Bangkom ASN: 2 staf Anda di bawah target JP pemantauan triwulan II tahun 2026.")
+    assert all("2026-Q2" not in part for part in (out.subject, out.text, out.html, out.short))
     assert out.text.count("Belum pernah mengikuti") == 1
     assert "19900101 201503 2 001" in out.html and 0 < len(out.short) <= 320
 
@@ -155,7 +185,9 @@ def test_the_operator_summary_says_why_an_asn_is_there():
     context = domain.escalation_context({"agency": "DISKOMINFO", "checkpoint": "2026-Q2", "year": 2026}, [first],
                                         None, "Dinas Komunikasi dan Informatika", CONFIG)
     out = RENDERER.render("escalation", context)
-    assert out.subject == "1 ASN Dinas Komunikasi dan Informatika di bawah target JP (2026-Q2)"
+    assert out.subject == "1 ASN Dinas Komunikasi dan Informatika di bawah target JP (triwulan II tahun 2026)"
+    assert "Pada pemantauan triwulan II tahun 2026, ASN berikut" in out.text
+    assert all("2026-Q2" not in part for part in (out.subject, out.text, out.html, out.short))
     assert "pertama kali; atasan langsung belum tercatat" in out.text
     assert "nip_atasan" in out.text
 

@@ -48,7 +48,7 @@ def test_every_message_kind_has_all_four_template_files():
     ("revoked", "certification", "revoked", {}, "Data peserta tidak sesuai"),
     ("expiring", "certification", "expiring", {}, "Senin, 5 Maret 2029"),
     ("reminder", "enrollment", "enrolled", {}, "akan segera dimulai"),
-    ("nudge", "reporting", "shortfall_detected", {}, "Capaian Anda: 8 JP; target sampai akhir triwulan ini: 20 JP"),
+    ("nudge", "reporting", "shortfall_detected", {}, "Capaian Anda: 8 JP; target sampai akhir triwulan III tahun 2026: 20 JP"),
 ])
 def test_each_kind_renders_subject_text_html_and_short_text(kind, service, name, changes, expected):
     out = render(kind, example(service, name, **changes))
@@ -98,7 +98,7 @@ def test_the_operator_summary_lists_each_asn_with_their_jp():
           "consecutive_shortfalls": 3}],
         {"name": "Yulia Putri"}, "Dinas Komunikasi dan Informatika", CONFIG)
     out = RENDERER.render("escalation", context)
-    assert out.subject == "2 ASN Dinas Komunikasi dan Informatika berulang kali di bawah target JP (2026-Q3)"
+    assert out.subject == "2 ASN Dinas Komunikasi dan Informatika berulang kali di bawah target JP (triwulan III tahun 2026)"
     assert "Yth. Yulia Putri" in out.text
     assert "Siti Aminah (NIP 199001012015032001): 0 dari 20 JP" in out.text
 
