@@ -22,7 +22,8 @@ from shared.errors import DomainError, Invalid
 ENROLMENT_COLUMNS = {"nip": "nip", "nip_pppk": "nip", "ni_pppk": "nip", "name": "name", "nama": "name",
                      "agency": "agency", "opd": "agency", "instansi": "agency", "unit_kerja": "agency",
                      "position": "position", "jabatan": "position", "id_kind": "id_kind",
-                     "reenrol": "reenrol", "re_enrol": "reenrol", "daftar_ulang": "reenrol"}
+                     "reenrol": "reenrol", "re_enrol": "reenrol", "daftar_ulang": "reenrol",
+                     "peran": "role", "role": "role"}  # peserta (also blank) or narasumber
 COMPLETION_COLUMNS = {"nip": "nip", "nip_pppk": "nip", "ni_pppk": "nip", "score": "score", "nilai": "score",
                       "attended": "attended", "hadir": "attended", "kehadiran": "attended"}
 RESULT_COLUMNS = ("row", "nip", "accepted", "outcome", "note", "enrolment_id", "enrolment_status",
