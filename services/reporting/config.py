@@ -6,12 +6,17 @@ value raises ``ValueError`` naming the variable.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from shared.config import Settings, env, setting
-from shared.events.common import PROGRAMME_KINDS
+import yaml
+
+from shared.config import Settings, env, setting, variable
+from shared.events.common import COMPETENCY_TYPES, PROGRAMME_KINDS
 
 SERVICE = "reporting"
+DEFAULT_SIASN_MAPPING = Path(__file__).with_name("siasn_kursus.yaml")
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,28 @@ class Checkpoint:
     label: str  # "Q3"
     month: int
     day: int
+
+
+@dataclass(frozen=True)
+class SiasnCourseType:
+    """SIASN's training type of a course record (riwayat kursus)."""
+
+    jenis_diklat_id: int  # SIASN's jenis-diklat reference id (3 = Diklat Teknis, 9 = Seminar, ...)
+    jenis_kursus_sertipikat: str  # the one-letter code SIASN's reference gives that type
+
+
+@dataclass(frozen=True)
+class SiasnMapping:
+    """Programme kind (and, where configured, competency type) -> SIASN's training type, read from
+    the SIASN_MAPPING file (siasn_kursus.yaml) at start."""
+
+    kinds: dict[str, SiasnCourseType]
+    by_competency: dict[tuple[str, str], SiasnCourseType] = field(default_factory=dict)
+
+    def course_type(self, kind: str | None, competency_type: str | None) -> SiasnCourseType | None:
+        """The SIASN type of a programme; None for a kind the file does not know (an entry
+        recorded before a kind was renamed), so the export leaves the codes empty, not wrong."""
+        return self.by_competency.get((kind, competency_type)) or self.kinds.get(kind)
 
 
 @dataclass(frozen=True)
@@ -56,6 +83,8 @@ class ReportingConfig:
     default_page_size: int
     max_page_size: int
     rebuild_idle_timeout_s: float
+    # SIASN's codes of a course record by programme kind (exports of /exports/ledger-siasn.*).
+    siasn: SiasnMapping
 
     def checkpoint(self, label: str) -> Checkpoint | None:
         return next((c for c in self.checkpoints if c.label == label), None)
@@ -120,6 +149,59 @@ def parse_kinds(spec: str) -> tuple[str, ...]:
     return kinds
 
 
+_SIASN_KEYS = {"jenisDiklatId", "jenisKursusSertipikat"}
+_ONE_LETTER = re.compile(r"[A-Z]")
+
+
+def _course_type(where: str, spec, allowed: set[str] = _SIASN_KEYS) -> SiasnCourseType:
+    if not isinstance(spec, dict) or not _SIASN_KEYS <= set(spec):
+        raise ValueError(f"{where}: needs jenisDiklatId and jenisKursusSertipikat")
+    unknown = set(spec) - allowed
+    if unknown:
+        raise ValueError(f"{where}: unknown key {', '.join(sorted(map(str, unknown)))}")
+    identifier, letter = spec["jenisDiklatId"], spec["jenisKursusSertipikat"]
+    # bool is an int in Python: ``jenisDiklatId: yes`` must not pass as 1.
+    if isinstance(identifier, bool) or not isinstance(identifier, int) or identifier < 1:
+        raise ValueError(f"{where}: jenisDiklatId {identifier!r} is not a positive whole number")
+    if not isinstance(letter, str) or not _ONE_LETTER.fullmatch(letter):
+        raise ValueError(f"{where}: jenisKursusSertipikat {letter!r} is not one capital letter")
+    return SiasnCourseType(identifier, letter)
+
+
+def parse_siasn_mapping(data) -> SiasnMapping:
+    """The SIASN mapping file's content, checked: every programme kind mapped, no unknown kind,
+    competency type or key (a typo would otherwise send a default code to SIASN unnoticed)."""
+    if not isinstance(data, dict) or set(data) != {"kinds"} or not isinstance(data["kinds"], dict):
+        raise ValueError("the file must hold one mapping, kinds: {<programme kind>: {...}}")
+    kinds: dict[str, SiasnCourseType] = {}
+    by_competency: dict[tuple[str, str], SiasnCourseType] = {}
+    for kind, spec in data["kinds"].items():
+        if kind not in PROGRAMME_KINDS:
+            raise ValueError(f"{kind!r} is not a programme kind ({', '.join(PROGRAMME_KINDS)})")
+        kinds[kind] = _course_type(f"kinds.{kind}", spec, _SIASN_KEYS | {"competency"})
+        competencies = spec.get("competency") or {}
+        if not isinstance(competencies, dict):
+            raise ValueError(f"kinds.{kind}.competency: a mapping of competency type to codes")
+        for competency, sub in competencies.items():
+            if competency not in COMPETENCY_TYPES:
+                raise ValueError(f"kinds.{kind}.competency: {competency!r} is not a competency type "
+                                 f"({', '.join(COMPETENCY_TYPES)})")
+            by_competency[(kind, competency)] = _course_type(f"kinds.{kind}.competency.{competency}", sub)
+    missing = [k for k in PROGRAMME_KINDS if k not in kinds]
+    if missing:
+        raise ValueError(f"no SIASN type for the programme kind {', '.join(missing)}")
+    return SiasnMapping(kinds, by_competency)
+
+
+def read_siasn_mapping(path: Path) -> SiasnMapping:
+    """The SIASN mapping file, checked: a broken file stops the service at start, naming the variable."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            return parse_siasn_mapping(yaml.safe_load(f))
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ValueError(f"{variable('SIASN_MAPPING', SERVICE)}: {path}: {exc}") from exc
+
+
 def _get(name: str, default: str) -> str:
     return env(name, default, SERVICE)
 
@@ -155,4 +237,5 @@ def load(settings: Settings | None = None) -> ReportingConfig:
         default_page_size=_parsed("PAGE_SIZE", "50", int),
         max_page_size=_parsed("MAX_PAGE_SIZE", "200", int),
         rebuild_idle_timeout_s=_parsed("REBUILD_IDLE_TIMEOUT_S", "60", float),
+        siasn=read_siasn_mapping(Path(_get("SIASN_MAPPING", str(DEFAULT_SIASN_MAPPING)))),
     )

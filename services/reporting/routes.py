@@ -60,9 +60,16 @@ openapi.route("GET", "/exports/ledger.csv", "JP ledger entries as CSV", query=sc
 openapi.route("GET", "/exports/ledger.xlsx", "JP ledger entries as XLSX", query=schemas.LedgerExportQuery,
               content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
               responses=_LEDGER_EXPORT_ERRORS, tags=["exports"])
-openapi.route("GET", "/exports/ledger-siasn.csv", "JP ledger in the shape of SIASN training-history records",
-              query=schemas.LedgerExportQuery, content_type="text/csv", responses=_LEDGER_EXPORT_ERRORS,
-              tags=["exports"])
+_SIASN = ("JP ledger entries as SIASN course-history records (riwayat kursus, the fields of SIASN's kursus/save): "
+          "nipBaru, jenisDiklatId and jenisKursusSertipikat (SIASN's training-type codes by programme kind, "
+          "REPORTING_SIASN_MAPPING), namaKursus, institusiPenyelenggara, jumlahJam, tanggalKursus and "
+          "tanggalSelesaiKursus (dd-mm-yyyy, WIB), tahunKursus, nomorSertipikat (empty when none or revoked)")
+openapi.route("GET", "/exports/ledger-siasn.csv", _SIASN + " as CSV", query=schemas.LedgerExportQuery,
+              content_type="text/csv", responses=_LEDGER_EXPORT_ERRORS, tags=["exports"])
+openapi.route("GET", "/exports/ledger-siasn.xlsx", _SIASN + " as XLSX, the NIP, codes and certificate number "
+              "stored as text", query=schemas.LedgerExportQuery,
+              content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              responses=_LEDGER_EXPORT_ERRORS, tags=["exports"])
 openapi.route("GET", "/dashboard", "Dashboard (HTML, Bahasa Indonesia)", query=schemas.DashboardQuery,
               content_type="text/html", tags=["dashboard"])
 openapi.route("POST", "/admin/shortfall/{checkpoint}/run",

@@ -136,7 +136,11 @@ class ReportingService(ServiceBase):
 
     @api("GET", "/exports/ledger-siasn.csv", auth=STAFF)
     def ledger_siasn_csv(self, request):
-        return usecases.ledger_export(self.store, self.runtime, principal_of(request), request.args, "siasn")
+        return usecases.ledger_export(self.store, self.runtime, principal_of(request), request.args, "csv", "siasn")
+
+    @api("GET", "/exports/ledger-siasn.xlsx", auth=STAFF)
+    def ledger_siasn_xlsx(self, request):
+        return usecases.ledger_export(self.store, self.runtime, principal_of(request), request.args, "xlsx", "siasn")
 
     # -- operations ----------------------------------------------------------------------------
     @api("POST", "/admin/shortfall/<string:checkpoint>/run", auth=ADMIN_ONLY)

@@ -247,8 +247,10 @@ def never_enrolled_export(store: Store, runtime: ServiceRuntime, caller: Princip
     return exports.table(name, f"Belum pernah ikut {year}", exports.NEVER_ENROLLED_HEADER, rows, form)
 
 
-def ledger_export(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping, form: str) -> Response:
-    """Ledger entries as ``form`` ``csv``, ``xlsx`` or ``siasn`` (CSV in SIASN's field names)."""
+def ledger_export(store: Store, runtime: ServiceRuntime, caller: Principal, args: Mapping, form: str,
+                  shape: str = "ledger") -> Response:
+    """Ledger entries as ``form`` ``csv`` or ``xlsx``, in the ``shape`` of the JP ledger or of
+    SIASN's course-history record (``siasn``, riwayat kursus)."""
     q = _load(schemas.LedgerExportQuery, args)
     rm = current_models(store.db)
     year = _year(runtime, q["year"])
@@ -259,9 +261,13 @@ def ledger_export(store: Store, runtime: ServiceRuntime, caller: Principal, args
         access_log.record_read(store.db, caller, q["nip"], "ledger", detail=f"export {year}")
     name = f"buku-jp-{year}" + (f"-{agency}" if agency else "") + (f"-{q['nip']}" if q["nip"] else "")
     entries = queries.ledger_rows(rm, year, agency, q["nip"])
-    if form == "siasn":
-        return exports.table(f"{name}-siasn", "SIASN", exports.SIASN_HEADER, map(exports.siasn_row, entries), "csv")
-    return exports.table(name, "Buku JP", exports.LEDGER_HEADER, map(exports.ledger_row, entries), form)
+    if shape == "siasn":
+        mapping = runtime.config.siasn
+        return exports.table(f"{name}-siasn", "Riwayat kursus SIASN", exports.SIASN_HEADER,
+                             (exports.siasn_row(entry, mapping) for entry in entries), form,
+                             exports.SIASN_TEXT_COLUMNS)
+    return exports.table(name, "Buku JP", exports.LEDGER_HEADER, map(exports.ledger_row, entries), form,
+                         exports.LEDGER_TEXT_COLUMNS)
 
 
 # -- counter folding (docs/decisions/0043-folded-counters.md) ----------------------------------------------

@@ -1,9 +1,11 @@
 """CSV and XLSX exports for agency operators (headers in Bahasa Indonesia, dates in WIB).
 
-The SIASN-shaped export follows the field names of SIASN's training-history record
-(*riwayat kursus*) so an agency can carry its figures to the national system; identifiers
-SIASN assigns itself (``pnsOrangId``, ``instansiId``, ``jenisDiklatId``) are not known here,
-so the NIP and our own labels stand in for them.
+The SIASN export is SIASN's course-history record (*riwayat kursus*, the body of its
+``kursus/save`` service) field for field, so an agency can carry each course to the national
+system: SIASN's training-type codes come from configuration (siasn_kursus.yaml), dates are
+dd-mm-yyyy as that service takes them. The ids SIASN assigns itself (``pnsOrangId``,
+``instansiId``) are not known here; ``nipBaru`` identifies the ASN instead.
+docs/reference-data.md ("Riwayat kursus SIASN") cites the sources.
 """
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from werkzeug.wrappers import Response
 
-from shared.reference import COMPETENCY_LABELS, KIND_LABELS, ORGANISER_LABELS
+from shared.reference import COMPETENCY_LABELS, KIND_LABELS, organisers
 from shared.timefmt import wib, wib_date
 
+from services.reporting.config import SiasnMapping
 from services.reporting.domain import agency_name
 
 
@@ -32,8 +35,13 @@ LEDGER_HEADER = ["nip", "nama", "kode_opd", "nama_opd", "tahun", "kode_program",
                  "jenis_kompetensi", "jp", "tanggal_selesai", "nilai", "nomor_sertifikat", "status_sertifikat"]
 NEVER_ENROLLED_HEADER = ["tahun", "nip", "nama", "jenis_asn", "golongan", "jabatan", "kode_opd", "nama_opd", "tmt",
                          "nip_atasan"]
-SIASN_HEADER = ["nip", "nama", "namaKursus", "jenisKursusSertipikat", "jenisKompetensi", "jumlahJam", "tahunKursus",
-                "tanggalKursus", "tanggalSelesaiKursus", "institusiPenyelenggara", "nomorSertipikat", "lokasi"]
+# The fields of SIASN's riwayat kursus that the platform knows, under SIASN's own names.
+SIASN_HEADER = ["nipBaru", "jenisDiklatId", "jenisKursusSertipikat", "namaKursus", "institusiPenyelenggara",
+                "jumlahJam", "tanggalKursus", "tanggalSelesaiKursus", "tahunKursus", "nomorSertipikat"]
+# Columns an XLSX keeps as text: an 18-digit NIP typed as a number shows as 1.98503E+17 and loses
+# its last digits; codes and certificate numbers are identifiers, not quantities.
+SIASN_TEXT_COLUMNS = frozenset({"nipBaru", "jenisDiklatId", "jenisKursusSertipikat", "nomorSertipikat"})
+LEDGER_TEXT_COLUMNS = frozenset({"nip", "nomor_sertifikat"})
 
 
 def compliance_rows(report: dict) -> list[list]:
@@ -68,14 +76,28 @@ def _dmy(dt) -> str:
     return wib(dt).strftime("%d-%m-%Y") if dt else ""
 
 
-def siasn_row(entry: dict) -> list:
-    organisers = "; ".join(ORGANISER_LABELS.get(o, o) for o in entry.get("organisers") or [])
-    return [entry["nip"], entry.get("name") or "", entry.get("programme_title") or "",
-            KIND_LABELS.get(entry.get("kind"), entry.get("kind") or ""),
-            COMPETENCY_LABELS.get(entry.get("competency_type"), entry.get("competency_type") or ""),
-            entry["jp"], entry["year"], _dmy(entry.get("starts_at") or entry["completed_at"]),
-            _dmy(entry.get("ends_at") or entry["completed_at"]), organisers,
-            entry.get("certificate_number") or "", entry.get("location") or ""]
+def organiser_names(codes) -> str:
+    """The organisers' full names (shared.reference), as SIASN's free-text institusiPenyelenggara."""
+    known = organisers()
+    return "; ".join(known[c].name if c in known else c for c in codes or [])
+
+
+def siasn_row(entry: dict, mapping: SiasnMapping) -> list:
+    """A ledger entry as SIASN's riwayat kursus, in SIASN_HEADER's order. A kind the mapping does
+    not know leaves both codes empty (SIASN then refuses the row, rather than filing it under a
+    wrong type); a revoked certificate's number is left out, as it no longer attests the course."""
+    course_type = mapping.course_type(entry.get("kind"), entry.get("competency_type"))
+    certificate = entry.get("certificate_number") if entry.get("certificate_status") != "revoked" else None
+    return [str(entry["nip"]),
+            str(course_type.jenis_diklat_id) if course_type else "",
+            course_type.jenis_kursus_sertipikat if course_type else "",
+            entry.get("programme_title") or "",
+            organiser_names(entry.get("organisers")),
+            entry["jp"],
+            _dmy(entry.get("starts_at") or entry["completed_at"]),
+            _dmy(entry.get("ends_at") or entry["completed_at"]),
+            entry["year"],
+            certificate or ""]
 
 
 # Spreadsheet formula injection (OWASP "CSV Injection", ASVS 1.2.10): Excel, LibreOffice and
@@ -94,12 +116,25 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+def _xlsx_text(value: Any) -> str:
+    # Control characters XML cannot carry would make openpyxl refuse the whole export.
+    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+
+
+def _xlsx_text_cell(sheet, value: Any) -> WriteOnlyCell:
+    """A cell a spreadsheet keeps as text: a string value in a cell formatted "@" (Text), so an
+    18-digit NIP is neither shown as 1.98503E+17 nor turned into a number when edited."""
+    cell = WriteOnlyCell(sheet, value=_xlsx_text("" if value is None else str(value)))
+    cell.data_type = "s"
+    cell.number_format = "@"
+    return cell
+
+
 def _xlsx_value(sheet, value: Any) -> Any:
     """A row value for the XLSX writer: text neutralised and never typed as a formula."""
     if not isinstance(value, str):
         return value
-    # Control characters XML cannot carry would make openpyxl refuse the whole export.
-    text = neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+    text = _xlsx_text(value)
     # openpyxl types text itself: "=..." as a formula, "#N/A" etc. as an error. Text that could
     # be read that way is written as an explicit string cell; plain text stays a plain value
     # (a cell object per value costs half as much again on a large export).
@@ -127,7 +162,11 @@ def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
     yield buffer.getvalue().encode("utf-8")
 
 
-def xlsx_bytes(title: str, header: list[str], rows: Iterable[list]) -> bytes:
+def xlsx_bytes(title: str, header: list[str], rows: Iterable[list],
+               text_columns: frozenset[str] = frozenset()) -> bytes:
+    """One sheet ``title``: ``header`` in bold, then ``rows``; the columns named in
+    ``text_columns`` as text cells."""
+    text_at = {i for i, name in enumerate(header) if name in text_columns}
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title[:31])
     bold = Font(bold=True)
@@ -138,7 +177,8 @@ def xlsx_bytes(title: str, header: list[str], rows: Iterable[list]) -> bytes:
         header_cells.append(cell)
     sheet.append(header_cells)
     for row in rows:
-        sheet.append([_xlsx_value(sheet, value) for value in row])
+        sheet.append([_xlsx_text_cell(sheet, value) if i in text_at else _xlsx_value(sheet, value)
+                      for i, value in enumerate(row)])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
@@ -147,10 +187,12 @@ def xlsx_bytes(title: str, header: list[str], rows: Iterable[list]) -> bytes:
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def table(name: str, sheet_title: str, header: list[str], rows: Iterable[list], form: str) -> Response:
-    """``rows`` under ``header`` as a download: ``name``.xlsx (one sheet) or ``name``.csv."""
+def table(name: str, sheet_title: str, header: list[str], rows: Iterable[list], form: str,
+          text_columns: frozenset[str] = frozenset()) -> Response:
+    """``rows`` under ``header`` as a download: ``name``.xlsx (one sheet; ``text_columns`` kept as
+    text) or ``name``.csv."""
     if form == "xlsx":
-        return download(xlsx_bytes(sheet_title, header, rows), f"{name}.xlsx", XLSX_MIMETYPE)
+        return download(xlsx_bytes(sheet_title, header, rows, text_columns), f"{name}.xlsx", XLSX_MIMETYPE)
     return download(csv_stream(header, rows), f"{name}.csv", "text/csv")
 
 
