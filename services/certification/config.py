@@ -11,10 +11,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.config import DEFAULT_PORTS, Settings, env, setting, variable
 from shared.config import load as load_settings
 from shared.production import is_dev_secret, require
+
+if TYPE_CHECKING:  # -- PAdES signing (issue 24): pyHanko is imported when a PDF is first signed
+    from services.certification.adapters import pades
 
 SERVICE = "certification"
 
@@ -65,6 +70,19 @@ class CertificationConfig:
     # Longer than a transaction may retry (shared.store, 15 s): a slow batch must not outlive
     # its lease, or the next holder's batch and this one conflict on the counter.
     numbering_lease_s: float = 30.0
+    # -- PAdES signing (issue 24): the key material of the certificate PDF's electronic
+    # signature (None: this process's development chain) and an optional RFC 3161 TSA.
+    pdf_signing: pades.SigningSource | None = None
+    pdf_tsa_url: str | None = None
+
+    @cached_property
+    def pdf_signer(self) -> pades.PdfSigner:
+        """Signs certificate PDFs; the key material is loaded once per configuration."""
+        from services.certification.adapters import pades
+
+        return pades.PdfSigner(pades.load_signer(self.pdf_signing or pades.SigningSource()), self.place,
+                               self.pdf_tsa_url)
+    # -- end of PAdES signing
 
     @cached_property
     def issuer(self):
@@ -143,4 +161,58 @@ def load(settings: Settings | None = None) -> CertificationConfig:
         numbering_interval_s=setting("NUMBERING_INTERVAL_S", 0.3, SERVICE, float),
         numbering_batch=max(1, setting("NUMBERING_BATCH", 200, SERVICE, int)),
         numbering_lease_s=setting("NUMBERING_LEASE_S", 30, SERVICE, float),
+        **_pdf_signing(),  # -- PAdES signing (issue 24)
     )
+
+
+# -- PAdES signing (issue 24) ---------------------------------------------------------------
+# The PDF signature's key material: PDF_SIGNING_KEY(_FILE) (PEM/DER private key, optional
+# PDF_SIGNING_KEY_PASSPHRASE(_FILE)) with PDF_SIGNING_CHAIN(_FILE) (the signer's certificate,
+# then its intermediates), or PDF_SIGNING_PKCS12_FILE (+ PDF_SIGNING_PKCS12_PASSPHRASE(_FILE)).
+
+def _material(name: str, *, file_only: bool = False) -> tuple[bytes | None, str]:
+    """The bytes of ``name`` (its value) or ``name``_FILE (the file's content), and the
+    variable they came from for error messages."""
+    value = None if file_only else env(name, None, SERVICE)
+    if value:
+        return value.encode(), variable(name, SERVICE)
+    path = env(f"{name}_FILE", None, SERVICE)
+    label = variable(f"{name}_FILE", SERVICE)
+    if not path:
+        return None, label if file_only else f"{SERVICE.upper()}_{name}(_FILE)"
+    try:
+        return Path(path).read_bytes(), label
+    except OSError as exc:
+        raise ValueError(f"{label}: cannot read {path}: {exc}") from None
+
+
+def _passphrase(name: str) -> bytes | None:
+    value, _ = _material(name)
+    return value.rstrip(b"\r\n") if value else None  # a secret file often ends with a newline
+
+
+def _pdf_signing() -> dict:
+    """``pdf_signing`` and ``pdf_tsa_url`` of load(): the key material is loaded here once, so
+    a key that does not fit its chain stops the service at start, naming the variable."""
+    from services.certification.adapters import pades
+
+    key, key_var = _material("PDF_SIGNING_KEY")
+    chain, chain_var = _material("PDF_SIGNING_CHAIN")
+    pkcs12, pkcs12_var = _material("PDF_SIGNING_PKCS12", file_only=True)
+    if pkcs12 and key:
+        raise ValueError(f"{pkcs12_var} and {key_var}: set one of them (a PKCS#12 file holds the key itself)")
+    source = pades.SigningSource(key=key, key_passphrase=_passphrase("PDF_SIGNING_KEY_PASSPHRASE"), chain=chain,
+                                 pkcs12=pkcs12, pkcs12_passphrase=_passphrase("PDF_SIGNING_PKCS12_PASSPHRASE"))
+    names = {"key": key_var, "chain": chain_var, "pkcs12": pkcs12_var, "pair": f"{key_var} and {chain_var}"}
+    require(source.configured, f"{key_var} with {chain_var}, or {pkcs12_var}",
+            "unset: certificates would be signed with the generated development chain", SERVICE)
+    try:
+        signer = pades.load_signer(source)
+    except pades.SigningMaterialError as exc:
+        raise ValueError(f"{names[exc.part]}: {exc}") from None
+    require(not pades.is_development(pades.chain_of(signer)), names["pkcs12" if pkcs12 else "chain"],
+            f"the development chain ({pades.DEV_ROOT_NAME})", SERVICE)
+    tsa_url = env("PDF_TSA_URL", None, SERVICE)
+    if tsa_url and not tsa_url.startswith(("http://", "https://")):
+        raise ValueError(f"{variable('PDF_TSA_URL', SERVICE)} = {tsa_url!r}: must be an http(s) URL")
+    return {"pdf_signing": source if source.configured else None, "pdf_tsa_url": tsa_url}

@@ -139,7 +139,9 @@ def get_certificate(store: Store, runtime: ServiceRuntime, caller: Principal, ce
 def certificate_pdf(store: Store, runtime: ServiceRuntime, caller: Principal, certificate_id: str) -> Response:
     certificate = _certificate_for(store, caller, certificate_id)
     url = domain.verification_url(runtime.config.base_url, certificate["verification_code"])
-    return Response(pdf.render_certificate(certificate, url, runtime.config), mimetype="application/pdf",
+    # Signed on each request (PAdES, adapters/pades.py): the signature covers the whole file.
+    signed = runtime.config.pdf_signer.sign(pdf.render_certificate(certificate, url, runtime.config))
+    return Response(signed, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{domain.pdf_filename(certificate["number"])}"'})
 
 
