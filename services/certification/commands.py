@@ -79,6 +79,10 @@ def _new_certificate(completion: dict, config: CertificationConfig, now: datetim
         "identity_salt": secrets.token_hex(8),
         "holder": holder,
         "programme": programme,
+        "role": domain.role_of(completion),  # peserta or narasumber (seminar, lokakarya)
+        # Who signs it, as configured when it is issued: a reprint years later still shows
+        # the officials of its issue, not their successors.
+        "signatories": domain.signatories_for(programme, config.signatories),
         "jp": completion["jp_earned"],
         "score": completion.get("score"),
         "completed_at": completed_at,
@@ -105,6 +109,7 @@ def _certified_data(certificate: dict, base_url: str) -> dict:
         "valid_until": certificate["valid_until"],
         "verification_url": domain.verification_url(base_url, certificate["verification_code"]),
         "supersedes": certificate["supersedes"],
+        "role": domain.role_of(certificate),
     }
 
 
@@ -133,7 +138,8 @@ def _issue(tx, certificates: list[dict], correlation_ids: list[str | None], conf
     for offset, (certificate, seq) in enumerate(zip(certificates, domain.assign_sequences(years, ends))):
         certificate["seq"] = seq
         certificate["number"] = domain.format_number(config.number_format, seq, certificate["year"],
-                                                     certificate.pop("number_line"))
+                                                     certificate.pop("number_line"),
+                                                     domain.number_issuer(certificate["programme"]))
         certificate["status_index"] = first_index + offset
     # Recertification. The holders' certificates by the indexed holder.nip alone, line and
     # state filtered here: equality with None in the query made SecantusDB scan the collection.

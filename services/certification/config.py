@@ -4,32 +4,42 @@ container starts (``shared.runtime.Runtime``), never at import time.
 Every variable may be prefixed ``CERTIFICATION_`` (see ``shared.config.env``); a bad value
 raises naming its variable. With ``ASN_ENV=production`` loading refuses the development
 defaults that would let anyone sign credentials (the public development key) or print
-placeholder signatories on certificates.
+placeholder signatories on certificates, and an organiser of the reference list nobody
+signs for (SIGNATORIES is per organiser, README.md).
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shared import nip as nip_rules
 from shared.config import DEFAULT_PORTS, Settings, env, setting, variable
 from shared.config import load as load_settings
-from shared.production import is_dev_secret, require
+from shared.production import is_dev_secret, is_production, require
+from shared.reference import organisers
 
 if TYPE_CHECKING:  # -- PAdES signing (issue 24): pyHanko is imported when a PDF is first signed
     from services.certification.adapters import pades
 
 SERVICE = "certification"
 
-DEFAULT_NUMBER_FORMAT = "{seq:04d}/BKN-BKT/SERT-{line}/{year}"
-DEFAULT_SIGNATORIES = (
-    {"role": "Kepala Kantor Regional XII BKN Pekanbaru", "name": "Nama Pejabat BKN", "nip": None},
-    {"role": "Wali Kota Bukittinggi", "name": "Nama Wali Kota", "nip": None},
-)
-# The placeholder names above: fine on a local run, never on a certificate people are given.
-PLACEHOLDER_SIGNATORY_NAMES = frozenset(s["name"].casefold() for s in DEFAULT_SIGNATORIES)
+# {issuer}: the issuer codes of the programme's organisers (domain.number_issuer), so a
+# programme of the city alone is numbered 0001/BKT/..., one with BKN 0001/BKN-BKT/...
+DEFAULT_NUMBER_FORMAT = "{seq:04d}/{issuer}/SERT-{line}/{year}"
+# Every organiser in the reference list outside a list of their own ("*" in SIGNATORIES).
+ANY_ORGANISER = "*"
+# Development signatories, one per organiser of the reference list: placeholder names, fine
+# on a local run, never on a certificate people are given (production refuses them).
+_DEV_SIGNATORY_OVERRIDES = {
+    "BKN": {"role": "Kepala Kantor Regional XII BKN Pekanbaru", "name": "Nama Pejabat BKN"},
+    "PEMKOT_BUKITTINGGI": {"role": "Wali Kota Bukittinggi", "name": "Nama Wali Kota"},
+}
+# A name that starts like this is a placeholder ("Nama Pejabat LKPP", "Nama Wali Kota").
+_PLACEHOLDER_NAME = re.compile(r"^\s*nama\s+(pejabat|wali\s*kota|kepala|penandatangan)\b", re.IGNORECASE)
 DEFAULT_ISSUER_NAME = "Badan Kepegawaian Negara dan Pemerintah Kota Bukittinggi"
 DEFAULT_BASE_URL = f"http://127.0.0.1:{DEFAULT_PORTS[SERVICE]}"
 
@@ -38,7 +48,19 @@ DEFAULT_BASE_URL = f"http://127.0.0.1:{DEFAULT_PORTS[SERVICE]}"
 class Signatory:
     role: str  # the office, printed above the signature space
     name: str
-    nip: str | None = None
+    nip: str | None = None  # 18 digits (stored); printed as 19700101 199503 2 001
+
+
+def development_signatories() -> dict[str, tuple[Signatory, ...]]:
+    """One placeholder signatory per organiser of the reference list (shared.reference)."""
+    return {code: (Signatory(**_DEV_SIGNATORY_OVERRIDES.get(
+                code, {"role": f"Kepala {o.name}", "name": f"Nama Pejabat {o.issuer_code}"})),)
+            for code, o in organisers().items()}
+
+
+def is_placeholder(name: str) -> bool:
+    """Whether ``name`` is a development placeholder rather than an official's name."""
+    return not name.strip() or bool(_PLACEHOLDER_NAME.match(name))
 
 
 @dataclass(frozen=True)
@@ -47,8 +69,8 @@ class CertificationConfig:
     expiry_notice_days: int = 30
     expiry_scan_interval_s: float = 3600.0
     expiry_scan_batch: int = 500
-    signatories: tuple[Signatory, ...] = field(
-        default_factory=lambda: tuple(Signatory(**s) for s in DEFAULT_SIGNATORIES))
+    # Organiser code (or "*": any other) → who signs its certificates (1-3), in print order.
+    signatories: dict[str, tuple[Signatory, ...]] = field(default_factory=development_signatories)
     issuer_name: str = DEFAULT_ISSUER_NAME
     place: str = "Bukittinggi"  # printed before the issue date on the PDF
     # Where people and verifiers reach the service (PUBLIC_BASE_URL): verification URLs, QR
@@ -95,31 +117,69 @@ class CertificationConfig:
 def _number_format() -> str:
     number_format = env("NUMBER_FORMAT", DEFAULT_NUMBER_FORMAT, SERVICE)
     try:  # fail at start-up, not on the first certificate, when the format is broken
-        number_format.format(seq=1, year=2026, line="X")
+        number_format.format(seq=1, year=2026, line="X", issuer="BKT")
     except (KeyError, IndexError, ValueError) as exc:
         raise ValueError(f"{variable('NUMBER_FORMAT', SERVICE)} is not a usable format ({exc!r}); it may use "
-                         "{seq}, {year} and {line}") from None
+                         "{seq}, {year}, {line} and {issuer}") from None
     return number_format
 
 
-def _signatories(raw: str | None) -> tuple[Signatory, ...]:
-    if not raw:
-        return tuple(Signatory(**s) for s in DEFAULT_SIGNATORIES)
+_SIGNATORIES_SHAPE = ('a JSON object of organiser code → list of 1-3 {"role": ..., "name": ..., "nip": ...} '
+                      '(e.g. {"PEMKOT_BUKITTINGGI": [{"role": "Wali Kota Bukittinggi", "name": "...", '
+                      '"nip": "..."}], "*": [...]}), or one such list for every organiser')
+
+
+def _signatory_list(items: object, where: str, name: str) -> tuple[Signatory, ...]:
+    if isinstance(items, dict):
+        items = [items]  # one signatory written without its list
+    if not isinstance(items, list) or not 1 <= len(items) <= 3:
+        raise ValueError(f"{name}{where} must be a list of one to three signatories: {_SIGNATORIES_SHAPE}")
+    signatories = []
+    for item in items:
+        if not isinstance(item, dict) or not item.get("role") or not item.get("name"):
+            raise ValueError(f"{name}{where}: every signatory needs a role and a name: {_SIGNATORIES_SHAPE}")
+        nip = item.get("nip")
+        if nip is not None:
+            nip = nip_rules.digits_only(str(nip))  # written as printed or not
+            if len(nip) != nip_rules.LENGTH or not nip.isdigit():
+                raise ValueError(f"{name}{where}: the nip of {item['name']} must have 18 digits")
+        signatories.append(Signatory(role=str(item["role"]), name=str(item["name"]), nip=nip))
+    return tuple(signatories)
+
+
+def _signatories(raw: str | None) -> dict[str, tuple[Signatory, ...]]:
+    """SIGNATORIES: per organiser code, or ``*`` for every organiser without its own; a plain
+    list (the first form of the setting) is ``*``. In development an organiser not covered
+    signs with its placeholder (``development_signatories``)."""
+    name = variable("SIGNATORIES", SERVICE)
+    if not raw or not raw.strip():
+        return development_signatories()
     try:
-        items = json.loads(raw)
-        signatories = tuple(Signatory(role=str(i["role"]), name=str(i["name"]), nip=i.get("nip")) for i in items)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError("CERTIFICATION_SIGNATORIES must be a JSON list of "
-                         '{"role": ..., "name": ..., "nip": ...} objects') from exc
-    if not 1 <= len(signatories) <= 3:
-        raise ValueError("CERTIFICATION_SIGNATORIES must name one to three signatories")
-    return signatories
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} is not JSON ({exc}): {_SIGNATORIES_SHAPE}") from None
+    if isinstance(parsed, list):
+        parsed = {ANY_ORGANISER: parsed}
+    if not isinstance(parsed, dict) or not parsed:
+        raise ValueError(f"{name} must be {_SIGNATORIES_SHAPE}")
+    known = organisers()
+    unknown = sorted(code for code in parsed if code != ANY_ORGANISER and code not in known)
+    if unknown:
+        raise ValueError(f"{name} names unknown organisers {unknown}; the reference list has "
+                         f"{', '.join(known)} (or * for any other)")
+    configured = {code: _signatory_list(items, f"[{code!r}]", name) for code, items in parsed.items()}
+    if is_production(SERVICE):
+        return configured  # no placeholder fills a gap in production: check_production names it
+    defaults = development_signatories()
+    return {**{c: s for c, s in defaults.items() if ANY_ORGANISER not in configured}, **configured}
 
 
-def check_production(signing_key: str | None, signatories: tuple[Signatory, ...]) -> None:
+def check_production(signing_key: str | None, signatories: dict[str, tuple[Signatory, ...]]) -> None:
     """With ASN_ENV=production, raise ProductionConfigError for the development defaults: no
     signing key or the public development key (anyone could sign an altered credential and
-    this service would vouch for it), or a placeholder signatory name on the PDF."""
+    this service would vouch for it), a placeholder signatory name on the PDF, or an
+    organiser of the reference list that nobody signs for (neither its own entry in
+    SIGNATORIES nor ``*``): every certificate the service may issue can then be signed."""
     from services.certification.adapters.credential import is_development_key
 
     # is_dev_secret first: a generated development value ("dev-...") is not even a key
@@ -127,9 +187,14 @@ def check_production(signing_key: str | None, signatories: tuple[Signatory, ...]
             "CERTIFICATION_SIGNING_KEY (or SIGNING_KEY)",
             "unset, marked as a development key, or the public development key (its seed is in the "
             "source code, so anyone could sign an altered credential)", SERVICE)
-    placeholders = [s.name for s in signatories if s.name.strip().casefold() in PLACEHOLDER_SIGNATORY_NAMES]
+    placeholders = sorted({s.name for group in signatories.values() for s in group if is_placeholder(s.name)})
     require(not placeholders, "CERTIFICATION_SIGNATORIES (or SIGNATORIES)",
-            f"placeholder signatory names {placeholders} (set the officials who sign)", SERVICE)
+            f"unset or placeholder signatory names {placeholders} (set the officials who sign for each "
+            "organiser)", SERVICE)
+    uncovered = [code for code in organisers() if code not in signatories and ANY_ORGANISER not in signatories]
+    require(not uncovered, "CERTIFICATION_SIGNATORIES (or SIGNATORIES)",
+            f"no signatories for the organisers {uncovered} (give each its own list, or \"*\" for every "
+            "organiser without one)", SERVICE)
 
 
 def load(settings: Settings | None = None) -> CertificationConfig:

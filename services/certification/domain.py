@@ -9,8 +9,11 @@ from __future__ import annotations
 import calendar
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime
 
+from shared.nip import printed as printed_nip
+from shared.reference import COMPETENCY_LABELS, organisers
 from shared.timefmt import long_date_id, wib_date
 
 VALID, REVOKED, EXPIRED, SUPERSEDED, UNKNOWN = "valid", "revoked", "expired", "superseded", "unknown"
@@ -28,16 +31,11 @@ STATUS_LABELS_ID = {
     SUPERSEDED: "Digantikan oleh sertifikat yang lebih baru",
     UNKNOWN: "Tidak ditemukan",
 }
-COMPETENCY_LABELS_ID = {
-    "teknis": "Kompetensi Teknis",
-    "manajerial": "Kompetensi Manajerial",
-    "sosial_kultural": "Kompetensi Sosial Kultural",
-    "pemerintahan": "Kompetensi Pemerintahan",
-}
-ORGANISER_LABELS_ID = {
-    "BKN": "Badan Kepegawaian Negara",
-    "PEMKOT_BUKITTINGGI": "Pemerintah Kota Bukittinggi",
-}
+# The platform is the city's: a programme that names no organiser is the city's own.
+HOME_ORGANISER = "PEMKOT_BUKITTINGGI"
+PESERTA, NARASUMBER = "peserta", "narasumber"
+ROLE_LABELS_ID = {PESERTA: "Peserta", NARASUMBER: "Narasumber"}
+MAX_SIGNATORIES = 3  # what fits side by side on an A4 landscape page
 
 
 def add_months(day: date, months: int) -> date:
@@ -54,8 +52,140 @@ def date_id(day: date | str | None) -> str:
 
 
 def organiser_names(programme: dict) -> list[str]:
-    """The programme's organisers by their full names."""
-    return [ORGANISER_LABELS_ID.get(o, o) for o in programme.get("organisers", [])]
+    """The programme's organisers by their full names (shared/reference/organisers.csv)."""
+    known = organisers()
+    return [known[o].name if o in known else o for o in programme.get("organisers", [])]
+
+
+def competency_label(competency_type: str) -> str:
+    """``Kompetensi Teknis``: the competency type as a certificate names its field."""
+    return f"Kompetensi {COMPETENCY_LABELS.get(competency_type, competency_type)}"
+
+
+def number_issuer(programme: dict) -> str:
+    """The ``{issuer}`` of a certificate number: the issuer codes of the programme's organisers
+    joined by ``-`` in the programme's order (``BKN-BKT`` for BKN with the city, ``BKT`` for
+    the city alone, ``LKPP`` for LKPP); the city's for a programme that names none."""
+    known = organisers()
+    codes = programme.get("organisers") or [HOME_ORGANISER]
+    return "-".join(known[c].issuer_code if c in known else c for c in codes)
+
+
+def role_of(certificate_or_completion: dict) -> str:
+    """``peserta`` or ``narasumber``; documents and events from before roles are ``peserta``."""
+    return certificate_or_completion.get("role") or PESERTA
+
+
+# -- wording (issue 24) ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Wording:
+    """What a certificate says the holder did, around the programme's title:
+    ``intro`` / title / ``role_line`` (None: no role line)."""
+    intro: str
+    role_line: str | None = None
+
+
+# The word of a kind printed before the title, unless the title already starts with it
+# ("Seminar Nasional …" is not printed as "Seminar Seminar Nasional …").
+_KIND_WORDS = {"seminar": ("Seminar", ("seminar",)), "lokakarya": ("Lokakarya", ("lokakarya", "workshop")),
+               "coaching": ("Coaching", ("coaching",)), "mentoring": ("Mentoring", ("mentoring",)),
+               "e-learning": ("e-learning", ("e-learning", "elearning"))}
+# Kinds where a person takes part rather than passes: the certificate says in which role.
+PARTICIPATION_KINDS = ("seminar", "lokakarya")
+
+
+def _kind_word(kind: str, title: str) -> str:
+    word, prefixes = _KIND_WORDS[kind]
+    return "" if title.strip().casefold().startswith(prefixes) else f" {word}"
+
+
+def wording(programme: dict, role: str = PESERTA) -> Wording:
+    """What the certificate of ``programme`` says, per kind and role. Only training and
+    certification are examined (``dinyatakan LULUS``); a seminar or workshop says the person
+    took part, as a participant or as a speaker; e-learning, coaching and mentoring say the
+    person completed them. A speaker is never said to have passed, whatever the kind."""
+    kind, title = programme.get("kind"), programme.get("title") or ""
+    if kind in PARTICIPATION_KINDS or role == NARASUMBER:
+        word = _kind_word(kind, title) if kind in _KIND_WORDS else ""
+        return Wording(f"yang telah mengikuti{word}", f"sebagai {ROLE_LABELS_ID.get(role, ROLE_LABELS_ID[PESERTA])}")
+    if kind == "sertifikasi":
+        return Wording("yang telah mengikuti uji kompetensi dan dinyatakan LULUS")
+    if kind == "e-learning":
+        return Wording(f"yang telah menyelesaikan pembelajaran{_kind_word(kind, title)}")
+    if kind in ("coaching", "mentoring"):
+        return Wording(f"yang telah mengikuti dan menyelesaikan{_kind_word(kind, title)}")
+    return Wording("yang telah mengikuti dan dinyatakan LULUS")  # pelatihan
+
+
+def criteria(kind: str) -> str:
+    """What a programme of ``kind`` asks of the people it certifies (the credential's criteria)."""
+    if kind in PARTICIPATION_KINDS:
+        return "Mengikuti seluruh rangkaian kegiatan sebagai peserta atau narasumber."
+    if kind in ("pelatihan", "sertifikasi"):
+        return "Peserta mengikuti seluruh rangkaian program dan dinyatakan lulus."
+    return "Peserta menyelesaikan seluruh rangkaian program."
+
+
+# -- the holder as printed -----------------------------------------------------------------
+
+# Pangkat of a PNS by golongan/ruang (PP 99/2000 jo. PP 12/2002, Lampiran): printed beside it.
+PANGKAT = {
+    "I/a": "Juru Muda", "I/b": "Juru Muda Tingkat I", "I/c": "Juru", "I/d": "Juru Tingkat I",
+    "II/a": "Pengatur Muda", "II/b": "Pengatur Muda Tingkat I", "II/c": "Pengatur", "II/d": "Pengatur Tingkat I",
+    "III/a": "Penata Muda", "III/b": "Penata Muda Tingkat I", "III/c": "Penata", "III/d": "Penata Tingkat I",
+    "IV/a": "Pembina", "IV/b": "Pembina Tingkat I", "IV/c": "Pembina Utama Muda", "IV/d": "Pembina Utama Madya",
+    "IV/e": "Pembina Utama",
+}
+ID_LABELS = {"nip": "NIP", "ni_pppk": "NI PPPK"}
+
+
+def id_line(holder: dict) -> str:
+    """``NIP 19850312 201001 1 002`` or ``NI PPPK 19900913 202524 2 014``: as printed."""
+    return f"{ID_LABELS.get(holder.get('id_kind'), 'NIP')} {printed_nip(holder['nip'])}"
+
+
+def holder_lines(holder: dict) -> tuple[str, str]:
+    """The two lines under the holder's name: ``NIP 19850312 201001 1 002 · Pangkat/Golongan
+    Penata (III/c)`` (the rank when the roster knows it) and ``Pranata Komputer Ahli Muda –
+    Dinas Komunikasi dan Informatika`` (jabatan and unit, when known)."""
+    first = id_line(holder)
+    golongan = (holder.get("golongan") or "").strip()
+    if golongan in PANGKAT:
+        first += f" \u00b7 Pangkat/Golongan {PANGKAT[golongan]} ({golongan})"
+    elif golongan:  # a PPPK's golongan (I-XVII) has no pangkat
+        first += f" \u00b7 Golongan {golongan}"
+    second = " \u2013 ".join(p for p in (holder.get("position"), holder.get("agency_name") or holder.get("agency"))
+                              if p)
+    return first, second
+
+
+def join_id(names: list[str]) -> str:
+    """``A``, ``A dan B``, ``A, B, dan C``: a list as a sentence says it."""
+    if len(names) <= 2:
+        return " dan ".join(names)
+    return ", ".join(names[:-1]) + ", dan " + names[-1]
+
+
+# -- signatories ---------------------------------------------------------------------------
+
+def signatories_for(programme: dict, by_organiser: dict) -> list[dict]:
+    """Who signs the certificate of ``programme``: the signatories configured for each of its
+    organisers (``by_organiser``: code → signatories with ``role``, ``name``, ``nip``; ``*``
+    for any organiser without its own), at most MAX_SIGNATORIES. Every organiser's first
+    signatory comes before anyone's second; the page shows them in the programme's order.
+    A signatory configured for several organisers signs once."""
+    codes = programme.get("organisers") or [HOME_ORGANISER]
+    ranked: list[tuple[int, int, str, object]] = []
+    seen: set[tuple] = set()
+    for index, code in enumerate(codes):
+        for rank, signatory in enumerate(by_organiser.get(code) or by_organiser.get("*") or ()):
+            key = (signatory.role, signatory.name, signatory.nip)
+            if key not in seen:
+                seen.add(key)
+                ranked.append((rank, index, code, signatory))
+    chosen = sorted(sorted(ranked, key=lambda r: (r[0], r[1]))[:MAX_SIGNATORIES], key=lambda r: (r[1], r[0]))
+    return [{"organiser": code, "role": s.role, "name": s.name, "nip": s.nip} for _, _, code, s in chosen]
 
 
 def verification_url(base_url: str, code: str) -> str:
@@ -107,9 +237,10 @@ def number_line(programme: dict, number_format: str) -> str:
     return line or code
 
 
-def format_number(number_format: str, seq: int, year: int, line: str) -> str:
-    """The printed certificate number, e.g. ``0042/BKN-BKT/SERT-PBJ/2026``."""
-    return number_format.format(seq=seq, year=year, line=line)
+def format_number(number_format: str, seq: int, year: int, line: str, issuer: str = "") -> str:
+    """The printed certificate number, e.g. ``0042/BKN-BKT/SERT-PBJ/2026`` (``issuer``: see
+    ``number_issuer``; a format without ``{issuer}`` prints its own fixed text)."""
+    return number_format.format(seq=seq, year=year, line=line, issuer=issuer)
 
 
 def valid_until(issued_on: date, validity_months: int | None) -> date | None:
@@ -286,6 +417,8 @@ def verification_view(certificate: dict | None, successor: dict | None, today: d
         "programme_kind": programme["kind"],
         "competency_type": programme["competency_type"],
         "organisers": organiser_names(programme),
+        "role": role_of(certificate),
+        "role_label": ROLE_LABELS_ID.get(role_of(certificate), ROLE_LABELS_ID[PESERTA]),
         "jp": certificate["jp"],
         "issued_on": certificate["issued_on"],
         "valid_until": certificate.get("valid_until"),

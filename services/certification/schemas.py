@@ -17,7 +17,7 @@ from marshmallow import EXCLUDE, Schema, fields, pre_dump, validate
 from marshmallow.experimental.context import Context
 
 from shared.errors import Invalid
-from shared.events.common import ParticipantSnapshot, ProgrammeSnapshot
+from shared.events.common import PARTICIPATION_ROLES, ParticipantSnapshot, ProgrammeSnapshot
 from shared.http import BadRequest
 from shared.nip import NipField
 from shared.paging import page_query
@@ -183,6 +183,8 @@ class Certificate(Schema):
     enrolment_id = fields.Str()
     holder = Snapshot(ParticipantSnapshot)
     programme = Snapshot(ProgrammeSnapshot)
+    role = fields.Str(validate=validate.OneOf(PARTICIPATION_ROLES),
+                      metadata={"description": "peserta, or narasumber (a seminar's or workshop's speaker)"})
     jp = fields.Int()
     issued_on = IsoDate()
     issued_at = UtcDateTime()
@@ -205,6 +207,7 @@ class Certificate(Schema):
                 "pdf_url": f"{base}/certificates/{certificate['_id']}/pdf",
                 "credential_url": f"{base}/certificates/{certificate['_id']}/credential",
                 "valid_until": certificate.get("valid_until"), "supersedes": certificate.get("supersedes"),
+                "role": domain.role_of(certificate),
                 "superseded_by": certificate.get("superseded_by")}
 
 
@@ -233,6 +236,8 @@ class Verification(Schema):
     programme_kind = fields.Str()
     competency_type = fields.Str()
     organisers = fields.List(fields.Str())
+    role = fields.Str(validate=validate.OneOf(PARTICIPATION_ROLES))
+    role_label = fields.Str(metadata={"description": "Peserta or Narasumber, as the certificate says"})
     jp = fields.Int()
     issued_on = IsoDate()
     valid_until = IsoDate(allow_none=True)

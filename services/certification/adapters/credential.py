@@ -21,7 +21,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.certification.domain import COMPETENCY_LABELS_ID, organiser_names
+from services.certification.domain import (NARASUMBER, ROLE_LABELS_ID, competency_label, criteria,
+                                          organiser_names, role_of)
 from shared.timefmt import end_of_day_wib
 
 log = logging.getLogger(__name__)
@@ -226,9 +227,9 @@ def build_credential(certificate: dict, issuer: Issuer, verification_url: str) -
         "name": programme["title"],
         "description": (f"{programme['title']} ({programme['jp']} JP), diselenggarakan oleh "
                         f"{' dan '.join(organisers)}."),
-        "criteria": {"narrative": "Peserta mengikuti seluruh rangkaian program dan dinyatakan lulus."},
+        "criteria": {"narrative": criteria(programme["kind"])},
         "creditsAvailable": programme["jp"],
-        "fieldOfStudy": COMPETENCY_LABELS_ID.get(programme["competency_type"], programme["competency_type"]),
+        "fieldOfStudy": competency_label(programme["competency_type"]),
         "humanCode": programme["code"],
         "inLanguage": "id",
         "tag": [programme["competency_type"], programme["kind"]],
@@ -247,6 +248,8 @@ def build_credential(certificate: dict, issuer: Issuer, verification_url: str) -
         "creditsEarned": certificate["jp"],
         "licenseNumber": certificate["number"],
     }
+    if role_of(certificate) == NARASUMBER:  # OB 3.0 AchievementSubject.role: the holder's role in it
+        subject["role"] = ROLE_LABELS_ID[NARASUMBER]
     if programme.get("starts_at"):
         subject["activityStartDate"] = programme["starts_at"]
     if programme.get("ends_at"):

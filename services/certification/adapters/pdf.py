@@ -1,5 +1,6 @@
 """The printable certificate: A4 landscape, Bahasa Indonesia, with a QR code of the public
-verification URL (vector modules drawn from segno's matrix, so it scans at any zoom)."""
+verification URL (vector modules drawn from segno's matrix, so it scans at any zoom). Its
+wording per kind and role, the holder's lines and the signatories come from ``domain``."""
 from __future__ import annotations
 
 import io
@@ -12,12 +13,12 @@ from reportlab.pdfgen.canvas import Canvas
 
 from services.certification import domain
 from services.certification.config import CertificationConfig
+from shared.nip import printed as printed_nip
 from shared.timefmt import month_name_id, parse_time, wib_date
 
 PAGE_W, PAGE_H = landscape(A4)
 NAVY = colors.HexColor("#12355b")
 GOLD = colors.HexColor("#b08d2f")
-ID_LABELS = {"nip": "NIP", "ni_pppk": "NI PPPK"}
 
 
 def _date_range(starts_at: str | None, ends_at: str | None) -> str | None:
@@ -60,11 +61,28 @@ def _qr(canvas: Canvas, url: str, x: float, y: float, size: float) -> None:
 
 def organisers_text(programme: dict) -> str:
     names = domain.organiser_names(programme)
-    return " dan ".join(names) if names else "Pemerintah Kota Bukittinggi"
+    return domain.join_id(names) if names else domain.organiser_names({"organisers": [domain.HOME_ORGANISER]})[0]
+
+
+# The use case signs every PDF it serves (PAdES, adapters/pades.py), so the footer always says so.
+FOOTER_TEXT = ("Dokumen ini ditandatangani secara elektronik. Keaslian dan keabsahannya dapat diverifikasi "
+               "dengan memindai kode QR.")
+
+
+def _signatories(certificate: dict, config: CertificationConfig) -> list[dict]:
+    """The signatories stored when it was issued; for a certificate issued before they were
+    stored, those configured for its programme's organisers today."""
+    return certificate.get("signatories") or domain.signatories_for(certificate["programme"], config.signatories)
+
+
+def _header(canvas: Canvas, text: str) -> None:
+    """The organisers' names across the top: smaller when three long names need three lines."""
+    size = 12 if len(simpleSplit(text, "Helvetica-Bold", 12, PAGE_W - 140)) <= 2 else 9.5
+    _centred_lines(canvas, text, PAGE_H - 62, "Helvetica-Bold", size, PAGE_W - 140)
 
 
 def render_certificate(certificate: dict, verification_url: str, config: CertificationConfig) -> bytes:
-    """The certificate as PDF bytes."""
+    """The certificate as PDF bytes (unsigned: the use case signs them)."""
     programme, holder = certificate["programme"], certificate["holder"]
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=(PAGE_W, PAGE_H), pageCompression=1)
@@ -80,8 +98,8 @@ def render_certificate(certificate: dict, verification_url: str, config: Certifi
     canvas.rect(30, 30, PAGE_W - 60, PAGE_H - 60)
 
     canvas.setFillColor(NAVY)
-    header = " \u2022 ".join(name.upper() for name in domain.organiser_names(programme))
-    _centred_lines(canvas, header or config.issuer_name.upper(), PAGE_H - 62, "Helvetica-Bold", 12, PAGE_W - 140)
+    _header(canvas, " \u2022 ".join(name.upper() for name in domain.organiser_names(programme))
+            or config.issuer_name.upper())
     canvas.setFont("Helvetica-Bold", 38)
     canvas.drawCentredString(PAGE_W / 2, PAGE_H - 118, "SERTIFIKAT")
     canvas.setFillColor(colors.black)
@@ -92,14 +110,17 @@ def render_certificate(certificate: dict, verification_url: str, config: Certifi
     canvas.setFillColor(NAVY)
     y = _centred_lines(canvas, holder["name"], PAGE_H - 204, "Helvetica-Bold", 24, PAGE_W - 160)
     canvas.setFillColor(colors.black)
-    canvas.setFont("Helvetica", 12)
-    canvas.drawCentredString(PAGE_W / 2, y + 4, f"{ID_LABELS.get(holder.get('id_kind'), 'NIP')} {holder['nip']}")
-    agency = " \u2013 ".join(p for p in (holder.get("position"), holder.get("agency_name") or holder.get("agency")) if p)
-    y = _centred_lines(canvas, agency, y - 14, "Helvetica", 11, PAGE_W - 200)
+    identity, position = domain.holder_lines(holder)
+    y = _centred_lines(canvas, identity, y + 4, "Helvetica", 12, PAGE_W - 160)
+    if position:
+        y = _centred_lines(canvas, position, y + 1, "Helvetica", 11, PAGE_W - 200)
 
-    y = _centred_lines(canvas, "yang telah mengikuti dan dinyatakan LULUS", y - 8, "Helvetica", 12, PAGE_W - 160)
+    wording = domain.wording(programme, domain.role_of(certificate))
+    y = _centred_lines(canvas, wording.intro, y - 6, "Helvetica", 12, PAGE_W - 160)
     canvas.setFillColor(NAVY)
     y = _centred_lines(canvas, programme["title"], y - 4, "Helvetica-Bold", 16, PAGE_W - 180)
+    if wording.role_line:
+        y = _centred_lines(canvas, wording.role_line, y, "Helvetica-Bold", 13, PAGE_W - 180)
     canvas.setFillColor(colors.black)
     details = f"yang diselenggarakan oleh {organisers_text(programme)}"
     period = _date_range(programme.get("starts_at"), programme.get("ends_at"))
@@ -115,22 +136,22 @@ def render_certificate(certificate: dict, verification_url: str, config: Certifi
 
     # Signatories on the right two thirds, the QR code bottom left.
     issued = domain.date_id(certificate["issued_on"])
-    signatories = config.signatories
+    signatories = _signatories(certificate, config)
     area_left, area_right = 280, PAGE_W - 50
-    column = (area_right - area_left) / len(signatories)
+    column = (area_right - area_left) / max(1, len(signatories))
     canvas.setFont("Helvetica", 11)
     canvas.drawCentredString(area_right - column / 2, 178, f"{config.place}, {issued}")
     for index, signatory in enumerate(signatories):
         cx = area_left + column * (index + 0.5)
-        _lines_at(canvas, signatory.role, cx, 160, "Helvetica", 10, column - 16)
+        _lines_at(canvas, signatory["role"], cx, 160, "Helvetica", 10, column - 16)
         canvas.setFont("Helvetica-Bold", 11)
-        canvas.drawCentredString(cx, 82, signatory.name)
+        canvas.drawCentredString(cx, 82, signatory["name"])
         canvas.setLineWidth(0.6)
         canvas.setStrokeColor(colors.black)
         canvas.line(cx - min(90, column / 2 - 10), 78, cx + min(90, column / 2 - 10), 78)
-        if signatory.nip:
+        if signatory.get("nip"):
             canvas.setFont("Helvetica", 9)
-            canvas.drawCentredString(cx, 66, f"NIP {signatory.nip}")
+            canvas.drawCentredString(cx, 66, f"NIP {printed_nip(signatory['nip'])}")
 
     _qr(canvas, verification_url, 52, 52, 118)
     canvas.setFont("Helvetica", 8)
@@ -139,6 +160,9 @@ def render_certificate(certificate: dict, verification_url: str, config: Certifi
     canvas.drawString(176, 74, "Kode verifikasi:")
     canvas.setFont("Helvetica-Bold", 8)
     canvas.drawString(176, 64, domain.display_code(certificate["verification_code"]))
+    canvas.setFont("Helvetica-Oblique", 7.5)
+    canvas.setFillColor(colors.HexColor("#444444"))
+    canvas.drawCentredString(PAGE_W / 2, 38, FOOTER_TEXT)
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()

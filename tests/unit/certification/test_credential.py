@@ -56,6 +56,16 @@ def test_the_credential_is_an_open_badge_with_vc2_and_ob3_contexts(certificate, 
     assert doc["proof"]["cryptosuite"] == "eddsa-jcs-2022"
 
 
+def test_a_seminar_speakers_credential_names_the_role_and_claims_no_pass(certificate, issuer):
+    certificate["programme"] = {**certificate["programme"], "kind": "seminar"}
+    certificate["role"] = "narasumber"
+    subject = signed(certificate, issuer)["credentialSubject"]
+    assert subject["role"] == "Narasumber"  # OB 3.0 AchievementSubject.role
+    assert "lulus" not in subject["achievement"]["criteria"]["narrative"].lower()
+    del certificate["role"]
+    assert "role" not in signed(certificate, issuer)["credentialSubject"]  # a participant: no role claimed
+
+
 def test_a_signed_credential_verifies_and_the_proof_follows_eddsa_jcs_2022(certificate, issuer):
     doc = signed(certificate, issuer)
     credential.verify_proof(doc, issuer.did)

@@ -6,7 +6,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from services.certification import domain
+from services.certification import config, domain
+from services.certification.config import Signatory
 from shared.timefmt import parse_time, wib_date
 from shared.events import registry
 
@@ -41,6 +42,62 @@ def test_only_a_passed_completion_of_a_certifying_programme_earns_a_certificate(
 def test_number_follows_the_configured_format():
     assert domain.format_number("{seq:04d}/BKN-BKT/SERT-{line}/{year}", 42, 2026, "PBJ") == "0042/BKN-BKT/SERT-PBJ/2026"
     assert domain.format_number("SERT.{year}.{seq:06d}", 7, 2027, "X") == "SERT.2027.000007"
+
+
+@pytest.mark.parametrize("organisers, expected", [
+    (["PEMKOT_BUKITTINGGI"], "0042/BKT/SERT-PBJ/2026"),              # the city alone: no BKN in it
+    (["BKN", "PEMKOT_BUKITTINGGI"], "0042/BKN-BKT/SERT-PBJ/2026"),   # joint: as numbered before
+    (["PEMKOT_BUKITTINGGI", "BKN"], "0042/BKT-BKN/SERT-PBJ/2026"),   # in the programme's order
+    (["LKPP"], "0042/LKPP/SERT-PBJ/2026"),
+    (["BPSDM_SUMBAR", "PEMKOT_BUKITTINGGI"], "0042/BPSDM-SB-BKT/SERT-PBJ/2026"),
+    ([], "0042/BKT/SERT-PBJ/2026"),                                   # none named: the city's own
+])
+def test_the_numbers_issuer_part_follows_the_programmes_organisers(organisers, expected):
+    issuer = domain.number_issuer({"organisers": organisers})
+    assert domain.format_number(config.DEFAULT_NUMBER_FORMAT, 42, 2026, "PBJ", issuer) == expected
+    # a format of the first version, with a fixed issuer, still numbers as it did
+    assert domain.format_number("{seq:04d}/BKN-BKT/SERT-{line}/{year}", 42, 2026, "PBJ", issuer) == \
+        "0042/BKN-BKT/SERT-PBJ/2026"
+
+
+SEMINAR = {"kind": "seminar", "title": "Keamanan Informasi bagi ASN"}
+
+
+@pytest.mark.parametrize("programme, role, intro, role_line", [
+    ({"kind": "pelatihan", "title": "Pelatihan Dasar CPNS"}, "peserta",
+     "yang telah mengikuti dan dinyatakan LULUS", None),
+    ({"kind": "sertifikasi", "title": "Sertifikasi PBJ Tingkat Dasar"}, "peserta",
+     "yang telah mengikuti uji kompetensi dan dinyatakan LULUS", None),
+    (SEMINAR, "peserta", "yang telah mengikuti Seminar", "sebagai Peserta"),
+    (SEMINAR, "narasumber", "yang telah mengikuti Seminar", "sebagai Narasumber"),
+    ({"kind": "seminar", "title": "Seminar Nasional Kearsipan"}, "peserta", "yang telah mengikuti", "sebagai Peserta"),
+    ({"kind": "lokakarya", "title": "Penyusunan SOP"}, "narasumber", "yang telah mengikuti Lokakarya",
+     "sebagai Narasumber"),
+    ({"kind": "lokakarya", "title": "Workshop Penyusunan SOP"}, "peserta", "yang telah mengikuti", "sebagai Peserta"),
+    ({"kind": "e-learning", "title": "Literasi Digital"}, "peserta",
+     "yang telah menyelesaikan pembelajaran e-learning", None),
+    ({"kind": "coaching", "title": "Kepemimpinan"}, "peserta", "yang telah mengikuti dan menyelesaikan Coaching", None),
+    ({"kind": "mentoring", "title": "Mentoring Analis Kebijakan"}, "peserta",
+     "yang telah mengikuti dan menyelesaikan", None),
+])
+def test_each_kind_has_its_wording_and_only_training_and_certification_say_passed(programme, role, intro,
+                                                                                  role_line):
+    wording = domain.wording(programme, role)
+    assert (wording.intro, wording.role_line) == (intro, role_line)
+    assert ("LULUS" in wording.intro) == (programme["kind"] in ("pelatihan", "sertifikasi"))
+
+
+def test_a_speaker_is_never_said_to_have_passed():
+    wording = domain.wording({"kind": "pelatihan", "title": "Pelatihan Kepemimpinan"}, "narasumber")
+    assert "LULUS" not in wording.intro and wording.role_line == "sebagai Narasumber"
+
+
+def test_a_seminar_speakers_passed_completion_earns_a_certificate_when_the_programme_grants_one():
+    speaker = completion(programme={"kind": "seminar", "grants_certificate": True}, role="narasumber")
+    assert domain.grants_certificate(speaker) and domain.role_of(speaker) == "narasumber"
+    assert not domain.grants_certificate(completion(programme={"kind": "seminar", "grants_certificate": False},
+                                                    role="narasumber"))
+    assert domain.role_of(completion()) == "peserta"  # an event from before roles
 
 
 def test_the_competency_line_falls_back_to_the_programme_code():
@@ -143,6 +200,34 @@ def test_the_verifier_sees_name_programme_jp_dates_and_status_but_no_nip_or_ids(
     flat = repr(view)
     for secret in ("198503122010011002", "6752c3aa", "e1", "DISKOMINFO", "K7Q2M9XW4RTD8HVB3N"):
         assert secret not in flat
+
+
+def test_the_verifier_sees_the_holders_role_and_the_organisers_full_names():
+    speaker = certificate(role="narasumber", programme={**COMPLETED["programme"], "kind": "seminar",
+                                                        "organisers": ["LKPP", "PEMKOT_BUKITTINGGI"]})
+    view = domain.verification_view(speaker, None, date(2026, 6, 1), str)
+    assert (view["role"], view["role_label"]) == ("narasumber", "Narasumber")
+    assert view["organisers"] == ["Lembaga Kebijakan Pengadaan Barang/Jasa Pemerintah", "Pemerintah Kota Bukittinggi"]
+    assert domain.verification_view(certificate(), None, date(2026, 6, 1), str)["role_label"] == "Peserta"
+
+
+def _people(*names: str) -> tuple[Signatory, ...]:
+    return tuple(Signatory(f"Jabatan {n}", n, None) for n in names)
+
+
+def test_the_signatories_are_those_of_the_programmes_organisers_at_most_three():
+    by_organiser = {"BKN": _people("Andi"), "PEMKOT_BUKITTINGGI": _people("Budi", "Citra"), "LKPP": _people("Dewi"),
+                    "*": _people("Eka")}
+    names = lambda organisers: [s["name"] for s in domain.signatories_for({"organisers": organisers}, by_organiser)]
+    assert names(["PEMKOT_BUKITTINGGI"]) == ["Budi", "Citra"]  # the city alone: no one from BKN
+    assert names(["BKN", "PEMKOT_BUKITTINGGI"]) == ["Andi", "Budi", "Citra"]
+    # four would not fit: every organiser's first signatory before anyone's second, in the programme's order
+    assert names(["PEMKOT_BUKITTINGGI", "BKN", "LKPP"]) == ["Budi", "Andi", "Dewi"]
+    assert names(["ANRI"]) == ["Eka"]  # no list of its own: the "*" list
+    assert names(["ANRI", "BPKP"]) == ["Eka"]  # one person signing for two organisers signs once
+    assert names([]) == ["Budi", "Citra"]  # no organiser named: the city's own programme
+    [stored] = domain.signatories_for({"organisers": ["LKPP"]}, by_organiser)
+    assert stored == {"organiser": "LKPP", "role": "Jabatan Dewi", "name": "Dewi", "nip": None}
 
 
 def test_a_superseded_certificate_points_to_its_successor():
