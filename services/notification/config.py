@@ -34,6 +34,9 @@ class NotificationConfig:
     smtp_ssl: bool = False
     smtp_timeout_s: float = 10.0
     mail_from: str = "Bangkom ASN Bukittinggi <no-reply@bukittinggikota.go.id>"
+    # The right-hand side of each email's Message-ID (``<delivery id>.bangkom@<this>``): a
+    # domain the city controls, so the id is unique in the world. None: MAIL_FROM's domain.
+    message_id_domain: str | None = None
     # Webhook (SMS / WhatsApp gateway or another system).
     webhook_url: str | None = None
     webhook_secret: str = ""
@@ -106,6 +109,17 @@ def _nudge_period(value: str) -> timedelta:
     return period
 
 
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+
+
+def _domain(value: str) -> str:
+    """A DNS domain such as ``bukittinggikota.go.id`` (letters, digits, hyphens, dots)."""
+    value = value.strip().lower()
+    if not _DOMAIN.fullmatch(value):
+        raise ValueError("must be a domain name such as bukittinggikota.go.id")
+    return value
+
+
 def _quiet_hours(value: str) -> tuple[time, time]:
     start, _, end = value.partition("-")
     return _hhmm(start), _hhmm(end)
@@ -147,6 +161,7 @@ def from_env() -> NotificationConfig:
         smtp_ssl=get("SMTP_SSL", "false", _bool),
         smtp_timeout_s=get("SMTP_TIMEOUT_S", d.smtp_timeout_s, float),
         mail_from=get("MAIL_FROM", d.mail_from),
+        message_id_domain=get("MESSAGE_ID_DOMAIN", None, _domain),
         webhook_url=get("WEBHOOK_URL", None),
         webhook_secret=get("WEBHOOK_SECRET", d.webhook_secret),
         webhook_timeout_s=get("WEBHOOK_TIMEOUT_S", d.webhook_timeout_s, float),

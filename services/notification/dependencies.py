@@ -92,6 +92,13 @@ class DeliveryJob:
 
     def process(self, delivery: dict) -> str:
         """Send one claimed delivery and record the outcome; returns the new status."""
+        claim_until = delivery.get("claim_until")
+        if claim_until is not None and wall_clock() >= claim_until:
+            # Waited in this batch past its lease: another replica may hold it by now, and
+            # sending anyway would make a second copy. It goes back to pending with the others.
+            self._inputs.pop(delivery["_id"], None)
+            log.warning("delivery %s: claim expired before sending; left for the next claim", delivery["_id"])
+            return "lost"
         return usecases.deliver(self.store, self.channels, self.config, self.clock, delivery,
                                 self._inputs.pop(delivery["_id"], None))
 

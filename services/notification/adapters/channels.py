@@ -10,6 +10,12 @@ Failure texts end up in the delivery history (``GET /deliveries``) and in the pu
 error class and the status only: never the webhook URL (its query string may hold a token),
 nor a response body (the delivery use case also applies ``domain.redact`` on top).
 
+An email's ``Message-ID`` is made from the delivery id (``<delivery id>.bangkom@<domain>``): every
+copy of one delivery, a retry or a resend after a crash, carries the same id, and receiving
+mail systems drop a copy they already have. ``accepted`` (see ``SmtpChannel.send``) records the
+outcome right after the server's 250, before the SMTP QUIT: the only window in which a process
+death causes a copy is that record itself (docs/reliability.md, *The email guarantee*).
+
 Webhooks follow the Standard Webhooks convention (https://www.standardwebhooks.com/):
 ``webhook-id`` (the delivery id: stable across retries, so a receiver drops a resend),
 ``webhook-timestamp`` (Unix seconds) and ``webhook-signature`` = ``v1,<base64 HMAC-SHA256 of
@@ -29,7 +35,8 @@ import time
 from datetime import datetime, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, parseaddr
+from typing import Callable, TypeVar
 
 import requests
 from standardwebhooks.webhooks import Webhook
@@ -39,6 +46,7 @@ from shared import production
 from shared.timefmt import iso
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DELIVERY_HEADER = "X-Bangkom-Delivery"  # stable per delivery: a receiver can drop a resend
 ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "webhook-id", "webhook-timestamp", "webhook-signature"
@@ -106,9 +114,31 @@ def check_config(config: NotificationConfig) -> None:
 
 
 # -- email --------------------------------------------------------------------------------
+MESSAGE_ID_TAG = "bangkom"  # keeps our ids apart from other systems' ids under the same domain
+
+
+def message_id_domain(config: NotificationConfig) -> str:
+    """The right-hand side of a Message-ID: NOTIFICATION_MESSAGE_ID_DOMAIN, else MAIL_FROM's domain."""
+    if config.message_id_domain:
+        return config.message_id_domain
+    _, address = parseaddr(config.mail_from)
+    return address.rpartition("@")[2].lower() or "localhost"
+
+
+def message_id(delivery_id, domain: str) -> str:
+    """``<6650f0c2e8d1a2b3c4d5e6f7.bangkom@bukittinggikota.go.id>``: a function of the delivery
+    alone (no time, no random part), so every copy of one delivery carries the same id."""
+    return f"<{delivery_id}.{MESSAGE_ID_TAG}@{domain}>"
+
+
+def _sent(detail: str) -> str:
+    return detail
+
+
 class SmtpChannel:
     def __init__(self, config: NotificationConfig):
         self.config = config
+        self.domain = message_id_domain(config)
 
     def build(self, delivery: dict, message: dict, to: str, to_name: str | None, now: datetime) -> EmailMessage:
         """The email; ValueError when an address or a header cannot be encoded."""
@@ -120,39 +150,73 @@ class SmtpChannel:
         # break from a CSV cell) is folded to spaces; a header may not contain line breaks.
         email["To"] = Address(display_name=" ".join((to_name or "").split()), addr_spec=to)
         email["Date"] = format_datetime(now)
-        # Derived from the delivery, so a resend after a crash carries the same id.
-        email["Message-ID"] = make_msgid(idstring=str(delivery["_id"]), domain="bangkom.notification")
+        # Derived from the delivery alone, so a retry or a resend after a crash carries the same id.
+        email["Message-ID"] = message_id(delivery["_id"], self.domain)
         email[DELIVERY_HEADER] = str(delivery["_id"])
         email.set_content(message["text"], charset="utf-8")
         email.add_alternative(message["html"], subtype="html", charset="utf-8")
         return email
 
-    def send(self, delivery: dict, message: dict, to: str, to_name: str | None, now: datetime) -> str:
+    def send(self, delivery: dict, message: dict, to: str, to_name: str | None, now: datetime,
+             accepted: Callable[[str], T] = _sent) -> T:
+        """Send the email; ``accepted`` is called with the server's answer as soon as the server
+        has taken the message (its 250 to DATA) and its result returned. Nothing else touches
+        the network in between: the QUIT comes after it and its failure changes nothing (the
+        message is already accepted). Raises TransientFailure / PermanentFailure otherwise."""
         try:
             email = self.build(delivery, message, to, to_name, now)
         except ValueError as exc:  # retrying cannot help; the class says what, not the address
             raise PermanentFailure(f"email cannot be built: {type(exc).__name__}") from None
+        smtp = self._transfer(email)
+        try:
+            return accepted("accepted by the SMTP server")
+        finally:
+            _quit(smtp)
+
+    def _transfer(self, email: EmailMessage) -> smtplib.SMTP:
+        """Connect and hand the email over; returns the open connection once the server accepted it."""
         c = self.config
+        smtp = None
         try:
             cls = smtplib.SMTP_SSL if c.smtp_ssl else smtplib.SMTP
-            with cls(c.smtp_host, c.smtp_port, timeout=c.smtp_timeout_s) as smtp:
-                if c.smtp_starttls and not c.smtp_ssl:
-                    smtp.starttls()
-                if c.smtp_user:
-                    smtp.login(c.smtp_user, c.smtp_password or "")
-                # The envelope names the one address explicitly, whatever the headers say.
-                refused = smtp.send_message(email, to_addrs=[email["To"].addresses[0].addr_spec])
+            smtp = cls(c.smtp_host, c.smtp_port, timeout=c.smtp_timeout_s)
+            if c.smtp_starttls and not c.smtp_ssl:
+                smtp.starttls()
+            if c.smtp_user:
+                smtp.login(c.smtp_user, c.smtp_password or "")
+            # The envelope names the one address explicitly, whatever the headers say.
+            refused = smtp.send_message(email, to_addrs=[email["To"].addresses[0].addr_spec])
         except smtplib.SMTPRecipientsRefused as exc:
+            _quit(smtp)
             code, reply = next(iter(exc.recipients.values()))
             raise _by_code(code, f"SMTP {code} recipient refused: {_text(reply)}") from None
         except smtplib.SMTPResponseException as exc:
+            _quit(smtp)
             raise _by_code(exc.smtp_code, f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}") from None
         except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+            _quit(smtp)
             raise TransientFailure(f"SMTP server unavailable: {type(exc).__name__}") from None
-        if refused:
+        except BaseException:
+            _quit(smtp)
+            raise
+        if refused:  # one recipient: smtplib raises when it is refused; kept for safety
+            _quit(smtp)
             code, reply = next(iter(refused.values()))
             raise _by_code(code, f"SMTP {code} recipient refused: {_text(reply)}")
-        return "accepted by the SMTP server"
+        return smtp
+
+
+def _quit(smtp: smtplib.SMTP | None) -> None:
+    """End an SMTP session politely, ignoring a server that has gone away (what it accepted stays
+    accepted: RFC 5321 4.1.1.10)."""
+    if smtp is None:
+        return
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        smtp.close()
 
 
 # -- webhook ------------------------------------------------------------------------------
@@ -178,7 +242,9 @@ class WebhookChannel:
                                              body))
         return headers
 
-    def send(self, delivery: dict, message: dict, to: dict, now: datetime) -> str:
+    def send(self, delivery: dict, message: dict, to: dict, now: datetime,
+             accepted: Callable[[str], T] = _sent) -> T:
+        """POST the message; ``accepted`` is called with the answer when the receiver took it (2xx)."""
         url = self.config.webhook_url
         if not url:
             raise PermanentFailure(f"{WEBHOOK_NAME} is not configured (NOTIFICATION_WEBHOOK_URL)")
@@ -191,7 +257,7 @@ class WebhookChannel:
             raise TransientFailure(f"{WEBHOOK_NAME} unreachable: {type(exc).__name__}") from None
         status = response.status_code
         if 200 <= status < 300:
-            return f"{WEBHOOK_NAME} answered {status}"
+            return accepted(f"{WEBHOOK_NAME} answered {status}")
         # Not the response body: the receiver may echo the request (URL, token) in it.
         detail = f"{WEBHOOK_NAME} answered HTTP {status}"
         # Too many requests and request timeout are the receiver's temporary state.
@@ -207,13 +273,15 @@ class Channels:
         self.smtp = SmtpChannel(config)
         self.webhook = WebhookChannel(config)
 
-    def send(self, delivery: dict, message: dict, address: str, contact: dict, now: datetime) -> str:
-        """Send on the delivery's channel; returns what the receiver said, or raises
-        TransientFailure / PermanentFailure."""
+    def send(self, delivery: dict, message: dict, address: str, contact: dict, now: datetime,
+             accepted: Callable[[str], T] = _sent) -> T:
+        """Send on the delivery's channel and call ``accepted`` with what the receiver said the
+        moment it took the message (record the outcome there: nothing else happens in between);
+        returns its result, or raises TransientFailure / PermanentFailure."""
         if delivery["channel"] == "email":
-            return self.smtp.send(delivery, message, address, contact.get("name"), now)
+            return self.smtp.send(delivery, message, address, contact.get("name"), now, accepted)
         to = {"phone": contact.get("phone"), "whatsapp": contact.get("whatsapp"), "name": contact.get("name")}
-        return self.webhook.send(delivery, message, to, now)
+        return self.webhook.send(delivery, message, to, now, accepted)
 
 
 def _by_code(code: int, detail: str) -> Exception:

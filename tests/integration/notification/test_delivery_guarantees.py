@@ -9,6 +9,7 @@ from kombu import Connection, Exchange, Queue
 import pytest
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from services.notification import commands, dependencies
 from services.notification.adapters.channels import DELIVERY_HEADER, ID_HEADER, new_secret, verify
 from shared.events import registry
 from tests.integration.notification.conftest import WEBHOOK_SECRET, wib
@@ -64,10 +65,42 @@ def test_smtp_down_then_up_delivers_the_email_once_after_a_retry(start_notificat
     assert delivered["attempts"] >= 2
     [email] = smtp_down.messages()
     assert email[DELIVERY_HEADER] == str(delivered["_id"])
+    assert email["Message-ID"] == f"<{delivered['_id']}.bangkom@bukittinggikota.go.id>"
     assert subject(email) == "Sertifikat Anda terbit: 0042/BKN-BKT/SERT-PBJ/2026"
     assert [e["data"]["delivery_id"] for e in service.emitted("delivered") if e["data"]["channel"] == "email"] == [
         str(delivered["_id"])]
     assert service.emitted("failed") == []
+
+
+def test_an_email_resent_after_a_death_between_the_smtp_answer_and_its_record_carries_the_same_message_id(
+        start_notification, smtp, monkeypatch):
+    """The one window of a copy: the server said 250, the replica died before recording it. The
+    claim expires, the delivery is sent again, and the copy is the same email to a mail system."""
+    real_record = commands.record_outcome
+    died = []
+
+    def dies_once_after_the_250(tx, delivery, status, *args, **kwargs):
+        if delivery["channel"] == "email" and status == "delivered" and not died:
+            died.append(delivery["_id"])
+            raise RuntimeError("replica killed after the SMTP server's 250")
+        return real_record(tx, delivery, status, *args, **kwargs)
+
+    monkeypatch.setattr(commands, "record_outcome", dies_once_after_the_250)
+    monkeypatch.setattr(dependencies, "RECOVER_EVERY_S", 0.2)  # expired claims back to pending at once
+    service = start_notification(smtp.port, claim_lease_s=1.0)
+    register(service)
+    event = publish_event(service.settings.amqp_uri, "certification", "certified", example("certification", "certified"))
+
+    delivered = wait_for(lambda: service.delivery(source_event_id=event["id"], channel="email", status="delivered"),
+                         timeout=30, message="the email delivered after the claim expired")
+    emails = smtp.to(EMAIL)
+    assert died == [delivered["_id"]] and len(emails) == 2  # sent twice: at least once, never lost
+    assert {e["Message-ID"] for e in emails} == {f"<{delivered['_id']}.bangkom@bukittinggikota.go.id>"}
+    assert {e[DELIVERY_HEADER] for e in emails} == {str(delivered["_id"])}
+    assert [h["outcome"] for h in delivered["history"]] == ["claim_expired", "delivered"]
+    # Recorded once: one delivered event, whatever the copies.
+    assert [e["data"]["delivery_id"] for e in service.emitted("delivered") if e["data"]["channel"] == "email"] == [
+        str(delivered["_id"])]
 
 
 def test_after_the_last_attempt_the_delivery_is_failed_and_a_failed_event_is_published(
