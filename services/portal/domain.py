@@ -439,7 +439,8 @@ EXPORTS = {
     "belum-ikut.xlsx": ("/exports/never-enrolled.xlsx", "ASN belum pernah ikut (XLSX)"),
     "buku-jp.csv": ("/exports/ledger.csv", "Buku JP (CSV)"),
     "buku-jp.xlsx": ("/exports/ledger.xlsx", "Buku JP (XLSX)"),
-    "siasn.csv": ("/exports/ledger-siasn.csv", "Riwayat diklat format SIASN (CSV)"),
+    "siasn.csv": ("/exports/ledger-siasn.csv", "Riwayat kursus format SIASN (CSV)"),
+    "siasn.xlsx": ("/exports/ledger-siasn.xlsx", "Riwayat kursus format SIASN (XLSX)"),
 }
 CHECKPOINT_LABELS = ("Q1", "Q2", "Q3", "Q4")  # reporting's default REPORTING_SHORTFALL_CHECKPOINTS
 QUARTER_WORDS = {"Q1": "Triwulan I", "Q2": "Triwulan II", "Q3": "Triwulan III", "Q4": "Triwulan IV"}

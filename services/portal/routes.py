@@ -158,12 +158,12 @@ _page("GET", "/operator/belum-ikut", "Belum pernah ikut: the OPD's ASN with no e
 _page("GET", "/operator/ekspor/{name}", "An export of reporting fetched with the person's own token and streamed "
       "through as it arrives, its Content-Type and Content-Disposition (file name) kept: kepatuhan.csv|xlsx "
       "(/exports/compliance), belum-ikut.csv|xlsx (/exports/never-enrolled), buku-jp.csv|xlsx (/exports/ledger), "
-      "siasn.csv (/exports/ledger-siasn.csv). " + _STAFF,
+      "siasn.csv|xlsx (/exports/ledger-siasn). " + _STAFF,
       content_type=("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
       query=schemas.OversightQuery,
       path_parameters={"name": {"type": "string", "enum": ["kepatuhan.csv", "kepatuhan.xlsx", "belum-ikut.csv",
                                                            "belum-ikut.xlsx", "buku-jp.csv", "buku-jp.xlsx",
-                                                           "siasn.csv"]}},
+                                                           "siasn.csv", "siasn.xlsx"]}},
       responses={**_REDIRECT, 403: "not operator or admin, or another OPD", 404: "no such export",
                  422: "unknown OPD or bad year"})
 _page("GET", "/admin/checkpoint", "Checkpoint: this year's and last year's shortfall checkpoints with their state "

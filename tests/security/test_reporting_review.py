@@ -23,7 +23,8 @@ from tests.unit.reporting import factory as f
 OPERATOR = auth_headers("operator", agency=OWN)
 YEAR = 2026
 UNKNOWN_NIP = nip(777)  # well formed, never enrolled anywhere
-LEDGER_EXPORTS = ("/exports/ledger.csv", "/exports/ledger.xlsx", "/exports/ledger-siasn.csv")
+LEDGER_EXPORTS = ("/exports/ledger.csv", "/exports/ledger.xlsx", "/exports/ledger-siasn.csv",
+                  "/exports/ledger-siasn.xlsx")
 FORMULA = '=HYPERLINK("http://evil.example","klik")'
 TITLE = "@SUM(1+1)*cmd|' /C calc'!A0"
 PLACE = "-2+3+cmd|' /C calc'!A0"
@@ -174,11 +175,12 @@ def test_the_ledger_csv_neutralises_a_formula_name_and_title(platform, injected)
         assert rows[0]["jp"] == "4"  # numbers are not touched
 
 
-def test_the_siasn_csv_neutralises_a_formula_name_title_and_place(platform, injected):
+def test_the_siasn_csv_neutralises_a_formula_title(platform, injected):
     rows = _rows(platform.call("reporting", "GET", "/exports/ledger-siasn.csv", headers=OPERATOR,
                                params={"year": YEAR, "nip": injected["nip"]}))
     assert len(rows) == 1
-    assert (rows[0]["nama"], rows[0]["namaKursus"], rows[0]["lokasi"]) == ("'" + FORMULA, "'" + TITLE, "'" + PLACE)
+    assert rows[0]["namaKursus"] == "'" + TITLE
+    assert rows[0]["nipBaru"] == injected["nip"]
 
 
 def test_the_ledger_xlsx_has_no_formula_cell(platform, injected):

@@ -115,11 +115,11 @@ def test_exports_open_in_csv_and_openpyxl_with_the_right_rows(start, store, cfg,
 
     siasn = _csv(api.get(f"/exports/ledger-siasn.csv?year=2026&nip={scenario.A1['nip']}"))
     assert siasn == [{
-        "nip": scenario.A1["nip"], "nama": "ASN 1", "namaKursus": "Pelatihan Pengadaan Barang/Jasa",
-        "jenisKursusSertipikat": "Pelatihan", "jenisKompetensi": "Teknis", "jumlahJam": "24", "tahunKursus": "2026",
-        "tanggalKursus": "02-03-2026", "tanggalSelesaiKursus": "05-03-2026",
-        "institusiPenyelenggara": "Badan Kepegawaian Negara; Pemerintah Kota Bukittinggi",
-        "nomorSertipikat": "0001/BKN-BKT/SERT-PBJ/2026", "lokasi": "Aula Balai Kota Bukittinggi"}]
+        "nipBaru": scenario.A1["nip"], "jenisDiklatId": "3", "jenisKursusSertipikat": "T",
+        "namaKursus": "Pelatihan Pengadaan Barang/Jasa",
+        "institusiPenyelenggara": "Badan Kepegawaian Negara; Pemerintah Kota Bukittinggi", "jumlahJam": "24",
+        "tanggalKursus": "02-03-2026", "tanggalSelesaiKursus": "05-03-2026", "tahunKursus": "2026",
+        "nomorSertipikat": "0001/BKN-BKT/SERT-PBJ/2026"}]
 
 
 def test_bad_filters_answer_422_naming_the_field(start, api):

@@ -70,4 +70,5 @@ def test_a_revocation_needs_a_reason_of_five_to_five_hundred_characters():
 def test_the_exports_are_reportings():
     assert {path for path, _ in domain.EXPORTS.values()} == {
         "/exports/compliance.csv", "/exports/compliance.xlsx", "/exports/never-enrolled.csv",
-        "/exports/never-enrolled.xlsx", "/exports/ledger.csv", "/exports/ledger.xlsx", "/exports/ledger-siasn.csv"}
+        "/exports/never-enrolled.xlsx", "/exports/ledger.csv", "/exports/ledger.xlsx", "/exports/ledger-siasn.csv",
+        "/exports/ledger-siasn.xlsx"}

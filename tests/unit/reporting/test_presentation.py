@@ -43,20 +43,6 @@ def test_the_distribution_chart_bar_heights_follow_the_counts():
     assert heights[0] == 2 * heights[1] and heights[2] == 0
 
 
-def test_the_siasn_row_carries_dates_as_dd_mm_yyyy_in_wib_and_the_organisers_in_full():
-    entry = {"nip": "198503122010011002", "name": "Rahmat", "programme_title": "Pelatihan PBJ", "kind": "lokakarya",
-             "competency_type": "sosial_kultural", "jp": 5, "year": 2026,
-             "starts_at": datetime(2025, 12, 31, 18, 0, tzinfo=timezone.utc),
-             "ends_at": datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc),
-             "completed_at": datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc),
-             "organisers": ["BKN", "PEMKOT_BUKITTINGGI"], "certificate_number": None, "location": None}
-    row = dict(zip(exports.SIASN_HEADER, exports.siasn_row(entry)))
-    assert (row["tanggalKursus"], row["tanggalSelesaiKursus"]) == ("01-01-2026", "01-01-2026")
-    assert row["jenisKursusSertipikat"] == "Lokakarya/Workshop"
-    assert row["jenisKompetensi"] == "Sosial Kultural"
-    assert row["institusiPenyelenggara"] == "Badan Kepegawaian Negara; Pemerintah Kota Bukittinggi"
-
-
 def test_a_csv_export_starts_with_a_bom_and_parses_back_row_for_row():
     body = b"".join(exports.csv_stream(["a", "b"], ([i, f"nama {i}"] for i in range(1200))))
     assert body.startswith("\ufeff".encode())
