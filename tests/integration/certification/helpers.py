@@ -18,10 +18,15 @@ PUBLIC_BASE_URL = "https://sertifikat.bukittinggikota.test"
 
 
 def completion(enrolment_id: str = "e1", *, nip: str = "198503122010011002", name: str = "Rahmat Hidayat",
-               result: str = "passed", completed_at: str = "2026-03-05T09:30:00Z", **programme) -> dict:
+               result: str = "passed", completed_at: str = "2026-03-05T09:30:00Z", role: str | None = None,
+               participant: dict | None = None, **programme) -> dict:
+    """A ``completed`` event's data; ``programme`` fields change the programme, ``participant``
+    the holder (e.g. golongan), ``role`` is peserta or narasumber (absent: an older event)."""
     data = copy.deepcopy(COMPLETED.example)
     data["enrolment_id"] = enrolment_id
-    data["participant"].update(nip=nip, name=name)
+    data["participant"].update(nip=nip, name=name, **(participant or {}))
+    if role is not None:
+        data["role"] = role
     data["programme"].update(programme)
     data.update(result=result, passed=result == "passed", completed_at=completed_at,
                 jp_earned=data["programme"]["jp"] if result == "passed" else 0)
