@@ -1,15 +1,25 @@
 """Structural validation of ASN identifiers: the NIP of a PNS and the NI PPPK of contract staff.
 
 Neither has a check digit, so validation can only prove the structure is possible; it
-proves no one exists. Layouts (18 digits each):
+proves no one exists. Layouts (18 digits each; docs/reference-data.md, "Nomor identitas
+ASN", has the sources):
 
-NIP      ``YYYYMMDD`` birth date · ``YYYYMM`` month of appointment as CPNS (TMT) ·
-         ``G`` gender (1 male, 2 female) · ``NNN`` sequence (≥ 001)
-NI PPPK  ``YYYYMMDD`` birth date · ``YYYY`` year of appointment · ``21`` the PPPK code ·
-         ``G`` gender · ``NNN`` sequence
+NIP      ``YYYYMMDD`` birth date · ``YYYYMM`` month of the first appointment as CPNS (TMT) ·
+         ``G`` gender (1 male, 2 female) · ``NNN`` sequence (≥ 001).
+         Peraturan Kepala BKN 43/2007 (the 18-digit NIP), as public descriptions read it.
+NI PPPK  ``YYYYMMDD`` birth date · ``YYYY`` year of the first appointment as PPPK ·
+         ``2`` the PPPK code · ``K`` the count of work agreements (perjanjian kerja, 1-9) ·
+         ``G`` gender · ``NNN`` sequence. E.g. ``199009132025242014`` (published as an
+         example): born 1990-09-13, appointed 2025, code 2, count 4, female, number 14.
+         Public descriptions of BKN's rule for the NI PPPK (birth date, year of first
+         appointment, number of work agreements, gender, sequence).
 
-The PPPK code sits where a NIP has its appointment month, and 21 is never a month, so
-the two kinds cannot be confused: ``kind="auto"`` tells them apart.
+Digit 13 is the first digit of a NIP's appointment month (0 or 1) and the PPPK code 2 in
+an NI PPPK, so ``kind="auto"`` tells them apart; a NIP never has a month 2x.
+
+Ages at the first appointment: NIP 18-59 (PP 11/2017 Pasal 23; honorer under PP 48/2005),
+NI PPPK 20-64 (PP 49/2018 Pasal 16; BUP 65 of JF Ahli Utama). A structural check refuses only
+numbers no rule could have issued; MIN_APPOINTMENT_AGE / MAX_APPOINTMENT_AGE give the reasons.
 
 Errors raise ``shared.errors.Invalid`` with ``field`` (the input field) and ``part`` (the
 part of the identifier that is wrong), so callers can answer 422 with the reason.
@@ -27,10 +37,38 @@ KINDS = ("nip", "ni_pppk")
 LENGTH = 18
 # The stored and published form: 18 digits, no spaces (events, tokens, URLs).
 PATTERN = r"^\d{18}$"
-PPPK_CODE = "21"
-MIN_WORKING_AGE = 18
-# Nobody is appointed after the retirement age (at most 60 for functional positions, BUP).
-MAX_APPOINTMENT_AGE = 60
+# NI PPPK digit 13. In a NIP that digit starts the appointment month (0 or 1), never 2.
+PPPK_CODE = "2"
+# NI PPPK digit 14: the count of the holder's work agreements (perjanjian kerja).
+CONTRACT_DIGITS = "123456789"
+
+# Ages at the first appointment, checked against the birth date. Limits are those of the
+# rules that ever admitted someone, not today's hiring rules alone: a structural check must
+# not refuse a number BKN really issued.
+MIN_APPOINTMENT_AGE = {
+    # PP 11/2017 Pasal 23 ayat (1) huruf a (and PP 98/2000 Pasal 6 before it): 18 at the
+    # application, so at least 18 at the appointment.
+    "nip": 18,
+    # PP 49/2018 Pasal 16 huruf a: at least 20 at the application.
+    "ni_pppk": 20,
+}
+MAX_APPOINTMENT_AGE = {
+    # A CPNS applies at 35 at most, 40 for some positions (PP 11/2017 Pasal 23 ayat (1) huruf a
+    # and ayat (2)), but honorer appointed under PP 48/2005 Pasal 3 (as amended by PP 43/2007
+    # and PP 56/2012) could be 46 on 1 January 2006 and were appointed as late as the mid-2010s,
+    # in their mid-50s. Nobody is appointed CPNS at or past the retirement age (BUP) of the
+    # position entered: 58 for administrative and entry functional positions (UU 5/2014
+    # Pasal 90; PP 11/2017 Pasal 239 ayat (2) as amended by PP 17/2020), 60 for guru (UU 14/2005
+    # Pasal 30 ayat (4)); dosen retire at 65 (Pasal 67 ayat (4)) but apply at 40 at most. So
+    # 59 refuses no real NIP and still catches a mistyped birth or appointment year.
+    "nip": 59,
+    # PP 49/2018 Pasal 16 huruf a: at most one year before the retirement age of the position
+    # applied for; the highest is 65 (JF Ahli Utama, PP 11/2017 Pasal 239 ayat (2) as amended
+    # by PP 17/2020), so 64. The NI PPPK carries only the year: refused only when the holder
+    # was 65 on 1 January of it.
+    "ni_pppk": 64,
+}
+_WHO = {"nip": "a CPNS", "ni_pppk": "a PPPK"}
 EARLIEST_BIRTH_YEAR = 1900
 # PPPK exists since PP 49/2018; the first NI PPPK were issued for 2019 appointments.
 EARLIEST_PPPK_YEAR = 2019
@@ -46,6 +84,7 @@ class ParsedIdentifier:
     appointment_month: int | None  # None for NI PPPK: its layout carries only the year
     gender: str  # "male" / "female"
     sequence: int
+    contract: int | None = None  # NI PPPK: the count of work agreements (digit 14); None for a NIP
 
     @property
     def gender_digit(self) -> str:
@@ -53,8 +92,12 @@ class ParsedIdentifier:
 
 
 def detect_kind(identifier: str) -> str:
-    """``"ni_pppk"`` when digits 13–14 carry the PPPK code, else ``"nip"``."""
-    return "ni_pppk" if len(identifier) == LENGTH and identifier[12:14] == PPPK_CODE else "nip"
+    """``"ni_pppk"`` when digit 13 is the PPPK code 2 and digit 14 a contract count 1-9 (a
+    NIP's appointment month never starts with 2), else ``"nip"``."""
+    if (isinstance(identifier, str) and len(identifier) == LENGTH and identifier[12] == PPPK_CODE
+            and identifier[13] in CONTRACT_DIGITS):
+        return "ni_pppk"
+    return "nip"
 
 
 def validate(identifier: str, kind: str = "nip", *, field: str = "nip",
@@ -78,19 +121,25 @@ def validate(identifier: str, kind: str = "nip", *, field: str = "nip",
         raise Invalid(f"{label} must contain digits only", field=field, part="format")
 
     birth = _birth_date(identifier[:8], label, field, today)
+    contract = None
     if kind == "nip":
         year, month = int(identifier[8:12]), int(identifier[12:14])
         if not 1 <= month <= 12:
-            raise Invalid(f"NIP appointment month {identifier[12:14]} (digits 13-14) is not a month 01-12",
+            hint = " (a 2 in digit 13 marks an NI PPPK)" if identifier[12] == PPPK_CODE else ""
+            raise Invalid(f"NIP appointment month {identifier[12:14]} (digits 13-14) is not a month 01-12{hint}",
                           field=field, part="appointment_month")
         appointed_from = date(year, month, 1)
         appointed_until = _month_end(year, month)
         where = f"appointment {identifier[8:12]}-{identifier[12:14]} (digits 9-14)"
     else:
         year, month = int(identifier[8:12]), None
-        if identifier[12:14] != PPPK_CODE:
-            raise Invalid(f"NI PPPK must carry the PPPK code {PPPK_CODE} in digits 13-14, "
-                          f"got {identifier[12:14]}", field=field, part="pppk_code")
+        if identifier[12] != PPPK_CODE:
+            raise Invalid(f"NI PPPK must carry the PPPK code {PPPK_CODE} in digit 13, got {identifier[12]}",
+                          field=field, part="pppk_code")
+        if identifier[13] not in CONTRACT_DIGITS:
+            raise Invalid(f"NI PPPK count of work agreements (digit 14) must be 1-9, got {identifier[13]}",
+                          field=field, part="contract")
+        contract = int(identifier[13])
         if year < EARLIEST_PPPK_YEAR:
             raise Invalid(f"NI PPPK appointment year {year} (digits 9-12) is before PPPK existed "
                           f"({EARLIEST_PPPK_YEAR})", field=field, part="appointment_year")
@@ -101,12 +150,16 @@ def validate(identifier: str, kind: str = "nip", *, field: str = "nip",
     if appointed_until <= birth:
         raise Invalid(f"{label} {where} is not after the birth date {birth.isoformat()}",
                       field=field, part="appointment_date")
-    if _add_years(birth, MIN_WORKING_AGE) > appointed_until:
-        raise Invalid(f"{label} {where} is before the holder turned {MIN_WORKING_AGE} "
-                      f"(born {birth.isoformat()})", field=field, part="appointment_date")
-    if _add_years(birth, MAX_APPOINTMENT_AGE + 1) <= appointed_from:
-        raise Invalid(f"{label} {where} is after the holder turned {MAX_APPOINTMENT_AGE} "
-                      f"(born {birth.isoformat()})", field=field, part="appointment_date")
+    youngest, oldest = MIN_APPOINTMENT_AGE[kind], MAX_APPOINTMENT_AGE[kind]
+    # The appointment is known to the month (NIP) or the year (NI PPPK): refused only when
+    # no day of that month or year fits the age limits.
+    if _add_years(birth, youngest) > appointed_until:
+        raise Invalid(f"{label} {where} is before the holder turned {youngest} (born {birth.isoformat()}); "
+                      f"{_WHO[kind]} is appointed at {youngest} or older", field=field, part="appointment_date")
+    if _add_years(birth, oldest + 1) <= appointed_from:
+        raise Invalid(f"{label} {where} is when the holder was already {_age(birth, appointed_from)} "
+                      f"(born {birth.isoformat()}); {_WHO[kind]} is appointed at {oldest} at the latest",
+                      field=field, part="appointment_date")
 
     gender_digit = identifier[14]
     if gender_digit not in GENDERS:
@@ -116,7 +169,12 @@ def validate(identifier: str, kind: str = "nip", *, field: str = "nip",
     if sequence < 1:
         raise Invalid(f"{label} sequence (digits 16-18) must be 001 or more", field=field, part="sequence")
     return ParsedIdentifier(identifier=identifier, kind=kind, birth_date=birth, appointment_year=year,
-                            appointment_month=month, gender=GENDERS[gender_digit], sequence=sequence)
+                            appointment_month=month, gender=GENDERS[gender_digit], sequence=sequence,
+                            contract=contract)
+
+
+def _age(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
 def _birth_date(digits: str, label: str, field: str, today: date) -> date:

@@ -7,6 +7,7 @@ import re
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from shared.errors import NotFound
+from shared.nip import digits_only
 
 PER_PAGE = 20
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -15,6 +16,21 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 class _Lenient(Schema):
     class Meta:
         unknown = EXCLUDE  # a tracking parameter or an old field must not break a page
+
+
+class _TypedNip(fields.Str):
+    """A NIP typed in a form or a query: the printed form (``19850312 201001 1 002``) loses its
+    spaces here; whether it is 18 digits is checked by the page, which answers in Bahasa
+    Indonesia beside the field."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return digits_only(super()._deserialize(value, attr, data, **kwargs))
+
+
+def _nip(description: str, **kwargs) -> _TypedNip:
+    # no minimum length: a blank NIP is answered by the page (in Bahasa Indonesia), not here
+    return _TypedNip(validate=validate.Length(max=40),
+                     metadata={"description": f"{description} (spaces as printed are fine)"}, **kwargs)
 
 
 class CsrfForm(_Lenient):
@@ -104,28 +120,23 @@ class DecisionForm(CsrfForm):
 class ActingForm(CsrfForm):
     """Set an acting supervisor (Plt/Plh); fields checked by domain.acting_errors."""
 
-    atasan = fields.Str(load_default=None, validate=validate.Length(max=40),
-                        metadata={"description": "NIP of the supervisor (atasan) to act for"})
-    pelaksana = fields.Str(load_default=None, validate=validate.Length(max=40),
-                           metadata={"description": "NIP of the acting person"})
+    atasan = _nip("NIP of the supervisor (atasan) to act for", load_default=None)
+    pelaksana = _nip("NIP of the acting person", load_default=None)
     jenis = fields.Str(load_default=None, validate=validate.Length(max=10), metadata={"description": "plt or plh"})
     sampai = fields.Str(load_default=None, validate=validate.Length(max=20),
                         metadata={"description": "YYYY-MM-DD: the delegation ends at 23.59.59 WIB that day"})
 
 
 class EndActingForm(CsrfForm):
-    atasan = fields.Str(required=True, validate=validate.Length(min=1, max=40),
-                        metadata={"description": "NIP of the supervisor whose Plt/Plh ends now"})
+    atasan = _nip("NIP of the supervisor whose Plt/Plh ends now", required=True)
 
 
 class ActingQuery(_Lenient):
-    atasan = fields.Str(load_default=None, validate=validate.Length(max=40),
-                        metadata={"description": "NIP of a supervisor whose Plt/Plh to show"})
+    atasan = _nip("NIP of a supervisor whose Plt/Plh to show", load_default=None)
 
 
 class AccessLogQuery(_Lenient):
-    nip = fields.Str(load_default=None, validate=validate.Length(max=40),
-                     metadata={"description": "whose data was read (NIP)"})
+    nip = _nip("whose data was read (NIP)", load_default=None)
     pembaca = fields.Str(load_default=None, validate=validate.Length(max=200),
                          metadata={"description": "the reader's subject (as the log shows it)"})
 
@@ -228,8 +239,7 @@ class ReasonForm(CsrfForm):
 
 
 class ConsoleEnrolForm(CsrfForm):
-    nip = fields.Str(required=True, validate=validate.Length(min=1, max=40),
-                     metadata={"description": "NIP of an ASN aktif on the roster (an operator: of its own OPD)"})
+    nip = _nip("NIP of an ASN aktif on the roster (an operator: of its own OPD)", required=True)
 
 
 class PromoteForm(CsrfForm):

@@ -53,7 +53,7 @@ def test_an_ni_pppk_given_as_a_nip_is_rejected_for_its_impossible_month():
     ("198503121984011002", "appointment_date", "not after the birth date"),
     ("198503121999011002", "appointment_date", "turned 18"),
     ("198503122050011002", "appointment_date", "future"),
-    ("195003122015011002", "appointment_date", "turned 60"),
+    ("195003122015011002", "appointment_date", "already 64"),
     ("198503122010013002", "gender", "got 3"),
     ("198503122010010002", "gender", "got 0"),
     ("198503122010011000", "sequence", "001 or more"),
@@ -69,6 +69,7 @@ def test_each_wrong_part_of_a_nip_is_named(identifier, part, words):
 
 @pytest.mark.parametrize("identifier, part", [
     ("199305222022112012", "pppk_code"),
+    ("199305222022202012", "contract"),
     ("199305222017212012", "appointment_year"),
     ("199305222022213012", "gender"),
     ("199305222022212000", "sequence"),

@@ -1,8 +1,9 @@
 """Reading a recipient upload (``POST /recipients/bulk``): a CSV as agencies export it.
 
 The separator may be ``,`` or ``;`` (Excel in Indonesian writes ``;``), a UTF-8 BOM is
-allowed, header names are case-insensitive, blank lines are skipped, and list cells
-(``channels``, ``opt_outs``) are split on ``|``, ``;``, ``,`` or spaces.
+allowed, header names are case-insensitive, blank lines are skipped, a NIP may be written
+as printed (with spaces), and list cells (``channels``, ``opt_outs``) are split on ``|``,
+``;``, ``,`` or spaces.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import io
 import re
 
 from shared.errors import Invalid
+from shared.nip import digits_only
 
 CSV_COLUMNS = ("nip", "id_kind", "name", "agency", "email", "phone", "whatsapp", "channels", "opt_outs")
 LIST_COLUMNS = ("channels", "opt_outs")
@@ -48,8 +50,9 @@ def parse_csv(raw: bytes) -> list[tuple[int, dict]]:
 
 
 def read_rows(raw: bytes) -> list[tuple[int, str, dict]]:
-    """(line number, NIP as written, request body of ``PUT /recipients/{nip}``) per row."""
-    return [(line, (row.get("nip") or "").strip(), row_body(row)) for line, row in parse_csv(raw)]
+    """(line number, NIP, request body of ``PUT /recipients/{nip}``) per row; the NIP as
+    printed (``19850312 201001 1 002``) loses its spaces, so it is the same recipient."""
+    return [(line, digits_only(row.get("nip") or ""), row_body(row)) for line, row in parse_csv(raw)]
 
 
 def row_body(row: dict) -> dict:
