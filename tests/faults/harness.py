@@ -27,6 +27,7 @@ from kombu import Connection, Exchange, Queue
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 
+from bench.email_copies import count_copies, distinct_per_key
 from deploy.launcher import Stack, StackError
 from deploy.processes import free_port, port_open
 from shared import topology
@@ -241,15 +242,7 @@ class Platform:
         if "reporting" in running:
             out["ledger_entries"] = _tally(Counter(row["nip"] for row in self.ledger_entries(burst.code)), nips)
         if self.smtp is not None and "notification" in running:
-            emails = self.smtp.emails()
-            # One email per completion means one delivery per ASN; a resend after a crash
-            # carries the same delivery header and is counted apart.
-            deliveries: dict[str, set] = {}
-            for e in emails:
-                deliveries.setdefault(e["to"][0].split("@")[0].removeprefix("asn."), set()).add(e["delivery"])
-            out["emails"] = _tally(Counter({k: len(v) for k, v in deliveries.items()}), nips)
-            out["emails"]["received"] = len(emails)
-            out["emails"]["resent_copies"] = len(emails) - sum(len(v) for v in deliveries.values())
+            out["emails"] = email_effects(self.smtp.emails(), nips)
         return out
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -332,6 +325,21 @@ def drain_event_ids(amqp_uri: str, queue: str) -> list[str]:
         while (message := channel.basic_get(queue, no_ack=True)) is not None:
             ids.append(json.loads(message.body)["id"])
     return ids
+
+
+def email_effects(emails: list[dict], nips: set[str]) -> dict:
+    """The emails of a burst (one per completion: one per ASN) from the SMTP journal, counted by
+    ``bench.email_copies``: ``duplicates`` are distinct duplicates (a second Message-ID for an
+    ASN: read twice, must be 0); ``resent_copies`` (also ``same_message_id_copies``) are resends
+    with a Message-ID already received, which a death between the SMTP answer and the record
+    makes and mail systems drop: allowed, and reported."""
+    pairs = [(e["to"][0].split("@")[0].removeprefix("asn."), e.get("message_id")) for e in emails]
+    copies = count_copies(pairs)
+    out = _tally(Counter(distinct_per_key(pairs)), nips)
+    out.update(received=copies.received, resent_copies=copies.same_message_id_copies,
+               same_message_id_copies=copies.same_message_id_copies,
+               distinct_duplicates=copies.distinct_duplicates)
+    return out
 
 
 def _tally(per_nip: Counter, nips: set[str]) -> dict:

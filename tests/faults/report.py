@@ -18,6 +18,11 @@ DOC = ROOT / "docs" / "reliability.md"
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
 ORDER = ("consumer-crash", "producer-crash", "broker-restart", "store-outage", "poison-input")
 COMMON = ("completions", "events_sent", "applied", "lost", "duplicate_effects", "recovery_s")
+# How an "also measured" figure reads when its key alone would mislead: a resent email carries
+# the Message-ID of its first copy (mail systems drop it) and is allowed; a distinct duplicate
+# (another Message-ID for one email) is counted in "duplicate effects" and must be 0.
+LABELS = {"email_resends": "email copies with the same Message-ID (allowed, dropped by mail systems)",
+          "email_distinct_duplicates": "distinct duplicate emails (must be 0)"}
 
 
 def _value(value) -> str:
@@ -33,7 +38,8 @@ def render(documents: list[dict]) -> str:
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for doc in documents:
         row = doc["row"]
-        extra = "; ".join(f"{k.replace('_', ' ')}: {_value(v)}" for k, v in row.items() if k not in COMMON)
+        extra = "; ".join(f"{LABELS.get(k, k.replace('_', ' '))}: {_value(v)}" for k, v in row.items()
+                          if k not in COMMON)
         lines.append("| " + " | ".join([
             doc["title"], _value(row.get("completions", "")), _value(row.get("events_sent", "")),
             _value(row.get("applied", "")), _value(row.get("lost", "")), _value(row.get("duplicate_effects", "")),
