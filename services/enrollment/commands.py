@@ -120,6 +120,8 @@ class EnrolRequest:
     reenrol_cancelled: bool = True
     # A self-enrolment that waits for the supervisor's approval (ADR 0092); None: none needed.
     approval: "ApprovalSpec | None" = None
+    # peserta, or narasumber (a seminar's or lokakarya's speaker: no seat, no waitlist, no approval)
+    role: str = domain.PESERTA
 
 
 @dataclass
@@ -135,6 +137,9 @@ class EnrolResult:
     enrolment: dict
     outcome: str  # created, reactivated or unchanged
     note: str | None = None  # CANCELLED_EARLIER when a cancelled enrolment was left cancelled
+    # why this request was refused while the others of the batch went on (an active enrolment
+    # of the same ASN with the other role); the enrolment is that existing one
+    error: DomainError | None = None
 
 
 def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[], datetime],
@@ -145,7 +150,9 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
     duplicate); a cancelled one is enrolled again at the end of the queue, unless the request
     carries the idempotency key of the enrolment that was cancelled (a late retry) or does
     not ask for re-enrolment (``reenrol_cancelled=False``: ``unchanged``, note
-    ``cancelled_earlier``).
+    ``cancelled_earlier``). A request whose ASN has an active enrolment with the other role
+    (peserta/narasumber) is refused in its result (``error``), the others go on. A narasumber
+    takes no seat and is never waitlisted (``seats_taken``/``waitlisted`` do not count them).
     """
     nips = [r.participant["_id"] for r in requests]
     existing = {e["nip"]: e for e in tx.db[ENROLMENTS].find(
@@ -160,7 +167,9 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
             continue
         if current is not None and (current["status"] != domain.ENROLMENT_CANCELLED or (
                 request.idempotency_key and current.get("idempotency_key") == request.idempotency_key)):
-            results[i] = EnrolResult(current, UNCHANGED)
+            error = domain.role_conflict(current, request.role) \
+                if current["status"] != domain.ENROLMENT_CANCELLED else None
+            results[i] = EnrolResult(current, UNCHANGED, error=error)
             continue
         if current is not None and not request.reenrol_cancelled:
             results[i] = EnrolResult(current, UNCHANGED, CANCELLED_EARLIER)
@@ -184,17 +193,20 @@ def enrol_batch(tx, code: str, requests: list[EnrolRequest], clock: Callable[[],
         for n, i in enumerate(fresh):
             request = requests[i]
             person = request.participant
-            seat = domain.allocate_seat(programme["capacity"], seats_taken, waitlisted)
-            if seat.status == ENROLLED:
-                seats_taken += 1
+            if request.role == domain.NARASUMBER:  # a speaker: no seat, no waitlist (issue 24)
+                seat = domain.Seat(ENROLLED, None)
             else:
-                waitlisted += 1
+                seat = domain.allocate_seat(programme["capacity"], seats_taken, waitlisted)
+                if seat.status == ENROLLED:
+                    seats_taken += 1
+                else:
+                    waitlisted += 1
             spec = request.approval
             # A request awaiting approval holds the seat or waitlist place it would have had.
             status = AWAITING if spec else seat.status
             fields = {
                 "programme_code": code, "nip": person["_id"], "participant": domain.participant_snapshot(person),
-                "status": status, "arrival": first_arrival + n,
+                "role": request.role, "status": status, "arrival": first_arrival + n,
                 "enrolled_at": now if status == ENROLLED else None,
                 "waitlisted_at": now if status == WAITLISTED else None,
                 "waitlist_position_at_arrival": seat.position, "promoted_from_waitlist": False,
@@ -284,7 +296,7 @@ def _seat_event(enrolment: dict, snapshot: dict, position: int | None, promoted:
     base = {"enrolment_id": enrolment["_id"], "programme": snapshot, "participant": enrolment["participant"]}
     if enrolment["status"] == ENROLLED:
         return "enrolled", enrolment["_id"], {**base, "enrolled_at": domain.iso(now),
-                                              "promoted_from_waitlist": promoted}
+                                              "promoted_from_waitlist": promoted, "role": domain.role_of(enrolment)}
     return "waitlisted", enrolment["_id"], {**base, "position": position, "waitlisted_at": domain.iso(now)}
 
 
@@ -321,20 +333,39 @@ def promote_waitlisted(tx, programme: dict, seats: int, now: datetime) -> list[d
     return promoted
 
 
+def _release(tx, enrolment: dict, now: datetime) -> tuple[dict, str | None]:
+    """Hold the programme of ``enrolment`` and give back what it counted in (domain.held_counter;
+    a narasumber counts in nothing): (the programme as updated, the counter)."""
+    counter = domain.held_counter(enrolment)
+    change: dict = {"$set": {"updated_at": now}}
+    if counter is not None:
+        change["$inc"] = {counter: -1}
+    return update_by_id(tx.db[PROGRAMMES], enrolment["programme_code"], change, tx.session), counter
+
+
+@dataclass
+class Cancellation:
+    enrolment: dict
+    # a seat was freed and the waitlist was left alone (the programme has started): why, for the answer
+    waitlist_note: str | None = None
+
+
 def cancel_enrolment(tx, enrolment_id: str, reason: str, cancelled_by: str, now: datetime,
-                     actor: Actor) -> dict:
-    """Cancel an enrolment or waitlist place; a freed seat goes to the first on the waitlist."""
+                     actor: Actor) -> Cancellation:
+    """Cancel an enrolment or waitlist place; a freed seat goes to the first on the waitlist while
+    the programme promotes automatically (domain.promotes_waitlist), else it stays free."""
     enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
     if enrolment["status"] == domain.ENROLMENT_CANCELLED:
-        return enrolment  # a retry
+        return Cancellation(enrolment)  # a retry
     domain.check_cancellable(enrolment)
-    counter = domain.held_counter(enrolment)
-    programme = update_by_id(tx.db[PROGRAMMES], enrolment["programme_code"],
-                             {"$inc": {counter: -1}, "$set": {"updated_at": now}}, tx.session)
+    programme, counter = _release(tx, enrolment, now)
     _cancel_one(tx, enrolment, programme, reason, cancelled_by, now, actor)
+    note = None
     if counter == "seats_taken":
         promote_waitlisted(tx, programme, programme["capacity"] - programme["seats_taken"], now)
-    return enrolment
+        if programme["waitlisted"] > 0:
+            note = domain.waitlist_note(programme, now)
+    return Cancellation(enrolment, note)
 
 
 def _cancel_one(tx, enrolment: dict, programme: dict, reason: str, cancelled_by: str, now: datetime,
@@ -361,11 +392,12 @@ def cancel_all_of_programme(tx, programme_code: str, reason: str, now: datetime,
         {"programme_code": programme_code, "status": {"$in": list(domain.ACTIVE)}}, session=tx.session,
     ).sort("arrival", ASCENDING).limit(limit))
     taken = sum(1 for e in active if domain.held_counter(e) == "seats_taken")
+    queued = sum(1 for e in active if domain.held_counter(e) == "waitlisted")
     for enrolment in active:
         _cancel_one(tx, enrolment, programme, reason, "programme_cancelled", now, Actor.system())
     tx.db[PROGRAMMES].update_one(
         {"_id": programme_code},
-        {"$inc": {"seats_taken": -taken, "waitlisted": -(len(active) - taken)},
+        {"$inc": {"seats_taken": -taken, "waitlisted": -queued},
          "$set": {"cascade_pending": len(active) == limit}}, session=tx.session)
     return len(active)
 
@@ -399,7 +431,8 @@ def _apply_completion(programme: dict, enrolment: dict, outcome: domain.Outcome,
     enrolment.update(changes)
     events.append(("completed", enrolment["_id"], {
         "enrolment_id": enrolment["_id"], "programme": domain.programme_snapshot(programme),
-        "participant": enrolment["participant"], **outcome.as_fields(), "completed_at": domain.iso(now)}))
+        "participant": enrolment["participant"], **outcome.as_fields(), "completed_at": domain.iso(now),
+        "role": domain.role_of(enrolment)}))
 
 
 def complete_enrolment(tx, enrolment_id: str, score: float | None, attended: bool | None,
@@ -637,9 +670,7 @@ def _end_request(tx, enrolment: dict, approval: dict, now: datetime, actor: Acto
                  extra: dict) -> dict:
     """A declined or lapsed request: the enrolment ends cancelled and its seat goes to the
     waitlist exactly as on a cancellation; the approval event, no ``cancelled`` (ADR 0092)."""
-    counter = domain.held_counter(enrolment)
-    programme = update_by_id(tx.db[PROGRAMMES], enrolment["programme_code"],
-                             {"$inc": {counter: -1}, "$set": {"updated_at": now}}, tx.session)
+    programme, counter = _release(tx, enrolment, now)
     declined = approval["decision"] == domain.DECLINED
     changes = {"status": domain.ENROLMENT_CANCELLED, "approval": approval, "cancelled_at": now,
                "cancel_reason": approval["reason"] if declined else domain.LAPSED_REASON,

@@ -18,7 +18,7 @@ from babel.dates import format_date
 from shared import nip as nip_rules
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, Invalid
-from shared.events.common import LEFT_STATUSES, PROGRAMME_KINDS
+from shared.events.common import LEFT_STATUSES, PARTICIPATION_ROLES, PROGRAMME_KINDS
 from shared.reference import agencies
 from shared.timefmt import LOCALE, parse_time, wib_date
 
@@ -38,6 +38,11 @@ ACTIVE = (ENROLLED, WAITLISTED, AWAITING)
 # Kinds where being there is the achievement: attendance alone passes (no exam).
 ATTENDANCE_KINDS = ("seminar", "lokakarya")
 SPEAKER_KINDS = ("seminar", "lokakarya")
+# Scheduled kinds run on their dates: completions once the programme has ended (attendance during
+# it), automatic waitlist promotion until it starts; self-paced kinds complete each participant
+# when they finish and promote while they run (issue 24's programme rules, ADR 0012).
+SCHEDULED_KINDS = ("pelatihan", "sertifikasi", "seminar", "lokakarya")
+SELF_PACED_KINDS = ("e-learning", "coaching", "mentoring")
 CANCELLED_BY = ("participant", "operator")
 
 # What a command did with a request (API answers and bulk rows carry it as ``outcome``).
@@ -284,9 +289,36 @@ def enrolment_open(p: dict, now: datetime) -> bool:
     return p["status"] == PUBLISHED and window_open(p, now)
 
 
+def self_paced(p: dict) -> bool:
+    return p["kind"] in SELF_PACED_KINDS
+
+
 def promotes_waitlist(p: dict, now: datetime) -> bool:
-    """A freed seat goes to the waitlist while the programme runs or is still to come."""
-    return p["status"] == PUBLISHED and now < parse_time(p["ends_at"])
+    """Whether a freed seat goes to the waitlist by itself (ADR 0012).
+
+    A scheduled programme (pelatihan, sertifikasi, seminar, lokakarya) promotes until it starts:
+    someone moved in after the first session has missed part of it and may not be free on the
+    remaining days, so once it has started an operator decides (POST /enrolments/<id>/promote).
+    A self-paced programme (e-learning, coaching, mentoring) has no first session to miss and
+    runs for weeks or months: each participant learns at their own pace, so a seat freed while it
+    runs still goes to the next on the waitlist, until it ends."""
+    if p["status"] != PUBLISHED:
+        return False
+    until = p["ends_at"] if self_paced(p) else p["starts_at"]
+    return now < parse_time(until)
+
+
+# What a cancellation's answer says when it frees a seat that nobody takes automatically.
+NOT_PROMOTED_STARTED = ("Program sudah dimulai: kursi yang kosong tidak otomatis diberikan kepada daftar tunggu; "
+                        "operator dapat menaikkan peserta daftar tunggu secara manual")
+NOT_PROMOTED_ENDED = "Program sudah berakhir: daftar tunggu tidak dinaikkan lagi"
+
+
+def waitlist_note(p: dict, now: datetime) -> str | None:
+    """Why a freed seat of ``p`` stays free at ``now`` (None when the waitlist moves up by itself)."""
+    if p["status"] != PUBLISHED or promotes_waitlist(p, now):
+        return None
+    return NOT_PROMOTED_ENDED if now >= parse_time(p["ends_at"]) else NOT_PROMOTED_STARTED
 
 
 def programme_snapshot(p: dict) -> dict:
@@ -532,13 +564,65 @@ def default_cancel_reason(by: str) -> str:
     return "Dibatalkan oleh peserta" if by == "participant" else "Dibatalkan oleh operator"
 
 
-def held_counter(enrolment: dict) -> str:
+def held_counter(enrolment: dict) -> str | None:
     """The programme counter an active enrolment counts in: an enrolled one or an awaiting request
     holding a seat in ``seats_taken``, a waitlisted one or a request holding a waitlist place in
-    ``waitlisted``."""
+    ``waitlisted``; a narasumber in neither (they take no seat)."""
+    if role_of(enrolment) == NARASUMBER:
+        return None
     if enrolment["status"] == ENROLLED or (enrolment["status"] == AWAITING and enrolment.get("holds") == "seat"):
         return "seats_taken"
     return "waitlisted"
+
+
+# -- participation role: peserta or narasumber (issue 24) ---------------------------------------
+#
+# A narasumber (speaker) of a seminar or lokakarya is enrolled by staff (an operator of their OPD,
+# or an admin), never by themself: they take no seat, are never waitlisted, need no supervisor's
+# approval, and complete like a participant (same result rules, same JP). Enrolments written
+# before roles existed have no ``role``: they are peserta.
+
+PESERTA, NARASUMBER = PARTICIPATION_ROLES
+_ROLE_WORDS = {"peserta": PESERTA, "participant": PESERTA, "narasumber": NARASUMBER, "speaker": NARASUMBER,
+               "pembicara": NARASUMBER}
+
+
+def role_of(enrolment: dict) -> str:
+    return enrolment.get("role") or PESERTA
+
+
+def parse_role(text: str | None) -> str:
+    """The ``peran``/``role`` cell of an enrolment file: peserta (also blank) or narasumber."""
+    value = (text or "").strip().lower()
+    if not value:
+        return PESERTA
+    if value not in _ROLE_WORDS:
+        raise Invalid(f"peran {text!r} tidak dikenal: peserta atau narasumber", field="role")
+    return _ROLE_WORDS[value]
+
+
+def check_role(actor: Actor, p: dict, role: str) -> None:
+    """Whether ``actor`` may enrol someone as ``role`` in ``p``: an ASN enrols themself as peserta
+    only (403); a narasumber belongs to a seminar or lokakarya (422)."""
+    if role == PESERTA:
+        return
+    if actor.role not in ("admin", "operator"):
+        raise Forbidden("seorang ASN hanya dapat mendaftarkan dirinya sebagai peserta; narasumber didaftarkan oleh "
+                        "operator OPD atau admin", field="role")
+    if p["kind"] not in SPEAKER_KINDS:
+        raise Invalid(f"narasumber hanya untuk program {' dan '.join(SPEAKER_KINDS)}, bukan {p['kind']}",
+                      field="role", kind=p["kind"])
+
+
+def role_conflict(enrolment: dict, role: str) -> Conflict | None:
+    """The refusal of enrolling, as ``role``, an ASN whose active enrolment has the other role
+    (cancel it first); None when the roles agree (a retry returns the enrolment unchanged)."""
+    if role_of(enrolment) == role:
+        return None
+    return Conflict(f"ASN ini sudah terdaftar sebagai {role_of(enrolment)} pada program "
+                    f"{enrolment['programme_code']} (status {enrolment['status']}); batalkan pendaftaran itu dahulu "
+                    f"untuk mendaftarkannya sebagai {role}", field="role", enrolment_id=enrolment["_id"],
+                    role=role_of(enrolment))
 
 
 def check_cancellable(enrolment: dict) -> None:
@@ -588,13 +672,32 @@ def completion_outcome(p: dict, enrolment: dict, score: float | None = None,
     return Outcome("passed" if passed else "failed", passed, True, score, p["jp"] if passed else 0)
 
 
+def completion_opens_at(p: dict) -> datetime:
+    """From when completions of ``p`` are recorded: a scheduled kind once it has ended (the result
+    of a pelatihan or a sertifikasi is known at its end; a seminar's attendance too), a self-paced
+    kind from its start, each participant when they finish (issue 24's programme rules)."""
+    return parse_time(p["starts_at"] if self_paced(p) else p["ends_at"])
+
+
+def check_completion_open(p: dict, now: datetime, field: str = "programme") -> None:
+    """The one rule every completion path follows (POST /enrolments/<id>/completion, the bulk
+    completion upload, a marking with ``complete``): Conflict (409) naming ``field`` before
+    ``completion_opens_at``. Attendance is not concerned: it is recorded from the start."""
+    opens = completion_opens_at(p)
+    if now >= opens:
+        return
+    if self_paced(p):
+        raise Conflict(f"programme {p['_id']} starts at {iso(p['starts_at'])}; nothing to complete yet",
+                       field=field, completions_from=iso(opens))
+    raise Conflict(f"programme {p['_id']} ends at {iso(p['ends_at'])}: completions of a {p['kind']} are recorded "
+                   f"once it has ended (record attendance meanwhile)", field=field, completions_from=iso(opens))
+
+
 def check_completable(p: dict, enrolment: dict, now: datetime) -> None:
     if enrolment["status"] != ENROLLED:
         raise Conflict(f"enrolment {enrolment['_id']} is {enrolment['status']}; only an enrolled "
                        f"participant can be completed", field="status")
-    if now < parse_time(p["starts_at"]):
-        raise Conflict(f"programme {p['_id']} starts at {iso(p['starts_at'])}; nothing to complete yet",
-                       field="programme")
+    check_completion_open(p, now)
 
 
 def same_outcome(enrolment: dict, outcome: Outcome) -> bool:
@@ -1182,18 +1285,10 @@ def check_acting(supervisor_nip: str, acting_entry: dict | None, ends_at: dateti
 
 # -- operator console: marking sessions, promotion by hand, JP preview (issue 21) ----------------
 
-# Scheduled kinds run on their dates: completions once the programme has ended (attendance during
-# it); self-paced kinds complete each participant when they finish (issue 24's programme rules).
-SCHEDULED_KINDS = ("pelatihan", "sertifikasi", "seminar", "lokakarya")
-SELF_PACED_KINDS = ("e-learning", "coaching", "mentoring")
 # A programme view lists at most this many sessions (a year of days): a longer one is no
 # day-by-day programme, and its answer must stay small.
 MAX_SESSIONS = 366
 MARKING_MAX_ROWS = 2000
-
-
-def self_paced(p: dict) -> bool:
-    return p["kind"] in SELF_PACED_KINDS
 
 
 def programme_days(p: dict) -> list[date]:
@@ -1247,11 +1342,9 @@ def marking_session(p: dict, session: date | None, now: datetime) -> str | None:
 
 
 def check_marking_completion(p: dict, now: datetime) -> None:
-    """Completions of a scheduled programme wait for its end; a self-paced one completes anyone."""
-    if not self_paced(p) and now < parse_time(p["ends_at"]):
-        raise Conflict(f"programme {p['_id']} ends at {iso(p['ends_at'])}: completions of a {p['kind']} are "
-                       f"recorded once it has ended (mark attendance without complete meanwhile)",
-                       field="complete")
+    """A marking with ``complete`` follows the completion rule of every path (check_completion_open),
+    checked for the whole request and blamed on ``complete``."""
+    check_completion_open(p, now, field="complete")
 
 
 def day_attendance(p: dict, enrolment: dict, day: str, present: bool, now: datetime) -> dict | None:

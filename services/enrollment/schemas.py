@@ -9,8 +9,8 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from services.enrollment.domain import (ACTING_KINDS, APPROVED, CANCELLED_BY, DECLINED, ENROLMENT_STATUSES, LAPSED,
                                         MARKING_MAX_ROWS, NAME_MAX, PROGRAMME_STATUSES, REASON_MAX, SEAT, TEXT_MAX,
                                         WAITLIST, iso, text_problem)
-from shared.events.common import (COMPETENCY_TYPES, ID_KINDS, JENIS_ASN, ORGANISERS, PROGRAMME_KINDS, ROSTER_STATUSES,
-                                  ParticipantSnapshot)
+from shared.events.common import (COMPETENCY_TYPES, ID_KINDS, JENIS_ASN, ORGANISERS, PARTICIPATION_ROLES,
+                                  PROGRAMME_KINDS, ROSTER_STATUSES, ParticipantSnapshot)
 from shared.nip import NipField
 from shared.paging import page_query
 
@@ -126,6 +126,9 @@ class ProgrammeSchema(ProgrammeFields):
     waitlisted = fields.Int()
     # by the service's clock at the time of the answer: the use case puts it on the programme
     enrolment_open = fields.Bool(dump_only=True)
+    promotes_waitlist = fields.Bool(dump_only=True, metadata={
+        "description": "a freed seat goes to the waitlist by itself now: a scheduled kind until it starts, a "
+                       "self-paced kind until it ends; otherwise an operator promotes by hand (ADR 0012)"})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     published_at = UtcDateTime(allow_none=True)
@@ -161,6 +164,10 @@ class ParticipantInputSchema(Schema):
                                                  "only for an ASN not on the roster (ENROLLMENT_UNLISTED)"})
     position = fields.Str(allow_none=True, validate=[validate.Length(max=TEXT_MAX), SafeText()],
                           metadata={"description": "jabatan; ignored for an ASN aktif on the roster"})
+    role = fields.Str(load_default=PARTICIPATION_ROLES[0], validate=validate.OneOf(PARTICIPATION_ROLES),
+                      metadata={"description": "peserta (default) or narasumber: a speaker of a seminar or lokakarya, "
+                                               "enrolled by an operator or admin only (an ASN enrolling themself: "
+                                               "403), taking no seat and never waitlisted; another kind: 422"})
 
 
 class EnrolmentCancelSchema(Schema):
@@ -212,6 +219,8 @@ class EnrolmentSchema(Schema):
     programme_code = fields.Str()
     nip = fields.Str()
     participant = fields.Nested(ParticipantSnapshot)
+    role = fields.Str(dump_default=PARTICIPATION_ROLES[0], validate=validate.OneOf(PARTICIPATION_ROLES),
+                      metadata={"description": "peserta, or narasumber (takes no seat)"})
     status = fields.Str(validate=validate.OneOf(ENROLMENT_STATUSES))
     waitlist_position = fields.Int(allow_none=True,
                                    metadata={"description": "current place in the queue (moves up as others leave)"})
@@ -240,6 +249,9 @@ class EnrolmentSchema(Schema):
                              metadata={"description": "a self-enrolment needing the supervisor's approval"})
     programme = fields.Nested(EnrolmentProgrammeSchema, allow_none=True,
                               metadata={"description": "in GET /approvals: the programme asked for"})
+    waitlist_note = fields.Str(dump_only=True, metadata={
+        "description": "in a cancellation's answer only: why the seat it freed was not given to the waitlist "
+                       "(the programme has started or ended; Bahasa Indonesia)"})
     # The same enrolment (programme + NIP) taken up again after a cancellation: a calendar's copy
     # of it must get a higher SEQUENCE than the cancellation it saw (portal .ics).
     reactivations = fields.Function(lambda enrolment: len(enrolment.get("history") or ()),
@@ -262,6 +274,7 @@ class EnrolmentQuery(PageQuery):
     nip = NipField(metadata={"description": "18-digit NIP or NI PPPK (spaces allowed)"})
     status = fields.Str(validate=validate.OneOf(ENROLMENT_STATUSES))
     agency = fields.Str(validate=validate.Length(min=1, max=64))
+    role = fields.Str(validate=validate.OneOf(PARTICIPATION_ROLES))
 
 
 class ProgrammePageSchema(Schema):
@@ -293,7 +306,9 @@ class EnrolmentCountsSchema(Schema):
     counts = fields.Dict(keys=fields.Str(), values=fields.Dict(keys=fields.Str(), values=fields.Int()),
                          metadata={"description": "{programme code: {enrolment status: number}} for every code "
                                                   "asked (upper case); a status with none is left out, a code "
-                                                  "with no enrolments (or unknown) is {}"})
+                                                  "with no enrolments (or unknown) is {}. Statuses count "
+                                                  "peserta only (the seats); narasumber: the speakers not "
+                                                  "cancelled, any status"})
 
 
 class BulkEnrolmentCsv(Schema):
@@ -306,6 +321,8 @@ class BulkEnrolmentCsv(Schema):
     id_kind = fields.Str(metadata={"description": "nip or ni_pppk; told apart when blank"})
     reenrol = fields.Str(metadata={"description": "ya: enrol again an ASN whose enrolment in this programme was "
                                                   "cancelled (blank/tidak: it stays cancelled); also: daftar_ulang"})
+    peran = fields.Str(metadata={"description": "peserta (also blank) or narasumber (seminar and lokakarya; an "
+                                                "operator or admin; no seat); also: role"})
 
 
 class BulkCompletionCsv(Schema):
@@ -327,6 +344,7 @@ class BulkRowSchema(Schema):
                                                "and the row has no reenrol=ya"})
     enrolment_id = fields.Str()
     enrolment_status = fields.Str()
+    role = fields.Str(metadata={"description": "enrolment rows: peserta or narasumber"})
     waitlist_position = fields.Int()
     result = fields.Str()
     jp_earned = fields.Int()

@@ -71,6 +71,7 @@ def _in_transaction(store: Store, fn: Callable[..., T]) -> T:
 def _as_shown(programme: dict, now: datetime) -> dict:
     """The programme with what its answer computes at ``now`` (ProgrammeSchema)."""
     return {**programme, "enrolment_open": domain.enrolment_open(programme, now),
+            "promotes_waitlist": domain.promotes_waitlist(programme, now),
             "sessions": domain.programme_sessions(programme)}
 
 
@@ -153,15 +154,21 @@ def list_programmes(store: Store, runtime: ServiceRuntime, actor: Actor, args) -
 
 def enrol(store: Store, runtime: ServiceRuntime, actor: Actor, code: str, body: dict,
           idempotency_key: str | None) -> tuple[int, dict]:
-    """201 with a seat or a waitlist place; 200 with the existing enrolment on a retry."""
+    """201 with a seat or a waitlist place (a narasumber: enrolled, no seat); 200 with the existing
+    enrolment on a retry."""
     given = schemas.ParticipantInputSchema().load(body)
     code = programme_code(code)
+    role = given.pop("role")
+    if role != domain.PESERTA:  # refused before anything about the ASN is looked at
+        domain.check_role(actor, get_programme(store.db, code), role)
     entry = queries.roster_entry(store.db, given["nip"])
     person = domain.participant_for(actor, given, entry, queries.participant(store.db, given["nip"]),
                                     wib_date(runtime.now()), runtime.config.unlisted)
-    request = commands.EnrolRequest(person, idempotency_key,
-                                    approval=_approval_spec(store, runtime, actor, code, entry))
+    approval = _approval_spec(store, runtime, actor, code, entry) if role == domain.PESERTA else None
+    request = commands.EnrolRequest(person, idempotency_key, approval=approval, role=role)
     [result] = _in_transaction(store, lambda tx: commands.enrol_batch(tx, code, [request], runtime.now, actor))
+    if result.error is not None:
+        raise result.error
     status = 200 if result.outcome == UNCHANGED else 201
     return status, _enrolment_view(store, result.enrolment)
 
@@ -208,8 +215,11 @@ def cancel_enrolment(store: Store, runtime: ServiceRuntime, actor: Actor, enrolm
     cancelled_by = domain.cancelled_by(actor)
     reason = data["reason"] or domain.default_cancel_reason(cancelled_by)
     now = runtime.now()
-    return _enrolment_view(store, store.transaction(lambda tx: commands.cancel_enrolment(
-        tx, enrolment_id, reason, cancelled_by, now, actor)))
+    done = store.transaction(lambda tx: commands.cancel_enrolment(tx, enrolment_id, reason, cancelled_by, now, actor))
+    view = _enrolment_view(store, done.enrolment)
+    if done.waitlist_note:  # the seat stays free: the programme has started (ADR 0012)
+        view["waitlist_note"] = done.waitlist_note
+    return view
 
 
 def record_attendance(store: Store, runtime: ServiceRuntime, actor: Actor, enrolment_id: str, body: dict) -> dict:
@@ -270,7 +280,8 @@ def bulk_complete(store: Store, runtime: ServiceRuntime, actor: Actor, code: str
     config = runtime.config
     stream = upload.open(config.bulk_max_bytes)
     code = programme_code(code)
-    get_programme(store.db, code)
+    # the rule of every completion path, for the whole file at once: nothing is read or written
+    domain.check_completion_open(get_programme(store.db, code), runtime.now())
     bulk_files.check_row_count(stream, config.bulk_max_rows)
     rows = bulk_files.read_rows(stream, bulk_files.COMPLETION_COLUMNS)
     return _answered(_complete_rows(store, runtime, actor, code, rows))
@@ -300,6 +311,7 @@ def _enrol_rows(store: Store, runtime: ServiceRuntime, actor: Actor, code: str,
     (ENROLLMENT_UNLISTED); an operator's row for an ASN not aktif on its agency's roster is
     rejected with the reason, and the other rows go on."""
     today = wib_date(runtime.now())
+    programme = get_programme(store.db, code)  # its kind, for the rows naming a narasumber
     for batch in _chunks(rows, runtime.config.bulk_chunk_rows):
         for _, row in batch:
             row["nip"] = nip_rules.digits_only(row.get("nip", ""))  # the printed form has spaces
@@ -310,10 +322,13 @@ def _enrol_rows(store: Store, runtime: ServiceRuntime, actor: Actor, code: str,
         valid: list[tuple[int, commands.EnrolRequest]] = []
         for line, row in batch:
             try:
+                role = domain.parse_role(row.get("role"))
+                if role != domain.PESERTA:
+                    domain.check_role(actor, programme, role)
                 person = domain.participant_for(actor, row, roster.get(row["nip"]), known.get(row["nip"]), today,
                                                 runtime.config.unlisted)
                 reenrol = domain.parse_reenrol(row.get("reenrol"))
-                valid.append((line, commands.EnrolRequest(person, reenrol_cancelled=reenrol)))
+                valid.append((line, commands.EnrolRequest(person, reenrol_cancelled=reenrol, role=role)))
             except DomainError as exc:
                 results[line] = _rejected(line, row["nip"], exc)
         if valid:
@@ -322,9 +337,12 @@ def _enrol_rows(store: Store, runtime: ServiceRuntime, actor: Actor, code: str,
                     tx, code, [r for _, r in valid], runtime.now, actor))
                 for (line, request), outcome in zip(valid, outcomes):
                     e = outcome.enrolment
+                    if outcome.error is not None:  # enrolled already with the other role
+                        results[line] = _rejected(line, request.participant["_id"], outcome.error)
+                        continue
                     results[line] = {"row": line, "nip": request.participant["_id"], "accepted": True,
                                      "outcome": outcome.outcome, "note": outcome.note, "enrolment_id": e["_id"],
-                                     "enrolment_status": e["status"],
+                                     "enrolment_status": e["status"], "role": domain.role_of(e),
                                      "waitlist_position": e.get("waitlist_position_at_arrival")
                                      if e["status"] == WAITLISTED else None}
             except DomainError as exc:  # the programme closed or was cancelled meanwhile

@@ -4,7 +4,7 @@ public exchanges: what an ASN, an admin and a subscribing system would see."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -81,9 +81,13 @@ def test_passing_a_certification_issues_a_certificate_emails_it_and_credits_the_
 
 def test_a_cancelled_seat_goes_to_the_first_on_the_waitlist(platform, smtp, amqp_uri):
     subscriber = Subscriber(amqp_uri, [("enrollment.events", "enrolled"), ("enrollment.events", "cancelled")])
+    # it starts tomorrow: before its start a freed seat goes to the waitlist by itself (after, an
+    # operator promotes by hand; ADR 0012)
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat().replace("+00:00", "Z")
     workshop = platform.publish_programme(programme(
         "PPP", title="Pelatihan Pelayanan Publik Prima", kind="pelatihan", competency_type="sosial_kultural",
-        jp=24, capacity=2, passing_score=65, certificate_validity_months=None, grants_certificate=False))
+        jp=24, capacity=2, passing_score=65, certificate_validity_months=None, grants_certificate=False,
+        starts_at=tomorrow))
     first, second, third, fourth = (person(n, agency="DPMPTSP") for n in
                                     ("Andri Koto", "Mega Lestari", "Yusuf Piliang", "Wulan Permata"))
     for asn in (first, second, third, fourth):

@@ -6,7 +6,8 @@ Each test gets its own databases (a fresh prefix) and a queue bound to every eve
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -28,12 +29,32 @@ def _as_admin(kw: dict) -> dict:
     return {**kw, "headers": {**ADMIN, **(kw.get("headers") or {})}}
 
 
+class Clock:
+    """The service's clock: the real time, or a moment a test sets (``at``); reset by each test."""
+
+    def __init__(self):
+        self.fixed: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.fixed or datetime.now(timezone.utc)
+
+    def at(self, moment: datetime | str) -> None:
+        self.fixed = datetime.fromisoformat(moment.replace("Z", "+00:00")) if isinstance(moment, str) else moment
+
+
 @dataclass
 class Running:
     url: str
     settings: object
     db: object
     tap: str
+    clock: Clock | None = field(default=None, repr=False)
+
+    def after_end(self, programme: dict) -> None:
+        """Move the service's clock a minute past the end of ``programme`` (a definition or an
+        answer): a scheduled programme's completions are recorded once it has ended (issue 24)."""
+        assert self.clock is not None, "this service runs on the real clock"
+        self.clock.at(datetime.fromisoformat(programme["ends_at"].replace("Z", "+00:00")) + timedelta(minutes=1))
 
     def get(self, path, **kw):
         return requests.get(self.url + path, timeout=30, **_as_admin(kw))
@@ -95,13 +116,15 @@ def isolated_enrollment(container_factory, settings):
 
 @pytest.fixture(scope="module")
 def shared_service(service_env):
-    """One service per test module (starting one per test is most of a test's time)."""
-    s = settings_for(service_env)
+    """One service per test module (starting one per test is most of a test's time), on a clock a
+    test may move past a programme's end (``Running.after_end``)."""
+    clock = Clock()
+    s = settings_for(service_env, extra={"clock": clock})
     topology.declare_service(s)
     container = ServiceContainer(EnrollmentService, s.nameko_config())
     container.start()
     client = connect(s)
-    yield s, client[s.db_name]
+    yield s, client[s.db_name], clock
     container.stop()
     client.close()
 
@@ -114,6 +137,8 @@ def enrollment(shared_service):
     sent only after the broker confirmed it, i.e. routed it): the tap then receives exactly
     the events of this test. Tests use programme codes of their own.
     """
-    settings, db = shared_service
+    settings, db, clock = shared_service
+    clock.fixed = None  # the real time unless the test moves it
     wait_for(lambda: db.outbox.count_documents({"sent": False}) == 0, message="earlier events published")
-    yield Running(f"http://{settings.http_address}", settings, db, bind_tap(settings.amqp_uri))
+    yield Running(f"http://{settings.http_address}", settings, db, bind_tap(settings.amqp_uri), clock)
+    clock.fixed = None

@@ -31,3 +31,10 @@ def programme(code: str, **overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+def upcoming(code: str, **overrides) -> dict:
+    """A pelatihan that starts in four days (enrolment open now): a seat freed before its start
+    still goes to the waitlist by itself (a started one's waits for an operator, ADR 0012)."""
+    now = datetime.now(timezone.utc)
+    return programme(code, **{"starts_at": ts(now + timedelta(days=4)), **overrides})

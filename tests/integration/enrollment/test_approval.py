@@ -15,7 +15,7 @@ from shared import topology
 from shared.events.envelope import parse
 from shared.store import connect
 from tests.integration.enrollment.conftest import Running, bind_tap, settings_for
-from tests.integration.enrollment.factories import nip, programme, ts
+from tests.integration.enrollment.factories import nip, programme, ts, upcoming
 from tests.integration.enrollment.test_roster import bind_private, private_events, row, upload, HEADER
 from tests.support import auth_headers, get_messages
 
@@ -156,7 +156,7 @@ def test_a_request_holds_its_seat_until_the_supervisor_approves_then_it_is_an_or
 def test_a_declined_request_frees_its_seat_for_the_first_on_the_waitlist(enrollment):
     head, staff, second, _ = team(7300)
     roster(enrollment, *team_rows(7300))
-    approval_programme(enrollment, "APR-02", capacity=1)
+    approval_programme(enrollment, "APR-02", capacity=1, starts_at=upcoming("APR-02")["starts_at"])
     request = self_enrol(enrollment, "APR-02", staff).json()
     waiting = enrollment.post("/programmes/APR-02/enrolments", {"nip": second}, headers=OPERATOR).json()
     events_until(enrollment, {"approval_requested", "waitlisted"})
@@ -250,7 +250,7 @@ def test_a_request_nobody_decides_is_reminded_then_lapses_and_frees_its_seat(clo
     enrollment, clock = clocked
     head, staff, second, _ = team(7500)
     roster(enrollment, *team_rows(7500))
-    approval_programme(enrollment, "LPS-01", capacity=1)
+    approval_programme(enrollment, "LPS-01", capacity=1, starts_at=upcoming("LPS-01")["starts_at"])
     request = self_enrol(enrollment, "LPS-01", staff).json()
     waiting = enrollment.post("/programmes/LPS-01/enrolments", {"nip": second}, headers=OPERATOR).json()
     events_until(enrollment, {"approval_requested", "waitlisted"})
@@ -352,7 +352,7 @@ def test_a_programmes_revision_rises_with_each_change_once_published_and_the_fla
 def test_an_asn_withdrawing_a_waiting_request_frees_its_seat_and_the_supervisor_no_longer_sees_it(enrollment):
     head, staff, second, _ = team(7800)
     roster(enrollment, *team_rows(7800))
-    approval_programme(enrollment, "WDR-01", capacity=1)
+    approval_programme(enrollment, "WDR-01", capacity=1, starts_at=upcoming("WDR-01")["starts_at"])
     request = self_enrol(enrollment, "WDR-01", staff).json()
     waiting = enrollment.post("/programmes/WDR-01/enrolments", {"nip": second}, headers=OPERATOR).json()
     events_until(enrollment, {"approval_requested", "waitlisted"})

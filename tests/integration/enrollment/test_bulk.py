@@ -5,7 +5,7 @@ import csv
 import io
 import json
 
-from tests.integration.enrollment.factories import nip, programme
+from tests.integration.enrollment.factories import nip, programme, upcoming
 
 HEADER = "nip,nama,opd,jabatan\n"
 
@@ -99,6 +99,9 @@ def test_a_completion_csv_records_each_result_and_rejects_rows_it_cannot_apply(e
     enrol = HEADER + "".join(f"{nip(i)},Peserta {i},DISKOMINFO,\n" for i in range(5))
     lines(upload(enrollment, "/programmes/BLK-06/enrolments/bulk", enrol))
     enrollment.events(6)
+    early = upload(enrollment, "/programmes/BLK-06/completions/bulk", f"nip,nilai\n{nip(0)},90\n")
+    assert early.status_code == 409 and early.json()["field"] == "programme", early.text  # the whole file, at once
+    enrollment.after_end(programme("BLK-06"))
     text = "nip,nilai,hadir\n" + "".join([
         f"{nip(0)},\"86,5\",ya\n",        # decimal comma
         f"{nip(1)},55,\n",                # failed
@@ -135,7 +138,7 @@ def test_a_csv_sent_as_a_form_file_is_read_like_a_raw_body(enrollment):
 
 
 def test_uploading_the_same_file_again_leaves_an_asn_who_cancelled_meanwhile_cancelled(enrollment):
-    enrollment.create_published(programme("BLK-08", capacity=2))
+    enrollment.create_published(upcoming("BLK-08", capacity=2))  # not started: the waitlist moves by itself
     enrollment.events(1)
     text = HEADER + "".join(f"{nip(20 + i)},Peserta {i},DISKOMINFO,\n" for i in range(3))
     rows, _ = lines(upload(enrollment, "/programmes/BLK-08/enrolments/bulk", text))
@@ -158,7 +161,7 @@ def test_uploading_the_same_file_again_leaves_an_asn_who_cancelled_meanwhile_can
 
 
 def test_a_reenrol_ya_column_enrols_a_cancelled_asn_again_at_the_end_of_the_queue(enrollment):
-    enrollment.create_published(programme("BLK-09", capacity=1))
+    enrollment.create_published(upcoming("BLK-09", capacity=1))
     enrollment.events(1)
     text = HEADER + f"{nip(30)},Andi Saputra,DINKES,\n{nip(31)},Nur Aisyah,DINKES,\n"
     rows, _ = lines(upload(enrollment, "/programmes/BLK-09/enrolments/bulk", text))

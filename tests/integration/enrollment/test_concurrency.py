@@ -9,7 +9,7 @@ import requests
 from deploy.processes import free_port
 from services.enrollment.service import EnrollmentService
 from tests.integration.enrollment.conftest import bind_tap
-from tests.integration.enrollment.factories import participant, programme
+from tests.integration.enrollment.factories import participant, upcoming
 from shared.events.envelope import parse
 from tests.support import auth_headers, get_messages
 
@@ -29,7 +29,7 @@ def test_50_concurrent_enrolments_into_10_seats_on_two_replicas_give_10_seats_an
         container_factory, settings):
     tap = bind_tap(settings.amqp_uri)
     a, b = start_replicas(container_factory, settings, 2)
-    assert requests.post(f"{a}/programmes", json=programme("CON-01", capacity=10), headers=ADMIN, timeout=10).status_code == 201
+    assert requests.post(f"{a}/programmes", json=upcoming("CON-01", capacity=10), headers=ADMIN, timeout=10).status_code == 201
     assert requests.post(f"{a}/programmes/CON-01/publish", headers=ADMIN, timeout=10).status_code == 200
 
     def enrol(i):
@@ -70,7 +70,7 @@ def test_50_concurrent_enrolments_into_10_seats_on_two_replicas_give_10_seats_an
     assert {r.status_code for r in again} == {200}
     assert requests.get(f"{a}/enrolments", params={"programme": "CON-01"}, headers=ADMIN, timeout=10).json()["total"] == 50
 
-    # cancelling a seat promotes the first waitlisted
+    # cancelling a seat before the start promotes the first waitlisted
     first_waiting = next(r for r in waitlisted if r["waitlist_position_at_arrival"] == 1)
     second_waiting = next(r for r in waitlisted if r["waitlist_position_at_arrival"] == 2)
     requests.post(f"{b}/enrolments/{enrolled[0]['id']}/cancel", json={}, headers=ADMIN, timeout=10)

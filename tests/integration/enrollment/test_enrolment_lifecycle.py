@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.integration.enrollment.factories import nip, participant, programme, ts
+from tests.integration.enrollment.factories import nip, participant, programme, ts, upcoming
 from tests.support import auth_headers
 
 
@@ -47,7 +47,7 @@ def test_full_programme_puts_the_3rd_asn_on_the_waitlist_with_position(enrollmen
 
 
 def test_cancelling_a_seat_promotes_the_first_waitlisted_and_positions_move_up(enrollment):
-    enrollment.create_published(programme("PKP-03", capacity=1))
+    enrollment.create_published(upcoming("PKP-03", capacity=1))  # not started: the waitlist moves by itself
     seat, first, second = (enrollment.post("/programmes/PKP-03/enrolments", participant(i)).json()
                            for i in range(3))
     enrollment.events(4)
@@ -65,9 +65,44 @@ def test_cancelling_a_seat_promotes_the_first_waitlisted_and_positions_move_up(e
     assert promotion.data["promoted_from_waitlist"] is True
     assert enrollment.get(f"/enrolments/{first['id']}").json()["status"] == "enrolled"
     assert enrollment.get(f"/enrolments/{second['id']}").json()["waitlist_position"] == 1
+    assert "waitlist_note" not in cancelled.json()
     # a retried cancel changes nothing and emits nothing
     assert enrollment.post(f"/enrolments/{seat['id']}/cancel", {}).json()["status"] == "cancelled"
     assert enrollment.raw_events(1, timeout=0.5) == []
+
+
+def test_a_seat_freed_in_a_started_programme_waits_for_an_operator_and_the_answer_says_so(enrollment):
+    started = enrollment.create_published(programme("PKP-16", capacity=1))  # started an hour ago
+    assert started["promotes_waitlist"] is False
+    seat, first = (enrollment.post("/programmes/PKP-16/enrolments", participant(i)).json() for i in range(2))
+    enrollment.events(3)
+
+    cancelled = enrollment.post(f"/enrolments/{seat['id']}/cancel", {"reason": "Sakit"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert "tidak otomatis" in cancelled.json()["waitlist_note"]
+    [event] = enrollment.events(1)  # the cancellation only: nobody promoted
+    assert event.name == "cancelled"
+    assert enrollment.raw_events(1, timeout=1) == []
+    assert enrollment.get(f"/enrolments/{first['id']}").json()["status"] == "waitlisted"
+    shown = enrollment.get("/programmes/PKP-16").json()
+    assert (shown["seats_taken"], shown["seats_left"], shown["waitlisted"]) == (0, 1, 1)
+
+    # by hand it works: the operator moves the waitlisted ASN into the free seat
+    promoted = enrollment.post(f"/enrolments/{first['id']}/promote")
+    assert promoted.status_code == 200 and promoted.json()["status"] == "enrolled", promoted.text
+    [event] = enrollment.events(1)
+    assert (event.name, event.data["promoted_from_waitlist"]) == ("enrolled", True)
+
+
+def test_more_capacity_in_a_started_programme_leaves_the_waitlist_to_the_operator(enrollment):
+    enrollment.create_published(programme("PKP-17", capacity=1))
+    _, waiting = (enrollment.post("/programmes/PKP-17/enrolments", participant(i)).json() for i in range(2))
+    enrollment.events(3)
+    changed = enrollment.patch("/programmes/PKP-17", {"capacity": 2})
+    assert changed.status_code == 200 and (changed.json()["seats_left"], changed.json()["waitlisted"]) == (1, 1)
+    [event] = enrollment.events(1)
+    assert event.name == "programme_updated"
+    assert enrollment.get(f"/enrolments/{waiting['id']}").json()["status"] == "waitlisted"
 
 
 def test_cancelling_a_waitlist_place_frees_no_seat(enrollment):
@@ -156,10 +191,11 @@ def test_completion_with_the_passing_score_passes_and_credits_the_programme_jp(e
     enrollment.create_published(programme("PKP-12", jp=24, passing_score=70))
     ids = [enrollment.post("/programmes/PKP-12/enrolments", participant(i)).json()["id"] for i in range(3)]
     enrollment.events(4)
+    enrollment.post(f"/enrolments/{ids[2]}/attendance", {"attended": False})  # during the programme
+    enrollment.after_end(programme("PKP-12"))
 
     passed = enrollment.post(f"/enrolments/{ids[0]}/completion", {"score": 70})
     failed = enrollment.post(f"/enrolments/{ids[1]}/completion", {"score": 69.5})
-    enrollment.post(f"/enrolments/{ids[2]}/attendance", {"attended": False})
     no_show = enrollment.post(f"/enrolments/{ids[2]}/completion", {})
 
     assert [r.json()["result"] for r in (passed, failed, no_show)] == ["passed", "failed", "no_show"]
@@ -181,6 +217,9 @@ def test_a_seminar_passes_on_attendance_without_a_score(enrollment):
                                            speakers=["Dr. Andalas Putra"], competency_type="pemerintahan"))
     eid = enrollment.post("/programmes/SEM-01/enrolments", participant(1)).json()["id"]
     enrollment.post(f"/enrolments/{eid}/attendance", {"attended": True})
+    early = enrollment.post(f"/enrolments/{eid}/completion", {})
+    assert early.status_code == 409 and early.json()["field"] == "programme", early.text
+    enrollment.after_end(enrollment.get("/programmes/SEM-01").json())
     done = enrollment.post(f"/enrolments/{eid}/completion", {})
     assert done.status_code == 200, done.text
     assert (done.json()["result"], done.json()["jp_earned"]) == ("passed", 4)
@@ -189,18 +228,38 @@ def test_a_seminar_passes_on_attendance_without_a_score(enrollment):
 def test_completion_needs_a_score_when_the_programme_has_a_passing_score(enrollment):
     enrollment.create_published(programme("PKP-13"))
     eid = enrollment.post("/programmes/PKP-13/enrolments", participant(1)).json()["id"]
+    enrollment.after_end(programme("PKP-13"))
     response = enrollment.post(f"/enrolments/{eid}/completion", {"attended": True})
     assert response.status_code == 422 and response.json()["field"] == "score"
     out_of_range = enrollment.post(f"/enrolments/{eid}/completion", {"score": 101})
     assert out_of_range.status_code == 422 and "score" in out_of_range.json()["errors"]
 
 
-def test_nothing_can_be_completed_before_the_programme_starts(enrollment):
+def test_a_scheduled_programme_is_completed_only_once_it_has_ended_while_attendance_is_recorded_during_it(
+        enrollment):
     now = datetime.now(timezone.utc)
     enrollment.create_published(programme("PKP-14", starts_at=ts(now + timedelta(days=2))))
     eid = enrollment.post("/programmes/PKP-14/enrolments", participant(1)).json()["id"]
-    response = enrollment.post(f"/enrolments/{eid}/completion", {"score": 90})
-    assert response.status_code == 409 and "starts at" in response.json()["message"]
+    before = enrollment.post(f"/enrolments/{eid}/completion", {"score": 90})
+    assert before.status_code == 409 and before.json()["field"] == "programme", before.text
+    assert "once it has ended" in before.json()["message"]
+
+    enrollment.create_published(programme("PKP-18"))  # started an hour ago, ends in a week
+    running = enrollment.post("/programmes/PKP-18/enrolments", participant(1)).json()["id"]
+    assert enrollment.post(f"/enrolments/{running}/attendance", {"attended": True}).status_code == 200
+    during = enrollment.post(f"/enrolments/{running}/completion", {"score": 90})
+    assert during.status_code == 409 and during.json()["field"] == "programme"
+    assert enrollment.get(f"/enrolments/{running}").json()["status"] == "enrolled"
+    enrollment.after_end(programme("PKP-18"))
+    after = enrollment.post(f"/enrolments/{running}/completion", {"score": 90})
+    assert after.status_code == 200 and after.json()["result"] == "passed", after.text
+
+
+def test_a_self_paced_participant_is_completed_when_they_finish_before_the_programme_ends(enrollment):
+    enrollment.create_published(programme("ELR-01", kind="e-learning", passing_score=None))
+    eid = enrollment.post("/programmes/ELR-01/enrolments", participant(1)).json()["id"]
+    done = enrollment.post(f"/enrolments/{eid}/completion", {"attended": True})
+    assert done.status_code == 200 and done.json()["result"] == "passed", done.text
 
 
 def test_a_waitlisted_asn_cannot_be_completed(enrollment):

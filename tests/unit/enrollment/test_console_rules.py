@@ -69,6 +69,27 @@ def test_completions_of_a_scheduled_kind_wait_for_the_end_a_self_paced_kind_does
     assert early.value.field == "complete"
     domain.check_marking_completion(programme(kind="seminar"), END)
     domain.check_marking_completion(programme(kind="mentoring"), START + timedelta(hours=1))
+    with pytest.raises(Conflict) as before_start:
+        domain.check_marking_completion(programme(kind="mentoring"), START - timedelta(minutes=1))
+    assert before_start.value.field == "complete"
+
+
+def test_a_marking_and_the_single_route_follow_one_completion_rule():
+    # the same moments are refused and accepted, only the field blamed differs
+    for kind in domain.SCHEDULED_KINDS + domain.SELF_PACED_KINDS:
+        p = programme(kind=kind)
+        for now in (START - timedelta(minutes=1), START + timedelta(hours=1), END):
+            try:
+                domain.check_marking_completion(p, now)
+                marking = True
+            except Conflict:
+                marking = False
+            try:
+                domain.check_completable(p, enrolment(), now)
+                single = True
+            except Conflict:
+                single = False
+            assert marking == single, (kind, now)
 
 
 def test_attended_is_present_on_at_least_one_session_and_the_same_mark_changes_nothing():

@@ -70,10 +70,74 @@ def test_enrolment_is_open_only_while_published_and_inside_the_window():
             domain.check_can_enrol(p, now)
 
 
-def test_a_freed_seat_goes_to_the_waitlist_only_until_the_programme_ends():
-    assert domain.promotes_waitlist(programme(), NOW)
-    assert not domain.promotes_waitlist(programme(), NOW + timedelta(days=4))
-    assert not domain.promotes_waitlist(programme(status="cancelled"), NOW)
+@pytest.mark.parametrize("kind", domain.SCHEDULED_KINDS)
+def test_a_scheduled_programme_gives_a_freed_seat_to_the_waitlist_only_until_it_starts(kind):
+    p = programme(kind=kind, starts_at=NOW + timedelta(hours=1))
+    assert domain.promotes_waitlist(p, NOW)
+    assert not domain.promotes_waitlist(p, NOW + timedelta(hours=1))  # started: an operator promotes by hand
+    assert domain.waitlist_note(p, NOW + timedelta(hours=2)) == domain.NOT_PROMOTED_STARTED
+    assert domain.waitlist_note(p, NOW + timedelta(days=4)) == domain.NOT_PROMOTED_ENDED
+    assert domain.waitlist_note(p, NOW) is None
+    assert not domain.promotes_waitlist(programme(kind=kind, status="cancelled", starts_at=NOW + timedelta(hours=1)),
+                                        NOW)
+
+
+@pytest.mark.parametrize("kind", domain.SELF_PACED_KINDS)
+def test_a_self_paced_programme_gives_a_freed_seat_to_the_waitlist_while_it_runs(kind):
+    p = programme(kind=kind)  # started yesterday, ends in three days
+    assert domain.promotes_waitlist(p, NOW) and domain.waitlist_note(p, NOW) is None
+    assert not domain.promotes_waitlist(p, NOW + timedelta(days=4))
+
+
+def test_a_scheduled_programme_is_completed_once_it_has_ended_whatever_the_path():
+    p = programme()  # a pelatihan that started yesterday and ends in three days
+    with pytest.raises(Conflict) as early:
+        domain.plan_completion(p, {"_id": "e1", "status": "enrolled"}, 80, None, NOW)
+    assert early.value.field == "programme" and "once it has ended" in early.value.message
+    assert early.value.details["completions_from"] == domain.iso(p["ends_at"])
+    # attendance during the programme stays possible
+    assert domain.check_attendance(p, {"_id": "e1", "status": "enrolled"}, True, NOW)
+    assert domain.plan_completion(p, {"_id": "e1", "status": "enrolled"}, 80, None, p["ends_at"])[0] == "completed"
+
+
+@pytest.mark.parametrize("kind", domain.SELF_PACED_KINDS)
+def test_a_self_paced_participant_is_completed_when_they_finish_before_the_end(kind):
+    p = programme(kind=kind, passing_score=None)
+    status, outcome = domain.plan_completion(p, {"_id": "e1", "status": "enrolled"}, None, True, NOW)
+    assert (status, outcome.result) == ("completed", "passed")
+    with pytest.raises(Conflict, match="nothing to complete yet"):
+        domain.plan_completion(programme(kind=kind, starts_at=NOW + timedelta(hours=1)),
+                               {"_id": "e1", "status": "enrolled"}, None, True, NOW)
+
+
+def test_only_staff_enrol_a_narasumber_and_only_in_a_seminar_or_lokakarya():
+    operator = domain.Actor("operator", "DISKOMINFO")
+    for kind in domain.SPEAKER_KINDS:
+        domain.check_role(operator, programme(kind=kind), "narasumber")
+        domain.check_role(domain.Actor("admin"), programme(kind=kind), "narasumber")
+    with pytest.raises(Forbidden) as self_enrolled:
+        domain.check_role(domain.Actor("asn", nip="198503122010011002"), programme(kind="seminar"), "narasumber")
+    assert self_enrolled.value.field == "role"
+    with pytest.raises(Invalid) as wrong_kind:
+        domain.check_role(operator, programme(kind="pelatihan"), "narasumber")
+    assert wrong_kind.value.field == "role"
+    domain.check_role(domain.Actor("asn", nip="198503122010011002"), programme(), "peserta")
+
+
+def test_a_narasumber_holds_no_seat_and_the_role_cell_reads_bahasa_indonesia():
+    assert domain.held_counter({"status": "enrolled", "role": "narasumber"}) is None
+    assert domain.held_counter({"status": "enrolled"}) == "seats_taken"  # before roles: peserta
+    assert [domain.parse_role(t) for t in ("", " Narasumber ", "peserta")] == ["peserta", "narasumber", "peserta"]
+    with pytest.raises(Invalid) as unknown:
+        domain.parse_role("moderator")
+    assert unknown.value.field == "role"
+
+
+def test_enrolling_with_the_other_role_than_the_active_enrolment_is_a_conflict():
+    active = {"_id": "e1", "programme_code": "SEM-1", "status": "enrolled", "role": "peserta"}
+    assert domain.role_conflict(active, "peserta") is None
+    conflict = domain.role_conflict(active, "narasumber")
+    assert isinstance(conflict, Conflict) and conflict.field == "role" and "sebagai peserta" in conflict.message
 
 
 @pytest.mark.parametrize("change, field", [
