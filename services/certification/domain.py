@@ -1,5 +1,7 @@
 """Certificate rules as plain functions: who gets one, its number, code, validity and status,
-what a public verifier may see, and how big the next numbering batch is.
+what it says per kind and role, who signs it (the programme's organisers' signatories), what
+a public verifier may see, and how big the next numbering batch is. Organisers come from the
+reference list (``shared.reference.organisers``).
 
 No broker, store or I/O here; ``commands.py`` applies these rules inside transactions.
 Times come from ``shared.timefmt`` (UTC stored, WIB shown, Indonesian dates on Babel).
