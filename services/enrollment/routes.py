@@ -39,18 +39,21 @@ openapi.route("POST", "/programmes/{code}/cancel", "Cancel a programme and all i
 openapi.route("POST", "/programmes/{code}/enrolments",
               "Enrol an ASN: a seat, or the waitlist when full; a retry returns the same enrolment. An ASN "
               "enrols themself (own NIP, aktif on the roster); in a programme requiring the supervisor's "
-              "approval that enrolment is awaiting_approval, holding its place (ADR 0092)",
+              "approval that enrolment is awaiting_approval, holding its place (ADR 0092). Staff may enrol the "
+              "narasumber of a seminar or lokakarya (role): no seat, no waitlist, no approval (ADR 0012)",
               body=s.ParticipantInputSchema, response=s.EnrolmentSchema, status=201, tags=E,
               responses={200: "already enrolled, waitlisted or awaiting approval (nothing changed)",
                          403: "an operator enrolling an ASN not aktif on its own agency's roster (the same answer "
                               "for an unknown NIP and another agency's ASN), or naming another agency; an ASN "
-                              "naming another NIP, or not aktif on the roster",
+                              "naming another NIP, or not aktif on the roster; an ASN asking for role narasumber",
                          404: "no such programme",
                          409: "not published, or the enrolment window is closed; or an admin naming an agency "
                               "the roster contradicts (the roster gives name, agency, jabatan and golongan); or "
-                              "approval needed and no supervisor (nor acting one) on the roster",
+                              "approval needed and no supervisor (nor acting one) on the roster; or the ASN "
+                              "is enrolled with the other role (field role)",
                          422: "invalid fields; or an ASN not on the roster (or not aktif on it) while "
-                              "ENROLLMENT_UNLISTED=tolak"})
+                              "ENROLLMENT_UNLISTED=tolak; or role narasumber in a kind other than seminar and "
+                              "lokakarya"})
 openapi.route("POST", "/programmes/{code}/enrolments/bulk",
               "Enrol the participants of a CSV file; streams one result per row, then a summary",
               body=csv_body(s.BulkEnrolmentCsv), body_content_type="text/csv", response=s.BulkRowSchema,
@@ -61,7 +64,10 @@ openapi.route("POST", "/programmes/{code}/completions/bulk",
               "Record completions from a CSV file (nip, score and/or attended); streams per-row results",
               body=csv_body(s.BulkCompletionCsv), body_content_type="text/csv", response=s.BulkRowSchema,
               content_type="application/x-ndjson", tags=B,
-              responses={404: "no such programme", 413: "file too large, or more rows than BULK_MAX_ROWS"})
+              responses={404: "no such programme",
+                         409: "a scheduled kind (pelatihan, sertifikasi, seminar, lokakarya) before it has ended, "
+                              "a self-paced one before it has started: the whole file, nothing read (ADR 0012)",
+                         413: "file too large, or more rows than BULK_MAX_ROWS"})
 openapi.route("GET", "/enrolments", "List enrolments by programme, NIP, status or agency, a page at a time",
               query=s.EnrolmentQuery, response=s.EnrolmentPageSchema, tags=E)
 openapi.route("GET", "/enrolments/counts",
@@ -73,7 +79,9 @@ openapi.route("GET", "/enrolments/counts",
 openapi.route("GET", "/enrolments/{id}", "One enrolment (with its current waitlist position)",
               response=s.EnrolmentSchema, tags=E, responses={404: "no such enrolment"})
 openapi.route("POST", "/enrolments/{id}/cancel", "Cancel; a freed seat goes to the first on the waitlist "
-              "(cancelled_by: participant for the ASN's own token, operator for staff)",
+              "until a scheduled programme starts (a self-paced one: until it ends), else it stays free and the "
+              "answer's waitlist_note says so (ADR 0012) (cancelled_by: participant for the ASN's own token, "
+              "operator for staff)",
               body=s.EnrolmentCancelSchema, response=s.EnrolmentSchema, tags=E,
               responses={404: "no such enrolment", 409: "already completed"})
 openapi.route("POST", "/enrolments/{id}/attendance", "Record whether the participant attended",
@@ -82,7 +90,10 @@ openapi.route("POST", "/enrolments/{id}/attendance", "Record whether the partici
 openapi.route("POST", "/enrolments/{id}/completion",
               "Complete with a score and/or attendance: passed, failed or no-show (emits completed)",
               body=_COMPLETION, response=s.EnrolmentSchema, tags=E,
-              responses={404: "no such enrolment", 409: "not enrolled, not started, or completed differently"})
+              responses={404: "no such enrolment",
+                         409: "not enrolled, or completed differently; or too early (field programme): a scheduled "
+                              "kind (pelatihan, sertifikasi, seminar, lokakarya) completes once it has ended, a "
+                              "self-paced one (e-learning, coaching, mentoring) from its start (ADR 0012)"})
 
 # -- operator console (issue 21) --
 openapi.route("POST", "/programmes/{code}/marking",
