@@ -54,6 +54,20 @@ def machine() -> dict:
             "load_average_at_start": [round(load1, 2), round(load5, 2)]}
 
 
+def git_commit() -> str:
+    """The checkout's commit, with ``+changes`` when files differ from it."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
 def percentiles(samples: list[float]) -> dict:
     """p50/p95/p99/max of ``samples`` (seconds), in milliseconds; nearest-rank."""
     if not samples:

@@ -30,6 +30,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.config import Settings, settings_of
 from shared.errors import StoreUnavailable
+from shared.metrics import STORE_CONTEXT
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,7 @@ class LeasedLoop(SharedExtension):
         return leading
 
     def _run(self):
+        STORE_CONTEXT.set(f"loop:{self.name}")  # this greenthread's store commands (shared.metrics)
         failures = 0
         while not self._stopping:
             started = time.monotonic()

@@ -95,6 +95,7 @@ class ReliableEventHandler(Entrypoint):
         service = self.container.service_name
         self.queue_name = topology.consumer_queue_name(service, self.source_service, self.event_name)
         self.queue = topology.consumer_queue(service, self.source_service, self.event_name)
+        self.store_context = f"event:{self.source_service}.{self.event_name}"  # shared.metrics
         self.dead_letters = DeadLetters(self.settings.amqp_uri, service, self.settings.retry_delays_ms)
         self.own_user = self.dead_letters.user
         self.expected_publisher = expected_publisher(self.source_service, service, self.own_user)

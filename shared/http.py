@@ -160,6 +160,7 @@ class ApiHandler(HttpRequestHandler):
         # anyone may call a public route: it takes a small body unless it says otherwise
         self.max_body = max_body or (PUBLIC_MAX_BODY_BYTES if self.auth_rule.public else MAX_BODY_BYTES)
         self.auth_config: AuthConfig | None = None
+        self.store_context = f"http:{method} {url}"  # labels the worker's store commands (shared.metrics)
         # expected: answered as 4xx/503 without an error trace in the log
         kwargs.setdefault("expected_exceptions", (DomainError, ValidationError, StoreUnavailable, ConnectionFailure))
         super().__init__(method, url, **kwargs)

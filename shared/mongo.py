@@ -9,6 +9,7 @@ import time
 from pymongo import MongoClient
 
 from shared.config import SECONDS_PER_DAY, Settings
+from shared.metrics import HEARTBEAT_LISTENER, STORE_LISTENER
 
 OUTBOX = "outbox"
 PROCESSED = "processed_events"
@@ -17,10 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def connect(settings: Settings) -> MongoClient:
+    """The client of every service (and script): each command it sends is counted by context
+    on the process's /metrics (shared.metrics.STORE_LISTENER, issue 23)."""
     return MongoClient(
         settings.mongo_uri, tz_aware=True, connect=False,
         serverSelectionTimeoutMS=int(settings.extra.get("mongo_timeout_ms", 5000)),
         connectTimeoutMS=5000, socketTimeoutMS=30000,
+        event_listeners=[STORE_LISTENER, HEARTBEAT_LISTENER],
     )
 
 

@@ -224,6 +224,13 @@ class Mongo(DependencyProvider):
     def kill(self):
         self.stop()
 
+    def worker_setup(self, worker_ctx) -> None:
+        # Runs in the worker's greenthread: its store commands count under the context its
+        # entrypoint names (a reliable handler's event, an HTTP route; shared.metrics).
+        entrypoint = worker_ctx.entrypoint
+        metrics.STORE_CONTEXT.set(getattr(entrypoint, "store_context", None)
+                                  or f"entrypoint:{entrypoint.method_name}")
+
     def get_dependency(self, worker_ctx) -> Store:
         return Store(self.client, self.settings, relay=self.relay,
                      correlation_id=worker_ctx.data.get("correlation_id") or ctxlog.current("correlation_id"),

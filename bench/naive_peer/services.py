@@ -70,6 +70,12 @@ class EnrollmentNaive(NaiveBase):
                                                         json.loads(request.get_data()))
         return _json(status, programme)
 
+    @http("PATCH", "/programmes/<string:code>")
+    def update_programme(self, request, code):
+        programme = enrollment.update_programme(self.store, self.runtime, ADMIN, code, json.loads(request.get_data()))
+        self.publish(self.store)
+        return _json(200, programme)
+
     @http("POST", "/programmes/<string:code>/publish")
     def publish_programme(self, request, code):
         programme = enrollment.publish_programme(self.store, self.runtime, ADMIN, code)
