@@ -133,7 +133,7 @@ def make_identifier(rng: random.Random, year: int, gender_digit: str, pppk: bool
     sequence = f"{rng.randint(1, 999):03d}"
     if pppk:
         appointed = rng.randint(max(2019, birth.year + 20), year - 1)
-        return f"{birth:%Y%m%d}{appointed}{nip_rules.PPPK_CODE}{gender_digit}{sequence}"
+        return f"{birth:%Y%m%d}{appointed}{nip_rules.PPPK_CODE}1{gender_digit}{sequence}"  # first contract
     appointed = rng.randint(birth.year + 21, min(birth.year + 35, year - 1))
     return f"{birth:%Y%m%d}{appointed}{rng.randint(1, 12):02d}{gender_digit}{sequence}"
 

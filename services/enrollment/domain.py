@@ -872,7 +872,8 @@ _NIP_PARTS = {
     "appointment_month": "bulan pengangkatannya (angka 13-14) bukan bulan 01-12",
     "appointment_year": "tahun pengangkatannya (angka 9-12) tidak mungkin",
     "appointment_date": "tanggal pengangkatannya (angka 9-14) tidak mungkin untuk tanggal lahirnya",
-    "pppk_code": "tidak memuat kode PPPK 21 pada angka 13-14",
+    "pppk_code": "tidak memuat kode PPPK 2 pada angka ke-13",
+    "contract": "angka ke-14 (perjanjian kerja ke-) harus 1-9",
     "gender": "angka ke-15 (jenis kelamin) harus 1 atau 2",
     "sequence": "nomor urutnya (angka 16-18) harus 001 atau lebih",
 }
@@ -1132,7 +1133,7 @@ def merge_roster_entry(existing: dict | None, row: RosterRow, plan: RosterImport
         raise Invalid("nama wajib untuk ASN yang belum ada di daftar ASN", field="nama")
     jenis = fields.get("jenis_asn") or existing.get("jenis_asn") or jenis_of_id_kind(row.id_kind)
     if jenis != jenis_of_id_kind(row.id_kind):
-        what = "NIP PNS" if row.id_kind == "nip" else "NI PPPK (kode 21 pada angka 13-14)"
+        what = "NIP PNS" if row.id_kind == "nip" else "NI PPPK (kode 2 pada angka ke-13, perjanjian kerja ke- pada angka ke-14)"
         raise Invalid(f"jenis_asn {jenis} tidak cocok dengan nomornya, sebuah {what}", field="jenis_asn")
     golongan = fields["golongan"] if "golongan" in fields else existing.get("golongan")
     check_golongan(golongan, jenis)

@@ -978,6 +978,8 @@ def enrolled_message(enrolment: dict, existed: bool) -> str:
         return f"{name} sudah terdaftar pada program ini ({ENROLMENT_LABELS.get(enrolment.get('status'), '')})."
     if enrolment.get("status") == "waitlisted":
         return f"Kursi penuh: {name} masuk daftar tunggu nomor {enrolment.get('waitlist_position') or '-'}."
+    if enrolment.get("role") == "narasumber":  # a speaker takes no seat
+        return f"{name} terdaftar sebagai narasumber pada program ini."
     return f"{name} terdaftar pada program ini."
 
 
@@ -1052,7 +1054,12 @@ _REASONS = (
     (r"^(NIP|NI PPPK|identifier) must (be a string of|have) (\d+) digits", "{0} harus {2} angka"),
     (r"^(NIP|NI PPPK|identifier) must contain digits only", "{0} hanya boleh berisi angka"),
     (r"^NIP appointment month (\d+)", "bulan pengangkatan pada NIP ({0}, angka ke-13–14) bukan bulan 01–12"),
-    (r"^NI PPPK must carry the PPPK code", "NI PPPK harus memuat kode PPPK pada angka ke-13–14"),
+    (r"^NI PPPK must carry the PPPK code", "NI PPPK harus memuat kode PPPK 2 pada angka ke-13"),
+    (r"^NI PPPK count of work agreements \(digit 14\) must be 1-9",
+     "angka ke-14 NI PPPK (perjanjian kerja ke-) harus 1–9"),
+    (r"is before the holder turned (\d+)", "tanggal pengangkatan pada nomornya sebelum pemiliknya berusia {0} tahun"),
+    (r"holder was already (\d+) .* at (\d+) at the latest",
+     "pada tanggal pengangkatan pemiliknya sudah berusia {0} tahun; paling tua diangkat pada usia {1} tahun"),
     (r"lies in the future", "tanggal pada NIP berada di masa depan"),
     (r"is not after the birth date", "tanggal pengangkatan pada NIP tidak sesudah tanggal lahirnya"),
     (r"birth date", "tanggal lahir pada NIP tidak sah"),
