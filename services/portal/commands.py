@@ -151,11 +151,13 @@ def cancel_programme(client: ServiceClient, identity: Identity, code: str, reaso
     return client.post("enrollment", f"/programmes/{code}/cancel", identity, {"reason": reason}, acting="role")
 
 
-def enrol_participant(client: ServiceClient, identity: Identity, code: str, nip: str) -> tuple[dict, bool]:
-    """Enrol an ASN from the roster with the staff member's role: (the enrolment, whether it existed)."""
+def enrol_participant(client: ServiceClient, identity: Identity, code: str, nip: str,
+                      peran: str = "peserta") -> tuple[dict, bool]:
+    """Enrol an ASN from the roster with the staff member's role, as peserta or narasumber (a seminar's
+    or lokakarya's speaker, enrollment's ``role``): (the enrolment, whether it existed)."""
     # the status tells a new enrolment (201) from one that was there already (200)
     response = client._call("POST", "enrollment", f"/programmes/{code}/enrolments", identity, "role",
-                            json={"nip": nip})
+                            json={"nip": nip, "role": peran})
     return response.json(), response.status_code == 200
 
 

@@ -240,6 +240,8 @@ class ReasonForm(CsrfForm):
 
 class ConsoleEnrolForm(CsrfForm):
     nip = _nip("NIP of an ASN aktif on the roster (an operator: of its own OPD)", required=True)
+    peran = fields.Str(load_default="peserta", validate=validate.OneOf(("peserta", "narasumber")),
+                       metadata={"description": "peserta, or narasumber of a seminar or lokakarya (no seat)"})
 
 
 class PromoteForm(CsrfForm):

@@ -1158,7 +1158,7 @@ def console_enrol(store: Store, runtime: ServiceRuntime, clients: ServiceClient,
     code = schemas.programme_code(code)
     nip = "".join(form["nip"].split())
     try:
-        enrolment, existed = commands.enrol_participant(clients, visit.identity, code, nip)
+        enrolment, existed = commands.enrol_participant(clients, visit.identity, code, nip, form["peran"])
         commands.flash(store.db, visit.session_id, domain.enrolled_message(enrolment, existed), "ok")
     except ServiceError as exc:
         if exc.status >= 500:
