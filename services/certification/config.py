@@ -233,18 +233,27 @@ def load(settings: Settings | None = None) -> CertificationConfig:
 # -- PAdES signing (issue 24) ---------------------------------------------------------------
 # The PDF signature's key material: PDF_SIGNING_KEY(_FILE) (PEM/DER private key, optional
 # PDF_SIGNING_KEY_PASSPHRASE(_FILE)) with PDF_SIGNING_CHAIN(_FILE) (the signer's certificate,
-# then its intermediates), or PDF_SIGNING_PKCS12_FILE (+ PDF_SIGNING_PKCS12_PASSPHRASE(_FILE)).
+# then its intermediates), or PDF_SIGNING_PKCS12_FILE (or PDF_SIGNING_PKCS12, its base64) with
+# PDF_SIGNING_PKCS12_PASSPHRASE(_FILE).
 
-def _material(name: str, *, file_only: bool = False) -> tuple[bytes | None, str]:
-    """The bytes of ``name`` (its value) or ``name``_FILE (the file's content), and the
-    variable they came from for error messages."""
-    value = None if file_only else env(name, None, SERVICE)
+def _material(name: str, *, base64_value: bool = False) -> tuple[bytes | None, str]:
+    """The bytes of ``name`` (its value; base64 for binary material) or ``name``_FILE (the
+    file's content), and the variable they came from for error messages."""
+    import base64
+    import binascii
+
+    value = env(name, None, SERVICE)
     if value:
-        return value.encode(), variable(name, SERVICE)
+        if not base64_value:
+            return value.encode(), variable(name, SERVICE)
+        try:
+            return base64.b64decode(value, validate=True), variable(name, SERVICE)
+        except binascii.Error:
+            raise ValueError(f"{variable(name, SERVICE)}: not base64 (or set {name}_FILE to the file)") from None
     path = env(f"{name}_FILE", None, SERVICE)
     label = variable(f"{name}_FILE", SERVICE)
     if not path:
-        return None, label if file_only else f"{SERVICE.upper()}_{name}(_FILE)"
+        return None, f"{SERVICE.upper()}_{name}(_FILE)"
     try:
         return Path(path).read_bytes(), label
     except OSError as exc:
@@ -263,7 +272,7 @@ def _pdf_signing() -> dict:
 
     key, key_var = _material("PDF_SIGNING_KEY")
     chain, chain_var = _material("PDF_SIGNING_CHAIN")
-    pkcs12, pkcs12_var = _material("PDF_SIGNING_PKCS12", file_only=True)
+    pkcs12, pkcs12_var = _material("PDF_SIGNING_PKCS12", base64_value=True)
     if pkcs12 and key:
         raise ValueError(f"{pkcs12_var} and {key_var}: set one of them (a PKCS#12 file holds the key itself)")
     source = pades.SigningSource(key=key, key_passphrase=_passphrase("PDF_SIGNING_KEY_PASSPHRASE"), chain=chain,

@@ -5,6 +5,7 @@ as a national CA such as BSrE issues it) signs without code changes, and key mat
 cannot sign stops the service at start naming its variable."""
 from __future__ import annotations
 
+import base64
 import io
 import threading
 from dataclasses import dataclass
@@ -36,8 +37,8 @@ from services.certification.adapters.pdf import render_certificate
 from shared.production import ProductionConfigError
 from tests.unit.certification.test_pdf_and_ratelimit import URL, certificate
 
-VARIABLES = ("KEY", "KEY_FILE", "KEY_PASSPHRASE", "KEY_PASSPHRASE_FILE", "CHAIN", "CHAIN_FILE", "PKCS12_FILE",
-             "PKCS12_PASSPHRASE", "PKCS12_PASSPHRASE_FILE")
+VARIABLES = ("KEY", "KEY_FILE", "KEY_PASSPHRASE", "KEY_PASSPHRASE_FILE", "CHAIN", "CHAIN_FILE", "PKCS12",
+             "PKCS12_FILE", "PKCS12_PASSPHRASE", "PKCS12_PASSPHRASE_FILE")
 
 
 @pytest.fixture(autouse=True)
@@ -174,7 +175,7 @@ def test_an_appended_update_that_changes_the_page_is_detected():
     assert not status.bottom_line
 
 
-def test_each_request_signs_on_the_loaded_signer_of_the_configuration():
+def test_the_configuration_keeps_its_loaded_signer():
     cfg = config.CertificationConfig()
     assert cfg.pdf_signer is cfg.pdf_signer and cfg.pdf_signer.development
     assert config.load().pdf_signing is None  # nothing configured: the development chain
@@ -214,6 +215,13 @@ def test_a_pkcs12_file_signs_like_the_pem_pair(tmp_path, monkeypatch):
 
     signature, status = validate(signed_certificate(config.load()), chain.root_asn1)
     assert status.bottom_line and signature.sig_object["/Name"] == "Ir. Hendra Gunawan"
+    # or the file's base64 in the variable itself (a Kubernetes Secret's key as an env var)
+    monkeypatch.delenv("CERTIFICATION_PDF_SIGNING_PKCS12_FILE")
+    monkeypatch.setenv("CERTIFICATION_PDF_SIGNING_PKCS12", base64.b64encode(bundle).decode())
+    assert validate(signed_certificate(config.load()), chain.root_asn1)[1].bottom_line
+    monkeypatch.setenv("CERTIFICATION_PDF_SIGNING_PKCS12", "bukan base64!")
+    with pytest.raises(ValueError, match="^CERTIFICATION_PDF_SIGNING_PKCS12: not base64"):
+        config.load()
 
 
 def test_key_material_that_cannot_sign_stops_the_start_naming_the_variable(tmp_path, monkeypatch):
