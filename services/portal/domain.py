@@ -443,7 +443,6 @@ EXPORTS = {
     "siasn.xlsx": ("/exports/ledger-siasn.xlsx", "Riwayat kursus format SIASN (XLSX)"),
 }
 CHECKPOINT_LABELS = ("Q1", "Q2", "Q3", "Q4")  # reporting's default REPORTING_SHORTFALL_CHECKPOINTS
-QUARTER_WORDS = {"Q1": "Triwulan I", "Q2": "Triwulan II", "Q3": "Triwulan III", "Q4": "Triwulan IV"}
 JOB_LABELS = {None: "Belum dijalankan", "queued": "Dalam antrean", "running": "Sedang berjalan",
               "done": "Selesai"}
 REVOKE_REASON_MIN, REVOKE_REASON_MAX = 5, 500
@@ -547,8 +546,14 @@ def programme_figures(p: dict) -> dict:
 
 def checkpoint_choices(year: int) -> list[dict]:
     """The checkpoints an admin may run: this year's and last year's (YEAR-LABEL)."""
-    return [{"id": f"{y}-{label}", "label": f"{QUARTER_WORDS[label]} {y}"}
+    return [{"id": f"{y}-{label}", "label": checkpoint_label(f"{y}-{label}")}
             for y in (year, year - 1) for label in CHECKPOINT_LABELS]
+
+
+def checkpoint_label(checkpoint: str) -> str:
+    """``Triwulan II tahun 2026`` for ``2026-Q2``: how a person reads a checkpoint's id."""
+    label = timefmt.period_label_id(checkpoint)
+    return label[:1].upper() + label[1:]
 
 
 def checkpoint_valid(value: str | None) -> bool:

@@ -846,6 +846,7 @@ def _oversight_checkpoint_page(visit: Visit, runtime: ServiceRuntime, clients: S
     found = clients.gather([lambda i=i: queries.checkpoint_job(clients, visit.identity, i) for i in ids])
     jobs = {i: domain.job_view(job) for i, job in zip(ids, found)}
     return visit.render("admin_checkpoint.html", status=status, choices=choices, jobs=jobs, chosen=chosen,
+                        chosen_label=domain.checkpoint_label(chosen) if chosen else None,
                         job=jobs.get(chosen) if chosen else None, errors=errors or {})
 
 
@@ -879,8 +880,7 @@ def checkpoint_run(store: Store, runtime: ServiceRuntime, clients: ServiceClient
             return _oversight_checkpoint_page(visit, runtime, clients, None, status=422,
                                     errors={"checkpoint": "Checkpoint ini tidak dikenal oleh layanan pelaporan."})
         return _oversight_refusal(visit, exc)
-    label = next((c["label"] for c in domain.checkpoint_choices(int(checkpoint[:4])) if c["id"] == checkpoint),
-                 checkpoint)
+    label = domain.checkpoint_label(checkpoint)
     if (job or {}).get("status") == "done" and (job or {}).get("finished_at"):
         message, kind = f"Checkpoint {label} sudah selesai dijalankan sebelumnya; hasilnya di bawah.", "info"
     else:

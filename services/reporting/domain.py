@@ -29,6 +29,7 @@ from shared.auth import ADMIN, ASN, OPERATOR, Principal
 from shared.errors import Forbidden, Invalid
 from shared.events.common import COMPETENCY_TYPES, PROGRAMME_KINDS
 from shared.paging import decode_cursor, encode_cursor
+from shared.timefmt import period_label_id
 from shared.reference import agencies as reference_agencies
 from shared.timefmt import WIB, iso, parse_time, wib_month, wib_year
 
@@ -871,10 +872,6 @@ def certificate_months(months: dict[str, dict]) -> list[dict]:
 
 
 # -- tim saya: a supervisor's staff against their targets ---------------------------------------
-# Checkpoint labels as people read them (the default REPORTING_SHORTFALL_CHECKPOINTS labels).
-QUARTER_NAMES = {"Q1": "triwulan I", "Q2": "triwulan II", "Q3": "triwulan III", "Q4": "triwulan IV"}
-
-
 def current_checkpoint(cfg: ReportingConfig, year: int, today: date) -> Checkpoint:
     """The checkpoint an ASN is measured against in ``year`` as of ``today`` (WIB): the next one
     not yet past in the current year; the last of a past year; the first of a future year."""
@@ -887,7 +884,7 @@ def current_checkpoint(cfg: ReportingConfig, year: int, today: date) -> Checkpoi
 
 def checkpoint_label(year: int, checkpoint: Checkpoint) -> str:
     """``triwulan IV tahun 2026`` (a label of another calendar: ``<label> tahun 2026``)."""
-    return f"{QUARTER_NAMES.get(checkpoint.label, checkpoint.label)} tahun {year}"
+    return period_label_id(f"{year}-{checkpoint.label}")
 
 
 def target_share(cfg: ReportingConfig, checkpoint: Checkpoint) -> float:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from deploy.launcher import Stack, free_ports
-from shared.timefmt import WIB
+from shared.timefmt import WIB, period_label_id
 from tests.e2e.client import Platform, Subscriber, person, programme
 from tests.e2e.conftest import text_of
 from tests.support import wait_for
@@ -214,7 +214,7 @@ def test_the_roster_reaches_the_reluctant_and_their_supervisor(platform, smtp, a
     assert job["nudged"] >= 3
 
     # the supervisor is told once, by e-mail from the roster, about exactly their two staff below target
-    mail = smtp.wait_for(head.email, f"2 staf Anda di bawah target JP ({checkpoint})", timeout=90)
+    mail = smtp.wait_for(head.email, f"2 staf Anda di bawah target JP ({period_label_id(checkpoint)})", timeout=90)
     assert never.name in text_of(mail) and passer.name not in text_of(mail)
     summaries = wait_for(lambda: [m for m in platform.get("notification", f"/inbox/{head.nip}")["items"]
                                   if m["kind"] == "supervisor_summary"], timeout=60, message="the summary")

@@ -272,7 +272,7 @@ def test_production_starts_with_a_real_key_and_signatories_and_development_needs
     production.setenv("SIGNING_KEY", REAL_KEY)  # the generic name works as well as the prefixed one
     production.setenv("CERTIFICATION_SIGNATORIES", REAL_SIGNATORIES)
     loaded = certification_config.load()
-    assert loaded.signing_key == REAL_KEY and loaded.signatories[0].name == "Dra. Yulia Sari"
+    assert loaded.signing_key == REAL_KEY and loaded.signatories["*"][0].name == "Dra. Yulia Sari"
     production.delenv("SIGNING_KEY")
     production.delenv("CERTIFICATION_SIGNATORIES")
     production.setenv("ASN_ENV", "development")

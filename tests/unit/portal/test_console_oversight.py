@@ -55,7 +55,7 @@ def test_a_checkpoint_job_as_the_page_shows_it():
 
 def test_the_checkpoints_offered_and_accepted():
     assert [c["id"] for c in domain.checkpoint_choices(2026)][:2] == ["2026-Q1", "2026-Q2"]
-    assert domain.checkpoint_choices(2026)[4] == {"id": "2025-Q1", "label": "Triwulan I 2025"}
+    assert domain.checkpoint_choices(2026)[4] == {"id": "2025-Q1", "label": "Triwulan I tahun 2025"}
     assert domain.checkpoint_valid("2026-Q3") and not domain.checkpoint_valid("2026-Q5")
     assert not domain.checkpoint_valid("26-Q1") and not domain.checkpoint_valid(None)
 
