@@ -110,13 +110,13 @@ def load_recipient(nip: str, body: dict) -> dict:
     row); raises ValidationError (the body's fields first) or Invalid (the NIP, naming the
     wrong part)."""
     data = RecipientSchema().load(body)
-    parsed = nip_rules.validate(nip, data["id_kind"] or "auto", field="nip")
+    parsed = nip_rules.validate(nip_rules.digits_only(nip), data["id_kind"] or "auto", field="nip")
     if data["agency"] is not None:
         data["agency"] = data["agency"].strip().upper()
         if reference_agency(data["agency"]) is None:
             raise ValidationError({"agency": [f"unknown OPD code {data['agency']!r}"]})
     data["id_kind"] = parsed.kind
-    return {"nip": nip, **{k: data.get(k) for k in CONTACT_FIELDS}}
+    return {"nip": parsed.identifier, **{k: data.get(k) for k in CONTACT_FIELDS}}
 
 
 class RecipientView(RecordView):

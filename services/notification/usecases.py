@@ -77,6 +77,7 @@ def put_recipient(store: Store, runtime: ServiceRuntime, caller: Principal, nip:
 
 
 def get_recipient(store: Store, caller: Principal, nip: str) -> dict:
+    nip = nip_rules.digits_only(nip)  # the printed form (19850312 201001 1 002) in the path
     nip_rules.validate(nip, "auto")
     _require_staff(store.db, caller, nip, what=f"recipient {nip}")
     return schemas.RecipientView().dump(queries.recipient(store.db, nip))
@@ -111,6 +112,7 @@ def get_agency_contact(store: Store, caller: Principal, code: str) -> dict:
 
 # -- the inbox and the delivery log -------------------------------------------------------------
 def inbox(store: Store, caller: Principal, nip: str, args: dict) -> dict:
+    nip = nip_rules.digits_only(nip)  # the printed form (19850312 201001 1 002) in the path
     nip_rules.validate(nip, "auto")
     _require_staff(store.db, caller, nip, what=f"the inbox of {nip}")
     query = schemas.InboxQuery().load(args)
@@ -122,6 +124,7 @@ def inbox(store: Store, caller: Principal, nip: str, args: dict) -> dict:
 
 
 def read_message(store: Store, runtime: ServiceRuntime, caller: Principal, nip: str, message_id: str) -> dict:
+    nip = nip_rules.digits_only(nip)  # the printed form (19850312 201001 1 002) in the path
     nip_rules.validate(nip, "auto")
     _require_staff(store.db, caller, nip, what=f"the inbox of {nip}")
     oid, now = object_id(message_id, "message_id"), runtime.now()

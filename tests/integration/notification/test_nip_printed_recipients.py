@@ -28,3 +28,14 @@ def test_a_printed_nip_in_the_recipients_csv_is_the_same_recipient_as_its_digits
     assert rows[4]["status"] == "invalid" and "first on line 2" in rows[4]["errors"]["nip"][0]
     assert service.http("GET", f"/recipients/{NIP}").json()["email"] == "rahmat@bukittinggikota.go.id"
     assert service.http("GET", f"/recipients/{PPPK_SECOND_CONTRACT}").json()["id_kind"] == "ni_pppk"
+
+
+def test_a_printed_nip_in_the_path_reaches_the_same_recipient_and_inbox(service):
+    printed = "19850312%20201001%201%20002"  # 19850312 201001 1 002 as a URL path segment
+    reply = service.http("PUT", f"/recipients/{printed}",
+                         json={"name": "Rahmat Hidayat", "agency": "DISKOMINFO", "email": "rahmat@bukittinggikota.go.id"})
+    assert reply.status_code in (200, 201), reply.text
+    assert reply.json()["nip"] == NIP
+    assert service.http("GET", f"/recipients/{NIP}").json()["email"] == "rahmat@bukittinggikota.go.id"
+    assert service.http("GET", f"/recipients/{printed}").json()["nip"] == NIP
+    assert service.http("GET", f"/inbox/{printed}").status_code == 200
