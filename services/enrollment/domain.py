@@ -20,7 +20,7 @@ from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, Invalid
 from shared.events.common import LEFT_STATUSES, PARTICIPATION_ROLES, PROGRAMME_KINDS
 from shared.reference import agencies
-from shared.timefmt import LOCALE, parse_time, wib_date
+from shared.timefmt import LOCALE, parse_time, stamp_id, wib_date
 
 # Programme lifecycle: draft -> published -> cancelled (a draft may be cancelled too).
 DRAFT, PUBLISHED, CANCELLED = "draft", "published", "cancelled"
@@ -680,17 +680,19 @@ def completion_opens_at(p: dict) -> datetime:
 
 
 def check_completion_open(p: dict, now: datetime, field: str = "programme") -> None:
-    """The one rule every completion path follows (POST /enrolments/<id>/completion, the bulk
-    completion upload, a marking with ``complete``): Conflict (409) naming ``field`` before
-    ``completion_opens_at``. Attendance is not concerned: it is recorded from the start."""
+    """The one rule every completion path follows (POST /enrolments/<id>/completion, each row of
+    the bulk completion upload, a marking with ``complete``): Conflict (409) naming ``field``
+    before ``completion_opens_at``, in Bahasa Indonesia (the operator reads it on the portal's
+    upload results). Attendance is not concerned: it is recorded from the start."""
     opens = completion_opens_at(p)
     if now >= opens:
         return
     if self_paced(p):
-        raise Conflict(f"programme {p['_id']} starts at {iso(p['starts_at'])}; nothing to complete yet",
-                       field=field, completions_from=iso(opens))
-    raise Conflict(f"programme {p['_id']} ends at {iso(p['ends_at'])}: completions of a {p['kind']} are recorded "
-                   f"once it has ended (record attendance meanwhile)", field=field, completions_from=iso(opens))
+        raise Conflict(f"program {p['_id']} baru dimulai {stamp_id(opens)}: belum ada peserta yang dapat dicatat "
+                       f"selesai", field=field, completions_from=iso(opens))
+    raise Conflict(f"program {p['_id']} ({p['kind']}) belum selesai: kelulusan dicatat setelah program berakhir "
+                   f"({stamp_id(opens)}); kehadiran dapat dicatat selama program berlangsung",
+                   field=field, completions_from=iso(opens))
 
 
 def check_completable(p: dict, enrolment: dict, now: datetime) -> None:

@@ -61,13 +61,12 @@ openapi.route("POST", "/programmes/{code}/enrolments/bulk",
               responses={404: "no such programme", 409: "not open for enrolment",
                          413: "file too large, or more rows than BULK_MAX_ROWS"})
 openapi.route("POST", "/programmes/{code}/completions/bulk",
-              "Record completions from a CSV file (nip, score and/or attended); streams per-row results",
+              "Record completions from a CSV file (nip, score and/or attended); streams per-row results. A "
+              "scheduled kind before its end (a self-paced one before its start) refuses each row, field "
+              "programme (ADR 0012)",
               body=csv_body(s.BulkCompletionCsv), body_content_type="text/csv", response=s.BulkRowSchema,
               content_type="application/x-ndjson", tags=B,
-              responses={404: "no such programme",
-                         409: "a scheduled kind (pelatihan, sertifikasi, seminar, lokakarya) before it has ended, "
-                              "a self-paced one before it has started: the whole file, nothing read (ADR 0012)",
-                         413: "file too large, or more rows than BULK_MAX_ROWS"})
+              responses={404: "no such programme", 413: "file too large, or more rows than BULK_MAX_ROWS"})
 openapi.route("GET", "/enrolments", "List enrolments by programme, NIP, status or agency, a page at a time",
               query=s.EnrolmentQuery, response=s.EnrolmentPageSchema, tags=E)
 openapi.route("GET", "/enrolments/counts",

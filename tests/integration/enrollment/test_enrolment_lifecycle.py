@@ -242,7 +242,7 @@ def test_a_scheduled_programme_is_completed_only_once_it_has_ended_while_attenda
     eid = enrollment.post("/programmes/PKP-14/enrolments", participant(1)).json()["id"]
     before = enrollment.post(f"/enrolments/{eid}/completion", {"score": 90})
     assert before.status_code == 409 and before.json()["field"] == "programme", before.text
-    assert "once it has ended" in before.json()["message"]
+    assert "setelah program berakhir" in before.json()["message"]
 
     enrollment.create_published(programme("PKP-18"))  # started an hour ago, ends in a week
     running = enrollment.post("/programmes/PKP-18/enrolments", participant(1)).json()["id"]

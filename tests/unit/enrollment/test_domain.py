@@ -93,7 +93,7 @@ def test_a_scheduled_programme_is_completed_once_it_has_ended_whatever_the_path(
     p = programme()  # a pelatihan that started yesterday and ends in three days
     with pytest.raises(Conflict) as early:
         domain.plan_completion(p, {"_id": "e1", "status": "enrolled"}, 80, None, NOW)
-    assert early.value.field == "programme" and "once it has ended" in early.value.message
+    assert early.value.field == "programme" and "kelulusan dicatat setelah program berakhir" in early.value.message
     assert early.value.details["completions_from"] == domain.iso(p["ends_at"])
     # attendance during the programme stays possible
     assert domain.check_attendance(p, {"_id": "e1", "status": "enrolled"}, True, NOW)
@@ -105,7 +105,7 @@ def test_a_self_paced_participant_is_completed_when_they_finish_before_the_end(k
     p = programme(kind=kind, passing_score=None)
     status, outcome = domain.plan_completion(p, {"_id": "e1", "status": "enrolled"}, None, True, NOW)
     assert (status, outcome.result) == ("completed", "passed")
-    with pytest.raises(Conflict, match="nothing to complete yet"):
+    with pytest.raises(Conflict, match="baru dimulai"):
         domain.plan_completion(programme(kind=kind, starts_at=NOW + timedelta(hours=1)),
                                {"_id": "e1", "status": "enrolled"}, None, True, NOW)
 
