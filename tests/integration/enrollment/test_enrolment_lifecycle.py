@@ -255,6 +255,18 @@ def test_a_scheduled_programme_is_completed_only_once_it_has_ended_while_attenda
     assert after.status_code == 200 and after.json()["result"] == "passed", after.text
 
 
+def test_a_programme_ended_earlier_than_planned_is_completed_once_its_end_is_moved(enrollment):
+    # the real clock: the operator moves the end of a running programme to the past (it was cut short)
+    enrollment.create_published(programme("PKP-19"))
+    eid = enrollment.post("/programmes/PKP-19/enrolments", participant(1)).json()["id"]
+    now = datetime.now(timezone.utc)
+    moved = enrollment.patch("/programmes/PKP-19", {"enrolment_closes_at": ts(now - timedelta(minutes=2)),
+                                                    "ends_at": ts(now - timedelta(minutes=1))})
+    assert moved.status_code == 200, moved.text
+    done = enrollment.post(f"/enrolments/{eid}/completion", {"score": 90})
+    assert done.status_code == 200 and done.json()["result"] == "passed", done.text
+
+
 def test_a_self_paced_participant_is_completed_when_they_finish_before_the_programme_ends(enrollment):
     enrollment.create_published(programme("ELR-01", kind="e-learning", passing_score=None))
     eid = enrollment.post("/programmes/ELR-01/enrolments", participant(1)).json()["id"]
