@@ -351,7 +351,7 @@ def settle(scenario: Scenario, urls: dict[str, str], timeout: float = 60.0) -> b
     def busy_total() -> float:
         samples = store_commands.scrape_all(urls)
         return sum(v for sample in samples.values() for c, v in sample.by_context().items()
-                   if not c.startswith(("loop:", "heartbeat", "other")))
+                   if not c.startswith(("loop:", "heartbeat")))
     last = None
     end = time.monotonic() + timeout
     while time.monotonic() < end:
