@@ -29,6 +29,7 @@ from shared.broker_security import (SUBSCRIBER_PREFIX, expected_publisher, servi
                                     user_of)
 from shared.config import SERVICES
 from shared.production import DEV_MARKER, PRODUCTION, ProductionConfigError
+from tests.unit.certification.test_pades import make_chain
 from tests.deploy import code_facts
 from tests.deploy.kustomize import build, containers_of, key, normalise, read_env_file
 
@@ -152,6 +153,9 @@ def _production_stand_ins(secrets: dict[str, dict]) -> dict[str, dict]:
                 data[key] = random_secrets.token_hex(24)  # letters and digits: fits a URI
             elif key == "SIGNING_KEY" and not value:
                 data[key] = base64.b64encode(random_secrets.token_bytes(32)).decode()
+        if "PDF_SIGNING_KEY" in data and not data["PDF_SIGNING_KEY"]:  # the city's BSrE key and chain
+            chain = make_chain()
+            data["PDF_SIGNING_KEY"], data["PDF_SIGNING_CHAIN"] = chain.key_pem().decode(), chain.chain_pem().decode()
         out[name] = {**secret, "stringData": data}
     return out
 
