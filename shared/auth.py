@@ -37,6 +37,7 @@ import jwt
 from shared import nip as nip_rules
 from shared import production
 from shared.config import env as config_env
+from shared.config import secret
 from shared.errors import DomainError, Forbidden
 
 ADMIN, OPERATOR, ASN = "admin", "operator", "asn"
@@ -153,15 +154,11 @@ def key_id(material: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def _read(value: str | None, file: str | None) -> str | None:
-    if value:
-        return value.strip()
-    if file:
-        try:
-            return Path(file).read_text().strip()
-        except OSError as exc:
-            raise AuthConfigError(f"cannot read key file {file}: {exc}") from None
-    return None
+def _read(name: str, service: str | None, env) -> str | None:
+    try:
+        return secret(name, service, env)
+    except ValueError as exc:
+        raise AuthConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -208,8 +205,8 @@ def load_config(service: str | None = None, *, require_signing: bool = False,
     keys: dict[str, str] = {}
     signing = None
     if algorithm == "HS256":
-        current = _read(env("AUTH_SECRET", None, service), env("AUTH_SECRET_FILE", None, service))
-        previous = _read(env("AUTH_PREVIOUS_SECRET", None, service), env("AUTH_PREVIOUS_SECRET_FILE", None, service))
+        current = _read("AUTH_SECRET", service, env)
+        previous = _read("AUTH_PREVIOUS_SECRET", service, env)
         for name, secret in (("AUTH_SECRET", current), ("AUTH_PREVIOUS_SECRET", previous)):
             if secret is not None:
                 if len(secret.encode()) < MIN_SECRET_BYTES:
@@ -223,10 +220,10 @@ def load_config(service: str | None = None, *, require_signing: bool = False,
         signing = current
     else:
         for name in ("AUTH_PUBLIC_KEY_FILE", "AUTH_PREVIOUS_PUBLIC_KEY_FILE"):
-            pem = _read(None, env(name, None, service))
+            pem = _read(name.removesuffix("_FILE"), service, env)
             if pem is not None:
                 keys[key_id(pem)] = pem
-        signing = _read(None, env("AUTH_PRIVATE_KEY_FILE", None, service))
+        signing = _read("AUTH_PRIVATE_KEY", service, env)
         if signing is not None and not keys:
             public = _public_pem(signing)
             keys[key_id(public)] = public

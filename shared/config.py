@@ -35,6 +35,26 @@ def env(name: str, default: str | None = None, service: str | None = None) -> st
     return default if value in (None, "") else value
 
 
+def secret(name: str, service: str | None = None, lookup: Callable[..., str | None] | None = None) -> str | None:
+    """A secret's value: the variable ``name`` itself, else the content of the file its
+    ``name_FILE`` names (a mounted Secret), stripped; None when neither is set. An unreadable
+    file raises ValueError naming the variable. ``lookup`` reads variables as ``env`` does
+    (another process's environment, say)."""
+    lookup = lookup or env
+    value = lookup(name, None, service)
+    if value:
+        return value.strip()
+    path = lookup(f"{name}_FILE", None, service)
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError as exc:
+        raise ValueError(f"{variable(name + '_FILE', service) if service else name + '_FILE'}: "
+                         f"cannot read {path}: {exc}") from None
+
+
 def variable(name: str, service: str) -> str:
     """The variable a setting came from, for error messages: ``<SERVICE>_<NAME>`` wins over
     ``<NAME>``; when neither is set (a bad default), both are named."""

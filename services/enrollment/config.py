@@ -15,6 +15,7 @@ import yaml
 
 from services.enrollment.domain import ACCEPT, JpRules, parse_rules, parse_unlisted_policy
 from shared.config import Settings, env, setting, variable
+from shared.config import secret as shared_secret
 from shared.production import DEV_MARKER, is_dev_secret, require
 
 log = logging.getLogger(__name__)
@@ -76,13 +77,7 @@ def read_link_secret() -> str:
     ``dev-`` one in .data/). Unset in development: a secret of this process only (links die with
     it, and replicas would not share it); production refuses a missing or ``dev-`` secret."""
     name = variable("APPROVAL_LINK_SECRET", SERVICE)
-    secret = env("APPROVAL_LINK_SECRET", None, SERVICE)
-    path = env("APPROVAL_LINK_SECRET_FILE", None, SERVICE)
-    if not secret and path:
-        try:
-            secret = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ValueError(f"{variable('APPROVAL_LINK_SECRET_FILE', SERVICE)}: cannot read {path}: {exc}") from None
+    secret = shared_secret("APPROVAL_LINK_SECRET", SERVICE)
     require(not is_dev_secret(secret), "ENROLLMENT_APPROVAL_LINK_SECRET (or its _FILE)",
             "unset or a development secret (it starts with 'dev-'): anyone could forge an approval link", SERVICE)
     if not secret:

@@ -12,12 +12,11 @@ calls (adapters/oidc) are not changed by that.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from shared import production
 from shared.auth import AuthConfig, load_config as load_auth
-from shared.config import SERVICES, Settings, env, service_url, setting, variable
+from shared.config import SERVICES, Settings, env, secret, service_url, setting, variable
 
 SERVICE = "portal"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8005"
@@ -89,19 +88,6 @@ def parse_role_map(raw: str) -> dict:
     return mapping
 
 
-def _secret(name: str) -> str | None:
-    value = env(name, None, SERVICE)
-    if value:
-        return value.strip()
-    path = env(f"{name}_FILE", None, SERVICE)
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as exc:
-            raise ValueError(f"{variable(name + '_FILE', SERVICE)}: cannot read {path}: {exc}") from None
-    return None
-
-
 def _url(name: str, default: str) -> str:
     raw = env(name, default, SERVICE).rstrip("/")
     parts = urlsplit(raw)
@@ -117,7 +103,7 @@ def load(settings: Settings | None = None) -> PortalConfig:
     oidc = OidcConfig(
         issuer=_url("OIDC_ISSUER", issuer) if issuer else None,
         client_id=env("OIDC_CLIENT_ID", "asn-portal", SERVICE),
-        client_secret=_secret("OIDC_CLIENT_SECRET"),
+        client_secret=secret("OIDC_CLIENT_SECRET", SERVICE),
         scopes=env("OIDC_SCOPES", "openid profile", SERVICE),
         nip_claim=env("OIDC_NIP_CLAIM", "nip", SERVICE),
         role_claim=env("OIDC_ROLE_CLAIM", "roles", SERVICE),

@@ -31,6 +31,7 @@ from services.certification.service import CertificationService
 from shared.production import ProductionConfigError
 from shared.store import connect
 from tests.security.conftest import ADMIN, OWN
+from tests.unit.certification.test_pades import make_chain
 from tests.support import auth_headers, make_settings
 
 STATUS_LIST_BYTES = 131072 // 8  # the W3C minimum size, and now the fixed size of every list
@@ -271,10 +272,17 @@ def test_production_refuses_the_placeholder_signatories(production):
 def test_production_starts_with_a_real_key_and_signatories_and_development_needs_neither(production):
     production.setenv("SIGNING_KEY", REAL_KEY)  # the generic name works as well as the prefixed one
     production.setenv("CERTIFICATION_SIGNATORIES", REAL_SIGNATORIES)
+    with pytest.raises(ProductionConfigError, match="PDF_SIGNING"):  # the PDFs' key and chain (BSrE)
+        certification_config.load()
+    chain = make_chain()
+    production.setenv("CERTIFICATION_PDF_SIGNING_KEY", chain.key_pem().decode())
+    production.setenv("CERTIFICATION_PDF_SIGNING_CHAIN", chain.chain_pem().decode())
     loaded = certification_config.load()
     assert loaded.signing_key == REAL_KEY and loaded.signatories["*"][0].name == "Dra. Yulia Sari"
     production.delenv("SIGNING_KEY")
     production.delenv("CERTIFICATION_SIGNATORIES")
+    production.delenv("CERTIFICATION_PDF_SIGNING_KEY")
+    production.delenv("CERTIFICATION_PDF_SIGNING_CHAIN")
     production.setenv("ASN_ENV", "development")
     assert certification_config.load().signing_key is None  # make run: zero configuration
 
