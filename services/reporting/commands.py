@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.timefmt import parse_time, wib_year
 
 from services.reporting.config import ReportingConfig
-from services.reporting.domain import (CERTIFICATE_EVENTS, ENROLMENT_EVENTS, PROGRAMME_EVENTS, ROSTER_EVENTS,
+from services.reporting.domain import (CERTIFICATE_EVENTS, ENROLMENT_EVENTS, PESERTA, PROGRAMME_EVENTS, ROSTER_EVENTS,
                                        add_deltas, asn_contribution, asn_year_contribution, asn_year_standing,
                                        credit_year,
                                        certificate_contribution, certificate_status, decode_contribution,
@@ -148,14 +148,14 @@ class Projector:
         asn = self._merge_asn(data["participant"], v, at)
         record = {"at": at, "event_id": event.id}
         if name == "enrolled":
-            record["promoted_from_waitlist"] = data["promoted_from_waitlist"]
+            record.update(promoted_from_waitlist=data["promoted_from_waitlist"], role=data.get("role") or PESERTA)
         elif name == "waitlisted":
             record["position"] = data["position"]
         elif name == "cancelled":
             record.update(previous_status=data["previous_status"], reason=data["reason"], by=data["cancelled_by"])
         else:
             record.update(result=data["result"], passed=data["passed"], attended=data["attended"],
-                          score=data.get("score"), jp_earned=data["jp_earned"])
+                          score=data.get("score"), jp_earned=data["jp_earned"], role=data.get("role") or PESERTA)
 
         def merge(doc: dict) -> None:
             if newer(v, doc.get("snapshot_v")):

@@ -27,7 +27,7 @@ from fractions import Fraction
 
 from shared.auth import ADMIN, ASN, OPERATOR, Principal
 from shared.errors import Forbidden, Invalid
-from shared.events.common import COMPETENCY_TYPES, PROGRAMME_KINDS
+from shared.events.common import COMPETENCY_TYPES, PARTICIPATION_ROLES, PROGRAMME_KINDS
 from shared.paging import decode_cursor, encode_cursor
 from shared.timefmt import period_label_id
 from shared.reference import agencies as reference_agencies
@@ -45,6 +45,11 @@ CONSUMED = tuple(("enrollment", n) for n in PROGRAMME_EVENTS + ENROLMENT_EVENTS 
 
 # Seminars and workshops credit JP for attendance; the rest for a pass.
 ATTENDANCE_KINDS = ("seminar", "lokakarya")
+# An enrolment's role (issue 24): a narasumber (speaker) takes no seat, so a programme's seat,
+# fill and result figures count peserta only; speakers are counted apart (``speakers_<status>``).
+# Their JP still count for them.
+PESERTA, NARASUMBER = PARTICIPATION_ROLES
+ROLE_LABELS = {PESERTA: "Peserta", NARASUMBER: "Narasumber"}
 STATUS_RANK = {"waitlisted": 0, "enrolled": 1, "cancelled": 2}
 # Counter documents every event of a programme, month or agency would otherwise rewrite are
 # split into shards; a source document always adds to the same shard, queries sum them.
@@ -93,6 +98,18 @@ def enrolment_status(doc: dict) -> str | None:
     return max(records)[2] if records else None
 
 
+def role_of(doc: dict) -> str:
+    """The enrolment's role: the completion's when completed, else the latest enrolment's
+    (a role changes only by cancelling and enrolling again); peserta for events without one."""
+    record = doc.get("completed") or doc.get("enrolled") or {}
+    return record.get("role") or PESERTA
+
+
+def role_label(role: str | None) -> str:
+    """``Peserta`` or ``Narasumber`` (an entry written before roles existed: Peserta)."""
+    return ROLE_LABELS.get(role or PESERTA, ROLE_LABELS[PESERTA])
+
+
 def credited_jp(doc: dict) -> int:
     """JP this enrolment credits to the ledger (enrollment computed ``jp_earned``)."""
     completion = doc.get("completed")
@@ -138,6 +155,7 @@ def ledger_entry(doc: dict, agency: str | None) -> dict | None:
         "starts_at": parse_time(programme.get("starts_at")),
         "ends_at": parse_time(programme.get("ends_at")),
         "jp": jp,
+        "role": role_of(doc),
         "score": completion.get("score"),
         "certificate_number": certificate.get("number"),
         "certificate_status": certificate.get("status"),
@@ -152,10 +170,13 @@ def enrolment_contribution(doc: dict) -> dict:
     if status is None or not programme or not participant:
         return {}
     stats = out[("programme_stats", programme["code"])]
-    stats[status] = 1
+    speaker = role_of(doc) == NARASUMBER
+    # A speaker takes no seat: counted apart, their result in no pass or no-show rate.
+    stats[f"speakers_{status}" if speaker else status] = 1
     completion = doc.get("completed")
     if completion:
-        stats[completion["result"]] = 1
+        if not speaker:
+            stats[completion["result"]] = 1
         month = out[("monthly", f"{wib_month(completion['at'])}|{participant['agency']}")]
         month["completions"] = 1
         jp = credited_jp(doc)
@@ -840,7 +861,8 @@ def ledger_year(year: int, doc: dict | None, entries: list[dict], cfg: Reporting
 
 
 def programme_figures(prog: dict | None, stats: dict | None, code: str) -> dict:
-    """A programme's catalogue entry with its enrolment and result counts and rates."""
+    """A programme's catalogue entry with its enrolment and result counts and rates: of its
+    peserta (the seats); its narasumber apart (``speakers``: enrolled or completed)."""
     prog, stats = prog or {}, stats or {}
     enrolled, completed = stats.get("enrolled", 0), stats.get("completed", 0)
     passed, failed, no_show = stats.get("passed", 0), stats.get("failed", 0), stats.get("no_show", 0)
@@ -857,6 +879,8 @@ def programme_figures(prog: dict | None, stats: dict | None, code: str) -> dict:
         # Of those who sat the assessment; no-shows count in no_show_rate instead.
         "pass_rate": ratio(passed, passed + failed), "no_show_rate": ratio(no_show, completed),
         "seats_taken": seats_taken, "fill_rate": ratio(seats_taken, capacity) if capacity else None,
+        "speakers": stats.get("speakers_enrolled", 0) + stats.get("speakers_completed", 0),
+        "speakers_completed": stats.get("speakers_completed", 0),
     }
 
 

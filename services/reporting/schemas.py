@@ -146,6 +146,8 @@ class LedgerEntry(Schema):
     kind = fields.Str()
     competency_type = fields.Str()
     jp = fields.Int()
+    role = fields.Str(dump_default="peserta", metadata={
+        "description": "peserta, or narasumber: the ASN spoke at the seminar or lokakarya (their JP count alike)"})
     completed_at = UtcTime()
     score = fields.Float(allow_none=True)
     agency_at_completion = fields.Str()
@@ -238,7 +240,8 @@ class ProgrammeStatsResponse(Schema):
     starts_at = UtcTime(allow_none=True)
     enrolment_opens_at = UtcTime(allow_none=True)
     enrolment_closes_at = UtcTime(allow_none=True)
-    enrolled = fields.Int(metadata={"description": "holding a seat now, not yet completed"})
+    enrolled = fields.Int(metadata={"description": "peserta holding a seat now, not yet completed (the seat, "
+                                                   "result and rate figures count peserta only)"})
     waitlisted = fields.Int()
     cancelled = fields.Int()
     completed = fields.Int()
@@ -249,6 +252,8 @@ class ProgrammeStatsResponse(Schema):
     no_show_rate = fields.Float(allow_none=True)
     seats_taken = fields.Int()
     fill_rate = fields.Float(allow_none=True, metadata={"description": "seats taken / capacity"})
+    speakers = fields.Int(metadata={"description": "narasumber enrolled or completed (no seat; in no rate)"})
+    speakers_completed = fields.Int(metadata={"description": "narasumber whose completion is recorded"})
 
 
 class ProgrammesResponse(Schema):

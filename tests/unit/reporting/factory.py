@@ -35,10 +35,15 @@ def published(prog: dict, capacity: int = 30, opens: str = "2026-01-05T00:00:00Z
                   "enrolment_closes_at": closes, "passing_score": 70.0}
 
 
+def _role(role: str | None) -> dict:
+    # Events from before roles existed have none (their consumers read peserta).
+    return {"role": role} if role else {}
+
+
 def enrolled(enrolment_id: str, prog: dict, person: dict, at: str = "2026-01-10T02:15:00Z",
-             promoted: bool = False) -> tuple[str, dict]:
+             promoted: bool = False, role: str | None = None) -> tuple[str, dict]:
     return "enrolled", {"enrolment_id": enrolment_id, "programme": prog, "participant": person,
-                        "enrolled_at": at, "promoted_from_waitlist": promoted}
+                        "enrolled_at": at, "promoted_from_waitlist": promoted, **_role(role)}
 
 
 def waitlisted(enrolment_id: str, prog: dict, person: dict, at: str = "2026-01-10T02:15:00Z",
@@ -55,12 +60,13 @@ def cancelled(enrolment_id: str, prog: dict, person: dict, at: str = "2026-01-20
 
 
 def completed(enrolment_id: str, prog: dict, person: dict, result: str = "passed",
-              at: str = "2026-03-05T09:30:00Z", jp: int | None = None) -> tuple[str, dict]:
+              at: str = "2026-03-05T09:30:00Z", jp: int | None = None, role: str | None = None) -> tuple[str, dict]:
     passed = result == "passed"
     return "completed", {"enrolment_id": enrolment_id, "programme": prog, "participant": person,
                          "result": result, "passed": passed, "attended": result != "no_show",
                          "score": 85.0 if passed else (40.0 if result == "failed" else None),
-                         "jp_earned": (prog["jp"] if jp is None else jp) if passed else 0, "completed_at": at}
+                         "jp_earned": (prog["jp"] if jp is None else jp) if passed else 0, "completed_at": at,
+                         **_role(role)}
 
 
 def certified(certificate_id: str, enrolment_id: str, prog: dict, person: dict, number: str,
