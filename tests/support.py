@@ -5,6 +5,7 @@ import json
 import os
 import time
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 from kombu import Connection, Exchange, Producer
 
@@ -32,6 +33,16 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: 
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value {value!r}")
         time.sleep(interval)
+
+
+def cut_short() -> dict:
+    """The PATCH an operator sends to end a running programme now (it ended earlier than planned):
+    enrolment closed two minutes ago, the end a minute ago. A scheduled programme (pelatihan,
+    sertifikasi, seminar, lokakarya) takes completions only once it has ended (issue 24, ADR 0012),
+    so a test enrols, sends this, then completes."""
+    now = datetime.now(timezone.utc)
+    return {"enrolment_closes_at": (now - timedelta(minutes=2)).isoformat().replace("+00:00", "Z"),
+            "ends_at": (now - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")}
 
 
 def publish_raw(amqp_uri: str, exchange: str, routing_key: str, body: bytes,

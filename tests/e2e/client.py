@@ -13,7 +13,7 @@ from cloudevents.v1.http import from_json
 from kombu import Connection, Exchange, Queue
 
 from deploy.demo import make_identifier
-from tests.support import wait_for
+from tests.support import cut_short, wait_for
 
 HTTP_TIMEOUT = 30
 
@@ -39,7 +39,8 @@ def _iso(moment: datetime) -> str:
 
 
 def programme(code_prefix: str, **fields) -> dict:
-    """A programme under way now (so it can be both enrolled in and completed)."""
+    """A programme under way now, open for enrolment; its participants are completed once it has
+    ended (``Platform.end_programme``, issue 24)."""
     now = datetime.now(timezone.utc)
     body = {"code": f"{code_prefix}-{uuid.uuid4().hex[:6].upper()}", "title": "Sertifikasi Pengadaan Barang/Jasa",
             "kind": "sertifikasi", "competency_type": "teknis", "jp": 32, "organisers": ["BKN", "PEMKOT_BUKITTINGGI"],
@@ -87,6 +88,11 @@ class Platform:
     def enrol(self, code: str, who: Person) -> dict:
         return self.post("enrollment", f"/programmes/{code}/enrolments", expect=201,
                          json={"nip": who.nip, "name": who.name, "agency": who.agency})
+
+    def end_programme(self, code: str) -> dict:
+        """End a running programme now, as an operator does when it ends early: a scheduled one
+        (pelatihan, sertifikasi, seminar, lokakarya) takes completions only after its end."""
+        return self.call("PATCH", "enrollment", f"/programmes/{code}", json=cut_short()).json()
 
     def complete(self, enrolment_id: str, **outcome) -> dict:
         return self.post("enrollment", f"/enrolments/{enrolment_id}/completion", json=outcome, expect=200)
