@@ -15,11 +15,12 @@ from urllib.parse import quote
 from services.notification.config import NotificationConfig
 from shared.auth import ADMIN, ASN, OPERATOR, Principal
 from shared.errors import Forbidden
-from shared.events.common import LEFT_STATUSES
+from shared.events.common import LEFT_STATUSES, PARTICIPATION_ROLES
 from shared.reference import agency as reference_agency
 from shared.timefmt import parse_time, period_label_id
 
 CHANNELS = ("email", "webhook", "inbox")
+PESERTA, NARASUMBER = PARTICIPATION_ROLES
 PUSH_CHANNELS = ("email", "webhook")  # the inbox is passive: never deferred, never opted out
 
 
@@ -348,11 +349,20 @@ def _date(value) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+def participant_role(data: dict) -> str:
+    """The ASN's role in the programme an event is about (``enrolled``, ``completed``,
+    ``certified`` carry it): a narasumber (speaker) is told so, never about seats or a waitlist.
+    Events without it (older ones, and the rest) are a peserta's."""
+    return NARASUMBER if data.get("role") == NARASUMBER else PESERTA
+
+
 def asn_context(kind: str, data: dict, config: NotificationConfig, now: datetime) -> dict:
     """The context for an ASN's message of ``kind`` caused by an event with ``data``."""
     participant = data.get("participant") or data.get("holder")
+    role = participant_role(data)
     context = {"participant": participant, "nip": participant["nip"], "portal_url": config.portal_url,
-               "programme": _programme(data["programme"]) if "programme" in data else None}
+               "programme": _programme(data["programme"]) if "programme" in data else None,
+               "role": role, "narasumber": role == NARASUMBER}
     if kind == "waitlisted":
         context["position"] = data["position"]
     elif kind == "cancelled":
