@@ -245,7 +245,17 @@ def enrolment_text(enrolment: dict | None) -> str:
         approval = enrolment.get("approval") or {}
         who = approval.get("approver_name")
         return "Menunggu persetujuan atasan" + (f" ({who})" if who else "")
-    return ENROLMENT_LABELS.get(status, status or "").capitalize()
+    text = ENROLMENT_LABELS.get(status, status or "").capitalize()
+    return f"{text} sebagai narasumber" if is_speaker(enrolment) and status != "cancelled" else text
+
+
+# A narasumber (speaker) of a seminar or lokakarya (issue 24): enrolled by staff, takes no seat.
+NARASUMBER = "narasumber"
+
+
+def is_speaker(row: dict | None) -> bool:
+    """Whether an enrolment, ledger entry or certificate is a narasumber's (none before roles: peserta)."""
+    return (row or {}).get("role") == NARASUMBER
 
 
 def own_enrolments_by_programme(enrolments: list[dict]) -> dict[str, dict]:
@@ -940,14 +950,16 @@ def can_promote(enrolment: dict, p: dict, now: datetime) -> bool:
 
 
 def participant_rows(enrolments: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
-    """(participants with a seat or done, the waitlist by position, the cancelled)."""
+    """(participants with a seat or done, and the speakers (narasumber, first), the waitlist by
+    position, the cancelled)."""
     seated = [e for e in enrolments if e.get("status") in ("enrolled", "completed")
               or (e.get("status") == "awaiting_approval" and e.get("holds") != "waitlist")]
     queue = [e for e in enrolments if e.get("status") == "waitlisted"
              or (e.get("status") == "awaiting_approval" and e.get("holds") == "waitlist")]
     cancelled = [e for e in enrolments if e.get("status") == "cancelled"]
     name = lambda e: ((e.get("participant") or {}).get("name") or "").lower()  # noqa: E731
-    seated.sort(key=lambda e: (name(e), e.get("nip") or ""))
+    # the speakers first, labelled on the page; they hold no seat
+    seated.sort(key=lambda e: (not is_speaker(e), name(e), e.get("nip") or ""))
     queue.sort(key=lambda e: (e.get("waitlist_position") or 10**9, e.get("id") or ""))
     cancelled.sort(key=lambda e: (name(e), e.get("nip") or ""))
     return seated, queue, cancelled
