@@ -22,7 +22,7 @@ from services.reporting.service import ReportingService
 from shared import broker_security, topology
 from shared.config import SERVICES, load
 from tests.integration.enrollment.factories import nip, participant, programme
-from tests.support import auth_headers, make_settings, wait_for
+from tests.support import auth_headers, cut_short, make_settings, wait_for
 
 CLASSES = {"enrollment": EnrollmentService, "certification": CertificationService,
            "notification": NotificationService, "reporting": ReportingService}
@@ -34,21 +34,41 @@ OWN, OTHER = "DISKOMINFO", "DINKES"
 class Platform:
     urls: dict
     settings: dict
-    programme: str
+    programme: str  # a pelatihan under way, open for enrolment
     own_nip: str  # an ASN of DISKOMINFO
     other_nip: str  # an ASN of DINKES
-    own_enrolment: str
+    own_enrolment: str  # own_enrolment and other_enrolment: both passed ``finished``
     other_enrolment: str
     own_certificate: str
     other_certificate: str
+    finished: str  # a pelatihan that has ended (completions are recorded after the end, issue 24)
 
     def call(self, service: str, method: str, path: str, headers: dict | None = None, **kwargs):
         return requests.request(method, self.urls[service] + path, headers=headers or {}, timeout=30, **kwargs)
+
+    def publish(self, **overrides) -> str:
+        """A fresh published pelatihan under way (``factories.programme``); its code."""
+        return _publish(self.urls, **overrides)
+
+    def end_programme(self, code: str) -> None:
+        """End a running programme now, as an operator does when it ends early."""
+        _end(self.urls, code)
 
 
 def _ok(response) -> dict:
     assert response.status_code in (200, 201), response.text
     return response.json()
+
+
+def _publish(urls: dict, **overrides) -> str:
+    code = f"SEC-{uuid.uuid4().hex[:6].upper()}"
+    _ok(requests.post(urls["enrollment"] + "/programmes", json=programme(code, **overrides), headers=ADMIN, timeout=30))
+    _ok(requests.post(urls["enrollment"] + f"/programmes/{code}/publish", headers=ADMIN, timeout=30))
+    return code
+
+
+def _end(urls: dict, code: str) -> None:
+    _ok(requests.patch(urls["enrollment"] + f"/programmes/{code}", json=cut_short(), headers=ADMIN, timeout=30))
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +86,7 @@ def platform(service_env):
     for s in CLASSES:  # how the services reach each other (reporting's rebuild calls the producers)
         patch.setenv(f"{s.upper()}_URL", urls[s])
     try:
-        code = f"SEC-{uuid.uuid4().hex[:6].upper()}"
-        _ok(requests.post(urls["enrollment"] + "/programmes", json=programme(code, grants_certificate=True),
-                          headers=ADMIN, timeout=30))
-        _ok(requests.post(urls["enrollment"] + f"/programmes/{code}/publish", headers=ADMIN, timeout=30))
+        code, finished = (_publish(urls, grants_certificate=True) for _ in range(2))
         own, other = participant(101, OWN), participant(202, OTHER)
         # Both are on their agency's roster (daftar ASN), the source of an ASN's agency (issue 19).
         roster = "nip,nama,kode_opd,jabatan\n" + "".join(
@@ -77,12 +94,13 @@ def platform(service_env):
         imported = requests.post(urls["enrollment"] + "/roster/import", data=roster.encode(), timeout=30,
                                  headers={**ADMIN, "Content-Type": "text/csv"})
         assert imported.status_code == 200 and '"rejected": 0' in imported.text, imported.text
-        enrolments = [_ok(requests.post(urls["enrollment"] + f"/programmes/{code}/enrolments", json=p,
+        enrolments = [_ok(requests.post(urls["enrollment"] + f"/programmes/{finished}/enrolments", json=p,
                                         headers=ADMIN, timeout=30)) for p in (own, other)]
         for person in (own, other):
             _ok(requests.put(urls["notification"] + f"/recipients/{person['nip']}", headers=ADMIN, timeout=30,
                              json={"name": person["name"], "agency": person["agency"],
                                    "email": f"{person['nip']}@bukittinggi.example", "channels": ["email"]}))
+        _end(urls, finished)  # both passed it once it had ended
         for e in enrolments:
             _ok(requests.post(urls["enrollment"] + f"/enrolments/{e['id']}/completion", json={"score": 88},
                               headers=ADMIN, timeout=30))
@@ -97,7 +115,7 @@ def platform(service_env):
                                           timeout=30).status_code == 200 for p in (own, other)),
                  timeout=30, message="reporting's ledgers")
         yield Platform(urls, settings, code, own["nip"], other["nip"], enrolments[0]["id"], enrolments[1]["id"],
-                       certificates[0], certificates[1])
+                       certificates[0], certificates[1], finished)
     finally:
         for container in containers:
             container.stop()

@@ -131,11 +131,11 @@ def test_an_operators_bulk_completion_answers_another_agencys_participant_as_not
     """No enumeration through completions: a DINKES participant of the programme and an NIP
     nobody enrolled get the same row answer in a DISKOMINFO operator's upload."""
     text = f"nip,score\n{platform.other_nip},90\n{nip(712)},90\n"
-    response = platform.call("enrollment", "POST", f"/programmes/{platform.programme}/completions/bulk",
+    response = platform.call("enrollment", "POST", f"/programmes/{platform.finished}/completions/bulk",
                              headers={**OWN_OPERATOR, "Content-Type": "text/csv"}, data=text.encode())
     rows, _ = _rows(response)
     assert [r["accepted"] for r in rows] == [False, False]
-    assert {(r["field"], r["reason"]) for r in rows} == {("nip", f"not enrolled in {platform.programme}")}
+    assert {(r["field"], r["reason"]) for r in rows} == {("nip", f"not enrolled in {platform.finished}")}
 
 
 # -- 2. formula injection at input --------------------------------------------------------------------
