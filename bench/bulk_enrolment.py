@@ -6,7 +6,7 @@ one HTTP request per file, reading the streamed per-row answer. Measures
 
 - a first upload of N rows (1 % of them invalid) into a programme with 80 % of N seats,
 - the same file again (idempotent: nothing changes),
-- a completion file for every enrolled participant,
+- a completion file for every enrolled participant, once the programme has ended (moved to now),
 - how long the outbox relay takes to publish the resulting events.
 
     .venv/bin/python bench/bulk_enrolment.py               # 10,000 rows
@@ -130,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         first = upload(f"{base}/programmes/BENCH-01/enrolments/bulk", csv_body, admin)
         again = upload(f"{base}/programmes/BENCH-01/enrolments/bulk", csv_body, admin)
         enrolled = [r["nip"] for r in first["results"] if r.get("enrolment_status") == "enrolled"]
+        # A pelatihan's results are recorded once it has ended (issue 24): end it now, as an operator
+        # does when a programme ends early.
+        ended = datetime.now(timezone.utc)
+        requests.patch(f"{base}/programmes/BENCH-01", timeout=30, headers=admin, json={
+            "enrolment_closes_at": iso(ended - timedelta(seconds=2)), "ends_at": iso(ended - timedelta(seconds=1)),
+        }).raise_for_status()
         completion = upload(f"{base}/programmes/BENCH-01/completions/bulk", completion_csv(enrolled), admin)
 
         client = MongoClient(mongo_uri)

@@ -25,7 +25,7 @@ import random
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from bench.common import (SERVICE_ENV, check, log, machine, programme_body, wait_until,  # noqa: E402
+from bench.common import (SERVICE_ENV, check, iso, log, machine, programme_body, wait_until,  # noqa: E402
                           write_result)
 from deploy import demo, rabbit  # noqa: E402
 from deploy.launcher import Stack, free_ports  # noqa: E402
@@ -130,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         passing = (kept + [p for p in people if p.agency != agency])[::3]
         upload(f"{enrollment}/programmes/{PROGRAMME}/enrolments/bulk",
                ("nip\n" + "\n".join(p.nip for p in passing) + "\n").encode(), admin)
+        # its results are recorded once it has ended (issue 24): end it now, as an operator does
+        ended = datetime.now(timezone.utc)
+        check(requests.patch(f"{enrollment}/programmes/{PROGRAMME}", headers=admin, timeout=60,
+                             json={"enrolment_closes_at": iso(ended - timedelta(seconds=2)),
+                                   "ends_at": iso(ended - timedelta(seconds=1))}), "end the programme")
         upload(f"{enrollment}/programmes/{PROGRAMME}/completions/bulk",
                ("nip,nilai,hadir\n" + "\n".join(f"{p.nip},90,ya" for p in passing) + "\n").encode(), admin)
 

@@ -274,6 +274,16 @@ def create_programme(cluster: Cluster, code: str, capacity: int) -> None:
     _check(post(f"{url}/programmes/{code}/publish", timeout=30), "publish programme")
 
 
+def end_programme(cluster: Cluster, code: str) -> None:
+    """A sertifikasi's results are recorded once it has ended (issue 24): end it now, as an
+    operator does when a programme ends early (its enrolment closes too)."""
+    now = datetime.now(timezone.utc)
+    iso = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
+    _check(requests.patch(f"{cluster.url('enrollment')}/programmes/{code}", headers=ADMIN, timeout=30,
+                          json={"enrolment_closes_at": iso(now - timedelta(seconds=2)),
+                                "ends_at": iso(now - timedelta(seconds=1))}), "end the programme")
+
+
 def register_recipients(cluster: Cluster, people: list[dict]) -> None:
     _check(post(cluster.url("notification") + "/recipients/bulk",
                          data=_csv(people, ["nip", "name", "agency", "email"]),
@@ -390,7 +400,9 @@ def run(replicas: int, asn: int, kill: bool, timeout: float, log_root: Path) -> 
         create_programme(cluster, code, asn)
         started = time.monotonic()
         enrolments = enrol(cluster, code, people)
-        log(f"enrolled {len(enrolments)} ASN in {time.monotonic() - started:.1f}s; waiting for the enrolment events")
+        end_programme(cluster, code)
+        log(f"enrolled {len(enrolments)} ASN in {time.monotonic() - started:.1f}s and ended the programme; waiting "
+            f"for the enrolment events")
         enrolled_stats = lambda: stats(cluster, code).get("enrolled", 0) >= asn  # noqa: E731
         if not wait_until(lambda: enrolled_stats() and settled(cluster, vhost), timeout, interval=1.0):
             raise RuntimeError(f"enrolments did not settle: reporting {stats(cluster, code)}")

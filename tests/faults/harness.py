@@ -32,7 +32,7 @@ from deploy.launcher import Stack, StackError
 from deploy.processes import free_port, port_open
 from shared import topology
 from shared.events import registry
-from tests.support import queue_depth, wait_for
+from tests.support import cut_short, queue_depth, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPLETED = registry.latest("enrollment", "completed")
@@ -53,7 +53,8 @@ def ts(value: datetime) -> str:
 
 
 def programme_body(code: str, capacity: int) -> dict:
-    """A certifying programme that started an hour ago and still takes enrolments."""
+    """A certifying programme that started an hour ago and still takes enrolments (``prepare_burst``
+    ends it once everyone is enrolled: a sertifikasi's completions come after its end, issue 24)."""
     now = datetime.now(timezone.utc)
     return {
         "code": code, "title": "Sertifikasi Pengadaan Barang/Jasa Pemerintah", "kind": "sertifikasi",
@@ -140,6 +141,11 @@ class Platform:
         published = self.http.post(self.url("enrollment", f"/programmes/{code}/publish"), timeout=30)
         assert published.status_code == 200, published.text
 
+    def end_programme(self, code: str) -> None:
+        """End the running programme now, as an operator does when it ends early."""
+        ended = self.http.patch(self.url("enrollment", f"/programmes/{code}"), json=cut_short(), timeout=30)
+        assert ended.status_code == 200, ended.text[:500]
+
     def register_recipients(self, nips: list[str]) -> None:
         """Every ASN gets an email address; the opt-outs leave one email per completion."""
         lines = ["nip,name,agency,email,channels,opt_outs"]
@@ -171,12 +177,14 @@ class Platform:
         return self.bulk_csv(f"/programmes/{code}/completions/bulk", text)
 
     def prepare_burst(self, code: str, size: int, offset: int = 0, recipients: bool = True) -> Burst:
-        """A published programme with ``size`` enrolled ASN (and their email addresses)."""
+        """A published programme with ``size`` enrolled ASN (and their email addresses), ended so
+        that their completions are taken."""
         nips = [nip(offset + i) for i in range(size)]
         self.publish_programme(code, size)
         if recipients:
             self.register_recipients(nips)
         self.enrol(code, nips)
+        self.end_programme(code)
         return Burst(code, nips)
 
     def fire(self, burst: Burst) -> Burst:
