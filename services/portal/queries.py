@@ -247,7 +247,8 @@ def console_programme(client: ServiceClient, identity: Identity, code: str) -> d
     return client.get("enrollment", f"/programmes/{_path(code)}", identity, acting="role")
 
 
-COUNTED = ("enrolled", "waitlisted", "completed")
+# enrollment counts speakers (narasumber) apart from the peserta of each status
+COUNTED = ("enrolled", "waitlisted", "completed", "narasumber")
 
 
 def agency_counts(client: ServiceClient, identity: Identity, codes: list[str]) -> dict[str, dict[str, int]]:

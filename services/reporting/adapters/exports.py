@@ -23,7 +23,7 @@ from shared.reference import COMPETENCY_LABELS, KIND_LABELS, organisers
 from shared.timefmt import wib, wib_date
 
 from services.reporting.config import SiasnMapping
-from services.reporting.domain import agency_name
+from services.reporting.domain import agency_name, role_label
 
 
 # The roster's columns (issue 19) come last, so spreadsheets reading the earlier ones by
@@ -32,7 +32,8 @@ COMPLIANCE_HEADER = ["tahun", "kode_opd", "nama_opd", "asn_terdata", "asn_memenu
                      "persen_memenuhi", "total_jp", "rata_rata_jp", "target_jp", "asn_terdaftar",
                      "asn_di_luar_daftar", "belum_pernah_ikut"]
 LEDGER_HEADER = ["nip", "nama", "kode_opd", "nama_opd", "tahun", "kode_program", "nama_program", "jenis_program",
-                 "jenis_kompetensi", "jp", "tanggal_selesai", "nilai", "nomor_sertifikat", "status_sertifikat"]
+                 "jenis_kompetensi", "jp", "tanggal_selesai", "nilai", "nomor_sertifikat", "status_sertifikat",
+                 "peran"]
 NEVER_ENROLLED_HEADER = ["tahun", "nip", "nama", "jenis_asn", "golongan", "jabatan", "kode_opd", "nama_opd", "tmt",
                          "nip_atasan"]
 # The fields of SIASN's riwayat kursus that the platform knows, under SIASN's own names.
@@ -61,7 +62,8 @@ def ledger_row(entry: dict) -> list:
             COMPETENCY_LABELS.get(entry.get("competency_type"), entry.get("competency_type") or ""),
             entry["jp"], wib_date(entry["completed_at"]).isoformat(),
             entry.get("score") if entry.get("score") is not None else "",
-            entry.get("certificate_number") or "", entry.get("certificate_status") or ""]
+            entry.get("certificate_number") or "", entry.get("certificate_status") or "",
+            role_label(entry.get("role"))]
 
 
 def never_enrolled_row(year: int, asn: dict) -> list:

@@ -90,6 +90,10 @@ def test_the_speaker_is_labelled_narasumber_out_of_the_seats_and_on_their_own_pa
     # both seats taken by the peserta; the speaker holds none, and nobody waits
     assert re.search(r'id="seats" data-capacity="2" data-taken="2" data-left="0" data-waitlisted="0"', shown)
     speaker_id = rows[0][0]
+    # the console's list counts the OPD's speaker beside its peserta
+    listing = page(operator, con, "/operator/program")
+    row = re.search(rf'<tr[^>]*data-programme="{code}".*?</tr>', listing, re.S).group(0)
+    assert re.search(r'class="n opd-enrolled">2 <span class="muted opd-speakers">\+ 1 narasumber</span>', row)
 
     asn = sign_in(con, f"asn:{ilham.nip}")
     catalogue = page(asn, con, "/katalog")

@@ -3,6 +3,9 @@ peserta (seats, fill rate, pass rate) and show the speakers apart; the speaker's
 ledger, the entry marked narasumber."""
 from __future__ import annotations
 
+import csv
+import io
+
 from tests.integration.reporting.conftest import publish, scenario_events, settled, shuffled_with_duplicates
 from tests.support import wait_for
 from tests.unit.reporting import factory as f
@@ -44,3 +47,9 @@ def test_a_speaker_takes_no_seat_in_the_figures_and_earns_jp_as_narasumber(start
     assert ledger["years"][0]["jp_total"] == 4
     peserta = api.get(f"/ledger/{PESERTA[0]['nip']}").json()["years"][0]["entries"][0]
     assert (peserta["jp"], peserta["role"]) == (4, "peserta")
+
+    # the ledger export says in which role the JP were earned
+    rows = list(csv.DictReader(io.StringIO(api.get("/exports/ledger.csv", params={"year": 2026}).content
+                                           .decode("utf-8-sig"))))
+    roles = {r["nip"]: r["peran"] for r in rows if r["kode_program"] == "SEM-NARA-2026"}
+    assert roles[SPEAKER["nip"]] == "Narasumber" and roles[PESERTA[0]["nip"]] == "Peserta"
