@@ -445,26 +445,38 @@ def main(argv: list[str] | None = None) -> int:
                     "commit": git_commit(), "machine": machine(), "store": "SecantusDB (own, in memory)" if server else "MONGO_URI",
                     "n": args.n, "concurrency": args.concurrency, "targets": TARGETS}
     store_pid = server.pid if server else None
+    failed: list[str] = []
+
+    def part(name: str, run) -> None:
+        """One part of the run; a failing part is reported, and the others still run."""
+        try:
+            report[name] = run()
+        except Exception as exc:  # noqa: BLE001 - keep the figures of the parts that worked
+            log(f"{name} failed: {type(exc).__name__}: {exc}")
+            report[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
+            failed.append(name)
+
     try:
         if "platform" in parts:
             def platform_stack(amqp_uri, prefix):
                 return Stack(mongo_uri=store_uri, amqp_uri=amqp_uri, db_prefix=prefix, ports=free_ports(),
                              log_dir=LOGS / "platform", extra_env=extra_env, ready_timeout=120)
             cpu0 = cpu_seconds(store_pid) if store_pid else None
-            report["platform"] = run_system("platform", platform_stack, args, store_uri, base_amqp, mail, paced=True,
-                                            counted=True)
-            if cpu0 is not None:
+            part("platform", lambda: run_system("platform", platform_stack, args, store_uri, base_amqp, mail,
+                                                paced=True, counted=True))
+            if cpu0 is not None and "platform" in report:
                 report["platform"]["store_cpu_seconds_whole_run"] = round(cpu_seconds(store_pid) - cpu0, 1)
         if "store_bound" in parts:
             log("store bound: the same store work with pymongo, no services")
-            report["store_bound"] = store_bound.run(store_uri, f"bsb{os.getpid()}_", make_people(args.n),
-                                                    args.concurrency, store_pid=store_pid)
-            log(f"store bound: {report['store_bound']['seconds']}s, {report['store_bound']['throughput_per_s']}/s")
+            part("store_bound", lambda: store_bound.run(store_uri, f"bsb{os.getpid()}_", make_people(args.n),
+                                                        args.concurrency, store_pid=store_pid))
+            if "store_bound" in report:
+                log(f"store bound: {report['store_bound']['seconds']}s, {report['store_bound']['throughput_per_s']}/s")
         if "naive" in parts:
             def naive_stack(amqp_uri, prefix):
                 return NaiveStack(mongo_uri=store_uri, amqp_uri=amqp_uri, db_prefix=prefix,
                                   log_dir=LOGS / "naive", extra_env=extra_env)
-            report["naive"] = run_system("naive", naive_stack, args, store_uri, base_amqp, mail, paced=False)
+            part("naive", lambda: run_system("naive", naive_stack, args, store_uri, base_amqp, mail, paced=False))
     finally:
         mail.stop()
         if server is not None:
@@ -475,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     print_figures(report["figures"])
     path = write_result("pipeline", report, args.out)
     log(f"written {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
-    return 0
+    return 1 if failed else 0
 
 
 def figures(report: dict) -> dict:

@@ -31,13 +31,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import (COMPLETION_BODY, SERVICE_ENV, cpu_seconds, csv_bytes, event_of, log, machine,  # noqa: E402
+from bench.common import (COMPLETION_BODY, SERVICE_ENV, cpu_seconds, csv_bytes, event_of, iso, log, machine,  # noqa: E402
                           make_people, programme_body, write_result)
 from services.certification import commands as certification_commands  # noqa: E402
 from services.certification import config as certification_config  # noqa: E402
@@ -71,8 +71,9 @@ STOP = object()
 class AcceptingSmtp:
     """The delivery worker's email channel with the network taken out: accepts at once."""
 
-    def send(self, delivery, message, to, to_name, now) -> str:
-        return "accepted (store bound: no SMTP)"
+    def send(self, delivery, message, to, to_name, now, accepted=lambda detail: detail):
+        # as the real channel: the outcome is recorded through ``accepted`` once "sent"
+        return accepted("accepted (store bound: no SMTP)")
 
 
 class Counter:
@@ -146,6 +147,11 @@ class StoreBound:
         ids = {r["nip"]: r["enrolment_id"] for r in rows if "summary" not in r and r.get("accepted")}
         if len(ids) != len(people):
             raise RuntimeError(f"store bound setup: {len(ids)} of {len(people)} enrolled")
+        # A sertifikasi's results are recorded once it has ended (issue 24): end it now.
+        now = datetime.now(timezone.utc)
+        enrollment.update_programme(store, self.enrollment, admin, code,
+                                    {"enrolment_closes_at": iso(now - timedelta(seconds=2)),
+                                     "ends_at": iso(now - timedelta(seconds=1))})
         # What the consumers would have done with the setup's events (enrolled, programme_published).
         outbox = self.stores["enrollment"].db[OUTBOX]
         for record in outbox.find({"sent": False}).sort("_id", 1):
