@@ -7,8 +7,8 @@ a client id and secret, the development sign-in OFF), and seeded through the ser
 - a roster of one OPD: a head with four staff (the ASN of the journeys is ``site.asn``, the supervisor
   ``site.supervisor``), and an operator and an admin known only to the provider (role claims);
 - published programmes: ``upcoming`` (pelatihan, next month), ``seminar`` (needs the supervisor's
-  approval), ``done`` (sertifikasi under way, which ``asn`` and ``asn2`` have passed: 32 JP in their
-  ledgers and a certificate each).
+  approval, two months ahead), ``done`` (a sertifikasi that started two hours ago and has just ended,
+  which ``asn`` and ``asn2`` have passed: 32 JP in their ledgers and a certificate each).
 
 Each person signs in on the provider's form with their ``sub`` (the NIP for ASN).
 """
@@ -33,7 +33,7 @@ from tests.e2e.conftest import SmtpSink
 from tests.portal_support import (
     axe_check, describe_violations, oidc_provider, overflows_horizontally, sign_in_with_requests,
 )
-from tests.support import wait_for
+from tests.support import cut_short, wait_for
 
 AGENCY = "DISKOMINFO"
 CLIENT_ID = "asn-portal"
@@ -139,6 +139,11 @@ class Site:
         self.call("POST", "enrollment", "/programmes", json=body, expect=201)
         return self.call("POST", "enrollment", f"/programmes/{body['code']}/publish").json()
 
+    def end_programme(self, code: str) -> dict:
+        """End a running programme now, as an operator does when it ends early: a scheduled one
+        takes completions only once it has ended (issue 24)."""
+        return self.call("PATCH", "enrollment", f"/programmes/{code}", json=cut_short()).json()
+
 
 def import_roster(site: Site) -> None:
     rows = ["nip;nama;jenis_asn;kode_opd;jabatan;golongan;nip_atasan;status;email;telepon"]
@@ -159,18 +164,19 @@ def seed(site: Site) -> None:
     site.programmes["seminar"] = site.publish(programme_body(
         "SEM", title="Seminar Transformasi Digital", kind="seminar", competency_type="teknis", jp=8,
         requires_supervisor_approval=True, speakers=["Dr. Andi Wijaya, Diskominfo Provinsi Sumatera Barat"],
-        starts_at=_iso(now + timedelta(days=40)), ends_at=_iso(now + timedelta(days=40, hours=6))))
+        starts_at=_iso(now + timedelta(days=70)), ends_at=_iso(now + timedelta(days=70, hours=6))))
     site.programmes["done"] = site.publish(programme_body(
         "PBJ", title="Sertifikasi Pengadaan Barang/Jasa", kind="sertifikasi", competency_type="teknis", jp=32,
         starts_at=_iso(now - timedelta(hours=2)), ends_at=_iso(now + timedelta(days=2)),
         enrolment_opens_at=_iso(now - timedelta(days=7)), enrolment_closes_at=_iso(now + timedelta(days=1)),
         passing_score=70, certificate_validity_months=36))
-    # two of the staff took the certification and passed: JP in their ledgers, a certificate each
+    # two of the staff took the certification and passed once it had ended: JP in their ledgers, a
+    # certificate each
     code = site.programmes["done"]["code"]
-    for key in ("asn", "asn2"):
-        nip = site.people[key].nip
-        enrolment = site.call("POST", "enrollment", f"/programmes/{code}/enrolments", json={"nip": nip},
-                              expect=201).json()
+    enrolments = {key: site.call("POST", "enrollment", f"/programmes/{code}/enrolments",
+                                 json={"nip": site.people[key].nip}, expect=201).json() for key in ("asn", "asn2")}
+    site.programmes["done"] = site.end_programme(code)
+    for key, enrolment in enrolments.items():
         site.completed[key] = site.call("POST", "enrollment", f"/enrolments/{enrolment['id']}/completion",
                                         json={"score": 88}).json()
     for key in ("asn", "asn2"):

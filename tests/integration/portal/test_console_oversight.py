@@ -71,9 +71,10 @@ def _seed(site: Site) -> None:
         enrolment_opens_at=_iso(now - timedelta(days=7)), enrolment_closes_at=_iso(now + timedelta(days=1)),
         passing_score=70, certificate_validity_months=36))
     code = site.programmes["done"]["code"]
-    for key in ("asn", "asn2"):
-        enrolment = site.call("POST", "enrollment", f"/programmes/{code}/enrolments",
-                              json={"nip": site.people[key].nip}, expect=201).json()
+    enrolments = [site.call("POST", "enrollment", f"/programmes/{code}/enrolments",
+                            json={"nip": site.people[key].nip}, expect=201).json() for key in ("asn", "asn2")]
+    site.programmes["done"] = site.end_programme(code)  # both passed once it had ended
+    for enrolment in enrolments:
         site.call("POST", "enrollment", f"/enrolments/{enrolment['id']}/completion", json={"score": 88})
     wait_for(lambda: site.get("certification", "/certificates", params={"programme": code})["total"] == 2,
              timeout=60, interval=0.2, message="two certificates")
