@@ -11,8 +11,11 @@ the contact data to notification privately); registers their notification channe
 creates and publishes a dozen programmes (pelatihan, sertifikasi, a
 seminar with narasumber, a lokakarya run jointly by BKN and the city, e-learning, coaching,
 mentoring, one still to come); enrols about two thirds of them (bulk CSV) — the rest never come, which
-is what the roster makes visible — one programme beyond its capacity so a waitlist forms; cancels a few seats so the waitlist moves up; records completions with
-passes, failures and no-shows (bulk CSV); waits for the certificates and revokes one; waits
+is what the roster makes visible — one programme beyond its capacity so a waitlist forms; cancels a few
+of its seats, and since it has started BKPSDM moves the first on the waitlist up by hand; lets the
+scheduled programmes under way take place (their end moved to now: a pelatihan, sertifikasi, seminar
+or lokakarya takes its results only once it has ended); records completions with passes, failures
+and no-shows (bulk CSV); waits for the certificates and revokes one; waits
 for the JP ledger and the never-enrolled figures; runs the shortfall checkpoint as a job
 (ASN below the checkpoint's pro-rated target get a nudge, their supervisors a summary); and
 prints where to look.
@@ -62,6 +65,12 @@ TOKEN_TTL_S = 8 * 3600
 
 class DemoError(RuntimeError):
     pass
+
+
+# Kinds held on their dates: results are recorded once the programme has ended, and a freed seat
+# goes to the waitlist by itself only before it starts (enrollment's rule, ADR 0012). The others
+# (e-learning, coaching, mentoring) are self-paced: each participant completes when they finish.
+SCHEDULED_KINDS = ("pelatihan", "sertifikasi", "seminar", "lokakarya")
 
 
 # --- the people ----------------------------------------------------------------------------
@@ -220,10 +229,15 @@ class ProgrammeSpec:
     def completed_in_demo(self) -> bool:
         return not self.upcoming
 
+    @property
+    def scheduled(self) -> bool:
+        return self.kind in SCHEDULED_KINDS
+
 
 def catalogue(year: int) -> list[ProgrammeSpec]:
-    """The season's programmes. Every one that is completed in the demo has started (so it
-    can be completed now) and still accepts enrolments (so the demo can enrol now)."""
+    """The season's programmes. Every one that is completed in the demo has started and still
+    accepts enrolments (so the demo can enrol now): a self-paced one takes completions while it
+    runs, a scheduled one is under way until the demo lets it take place (``Demo.end_programmes``)."""
     joint = ("BKN", "PEMKOT_BUKITTINGGI")
     city = ("PEMKOT_BUKITTINGGI",)
     return [
@@ -278,6 +292,10 @@ def _at(today: date, days: int, hour: int) -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def programme_body(spec: ProgrammeSpec, today: date, capacity: int) -> dict:
@@ -634,6 +652,7 @@ class Demo:
         self.create_programmes()
         self.enrol()
         self.cancel_some_seats()
+        self.end_programmes()
         self.complete()
         self.wait_for_certificates(deadline)
         self.revoke_one()
@@ -686,9 +705,11 @@ class Demo:
         for p in self.plan.programmes:
             body = programme_body(p.spec, self.plan.today, p.capacity)
             response = self.api.call("POST", "enrollment", "/programmes", json=body, expect=(200, 201, 409))
-            if response.status_code == 409:  # a demo of an earlier day: carry on with that programme
+            if response.status_code == 409:  # ended by a demo today, or a demo of an earlier day: carry on
                 existing += 1
-                conflicting.append(p.spec.code)
+                stored = self.api.get("enrollment", f"/programmes/{p.spec.code}")
+                if _moment(stored["starts_at"]) != _moment(body["starts_at"]):
+                    conflicting.append(p.spec.code)
             elif response.status_code == 201:
                 created += 1
             else:
@@ -706,7 +727,11 @@ class Demo:
 
     def enrol(self) -> None:
         totals: dict[str, int] = {}
+        closed = []
         for p in self.plan.programmes:
+            if not self.api.get("enrollment", f"/programmes/{p.spec.code}")["enrolment_open"]:
+                closed.append(p.spec.code)  # it took place in a run of today: its applications stand
+                continue
             # Who withdrew stays withdrawn: uploading them again would re-apply them (a new run of the
             # demo must change nothing).
             withdrawn = {e["nip"] for e in self.api.enrolments(p.spec.code) if e["status"] == "cancelled"}
@@ -722,7 +747,8 @@ class Demo:
                 self.progress.detail(f"{p.spec.code}: {len(rows)} applications for {p.capacity} seats, "
                                      f"{waitlisted} on the waitlist")
         self.progress.step(f"enrolled by bulk CSV: {sum(totals.values())} applications ("
-                           + ", ".join(f"{n} {s}" for s, n in sorted(totals.items())) + ")")
+                           + ", ".join(f"{n} {s}" for s, n in sorted(totals.items())) + ")"
+                           + (f"; enrolment already closed in {', '.join(closed)}" if closed else ""))
         self.result.counts["applications"] = sum(totals.values())
 
     def cancel_some_seats(self) -> None:
@@ -740,15 +766,50 @@ class Demo:
                 # records who really did it (the token's role), not what the body claims.
                 self.api.post("enrollment", f"/enrolments/{e['id']}/cancel",
                               json={"reason": rng.choice(CANCEL_REASONS)})
+            by_hand = self.promote_by_hand(p.spec.code)
             after = self.api.enrolments(p.spec.code)
             promoted = sum(e["promoted_from_waitlist"] for e in after)
             waiting = sum(e["status"] == "waitlisted" for e in after)
+            how = f" ({by_hand} by hand: it has started)" if by_hand else ""
             self.progress.step(f"{p.spec.code}: {p.cancellations} seats cancelled at participants' request; {promoted} moved up "
-                               f"from the waitlist, {waiting} still waiting")
+                               f"from the waitlist{how}, {waiting} still waiting")
             self.result.counts["promoted"] = promoted
             self.result.counts["waitlisted"] = waiting
             self.result.urls["waitlist"] = (f"{self.platform['enrollment']}/enrolments?programme={p.spec.code}"
                                             f"&status=waitlisted")
+
+    def promote_by_hand(self, code: str) -> int:
+        """Give each free seat of a programme whose waitlist no longer moves by itself (a scheduled
+        one that has started) to the first on the waitlist, as an operator does; how many moved up."""
+        programme = self.api.get("enrollment", f"/programmes/{code}")
+        ended = _moment(programme["ends_at"]) <= datetime.now(timezone.utc)
+        free = programme["capacity"] - programme["seats_taken"]
+        if programme["promotes_waitlist"] or ended or free <= 0:
+            return 0
+        waiting = sorted((e for e in self.api.enrolments(code) if e["status"] == "waitlisted"),
+                         key=lambda e: e["waitlist_position"])
+        for e in waiting[:free]:
+            self.api.post("enrollment", f"/enrolments/{e['id']}/promote")
+        return len(waiting[:free])
+
+    def end_programmes(self) -> None:
+        """The scheduled programmes under way take place: the demo compresses the season, so it
+        moves each one's end to now (as an operator records a programme that ended earlier than
+        planned) before their results are recorded; one already ended is left as it is."""
+        now = datetime.now(timezone.utc)
+        ended = []
+        for p in self.plan.programmes:
+            if not (p.spec.completed_in_demo and p.spec.scheduled):
+                continue
+            programme = self.api.get("enrollment", f"/programmes/{p.spec.code}")
+            if _moment(programme["ends_at"]) <= now:
+                continue
+            self.api.call("PATCH", "enrollment", f"/programmes/{p.spec.code}",
+                          json={"enrolment_closes_at": _iso(now - timedelta(minutes=2)),
+                                "ends_at": _iso(now - timedelta(minutes=1))})
+            ended.append(p.spec.code)
+        self.progress.step(f"{len(ended)} scheduled programmes under way took place, their end moved to now: "
+                           f"{', '.join(ended)}" if ended else "the scheduled programmes of the demo had already ended")
 
     def complete(self) -> None:
         by_nip = {a.nip: a for a in self.plan.people}
