@@ -135,7 +135,8 @@ def iso(at: datetime) -> str:
 
 
 def programme_body(code: str, capacity: int) -> dict:
-    """A certifying programme that started two hours ago (so it can be completed now)."""
+    """A certifying programme that started two hours ago; the bench ends it (PATCH) once
+    everyone is enrolled, since a sertifikasi takes results only after its end (issue 24)."""
     now = datetime.now(timezone.utc)
     return {
         "code": code, "title": "Sertifikasi Pengadaan Barang/Jasa Pemerintah (uji kinerja)",
