@@ -218,7 +218,7 @@ class ProgrammeForm(CsrfForm):
     jp = _text(20, "JP; empty: derived from the duration")
     durasi_menit = _text(20, "duration in minutes")
     durasi_hari = _text(20, "duration in days")
-    penyelenggara = _text(40, "organiser (repeated: BKN, PEMKOT_BUKITTINGGI)")
+    penyelenggara = _text(40, "organiser (repeated): a code of shared/reference/organisers.csv (BKN, PEMKOT_BUKITTINGGI, LKPP…)")
     narasumber = _text(12000, "speakers, one per line (seminar, lokakarya)")
     mulai = _text(40, "start, YYYY-MM-DDTHH:MM in WIB")
     selesai = _text(40, "end, YYYY-MM-DDTHH:MM in WIB")
