@@ -23,7 +23,7 @@ from shared.timefmt import iso, parse_time, wib_date
 from services.certification import domain
 from services.certification.config import CertificationConfig
 from services.certification.queries import expired_filter, expiring_filter
-from services.certification.store import (CERTIFICATES, PENDING_ISSUES, STATUS_LIST_COUNTER, advance,
+from services.certification.store import (CERTIFICATES, PENDING_ISSUES, STATUS_LIST_COUNTER, advance_all,
                                           ensure_counters, number_counter)
 
 _PROGRAMME_FIELDS = tuple(ProgrammeSnapshot().fields)
@@ -40,22 +40,24 @@ def _snapshot(data: dict, fields: tuple[str, ...]) -> dict:
 def record_pending_issue(tx, completion: dict, now: datetime) -> bool:
     """Inside the ``completed`` event's transaction: remember a completion that earns a
     certificate, to be numbered later. No counter is touched here, so concurrent events
-    never conflict on one. False when it earns none, or its enrolment already has a
-    certificate or a pending issue (a second completion event for it)."""
+    never conflict on one. False when it earns none, or its enrolment already has a pending
+    issue (a second completion event for it).
+
+    One upsert, no look first (issue 23): an existing pending issue is left as it is (an
+    insert would fail on the key and abort the transaction), and a pending issue of an
+    enrolment that already has its certificate is dropped by the numbering pass, which
+    reads the holders' certificates anyway (``issue_batch``)."""
     if not domain.grants_certificate(completion):
         return False
     enrolment_id = completion["enrolment_id"]
-    if tx.db[CERTIFICATES].find_one({"enrolment_id": enrolment_id}, {"_id": 1}, session=tx.session):
-        return False
-    pending = tx.db[PENDING_ISSUES]
-    # A look first: a duplicate-key error inside a transaction would abort the transaction.
-    if pending.find_one({"_id": enrolment_id}, {"_id": 1}, session=tx.session):
-        return False
     completed_at = parse_time(completion["completed_at"])
-    pending.insert_one({"_id": enrolment_id, "completed_at": completed_at,
-                        "year": wib_date(completed_at).year, "completion": completion,
-                        "correlation_id": tx.store.correlation_id, "recorded_at": now}, session=tx.session)
-    return True
+    result = tx.db[PENDING_ISSUES].update_one(
+        {"_id": enrolment_id},
+        {"$setOnInsert": {"completed_at": completed_at, "year": wib_date(completed_at).year,
+                          "completion": completion, "correlation_id": tx.store.correlation_id,
+                          "recorded_at": now}},
+        upsert=True, session=tx.session)
+    return result.upserted_id is not None
 
 
 def _new_certificate(completion: dict, config: CertificationConfig, now: datetime) -> dict:
@@ -127,27 +129,23 @@ def _emit_certified(tx, certificates: list[dict], correlation_ids: list[str | No
 
 
 def _issue(tx, certificates: list[dict], correlation_ids: list[str | None], config: CertificationConfig,
-           now: datetime) -> None:
+           now: datetime, stored: list[dict]) -> None:
     """Number ``certificates`` (in numbering order) and insert them with their supersessions
     and ``certified`` events. Each counter moves once: the batch's numbers are consecutive,
-    and an abort rolls them back with everything else, so the sequence has no gaps."""
+    and an abort rolls them back with everything else, so the sequence has no gaps.
+    ``stored``: the holders' certificates in the store (``_holders_certificates``)."""
     years = [c["year"] for c in certificates]
-    ends = {year: advance(tx, number_counter(year), count) for year, count in domain.year_counts(years).items()}
-    last_index = advance(tx, STATUS_LIST_COUNTER, len(certificates))
-    first_index = last_index - len(certificates) + 1
-    for offset, (certificate, seq) in enumerate(zip(certificates, domain.assign_sequences(years, ends))):
+    counts = {number_counter(year): count for year, count in domain.year_counts(years).items()}
+    ends = advance_all(tx, {**counts, STATUS_LIST_COUNTER: len(certificates)})
+    first_index = ends[STATUS_LIST_COUNTER] - len(certificates) + 1
+    sequences = domain.assign_sequences(years, {year: ends[number_counter(year)] for year in set(years)})
+    for offset, (certificate, seq) in enumerate(zip(certificates, sequences)):
         certificate["seq"] = seq
         certificate["number"] = domain.format_number(config.number_format, seq, certificate["year"],
                                                      certificate.pop("number_line"),
                                                      domain.number_issuer(certificate["programme"]))
         certificate["status_index"] = first_index + offset
-    # Recertification. The holders' certificates by the indexed holder.nip alone, line and
-    # state filtered here: equality with None in the query made SecantusDB scan the collection.
     collection = tx.db[CERTIFICATES]
-    nips = sorted({c["holder"]["nip"] for c in certificates})
-    stored = list(collection.find({"holder.nip": {"$in": nips}},
-                                  {"holder.nip": 1, "line": 1, "completed_at": 1, "issued_at": 1, "revoked": 1,
-                                   "superseded_by": 1}, session=tx.session))
     for new_id, old_ids in domain.supersede_in_order(stored, certificates, now).items():
         collection.update_many({"_id": {"$in": old_ids}},
                                {"$set": {"superseded_by": new_id, "superseded_at": now}}, session=tx.session)
@@ -155,23 +153,44 @@ def _issue(tx, certificates: list[dict], correlation_ids: list[str | None], conf
     _emit_certified(tx, certificates, correlation_ids, config.base_url)
 
 
-def issue_batch(tx, enrolment_ids: list[str], config: CertificationConfig, now: datetime) -> list[dict]:
-    """One numbering transaction: issue the pending issues of ``enrolment_ids`` still
-    pending, in numbering order, and delete them. A pending issue whose enrolment got a
-    certificate meanwhile is dropped (the unique index would otherwise fail the batch)."""
-    pending_coll = tx.db[PENDING_ISSUES]
-    pending = list(pending_coll.find({"_id": {"$in": enrolment_ids}}, session=tx.session))
+def _holders_certificates(tx, nips) -> list[dict]:
+    """The certificates of the holders ``nips``, with what recertification and the check
+    for an already issued enrolment need. By the indexed holder.nip alone, line and state
+    filtered in domain: equality with None in the query made SecantusDB scan the collection."""
+    return list(tx.db[CERTIFICATES].find(
+        {"holder.nip": {"$in": sorted(set(nips))}},
+        {"holder.nip": 1, "line": 1, "completed_at": 1, "issued_at": 1, "revoked": 1, "superseded_by": 1,
+         "enrolment_id": 1}, session=tx.session))
+
+
+class PendingTaken(Exception):
+    """Some pending issues of a batch were gone when its transaction deleted them: another
+    numbering pass took them (the lease is not what makes numbering correct). The batch's
+    transaction aborts; read the head again."""
+
+
+def issue_batch(tx, pending: list[dict], config: CertificationConfig, now: datetime) -> list[dict]:
+    """One numbering transaction: issue the pending issues ``pending`` (whole documents, as
+    ``queries.pending_head`` read them before the transaction) in numbering order, and
+    delete them. Pending issues are written once and never changed, so the documents read
+    before are the ones deleted here; the delete proves that each is still pending (all
+    deleted, or PendingTaken and nothing is written) and holds them against another pass
+    until commit. A pending issue whose enrolment already has a certificate is dropped (the
+    unique index would otherwise fail the batch): a second completion event of an
+    enrolment numbered earlier (``record_pending_issue`` does not look)."""
     if not pending:
         return []
     ids = [p["_id"] for p in pending]
-    issued = {c["enrolment_id"] for c in tx.db[CERTIFICATES].find({"enrolment_id": {"$in": ids}},
-                                                                    {"enrolment_id": 1}, session=tx.session)}
-    pending_coll.delete_many({"_id": {"$in": ids}}, session=tx.session)
+    deleted = tx.db[PENDING_ISSUES].delete_many({"_id": {"$in": ids}}, session=tx.session).deleted_count
+    if deleted != len(ids):
+        raise PendingTaken(f"{len(ids) - deleted} of {len(ids)} pending issues were taken by another pass")
+    stored = _holders_certificates(tx, [p["completion"]["participant"]["nip"] for p in pending])
+    issued = {c.get("enrolment_id") for c in stored}
     todo = sorted((p for p in pending if p["_id"] not in issued), key=domain.numbering_order)
     if not todo:
         return []
     certificates = [_new_certificate(p["completion"], config, now) for p in todo]
-    _issue(tx, certificates, [p.get("correlation_id") for p in todo], config, now)
+    _issue(tx, certificates, [p.get("correlation_id") for p in todo], config, now, stored)
     return certificates
 
 
@@ -191,7 +210,8 @@ def issue_certificate(tx, completion: dict, config: CertificationConfig, now: da
     if tx.db[CERTIFICATES].find_one({"enrolment_id": completion["enrolment_id"]}, {"_id": 1}, session=tx.session):
         return None
     certificate = _new_certificate(completion, config, now)
-    _issue(tx, [certificate], [tx.store.correlation_id], config, now)
+    _issue(tx, [certificate], [tx.store.correlation_id], config, now,
+           _holders_certificates(tx, [certificate["holder"]["nip"]]))
     return certificate
 
 

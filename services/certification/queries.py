@@ -52,9 +52,10 @@ def find_by_credential_id(db, credential_id: str | None) -> dict | None:
 
 
 def pending_head(db, limit: int) -> list[dict]:
-    """The next ``limit`` pending issues in numbering order (ids and years only)."""
-    return list(db[PENDING_ISSUES].find({}, {"_id": 1, "year": 1})
-                .sort([("completed_at", ASCENDING), ("_id", ASCENDING)]).limit(limit))
+    """The next ``limit`` pending issues in numbering order, whole: the numbering
+    transaction issues them as read here (they are never changed, only deleted) and so
+    reads them only once (issue 23)."""
+    return list(db[PENDING_ISSUES].find({}).sort([("completed_at", ASCENDING), ("_id", ASCENDING)]).limit(limit))
 
 
 def pending_count(db) -> int:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from shared.store import update_by_id
-
 CERTIFICATES = "certificates"
 COUNTERS = "counters"
 PENDING_ISSUES = "pending_issues"
@@ -66,12 +64,25 @@ def ensure_counters(db, years) -> None:
     ensure_counter(db, STATUS_LIST_COUNTER)
 
 
-def advance(tx, name: str, by: int) -> int:
-    """Move counter ``name`` on by ``by`` inside the transaction and return its new value
-    (the caller owns ``value - by + 1 .. value``). Gapless because an aborted transaction
-    rolls the increment back together with whatever used the numbers."""
-    doc = update_by_id(tx.db[COUNTERS], name, {"$inc": {"seq": by}}, tx.session)
-    if doc is None:
-        raise LookupError(f"counter {name!r} does not exist; call ensure_counter first")
-    return int(doc["seq"])
+def advance_all(tx, moves: dict[str, int]) -> dict[str, int]:
+    """Move each counter ``name`` of ``moves`` on by ``moves[name]`` inside the transaction
+    and return their new values (the caller owns ``value - by + 1 .. value`` of each).
+    Gapless because an aborted transaction rolls the increments back together with whatever
+    used the numbers.
 
+    Counters moved by the same amount move in one update (a batch of one year moves its
+    number counter and the status-list counter alike), then one find reads them all back:
+    two commands for the usual batch instead of an update and a find per counter (issue 23).
+    Inside the transaction the updates hold the counters until commit and the find reads
+    our own writes, as ``update_by_id`` does for one."""
+    by_amount: dict[int, list[str]] = {}
+    for name, by in moves.items():
+        by_amount.setdefault(by, []).append(name)
+    counters = tx.db[COUNTERS]
+    for by, names in by_amount.items():
+        matched = counters.update_many({"_id": {"$in": names}}, {"$inc": {"seq": by}},
+                                       session=tx.session).matched_count
+        if matched != len(names):
+            raise LookupError(f"a counter of {names!r} does not exist; call ensure_counter first")
+    found = {doc["_id"]: int(doc["seq"]) for doc in counters.find({"_id": {"$in": list(moves)}}, session=tx.session)}
+    return {name: found[name] for name in moves}

@@ -56,15 +56,24 @@ def record_completion(store: Store, runtime: ServiceRuntime, numbering: Numberin
         numbering.kick()
 
 
+# Another pass took some of a batch's pending issues (PendingTaken): read the head again at
+# most this often in one pass; the loop's next pass takes up whatever is left.
+_TAKEN_RETRIES = 3
+
+
 def number_pending(store: Store, config: CertificationConfig, now: datetime, limit: int) -> list[dict]:
     """One numbering pass: up to ``limit`` pending issues become certificates in one
     transaction. Returns the certificates issued (in numbering order)."""
-    head = queries.pending_head(store.db, limit)
-    if not head:
-        return []
-    ensure_counters(store.db, [p["year"] for p in head])  # outside the transaction (store.ensure_counter)
-    ids = [p["_id"] for p in head]
-    return store.transaction(lambda tx: commands.issue_batch(tx, ids, config, now))
+    for _ in range(_TAKEN_RETRIES):
+        head = queries.pending_head(store.db, limit)
+        if not head:
+            return []
+        ensure_counters(store.db, [p["year"] for p in head])  # outside the transaction (store.ensure_counter)
+        try:
+            return store.transaction(lambda tx: commands.issue_batch(tx, head, config, now))
+        except commands.PendingTaken as exc:
+            log.info("numbering: %s; reading the pending issues again", exc)
+    return []
 
 
 # -- expiry --------------------------------------------------------------------------------

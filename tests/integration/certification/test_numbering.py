@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.certification import commands, usecases
+from services.certification import commands, queries, usecases
 from services.certification import config as certification_config
 from services.certification.dependencies import NUMBERING_LEASE
 from services.certification.store import COUNTERS, create_indexes
@@ -113,14 +113,42 @@ def test_a_failed_batch_rolls_back_every_number_and_keeps_its_pending_issues(dir
     assert sorted(c["seq"] for c in db.certificates.find()) == [1, 2, 3]
 
 
-def test_a_completion_recorded_twice_under_new_event_ids_stays_one_pending_issue(direct):
+def test_a_completion_recorded_twice_under_new_event_ids_stays_one_pending_issue_and_one_certificate(direct):
+    db = direct.db
     record(direct, completion("twice"))
-    assert not direct.transaction(lambda tx: commands.record_pending_issue(tx, completion("twice"), NOW))
+    later = NOW + timedelta(minutes=5)
+    assert not direct.transaction(lambda tx: commands.record_pending_issue(
+        tx, completion("twice", completed_at="2026-03-05T10:00:00Z"), later))
     assert not direct.transaction(lambda tx: commands.record_pending_issue(
         tx, completion("failed", result="failed"), NOW))
+    assert db.pending_issues.count_documents({}) == 1
+    kept = db.pending_issues.find_one({"_id": "twice"})  # the second event left it as it was
+    assert kept["recorded_at"] == NOW and kept["completion"]["completed_at"] == "2026-03-05T09:30:00Z"
     number(direct)
-    assert not direct.transaction(lambda tx: commands.record_pending_issue(tx, completion("twice"), NOW))
-    assert direct.db.certificates.count_documents({}) == 1 and direct.db.pending_issues.count_documents({}) == 0
+    # Once numbered, another event of the enrolment is recorded without a look at the
+    # certificates (one store command less per event); the next pass drops it.
+    direct.transaction(lambda tx: commands.record_pending_issue(tx, completion("twice"), NOW))
+    assert number(direct) == []
+    assert db.certificates.count_documents({}) == 1 and db.pending_issues.count_documents({}) == 0
+    assert db.counters.find_one({"_id": "status-list"})["seq"] == 1  # no number was used for it
+
+
+def test_a_batch_whose_pending_issues_another_pass_took_writes_nothing_and_the_pass_reads_again(direct, monkeypatch):
+    db = direct.db
+    record(direct, completion("a1", nip="199001012015032001"), completion("a2", nip="199001012015032002"))
+    stale = queries.pending_head(db, 10)
+    assert [c["enrolment_id"] for c in number(direct, limit=1)] == ["a1"]  # another pass took a1
+    with pytest.raises(commands.PendingTaken):
+        direct.transaction(lambda tx: commands.issue_batch(tx, stale, config(), NOW))
+    assert db.pending_issues.count_documents({}) == 1  # a2's delete was rolled back with the rest
+    assert db.certificates.count_documents({}) == 1 and db.counters.find_one({"_id": "status-list"})["seq"] == 1
+    # a pass that read the head before the other committed reads it again and numbers the rest
+    heads = iter([stale])
+    real_head = queries.pending_head
+    monkeypatch.setattr(queries, "pending_head", lambda d, limit: next(heads, None) or real_head(d, limit))
+    assert [c["enrolment_id"] for c in number(direct)] == ["a2"]
+    assert sorted((c["enrolment_id"], c["seq"], c["status_index"]) for c in db.certificates.find()) == [
+        ("a1", 1, 1), ("a2", 2, 2)]
 
 
 def test_two_replicas_with_four_workers_each_number_300_completions_gaplessly_by_one_lease_holder(
