@@ -22,7 +22,7 @@ from services.enrollment.domain import (AWAITING, CANCELLED, COMPLETED_NOW, CREA
                                         REACTIVATED, UNCHANGED, WAITLISTED, Actor, CANCELLED_EARLIER, JpRules)
 from shared.events.common import LEFT_STATUSES
 from services.enrollment.store import (ACTING, APPROVALS, ENROLMENTS, PARTICIPANTS, PROGRAMMES, ROSTER, get_enrolment,
-                                       get_programme)
+                                       get_enrolment_and_programme, get_programme)
 from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from shared.store import update_by_id
 from shared.timefmt import parse_time
@@ -436,9 +436,13 @@ def _apply_completion(programme: dict, enrolment: dict, outcome: domain.Outcome,
 
 
 def complete_enrolment(tx, enrolment_id: str, score: float | None, attended: bool | None,
-                       now: datetime) -> tuple[dict, str]:
-    enrolment = get_enrolment(tx.db, enrolment_id, session=tx.session)
-    programme = get_programme(tx.db, enrolment["programme_code"], session=tx.session)
+                       now: datetime, actor: Actor | None = None) -> tuple[dict, str]:
+    """Complete one enrolment (``domain.plan_completion``'s rules); the same completion
+    again changes nothing (``UNCHANGED``). With ``actor``, Forbidden unless they may act on
+    this ASN: checked on the enrolment read here rather than on a read of its own."""
+    enrolment, programme = get_enrolment_and_programme(tx.db, enrolment_id, session=tx.session)
+    if actor is not None:
+        actor.check_access(enrolment["nip"], enrolment["participant"]["agency"])
     status, outcome = domain.plan_completion(programme, enrolment, score, attended, now)
     if status == COMPLETED_NOW:
         writes: list = []

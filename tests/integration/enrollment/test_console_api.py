@@ -265,6 +265,30 @@ def test_an_operator_of_another_opd_may_not_promote(svc):
     assert svc.get(f"/enrolments/{waiting['id']}").json()["status"] == "waitlisted"
 
 
+
+def test_only_an_operator_of_the_participants_opd_records_their_completion(svc):
+    # The scope is checked on the completion transaction's own read of the enrolment (issue 23).
+    c = code()
+    now = svc.clock.now
+    svc.create_published(programme(c, kind="pelatihan", starts_at=ts(now - timedelta(hours=1)),
+                                   ends_at=ts(now + timedelta(days=2)),
+                                   enrolment_closes_at=ts(now + timedelta(days=1))))
+    mine = enrol(svc, c, 7180)
+    svc.events(2)
+    svc.clock.now = now + timedelta(days=2, hours=2)  # the programme has ended
+    other = svc.post(f"/enrolments/{mine['id']}/completion", {"score": 90}, headers=OTHER_OPERATOR)
+    assert other.status_code == 403, other.text
+    assert svc.get(f"/enrolments/{mine['id']}").json()["status"] == "enrolled"
+    no_events(svc)
+    missing = svc.post("/enrolments/000000000000000000000000/completion", {"score": 90}, headers=OPERATOR)
+    assert missing.status_code == 404 and missing.json()["field"] == "id"
+    done = svc.post(f"/enrolments/{mine['id']}/completion", {"score": 90}, headers=OPERATOR)
+    assert done.status_code == 200 and done.json()["result"] == "passed", done.text
+    assert [e.data["enrolment_id"] for e in svc.events(1)] == [mine["id"]]
+    again = svc.post(f"/enrolments/{mine['id']}/completion", {"score": 90}, headers=OPERATOR)
+    assert again.status_code == 200 and again.json()["status"] == "completed"
+    no_events(svc)
+
 # -- the JP preview -------------------------------------------------------------------------------
 
 def test_the_jp_preview_matches_the_jp_a_programme_gets(svc):
