@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from weakref import WeakKeyDictionary
 
 from bson import ObjectId
 from marshmallow import ValidationError
 from pymongo import ReplaceOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from services.notification import domain, queries, schemas
 from services.notification.adapters.templates import renderer
@@ -31,6 +32,8 @@ from shared.store import Duplicate, Tx
 from shared.timefmt import iso, parse_time
 
 log = logging.getLogger(__name__)
+
+DUPLICATE_KEY = 11000  # the store's error code for a second record under a unique key
 
 
 # -- the agency enrollment places an ASN in (domain: who may act) -------------------------------
@@ -47,16 +50,37 @@ def record_agency(tx: Tx, event: Event, now: datetime) -> bool:
         return False
     nip, agency = statement
     at = parse_time(event.time)
-    known = tx.db[ASN_AGENCIES].find_one({"_id": nip}, session=tx.session)
-    if known is not None and (known.get("roster_version") or parse_time(known["as_of"]) >= at):
+    # One conditional upsert instead of a read and a replace: the store keeps the record as it
+    # is unless the roster does not list the ASN and this statement is newer than its own.
+    newer = {"$and": [{"$not": [{"$ifNull": ["$roster_version", False]}]},
+                      {"$lt": [{"$ifNull": ["$as_of", None]}, at]}]}
+    stated = {"agency": agency, "as_of": at, "source_event_id": event.id, "updated_at": now}
+    result = tx.db[ASN_AGENCIES].update_one(
+        {"_id": nip}, [{"$set": {k: {"$cond": [newer, {"$literal": v}, f"${k}"]} for k, v in stated.items()}}],
+        upsert=True, session=tx.session)
+    if not (result.modified_count or result.upserted_id is not None):
         return False
-    tx.db[ASN_AGENCIES].replace_one({"_id": nip}, {"_id": nip, "agency": agency, "as_of": at,
-                                                   "source_event_id": event.id, "updated_at": now},
-                                    upsert=True, session=tx.session)
-    # Enrollment is the authority on where an ASN works: the contact record moves with it.
-    tx.db[RECIPIENTS].update_one({"_id": nip, "agency": {"$ne": agency}},
-                                 {"$set": {"agency": agency, "updated_at": now}}, session=tx.session)
+    # Enrollment is the authority on where an ASN works: the contact record moves with it
+    # (read once per event: the message's channels come from the same read).
+    recipient = _recipient(tx, nip)
+    if recipient is not None and recipient.get("agency") != agency:
+        tx.db[RECIPIENTS].update_one({"_id": nip}, {"$set": {"agency": agency, "updated_at": now}},
+                                     session=tx.session)
+        recipient.update(agency=agency, updated_at=now)
     return True
+
+
+# What a transaction attempt read of the recipients, by NIP, so that one event reads an ASN's
+# record once (the agency it follows, the message's channels). Keyed by the attempt: a retried
+# transaction reads afresh.
+_RECIPIENTS_READ: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _recipient(tx: Tx, nip: str) -> dict | None:
+    read = _RECIPIENTS_READ.setdefault(tx, {})
+    if nip not in read:
+        read[nip] = tx.db[RECIPIENTS].find_one({"_id": nip}, session=tx.session)
+    return read[nip]
 
 
 # -- the roster (daftar ASN): who an ASN is, where they work, whether they left, their contact ----
@@ -253,28 +277,21 @@ def create_message(tx: Tx, event: Event | None, kind: str, context: dict, config
                    agency: str | None = None, key: str | None = None, extra: dict | None = None,
                    message_extra: dict | None = None) -> ObjectId:
     """Render and store one message for an ASN (``context["nip"]``) or, with ``agency``,
-    for that agency's operator; create its deliveries."""
+    for that agency's operator; create its deliveries (one insert for all of them)."""
     due_at = due_at or now
     rendered = renderer(config.timezone).render(kind, context)
     nip = None if agency else context["nip"]
     message_id = ObjectId()
     source_event_id = event.id if event else None
-    tx.db[MESSAGES].insert_one({
-        "_id": message_id, "nip": nip, "agency": agency, "kind": kind,
-        "subject": rendered.subject, "text": rendered.text, "html": rendered.html, "short": rendered.short,
-        "source_event_id": source_event_id, "enrolment_id": enrolment_id, "created_at": now, "due_at": due_at,
-        "visible_at": None, "read_at": None, "dropped": False, **(extra or {}), **(message_extra or {}),
-    }, session=tx.session)
-
     if agency:
         contact = tx.db[AGENCY_CONTACTS].find_one({"_id": agency}, session=tx.session)
         channels = [(c, None) for c in ((contact or {}).get("channels") or ["email"])]
         recipient_key = f"agency:{agency}"
     else:
-        recipient = tx.db[RECIPIENTS].find_one({"_id": nip}, session=tx.session)
-        channels = domain.channels_for(recipient, kind, config)
+        channels = domain.channels_for(_recipient(tx, nip), kind, config)
         recipient_key = f"nip:{nip}"
 
+    deliveries = []
     for channel, skip in channels:
         delivery = {
             "_id": ObjectId(), "key": f"{key or source_event_id}|{kind}|{recipient_key}|{channel}",
@@ -290,27 +307,43 @@ def create_message(tx: Tx, event: Event | None, kind: str, context: dict, config
             delivery.update(status="skipped", last_error=skip, next_attempt_at=None,
                             history=[{"at": now, "outcome": "skipped", "detail": skip}])
         elif channel == "inbox" and due_at <= now:
-            # Nothing to send: the inbox is this database. Deliver in this transaction.
+            # Nothing to send: the inbox is this database. Delivered in this transaction.
             delivery.update(status="delivered", delivered_at=now, next_attempt_at=None,
                             history=[{"at": now, "outcome": "delivered", "detail": "in inbox"}])
-            show_in_inbox(tx, message_id, now)
         else:
             delivery["status"] = "pending"
-        try:
-            tx.db[DELIVERIES].insert_one(delivery, session=tx.session)
-        except DuplicateKeyError:
+        deliveries.append(delivery)
+    delivered = [d for d in deliveries if d["status"] == "delivered"]
+
+    # A message whose inbox delivery is recorded here is in the inbox from its insert on.
+    tx.db[MESSAGES].insert_one({
+        "_id": message_id, "nip": nip, "agency": agency, "kind": kind,
+        "subject": rendered.subject, "text": rendered.text, "html": rendered.html, "short": rendered.short,
+        "source_event_id": source_event_id, "enrolment_id": enrolment_id, "created_at": now, "due_at": due_at,
+        "visible_at": now if any(d["channel"] == "inbox" for d in delivered) else None, "read_at": None,
+        "dropped": False, **(extra or {}), **(message_extra or {}),
+    }, session=tx.session)
+    try:
+        tx.db[DELIVERIES].insert_many(deliveries, ordered=True, session=tx.session)
+    except BulkWriteError as exc:
+        if any(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
             # Already created by an earlier application of the same event: skip it all.
             raise Duplicate() from None
-        if delivery["status"] == "delivered":
-            emit_delivered(tx, delivery, now)
+        raise
+    if delivered:
+        tx.emit_many([_delivered_event(d, now) for d in delivered])
     return message_id
 
 
-def emit_delivered(tx: Tx, delivery: dict, at: datetime) -> None:
-    tx.emit("delivered", str(delivery["_id"]), {
+def _delivered_event(delivery: dict, at: datetime) -> tuple[str, str, dict]:
+    return ("delivered", str(delivery["_id"]), {
         "delivery_id": str(delivery["_id"]), "nip": delivery.get("nip") or "", "channel": delivery["channel"],
         "message_kind": delivery["kind"], "source_event_id": delivery.get("source_event_id"),
         "agency": delivery.get("agency"), "delivered_at": iso(at)})
+
+
+def emit_delivered(tx: Tx, delivery: dict, at: datetime) -> None:
+    tx.emit(*_delivered_event(delivery, at))
 
 
 def emit_failed(tx: Tx, delivery: dict, reason: str, attempts: int, at: datetime) -> None:

@@ -8,11 +8,11 @@ import copy
 from datetime import timedelta
 
 from services.notification.store import ROSTER
-from shared.events import registry
+from shared.events import envelope, registry
 from shared.events.common import EXAMPLE_ROSTER_ENTRY
 from shared.mongo import PROCESSED
 from tests.integration.notification.conftest import wib
-from tests.support import auth_headers, publish_event, wait_for
+from tests.support import auth_headers, publish_event, publish_raw, wait_for
 
 NIP = "198503122010011002"
 EMAIL = "rahmat.hidayat@bukittinggikota.go.id"
@@ -160,3 +160,39 @@ def test_an_asn_who_left_gets_no_new_nudge_and_their_waiting_reminder_is_dropped
     again["checkpoint"] = "2026-Q4"
     handled(service, publish_event(amqp, "reporting", "shortfall_detected", again))
     assert len(service.messages(nip=NIP, kind="nudge")) == 1
+
+
+def enrolment_event(service, name: str, nip: str, agency: str, at: str) -> dict:
+    """An enrollment event about ``nip`` in ``agency``, stamped ``at`` (its CloudEvent time)."""
+    data = copy.deepcopy(registry.latest("enrollment", name).example)
+    data["participant"] = {**data["participant"], "nip": nip, "agency": agency, "listed": False}
+    definition = registry.latest("enrollment", name)
+    event = envelope.new_event(definition, data["enrolment_id"], data, time=at)
+    publish_raw(service.settings.amqp_uri, definition.exchange, definition.name, envelope.encode(event))
+    return event
+
+
+def test_an_unlisted_asn_follows_the_newest_enrolment_event_and_a_late_older_one_moves_nobody_back(
+        start_notification):
+    service = start_notification()
+    unlisted = "199001012015032001"
+    handled(service, enrolment_event(service, "enrolled", unlisted, "DINKES", "2026-03-01T02:00:00Z"))
+    assert service.http("GET", f"/inbox/{unlisted}", headers=OPERATOR["DINKES"]).status_code == 200
+    # the ASN's own recipient record (e-mail), which the agency then follows
+    reply = service.http("PUT", f"/recipients/{unlisted}", json={"name": "Siti Aminah", "agency": "DINKES",
+                                                                 "email": "siti@bukittinggikota.go.id"})
+    assert reply.status_code == 201, reply.text
+
+    # moved to DISKOMINFO: the completion says so; the recipient record follows
+    handled(service, enrolment_event(service, "completed", unlisted, "diskominfo", "2026-03-20T02:00:00Z"))
+    assert service.http("GET", f"/inbox/{unlisted}", headers=OPERATOR["DISKOMINFO"]).status_code == 200
+    assert service.http("GET", f"/inbox/{unlisted}", headers=OPERATOR["DINKES"]).status_code == 403
+    assert service.http("GET", f"/recipients/{unlisted}").json()["agency"] == "DISKOMINFO"
+
+    # a cancellation stamped before the completion, arriving after it, moves nobody back
+    handled(service, enrolment_event(service, "cancelled", unlisted, "DINKES", "2026-03-10T02:00:00Z"))
+    assert service.http("GET", f"/inbox/{unlisted}", headers=OPERATOR["DINKES"]).status_code == 403
+    assert service.http("GET", f"/recipients/{unlisted}").json()["agency"] == "DISKOMINFO"
+    # the messages of all three reached the ASN's inbox
+    inbox = service.http("GET", f"/inbox/{unlisted}").json()
+    assert len(inbox["items"]) == 3, inbox
