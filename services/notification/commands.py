@@ -17,7 +17,7 @@ from weakref import WeakKeyDictionary
 
 from bson import ObjectId
 from marshmallow import ValidationError
-from pymongo import ReplaceOne
+from pymongo import ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from services.notification import domain, queries, schemas
@@ -347,7 +347,11 @@ def emit_delivered(tx: Tx, delivery: dict, at: datetime) -> None:
 
 
 def emit_failed(tx: Tx, delivery: dict, reason: str, attempts: int, at: datetime) -> None:
-    tx.emit("failed", str(delivery["_id"]), {
+    tx.emit(*_failed_event(delivery, reason, attempts, at))
+
+
+def _failed_event(delivery: dict, reason: str, attempts: int, at: datetime) -> tuple[str, str, dict]:
+    return ("failed", str(delivery["_id"]), {
         "delivery_id": str(delivery["_id"]), "nip": delivery.get("nip") or "", "channel": delivery["channel"],
         "message_kind": delivery["kind"], "source_event_id": delivery.get("source_event_id"),
         "agency": delivery.get("agency"), "reason": reason[:500], "attempts": attempts,
@@ -540,10 +544,9 @@ def release_expired_claims(tx: Tx, now: datetime) -> int:
     return result.modified_count
 
 
-def record_outcome(tx: Tx, delivery: dict, status: str, detail: str, attempts: int, config: NotificationConfig,
-                   now: datetime) -> dict | None:
-    """Record a delivery's outcome while its claim still holds, with its event; returns what
-    was set, or None when the claim expired and another replica took over."""
+def _outcome(delivery: dict, status: str, detail: str, attempts: int, config: NotificationConfig,
+             now: datetime) -> tuple[dict, dict]:
+    """(the fields an outcome sets, the update that records it)."""
     update = {"status": status, "attempts": attempts, "updated_at": now, "claimed_by": None,
               "claim_until": None, "last_error": None if status == "delivered" else detail,
               "next_attempt_at": None}
@@ -552,19 +555,60 @@ def record_outcome(tx: Tx, delivery: dict, status: str, detail: str, attempts: i
     if status == "delivered":
         update["delivered_at"] = now
     entry = {"at": now, "outcome": domain.outcome_of(status), "detail": detail[:500]}
+    return update, {"$set": update, "$push": {"history": entry}, "$inc": {"version": 1}}
+
+
+def _outcome_events(delivery: dict, status: str, detail: str, attempts: int, now: datetime) -> list[tuple]:
+    if status == "delivered":
+        return [_delivered_event(delivery, now)]
+    if status in ("failed", "undeliverable"):
+        return [_failed_event(delivery, detail, attempts, now)]
+    return []
+
+
+def _claimed(delivery: dict) -> dict:
     # The claim token alone proves the claim still holds (and keeps this a point update).
-    result = tx.db[DELIVERIES].update_one(
-        {"_id": delivery["_id"], "claimed_by": delivery["claimed_by"]},
-        {"$set": update, "$push": {"history": entry}, "$inc": {"version": 1}}, session=tx.session)
+    return {"_id": delivery["_id"], "claimed_by": delivery["claimed_by"]}
+
+
+def record_outcome(tx: Tx, delivery: dict, status: str, detail: str, attempts: int, config: NotificationConfig,
+                   now: datetime) -> dict | None:
+    """Record a delivery's outcome while its claim still holds, with its event; returns what
+    was set, or None when the claim expired and another replica took over."""
+    update, change = _outcome(delivery, status, detail, attempts, config, now)
+    result = tx.db[DELIVERIES].update_one(_claimed(delivery), change, session=tx.session)
     if result.matched_count == 0:
         return None
-    if status == "delivered":
-        if delivery["channel"] == "inbox":
-            show_in_inbox(tx, delivery["message_id"], now)
-        emit_delivered(tx, delivery, now)
-    elif status in ("failed", "undeliverable"):
-        emit_failed(tx, delivery, detail, attempts, now)
+    if status == "delivered" and delivery["channel"] == "inbox":
+        show_in_inbox(tx, delivery["message_id"], now)
+    events = _outcome_events(delivery, status, detail, attempts, now)
+    if events:
+        tx.emit_many(events)
     return update
+
+
+class ClaimLost(Exception):
+    """A claim of a group of outcomes no longer held: the group's transaction is abandoned."""
+
+
+def record_outcomes(tx: Tx, outcomes: list[tuple[dict, str, str, int, datetime]],
+                    config: NotificationConfig) -> list[dict]:
+    """Record the outcomes of several pushed (not inbox) deliveries at once, each while its
+    claim still holds, with their events: one update command and one outbox insert for the
+    group. ``outcomes``: (delivery, status, detail, attempts, now). Raises ClaimLost (and so
+    writes nothing) when any claim expired: each is then recorded on its own."""
+    updates, writes, events = [], [], []
+    for delivery, status, detail, attempts, now in outcomes:
+        update, change = _outcome(delivery, status, detail, attempts, config, now)
+        updates.append(update)
+        writes.append(UpdateOne(_claimed(delivery), change))
+        events += _outcome_events(delivery, status, detail, attempts, now)
+    result = tx.db[DELIVERIES].bulk_write(writes, ordered=True, session=tx.session)
+    if result.matched_count != len(writes):
+        raise ClaimLost()
+    if events:
+        tx.emit_many(events)
+    return updates
 
 
 # -- recipients, agency contacts, the inbox -----------------------------------------------------

@@ -7,7 +7,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from typing import Callable
+from weakref import WeakKeyDictionary
 
+from eventlet.event import Event as GreenEvent
 from prometheus_client import Counter
 
 from services.notification import commands, domain, queries, schemas
@@ -194,8 +196,11 @@ def _record(store: Store, config: NotificationConfig, clock: Callable[[], dateti
     detail = domain.redact(detail)  # the channels name no URL; this catches what they missed
     now = clock()
     attempts = delivery.get("attempts", 0) if attempts is None else attempts
-    update = store.transaction(
-        lambda tx: commands.record_outcome(tx, delivery, status, detail, attempts, config, now))
+    if delivery["channel"] == "inbox":  # shows the message too: on its own
+        update = store.transaction(
+            lambda tx: commands.record_outcome(tx, delivery, status, detail, attempts, config, now))
+    else:
+        update = _recorder(store, config).record((delivery, status, detail, attempts, now))
     if update is None:
         log.warning("delivery %s: claim lost before recording %s", delivery["_id"], status)
         return "lost"
@@ -206,6 +211,113 @@ def _record(store: Store, config: NotificationConfig, clock: Callable[[], dateti
     elif status in ("failed", "undeliverable"):
         log.warning("delivery %s (%s) not delivered: %s", delivery["_id"], delivery["channel"], detail)
     return status
+
+
+class _Pending:
+    """One outcome waiting in an OutcomeRecorder: (delivery, status, detail, attempts, now)."""
+
+    def __init__(self, outcome: tuple):
+        self.outcome = outcome
+        self._done = GreenEvent()
+        self._update: dict | None = None
+        self._error: BaseException | None = None
+
+    def done(self, update: dict | None) -> None:
+        if not self._done.ready():
+            self._update = update
+            self._done.send(None)
+
+    def fail(self, error: BaseException) -> None:
+        if not self._done.ready():
+            self._error = error
+            self._done.send(None)
+
+    def result(self) -> dict | None:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._update
+
+
+class OutcomeRecorder:
+    """Group commit of the outcomes of one delivery job's pushed deliveries (email, webhook).
+
+    Each send records its outcome the moment the receiver answered (``deliver``). With no
+    record being committed, that record is committed at once, alone, as before. Outcomes that
+    arrive while a commit is in flight wait for it, then go together in the next transaction:
+    one update command (each delivery still only while its own claim holds), one outbox
+    insert and one commit for the group, instead of three commands each. Nothing waits for
+    company, so the window between a receiver's answer and its record (docs/reliability.md,
+    "The email guarantee") grows by at most the commit in flight, which the store's
+    serialisation of commands made it wait for anyway. When any claim of a group has expired,
+    the group's transaction is abandoned and each outcome is recorded on its own, so a lost
+    claim is still recorded as nothing (and its event is not emitted).
+    """
+
+    def __init__(self, store: Store, config: NotificationConfig):
+        self.store, self.config = store, config
+        self._waiting: list[_Pending] = []
+        self._committing = False
+
+    def record(self, outcome: tuple) -> dict | None:
+        """Record ``(delivery, status, detail, attempts, now)``; what was set, or None when
+        the claim expired."""
+        pending = _Pending(outcome)
+        self._waiting.append(pending)
+        if self._committing:  # the green thread committing now takes it with the next group
+            return pending.result()
+        self._committing = True
+        group: list[_Pending] = []
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                self._commit(group)
+        except BaseException as exc:  # the committing green thread was killed: wake the others
+            stopped = RuntimeError("the outcome recorder stopped before recording this outcome")
+            for left in group + self._waiting:
+                left.fail(stopped)
+            self._waiting = []
+            raise exc
+        finally:
+            self._committing = False
+        return pending.result()
+
+    def _commit(self, group: list[_Pending]) -> None:
+        if len(group) == 1:
+            self._alone(group[0])
+            return
+        try:
+            updates = self.store.transaction(
+                lambda tx: commands.record_outcomes(tx, [p.outcome for p in group], self.config))
+        except commands.ClaimLost:
+            for pending in group:
+                self._alone(pending)
+            return
+        except Exception as exc:  # noqa: BLE001 - each send sees the store's error, as on its own
+            for pending in group:
+                pending.fail(exc)
+            return
+        for pending, update in zip(group, updates):
+            pending.done(update)
+
+    def _alone(self, pending: _Pending) -> None:
+        delivery, status, detail, attempts, now = pending.outcome
+        try:
+            pending.done(self.store.transaction(
+                lambda tx: commands.record_outcome(tx, delivery, status, detail, attempts, self.config, now)))
+        except Exception as exc:  # noqa: BLE001 - raised in the sending green thread
+            pending.fail(exc)
+
+
+# One recorder per store, that is per delivery job (DeliveryJob keeps its Store for its life).
+_RECORDERS: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _recorder(store: Store, config: NotificationConfig) -> OutcomeRecorder:
+    recorder = _RECORDERS.get(store)
+    if recorder is None:
+        recorder = _RECORDERS[store] = OutcomeRecorder(store, config)
+    return recorder
 
 
 def send_due_digests(store: Store, config: NotificationConfig, now: datetime) -> int:
