@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 
-from pymongo import UpdateOne
+from pymongo import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from shared.timefmt import parse_time, wib_year
@@ -28,40 +28,65 @@ from services.reporting.domain import (CERTIFICATE_EVENTS, ENROLMENT_EVENTS, PES
                                        later_record, ledger_entry, ledger_entry_without_agency,
                                        merge_enrolment_identity, merge_roster_event, newer, physical,
                                        same_document, shard_of, slim_programme, standing_changed, version)
-from services.reporting.store import (LAYOUT, POINTER_ID, SHORTFALL_RUNS, SHORTFALLS, STATE, ReadModels,
-                                      increment_counters)
+from services.reporting.store import (LAYOUT, POINTER_ID, SHORTFALL_RUNS, SHORTFALLS, STATE, Pointer, ReadModels,
+                                      counter_updates, pointer_of, write_all)
 
 # -- projection ----------------------------------------------------------------------------------
 # Programmes whose catalogue entry already holds a snapshot, per (store, database, generation,
 # code). A snapshot is never removed and a current generation's number is never reused (a
-# rebuild always picks a higher one), so once read the fact needs no further round trip.
+# rebuild always picks a higher one), so once read the fact needs no further look.
 _CATALOGUED: set[tuple] = set()
 _CATALOGUED_MAX = 100_000
 _UNREAD = object()  # the ASN's state has not been read in this event yet
-# What an enrolment's counters need of its ASN: the agency, and the standing on the roster.
-ASN_STANDING = {"agency": 1, "listed": 1, "roster": 1}
+_UNKNOWN = object()  # what a write leaves in a document is not known here: read it again if needed
+
+
+class PointerMoved(Exception):
+    """The generation pointer (read in the event's transaction) is not the one the caller
+    applied the event for: a rebuild started or swapped. ``usecases.apply_event`` starts over."""
+
+    def __init__(self, fresh: Pointer):
+        super().__init__(f"read-model generations are now {fresh.active}")
+        self.pointer = fresh
 
 
 class Projector:
     """Applies one event to one generation of read models inside a transaction.
 
-    Every command is a round trip to a store that serialises them all, so the projector
-    skips writes that would change nothing, batches the counter increments of a collection
-    into one command and reads each document at most once per event. It reads by ``_id``
-    with ``find`` and never uses ``findAndModify``, which SecantusDB answers by a collection scan.
+    Every command is a round trip to a store that serialises them all, so an event costs
+    one read and one write command (plus ``apply_once``'s record and the commit):
+
+    - ``prefetch`` reads, in one aggregate on the generation pointer's document, the pointer
+      itself and every document the event merges into (its enrolment, certificate, ASN, the
+      ASN's years, the ledger entry, the catalogue entry), each ``$lookup`` by an indexed
+      field. Later reads of those come from ``seen``; anything else is found on demand.
+    - writes are collected (``write``) and sent together (``send``): one ``bulkWrite`` across
+      collections, in order. A read the prefetch did not cover sends what is pending first,
+      so it sees this event's earlier writes.
+
+    Writes that would change nothing are skipped, the counter increments of the event go to
+    one delta document for the folder. It never uses ``findAndModify``, which SecantusDB
+    answers by a collection scan.
     """
 
     def __init__(self, rm: ReadModels, session, cfg: ReportingConfig, cache_catalogue: bool = False,
-                 fold_counters: bool = True):
+                 fold_counters: bool = True, expected: tuple[int, ...] | None = None):
         self.rm, self.s, self.cfg = rm, session, cfg
         # Only for a current generation: a building one may be dropped and its number reused.
         self.cache_catalogue = cache_catalogue
         # Shared counters (all but asn_years) go to one delta document per event instead of ``$inc``.
         self.fold_counters = fold_counters
+        # The generations the caller applies the event to; checked against the pointer as read
+        # in this transaction (None: a rebuild naming its generation, no check).
+        self.expected = expected
         self.deferred: dict = {}
         self.asns_written: set[str] = set()  # ASN documents this event wrote (see _increment_asn_year)
+        self.seen: dict[tuple[str, str], dict | None] = {}  # (collection, _id) -> document as this transaction has it
+        self.all_years: set[str] = set()  # NIPs whose every ASN-year document is in ``seen``
+        self.writes: list = []  # write models not sent yet
 
     def apply(self, event) -> None:
+        self.prefetch(event)
         name = event.name
         if name in PROGRAMME_EVENTS:
             self.programme_event(event)
@@ -74,16 +99,144 @@ class Projector:
         self.flush()
 
     def flush(self) -> None:
-        """Record the counter increments of this event (if any) for the folder."""
+        """Record the counter increments of this event (if any) for the folder, and send every
+        write of the event."""
         if self.deferred:
-            self.rm.counter_deltas.insert_one({"d": encode_contribution(self.deferred)}, session=self.s)
+            self.write("counter_deltas", InsertOne({"d": encode_contribution(self.deferred)},
+                                                   namespace=self.rm.counter_deltas.full_name))
             self.deferred = {}
+        self.send()
+
+    # reads and writes
+    def prefetch(self, event) -> None:
+        """Read the pointer and what ``event`` merges into, in one command (see the class)."""
+        data, name = event.data, event.name
+        wanted: list[tuple[str, str, str, str]] = []  # (as, collection, local field or literal key, foreign field)
+        literals: dict[str, str] = {}
+
+        def want(alias: str, collection: str, key: str | None, field: str = "_id", path: str | None = None) -> None:
+            """Look ``collection`` up by ``field`` equal to ``key``, or to the first value at
+            ``path`` of what an earlier lookup found."""
+            if key is None and path is None:
+                return
+            if path is None:
+                literals[alias] = key
+            wanted.append((alias, collection, path, field))
+
+        if name in PROGRAMME_EVENTS:
+            want("programme", "programmes", data["programme"]["code"])
+        elif name in ENROLMENT_EVENTS:
+            eid, nip = data["enrolment_id"], data["participant"]["nip"]
+            want("enrolment", "enrolments", eid)
+            want("asn", "asns", nip)
+            want("years", "asn_years", nip, field="nip")
+            want("ledger", "ledger_entries", eid)
+            self._want_catalogue(want, data["programme"]["code"])
+        elif name in CERTIFICATE_EVENTS:
+            nip = data["holder"]["nip"]
+            want("certificate", "certificates", data["certificate_id"])
+            # revoked, expiring and expired name no enrolment: the stored certificate does
+            eid = data.get("enrolment_id")
+            path = None if eid else "certificate.enrolment_id"
+            want("enrolment", "enrolments", eid, path=path)
+            want("ledger", "ledger_entries", eid, path=path)
+            want("asn", "asns", nip)
+            want("years", "asn_years", nip, field="nip")
+            self._want_catalogue(want, data["programme"]["code"])
+        elif name in ROSTER_EVENTS:
+            nip = data["asn"]["nip"]
+            want("asn", "asns", nip)
+            want("years", "asn_years", nip, field="nip")
+        pipeline: list = [{"$match": {"_id": POINTER_ID}}]
+        if literals:
+            pipeline.append({"$addFields": {"_k": {alias: {"$literal": key} for alias, key in literals.items()}}})
+        for alias, collection, path, field in wanted:
+            if path is not None:
+                # A scalar key from the first document found: SecantusDB's indexed $lookup
+                # matches no array-valued localField, nor resolves "$<array>.<field>".
+                found, _, key_field = path.partition(".")
+                pipeline += [{"$addFields": {"_f": {"$arrayElemAt": [f"${found}", 0]}}},
+                             {"$addFields": {f"_k.{alias}": f"$_f.{key_field}"}}]
+            pipeline.append({"$lookup": {"from": getattr(self.rm, collection).name, "localField": f"_k.{alias}",
+                                         "foreignField": field, "as": alias}})
+        row = next(iter(self.rm.db[STATE].aggregate(pipeline, session=self.s)), None)
+        fresh = pointer_of(row)
+        if self.expected is not None and fresh.active != self.expected:
+            raise PointerMoved(fresh)
+        if row is None:
+            return  # no pointer document yet: nothing prefetched, reads go to the store
+        certificate = next(iter(row.get("certificate") or []), None)
+        for alias, collection, path, field in wanted:
+            found = row.get(alias) or []
+            if field == "nip":
+                nip = literals[alias]
+                for doc in found:
+                    self.seen[(collection, doc["_id"])] = doc
+                self.all_years.add(nip)
+                continue
+            key = literals.get(alias) or (certificate or {}).get("enrolment_id")
+            if key is not None:
+                self.seen[(collection, key)] = found[0] if found else None
+
+    def _want_catalogue(self, want: Callable, code: str) -> None:
+        key = self._catalogue_key(code)
+        if key is None or key not in _CATALOGUED:
+            want("programme", "programmes", code)
+
+    def read(self, collection: str, _id: str) -> dict | None:
+        """The document as this transaction has it: prefetched, written by this event, or
+        found now (after sending this event's pending writes). Callers copy before changing it."""
+        key = (collection, _id)
+        if key in self.seen:
+            return self.seen[key]
+        if collection == "asn_years" and _id.partition("|")[0] in self.all_years:
+            return None
+        self.send()
+        doc = getattr(self.rm, collection).find_one({"_id": _id}, session=self.s)
+        self.seen[key] = doc
+        return doc
+
+    def years_of(self, nip: str) -> list[dict]:
+        """Copies of every ASN-year document of ``nip``, in ``_id`` order."""
+        if nip not in self.all_years:
+            self.send()
+            for doc in self.rm.asn_years.find({"nip": nip}, session=self.s):
+                self.seen[("asn_years", doc["_id"])] = doc
+            self.all_years.add(nip)
+        return [copy.deepcopy(doc) for (collection, _id), doc in sorted(self.seen.items(), key=lambda kv: kv[0])
+                if collection == "asn_years" and doc is not None and _id.partition("|")[0] == nip]
+
+    def write(self, collection: str, model, _id: str | None = None, result=_UNKNOWN) -> None:
+        """Queue ``model`` (made with its collection's ``namespace``); ``result`` is the document
+        ``_id`` holds after it (None: deleted), when the caller knows it."""
+        self.writes.append(model)
+        if _id is None:
+            return
+        if result is _UNKNOWN:
+            self.seen.pop((collection, _id), None)
+            if collection == "asn_years":
+                self.all_years.discard(_id.partition("|")[0])
+        else:
+            self.seen[(collection, _id)] = copy.deepcopy(result)
+
+    def send(self) -> None:
+        """Send the pending writes: one command."""
+        if self.writes:
+            write_all(self.rm.db.client, self.s, self.writes)
+            self.writes = []
+
+    def _ns(self, collection: str) -> str:
+        return getattr(self.rm, collection).full_name
+
+    def _replace(self, collection: str, doc: dict) -> None:
+        self.write(collection, ReplaceOne({"_id": doc["_id"]}, doc, upsert=True, namespace=self._ns(collection)),
+                   doc["_id"], doc)
 
     # programmes
     def programme_event(self, event) -> None:
         data, v = event.data, version(event)
         code = data["programme"]["code"]
-        stored = self.rm.programmes.find_one({"_id": code}, session=self.s)
+        stored = self.read("programmes", code)
         doc = copy.deepcopy(stored) if stored else {"_id": code}
         self._merge_programme_snapshot(doc, data["programme"], v)
         if event.name == "programme_cancelled":
@@ -96,7 +249,7 @@ class Projector:
                         "enrolment_closes_at": parse_time(data["enrolment_closes_at"]),
                         "passing_score": data.get("passing_score")})
         if not same_document(stored, doc):
-            self.rm.programmes.replace_one({"_id": code}, doc, upsert=True, session=self.s)
+            self._replace("programmes", doc)
 
     def _merge_programme_snapshot(self, doc: dict, snapshot: dict, v: list) -> bool:
         if not newer(v, doc.get("snapshot_v")):
@@ -127,17 +280,17 @@ class Projector:
         key = self._catalogue_key(code)
         if key is not None and key in _CATALOGUED:
             return
-        if self.rm.programmes.find_one({"_id": code, "snapshot_v": {"$exists": True}}, {"_id": 1},
-                                       session=self.s):
+        stored = self.read("programmes", code)
+        if stored is not None and "snapshot_v" in stored:
             # Read in this transaction before it wrote the catalogue: committed, so it stays true.
             if key is not None:
                 if len(_CATALOGUED) >= _CATALOGUED_MAX:
                     _CATALOGUED.clear()
                 _CATALOGUED.add(key)
             return
-        doc = self.rm.programmes.find_one({"_id": code}, session=self.s) or {"_id": code}
+        doc = copy.deepcopy(stored) if stored else {"_id": code}
         if self._merge_programme_snapshot(doc, snapshot, v):
-            self.rm.programmes.replace_one({"_id": code}, doc, upsert=True, session=self.s)
+            self._replace("programmes", doc)
 
     # enrolments
     def enrolment_event(self, event) -> None:
@@ -174,7 +327,7 @@ class Projector:
         ``asn`` is the ASN's state document when the caller has it; otherwise its agency and
         standing are read only if a new ledger entry or a new ASN-year document needs them.
         """
-        stored = self.rm.enrolments.find_one({"_id": enrolment_id}, session=self.s)
+        stored = self.read("enrolments", enrolment_id)
         doc = copy.deepcopy(stored) if stored else {"_id": enrolment_id}
         old = decode_contribution(doc.get("contrib"))
         merge(doc)
@@ -182,13 +335,12 @@ class Projector:
         doc["status"] = enrolment_status(doc)
         doc["contrib"] = encode_contribution(new)
         if not same_document(stored, doc):
-            self.rm.enrolments.replace_one({"_id": enrolment_id}, doc, upsert=True, session=self.s)
+            self._replace("enrolments", doc)
 
         def standing() -> dict | None:
             nonlocal asn
             if asn is _UNREAD:
-                asn = self.rm.asns.find_one({"_id": doc["nip"]}, ASN_STANDING, session=self.s) \
-                    if doc.get("nip") else None
+                asn = self.read("asns", doc["nip"]) if doc.get("nip") else None
             return asn
 
         def agency() -> str | None:
@@ -196,27 +348,29 @@ class Projector:
 
         delta = difference(old, new)
         self.apply_delta(delta, standing() if any(c == "asn_years" for c, _ in delta) else None)
-        # The entry of the state before this event is what the ledger holds: write only what differs.
-        before, after = ledger_entry_without_agency(stored), ledger_entry_without_agency(doc)
+        # Write only what differs from the entry the ledger holds (its agency is the ASN's own,
+        # moved with them: _update_asn).
+        after = ledger_entry_without_agency(doc)
+        current = self.read("ledger_entries", enrolment_id)
         if after is None:
-            if before is not None:
-                self.rm.ledger_entries.delete_one({"_id": enrolment_id}, session=self.s)
+            if current is not None:
+                self.write("ledger_entries", DeleteOne({"_id": enrolment_id}, namespace=self._ns("ledger_entries")),
+                           enrolment_id, None)
             return
-        changes = {} if before is None else {
-            k: v for k, v in after.items() if not same_document({"v": before.get(k)}, {"v": v})}
-        if before is not None and not changes:
-            return
-        if before is not None and self.rm.ledger_entries.update_one(
-                {"_id": enrolment_id}, {"$set": changes}, session=self.s).matched_count:
+        if current is not None:
+            changes = {k: v for k, v in after.items() if not same_document({"v": current.get(k)}, {"v": v})}
+            if changes:
+                self.write("ledger_entries", UpdateOne({"_id": enrolment_id}, {"$set": changes},
+                                                       namespace=self._ns("ledger_entries")),
+                           enrolment_id, {**current, **changes})
             return
         # A new entry (or one missing from the ledger): written whole, with the ASN's agency.
-        self.rm.ledger_entries.replace_one({"_id": enrolment_id}, ledger_entry(doc, agency()),
-                                           upsert=True, session=self.s)
+        self._replace("ledger_entries", ledger_entry(doc, agency()))
 
     def apply_delta(self, delta: dict, asn: dict | None) -> None:
         """Move the counters by ``delta``: the ASN-year documents at once (one per ASN, not
         hot), then the shared counters those move, with the rest of ``delta``: recorded as
-        this event's delta for the folder (``fold_batch``), or incremented now
+        this event's delta for the folder (``fold_batch``), or incremented in this transaction
         when the projector does not fold."""
         groups: dict[str, list] = defaultdict(list)
         for (collection, _id), fields in sorted(delta.items()):
@@ -231,19 +385,19 @@ class Projector:
             if self.fold_counters:
                 add_deltas(self.deferred, part)
             else:
-                increment_counters(self.rm, self.s, part)
+                self.writes.extend(counter_updates(self.rm, part))
         if follow:
             self.apply_delta(follow, None)
 
     def _increment_asn_year(self, _id: str, fields: dict, asn: dict | None) -> dict:
-        """``$inc`` one ASN-year document and store its new contribution in the same command
+        """``$inc`` one ASN-year document and store its new contribution in the same write
         (derived from the document as read plus the increment); returns the change of the
         agency-year counters. A new document takes its ASN's (``asn``) agency and standing.
 
         Not ``findAndModify``: SecantusDB answers it by scanning the collection (~15 ms at
         1,000 documents, ~60 ms at 4,000), where a find and an update by ``_id`` cost ~1 ms each.
         """
-        stored = self.rm.asn_years.find_one({"_id": _id}, session=self.s)
+        stored = self.read("asn_years", _id)
         nip, _, year = _id.partition("|")
         insert = {"nip": nip, "year": int(year), "agency": (asn or {}).get("agency"),
                   **asn_year_standing(asn, int(year))}
@@ -256,7 +410,8 @@ class Projector:
             into[leaf] = into.get(leaf, 0) + n
         old = decode_contribution(doc.get("contrib"))
         new = physical(asn_year_contribution(doc, self.cfg), shard_of(_id))
-        update = {"$inc": fields, "$set": {"contrib": encode_contribution(new)}}
+        encoded = encode_contribution(new)
+        update = {"$inc": fields, "$set": {"contrib": encoded}}
         if stored is None:
             update["$setOnInsert"] = insert
             if nip not in self.asns_written:
@@ -264,14 +419,19 @@ class Projector:
                 # document, so that a roster event changing that standing at the same moment
                 # (which writes it too) conflicts and retries, and sees the new year. Otherwise
                 # neither would see the other's write and this year would keep a stale standing.
-                self.rm.asns.update_one({"_id": nip}, {"$inc": {"asn_years_created": 1}}, session=self.s)
-        self.rm.asn_years.update_one({"_id": _id}, update, upsert=True, session=self.s)
+                held = self.seen.get(("asns", nip), _UNKNOWN)
+                self.write("asns", UpdateOne({"_id": nip}, {"$inc": {"asn_years_created": 1}},
+                                             namespace=self._ns("asns")), nip,
+                           {**held, "asn_years_created": held.get("asn_years_created", 0) + 1}
+                           if isinstance(held, dict) else _UNKNOWN)
+        self.write("asn_years", UpdateOne({"_id": _id}, update, upsert=True, namespace=self._ns("asn_years")),
+                   _id, {**doc, "contrib": encoded})
         return difference(old, new)
 
     def _recontribute_asn_years(self, docs: list, asn: dict) -> dict:
         """Store each ASN-year document's new contribution with its ASN's (``asn``) agency and
-        standing, in one command; returns the summed change of the agency-year counters."""
-        ops, delta = [], {}
+        standing; returns the summed change of the agency-year counters."""
+        delta = {}
         for doc in sorted((d for d in docs if d is not None), key=lambda d: d["_id"]):
             follow = {**({"agency": asn["agency"]} if asn.get("agency") is not None else {}),
                       **asn_year_standing(asn, doc["year"])}
@@ -281,10 +441,10 @@ class Projector:
             new = physical(asn_year_contribution(doc, self.cfg), shard_of(doc["_id"]))
             encoded = encode_contribution(new)
             if any(doc.get(k) != kept[k] for k in kept) or not same_document({"v": doc.get("contrib")}, {"v": encoded}):
-                ops.append(UpdateOne({"_id": doc["_id"]}, {"$set": {**follow, "contrib": encoded}}))
+                self.write("asn_years", UpdateOne({"_id": doc["_id"]}, {"$set": {**follow, "contrib": encoded}},
+                                                  namespace=self._ns("asn_years")),
+                           doc["_id"], {**doc, "contrib": encoded})
             add_deltas(delta, difference(old, new))
-        if ops:
-            self.rm.asn_years.bulk_write(ops, ordered=False, session=self.s)
         return delta
 
     # ASN identity, agency and roster standing
@@ -301,7 +461,7 @@ class Projector:
         """Merge into the ASN's state document and move what follows it: their headcount
         contribution; when their agency or the years they count in change, their ASN-year
         documents (and, for a move, their ledger entries)."""
-        stored = self.rm.asns.find_one({"_id": nip}, session=self.s)
+        stored = self.read("asns", nip)
         doc = copy.deepcopy(stored) if stored else {"_id": nip}
         old = decode_contribution(doc.get("contrib"))
         merge(doc)
@@ -309,7 +469,7 @@ class Projector:
         doc["contrib"] = encode_contribution(new)
         # Unchanged for an older or repeated event of a known ASN: nothing to write.
         if not same_document(stored, doc):
-            self.rm.asns.replace_one({"_id": nip}, doc, upsert=True, session=self.s)
+            self._replace("asns", doc)
             self.asns_written.add(nip)
         self.apply_delta(difference(old, new), None)
         if stored is None:
@@ -317,34 +477,36 @@ class Projector:
         moved = stored.get("agency") is not None and doc.get("agency") != stored.get("agency")
         if moved or standing_changed(stored, doc):
             # Their years follow them to the new agency, and count (or not) as their roster standing says.
-            years = list(self.rm.asn_years.find({"nip": nip}, session=self.s))
-            self.apply_delta(self._recontribute_asn_years(years, doc), None)
+            self.apply_delta(self._recontribute_asn_years(self.years_of(nip), doc), None)
         if moved:
-            self.rm.ledger_entries.update_many({"nip": nip}, {"$set": {"agency": doc["agency"]}}, session=self.s)
+            self.write("ledger_entries", UpdateMany({"nip": nip}, {"$set": {"agency": doc["agency"]}},
+                                                    namespace=self._ns("ledger_entries")))
+            for key, entry in list(self.seen.items()):
+                if key[0] == "ledger_entries" and entry is not None and entry.get("nip") == nip:
+                    self.seen[key] = {**entry, "agency": doc["agency"]}
         return doc
 
     # layout migration (migrate_to_roster_layout)
     def move_to_credit_year(self, enrolment_id: str) -> None:
         """Move an enrolment's ASN-year counters and ledger entry to the year its programme ended."""
         self.reproject_enrolment(enrolment_id, lambda doc: None)
-        enrolment = self.rm.enrolments.find_one({"_id": enrolment_id}, session=self.s)
+        enrolment = self.read("enrolments", enrolment_id)
         entry = ledger_entry(enrolment, None) if enrolment else None
         if entry is not None:
-            self.rm.ledger_entries.update_one({"_id": enrolment_id}, {"$set": {"year": entry["year"]}},
-                                              session=self.s)
+            self.write("ledger_entries", UpdateOne({"_id": enrolment_id}, {"$set": {"year": entry["year"]}},
+                                                   namespace=self._ns("ledger_entries")), enrolment_id)
         self.flush()
 
     def restand_asn_years(self, nip: str) -> None:
         """The ASN's years take their standing (and agency) from the ASN's document."""
-        asn = self.rm.asns.find_one({"_id": nip}, session=self.s)
+        asn = self.read("asns", nip)
         if asn is not None:
-            years = list(self.rm.asn_years.find({"nip": nip}, session=self.s))
-            self.apply_delta(self._recontribute_asn_years(years, asn), None)
+            self.apply_delta(self._recontribute_asn_years(self.years_of(nip), asn), None)
         self.flush()
 
     def recontribute_asn(self, nip: str) -> None:
         """The ASN's headcount contribution recomputed from their document."""
-        if self.rm.asns.find_one({"_id": nip}, {"_id": 1}, session=self.s) is not None:
+        if self.read("asns", nip) is not None:
             self._update_asn(nip, lambda doc: None)
         self.flush()
 
@@ -353,7 +515,7 @@ class Projector:
         data, v = event.data, version(event)
         cid = data["certificate_id"]
         self._catalogue_snapshot(data["programme"], v)
-        stored = self.rm.certificates.find_one({"_id": cid}, session=self.s)
+        stored = self.read("certificates", cid)
         doc = copy.deepcopy(stored) if stored else {"_id": cid}
         old = decode_contribution(doc.get("contrib"))
         if newer(v, doc.get("snapshot_v")):
@@ -377,7 +539,7 @@ class Projector:
         new = physical(certificate_contribution(doc), shard_of(cid))
         doc["contrib"] = encode_contribution(new)
         if not same_document(stored, doc):
-            self.rm.certificates.replace_one({"_id": cid}, doc, upsert=True, session=self.s)
+            self._replace("certificates", doc)
         self.apply_delta(difference(old, new), None)
         if doc.get("enrolment_id"):
             summary = {"certificate_id": cid, "number": doc["number"], "status": doc["status"],
@@ -397,26 +559,38 @@ class Projector:
 
 
 def project(tx, event, generation: int, cfg: ReportingConfig, cache_catalogue: bool = False,
-            fold_counters: bool = True) -> None:
+            fold_counters: bool = True, expected: tuple[int, ...] | None = None) -> None:
     """Apply ``event`` to generation ``generation`` in transaction ``tx`` (``store.apply_once``
-    records it as applied in the same transaction)."""
+    records it as applied in the same transaction); ``expected``: the generations the caller
+    applies it to, which the pointer read in this transaction must still name (``PointerMoved``)."""
     Projector(ReadModels(tx.db, generation), tx.session, cfg, cache_catalogue=cache_catalogue,
-              fold_counters=fold_counters).apply(event)
+              fold_counters=fold_counters, expected=expected).apply(event)
 
 
 # -- counter folding -------------------------------------------------------------------------------
-def fold_batch(tx, generation: int, limit: int) -> int:
+def fold_batch(tx, generation: int, limit: int, expected: tuple[int, ...] | None = None) -> int:
     """Fold up to ``limit`` deltas of ``generation`` into its counters and delete them, in one
-    transaction: a delta is counted exactly once. Returns how many were folded."""
+    transaction: a delta is counted exactly once. Returns how many were folded.
+
+    Two commands besides the commit: one read of the generation pointer with the deltas
+    (``expected``: the generations the folder folds, which the pointer must still name, else
+    ``PointerMoved``), and one write with every counter's ``$inc`` and the deletion of the deltas."""
     rm = ReadModels(tx.db, generation)
-    deltas = list(rm.counter_deltas.find({}, session=tx.session).limit(limit))
+    row = next(iter(tx.db[STATE].aggregate([
+        {"$match": {"_id": POINTER_ID}},
+        {"$lookup": {"from": rm.counter_deltas.name, "pipeline": [{"$limit": limit}], "as": "deltas"}}],
+        session=tx.session)), None)
+    fresh = pointer_of(row)
+    if expected is not None and fresh.active != expected:
+        raise PointerMoved(fresh)
+    deltas = row["deltas"] if row is not None else list(rm.counter_deltas.find({}, session=tx.session).limit(limit))
     if not deltas:
         return 0
     total: dict = {}
     for delta in deltas:
         add_deltas(total, decode_contribution(delta["d"]))
-    increment_counters(rm, tx.session, total)
-    rm.counter_deltas.delete_many({"_id": {"$in": [d["_id"] for d in deltas]}}, session=tx.session)
+    write_all(tx.db.client, tx.session, counter_updates(rm, total) + [
+        DeleteMany({"_id": {"$in": [d["_id"] for d in deltas]}}, namespace=rm.counter_deltas.full_name)])
     return len(deltas)
 
 

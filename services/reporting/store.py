@@ -9,10 +9,10 @@ facts of this service, not read models: they keep plain names and survive a rebu
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.errors import ClientBulkWriteException, DuplicateKeyError, InvalidOperation, PyMongoError
 
 from shared.store import PROCESSED
 
@@ -77,7 +77,12 @@ class Pointer:
 
 
 def pointer(db, session=None) -> Pointer:
-    doc = db[STATE].find_one({"_id": POINTER_ID}, session=session) or {}
+    return pointer_of(db[STATE].find_one({"_id": POINTER_ID}, session=session))
+
+
+def pointer_of(doc: dict | None) -> Pointer:
+    """The pointer a state document (or its absence: generation 1 alone) says."""
+    doc = doc or {}
     return Pointer(doc.get("current", 1), doc.get("building"), doc.get("previous"))
 
 
@@ -116,16 +121,72 @@ def drop_generation(db, generation: int) -> None:
     db[PROCESSED].delete_many({"consumer": consumer_of(generation)})
 
 
+def counter_updates(rm: ReadModels, delta: dict) -> list[UpdateOne]:
+    """The ``$inc`` of each shared counter document ``delta`` moves, for ``write_all``: in
+    (collection, ``_id``) order, so concurrent writers take the documents in the same order."""
+    return [UpdateOne({"_id": _id}, {"$inc": fields, "$setOnInsert": counter_identity(collection, _id)},
+                      upsert=True, namespace=getattr(rm, collection).full_name)
+            for (collection, _id), fields in sorted(delta.items())]
+
+
+def namespace_of(write) -> str:
+    """The ``db.collection`` a write model was made for (``namespace=``)."""
+    return write._namespace  # pymongo keeps it there; no public accessor (4.9-4.15)
+
+
 def increment_counters(rm: ReadModels, session, delta: dict) -> None:
-    """``$inc`` the shared counters by ``delta``: one command per collection, documents in
-    ``_id`` order (so concurrent writers take them in the same order)."""
-    groups: dict[str, list] = defaultdict(list)
-    for (collection, _id), fields in sorted(delta.items()):
-        groups[collection].append(UpdateOne({"_id": _id}, {"$inc": fields,
-                                                           "$setOnInsert": counter_identity(collection, _id)},
-                                            upsert=True))
-    for collection in sorted(groups):
-        getattr(rm, collection).bulk_write(groups[collection], ordered=False, session=session)
+    """``$inc`` the shared counters by ``delta`` now (in one command)."""
+    write_all(rm.db.client, session, counter_updates(rm, delta))
+
+
+# Servers (by their addresses) that answered that they predate MongoDB 8.0's bulkWrite.
+_NO_CLIENT_BULK: set[frozenset] = set()
+
+
+def write_all(client, session, writes: list) -> None:
+    """Send ``writes`` (pymongo write models, each naming its ``namespace``), in order, in one
+    command: MongoDB 8.0's ``bulkWrite`` across collections (SecantusDB has it too). A store
+    of an older release gets one ordered ``bulk_write`` per run of writes to one collection.
+
+    Every command is a round trip to a store that serialises them all: an event's writes to
+    its state documents, ledger entry, ASN-year and counter delta go as one.
+    """
+    if not writes:
+        return
+    server = frozenset(client.nodes)
+    if server not in _NO_CLIENT_BULK:
+        try:
+            client.bulk_write(writes, session=session, ordered=True)
+            return
+        except InvalidOperation as exc:
+            if "8.0" not in str(exc):
+                raise
+            _NO_CLIENT_BULK.add(server)  # raised before anything was sent
+        except ClientBulkWriteException as exc:
+            raise _unwrapped(exc) from exc
+    run: list = []
+    for write in writes:
+        if run and namespace_of(write) != namespace_of(run[0]):
+            _write_run(client, session, run)
+            run = []
+        run.append(write)
+    _write_run(client, session, run)
+
+
+def _write_run(client, session, run: list) -> None:
+    db_name, _, collection = namespace_of(run[0]).partition(".")
+    client[db_name][collection].bulk_write(run, ordered=True, session=session)
+
+
+def _unwrapped(exc: ClientBulkWriteException) -> PyMongoError:
+    """What a single write would have raised: the command's own error (a write conflict,
+    labelled TransientTransactionError so the transaction is retried), or a duplicate key."""
+    if isinstance(exc.error, PyMongoError):
+        return exc.error
+    for error in exc.write_errors or []:
+        if error.get("code") == 11000:
+            return DuplicateKeyError(error.get("errmsg", "duplicate key"), 11000, error)
+    return exc
 
 
 def create_indexes(db) -> None:

@@ -33,8 +33,8 @@ from services.reporting import commands, config, domain, queries, schemas
 from services.reporting.adapters import dashboard, exports
 from services.reporting.adapters.producers import ReplayQueue, Replayed, replay_from_producers
 from services.reporting.config import ReportingConfig
-from services.reporting.store import (LAYOUT, ReadModels, consumer_of, create_indexes, create_read_model_indexes,
-                                      current_models, drop_generation, pointer)
+from services.reporting.store import (LAYOUT, Pointer, ReadModels, consumer_of, create_indexes,
+                                      create_read_model_indexes, current_models, drop_generation, pointer)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,13 @@ def prepare_store(db) -> None:
 
 
 # -- events: every public event feeds the read models -------------------------------------------
+# The generation pointer this process last read, per (store, database). Not trusted: the
+# event's own transaction reads the pointer again in its first read (commands.Projector.prefetch)
+# and starts over when it moved, so a rebuild's new generation gets every event from the
+# moment its ``building`` is committed, as when the pointer was read before each event.
+_POINTERS: dict[tuple, Pointer] = {}
+
+
 def apply_event(store: Store, event, cfg: ReportingConfig, generations: tuple[int, ...] | None = None,
                 fold_counters: bool = True) -> int:
     """Apply ``event`` once to every active generation (or to ``generations``), one transaction
@@ -58,19 +65,30 @@ def apply_event(store: Store, event, cfg: ReportingConfig, generations: tuple[in
 
     The shared counters move when the folder folds the event's delta (``CounterFolding``);
     ``fold_counters=False`` increments them in the event's transaction instead."""
-    if generations:
-        targets, current = generations, None  # a rebuild filling its own generation: no cache
-    else:
-        active = pointer(store.db)
-        targets, current = active.active, active.current
-    applied = 0
-    for generation in targets:
-        done, _ = store.apply_once(
-            event, lambda tx, g=generation: commands.project(tx, event, g, cfg, cache_catalogue=g == current,
-                                                             fold_counters=fold_counters),
-            consumer=consumer_of(generation))
-        applied += int(done)
-    return applied
+    if generations:  # a rebuild filling its own generation: no cache, no pointer check
+        return sum(int(store.apply_once(
+            event, lambda tx, g=g: commands.project(tx, event, g, cfg, fold_counters=fold_counters),
+            consumer=consumer_of(g))[0]) for g in generations)
+    key = (tuple(sorted(store.db.client.nodes)), store.db.name)
+    active = _POINTERS.get(key) or pointer(store.db)
+    applied, done_in = 0, set()
+    while True:
+        try:
+            for generation in active.active:
+                if generation in done_in:
+                    continue
+                done, _ = store.apply_once(
+                    event, lambda tx, g=generation, p=active: commands.project(
+                        tx, event, g, cfg, cache_catalogue=g == p.current, fold_counters=fold_counters,
+                        expected=p.active),
+                    consumer=consumer_of(generation))
+                done_in.add(generation)
+                applied += int(done)
+            _POINTERS[key] = active
+            return applied
+        except commands.PointerMoved as moved:
+            log.info("read-model generations moved to %s: applying event %s to them", moved.pointer.active, event.id)
+            active = _POINTERS[key] = moved.pointer
 
 
 # -- HTTP: figures -----------------------------------------------------------------------------------
@@ -293,12 +311,13 @@ PENDING_DELTAS = Gauge("asn_reporting_counter_deltas_pending",
 FOLDED_DELTAS = Counter("asn_reporting_counter_deltas_folded_total", "Counter deltas folded by this replica")
 
 
-def fold_all(store: Store, generation: int, limit: int = FOLD_BATCH, max_batches: int | None = None) -> int:
+def fold_all(store: Store, generation: int, limit: int = FOLD_BATCH, max_batches: int | None = None,
+             expected: tuple[int, ...] | None = None) -> int:
     """Fold batches (one transaction each) until none is full (or ``max_batches``); how many
-    deltas were folded."""
+    deltas were folded. ``expected``: see ``commands.fold_batch``."""
     folded, batches = 0, 0
     while max_batches is None or batches < max_batches:
-        n = store.transaction(lambda tx: commands.fold_batch(tx, generation, limit))
+        n = store.transaction(lambda tx: commands.fold_batch(tx, generation, limit, expected))
         folded, batches = folded + n, batches + 1
         if n < limit:
             break
@@ -308,10 +327,15 @@ def fold_all(store: Store, generation: int, limit: int = FOLD_BATCH, max_batches
 class CounterFolding:
     """The job of the counter-folding loop: one pass folds what waits in every active
     generation. Only the lease holder runs it, for throughput, not correctness: two folds at
-    once conflict on the deltas they both delete, and one retries on what is left."""
+    once conflict on the deltas they both delete, and one retries on what is left.
+
+    The generations to fold are those of the pointer this job last read; each fold reads the
+    pointer again with its deltas and the pass starts over on the new generations when it
+    moved (a rebuild), so a pass costs one read, plus a write and a commit when it folds."""
 
     def __init__(self, store: Store, client=None):
         self.store, self.db, self._client = store, store.db, client
+        self._pointer: Pointer | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CounterFolding:
@@ -320,12 +344,22 @@ class CounterFolding:
         return cls(Store(client, settings), client)
 
     def run_once(self) -> int:
-        folded = 0
-        for generation in pointer(self.db).active:
-            n = fold_all(self.store, generation, max_batches=FOLD_BATCHES_PER_PASS)
-            if n >= FOLD_BATCH * FOLD_BATCHES_PER_PASS:
-                log.info("folded %d counter deltas of generation %d; more are waiting", n, generation)
-            folded += n
+        active = self._pointer or pointer(self.db)
+        folded, done_in = 0, set()
+        while True:
+            try:
+                for generation in active.active:
+                    if generation in done_in:
+                        continue
+                    n = fold_all(self.store, generation, max_batches=FOLD_BATCHES_PER_PASS, expected=active.active)
+                    if n >= FOLD_BATCH * FOLD_BATCHES_PER_PASS:
+                        log.info("folded %d counter deltas of generation %d; more are waiting", n, generation)
+                    folded += n
+                    done_in.add(generation)
+                break
+            except commands.PointerMoved as moved:
+                active = moved.pointer
+        self._pointer = active
         FOLDED_DELTAS.inc(folded)
         # Counting costs a scan: only when the last batch was full is a backlog likely.
         PENDING_DELTAS.set(queries.pending_deltas(self.db) if folded >= FOLD_BATCH else 0)

@@ -35,15 +35,17 @@ PER_EVENT = {
     ("certification", "event:enrollment.completed"): 3,  # one upsert, no looks (R4, issue 23)
     ("notification", "event:enrollment.completed"): 7,  # agency in one upsert, deliveries in one insert (R2)
     ("notification", "event:certification.certified"): 6,  # the message is inserted in the inbox (R2)
-    ("reporting", "event:enrollment.completed"): 11,
-    ("reporting", "event:certification.certified"): 9,
+    # apply_once's record, one read (pointer and state documents), one bulkWrite, commit (R3)
+    ("reporting", "event:enrollment.completed"): 4,
+    ("reporting", "event:certification.certified"): 4,
 }
 # Commands per completion of what a completion's events and requests cause in each service
 # (handlers, routes, and notification's sends, which run in the delivery pool's green
 # threads and so count as "other" until that pool carries the loop's context).
 # notification: 7 + 6 + the sends, about 4 (3 per email alone; outcomes accepted together are
 # recorded together, R2).
-PER_COMPLETION = {"enrollment": 4, "certification": 3, "notification": 17, "reporting": 20}
+# reporting: 4 + 4 (R3).
+PER_COMPLETION = {"enrollment": 4, "certification": 3, "notification": 17, "reporting": 8}
 # Store commands per second with nothing to do, per service. The loops wait on change streams
 # and on their jobs' due times (shared.background, R1): what is left is pymongo's heartbeat
 # (0.1/s per client, 3-4 clients), one getMore per watching loop every LOOP_WATCH_AWAIT_S,
