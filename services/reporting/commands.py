@@ -111,7 +111,7 @@ class Projector:
     def prefetch(self, event) -> None:
         """Read the pointer and what ``event`` merges into, in one command (see the class)."""
         data, name = event.data, event.name
-        wanted: list[tuple[str, str, str, str]] = []  # (as, collection, local field or literal key, foreign field)
+        wanted: list[tuple] = []  # (as, collection, path of the key in an earlier lookup or None, foreign field)
         literals: dict[str, str] = {}
 
         def want(alias: str, collection: str, key: str | None, field: str = "_id", path: str | None = None) -> None:
