@@ -254,12 +254,6 @@ class LeasedLoop(SharedExtension):
         return self.lease
 
     def _run(self):
-        try:
-            self._passes()
-        finally:
-            self._gt = _forget(self._gt)
-
-    def _passes(self):
         STORE_CONTEXT.set(f"loop:{self.name}")  # this greenthread's store commands (shared.metrics)
         failures = 0
         while not self._stopping:
@@ -350,12 +344,6 @@ class LeasedLoop(SharedExtension):
         return [{"$match": match}, {"$project": {"operationType": 1, "ns": 1, "documentKey": 1}}]
 
     def _watch_changes(self) -> None:
-        try:
-            self._follow_changes()
-        finally:
-            self._watcher = _forget(self._watcher)
-
-    def _follow_changes(self) -> None:
         """The change stream's green thread: a change wakes the loop. Each getMore waits up to
         ``loop_watch_await_s`` in the store, and is sent no sooner than ``interval_s`` after
         the loop last looked (see the module's docstring), at least every ``idle_s`` (the
@@ -422,13 +410,6 @@ class LeasedLoop(SharedExtension):
             self._gt.kill()
         self._unwatch()
         self.job.close()
-
-
-def _forget(thread):
-    """None when ``thread`` is the green thread ending now, else ``thread``. nameko kills the
-    container from an ended managed thread's exit callbacks, which run in that thread: a
-    ``kill`` of it there would abort the container's kill, and its stop would wait for ever."""
-    return None if thread is eventlet.getcurrent() else thread
 
 
 def _buffered(stream) -> bool:
