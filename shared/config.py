@@ -122,11 +122,6 @@ class Settings:
     # days a processed-event record stays (a copy of an event arriving later is applied again).
     outbox_retention_days: float = 0.0
     processed_retention_days: float = PROCESSED_RETENTION_DEFAULT_DAYS
-    # Background loops (shared.background, issue 23): how long an idle loop whose change
-    # stream runs waits before looking anyway, and how long one getMore of that stream waits
-    # in the store (one command per wait; under the client's 30 s socket timeout).
-    loop_idle_poll_s: float = 30.0
-    loop_watch_await_s: float = 10.0
 
     @property
     def http_port(self) -> int:
@@ -171,8 +166,6 @@ def load(service: str) -> Settings:
         relay_lease_s=setting("RELAY_LEASE_S", 10.0, service, float),
         public_base_url=env("PUBLIC_BASE_URL", f"http://127.0.0.1:{DEFAULT_PORTS['certification']}"),
         log_level=env("LOG_LEVEL", "INFO", service),
-        loop_idle_poll_s=setting("LOOP_IDLE_POLL_S", 30.0, service, float, low=0.05, high=3600),
-        loop_watch_await_s=setting("LOOP_WATCH_AWAIT_S", 10.0, service, float, low=0.1, high=25),
         **retention(service),
     )
 

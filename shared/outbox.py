@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from datetime import datetime, timezone
 
 from kombu import Connection, Exchange, Producer
@@ -31,10 +30,8 @@ from shared.mongo import OUTBOX, SENT_ON, connect
 
 log = logging.getLogger(__name__)
 RELAY_LEASE = RELAY_LOOP = "outbox-relay"
-# After a wake the relay waits this long, so the commits of a burst (and the change stream's
-# copy of a wake this process already had) are one page, not a page each.
-COALESCE_S = 0.015
-RECENT_IDS = 2000
+FULL_SWEEP_EVERY_S = 2.0  # records committed late with a lower _id are caught by a full sweep
+BACKLOG_EVERY_S = 5.0
 # What a sent private event keeps: whom it was about and which version it was.
 KEPT_PRIVATE_FIELDS = frozenset({"nip", "version", "changed_at"})
 
@@ -52,15 +49,14 @@ class Relay:
         self.client = connect(settings)
         self.db = self.client[settings.db_name]
         self.holder = holder or holder_id()
-        self.lease = RelayLease(self.db[LEASES], RELAY_LEASE, self.holder, settings.relay_lease_s)
+        self.lease = Lease(self.db[LEASES], RELAY_LEASE, self.holder, settings.relay_lease_s)
         self.connection: Connection | None = None
         self.producer: Producer | None = None
+        self._cursor = None
+        self._last_sweep = 0.0
+        self._last_backlog = 0.0
         self.unroutable = 0
         self.published = 0
-        # ids of the records this relay published last, so the change stream's copy of their
-        # insert does not wake the loop for a pass that would find nothing (``wants``)
-        self._recent: set = set()
-        self._recent_order: deque = deque()
         # RabbitMQ checks user_id against the connection's user: consumers can trust it.
         self.broker_user = user_of(settings.amqp_uri)
 
@@ -113,44 +109,34 @@ class Relay:
 
     # -- one pass ------------------------------------------------------------------------
     def pending(self, limit: int) -> list[dict]:
-        """The oldest unsent records. Always from the start: the (sent, _id) index makes it a
-        short walk however long the log (0.5 ms at 30,000 sent records), and a record
-        committed late with a lower _id than the last page's is not skipped."""
-        return list(self.db[OUTBOX].find({"sent": False}).sort("_id", 1).limit(limit))
+        query = {"sent": False}
+        if self._cursor is not None and time.monotonic() - self._last_sweep < FULL_SWEEP_EVERY_S:
+            query["_id"] = {"$gt": self._cursor}
+        else:
+            self._last_sweep = time.monotonic()
+        return list(self.db[OUTBOX].find(query).sort("_id", 1).limit(limit))
 
-    def publish_page(self) -> tuple[int, bool]:
-        """Publish one page if this replica holds the lease: (records published, whether the
-        page was full, so more may be waiting)."""
-        limit = self.settings.relay_batch_size
+    def run_once(self) -> int:
+        """Publish one batch if this replica holds the lease; returns how many were sent."""
         # The page is read before the lease is checked: records committed after a takeover
-        # are then never in a page this replica still thinks it may publish. While the lease
-        # is trusted the check sends nothing, and a takeover cannot have happened (Lease).
-        batch = self.pending(limit)
-        if not batch or not self.lease.held():
-            return 0, False
+        # are then never in a page this replica still thinks it may publish.
+        batch = self.pending(self.settings.relay_batch_size)
+        if not self.lease.held():
+            metrics.RELAY_LEADER.set(0)
+            return 0
+        metrics.RELAY_LEADER.set(1)
+        self._update_backlog()
+        if not batch:
+            self._cursor = None
+            return 0
         routed, returned = [], []
         for record in batch:
             (routed if self.publish_record(record) else returned).append(record)
         self._mark_sent(routed, returned)
         self.published += len(routed)
         self.unroutable += len(returned)
-        self._remember(record["_id"] for record in batch)
-        return len(batch), len(batch) >= limit
-
-    def _remember(self, ids) -> None:
-        for _id in ids:
-            self._recent.add(_id)
-            self._recent_order.append(_id)
-        while len(self._recent_order) > RECENT_IDS:
-            self._recent.discard(self._recent_order.popleft())
-
-    def run_once(self) -> int:
-        """A pass of the loop: one page. How many were published when the page was full (the
-        loop reads the next at once), else 0: a record committed after this read wakes the
-        loop by itself (the committing store's wake, or the change stream on ``outbox``), so
-        no pass is spent finding nothing."""
-        published, full = self.publish_page()
-        return published if full else 0
+        self._cursor = batch[-1]["_id"]
+        return len(batch)
 
     def _mark_sent(self, routed: list[dict], returned: list[dict]) -> None:
         now = time.time()
@@ -170,24 +156,20 @@ class Relay:
             metrics.EVENTS_PUBLISHED.labels(record["event"]["type"]).inc()
 
     def flush(self, deadline_s: float = 10.0) -> int:
-        """Publish until nothing is pending (or the deadline passes); how many were published."""
+        """Publish until nothing is pending (or the deadline passes)."""
         total, end = 0, time.monotonic() + deadline_s
+        self._cursor = None
         while time.monotonic() < end:
-            published, full = self.publish_page()
-            total += published
-            if not full:
+            sent = self.run_once()
+            total += sent
+            if sent == 0:
                 break
         return total
 
-    def wants(self, change: dict) -> bool:
-        """Whether a change seen on ``outbox`` should wake the loop: not when it is a record
-        this replica already published (the stream's copy of a wake the commit gave)."""
-        return (change.get("documentKey") or {}).get("_id") not in self._recent
-
     def _update_backlog(self) -> None:
-        """The outbox gauges. The relay no longer sends these two commands every few seconds:
-        every replica's /metrics reads them at scrape time (shared.service_base);
-        bench/store_bound.py still calls this to copy the earlier relay's store work."""
+        if time.monotonic() - self._last_backlog < BACKLOG_EVERY_S:
+            return
+        self._last_backlog = time.monotonic()
         backlog, oldest_age = backlog_of(self.db)
         metrics.OUTBOX_BACKLOG.set(backlog)
         metrics.OUTBOX_OLDEST_AGE.set(oldest_age)
@@ -221,36 +203,12 @@ def backlog_of(db) -> tuple[int, float]:
     return backlog, (time.time() - oldest["created_at"]) if oldest else 0.0
 
 
-class RelayLease(Lease):
-    """The relay's lease; ``asn_outbox_relay_leader`` follows its last write."""
-
-    def acquire(self) -> bool:
-        taken = super().acquire()
-        metrics.RELAY_LEADER.set(1 if taken else 0)
-        return taken
-
-    def release(self) -> None:
-        metrics.RELAY_LEADER.set(0)
-        super().release()
-
-
-class RelayLoop(LeasedLoop):
-    """The relay's loop: it runs on every replica and the relay checks its own lease in each
-    pass (see ``Relay.publish_page`` for why the page comes first); the loop renews that
-    lease while idle, watches ``outbox`` while it holds it, and otherwise waits for it."""
-
-    def leader_lease(self) -> Lease | None:
-        return self.job.lease
-
-
 def OutboxRelay() -> LeasedLoop:  # noqa: N802 - reads as the extension it declares
     """The outbox relay of a container: one per container, whoever declares it (the store
-    wakes it after a commit, certification's numbering after a batch). Records another
-    replica or a script commits wake it through its change stream on ``outbox`` (inserts:
-    marking records sent is no work); ``RELAY_POLL_INTERVAL_S`` is its poll only while that
-    stream is not running."""
-    return RelayLoop(RELAY_LOOP, Relay, interval_s=lambda settings: settings.relay_poll_interval_s,
-                     watch=(OUTBOX,), watch_operations=("insert",), coalesce_s=COALESCE_S)
+    wakes it after a commit, certification's numbering after a batch). It runs on every
+    replica; the relay checks its own lease (see ``Relay.run_once`` for why the page comes
+    first)."""
+    return LeasedLoop(RELAY_LOOP, Relay, interval_s=lambda settings: settings.relay_poll_interval_s)
 
 
 class RelayedLoop(LeasedLoop):

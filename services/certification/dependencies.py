@@ -2,9 +2,8 @@
 what the public routes keep per replica, and the two background loops.
 
 numbering    the lease holder turns pending issues into numbered certificates in batches
-             (ADR 0025): it is woken after each pending issue it records, and by its change
-             stream on ``pending_issues`` for those another replica records (every
-             NUMBERING_INTERVAL_S only while that stream is not running); a dead holder's
+             (ADR 0025): every replica looks every NUMBERING_INTERVAL_S, and a replica that
+             holds the lease is woken after each pending issue it records; a dead holder's
              lease expires after NUMBERING_LEASE_S and another replica takes over.
 expiry scan  every replica scans every EXPIRY_SCAN_INTERVAL_S (no lease: the per-certificate
              claims make concurrent scans harmless).
@@ -27,7 +26,6 @@ from shared.runtime import Runtime, clock_of
 from shared.store import Store, connect
 from services.certification import config, domain, queries, usecases
 from services.certification.adapters.status_lists import StatusLists
-from services.certification.store import PENDING_ISSUES
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +164,7 @@ class NumberingLoop(RelayedLoop):
 numbering = Background(NumberingLoop(
     NUMBERING_LOOP, NumberingJob.for_container, lease=NUMBERING_LEASE,
     lease_s=lambda settings: config_of(settings).numbering_lease_s,
-    interval_s=lambda settings: config_of(settings).numbering_interval_s,
-    # a pending issue is an upsert that inserts; numbering deletes it (no work)
-    watch=(PENDING_ISSUES,), watch_operations=("insert",)))
+    interval_s=lambda settings: config_of(settings).numbering_interval_s))
 
 expiry_scan = Background(RelayedLoop(
     EXPIRY_SCAN_LOOP, ExpiryScanJob, interval_s=lambda settings: config_of(settings).expiry_scan_interval_s))

@@ -45,8 +45,7 @@ class NotificationConfig:
     max_attempts: int = 5
     backoff_s: tuple[float, ...] = (30.0, 120.0, 600.0, 1800.0)
     claim_lease_s: float = 120.0
-    # The safety net only: the loop is woken by what it sends and sleeps until the next retry.
-    poll_interval_s: float = 30.0
+    poll_interval_s: float = 1.0
     concurrency: int = 4
     # Channels used for an ASN with no preference on record; the inbox is always added.
     default_channels: tuple[str, ...] = ("email", "inbox")

@@ -7,12 +7,10 @@ deliveries  every replica sends (no lease): each delivery is taken with an atomi
             ``delivered``/``failed`` event (outbox). A replica that dies mid-send leaves a claim
             that expires; the delivery is then sent again (at least once — the email
             Message-ID and the webhook id stay the same, so receivers can drop the copy). The
-            loop is woken after each event the service applies and after each digest, and
-            sleeps until the next pending delivery falls due (a retry, quiet hours); it
-            looks anyway every DELIVERY_POLL_INTERVAL_S (claims of a replica that died).
+            loop is woken after each event the service applies.
 digests     the holder of the ``escalation-digests`` lease turns operator summaries whose
-            collection time is over into messages, when the next one falls due (and every
-            ``DIGEST_EVERY_S`` for those recorded meanwhile), and wakes the delivery loop.
+            collection time is over into messages (their deliveries go out with the next
+            delivery pass).
 """
 from __future__ import annotations
 
@@ -25,7 +23,6 @@ from eventlet.greenpool import GreenPool
 
 from services.notification import commands, config, queries, usecases
 from services.notification.adapters.channels import Channels, check_config
-from services.notification.store import DELIVERIES, ESCALATIONS
 from shared.background import Background, LeasedLoop, holder_id
 from shared.config import Settings
 from shared.outbox import RelayedLoop
@@ -37,9 +34,8 @@ log = logging.getLogger(__name__)
 
 DELIVERY_LOOP = "notification-deliveries"
 DIGEST_LOOP = DIGEST_LEASE = "escalation-digests"
-RECOVER_EVERY_S = 10.0  # how often (at most: passes run when woken) expired claims return to pending
-# Summaries are collected for minutes (ESCALATION_DIGEST_DELAY): looking for new ones this often is enough.
-DIGEST_EVERY_S = 30.0
+RECOVER_EVERY_S = 10.0  # how often a replica returns expired claims to pending
+DIGEST_EVERY_S = 5.0
 
 runtime = Runtime(config.load)
 
@@ -114,28 +110,15 @@ class DeliveryJob:
                           delivery["_id"])
 
     def run_once(self) -> int:
-        """Claim and process a batch of due deliveries, ``concurrency`` at a time; returns how
-        many when the batch was full (more may be due), else 0: what is recorded after the
-        claim wakes the loop (the handlers' wake), and what falls due later is ``due_in``."""
+        """Claim and process a batch of due deliveries, ``concurrency`` at a time; returns how many."""
         if time.monotonic() - self._recovered_at > RECOVER_EVERY_S:
             self.release_expired_claims()
             self._recovered_at = time.monotonic()
-        limit = max(1, self.config.concurrency) * 2
-        claimed = self.claim_batch(limit)
+        claimed = self.claim_batch(max(1, self.config.concurrency) * 2)
         for delivery in claimed:
             self.pool.spawn_n(self._process_safely, delivery)
         self.pool.waitall()
-        return len(claimed) if len(claimed) >= limit else 0
-
-    def due_in(self) -> float | None:
-        """Seconds until the next pending delivery falls due by the service's clock (a retry
-        after its back-off, a message held for quiet hours); None when none is pending. One
-        read on the (status, next_attempt_at) index when the loop goes idle."""
-        head = self.db[DELIVERIES].find_one({"status": "pending"}, {"next_attempt_at": 1},
-                                            sort=[("next_attempt_at", 1)])
-        if head is None or head.get("next_attempt_at") is None:
-            return None
-        return (head["next_attempt_at"] - self.clock()).total_seconds()
+        return len(claimed)
 
     def flush(self, deadline_s: float = 10.0) -> int:
         """Process until nothing is due (scripts and benchmarks)."""
@@ -162,20 +145,9 @@ class DigestJob:
         self.client = connect(settings)
         self.store = Store(self.client, settings)
         self.db = self.store.db  # the lease lives in this database
-        self.sent = lambda: None  # DigestLoop: wakes the delivery loop for the new messages
 
     def run_once(self) -> int:
-        sent = usecases.send_due_digests(self.store, self.config, self.clock())
-        if sent:
-            self.sent()
-        return sent
-
-    def due_in(self) -> float | None:
-        """Seconds until the next summary's collection time is over; None when none waits."""
-        head = self.db[ESCALATIONS].find_one({"pending": True}, {"due_at": 1}, sort=[("due_at", 1)])
-        if head is None or head.get("due_at") is None:
-            return None
-        return (head["due_at"] - self.clock()).total_seconds()
+        return usecases.send_due_digests(self.store, self.config, self.clock())
 
     def drain(self) -> None:
         pass  # each summary is sent in its own transaction: nothing is left half done
@@ -184,24 +156,9 @@ class DigestJob:
         self.client.close()
 
 
-def delivery_loop() -> RelayedLoop:
-    """The container's delivery loop (one per container, whoever declares it)."""
-    return RelayedLoop(DELIVERY_LOOP, DeliveryJob, interval_s=lambda settings: config.load(settings).poll_interval_s)
+deliveries = Background(RelayedLoop(
+    DELIVERY_LOOP, DeliveryJob, interval_s=lambda settings: config.load(settings).poll_interval_s))
 
-
-class DigestLoop(LeasedLoop):
-    """The digest loop; the messages a pass creates wake the delivery loop (which otherwise
-    would find them only on its poll)."""
-
-    deliveries = delivery_loop()
-
-    def setup(self):
-        super().setup()
-        self.job.sent = self.deliveries.wake
-
-
-deliveries = Background(delivery_loop())
-
-digests = Background(DigestLoop(
-    DIGEST_LOOP, DigestJob, lease=DIGEST_LEASE, lease_s=30.0,
+digests = Background(LeasedLoop(
+    DIGEST_LOOP, DigestJob, lease=DIGEST_LEASE, lease_s=max(30.0, DIGEST_EVERY_S * 3),
     interval_s=lambda settings: min(DIGEST_EVERY_S, config.load(settings).poll_interval_s)))

@@ -1,9 +1,8 @@
 """The reporting service's nameko dependencies in one place: its runtime (configuration and
 the injectable clock) and its background loops, both leased so one replica at a time runs them:
 
-- counter folding: the holder folds the counter deltas the event handlers record (ADR 0043),
-  woken by its change stream on the deltas of every generation (``FOLD_INTERVAL_S`` is its
-  poll only while that stream is not running), and at once again while a full batch waits;
+- counter folding: the holder folds the counter deltas the event handlers record (ADR 0043);
+  every 0.25 s, and at once again while deltas wait;
 - shortfall checkpoints: the holder runs the checkpoints that are due, and those an admin
   requested that no replica finished (ADR 0042), every ``SHORTFALL_POLL_S``;
 
@@ -17,7 +16,6 @@ its own (``usecases.rebuild``).
 from __future__ import annotations
 
 import logging
-import re
 
 from nameko.extensions import DependencyProvider
 
@@ -33,24 +31,9 @@ log = logging.getLogger(__name__)
 
 runtime = Runtime(config.load)
 
-
-class FoldingJob(usecases.CounterFolding):
-    """The folding loop's job: a pass says it did something only when a whole batch was
-    folded, so more may wait; after a shorter one the loop waits for the next delta's insert
-    (its change stream) instead of spending a pass to find nothing."""
-
-    def run_once(self) -> int:
-        folded = super().run_once()
-        return folded if folded >= usecases.FOLD_BATCH else 0
-
-
-# rm<generation>_counter_deltas (store.collection_name): a rebuild's new generation too
-COUNTER_DELTAS = re.compile(r"^rm[0-9]+_counter_deltas$")
-
 counter_folding = Background(LeasedLoop(
-    usecases.FOLD_LOOP, FoldingJob.from_settings, lease=usecases.FOLD_LEASE,
-    lease_s=usecases.FOLD_LEASE_S, interval_s=usecases.FOLD_INTERVAL_S,
-    watch=(COUNTER_DELTAS,), watch_operations=("insert",)))
+    usecases.FOLD_LOOP, usecases.CounterFolding.from_settings, lease=usecases.FOLD_LEASE,
+    lease_s=usecases.FOLD_LEASE_S, interval_s=usecases.FOLD_INTERVAL_S))
 
 class ShortfallLoop(RelayedLoop):
     """The shortfall loop: at a graceful stop a checkpoint it is running ends after its batch,
