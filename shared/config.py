@@ -55,6 +55,19 @@ def secret(name: str, service: str | None = None, lookup: Callable[..., str | No
                          f"cannot read {path}: {exc}") from None
 
 
+def read_data_file(path, name: str, service: str, parse: Callable[[object], T]) -> T:
+    """``parse`` of the YAML file at ``path`` (configuration data such as enrollment's JP rules):
+    a missing, unreadable or invalid file stops the service at start, naming the variable
+    ``name`` that points at it."""
+    import yaml  # only the services with such a file need it at import time
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return parse(yaml.safe_load(f))
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ValueError(f"{variable(name, service)}: {path}: {exc}") from exc
+
+
 def variable(name: str, service: str) -> str:
     """The variable a setting came from, for error messages: ``<SERVICE>_<NAME>`` wins over
     ``<NAME>``; when neither is set (a bad default), both are named."""

@@ -11,10 +11,9 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from services.enrollment.domain import ACCEPT, JpRules, parse_rules, parse_unlisted_policy
-from shared.config import Settings, env, setting, variable
+from shared.config import Settings, env, read_data_file, setting, variable
 from shared.config import secret as shared_secret
 from shared.production import DEV_MARKER, is_dev_secret, require
 
@@ -90,8 +89,4 @@ def read_link_secret() -> str:
 
 def read_jp_rules(path: Path) -> JpRules:
     """The JP rules file, checked: a broken file stops the service at start, naming the variable."""
-    try:
-        with path.open(encoding="utf-8") as f:
-            return parse_rules(yaml.safe_load(f))
-    except (OSError, yaml.YAMLError, ValueError) as exc:
-        raise ValueError(f"{variable('JP_RULES', SERVICE)}: {path}: {exc}") from exc
+    return read_data_file(path, "JP_RULES", SERVICE, parse_rules)

@@ -10,9 +10,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
-from shared.config import Settings, env, setting, variable
+from shared.config import Settings, env, read_data_file, setting, variable
 from shared.events.common import COMPETENCY_TYPES, PROGRAMME_KINDS
 
 SERVICE = "reporting"
@@ -195,11 +194,7 @@ def parse_siasn_mapping(data) -> SiasnMapping:
 
 def read_siasn_mapping(path: Path) -> SiasnMapping:
     """The SIASN mapping file, checked: a broken file stops the service at start, naming the variable."""
-    try:
-        with path.open(encoding="utf-8") as f:
-            return parse_siasn_mapping(yaml.safe_load(f))
-    except (OSError, yaml.YAMLError, ValueError) as exc:
-        raise ValueError(f"{variable('SIASN_MAPPING', SERVICE)}: {path}: {exc}") from exc
+    return read_data_file(path, "SIASN_MAPPING", SERVICE, parse_siasn_mapping)
 
 
 def _get(name: str, default: str) -> str:
