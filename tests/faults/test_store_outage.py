@@ -21,6 +21,8 @@ from tests.support import wait_for
 
 BURST = 1_000
 CODE = "FLT-STORE"
+# Late enrolments go to another programme, still open: CODE has ended for its completions (issue 24).
+OPEN_CODE = "FLT-STORE-SUSULAN"
 OUTAGE_S = 10.0
 COMMAND_ROUNDS = 5  # one round a second from the stop on, all answered while the store is down
 ANSWER_WITHIN_S = 15.0  # the services give up on the store after 5 s (server selection)
@@ -33,7 +35,7 @@ def commands(platform: Platform, round_no: int) -> list[tuple[str, str, str, dic
     key = {"Idempotency-Key": f"outage-{round_no}"}
     enrol = {"nip": nip(5_000 + round_no), "name": f"Peserta Susulan {round_no}", "agency": "DINKES"}
     return [
-        ("enrollment", "POST", platform.url("enrollment", f"/programmes/{CODE}/enrolments"), enrol, key),
+        ("enrollment", "POST", platform.url("enrollment", f"/programmes/{OPEN_CODE}/enrolments"), enrol, key),
         ("enrollment", "GET", platform.url("enrollment", f"/programmes/{CODE}"), None, {}),
         ("certification", "GET", platform.url("certification", "/certificates"), None, {}),
     ]
@@ -59,6 +61,7 @@ def test_a_store_outage_of_10_s_answers_503_and_loses_nothing_when_the_store_ret
     store = SecantusServer(storage_path=tmp_path / "store", log_path=tmp_path / "secantus.log").start()
     try:
         with launch(("enrollment", "certification"), store_uri=store.uri) as platform:
+            platform.publish_programme(OPEN_CODE, 2 * COMMAND_ROUNDS)
             burst = platform.prepare_burst(CODE, BURST, recipients=False)
             platform.fire(burst)
             assert burst.accepted == BURST
