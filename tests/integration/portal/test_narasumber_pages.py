@@ -7,50 +7,14 @@ recorded, their history marks the entry Narasumber with the seminar's JP."""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
-import requests
 
-from deploy.launcher import Stack, free_ports
-from shared.config import DEPLOYABLES
-from tests.integration.portal.conftest import Site, import_roster, make_people, programme_body
+from tests.integration.portal.conftest import programme_body
 from tests.support import cut_short, wait_for
 
-TIMEOUT = 30
-
-
-@pytest.fixture(scope="module")
-def con(amqp_uri, tmp_path_factory):
-    logs = tmp_path_factory.mktemp("portal-narasumber-logs")
-    ports = free_ports()
-    url = f"http://127.0.0.1:{ports['portal']}"
-    extra_env = {"PORTAL_DEV_SIGNIN": "on", "PORTAL_PUBLIC_URL": url, "RELAY_POLL_INTERVAL_S": "0.1"}
-    with Stack(amqp_uri=amqp_uri, db_prefix=f"pn{uuid.uuid4().hex[:6]}_", services=DEPLOYABLES, ports=ports,
-               log_dir=logs, extra_env=extra_env) as stack:
-        site = Site(url=url, issuer="", stack=stack, smtp=None, people=make_people())
-        import_roster(site)
-        yield site
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def sign_in(site: Site, choice: str) -> requests.Session:
-    browser = requests.Session()
-    page = browser.get(f"{site.url}/masuk", timeout=TIMEOUT)
-    answer = browser.post(f"{site.url}/masuk/dev", data={"csrf_token": csrf_of(page.text), "sebagai": choice},
-                          allow_redirects=False, timeout=TIMEOUT)
-    assert answer.status_code == 303, answer.text[:500]
-    return browser
-
-
-def page(browser: requests.Session, site: Site, path: str) -> str:
-    answer = browser.get(site.url + path, timeout=TIMEOUT)
-    assert answer.status_code == 200, (path, answer.status_code, answer.text[-1500:])
-    return answer.text
+# The console's module-scoped platform and its sign-in helpers, not a copy of them.
+from tests.integration.portal.test_console_programmes import TIMEOUT, con, csrf_of, page, sign_in  # noqa: E402,F401
 
 
 def text_of(html: str) -> str:
